@@ -1,0 +1,1 @@
+//! puppet-facts (in progress).

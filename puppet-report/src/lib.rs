@@ -1,0 +1,1 @@
+//! puppet-report (in progress).
