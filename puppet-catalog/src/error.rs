@@ -39,7 +39,28 @@ pub enum CatalogError {
         /// The reference that names no resource of the catalog.
         reference: String,
     },
+    /// A resource is declared twice (the compiler's `Duplicate declaration`).
+    #[error("Duplicate declaration: {reference} is already declared")]
+    DuplicateResource {
+        /// The reference declared twice.
+        reference: String,
+    },
+    /// The catalog could not be written as JSON.
+    #[error("cannot write the catalog as JSON: {message}")]
+    Serialize {
+        /// What went wrong.
+        message: String,
+    },
+    /// Several problems with the references of a catalog ([`crate::check`]); displays one
+    /// per line.
+    #[error("{}", problems_message(.0))]
+    Problems(Vec<CatalogError>),
     /// The relationships form dependency cycles; displays as Puppet's message.
     #[error("{}", crate::graph::cycles_message(.0))]
     Cycles(Vec<crate::graph::Cycle>),
+}
+
+fn problems_message(problems: &[CatalogError]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    lines.join("\n")
 }

@@ -26,6 +26,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::reference::{NATIVE_TYPES, collect_refs, split_ref};
 use crate::{Catalog, CatalogError, Resource, ResourceRef};
 
 /// No vertex.
@@ -57,7 +58,7 @@ impl fmt::Display for Cycle {
             if i > 0 {
                 f.write_str(" => ")?;
             }
-            write_ref(f, r)?;
+            write!(f, "{r}")?;
         }
         f.write_str(")")
     }
@@ -75,7 +76,7 @@ impl fmt::Display for Cycle {
 ///
 /// ```
 /// use puppet_catalog::{cycles_message, Cycle, ResourceRef};
-/// let r = |t: &str, n: &str| ResourceRef { type_name: t.into(), title: n.into() };
+/// let r = |t: &str, n: &str| ResourceRef::new(t, n);
 /// let cycle = Cycle {
 ///     members: vec![r("Notify", "d")],
 ///     path: vec![r("Notify", "d"), r("Notify", "d")],
@@ -130,7 +131,7 @@ enum Kind {
 ///
 /// ```
 /// use puppet_catalog::{Catalog, Graph};
-/// let catalog: Catalog = serde_json::from_str(r#"{
+/// let catalog = Catalog::from_json(br#"{
 ///   "name": "node1", "version": 1,
 ///   "resources": [
 ///     {"type": "Stage", "title": "main"},
@@ -151,7 +152,7 @@ enum Kind {
 ///     .apply_order()
 ///     .unwrap()
 ///     .iter()
-///     .map(|r| format!("{}[{}]", r.type_name, r.title))
+///     .map(|r| r.to_string())
 ///     .collect();
 /// // File[/etc/app.conf] autorequires File[/etc] and notifies Exec[reload].
 /// assert_eq!(order, ["File[/etc]", "File[/etc/app.conf]", "Exec[reload]"]);
@@ -193,7 +194,7 @@ impl Graph {
     ///
     /// ```
     /// use puppet_catalog::{Catalog, CatalogError, Graph};
-    /// let catalog: Catalog = serde_json::from_str(r#"{"name": "n", "resources": [
+    /// let catalog = Catalog::from_json(br#"{"name": "n", "resources": [
     ///   {"type": "Notify", "title": "a", "parameters": {"require": "Notify[missing]"}}
     /// ], "edges": []}"#).unwrap();
     /// let err = Graph::new(&catalog).unwrap_err();
@@ -209,7 +210,7 @@ impl Graph {
     ///
     /// ```
     /// use puppet_catalog::{Catalog, Graph};
-    /// let catalog: Catalog = serde_json::from_str(r#"{"name": "n", "resources": [
+    /// let catalog = Catalog::from_json(br#"{"name": "n", "resources": [
     ///   {"type": "Notify", "title": "a", "parameters": {"require": "Notify[missing]"}}
     /// ], "edges": []}"#).unwrap();
     /// let graph = Graph::new_lenient(&catalog);
@@ -233,7 +234,7 @@ impl Graph {
     ///
     /// ```
     /// use puppet_catalog::{Catalog, Graph};
-    /// let catalog: Catalog = serde_json::from_str(r#"{"name": "n", "resources": [
+    /// let catalog = Catalog::from_json(br#"{"name": "n", "resources": [
     ///   {"type": "Class", "title": "Main"}, {"type": "Notify", "title": "a"}
     /// ], "edges": [{"source": "Class[Main]", "target": "Notify[a]"}]}"#).unwrap();
     /// assert_eq!(Graph::new(&catalog).unwrap().len(), 1);
@@ -262,7 +263,7 @@ impl Graph {
     ///
     /// ```
     /// use puppet_catalog::{Catalog, CatalogError, Graph};
-    /// let catalog: Catalog = serde_json::from_str(r#"{"name": "n", "resources": [
+    /// let catalog = Catalog::from_json(br#"{"name": "n", "resources": [
     ///   {"type": "Notify", "title": "a", "parameters": {"require": "Notify[b]"}},
     ///   {"type": "Notify", "title": "b", "parameters": {"require": "Notify[a]"}}
     /// ], "edges": []}"#).unwrap();
@@ -284,7 +285,7 @@ impl Graph {
     ///
     /// ```
     /// use puppet_catalog::{Catalog, Graph};
-    /// let catalog: Catalog = serde_json::from_str(r#"{"name": "n", "resources": [
+    /// let catalog = Catalog::from_json(br#"{"name": "n", "resources": [
     ///   {"type": "Notify", "title": "d", "parameters": {"require": "Notify[d]"}}
     /// ], "edges": []}"#).unwrap();
     /// let cycles = Graph::new(&catalog).unwrap().cycles();
@@ -335,12 +336,12 @@ impl Graph {
     ///
     /// ```
     /// use puppet_catalog::{Catalog, Graph, ResourceRef};
-    /// let catalog: Catalog = serde_json::from_str(r#"{"name": "n", "resources": [
+    /// let catalog = Catalog::from_json(br#"{"name": "n", "resources": [
     ///   {"type": "File", "title": "/etc/a", "parameters": {"notify": "Service[a]"}},
     ///   {"type": "Service", "title": "a"}
     /// ], "edges": []}"#).unwrap();
     /// let graph = Graph::new(&catalog).unwrap();
-    /// let file = ResourceRef { type_name: "File".into(), title: "/etc/a".into() };
+    /// let file = ResourceRef::new("File", "/etc/a");
     /// assert_eq!(graph.refreshed_by(&file)[0].title, "a");
     /// ```
     pub fn refreshed_by(&self, changed: &ResourceRef) -> Vec<ResourceRef> {
@@ -355,13 +356,13 @@ impl Graph {
     ///
     /// ```
     /// use puppet_catalog::{Catalog, Graph, ResourceRef};
-    /// let catalog: Catalog = serde_json::from_str(r#"{"name": "n", "resources": [
+    /// let catalog = Catalog::from_json(br#"{"name": "n", "resources": [
     ///   {"type": "Exec", "title": "a", "parameters": {"before": "Notify[b]"}},
     ///   {"type": "Notify", "title": "b", "parameters": {"before": "Notify[c]"}},
     ///   {"type": "Notify", "title": "c"}
     /// ], "edges": []}"#).unwrap();
     /// let graph = Graph::new(&catalog).unwrap();
-    /// let exec = ResourceRef { type_name: "Exec".into(), title: "a".into() };
+    /// let exec = ResourceRef::new("Exec", "a");
     /// assert_eq!(graph.skipped_if_failed(&exec).len(), 2);
     /// ```
     pub fn skipped_if_failed(&self, failed: &ResourceRef) -> Vec<ResourceRef> {
@@ -377,12 +378,12 @@ impl Graph {
     ///
     /// ```
     /// use puppet_catalog::{Catalog, Graph, ResourceRef};
-    /// let catalog: Catalog = serde_json::from_str(r#"{"name": "n", "resources": [
+    /// let catalog = Catalog::from_json(br#"{"name": "n", "resources": [
     ///   {"type": "Notify", "title": "a"},
     ///   {"type": "Notify", "title": "b", "parameters": {"require": "Notify[a]"}}
     /// ], "edges": []}"#).unwrap();
     /// let graph = Graph::new(&catalog).unwrap();
-    /// let b = ResourceRef { type_name: "Notify".into(), title: "b".into() };
+    /// let b = ResourceRef::new("Notify", "b");
     /// assert_eq!(graph.dependencies(&b)[0].title, "a");
     /// ```
     pub fn dependencies(&self, reference: &ResourceRef) -> Vec<ResourceRef> {
@@ -401,12 +402,12 @@ impl Graph {
     ///
     /// ```
     /// use puppet_catalog::{Catalog, Graph, ResourceRef};
-    /// let catalog: Catalog = serde_json::from_str(r#"{"name": "n", "resources": [
+    /// let catalog = Catalog::from_json(br#"{"name": "n", "resources": [
     ///   {"type": "Notify", "title": "a", "parameters": {"before": "Notify[b]"}},
     ///   {"type": "Notify", "title": "b"}
     /// ], "edges": []}"#).unwrap();
     /// let graph = Graph::new(&catalog).unwrap();
-    /// let a = ResourceRef { type_name: "Notify".into(), title: "a".into() };
+    /// let a = ResourceRef::new("Notify", "a");
     /// assert_eq!(graph.dependents(&a)[0].title, "b");
     /// ```
     pub fn dependents(&self, reference: &ResourceRef) -> Vec<ResourceRef> {
@@ -705,38 +706,6 @@ const RELATIONSHIP_PARAMS: [(&str, Dir, bool); 4] = [
     ("notify", Dir::Out, true),
 ];
 
-/// Types of Puppet 7 (and the modules Debian ships with it) that are native, i.e. not turned
-/// into a component by the agent. Used when a resource has no `kind`.
-const NATIVE_TYPES: &[&str] = &[
-    "Augeas",
-    "Cron",
-    "Exec",
-    "File",
-    "Filebucket",
-    "Group",
-    "Host",
-    "K5login",
-    "Mailalias",
-    "Maillist",
-    "Mount",
-    "Notify",
-    "Package",
-    "Resources",
-    "Schedule",
-    "Scheduled_task",
-    "Selboolean",
-    "Selmodule",
-    "Service",
-    "Ssh_authorized_key",
-    "Sshkey",
-    "Tidy",
-    "User",
-    "Yumrepo",
-    "Zfs",
-    "Zone",
-    "Zpool",
-];
-
 /// Types whose RAL class defines `refresh`.
 const REFRESHABLE: &[&str] = &["Exec", "Mount", "Package", "Service"];
 
@@ -878,7 +847,7 @@ impl<'c> Builder<'c> {
     }
 
     fn resolve(&self, text: &str) -> Option<u32> {
-        let (ty, title) = split_ref(text)?;
+        let (ty, title) = split_ref(text).ok()?;
         self.index.get(&ty, &title)
     }
 
@@ -893,10 +862,7 @@ impl<'c> Builder<'c> {
         }
         self.names = resources
             .iter()
-            .map(|r| ResourceRef {
-                type_name: r.resource_type.clone(),
-                title: r.title.clone(),
-            })
+            .map(|r| ResourceRef::new(&r.resource_type, r.title.as_str()))
             .collect();
         self.index = RefIndex::build(&self.names, resources);
 
@@ -1430,63 +1396,6 @@ impl Csr {
 
 // ---------------------------------------------------------------------------------------------
 // References
-
-fn write_ref(f: &mut fmt::Formatter<'_>, r: &ResourceRef) -> fmt::Result {
-    write!(f, "{}[{}]", r.type_name, r.title)
-}
-
-/// Every reference string in a metaparameter value (a string or nested arrays of them).
-fn collect_refs<'v>(value: &'v Value, out: &mut Vec<&'v str>) -> Result<(), String> {
-    match value {
-        Value::String(s) => {
-            out.push(s);
-            Ok(())
-        }
-        Value::Array(items) => items.iter().try_for_each(|v| collect_refs(v, out)),
-        Value::Null => Ok(()),
-        other => Err(other.to_string()),
-    }
-}
-
-/// `Type[title]` as `Puppet::Resource.type_and_title` reads it: the type canonicalized, and
-/// for `Class` the title too.
-fn split_ref(text: &str) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
-    let open = text.find('[')?;
-    let ty = &text[..open];
-    let rest = &text[open + 1..];
-    let title = rest.strip_suffix(']')?;
-    if ty.is_empty() || ty.contains(']') || title.is_empty() {
-        return None;
-    }
-    let ty = capitalize_segments(ty);
-    let title = if ty == "Class" {
-        capitalize_segments(title)
-    } else {
-        Cow::Borrowed(title)
-    };
-    Some((ty, title))
-}
-
-/// `TypeFormatter#capitalize_segments` (Ruby `capitalize` on each `::` segment unless the
-/// name already starts with an ASCII capital), without a leading `::`.
-fn capitalize_segments(name: &str) -> Cow<'_, str> {
-    let name = name.strip_prefix("::").unwrap_or(name);
-    if name.starts_with(|c: char| c.is_ascii_uppercase()) {
-        return Cow::Borrowed(name);
-    }
-    let mut out = String::with_capacity(name.len());
-    for (i, seg) in name.split("::").enumerate() {
-        if i > 0 {
-            out.push_str("::");
-        }
-        let mut chars = seg.chars();
-        if let Some(c) = chars.next() {
-            out.extend(c.to_uppercase());
-            out.extend(chars.flat_map(char::to_lowercase));
-        }
-    }
-    Cow::Owned(out)
-}
 
 /// A file path as the agent's `File` munges it: repeated slashes collapsed, trailing slashes
 /// dropped (the root stays `/`).

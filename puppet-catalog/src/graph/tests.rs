@@ -4,6 +4,7 @@
 //! Puppet 7.23 (`puppet apply --catalog <file>.json`, reading `last_run_report.yaml`).
 
 use super::*;
+use crate::reference::capitalize_segments;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -16,11 +17,11 @@ fn catalog(value: Value) -> Catalog {
 
 fn r(text: &str) -> ResourceRef {
     match split_ref(text) {
-        Some((t, n)) => ResourceRef {
+        Ok((t, n)) => ResourceRef {
             type_name: t.into_owned(),
             title: n.into_owned(),
         },
-        None => panic!("bad reference in test: {text}"),
+        Err(e) => panic!("bad reference in test: {text}: {e}"),
     }
 }
 
@@ -375,10 +376,10 @@ fn reference_helpers() {
     assert_eq!(normalize_path("/"), "/");
     assert_eq!(capitalize_segments("foo::BAR"), "Foo::Bar");
     assert_eq!(capitalize_segments("Foo::bar"), "Foo::bar");
-    assert!(split_ref("File").is_none());
-    assert!(split_ref("[x]").is_none());
+    assert!(split_ref("File").is_err());
+    assert!(split_ref("[x]").is_err());
     assert_eq!(
-        split_ref("File[/a[1]]").map(|(_, t)| t.into_owned()),
+        split_ref("File[/a[1]]").ok().map(|(_, t)| t.into_owned()),
         Some("/a[1]".to_string())
     );
 }
