@@ -1,0 +1,74 @@
+//! `puppet-master`: an HTTPS Puppet master that unmodified Puppet 7 agents use.
+//!
+//! `puppet-master --confdir DIR [--bind ADDR] [--port PORT]` (defaults 0.0.0.0 and 8140).
+//! On first start it creates the CA in `DIR/ca` and its own certificate in `DIR/ssl`; code
+//! is read from `DIR/code/environments`, and facts, catalogs and reports are stored in
+//! `DIR/data`. See `puppet_protocol::server::confdir` for the layout and settings.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use puppet_protocol::server::confdir::MasterSetup;
+
+/// An HTTPS Puppet master (CA, catalogs from data, files, reports).
+#[derive(Parser)]
+#[command(name = "puppet-master", version)]
+struct Cli {
+    /// Configuration directory (puppet.conf, ca/, ssl/, code/, data/)
+    #[arg(long, value_name = "DIR")]
+    confdir: PathBuf,
+    /// Address to listen on
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// Port to listen on (0 picks a free one, printed on stdout)
+    #[arg(long, default_value_t = 8140)]
+    port: u16,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("puppet-master: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let setup = match MasterSetup::from_confdir(&cli.confdir) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("puppet-master: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let running = match setup.master.bind(SocketAddr::new(cli.bind, cli.port)).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("puppet-master: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!(
+            "puppet-master {} listening on {} (certname {})",
+            env!("CARGO_PKG_VERSION"),
+            running.local_addr(),
+            setup.certname
+        );
+        tokio::select! {
+            _ = running.wait() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,128 @@
+//! `puppet-master` as an operator runs it: first start creates the CA and the master's own
+//! certificate in the confdir, serves HTTPS on the given port, and a restart reuses them.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use puppet_protocol::client::Client;
+
+struct Master {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary on a free loopback port and waits for its "listening on" line.
+fn start(confdir: &Path) -> Master {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-master"))
+        .arg("--confdir")
+        .arg(confdir)
+        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let port = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no listening line: {line:?}"));
+    Master { child, port }
+}
+
+fn status(confdir: &Path, port: u16) -> (u16, Vec<u8>) {
+    let ca = std::fs::read_to_string(confdir.join("ca/ca_crt.pem")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = Client::new(
+            format!("127.0.0.1:{port}").parse().unwrap(),
+            "localhost",
+            &ca,
+            None,
+        )
+        .unwrap();
+        let answer = client
+            .connect()
+            .await
+            .unwrap()
+            .request("GET", "/status/v1/simple", None, vec![])
+            .await
+            .unwrap();
+        (answer.status, answer.body)
+    })
+}
+
+#[test]
+fn first_start_creates_the_ca_and_serves_then_restart_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let confdir = dir.path();
+    std::fs::write(
+        confdir.join("puppet.conf"),
+        "[server]\ncertname = master.example.test\nkeylength = 2048\nautosign = true\n",
+    )
+    .unwrap();
+    let first = start(confdir);
+    for file in [
+        "ca/ca_crt.pem",
+        "ca/ca_key.pem",
+        "ca/ca_crl.pem",
+        "ca/serial",
+        "ca/inventory.txt",
+    ] {
+        assert!(confdir.join(file).is_file(), "{file} missing");
+    }
+    let cert = confdir.join("ssl/certs/master.example.test.pem");
+    let key = confdir.join("ssl/private_keys/master.example.test.pem");
+    assert!(cert.is_file() && key.is_file());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the master's private key is 0600");
+    }
+    assert!(
+        confdir
+            .join("code/environments/production/modules")
+            .is_dir()
+    );
+    assert_eq!(status(confdir, first.port), (200, b"running".to_vec()));
+    let ca_before = std::fs::read(confdir.join("ca/ca_crt.pem")).unwrap();
+    let cert_before = std::fs::read(&cert).unwrap();
+    drop(first);
+
+    let second = start(confdir);
+    assert_eq!(status(confdir, second.port), (200, b"running".to_vec()));
+    assert_eq!(
+        std::fs::read(confdir.join("ca/ca_crt.pem")).unwrap(),
+        ca_before
+    );
+    assert_eq!(std::fs::read(&cert).unwrap(), cert_before);
+}
+
+#[test]
+fn bad_configuration_is_refused_with_the_setting_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("puppet.conf"), "[server]\nca_ttl = soon\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_puppet-master"))
+        .arg("--confdir")
+        .arg(dir.path())
+        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ca_ttl"), "{stderr}");
+}

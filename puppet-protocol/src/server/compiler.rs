@@ -1,0 +1,590 @@
+//! The default catalog compiler, "catalogs from data":
+//!
+//! 1. complete catalog documents as Puppetserver produces them, one per node, at
+//!    `<environments>/<env>/catalogs/<certname>.json`;
+//! 2. otherwise the data format below, at `<environments>/<env>/resources.json`: resources
+//!    are written once inside classes, classes are given to nodes by certname glob and/or fact
+//!    values, strings interpolate facts, and the result has Puppet's containment
+//!    (`Stage[main]` → `Class[...]` → resources) and tags.
+//!
+//! ```json
+//! {
+//!   "classes": {
+//!     "motd": [
+//!       {"type": "File", "title": "/etc/motd",
+//!        "parameters": {"content": "Welcome to ${facts.networking.fqdn} (${facts.os.family})\n", "mode": "0644"},
+//!        "tags": ["banner"]}
+//!     ],
+//!     "web": [ {"type": "Package", "title": "nginx", "parameters": {"ensure": "installed"}} ]
+//!   },
+//!   "nodes": [
+//!     {"certname": "*", "classes": ["motd"]},
+//!     {"certname": "web*.example.test", "facts": {"os.family": "Debian"}, "classes": ["web"]}
+//!   ]
+//! }
+//! ```
+//!
+//! Interpolation: `${facts.<dotted.path>}`, `${certname}`, `${environment}`; an unknown fact
+//! interpolates as the empty string, as an undefined variable does in Puppet, or as the default
+//! given after a `|`: `${facts.site_dir|/srv/site}`. Both sources
+//! report a `code_id`: the document's own when it has one, else `sha256:<first 16 hex of the
+//! file's digest>`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use puppet_catalog::{Catalog, CatalogVersion, Edge, Resource};
+use serde_json::{Map, Value, json};
+
+use super::{CatalogCompiler, CompileRequest, NodeClassifier, NodeInfo};
+use crate::ProtocolError;
+
+/// The default compiler (see the module docs).
+#[derive(Debug, Clone)]
+pub struct DataCompiler {
+    environments: PathBuf,
+    /// Parsed `resources.json` files with the stamp they were read at, and their code_id.
+    cache: Arc<Mutex<HashMap<PathBuf, Cached>>>,
+}
+
+type Stamp = (Option<std::time::SystemTime>, u64, u64);
+
+#[derive(Debug)]
+struct Cached {
+    stamp: Stamp,
+    data: Arc<Value>,
+    code_id: String,
+}
+
+fn stamp(path: &std::path::Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok(), m.len(), m.ino()))
+}
+
+impl DataCompiler {
+    /// A compiler over an environments directory.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use puppet_protocol::server::{CatalogCompiler, CompileRequest, DataCompiler, NodeInfo};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir_all(dir.path().join("production")).unwrap();
+    /// std::fs::write(dir.path().join("production/resources.json"), r#"{
+    ///   "classes": {"base": [{"type": "Notify", "title": "hi ${certname}"}]},
+    ///   "nodes": [{"certname": "*", "classes": ["base"]}]}"#).unwrap();
+    /// let req = CompileRequest {
+    ///     certname: "n1.example.test".into(), environment: "production".into(), facts: None,
+    ///     node: NodeInfo::default(), transaction_uuid: None, static_catalog: true,
+    ///     checksum_types: vec![],
+    /// };
+    /// let catalog = DataCompiler::new(dir.path()).compile(&req).await.unwrap();
+    /// assert!(catalog.resources.iter().any(|r| r.title == "hi n1.example.test"));
+    /// assert!(catalog.code_id.unwrap().as_str().unwrap().starts_with("sha256:"));
+    /// # });
+    /// ```
+    pub fn new(environments: impl Into<PathBuf>) -> DataCompiler {
+        DataCompiler {
+            environments: environments.into(),
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+fn short_digest(bytes: &[u8]) -> String {
+    let d = super::files::digest(bytes, "sha256");
+    format!("sha256:{}", &d[..16.min(d.len())])
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let seed = format!(
+        "{now}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let h = super::files::digest(seed.as_bytes(), "sha256");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl DataCompiler {
+    fn compile_sync(&self, req: &CompileRequest) -> Result<Catalog, ProtocolError> {
+        let envdir = self.environments.join(&req.environment);
+        if !envdir.is_dir() {
+            return Err(ProtocolError::EnvironmentNotFound(req.environment.clone()));
+        }
+        let doc = envdir
+            .join("catalogs")
+            .join(format!("{}.json", req.certname));
+        match std::fs::read(&doc) {
+            Ok(bytes) => {
+                let mut catalog = Catalog::from_json(&bytes)
+                    .map_err(|e| ProtocolError::Internal(format!("{}: {e}", doc.display())))?;
+                if !catalog.code_id.as_ref().is_some_and(|c| c.is_string()) {
+                    catalog.code_id = Some(Value::String(short_digest(&bytes)));
+                }
+                catalog.name = req.certname.clone();
+                catalog.environment = Some(req.environment.clone());
+                catalog.catalog_uuid = Some(uuid_like());
+                if catalog.version.is_none() {
+                    catalog.version = Some(CatalogVersion::Integer(now_secs()));
+                }
+                return Ok(catalog);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ProtocolError::Internal(format!("{}: {e}", doc.display()))),
+        }
+        let data_path = envdir.join("resources.json");
+        let (data, code_id) = self.load_data(&data_path, req)?;
+        let mut catalog = compile_data(&data, req, &req.node.classes)
+            .map_err(|e| ProtocolError::Internal(format!("{}: {e}", data_path.display())))?;
+        catalog.code_id = Some(Value::String(code_id));
+        Ok(catalog)
+    }
+}
+
+impl DataCompiler {
+    /// The parsed data file, from the cache while the file is unchanged.
+    fn load_data(
+        &self,
+        data_path: &std::path::Path,
+        req: &CompileRequest,
+    ) -> Result<(Arc<Value>, String), ProtocolError> {
+        let now = stamp(data_path);
+        if let Some(now) = now {
+            if let Some(hit) = lock(&self.cache).get(data_path) {
+                if hit.stamp == now {
+                    return Ok((hit.data.clone(), hit.code_id.clone()));
+                }
+            }
+        }
+        let bytes = match std::fs::read(data_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ProtocolError::NotFound(format!(
+                    "Could not find a catalog for {} in environment {}",
+                    req.certname, req.environment
+                )));
+            }
+            Err(e) => {
+                return Err(ProtocolError::Internal(format!(
+                    "{}: {e}",
+                    data_path.display()
+                )));
+            }
+        };
+        let data: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ProtocolError::Internal(format!("{}: {e}", data_path.display())))?;
+        let data = Arc::new(data);
+        let code_id = short_digest(&bytes);
+        if let Some(now) = now {
+            lock(&self.cache).insert(
+                data_path.to_path_buf(),
+                Cached {
+                    stamp: now,
+                    data: data.clone(),
+                    code_id: code_id.clone(),
+                },
+            );
+        }
+        Ok((data, code_id))
+    }
+}
+
+fn lock(
+    c: &Mutex<HashMap<PathBuf, Cached>>,
+) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Cached>> {
+    match c.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+#[async_trait]
+impl CatalogCompiler for DataCompiler {
+    async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError> {
+        let me = self.clone();
+        let req = request.clone();
+        tokio::task::spawn_blocking(move || me.compile_sync(&req))
+            .await
+            .map_err(|e| ProtocolError::Internal(format!("compiler task: {e}")))?
+    }
+}
+
+/// Looks up a dotted path (`os.family`) in a facts `values` object.
+pub fn fact<'a>(values: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(values, |v, key| v.get(key))
+}
+
+/// Puppet's class reference title: each `::` segment capitalized (`foo::bar` → `Foo::Bar`).
+fn class_title(name: &str) -> String {
+    name.split("::")
+        .map(|seg| {
+            let mut c = seg.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+fn interpolate(value: &Value, facts: &Value, req: &CompileRequest) -> Value {
+    match value {
+        Value::String(s) => Value::String(interpolate_str(s, facts, req)),
+        Value::Array(a) => Value::Array(a.iter().map(|v| interpolate(v, facts, req)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), interpolate(v, facts, req)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn interpolate_str(s: &str, facts: &Value, req: &CompileRequest) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let (key, default) = match after[..end].split_once('|') {
+            Some((k, d)) => (k.trim(), Some(d)),
+            None => (after[..end].trim(), None),
+        };
+        let found = if key == "certname" || key == "trusted.certname" {
+            Some(req.certname.clone())
+        } else if key == "environment" {
+            Some(req.environment.clone())
+        } else {
+            let path = key.strip_prefix("facts.").unwrap_or(key);
+            fact(facts, path).map(scalar_text)
+        };
+        let text = found
+            .filter(|t| !t.is_empty())
+            .or_else(|| default.map(String::from))
+            .unwrap_or_default();
+        out.push_str(&text);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a glob (`*`, `?`) matches a certname.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+fn is_tag(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | ':' | '.' | '-'))
+}
+
+fn push_tag(tags: &mut Vec<String>, t: &str) {
+    let t = t.to_lowercase();
+    if is_tag(&t) && !tags.contains(&t) {
+        tags.push(t);
+    }
+}
+
+fn class_tags(name: &str) -> Vec<String> {
+    let mut tags = Vec::new();
+    push_tag(&mut tags, name);
+    for seg in name.split("::") {
+        push_tag(&mut tags, seg);
+    }
+    tags
+}
+
+/// Compiles the data format for one node (see the module docs). `extra_classes` come from
+/// the node classifier and are added after the matched ones.
+///
+/// ```
+/// use puppet_protocol::server::compiler::compile_data;
+/// use puppet_protocol::server::{CompileRequest, NodeInfo};
+/// let data = serde_json::json!({
+///   "classes": {"motd": [{"type": "File", "title": "/etc/motd",
+///                          "parameters": {"content": "on ${facts.os.family}"}}]},
+///   "nodes": [{"certname": "*.example.test", "classes": ["motd"]}]
+/// });
+/// let req = CompileRequest {
+///     certname: "n1.example.test".into(), environment: "production".into(),
+///     facts: Some(serde_json::json!({"os": {"family": "Debian"}})),
+///     node: NodeInfo::default(), transaction_uuid: None, static_catalog: false, checksum_types: vec![],
+/// };
+/// let catalog = compile_data(&data, &req, &[]).unwrap();
+/// let file = catalog.resources.iter().find(|r| r.resource_type == "File").unwrap();
+/// assert_eq!(file.parameters.as_ref().unwrap()["content"], "on Debian");
+/// assert!(catalog.edges.iter().any(|e| e.source == "Class[Motd]" && e.target == "File[/etc/motd]"));
+/// ```
+pub fn compile_data(
+    data: &Value,
+    req: &CompileRequest,
+    extra_classes: &[String],
+) -> Result<Catalog, String> {
+    let empty = Value::Object(Map::new());
+    let facts = req.facts.as_ref().unwrap_or(&empty);
+    let classes_def = data
+        .get("classes")
+        .and_then(Value::as_object)
+        .ok_or("\"classes\" must be an object")?;
+    let nodes = match data.get("nodes") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return Err("\"nodes\" must be an array".into()),
+    };
+    let mut classes: Vec<String> = Vec::new();
+    for (i, rule) in nodes.iter().enumerate() {
+        let certname_ok = match rule.get("certname") {
+            None => true,
+            Some(Value::String(g)) => glob_match(g, &req.certname),
+            Some(_) => return Err(format!("nodes[{i}].certname must be a string")),
+        };
+        let facts_ok = match rule.get("facts") {
+            None => true,
+            Some(Value::Object(want)) => want.iter().all(|(path, v)| {
+                fact(facts, path).is_some_and(|have| scalar_text(have) == scalar_text(v))
+            }),
+            Some(_) => return Err(format!("nodes[{i}].facts must be an object")),
+        };
+        if !(certname_ok && facts_ok) {
+            continue;
+        }
+        let list = rule
+            .get("classes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("nodes[{i}].classes must be an array"))?;
+        for c in list {
+            let c = c
+                .as_str()
+                .ok_or_else(|| format!("nodes[{i}].classes must hold strings"))?;
+            if !classes.iter().any(|x| x == c) {
+                classes.push(c.to_string());
+            }
+        }
+    }
+    for c in extra_classes {
+        if !classes.contains(c) {
+            classes.push(c.clone());
+        }
+    }
+
+    let resource = |rtype: &str,
+                    title: &str,
+                    tags: Vec<String>,
+                    kind: &str,
+                    params: Option<Map<String, Value>>| Resource {
+        resource_type: rtype.to_string(),
+        title: title.to_string(),
+        tags: Some(tags),
+        file: None,
+        line: None,
+        exported: Some(false),
+        kind: Some(kind.to_string()),
+        parameters: params,
+        sensitive_parameters: None,
+        extra: Map::new(),
+    };
+    let edge = |s: String, t: String| Edge {
+        source: s,
+        target: t,
+        extra: Map::new(),
+    };
+    let mut name_param = Map::new();
+    name_param.insert("name".into(), json!("main"));
+    let mut resources = vec![
+        resource(
+            "Stage",
+            "main",
+            vec!["stage".into()],
+            "compilable_type",
+            Some(name_param.clone()),
+        ),
+        resource(
+            "Class",
+            "Settings",
+            vec!["class".into(), "settings".into()],
+            "unknown",
+            None,
+        ),
+        resource(
+            "Class",
+            "main",
+            vec!["class".into()],
+            "unknown",
+            Some(name_param),
+        ),
+    ];
+    let mut edges = vec![
+        edge("Stage[main]".into(), "Class[Settings]".into()),
+        edge("Stage[main]".into(), "Class[main]".into()),
+    ];
+    let mut catalog_tags: Vec<String> = vec!["settings".into()];
+    let mut catalog_seen: std::collections::HashSet<String> =
+        catalog_tags.iter().cloned().collect();
+    for class in &classes {
+        let defs = classes_def
+            .get(class)
+            .ok_or_else(|| format!("unknown class {class:?} (classes.{class})"))?
+            .as_array()
+            .ok_or_else(|| format!("classes.{class} must be an array of resources"))?;
+        let title = class_title(class);
+        let own_tags = class_tags(class);
+        let mut ctags = vec!["class".to_string()];
+        for t in &own_tags {
+            push_tag(&mut ctags, t);
+            if catalog_seen.insert(t.clone()) {
+                catalog_tags.push(t.clone());
+            }
+        }
+        resources.push(resource("Class", &title, ctags, "class", None));
+        edges.push(edge("Stage[main]".into(), format!("Class[{title}]")));
+        for (j, def) in defs.iter().enumerate() {
+            let at = || format!("classes.{class}[{j}]");
+            let rtype = def
+                .get("type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("{}.type must be a string", at()))?;
+            let rtitle = def
+                .get("title")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("{}.title must be a string", at()))?;
+            let rtype = class_title(&rtype.to_lowercase());
+            let rtitle = interpolate_str(rtitle, facts, req);
+            let params: Option<Map<String, Value>> = match def.get("parameters") {
+                None => None,
+                Some(Value::Object(p)) => Some(
+                    p.iter()
+                        .map(|(k, v)| (k.clone(), interpolate(v, facts, req)))
+                        .collect(),
+                ),
+                Some(_) => return Err(format!("{}.parameters must be an object", at())),
+            };
+            let mut tags = Vec::new();
+            push_tag(&mut tags, &rtype);
+            push_tag(&mut tags, &rtitle);
+            push_tag(&mut tags, "class");
+            for t in &own_tags {
+                push_tag(&mut tags, t);
+            }
+            if let Some(Value::Array(extra)) = def.get("tags") {
+                for t in extra.iter().filter_map(Value::as_str) {
+                    push_tag(&mut tags, t);
+                }
+            }
+            if let Some(p) = &params {
+                match p.get("tag") {
+                    Some(Value::String(t)) => push_tag(&mut tags, t),
+                    Some(Value::Array(ts)) => ts
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .for_each(|t| push_tag(&mut tags, t)),
+                    _ => {}
+                }
+            }
+            for t in &tags {
+                if catalog_seen.insert(t.clone()) {
+                    catalog_tags.push(t.clone());
+                }
+            }
+            edges.push(edge(
+                format!("Class[{title}]"),
+                format!("{rtype}[{rtitle}]"),
+            ));
+            resources.push(resource(&rtype, &rtitle, tags, "compilable_type", params));
+        }
+    }
+    if catalog_seen.insert("class".into()) {
+        catalog_tags.push("class".into());
+    }
+    let mut class_list = vec!["settings".to_string()];
+    class_list.extend(classes.iter().cloned());
+    Ok(Catalog {
+        tags: Some(catalog_tags),
+        name: req.certname.clone(),
+        version: Some(CatalogVersion::Integer(now_secs())),
+        code_id: None,
+        catalog_uuid: Some(uuid_like()),
+        catalog_format: Some(2),
+        environment: Some(req.environment.clone()),
+        resources,
+        edges,
+        classes: Some(class_list),
+        metadata: None,
+        recursive_metadata: None,
+        extra: Map::new(),
+    })
+}
+
+/// The default node classifier: the environment the agent asked for (else `production`), no
+/// classes, and the node's stored facts as `parameters` once there are some (Puppetserver's
+/// node response).
+#[derive(Debug, Clone, Default)]
+pub struct DefaultClassifier;
+
+#[async_trait]
+impl NodeClassifier for DefaultClassifier {
+    async fn classify(
+        &self,
+        certname: &str,
+        environment: Option<&str>,
+        facts: Option<&Value>,
+    ) -> Result<NodeInfo, ProtocolError> {
+        Ok(NodeInfo {
+            name: certname.to_string(),
+            environment: environment.unwrap_or("production").to_string(),
+            classes: Vec::new(),
+            parameters: facts
+                .and_then(|f| f.get("values"))
+                .and_then(Value::as_object)
+                .cloned(),
+        })
+    }
+}

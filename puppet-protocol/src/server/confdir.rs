@@ -1,0 +1,284 @@
+//! A master composed from a Puppet confdir, as the `puppet-master` binary runs it.
+//!
+//! Layout below the confdir `DIR`:
+//!
+//! ```text
+//! DIR/puppet.conf                        Puppet's settings ([main], then [server]/[master])
+//! DIR/autosign.conf                      autosign globs (used when present and `autosign` is unset)
+//! DIR/ca/                                the CA, in Puppetserver's layout (`cadir`)
+//! DIR/ssl/{certs,private_keys,public_keys}/<certname>.pem   the master's own identity (`ssldir`)
+//! DIR/code/environments/<env>/modules/<module>/files/...     puppet:///modules/<module>/...
+//! DIR/code/environments/<env>/modules/<module>/{lib,facts.d,locales}/  pluginsync
+//! DIR/code/environments/<env>/catalogs/<certname>.json       complete catalogs, per node
+//! DIR/code/environments/<env>/resources.json                 the data format (compiler docs)
+//! DIR/data/                               facts, catalogs, reports, bucket (`vardir`; storage docs)
+//! ```
+//!
+//! Settings read (Puppet's names): `certname` (default: this host's name), `dns_alt_names`,
+//! `autosign` (`true`, `false` or a path), `ca_ttl` (seconds or `5y`, `30d`, `12h`, ...),
+//! `keylength` (RSA bits for a new CA and master key; default 4096), `cadir`, `ssldir`,
+//! `vardir`, `environmentpath`. Ours: `ca_admin_certnames` (comma list allowed on the CA
+//! admin endpoints; default the master's certname) and `max_request_bytes` (default 32 MiB).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use puppet_ca::{Autosign, CaSettings, CertificateAuthority, KeyType};
+
+use super::{FsStorage, Master, MasterOptions, ServerError, Services, TlsFiles, TlsSource};
+use crate::AuthPolicy;
+
+/// `puppet.conf`: sections of `key = value` settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PuppetConf {
+    sections: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl PuppetConf {
+    /// Parses the INI text (`#`/`;` comments, `[section]`, `key = value`).
+    ///
+    /// ```
+    /// use puppet_protocol::server::confdir::PuppetConf;
+    /// let conf = PuppetConf::parse("[main]\ncertname = a\n[server]\ncertname = puppet.example.test\nautosign = true\n");
+    /// assert_eq!(conf.server("certname"), Some("puppet.example.test"));
+    /// assert_eq!(conf.server("autosign"), Some("true"));
+    /// ```
+    pub fn parse(text: &str) -> PuppetConf {
+        let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut current = "main".to_string();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                current = name.trim().to_string();
+                continue;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                sections
+                    .entry(current.clone())
+                    .or_default()
+                    .insert(k.trim().to_string(), v.trim().to_string());
+            }
+        }
+        PuppetConf { sections }
+    }
+
+    /// A setting as the server sees it: `[server]`, then `[master]`, then `[main]`.
+    pub fn server(&self, key: &str) -> Option<&str> {
+        ["server", "master", "main"]
+            .iter()
+            .find_map(|s| self.sections.get(*s).and_then(|m| m.get(key)))
+            .map(String::as_str)
+    }
+}
+
+/// Puppet's duration syntax: plain seconds, or a number with `s`, `m`, `h`, `d` or `y`.
+///
+/// ```
+/// use std::time::Duration;
+/// use puppet_protocol::server::confdir::parse_duration;
+/// assert_eq!(parse_duration("5y"), Some(Duration::from_secs(5 * 365 * 86400)));
+/// assert_eq!(parse_duration("3600"), Some(Duration::from_secs(3600)));
+/// assert_eq!(parse_duration("x"), None);
+/// ```
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    let (num, unit) = match v.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&v[..i], c),
+        _ => (v, 's'),
+    };
+    let n: u64 = num.trim().parse().ok()?;
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        'y' => 365 * 86400,
+        _ => return None,
+    };
+    n.checked_mul(mult).map(Duration::from_secs)
+}
+
+/// A master and what it was made from: the paths, the CA and the storage, so a caller (a
+/// test, an admin tool) can read back what the master stored.
+#[derive(Debug)]
+pub struct MasterSetup {
+    /// The master, ready to bind.
+    pub master: Master,
+    /// Its certname.
+    pub certname: String,
+    /// The CA.
+    pub ca: Arc<CertificateAuthority>,
+    /// The CA directory.
+    pub cadir: PathBuf,
+    /// The master's ssldir.
+    pub ssldir: PathBuf,
+    /// The environments directory.
+    pub environments: PathBuf,
+    /// Facts, catalogs and reports.
+    pub storage: FsStorage,
+}
+
+fn config_error(file: &Path, message: String) -> ServerError {
+    ServerError::Config {
+        file: file.to_path_buf(),
+        message,
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_ascii_lowercase())
+        .ok()
+        .filter(|h| puppet_ca::validate_certname(h).is_ok())
+        .unwrap_or_else(|| "puppet".to_string())
+}
+
+impl MasterSetup {
+    /// Reads `DIR/puppet.conf` (optional), opens the CA in `cadir` or creates it (with the
+    /// master's own certificate, alt names `localhost`, `127.0.0.1`, `puppet` and
+    /// `dns_alt_names`), and composes the default services.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use puppet_protocol::server::confdir::MasterSetup;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("puppet.conf"),
+    ///     "[server]\ncertname = puppet.example.test\nautosign = true\nkeylength = 2048\n").unwrap();
+    /// let setup = MasterSetup::from_confdir(dir.path()).unwrap();
+    /// assert!(dir.path().join("ca/ca_crt.pem").is_file());
+    /// assert!(dir.path().join("ssl/certs/puppet.example.test.pem").is_file());
+    /// let running = setup.master.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    /// running.shutdown().await;
+    /// # });
+    /// ```
+    pub fn from_confdir(dir: &Path) -> Result<MasterSetup, ServerError> {
+        let conf_path = dir.join("puppet.conf");
+        let conf = match std::fs::read_to_string(&conf_path) {
+            Ok(t) => PuppetConf::parse(&t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PuppetConf::default(),
+            Err(source) => {
+                return Err(ServerError::Io {
+                    what: format!("read {}", conf_path.display()),
+                    source,
+                });
+            }
+        };
+        let path_setting =
+            |key: &str, default: PathBuf| conf.server(key).map(PathBuf::from).unwrap_or(default);
+        let certname = conf
+            .server("certname")
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_else(hostname);
+        puppet_ca::validate_certname(&certname)
+            .map_err(|e| config_error(&conf_path, format!("certname: {e}")))?;
+        let cadir = path_setting("cadir", dir.join("ca"));
+        let ssldir = path_setting("ssldir", dir.join("ssl"));
+        let vardir = path_setting("vardir", dir.join("data"));
+        let environments = path_setting("environmentpath", dir.join("code/environments"));
+
+        let autosign = match conf.server("autosign") {
+            Some(v) => Autosign::from_setting(v),
+            None if dir.join("autosign.conf").is_file() => {
+                Autosign::Globs(dir.join("autosign.conf"))
+            }
+            None => Autosign::Off,
+        };
+        let mut settings = CaSettings::new(format!("Puppet CA: {certname}"));
+        settings.autosign = autosign;
+        if let Some(ttl) = conf.server("ca_ttl") {
+            settings.ca_ttl = parse_duration(ttl).ok_or_else(|| {
+                config_error(&conf_path, format!("ca_ttl: invalid duration {ttl:?}"))
+            })?;
+        }
+        if let Some(bits) = conf.server("keylength") {
+            let bits: u32 = bits.parse().map_err(|_| {
+                config_error(&conf_path, format!("keylength: invalid number {bits:?}"))
+            })?;
+            settings.key = KeyType::Rsa(bits);
+        }
+        let ca = Arc::new(CertificateAuthority::open_or_setup(&cadir, settings)?);
+
+        let cert_path = ssldir.join("certs").join(format!("{certname}.pem"));
+        let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
+        if !cert_path.is_file() || !key_path.is_file() {
+            let mut alt: Vec<String> = vec![
+                "localhost".into(),
+                "puppet".into(),
+                "IP:127.0.0.1".into(),
+                "IP:::1".into(),
+            ];
+            for name in conf.server("dns_alt_names").unwrap_or("").split(',') {
+                let name = name.trim();
+                if !name.is_empty() && !alt.iter().any(|a| a == name) {
+                    alt.push(name.to_string());
+                }
+            }
+            let (key, cert) = ca.generate(&certname, &alt)?;
+            ca.save_to_ssldir(&ssldir, &certname, &key, &cert)?;
+        }
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|source| ServerError::Io {
+                what: format!("read {}", p.display()),
+                source,
+            })
+        };
+        let tls = TlsSource::new(TlsFiles {
+            cert_pem: read(&cert_path)?,
+            key_pem: read(&key_path)?,
+            ca_pem: ca.ca_certificate_pem()?,
+            crl_path: cadir.join("ca_crl.pem"),
+        })?;
+
+        let production = environments.join("production").join("modules");
+        std::fs::create_dir_all(&production).map_err(|source| ServerError::Io {
+            what: format!("create {}", production.display()),
+            source,
+        })?;
+
+        // One store, shared with the caller: clones share the queue of pending writes.
+        let storage = FsStorage::new(&vardir);
+        let shared = Arc::new(storage.clone());
+        let mut services = Services::with_defaults(ca.clone(), &environments, &vardir);
+        services.reports = shared.clone();
+        services.facts = shared.clone();
+        services.catalogs = shared.clone();
+        services.bucket = shared;
+        let admins = conf
+            .server("ca_admin_certnames")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![certname.clone()]);
+        let mut options = MasterOptions {
+            auth: AuthPolicy {
+                admin_certnames: admins,
+            },
+            ..MasterOptions::default()
+        };
+        if let Some(v) = conf.server("max_request_bytes") {
+            options.max_body_bytes = v.parse().map_err(|_| {
+                config_error(
+                    &conf_path,
+                    format!("max_request_bytes: invalid number {v:?}"),
+                )
+            })?;
+        }
+        Ok(MasterSetup {
+            master: Master::new(tls, services, options),
+            certname,
+            ca,
+            cadir,
+            ssldir,
+            environments,
+            storage,
+        })
+    }
+}

@@ -1,0 +1,615 @@
+//! The file server: Puppet's `modules` mount and the pluginsync mounts (`plugins`,
+//! `pluginfacts`, `locales`) served from an environment's modules, with file metadata in
+//! Puppetserver's shape (mode in decimal, prefixed checksums, `{ctime}` for directories).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use super::FileServer;
+use crate::ProtocolError;
+use crate::form::Params;
+
+/// How symbolic links are described.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Links {
+    /// Describe the link itself (`links=manage`, the default).
+    #[default]
+    Manage,
+    /// Describe what it points to (`links=follow`).
+    Follow,
+}
+
+/// The options of `file_metadata(s)` requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataOptions {
+    /// `links`.
+    pub links: Links,
+    /// `checksum_type`: `sha256` (default), `sha384`, `sha512`, `sha224`, `mtime`, `ctime`, `none`.
+    pub checksum_type: String,
+    /// `source_permissions=use`: report the file's owner and group; otherwise the server's.
+    pub source_permissions_use: bool,
+    /// `recurse`.
+    pub recurse: bool,
+    /// `recurselimit`: depth below the root (`None`: unlimited).
+    pub recurselimit: Option<u32>,
+    /// `ignore` globs (matched against each name).
+    pub ignore: Vec<String>,
+    /// `max_files`: more entries than this is an error (`0` or negative: no limit).
+    pub max_files: i64,
+}
+
+impl Default for MetadataOptions {
+    fn default() -> Self {
+        MetadataOptions {
+            links: Links::Manage,
+            checksum_type: "sha256".into(),
+            source_permissions_use: false,
+            recurse: false,
+            recurselimit: None,
+            ignore: Vec::new(),
+            max_files: 0,
+        }
+    }
+}
+
+impl MetadataOptions {
+    /// Reads the options from a request's query.
+    ///
+    /// ```
+    /// use puppet_protocol::form::Params;
+    /// use puppet_protocol::server::MetadataOptions;
+    /// let q = Params::parse("recurse=true&max_files=-1&ignore=.svn&ignore=.git&links=follow&checksum_type=sha256&source_permissions=use").unwrap();
+    /// let o = MetadataOptions::from_params(&q).unwrap();
+    /// assert!(o.recurse && o.source_permissions_use);
+    /// assert_eq!(o.ignore, vec![".svn", ".git"]);
+    /// ```
+    pub fn from_params(q: &Params) -> Result<MetadataOptions, ProtocolError> {
+        let links = match q.get("links") {
+            None | Some("manage") => Links::Manage,
+            Some("follow") => Links::Follow,
+            Some(o) => {
+                return Err(ProtocolError::BadRequest(format!(
+                    "Invalid links value {o:?}"
+                )));
+            }
+        };
+        let checksum_type = q.get("checksum_type").unwrap_or("sha256").to_string();
+        check_checksum_type(&checksum_type)?;
+        let source_permissions_use = matches!(
+            q.get("source_permissions"),
+            Some("use") | Some("use_when_creating")
+        );
+        let recurse = match q.get("recurse") {
+            None | Some("false") | Some("") => false,
+            Some("true") | Some("remote") => true,
+            Some(o) => {
+                return Err(ProtocolError::BadRequest(format!(
+                    "Invalid recurse value {o:?}"
+                )));
+            }
+        };
+        let recurselimit =
+            match q.get("recurselimit") {
+                None | Some("") | Some("infinite") => None,
+                Some(v) => Some(v.parse().map_err(|_| {
+                    ProtocolError::BadRequest(format!("Invalid recurselimit {v:?}"))
+                })?),
+            };
+        let max_files = match q.get("max_files") {
+            None | Some("") => 0,
+            Some(v) => v
+                .parse()
+                .map_err(|_| ProtocolError::BadRequest(format!("Invalid max_files {v:?}")))?,
+        };
+        Ok(MetadataOptions {
+            links,
+            checksum_type,
+            source_permissions_use,
+            recurse,
+            recurselimit,
+            ignore: q.all("ignore").into_iter().map(String::from).collect(),
+            max_files,
+        })
+    }
+}
+
+/// The checksum types this server computes.
+pub const CHECKSUM_TYPES: &[&str] = &[
+    "sha256", "sha384", "sha512", "sha224", "mtime", "ctime", "none",
+];
+
+fn check_checksum_type(t: &str) -> Result<(), ProtocolError> {
+    if CHECKSUM_TYPES.contains(&t) {
+        Ok(())
+    } else {
+        Err(ProtocolError::BadRequest(format!(
+            "Unsupported checksum_type {t:?} (supported: {})",
+            CHECKSUM_TYPES.join(", ")
+        )))
+    }
+}
+
+/// The first checksum type of an agent's preference list (`sha256.sha384...md5`) that this
+/// server computes; `sha256` when none is.
+///
+/// ```
+/// assert_eq!(puppet_protocol::server::files::pick_checksum(&["md5".into(), "sha512".into()]), "sha512");
+/// ```
+pub fn pick_checksum(preferences: &[String]) -> String {
+    preferences
+        .iter()
+        .find(|p| {
+            CHECKSUM_TYPES.contains(&p.as_str())
+                && !matches!(p.as_str(), "mtime" | "ctime" | "none")
+        })
+        .cloned()
+        .unwrap_or_else(|| "sha256".into())
+}
+
+/// The default file server, over `<environments>/<env>/modules/<module>/`:
+/// `modules/<m>/<path>` is `<m>/files/<path>`; `plugins`, `pluginfacts` and `locales` merge
+/// every module's `lib/`, `facts.d/` and `locales/`; static content
+/// (`modules/<m>/files/<path>`) is the same files.
+#[derive(Debug, Clone)]
+pub struct ModuleFileServer {
+    environments: PathBuf,
+}
+
+impl ModuleFileServer {
+    /// A file server over an environments directory (Puppet's `environmentpath`).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use puppet_protocol::server::{FileServer, MetadataOptions, ModuleFileServer};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let files = dir.path().join("production/modules/motd/files");
+    /// std::fs::create_dir_all(&files).unwrap();
+    /// std::fs::write(files.join("motd"), "hello\n").unwrap();
+    /// let server = ModuleFileServer::new(dir.path());
+    /// let meta = server.metadata("production", "modules/motd/motd", &MetadataOptions::default()).await.unwrap();
+    /// assert_eq!(meta["type"], "file");
+    /// assert!(meta["checksum"]["value"].as_str().unwrap().starts_with("{sha256}"));
+    /// assert_eq!(server.content("production", "modules/motd/motd").await.unwrap(), b"hello\n");
+    /// assert_eq!(server.content_uri("modules/motd/motd").as_deref(), Some("modules/motd/files/motd"));
+    /// # });
+    /// ```
+    pub fn new(environments: impl Into<PathBuf>) -> ModuleFileServer {
+        ModuleFileServer {
+            environments: environments.into(),
+        }
+    }
+
+    /// The filesystem roots a mount path resolves to, in priority order, and whether the
+    /// path names a mount root merged from several modules.
+    /// `false` with the roots: an empty pluginsync mount, described by one directory but not
+    /// listed and holding no content.
+    fn roots(
+        &self,
+        env: &str,
+        path: &str,
+        static_content: bool,
+    ) -> Result<(Vec<PathBuf>, bool), ProtocolError> {
+        check_env(env)?;
+        let envdir = self.environments.join(env);
+        if !envdir.is_dir() {
+            return Err(ProtocolError::EnvironmentNotFound(env.to_string()));
+        }
+        let modules = envdir.join("modules");
+        let (mount, rest) = path.split_once('/').unwrap_or((path, ""));
+        match mount {
+            "modules" => {
+                let (module, rest) = rest.split_once('/').unwrap_or((rest, ""));
+                check_module(module)?;
+                let base = modules.join(module);
+                let p = if static_content {
+                    // content_uri paths carry files/ already; nothing else is served.
+                    if !rest.starts_with("files/") {
+                        return Err(ProtocolError::NotFound(format!(
+                            "Could not find static file {path}"
+                        )));
+                    }
+                    base.join(rest)
+                } else {
+                    base.join("files").join(rest)
+                };
+                Ok((vec![p], true))
+            }
+            "plugins" | "pluginfacts" | "locales" => {
+                let sub = match mount {
+                    "plugins" => "lib",
+                    "pluginfacts" => "facts.d",
+                    _ => "locales",
+                };
+                let mut names: Vec<PathBuf> = std::fs::read_dir(&modules)
+                    .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                    .unwrap_or_default();
+                names.sort();
+                let roots: Vec<PathBuf> = names
+                    .into_iter()
+                    .map(|m| m.join(sub))
+                    .filter(|p| p.is_dir())
+                    .map(|p| if rest.is_empty() { p } else { p.join(rest) })
+                    .collect();
+                if roots.is_empty() && rest.is_empty() {
+                    // As Puppetserver: an empty mount is described by the modules directory
+                    // alone (never recursed into: see `EMPTY_MOUNT`).
+                    let root = if modules.is_dir() { modules } else { envdir };
+                    return Ok((vec![root], false));
+                }
+                Ok((roots, true))
+            }
+            _ => Err(ProtocolError::NotFound(format!(
+                "Could not find mount {mount}"
+            ))),
+        }
+    }
+}
+
+fn check_env(env: &str) -> Result<(), ProtocolError> {
+    if !env.is_empty()
+        && env.len() <= 128
+        && env
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(ProtocolError::BadRequest(format!(
+            "Invalid environment name {env:?}"
+        )))
+    }
+}
+
+fn check_module(m: &str) -> Result<(), ProtocolError> {
+    if !m.is_empty()
+        && m.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(ProtocolError::NotFound(format!(
+            "Could not find module {m:?}"
+        )))
+    }
+}
+
+/// The uid and gid of this process (owner reported with `source_permissions=ignore`).
+fn process_ids() -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| (m.uid(), m.gid()))
+        .unwrap_or((0, 0))
+}
+
+fn ctime_string(secs: i64) -> String {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// `{type}hexdigest` of a file's content.
+pub fn file_checksum(path: &Path, checksum_type: &str) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(format!(
+        "{{{checksum_type}}}{}",
+        digest(&bytes, checksum_type)
+    ))
+}
+
+/// The hex digest of `bytes` (`sha256`, `sha384`, `sha512`, `sha224`; anything else: sha256).
+pub fn digest(bytes: &[u8], checksum_type: &str) -> String {
+    match checksum_type {
+        "sha384" => hex(&sha2::Sha384::digest(bytes)),
+        "sha512" => hex(&sha2::Sha512::digest(bytes)),
+        "sha224" => hex(&sha2::Sha224::digest(bytes)),
+        _ => hex(&sha2::Sha256::digest(bytes)),
+    }
+}
+
+/// Describes one file as Puppet's `file_metadata` does.
+fn describe(
+    root: &Path,
+    full: &Path,
+    relative: Option<&str>,
+    o: &MetadataOptions,
+) -> std::io::Result<Value> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match o.links {
+        Links::Manage => std::fs::symlink_metadata(full)?,
+        Links::Follow => std::fs::metadata(full)?,
+    };
+    let ft = meta.file_type();
+    let (kind, destination) = if ft.is_symlink() {
+        (
+            "link",
+            Some(std::fs::read_link(full)?.to_string_lossy().into_owned()),
+        )
+    } else if ft.is_dir() {
+        ("directory", None)
+    } else {
+        ("file", None)
+    };
+    let (owner, group) = if o.source_permissions_use {
+        (meta.uid(), meta.gid())
+    } else {
+        process_ids()
+    };
+    let checksum = match (kind, o.checksum_type.as_str()) {
+        ("directory", _) | (_, "ctime") => {
+            json!({"type": "ctime", "value": format!("{{ctime}}{}", ctime_string(meta.ctime()))})
+        }
+        (_, "mtime") => {
+            json!({"type": "mtime", "value": format!("{{mtime}}{}", ctime_string(meta.mtime()))})
+        }
+        (_, "none") => json!({"type": "none", "value": "{none}"}),
+        ("link", t) => match std::fs::metadata(full) {
+            Ok(m) if m.is_file() => json!({"type": t, "value": file_checksum(full, t)?}),
+            _ => {
+                json!({"type": "ctime", "value": format!("{{ctime}}{}", ctime_string(meta.ctime()))})
+            }
+        },
+        (_, t) => json!({"type": t, "value": file_checksum(full, t)?}),
+    };
+    Ok(json!({
+        "path": root.to_string_lossy(),
+        "relative_path": relative,
+        "links": match o.links { Links::Manage => "manage", Links::Follow => "follow" },
+        "owner": owner,
+        "group": group,
+        "mode": meta.mode() & 0o7777,
+        "checksum": checksum,
+        "type": kind,
+        "destination": destination,
+    }))
+}
+
+/// Glob match with `*` and `?` (Puppet's `ignore` patterns).
+fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob(&pattern[1..], name) || (!name.is_empty() && glob(pattern, &name[1..]))
+        }
+        (Some(b'?'), Some(_)) => glob(&pattern[1..], &name[1..]),
+        (Some(p), Some(n)) if p == n => glob(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}
+
+/// Lists `root` recursively (breadth first, names sorted) into `out`, keyed by relative path.
+fn walk(
+    root: &Path,
+    o: &MetadataOptions,
+    seen: &mut BTreeMap<String, ()>,
+    out: &mut Vec<Value>,
+) -> std::io::Result<()> {
+    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), String::new(), 0u32)]);
+    while let Some((dir, rel, depth)) = queue.pop_front() {
+        if o.recurselimit.is_some_and(|l| depth >= l) || depth > 64 {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            if o.ignore.iter().any(|g| glob(g.as_bytes(), name.as_bytes())) {
+                continue;
+            }
+            let child_rel = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let full = dir.join(&name);
+            if seen.contains_key(&child_rel) {
+                continue;
+            }
+            let value = describe(root, &full, Some(&child_rel), o)?;
+            if value["type"] == "directory" {
+                queue.push_back((full, child_rel.clone(), depth + 1));
+            }
+            seen.insert(child_rel, ());
+            out.push(value);
+        }
+    }
+    Ok(())
+}
+
+fn not_found(what: &str, path: &str) -> ProtocolError {
+    ProtocolError::NotFound(format!("Could not find {what} {path}"))
+}
+
+fn first_existing(roots: Vec<PathBuf>) -> Option<PathBuf> {
+    roots
+        .into_iter()
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+}
+
+impl ModuleFileServer {
+    fn metadata_sync(
+        &self,
+        env: &str,
+        path: &str,
+        o: &MetadataOptions,
+    ) -> Result<Value, ProtocolError> {
+        let full = first_existing(self.roots(env, path, false)?.0)
+            .ok_or_else(|| not_found("file_metadata", path))?;
+        describe(&full, &full, None, o).map_err(|e| ProtocolError::Internal(format!("{path}: {e}")))
+    }
+
+    fn metadatas_sync(
+        &self,
+        env: &str,
+        path: &str,
+        o: &MetadataOptions,
+    ) -> Result<Vec<Value>, ProtocolError> {
+        let (roots, listable) = self.roots(env, path, false)?;
+        let roots: Vec<PathBuf> = roots
+            .into_iter()
+            .filter(|p| std::fs::symlink_metadata(p).is_ok())
+            .collect();
+        let Some(first) = roots.first() else {
+            return Err(not_found("file_metadatas", path));
+        };
+        let io = |e: std::io::Error| ProtocolError::Internal(format!("{path}: {e}"));
+        let mut out = vec![describe(first, first, Some("."), o).map_err(io)?];
+        if o.recurse && listable {
+            let mut seen = BTreeMap::new();
+            for root in &roots {
+                if std::fs::metadata(root).is_ok_and(|m| m.is_dir()) {
+                    walk(root, o, &mut seen, &mut out).map_err(io)?;
+                }
+            }
+        }
+        if o.max_files > 0 && out.len() as i64 > o.max_files {
+            return Err(ProtocolError::BadRequest(format!(
+                "The directory '{path}' contains {} entries, which exceeds the limit of {} specified by max_files",
+                out.len(),
+                o.max_files
+            )));
+        }
+        Ok(out)
+    }
+
+    fn content_sync(
+        &self,
+        env: &str,
+        path: &str,
+        static_content: bool,
+    ) -> Result<Vec<u8>, ProtocolError> {
+        let (roots, listable) = self.roots(env, path, static_content)?;
+        let full = roots
+            .into_iter()
+            .filter(|_| listable)
+            .find(|p| p.is_file())
+            .ok_or_else(|| not_found("file_content", path))?;
+        std::fs::read(&full).map_err(|e| ProtocolError::Internal(format!("{path}: {e}")))
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ProtocolError> + Send + 'static,
+) -> Result<T, ProtocolError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ProtocolError::Internal(format!("file server task: {e}")))?
+}
+
+#[async_trait]
+impl FileServer for ModuleFileServer {
+    async fn metadata(
+        &self,
+        env: &str,
+        path: &str,
+        options: &MetadataOptions,
+    ) -> Result<Value, ProtocolError> {
+        let (me, env, path, o) = (
+            self.clone(),
+            env.to_string(),
+            path.to_string(),
+            options.clone(),
+        );
+        blocking(move || me.metadata_sync(&env, &path, &o)).await
+    }
+
+    async fn metadatas(
+        &self,
+        env: &str,
+        path: &str,
+        options: &MetadataOptions,
+    ) -> Result<Vec<Value>, ProtocolError> {
+        let (me, env, path, o) = (
+            self.clone(),
+            env.to_string(),
+            path.to_string(),
+            options.clone(),
+        );
+        blocking(move || me.metadatas_sync(&env, &path, &o)).await
+    }
+
+    async fn content(&self, env: &str, path: &str) -> Result<Vec<u8>, ProtocolError> {
+        let (me, env, path) = (self.clone(), env.to_string(), path.to_string());
+        blocking(move || me.content_sync(&env, &path, false)).await
+    }
+
+    async fn static_content(
+        &self,
+        env: &str,
+        path: &str,
+        _code_id: &str,
+    ) -> Result<Vec<u8>, ProtocolError> {
+        let (me, env, path) = (self.clone(), env.to_string(), path.to_string());
+        blocking(move || me.content_sync(&env, &path, true)).await
+    }
+
+    fn content_uri(&self, source_path: &str) -> Option<String> {
+        let rest = source_path.strip_prefix("modules/")?;
+        let (module, file) = rest.split_once('/').unwrap_or((rest, ""));
+        Some(if file.is_empty() {
+            format!("modules/{module}/files")
+        } else {
+            format!("modules/{module}/files/{file}")
+        })
+    }
+
+    async fn environments(&self) -> Result<Vec<String>, ProtocolError> {
+        let dir = self.environments.clone();
+        blocking(move || {
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .map(|rd| {
+                    rd.flatten()
+                        .filter(|e| e.path().is_dir())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| check_env(n).is_ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            Ok(names)
+        })
+        .await
+    }
+
+    fn environment_dir(&self, env: &str) -> Option<PathBuf> {
+        check_env(env).ok().map(|_| self.environments.join(env))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob(b".svn", b".svn"));
+        assert!(glob(b"*.swp", b"a.swp"));
+        assert!(!glob(b"*.swp", b"a.swx"));
+        assert!(glob(b"?b", b"ab"));
+    }
+}

@@ -1,0 +1,431 @@
+//! The HTTPS master (feature `server`).
+//!
+//! [`Master`] serves `/puppet/v3`, `/puppet-ca/v1` and `/status/v1` over TLS (rustls) and
+//! HTTP/1.1 keep-alive (hyper 1). Each part is an async trait held in [`Services`], so a
+//! custom master replaces any of them: [`CatalogCompiler`], [`NodeClassifier`],
+//! [`ReportSink`], [`FactStore`], [`CatalogArchive`], [`FileServer`], [`FileBucket`] and
+//! [`CaService`].
+//! The defaults work from files: [`DataCompiler`], [`DefaultClassifier`], [`FsStorage`],
+//! [`ModuleFileServer`] and [`LocalCa`]. [`confdir::MasterSetup`] composes them from a
+//! Puppet confdir, as the `puppet-master` binary does.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), puppet_protocol::server::ServerError> {
+//! use puppet_protocol::server::confdir::MasterSetup;
+//! let setup = MasterSetup::from_confdir(std::path::Path::new("/etc/puppet-rs"))?;
+//! let running = setup.master.bind("127.0.0.1:8140".parse().unwrap()).await?;
+//! println!("listening on {}", running.local_addr());
+//! running.wait().await;
+//! # Ok(()) }
+//! ```
+
+pub mod ca;
+pub mod compiler;
+pub mod confdir;
+pub mod files;
+mod http;
+mod routes;
+pub mod storage;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use puppet_catalog::Catalog;
+use serde_json::{Map, Value};
+
+pub use ca::LocalCa;
+pub use compiler::{DataCompiler, DefaultClassifier};
+pub use files::{Links, MetadataOptions, ModuleFileServer};
+pub use storage::FsStorage;
+pub use tls::{TlsFiles, TlsSource};
+
+use crate::{AuthPolicy, ProtocolError};
+
+/// Errors while setting a master up (not while serving: those are [`ProtocolError`]s).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, with the path or address.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate, key or CRL could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// `puppet.conf` holds a value we cannot use.
+    #[error("{file}: {message}")]
+    Config {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong, naming the setting.
+        message: String,
+    },
+    /// The CA failed to open or set up.
+    #[error("CA: {0}")]
+    Ca(#[from] puppet_ca::CaError),
+}
+
+/// What the node classifier says about a node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeInfo {
+    /// The certname.
+    pub name: String,
+    /// The environment the node is in.
+    pub environment: String,
+    /// Classes to add to its catalog.
+    pub classes: Vec<String>,
+    /// Parameters (the stored facts for the default classifier).
+    pub parameters: Option<Map<String, Value>>,
+}
+
+impl NodeInfo {
+    /// The node document as `GET /puppet/v3/node/:name` answers it.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("name".into(), Value::String(self.name.clone()));
+        m.insert(
+            "environment".into(),
+            Value::String(self.environment.clone()),
+        );
+        if !self.classes.is_empty() {
+            m.insert(
+                "classes".into(),
+                Value::Array(self.classes.iter().cloned().map(Value::String).collect()),
+            );
+        }
+        if let Some(p) = &self.parameters {
+            m.insert("parameters".into(), Value::Object(p.clone()));
+        }
+        Value::Object(m)
+    }
+}
+
+/// Everything a compiler gets for one catalog request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompileRequest {
+    /// The node's certname (the authenticated client).
+    pub certname: String,
+    /// The environment to compile in.
+    pub environment: String,
+    /// The fact values (`values` of the facts document), if the agent sent them.
+    pub facts: Option<Value>,
+    /// What the classifier said.
+    pub node: NodeInfo,
+    /// The agent's `transaction_uuid`.
+    pub transaction_uuid: Option<String>,
+    /// `static_catalog=true`.
+    pub static_catalog: bool,
+    /// The agent's checksum preference list.
+    pub checksum_types: Vec<String>,
+}
+
+/// Compiles a catalog for a node.
+#[async_trait]
+pub trait CatalogCompiler: Send + Sync {
+    /// The catalog for this request. Return a `code_id` string to get static catalogs.
+    async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError>;
+}
+
+/// Classifies a node: environment, classes, parameters.
+#[async_trait]
+pub trait NodeClassifier: Send + Sync {
+    /// Classifies `certname`, given the environment it asked for and its facts document.
+    async fn classify(
+        &self,
+        certname: &str,
+        environment: Option<&str>,
+        facts: Option<&Value>,
+    ) -> Result<NodeInfo, ProtocolError>;
+}
+
+/// Receives reports.
+#[async_trait]
+pub trait ReportSink: Send + Sync {
+    /// Stores one report (already parsed and checked; `raw` is the body as sent). Returns
+    /// the names of the report processors that ran (Puppetserver answers `["store"]`).
+    async fn store_report(
+        &self,
+        certname: &str,
+        report: &puppet_report::Report,
+        raw: &[u8],
+    ) -> Result<Vec<String>, ProtocolError>;
+}
+
+/// Stores each node's last facts.
+#[async_trait]
+pub trait FactStore: Send + Sync {
+    /// Saves the facts document of `certname`.
+    async fn save_facts(&self, certname: &str, facts: &Value) -> Result<(), ProtocolError>;
+    /// The last facts document of `certname`.
+    async fn facts(&self, certname: &str) -> Result<Option<Value>, ProtocolError>;
+}
+
+/// Keeps each node's last catalog.
+#[async_trait]
+pub trait CatalogArchive: Send + Sync {
+    /// Saves the catalog served to `certname`; `json` is the document as it was sent.
+    async fn save_catalog(
+        &self,
+        certname: &str,
+        catalog: &Catalog,
+        json: &[u8],
+    ) -> Result<(), ProtocolError>;
+}
+
+/// Serves files: metadata and content by mount path (`modules/<m>/<path>`, `plugins/...`).
+#[async_trait]
+pub trait FileServer: Send + Sync {
+    /// `file_metadata`: one object, `relative_path` null.
+    async fn metadata(
+        &self,
+        env: &str,
+        path: &str,
+        options: &MetadataOptions,
+    ) -> Result<Value, ProtocolError>;
+    /// `file_metadatas`: the root as `"."`, then, with `recurse`, everything below it.
+    async fn metadatas(
+        &self,
+        env: &str,
+        path: &str,
+        options: &MetadataOptions,
+    ) -> Result<Vec<Value>, ProtocolError>;
+    /// `file_content`.
+    async fn content(&self, env: &str, path: &str) -> Result<Vec<u8>, ProtocolError>;
+    /// `static_file_content` (a `content_uri` path) for a code version.
+    async fn static_content(
+        &self,
+        env: &str,
+        path: &str,
+        code_id: &str,
+    ) -> Result<Vec<u8>, ProtocolError>;
+    /// The `content_uri` path (without `puppet:///`) for a source path, when static catalogs
+    /// can inline it; `None` otherwise.
+    fn content_uri(&self, source_path: &str) -> Option<String>;
+    /// The environments that exist.
+    async fn environments(&self) -> Result<Vec<String>, ProtocolError>;
+    /// The directory of an environment, for the `environments` answer.
+    fn environment_dir(&self, env: &str) -> Option<PathBuf>;
+}
+
+/// The file bucket (`file_bucket_file`): contents by digest.
+#[async_trait]
+pub trait FileBucket: Send + Sync {
+    /// Stores contents whose digest has been checked.
+    async fn put(&self, algorithm: &str, digest: &str, bytes: &[u8]) -> Result<(), ProtocolError>;
+    /// Contents by digest.
+    async fn get(&self, algorithm: &str, digest: &str) -> Result<Option<Vec<u8>>, ProtocolError>;
+}
+
+/// The CA endpoints' backend.
+#[async_trait]
+pub trait CaService: Send + Sync {
+    /// The CA certificate (bundle), PEM.
+    async fn ca_certificate(&self) -> Result<String, ProtocolError>;
+    /// The CRL, PEM.
+    async fn crl(&self) -> Result<String, ProtocolError>;
+    /// Submits a CSR; `true` when it was autosigned.
+    async fn submit_csr(&self, certname: &str, csr_pem: Vec<u8>) -> Result<bool, ProtocolError>;
+    /// A pending CSR.
+    async fn csr(&self, certname: &str) -> Result<Option<String>, ProtocolError>;
+    /// A signed certificate.
+    async fn certificate(&self, certname: &str) -> Result<Option<String>, ProtocolError>;
+    /// `certificate_status` JSON.
+    async fn status(&self, certname: &str) -> Result<Option<Value>, ProtocolError>;
+    /// `certificate_statuses` JSON, optionally only one state.
+    async fn statuses(&self, state: Option<&str>) -> Result<Vec<Value>, ProtocolError>;
+    /// Signs (`signed`) or revokes (`revoked`).
+    async fn set_state(&self, certname: &str, desired: &str) -> Result<(), ProtocolError>;
+    /// Revokes (if signed) and deletes everything about `certname`.
+    async fn clean(&self, certname: &str) -> Result<(), ProtocolError>;
+    /// Renews the client's certificate (PEM in, PEM out).
+    async fn renew(&self, cert_pem: Vec<u8>) -> Result<String, ProtocolError>;
+}
+
+/// The parts a master is made of.
+#[derive(Clone)]
+pub struct Services {
+    /// CA endpoints.
+    pub ca: Arc<dyn CaService>,
+    /// Catalogs.
+    pub compiler: Arc<dyn CatalogCompiler>,
+    /// Node classification.
+    pub classifier: Arc<dyn NodeClassifier>,
+    /// Reports.
+    pub reports: Arc<dyn ReportSink>,
+    /// Facts.
+    pub facts: Arc<dyn FactStore>,
+    /// Last catalogs.
+    pub catalogs: Arc<dyn CatalogArchive>,
+    /// Files.
+    pub files: Arc<dyn FileServer>,
+    /// File bucket.
+    pub bucket: Arc<dyn FileBucket>,
+}
+
+impl Services {
+    /// The default services: [`LocalCa`] over `ca`, [`DataCompiler`] and [`ModuleFileServer`]
+    /// over the `environments` directory, [`DefaultClassifier`], and [`FsStorage`] in
+    /// `storage` for facts, catalogs, reports and the file bucket. Replace any field to
+    /// customize.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
+    /// use puppet_protocol::server::{Master, MasterOptions, Services, TlsFiles, TlsSource};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let settings = CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: m") };
+    /// let ca = Arc::new(CertificateAuthority::setup(&dir.path().join("ca"), settings).unwrap());
+    /// let (key_pem, cert_pem) = ca.generate("m.example.test", &["localhost".into()]).unwrap();
+    /// let tls = TlsSource::new(TlsFiles {
+    ///     cert_pem, key_pem,
+    ///     ca_pem: ca.ca_certificate_pem().unwrap(),
+    ///     crl_path: dir.path().join("ca/ca_crl.pem"),
+    /// }).unwrap();
+    /// let services = Services::with_defaults(ca, dir.path().join("environments"), dir.path().join("data"));
+    /// let running = Master::new(tls, services, MasterOptions::default())
+    ///     .bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    /// assert_ne!(running.local_addr().port(), 0);
+    /// running.shutdown().await;
+    /// # });
+    /// ```
+    pub fn with_defaults(
+        ca: Arc<puppet_ca::CertificateAuthority>,
+        environments: impl Into<PathBuf>,
+        storage: impl Into<PathBuf>,
+    ) -> Services {
+        let environments = environments.into();
+        let storage = Arc::new(FsStorage::new(storage));
+        Services {
+            ca: Arc::new(LocalCa::new(ca)),
+            compiler: Arc::new(DataCompiler::new(&environments)),
+            classifier: Arc::new(DefaultClassifier),
+            reports: storage.clone(),
+            facts: storage.clone(),
+            catalogs: storage.clone(),
+            files: Arc::new(ModuleFileServer::new(&environments)),
+            bucket: storage,
+        }
+    }
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Services { .. }")
+    }
+}
+
+/// Limits and identity of a master.
+#[derive(Debug, Clone)]
+pub struct MasterOptions {
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: u64,
+    /// Authorization rules.
+    pub auth: AuthPolicy,
+    /// The `X-Puppet-Version` sent.
+    pub puppet_version: String,
+    /// The default environment.
+    pub default_environment: String,
+}
+
+impl Default for MasterOptions {
+    fn default() -> Self {
+        MasterOptions {
+            max_body_bytes: 32 * 1024 * 1024,
+            auth: AuthPolicy::default(),
+            puppet_version: crate::PUPPET_VERSION.to_string(),
+            default_environment: "production".into(),
+        }
+    }
+}
+
+/// A master: TLS, services and options, ready to bind.
+#[derive(Clone)]
+pub struct Master {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) tls: TlsSource,
+    pub(crate) services: Services,
+    pub(crate) options: MasterOptions,
+}
+
+impl std::fmt::Debug for Master {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Master")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Master {
+    /// A master from its parts.
+    pub fn new(tls: TlsSource, services: Services, options: MasterOptions) -> Master {
+        Master {
+            inner: Arc::new(Inner {
+                tls,
+                services,
+                options,
+            }),
+        }
+    }
+
+    /// Binds `addr` and starts serving in the background.
+    pub async fn bind(&self, addr: SocketAddr) -> Result<RunningMaster, ServerError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Io {
+                what: format!("bind {addr}"),
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| ServerError::Io {
+            what: "local address".into(),
+            source,
+        })?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let inner = self.inner.clone();
+        let task = tokio::spawn(http::accept_loop(listener, inner, stopped));
+        tracing::info!(addr = %local, "puppet master listening");
+        Ok(RunningMaster {
+            addr: local,
+            stop,
+            task,
+        })
+    }
+}
+
+/// A master that is serving.
+#[derive(Debug)]
+pub struct RunningMaster {
+    addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningMaster {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections and waits for the accept loop to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Serves until the process ends.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}

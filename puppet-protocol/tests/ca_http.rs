@@ -1,0 +1,306 @@
+//! The CA's HTTP side (`/puppet-ca/v1`) through a real TLS connection: CSR submission and
+//! lookup, signing and revoking through `certificate_status`, clean, renewal, and Puppet's
+//! status codes and plain-text errors. CSRs come from the `openssl` command line.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+
+use common::start;
+
+/// A CSR for `cn` made by `openssl req`.
+fn openssl_csr(dir: &Path, cn: &str) -> Vec<u8> {
+    let key = dir.join(format!("{cn}.key"));
+    let csr = dir.join(format!("{cn}.csr"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj"])
+        .arg(format!("/CN={cn}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr)
+        .output()
+        .expect("openssl is required");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(csr).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csr_sign_revoke_clean_over_http() {
+    let f = start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let anonymous = f.client(None);
+    let mut conn = anonymous.connect().await.unwrap();
+
+    // The CA certificate and CRL, open to anyone, gzipped as Puppetserver does.
+    let ca = conn
+        .request("GET", "/puppet-ca/v1/certificate/ca", None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(ca.status, 200);
+    assert!(ca.gzipped);
+    assert_eq!(ca.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(ca.puppet_version.as_deref(), Some("7.23.0"));
+    assert_eq!(String::from_utf8(ca.body).unwrap(), f.ca_pem);
+    let crl0 = conn
+        .request(
+            "GET",
+            "/puppet-ca/v1/certificate_revocation_list/ca",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(crl0.status, 200);
+    assert!(String::from_utf8_lossy(&crl0.body).starts_with("-----BEGIN X509 CRL-----"));
+
+    // Autosign is off: the CSR waits; the certificate is not there yet.
+    let csr = openssl_csr(tmp.path(), "node1.example.test");
+    let put = anonymous
+        .connect()
+        .await
+        .unwrap()
+        .request(
+            "PUT",
+            "/puppet-ca/v1/certificate_request/node1.example.test",
+            Some("text/plain"),
+            csr.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.status, 200);
+    assert!(put.body.is_empty());
+    let mut conn = anonymous.connect().await.unwrap();
+    let missing = conn
+        .request(
+            "GET",
+            "/puppet-ca/v1/certificate/node1.example.test",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(
+        missing.body,
+        b"Could not find certificate node1.example.test"
+    );
+    let pending = conn
+        .request(
+            "GET",
+            "/puppet-ca/v1/certificate_request/node1.example.test",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending.status, 200);
+    assert_eq!(pending.body, csr);
+
+    // A garbage CSR: 400 in plain text, nothing stored.
+    let garbage = conn
+        .request(
+            "PUT",
+            "/puppet-ca/v1/certificate_request/node2.example.test",
+            Some("text/plain"),
+            b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+                .to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(garbage.status, 400);
+    assert_eq!(garbage.content_type.as_deref(), Some("text/plain"));
+    assert!(f.ca.csr_pem("node2.example.test").unwrap().is_none());
+
+    // Admin endpoints: refused to anonymous clients and agents, allowed to the admin.
+    let status_path = "/puppet-ca/v1/certificate_status/node1.example.test";
+    let denied = conn
+        .request("GET", status_path, None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(denied.status, 403);
+    let agent = f.client(Some(&f.identity("agent.example.test")));
+    let denied = agent
+        .connect()
+        .await
+        .unwrap()
+        .request("GET", status_path, None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(denied.status, 403);
+    let admin = f.client(Some(&f.identity("admin.example.test")));
+    let mut admin = admin.connect().await.unwrap();
+    let status = admin
+        .request("GET", status_path, None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(status.status, 200);
+    let json: serde_json::Value = serde_json::from_slice(&status.body).unwrap();
+    assert_eq!(json["state"], "requested");
+
+    // Sign through the API: 204, then the certificate is there.
+    let sign = br#"{"desired_state":"signed"}"#.to_vec();
+    let signed = admin
+        .request("PUT", status_path, Some("application/json"), sign.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        signed.status,
+        204,
+        "{}",
+        String::from_utf8_lossy(&signed.body)
+    );
+    let cert = conn
+        .request(
+            "GET",
+            "/puppet-ca/v1/certificate/node1.example.test",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cert.status, 200);
+    assert!(String::from_utf8_lossy(&cert.body).starts_with("-----BEGIN CERTIFICATE-----"));
+    // Signing again: no request left (409).
+    let again = admin
+        .request("PUT", status_path, Some("application/json"), sign)
+        .await
+        .unwrap();
+    assert_eq!(again.status, 409);
+    assert!(String::from_utf8_lossy(&again.body).contains("without a certificate request"));
+    // A bad desired state is a 400.
+    let bad = admin
+        .request(
+            "PUT",
+            status_path,
+            Some("application/json"),
+            br#"{"desired_state":"x"}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.status, 400);
+
+    // Revoke: 204, the state and the CRL change.
+    let revoked = admin
+        .request(
+            "PUT",
+            status_path,
+            Some("application/json"),
+            br#"{"desired_state":"revoked"}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(revoked.status, 204);
+    let json: serde_json::Value = serde_json::from_slice(
+        &admin
+            .request("GET", status_path, None, vec![])
+            .await
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(json["state"], "revoked");
+    let crl1 = conn
+        .request(
+            "GET",
+            "/puppet-ca/v1/certificate_revocation_list/ca",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_ne!(crl1.body, crl0.body);
+
+    // The list, filtered by state.
+    let list = admin
+        .request(
+            "GET",
+            "/puppet-ca/v1/certificate_statuses/any?state=revoked",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list.body).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "node1.example.test");
+
+    // Clean through DELETE, and through the clean endpoint.
+    let deleted = admin
+        .request("DELETE", status_path, None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(deleted.status, 204);
+    let gone = admin
+        .request("GET", status_path, None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(gone.status, 404);
+    f.identity("node3.example.test");
+    let cleaned = admin
+        .request(
+            "PUT",
+            "/puppet-ca/v1/clean",
+            Some("application/json"),
+            br#"{"certnames":["node3.example.test"]}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleaned.status, 200);
+    assert!(
+        f.ca.certificate_pem("node3.example.test")
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_renewal_needs_and_renews_the_client_certificate() {
+    let f = start().await;
+    let identity = f.identity("renew.example.test");
+    let mut conn = f.client(Some(&identity)).connect().await.unwrap();
+    let renewed = conn
+        .request(
+            "POST",
+            "/puppet-ca/v1/certificate_renewal",
+            Some("text/plain"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        renewed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&renewed.body)
+    );
+    let pem = String::from_utf8(renewed.body).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_ne!(pem, identity.cert_pem);
+    assert_eq!(
+        f.ca.certificate_pem("renew.example.test")
+            .unwrap()
+            .as_deref(),
+        Some(pem.as_str())
+    );
+    // Without a certificate: 403.
+    let mut anon = f.client(None).connect().await.unwrap();
+    let refused = anon
+        .request(
+            "POST",
+            "/puppet-ca/v1/certificate_renewal",
+            Some("text/plain"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.content_type, None);
+}

@@ -1,0 +1,282 @@
+//! The master's HTTP behaviour through a real TLS connection: content negotiation and
+//! Puppetserver's content-type spellings, gzip only when accepted, keep-alive, facts and
+//! reports stored and read back, the file server's metadata options.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::start;
+use puppet_protocol::server::{FactStore, FsStorage};
+
+fn write(path: &std::path::Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negotiation_gzip_and_keep_alive() {
+    let f = start().await;
+    let id = f.identity("n1.example.test");
+    let module = f.envs.join("production/modules/m/files");
+    write(&module.join("a.txt"), "alpha\n");
+    let mut conn = f.client(Some(&id)).connect().await.unwrap();
+    let path = "/puppet/v3/file_metadata/modules/m/a.txt?environment=production";
+
+    // Many requests on one connection (keep-alive).
+    for _ in 0..3 {
+        let a = conn.request("GET", path, None, vec![]).await.unwrap();
+        assert_eq!(a.status, 200);
+        assert!(a.gzipped);
+        assert_eq!(
+            a.content_type.as_deref(),
+            Some("application/json;charset=utf-8")
+        );
+    }
+    // No Accept-Encoding: no gzip.
+    let plain = conn
+        .request_with("GET", path, &[("accept-encoding", "")], vec![])
+        .await
+        .unwrap();
+    assert!(!plain.gzipped);
+    let v: serde_json::Value = serde_json::from_slice(&plain.body).unwrap();
+    assert_eq!(
+        v["checksum"]["value"],
+        format!(
+            "{{sha256}}{}",
+            puppet_protocol::server::files::digest(b"alpha\n", "sha256")
+        )
+    );
+    // PSON only.
+    let pson = conn
+        .request_with("GET", path, &[("accept", "text/pson")], vec![])
+        .await
+        .unwrap();
+    assert_eq!(pson.content_type.as_deref(), Some("text/pson"));
+    // Nothing acceptable: 406 with Puppet's error body.
+    let none = conn
+        .request_with("GET", path, &[("accept", "text/yaml")], vec![])
+        .await
+        .unwrap();
+    assert_eq!(none.status, 406);
+    let e: serde_json::Value = serde_json::from_slice(&none.body).unwrap();
+    assert_eq!(e["issue_kind"], "UNSUPPORTED_FORMAT");
+    // File content is raw bytes.
+    let content = conn
+        .request(
+            "GET",
+            "/puppet/v3/file_content/modules/m/a.txt?environment=production",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        content.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+    assert_eq!(content.body, b"alpha\n");
+    // The status endpoints.
+    let simple = conn
+        .request("GET", "/status/v1/simple", None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        (simple.content_type.as_deref(), simple.body.as_slice()),
+        (Some("text/plain;charset=utf-8"), &b"running"[..])
+    );
+    // An environment that does not exist.
+    let env = conn
+        .request(
+            "GET",
+            "/puppet/v3/file_metadata/modules/m/a.txt?environment=nope",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(env.status, 404);
+    let e: serde_json::Value = serde_json::from_slice(&env.body).unwrap();
+    assert_eq!(e["issue_kind"], "ENVIRONMENT_NOT_FOUND");
+    // Wrong method: 405 with Puppet's body; unknown path: 404 HANDLER_NOT_FOUND.
+    let wrong = conn.request("DELETE", path, None, vec![]).await.unwrap();
+    assert_eq!(wrong.status, 405);
+    let unknown = conn
+        .request("GET", "/puppet/v3/nothing", None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(unknown.status, 404);
+    let e: serde_json::Value = serde_json::from_slice(&unknown.body).unwrap();
+    assert_eq!(e["issue_kind"], "HANDLER_NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facts_put_and_node_read_back() {
+    let f = start().await;
+    let id = f.identity("n2.example.test");
+    let mut conn = f.client(Some(&id)).connect().await.unwrap();
+    let facts = r#"{"name":"n2.example.test","values":{"os":{"family":"Debian"}},"timestamp":"2026-11-22T17:46:14.598794758+00:00","expiration":"2026-11-22T18:16:14.598844758+00:00"}"#;
+    let put = conn
+        .request(
+            "PUT",
+            "/puppet/v3/facts/n2.example.test?environment=production",
+            Some("application/json"),
+            facts.as_bytes().to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.status, 200);
+    assert!(!put.gzipped, "facts PUT answers are not gzipped (quirk Q2)");
+    let node = conn
+        .request(
+            "GET",
+            "/puppet/v3/node/n2.example.test?environment=production",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let node: serde_json::Value = serde_json::from_slice(&node.body).unwrap();
+    assert_eq!(node["parameters"]["os"]["family"], "Debian");
+    let store = FsStorage::new(f.dir.path().join("data"));
+    // Written in the background: wait for the file.
+    let mut stored = None;
+    for _ in 0..200 {
+        stored = store.facts("n2.example.test").await.unwrap();
+        if stored.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(stored.unwrap()["values"]["os"]["family"], "Debian");
+    // Facts that are not a facts document: 400.
+    let bad = conn
+        .request(
+            "PUT",
+            "/puppet/v3/facts/n2.example.test",
+            Some("application/json"),
+            b"[1,2]".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.status, 400);
+    // In YAML: 415.
+    let yaml = conn
+        .request(
+            "PUT",
+            "/puppet/v3/facts/n2.example.test",
+            Some("text/yaml"),
+            b"a: 1".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(yaml.status, 415);
+}
+
+fn list(query: &str) -> String {
+    format!("/puppet/v3/file_metadatas/modules/m/tree?environment=production&{query}")
+}
+
+async fn get(
+    conn: &mut puppet_protocol::client::Connection,
+    path: String,
+) -> puppet_protocol::client::Answer {
+    conn.request("GET", &path, None, vec![]).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_metadatas_options() {
+    let f = start().await;
+    let id = f.identity("n3.example.test");
+    let tree = f.envs.join("production/modules/m/files/tree");
+    write(&tree.join("a.txt"), "a\n");
+    write(&tree.join("skip.swp"), "x\n");
+    write(&tree.join("sub/b.txt"), "b\n");
+    write(&tree.join("sub/deeper/c.txt"), "c\n");
+    std::os::unix::fs::symlink("a.txt", tree.join("link")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tree.join("a.txt"), std::fs::Permissions::from_mode(0o640))
+            .unwrap();
+    }
+    let mut conn = f.client(Some(&id)).connect().await.unwrap();
+
+    let a = get(
+        &mut conn,
+        list("recurse=true&ignore=*.swp&links=manage&checksum_type=sha256"),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    let rel: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["relative_path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rel,
+        [
+            ".",
+            "a.txt",
+            "link",
+            "sub",
+            "sub/b.txt",
+            "sub/deeper",
+            "sub/deeper/c.txt"
+        ]
+    );
+    let a_txt = &v[1];
+    assert_eq!(a_txt["mode"], 0o640, "mode in decimal: {a_txt}");
+    assert_eq!(v[2]["type"], "link");
+    assert_eq!(v[2]["destination"], "a.txt");
+    assert!(
+        v[0]["checksum"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("{ctime}")
+    );
+
+    // recurselimit=1: the root's children only; links=follow describes the target.
+    let b = get(&mut conn, list("recurse=true&recurselimit=1&links=follow")).await;
+    let v: serde_json::Value = serde_json::from_slice(&b.body).unwrap();
+    let rel: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["relative_path"].as_str().unwrap())
+        .collect();
+    assert_eq!(rel, [".", "a.txt", "link", "skip.swp", "sub"]);
+    assert_eq!(v[2]["type"], "file");
+
+    // max_files: over the limit is an error.
+    let c = get(&mut conn, list("recurse=true&max_files=2")).await;
+    assert_eq!(c.status, 400);
+
+    // Not recursive: the root alone. sha512 checksums when asked.
+    let d = get(&mut conn, list("checksum_type=sha512")).await;
+    let v: serde_json::Value = serde_json::from_slice(&d.body).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let one = get(
+        &mut conn,
+        "/puppet/v3/file_metadata/modules/m/tree/a.txt?environment=production&checksum_type=sha512"
+            .into(),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_slice(&one.body).unwrap();
+    assert!(
+        v["checksum"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("{sha512}")
+    );
+    assert_eq!(v["relative_path"], serde_json::Value::Null);
+    // An unknown checksum type: 400.
+    let bad = get(
+        &mut conn,
+        "/puppet/v3/file_metadata/modules/m/tree/a.txt?environment=production&checksum_type=crc99"
+            .into(),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+}

@@ -1,0 +1,216 @@
+//! The protocol pieces without a network: paths, forms, negotiation and error bodies
+//! (property tests: no input panics), and the data compiler's output (snapshot).
+
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use puppet_protocol::form::{CatalogRequest, Params};
+use puppet_protocol::{Endpoint, ProtocolError, content};
+
+proptest! {
+    #[test]
+    fn endpoint_parse_never_panics_and_never_yields_dot_dot(path in "(/[a-z_%.0-9/-]{0,40}){0,6}") {
+        for prefix in ["", "/puppet/v3/file_content", "/puppet/v3/file_metadatas/modules", "/puppet-ca/v1/certificate"] {
+            let full = format!("{prefix}{path}");
+            if let Ok(Endpoint::FileContent(p) | Endpoint::FileMetadatas(p)) = Endpoint::parse(&full) {
+                prop_assert!(!p.split('/').any(|s| s == ".." || s == "."), "{full} gave {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn forms_never_panic(body in "[a-z_=&%0-9A-F+.]{0,200}") {
+        if let Ok(params) = Params::parse(&body) {
+            let _ = CatalogRequest::from_params(&params);
+        }
+    }
+
+    #[test]
+    fn negotiation_never_panics(accept in "[a-z/+*;=., 0-9]{0,80}") {
+        let _ = content::negotiate(Some(&accept), true);
+        let _ = content::accepts_gzip(Some(&accept));
+    }
+}
+
+#[test]
+fn double_encoded_facts_as_the_agent_sends_them() {
+    // The agent URL-encodes the facts JSON, then the form encoding encodes it again.
+    let facts = r#"{"name":"n1.example.test","values":{"os":{"family":"Debian"},"clientcert":"n1.example.test"},"timestamp":"2026-11-22T17:46:14.598794758+00:00","expiration":"2026-11-22T18:16:14.598844758+00:00"}"#;
+    let once: String = facts
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let twice = once.replace('%', "%25");
+    let body = format!(
+        "facts_format=application%2Fjson&facts={twice}&environment=production&configured_environment=production&check_environment=true&transaction_uuid=5d1e&job_uuid=&static_catalog=true&checksum_type=sha256.sha384.sha512.sha224.md5"
+    );
+    let req = CatalogRequest::from_params(&Params::parse(&body).unwrap()).unwrap();
+    let got = req.facts.unwrap();
+    assert_eq!(got["values"]["os"]["family"], "Debian");
+    assert_eq!(req.environment.as_deref(), Some("production"));
+    assert_eq!(req.job_uuid, None);
+    assert!(req.static_catalog);
+    assert_eq!(
+        req.checksum_types,
+        ["sha256", "sha384", "sha512", "sha224", "md5"]
+    );
+}
+
+#[test]
+fn facts_in_another_format_are_refused() {
+    let p = Params::parse("facts_format=text%2Fyaml&facts=x").unwrap();
+    let err = CatalogRequest::from_params(&p).unwrap_err();
+    assert_eq!(err.status(), 415);
+}
+
+#[test]
+fn error_bodies_as_puppetserver_sends_them() {
+    let cases = [
+        ProtocolError::NotFound("Could not find file_metadata modules/ppdemo/nope.txt".into()),
+        ProtocolError::BadRequest("Invalid file path \"a/../b\"".into()),
+        ProtocolError::Forbidden {
+            path: "/puppet/v3/node/other.example.test".into(),
+            method: "get".into(),
+        },
+        ProtocolError::TooLarge {
+            size: 2_000_000,
+            limit: 1_000_000,
+        },
+        ProtocolError::CaNotFound("Could not find certificate manual1.example.org".into()),
+    ];
+    let rendered: Vec<_> = cases
+        .iter()
+        .map(|e| serde_json::json!({"status": e.status(), "content_type": e.body().0, "body": e.body().1}))
+        .collect();
+    insta::assert_json_snapshot!(rendered);
+}
+
+#[cfg(feature = "server")]
+#[test]
+fn data_compiler_output() {
+    use puppet_protocol::server::compiler::compile_data;
+    use puppet_protocol::server::{CompileRequest, NodeInfo};
+    let data: serde_json::Value = serde_json::from_str(
+        r#"{
+          "classes": {
+            "base": [
+              {"type": "file", "title": "/etc/motd",
+               "parameters": {"content": "${certname} runs ${facts.os.family} ${facts.missing}\n", "notify": "Exec[x]", "backup": "${facts.nope|/var/backup}"},
+               "tags": ["Banner"]},
+              {"type": "Exec", "title": "x", "parameters": {"command": "/bin/true", "refreshonly": true}}
+            ],
+            "web::server": [
+              {"type": "Package", "title": "nginx", "parameters": {"ensure": "installed", "tag": "frontend"}}
+            ],
+            "never": [ {"type": "Notify", "title": "no"} ]
+          },
+          "nodes": [
+            {"certname": "*.example.test", "classes": ["base"]},
+            {"facts": {"os.family": "Debian", "role": "web"}, "classes": ["web::server"]},
+            {"certname": "other*", "classes": ["never"]}
+          ]
+        }"#,
+    )
+    .unwrap();
+    let req = CompileRequest {
+        certname: "web1.example.test".into(),
+        environment: "production".into(),
+        facts: Some(serde_json::json!({"os": {"family": "Debian"}, "role": "web"})),
+        node: NodeInfo::default(),
+        transaction_uuid: None,
+        static_catalog: false,
+        checksum_types: vec![],
+    };
+    let mut catalog = compile_data(&data, &req, &[]).unwrap();
+    catalog.version = None;
+    catalog.catalog_uuid = Some("<uuid>".into());
+    let json: serde_json::Value = serde_json::from_str(&catalog.to_json().unwrap()).unwrap();
+    insta::assert_json_snapshot!(json);
+    // The result is a catalog the graph accepts: no unresolved references, no cycles.
+    let checked = puppet_catalog::check(catalog.to_json().unwrap().as_bytes()).unwrap();
+    assert_eq!(checked.resources, 8);
+    assert!(
+        !json.to_string().contains("Notify"),
+        "class never must not be included"
+    );
+}
+
+#[test]
+fn puppetserver_default_auth_rules() {
+    use puppet_protocol::{AuthPolicy, ClientIdentity};
+    let policy = AuthPolicy {
+        admin_certnames: vec!["admin.example.test".into()],
+    };
+    let who = |name: Option<&str>, cli_auth: bool| ClientIdentity {
+        certname: name.map(String::from),
+        cli_auth,
+    };
+    let anonymous = who(None, false);
+    let node = who(Some("n1.example.test"), false);
+    let admin = who(Some("admin.example.test"), false);
+    let cli = who(Some("ops.example.test"), true);
+    let ok = |path: &str, method: &str, c: &ClientIdentity| {
+        policy
+            .check(&Endpoint::parse(path).unwrap(), method, path, c)
+            .is_ok()
+    };
+    // CA bootstrap and status: open.
+    for path in [
+        "/puppet-ca/v1/certificate/ca",
+        "/puppet-ca/v1/certificate_revocation_list/ca",
+        "/puppet-ca/v1/certificate_request/n9.example.test",
+        "/status/v1/simple",
+        "/puppet/v3/status/master",
+    ] {
+        assert!(ok(path, "GET", &anonymous), "{path}");
+    }
+    // Own documents only.
+    for path in [
+        "/puppet/v3/node/n1.example.test",
+        "/puppet/v3/catalog/n1.example.test",
+        "/puppet/v3/facts/n1.example.test",
+        "/puppet/v3/report/n1.example.test",
+    ] {
+        assert!(ok(path, "GET", &node), "{path}");
+        assert!(!ok(path, "GET", &anonymous), "{path}");
+        assert!(!ok(path, "GET", &admin), "{path}: admins are not the node");
+    }
+    // Files and environments: any certificate.
+    assert!(ok("/puppet/v3/file_content/modules/m/x", "GET", &node));
+    assert!(!ok(
+        "/puppet/v3/file_content/modules/m/x",
+        "GET",
+        &anonymous
+    ));
+    assert!(ok("/puppet/v3/environments", "GET", &node));
+    // CA admin: configured certnames and pp_cli_auth only.
+    for path in [
+        "/puppet-ca/v1/certificate_status/n1.example.test",
+        "/puppet-ca/v1/certificate_statuses/any",
+        "/puppet-ca/v1/clean",
+    ] {
+        assert!(ok(path, "PUT", &admin), "{path}");
+        assert!(ok(path, "PUT", &cli), "{path}");
+        assert!(!ok(path, "PUT", &node), "{path}");
+        assert!(!ok(path, "PUT", &anonymous), "{path}");
+    }
+    let denied = policy
+        .check(
+            &Endpoint::Catalog("x".into()),
+            "POST",
+            "/puppet/v3/catalog/x",
+            &node,
+        )
+        .unwrap_err();
+    assert_eq!(denied.status(), 403);
+    assert_eq!(
+        denied.to_string(),
+        "Forbidden request: /puppet/v3/catalog/x (method :post). Please see the server logs for details."
+    );
+}
