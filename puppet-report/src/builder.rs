@@ -7,7 +7,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::model::{
     ConfigurationVersion, Event, EventStatus, Log, Metric, Metrics, Report, ResourceStatus,
-    ResourceStatuses, RunStatus, capitalize,
+    ResourceStatuses, RunStatus, capitalize, downcase,
 };
 
 /// The Puppet version a built report claims unless told otherwise.
@@ -122,12 +122,12 @@ impl ResourceStatus {
 
 /// The type's tag, and the title's when it is a valid tag (`/\A[[:alnum:]_][[:alnum:]_:.-]*\z/`).
 fn default_tags(resource_type: &str, title: &str) -> Vec<String> {
-    let mut tags = vec![resource_type.to_lowercase()];
+    let mut tags = vec![downcase(resource_type)];
     let valid = |c: char| c.is_alphanumeric() || c == '_';
     let mut chars = title.chars();
     let is_tag = chars.next().is_some_and(valid)
         && chars.all(|c| valid(c) || c == ':' || c == '.' || c == '-');
-    let title = title.to_lowercase();
+    let title = downcase(title);
     if is_tag && !tags.contains(&title) {
         tags.push(title);
     }
@@ -333,6 +333,17 @@ impl ReportBuilder {
 
     /// Adds a resource's status, after those already added (the evaluation order). A status
     /// for a reference already added replaces it in place.
+    ///
+    /// ```
+    /// use puppet_report::{ReportBuilder, ResourceStatus};
+    /// let mut b = ReportBuilder::new("a.example.test", "production");
+    /// b.add_resource_status(ResourceStatus::new("file", "/tmp/b"))
+    ///     .add_resource_status(ResourceStatus::new("file", "/tmp/a"))
+    ///     .add_resource_status(ResourceStatus::new("file", "/tmp/b"));
+    /// let report = b.finish();
+    /// let order: Vec<&str> = report.resource_statuses.keys().collect();
+    /// assert_eq!(order, ["File[/tmp/b]", "File[/tmp/a]"]);
+    /// ```
     pub fn add_resource_status(&mut self, status: ResourceStatus) -> &mut ReportBuilder {
         self.report.resource_statuses.insert(status);
         self
@@ -348,6 +359,16 @@ impl ReportBuilder {
     /// as Puppet's `Report#add_times` does: a name given twice accumulates. These times come
     /// after the per-type evaluation times in the `time` metric and replace a type's time of
     /// the same name. A value that is not finite counts as 0.
+    ///
+    /// ```
+    /// use puppet_report::ReportBuilder;
+    /// let mut b = ReportBuilder::new("a.example.test", "production");
+    /// b.add_time("config_retrieval", 0.5).add_time("config_retrieval", 0.25).add_time("total", 1.0);
+    /// let report = b.finish();
+    /// let time = |row| report.metrics.value("time", row).and_then(|n| n.as_f64());
+    /// assert_eq!(time("config_retrieval"), Some(0.75));
+    /// assert_eq!(time("total"), Some(1.0));
+    /// ```
     pub fn add_time(&mut self, name: impl Into<String>, seconds: f64) -> &mut ReportBuilder {
         let name = name.into();
         let seconds = if seconds.is_finite() { seconds } else { 0.0 };
@@ -361,6 +382,21 @@ impl ReportBuilder {
     /// Finishes the report as Puppet's `finalize_report` does: drops `Whit` statuses, derives
     /// `corrective_change`, the `resources`, `time`, `changes` and `events` metrics, the run
     /// status and `noop_pending`.
+    ///
+    /// ```
+    /// use puppet_report::{Event, EventStatus, ReportBuilder, ResourceStatus, RunStatus};
+    /// let mut pkg = ResourceStatus::new("package", "nginx");
+    /// pkg.evaluation_time = Some(0.5);
+    /// pkg.add_event(Event::new(EventStatus::Noop).with_property("ensure"));
+    /// let mut b = ReportBuilder::new("a.example.test", "production");
+    /// b.noop(true).add_resource_status(pkg);
+    /// let report = b.finish();
+    /// // A noop event is out of sync but no change: the run is unchanged, a change pending.
+    /// assert_eq!(report.status, RunStatus::Unchanged);
+    /// assert!(report.noop_pending);
+    /// assert_eq!(report.metrics.value("resources", "out_of_sync").and_then(|n| n.as_u64()), Some(1));
+    /// assert_eq!(report.metrics.value("time", "package").and_then(|n| n.as_f64()), Some(0.5));
+    /// ```
     pub fn finish(self) -> Report {
         let ReportBuilder {
             mut report,
@@ -464,11 +500,11 @@ fn time_metric(statuses: &ResourceStatuses, times: &[(String, f64)]) -> Metric {
         };
     for s in statuses.values() {
         if let Some(t) = s.evaluation_time {
-            set(s.resource_type.to_lowercase(), t, true);
+            set(downcase(&s.resource_type), t, true);
         }
     }
     for (name, value) in times {
-        set(name.to_lowercase(), *value, false);
+        set(downcase(name), *value, false);
     }
     let mut metric = Metric::new("time");
     for (name, value) in rows {

@@ -1,6 +1,15 @@
 //! The one error type of this crate.
 
 /// Everything that can go wrong reading or writing a report.
+///
+/// ```
+/// use puppet_report::{Report, ReportError};
+/// let err = Report::from_json(br#"{"host":"a","time":"t","noop":"no"}"#).unwrap_err();
+/// match err {
+///     ReportError::Parse { path, .. } => assert_eq!(path, "noop"),
+///     other => panic!("unexpected error: {other}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {

@@ -863,15 +863,66 @@ pub(crate) fn labelize(name: &str) -> String {
     capitalize(name).replace('_', " ")
 }
 
-/// Ruby's `String#capitalize`: the first character upper case, the rest lower case.
+/// Ruby's `String#capitalize`: the first character in title case, the rest lower case
+/// (character by character, as Ruby maps case).
 pub(crate) fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
-        Some(first) => first
-            .to_uppercase()
-            .chain(chars.flat_map(char::to_lowercase))
-            .collect(),
+        Some(first) => {
+            let mut out = titlecase(first);
+            out.extend(chars.flat_map(char::to_lowercase));
+            out
+        }
         None => String::new(),
+    }
+}
+
+/// Ruby's `String#downcase`: each character's full lower case, with no context (a final
+/// `Σ` becomes `σ`, where Rust's `str::to_lowercase` writes `ς`).
+pub(crate) fn downcase(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// A character's title case (Unicode's `Titlecase_Mapping`): its upper case, except for the
+/// characters whose title case differs (digraphs, ligatures, `ß`, Georgian, Greek with
+/// ypogegrammeni).
+fn titlecase(c: char) -> String {
+    let single = |cp: u32| char::from_u32(cp).map_or_else(|| c.to_string(), String::from);
+    match u32::from(c) {
+        0x00DF => "Ss".to_owned(),
+        0x01C4..=0x01C6 => "\u{01C5}".to_owned(),
+        0x01C7..=0x01C9 => "\u{01C8}".to_owned(),
+        0x01CA..=0x01CC => "\u{01CB}".to_owned(),
+        0x01F1..=0x01F3 => "\u{01F2}".to_owned(),
+        0x0587 => "\u{0535}\u{0582}".to_owned(),
+        // Georgian Mkhedruli is its own title case; Mtavruli's is Mkhedruli.
+        0x10D0..=0x10FA | 0x10FD..=0x10FF => c.to_string(),
+        cp @ (0x1C90..=0x1CBA | 0x1CBD..=0x1CBF) => single(cp - 0x1C90 + 0x10D0),
+        cp @ (0x1F80..=0x1FAF) => single(cp | 0x08),
+        0x1FB2 => "\u{1FBA}\u{0345}".to_owned(),
+        0x1FB3 | 0x1FBC => "\u{1FBC}".to_owned(),
+        0x1FB4 => "\u{0386}\u{0345}".to_owned(),
+        0x1FB7 => "\u{0391}\u{0342}\u{0345}".to_owned(),
+        0x1FC2 => "\u{1FCA}\u{0345}".to_owned(),
+        0x1FC3 | 0x1FCC => "\u{1FCC}".to_owned(),
+        0x1FC4 => "\u{0389}\u{0345}".to_owned(),
+        0x1FC7 => "\u{0397}\u{0342}\u{0345}".to_owned(),
+        0x1FF2 => "\u{1FFA}\u{0345}".to_owned(),
+        0x1FF3 | 0x1FFC => "\u{1FFC}".to_owned(),
+        0x1FF4 => "\u{038F}\u{0345}".to_owned(),
+        0x1FF7 => "\u{03A9}\u{0342}\u{0345}".to_owned(),
+        0xFB00 => "Ff".to_owned(),
+        0xFB01 => "Fi".to_owned(),
+        0xFB02 => "Fl".to_owned(),
+        0xFB03 => "Ffi".to_owned(),
+        0xFB04 => "Ffl".to_owned(),
+        0xFB05 | 0xFB06 => "St".to_owned(),
+        0xFB13 => "\u{0544}\u{0576}".to_owned(),
+        0xFB14 => "\u{0544}\u{0565}".to_owned(),
+        0xFB15 => "\u{0544}\u{056B}".to_owned(),
+        0xFB16 => "\u{054E}\u{0576}".to_owned(),
+        0xFB17 => "\u{0544}\u{056D}".to_owned(),
+        _ => c.to_uppercase().collect(),
     }
 }
 
@@ -1119,5 +1170,31 @@ impl<'de> Deserialize<'de> for ResourceStatuses {
             }
         }
         deserializer.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{downcase, labelize};
+
+    /// Ruby 3.1's answers (`s.capitalize.tr("_", " ")`, `s.downcase`).
+    #[test]
+    fn labels_and_lower_case_follow_ruby() {
+        let ruby = [
+            ("out_of_sync", "Out of sync", "out_of_sync"),
+            ("ß_x", "Ss x", "ß_x"),
+            ("ǆa", "ǅa", "ǆa"),
+            ("ﬁle_TIME", "File time", "ﬁle_time"),
+            ("ΑΣ", "Ασ", "ασ"),
+            ("ᾳb", "ᾼb", "ᾳb"),
+            ("ა", "ა", "ა"),
+            ("Ა", "ა", "ა"),
+            ("և", "Եւ", "և"),
+            ("ῼ", "ῼ", "ῳ"),
+        ];
+        for (name, label, lower) in ruby {
+            assert_eq!(labelize(name), label, "label of {name}");
+            assert_eq!(downcase(name), lower, "lower case of {name}");
+        }
     }
 }

@@ -121,7 +121,11 @@ impl LastRunSummary {
                         out.push(' ');
                         let written = yaml::string(s, Place::Value { column, indent: 4 });
                         out.push_str(&written.text);
-                        open_ended |= written.open_ended;
+                        // libyaml's `open_ended`: set by a `|+` block, cleared by any
+                        // block written after it; `...` ends the document when still set.
+                        if written.block {
+                            open_ended = written.open_ended;
+                        }
                         if written.ends_line {
                             continue;
                         }
@@ -309,4 +313,43 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LastRunSummary, SummaryValue};
+
+    fn yaml(values: &[(&str, &str)]) -> String {
+        let values = values
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), SummaryValue::String((*v).to_owned())))
+            .collect();
+        LastRunSummary {
+            sections: vec![("s".to_owned(), values)],
+        }
+        .to_yaml()
+    }
+
+    /// Texts written by Psych 4 over libyaml 0.2.5 (`YAML.dump({"s" => {...}})`): the
+    /// document ends with `...` only when its last block scalar is a `|+` one.
+    #[test]
+    fn only_a_kept_block_written_last_ends_the_document() {
+        assert_eq!(
+            yaml(&[("a", "a\nb\n\n"), ("b", "c\nd")]),
+            "---\ns:\n  a: |+\n    a\n    b\n\n  b: |-\n    c\n    d\n"
+        );
+        assert_eq!(
+            yaml(&[("a", "a\nb\n\n"), ("b", "c\nd\n")]),
+            "---\ns:\n  a: |+\n    a\n    b\n\n  b: |\n    c\n    d\n"
+        );
+        assert_eq!(
+            yaml(&[("a", "a\nb"), ("b", "c\nd\n\n")]),
+            "---\ns:\n  a: |-\n    a\n    b\n  b: |+\n    c\n    d\n\n...\n"
+        );
+        // A plain or quoted scalar after the block does not clear it.
+        assert_eq!(
+            yaml(&[("a", "a\nb\n\n"), ("b", "x")]),
+            "---\ns:\n  a: |+\n    a\n    b\n\n  b: x\n...\n"
+        );
+    }
 }

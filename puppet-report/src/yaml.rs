@@ -74,8 +74,8 @@ enum Style {
 }
 
 /// A string as Psych writes it. A literal block (`|`) runs to the end of its last line; a
-/// block kept with `|+` makes the document end with `...`, which [`Written::open_ended`]
-/// tells.
+/// block kept with `|+` makes the document end with `...` unless another block follows it
+/// ([`Written::block`], [`Written::open_ended`]).
 pub(crate) fn string(s: &str, place: Place) -> Written {
     if s == "<<" {
         return Written::inline("!!str '<<'".to_owned());
@@ -120,7 +120,11 @@ pub(crate) struct Written {
     pub(crate) text: String,
     /// Whether the text ends its line (a literal block ending with a line break).
     pub(crate) ends_line: bool,
-    /// Whether the document must end with `...` (a `|+` block).
+    /// Whether this is a literal block (`|`): libyaml decides on `...` at the end of the
+    /// document from the last block scalar it wrote.
+    pub(crate) block: bool,
+    /// Whether this is a `|+` block: when it is the document's last block scalar, the
+    /// document ends with `...`.
     pub(crate) open_ended: bool,
 }
 
@@ -129,6 +133,7 @@ impl Written {
         Written {
             text,
             ends_line: false,
+            block: false,
             open_ended: false,
         }
     }
@@ -656,6 +661,7 @@ fn write_literal(chars: &[char], indent: usize) -> Written {
     Written {
         ends_line: out.ends_with('\n'),
         text: out,
+        block: true,
         open_ended,
     }
 }
