@@ -23,12 +23,17 @@ impl Drop for Master {
 
 /// Starts the binary on a free loopback port and waits for its "listening on" line.
 fn start(confdir: &Path) -> Master {
+    start_with_stderr(confdir, Stdio::null())
+}
+
+/// As [`start`], with the master's stderr (its log) going to `stderr`.
+fn start_with_stderr(confdir: &Path, stderr: Stdio) -> Master {
     let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-master"))
         .arg("--confdir")
         .arg(confdir)
         .args(["--bind", "127.0.0.1", "--port", "0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -125,4 +130,37 @@ fn bad_configuration_is_refused_with_the_setting_named() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ca_ttl"), "{stderr}");
+}
+
+#[test]
+fn log_lines_carry_no_colour_codes_when_stderr_is_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let confdir = dir.path();
+    std::fs::write(
+        confdir.join("puppet.conf"),
+        "[server]\ncertname = master.example.test\nkeylength = 2048\n",
+    )
+    .unwrap();
+    let log_path = confdir.join("master.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let master = start_with_stderr(confdir, Stdio::from(log));
+    assert_eq!(status(confdir, master.port), (200, b"running".to_vec()));
+    // The request's log line is written after the answer: wait for it (bounded).
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = std::fs::read_to_string(&log_path).unwrap();
+        if text.contains("/status/v1/simple") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(master);
+    assert!(
+        text.contains("/status/v1/simple"),
+        "no request line in {text:?}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "ANSI escape in a log file: {text:?}"
+    );
 }

@@ -304,3 +304,98 @@ async fn certificate_renewal_needs_and_renews_the_client_certificate() {
     assert_eq!(refused.status, 403);
     assert_eq!(refused.content_type, None);
 }
+
+/// Puppetserver's `DELETE certificate_status` deletes without revoking; `PUT clean` revokes
+/// then deletes, and names (without failing) the certnames it has no certificate for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_does_not_revoke_but_clean_does() {
+    let f = start().await;
+    let mut admin = f
+        .client(Some(&f.identity("admin.example.test")))
+        .connect()
+        .await
+        .unwrap();
+    let crl = |f: &common::Fixture| f.ca.crl_pem().unwrap();
+
+    f.identity("deleted.example.test");
+    let crl_before = crl(&f);
+    let path = "/puppet-ca/v1/certificate_status/deleted.example.test";
+    let deleted = admin.request("DELETE", path, None, vec![]).await.unwrap();
+    assert_eq!(deleted.status, 204);
+    assert!(
+        f.ca.certificate_pem("deleted.example.test")
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(crl(&f), crl_before, "DELETE must not revoke");
+    let again = admin.request("DELETE", path, None, vec![]).await.unwrap();
+    assert_eq!(again.status, 404);
+    assert_eq!(
+        String::from_utf8_lossy(&again.body),
+        "Invalid certificate subject."
+    );
+    let bad = admin
+        .request(
+            "DELETE",
+            "/puppet-ca/v1/certificate_status/Bad..Name",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.status, 400);
+
+    f.identity("cleaned.example.test");
+    let cleaned = admin
+        .request(
+            "PUT",
+            "/puppet-ca/v1/clean",
+            Some("application/json"),
+            br#"{"certnames":["cleaned.example.test","never.example.test"]}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleaned.status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&cleaned.body),
+        r#"The following certs do not exist and cannot be revoked: ["never.example.test"]"#
+    );
+    assert!(
+        f.ca.certificate_pem("cleaned.example.test")
+            .unwrap()
+            .is_none()
+    );
+    assert_ne!(crl(&f), crl_before, "clean revokes before deleting");
+}
+
+/// `GET /puppet-ca/v1/expirations`: admins only, JSON as Puppetserver 7 sends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expirations_are_served_to_admins() {
+    let f = start().await;
+    let mut agent = f
+        .client(Some(&f.identity("agent.example.test")))
+        .connect()
+        .await
+        .unwrap();
+    let refused = agent
+        .request("GET", "/puppet-ca/v1/expirations", None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 403);
+    let mut admin = f
+        .client(Some(&f.identity("admin.example.test")))
+        .connect()
+        .await
+        .unwrap();
+    let answer = admin
+        .request("GET", "/puppet-ca/v1/expirations", None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+    let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let expected = serde_json::to_value(f.ca.expirations().unwrap()).unwrap();
+    assert_eq!(json, expected);
+    assert!(json["ca-certs"].as_object().is_some_and(|m| !m.is_empty()));
+    assert!(json["crls"].as_object().is_some_and(|m| !m.is_empty()));
+}

@@ -280,3 +280,60 @@ async fn file_metadatas_options() {
     .await;
     assert_eq!(bad.status, 400);
 }
+
+/// `static_file_content` serves only the current code version: the `code_id` of the last
+/// catalog the node was served. Any other `code_id` (never issued, or superseded by a newer
+/// catalog) is refused with 404 and Puppet's error body, never answered with other content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_file_content_refuses_other_code_ids() {
+    let f = start().await;
+    let id = f.identity("n4.example.test");
+    write(&f.envs.join("production/modules/m/files/a.txt"), "alpha\n");
+    let data = f.envs.join("production/resources.json");
+    write(&data, r#"{"classes": {}, "nodes": []}"#);
+    let mut conn = f.client(Some(&id)).connect().await.unwrap();
+    let content = |code_id: &str| {
+        format!(
+            "/puppet/v3/static_file_content/modules/m/files/a.txt?environment=production&code_id={code_id}"
+        )
+    };
+    let code_id = |body: &[u8]| {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+        v["code_id"].as_str().unwrap().to_string()
+    };
+    let catalog = "/puppet/v3/catalog/n4.example.test?environment=production";
+
+    // No catalog served yet: no current version for this node.
+    let early = get(&mut conn, content("sha256:0123456789abcdef")).await;
+    assert_eq!(early.status, 404);
+
+    let first = get(&mut conn, catalog.to_string()).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let v1 = code_id(&first.body);
+    let ok = get(&mut conn, content(&v1)).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body, b"alpha\n");
+
+    let other = get(&mut conn, content("sha256:0123456789abcdef")).await;
+    assert_eq!(other.status, 404);
+    let err: serde_json::Value = serde_json::from_slice(&other.body).unwrap();
+    assert_eq!(err["issue_kind"], "RESOURCE_NOT_FOUND");
+    assert!(
+        err["message"].as_str().unwrap().contains("code_id"),
+        "{err}"
+    );
+
+    // New code: the old code_id is no longer current.
+    write(&data, r#"{"classes": {"c": []}, "nodes": []}"#);
+    let second = get(&mut conn, catalog.to_string()).await;
+    assert_eq!(second.status, 200);
+    let v2 = code_id(&second.body);
+    assert_ne!(v1, v2);
+    assert_eq!(get(&mut conn, content(&v1)).await.status, 404);
+    assert_eq!(get(&mut conn, content(&v2)).await.status, 200);
+}

@@ -35,6 +35,22 @@ pub fn ca_error(e: CaError) -> ProtocolError {
     }
 }
 
+/// Maps a [`CaError`] by its own [`CaError::http_status`] (404 for a name the CA does not
+/// know, 400 for bad input, 500 for the CA's own faults): the mapping of the endpoints that
+/// only delete or read, where Puppetserver has no special case.
+///
+/// ```
+/// let e = puppet_ca::CaError::NothingToClean { certname: "n".into() };
+/// assert_eq!(puppet_protocol::server::ca::ca_status_error(e).status(), 404);
+/// ```
+pub fn ca_status_error(e: CaError) -> ProtocolError {
+    match e.http_status() {
+        404 => ProtocolError::CaNotFound(e.to_string()),
+        400..=499 => ProtocolError::BadRequest(e.to_string()),
+        _ => ProtocolError::Internal(e.to_string()),
+    }
+}
+
 /// [`CaService`] over a CA directory. Every CA call runs on the blocking pool.
 #[derive(Debug, Clone)]
 pub struct LocalCa {
@@ -141,9 +157,43 @@ impl CaService for LocalCa {
         }
     }
 
-    async fn clean(&self, certname: &str) -> Result<(), ProtocolError> {
+    async fn clean(&self, certname: &str) -> Result<bool, ProtocolError> {
         let name = certname.to_string();
-        self.run(move |ca| ca.clean(&name).map(|_| ())).await
+        self.run(move |ca| {
+            if ca.certificate_pem(&name)?.is_none() {
+                return Ok(false);
+            }
+            match ca.clean(&name) {
+                Ok(_) => Ok(true),
+                // Deleted by someone else in between: as if it had never been there.
+                Err(CaError::NothingToClean { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    async fn delete(&self, certname: &str) -> Result<(), ProtocolError> {
+        let ca = self.ca.clone();
+        let name = certname.to_string();
+        tokio::task::spawn_blocking(move || ca.delete(&name))
+            .await
+            .map_err(|e| ProtocolError::Internal(format!("CA task: {e}")))?
+            .map_err(|e| match e {
+                // Puppetserver's answer for a name it has no files for.
+                CaError::NothingToClean { .. } => {
+                    ProtocolError::CaNotFound("Invalid certificate subject.".into())
+                }
+                other => ca_status_error(other),
+            })
+    }
+
+    async fn expirations(&self) -> Result<Value, ProtocolError> {
+        self.run(|ca| {
+            serde_json::to_value(ca.expirations()?)
+                .map_err(|e| CaError::Crypto(format!("expirations JSON: {e}")))
+        })
+        .await
     }
 
     async fn renew(&self, cert_pem: Vec<u8>) -> Result<String, ProtocolError> {

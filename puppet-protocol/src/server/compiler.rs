@@ -47,6 +47,15 @@ pub struct DataCompiler {
     environments: PathBuf,
     /// Parsed `resources.json` files with the stamp they were read at, and their code_id.
     cache: Arc<Mutex<HashMap<PathBuf, Cached>>>,
+    /// Parsed complete catalog documents (`catalogs/<certname>.json`), their code_id already
+    /// set, with the stamp they were read at.
+    catalogs: Arc<Mutex<HashMap<PathBuf, CachedCatalog>>>,
+}
+
+#[derive(Debug)]
+struct CachedCatalog {
+    stamp: Stamp,
+    catalog: Arc<Catalog>,
 }
 
 type Stamp = (Option<std::time::SystemTime>, u64, u64);
@@ -89,6 +98,7 @@ impl DataCompiler {
         DataCompiler {
             environments: environments.into(),
             cache: Arc::new(Mutex::new(HashMap::new())),
+            catalogs: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 }
@@ -137,13 +147,9 @@ impl DataCompiler {
         let doc = envdir
             .join("catalogs")
             .join(format!("{}.json", req.certname));
-        match std::fs::read(&doc) {
-            Ok(bytes) => {
-                let mut catalog = Catalog::from_json(&bytes)
-                    .map_err(|e| ProtocolError::Internal(format!("{}: {e}", doc.display())))?;
-                if !catalog.code_id.as_ref().is_some_and(|c| c.is_string()) {
-                    catalog.code_id = Some(Value::String(short_digest(&bytes)));
-                }
+        match self.load_catalog(&doc) {
+            Ok(cached) => {
+                let mut catalog = Catalog::clone(&*cached?);
                 catalog.name = req.certname.clone();
                 catalog.environment = Some(req.environment.clone());
                 catalog.catalog_uuid = Some(uuid_like());
@@ -165,6 +171,46 @@ impl DataCompiler {
 }
 
 impl DataCompiler {
+    /// The parsed complete catalog document with its code_id set, from the cache while the
+    /// file's (mtime, length, inode) is unchanged.
+    fn load_catalog(
+        &self,
+        doc: &std::path::Path,
+    ) -> std::io::Result<Result<Arc<Catalog>, ProtocolError>> {
+        let now = stamp(doc);
+        if let Some(now) = now {
+            if let Some(hit) = lock(&self.catalogs).get(doc) {
+                if hit.stamp == now {
+                    return Ok(Ok(hit.catalog.clone()));
+                }
+            }
+        }
+        let bytes = std::fs::read(doc)?;
+        let mut catalog = match Catalog::from_json(&bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Err(ProtocolError::Internal(format!(
+                    "{}: {e}",
+                    doc.display()
+                ))));
+            }
+        };
+        if !catalog.code_id.as_ref().is_some_and(|c| c.is_string()) {
+            catalog.code_id = Some(Value::String(short_digest(&bytes)));
+        }
+        let catalog = Arc::new(catalog);
+        if let Some(now) = now {
+            lock(&self.catalogs).insert(
+                doc.to_path_buf(),
+                CachedCatalog {
+                    stamp: now,
+                    catalog: catalog.clone(),
+                },
+            );
+        }
+        Ok(Ok(catalog))
+    }
+
     /// The parsed data file, from the cache while the file is unchanged.
     fn load_data(
         &self,
@@ -212,9 +258,7 @@ impl DataCompiler {
     }
 }
 
-fn lock(
-    c: &Mutex<HashMap<PathBuf, Cached>>,
-) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Cached>> {
+fn lock<T>(c: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match c.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),

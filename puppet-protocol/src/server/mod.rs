@@ -199,7 +199,9 @@ pub trait FileServer: Send + Sync {
     ) -> Result<Vec<Value>, ProtocolError>;
     /// `file_content`.
     async fn content(&self, env: &str, path: &str) -> Result<Vec<u8>, ProtocolError>;
-    /// `static_file_content` (a `content_uri` path) for a code version.
+    /// `static_file_content` (a `content_uri` path) for a code version. The master calls it
+    /// only for the `code_id` of the last catalog it served the requesting node (other
+    /// `code_id`s are refused with 404 before this is called).
     async fn static_content(
         &self,
         env: &str,
@@ -243,8 +245,15 @@ pub trait CaService: Send + Sync {
     async fn statuses(&self, state: Option<&str>) -> Result<Vec<Value>, ProtocolError>;
     /// Signs (`signed`) or revokes (`revoked`).
     async fn set_state(&self, certname: &str, desired: &str) -> Result<(), ProtocolError>;
-    /// Revokes (if signed) and deletes everything about `certname`.
-    async fn clean(&self, certname: &str) -> Result<(), ProtocolError>;
+    /// Revokes and deletes the signed certificate of `certname` (and any pending CSR), as
+    /// `PUT /puppet-ca/v1/clean` does; `false` when there is no signed certificate (then
+    /// nothing is done).
+    async fn clean(&self, certname: &str) -> Result<bool, ProtocolError>;
+    /// Deletes the certificate and CSR of `certname` **without** revoking, as Puppetserver's
+    /// `DELETE /puppet-ca/v1/certificate_status/:name` does; 404 when there is nothing.
+    async fn delete(&self, certname: &str) -> Result<(), ProtocolError>;
+    /// `GET /puppet-ca/v1/expirations`: `{"ca-certs": {CN: time}, "crls": {CN: time}}`.
+    async fn expirations(&self) -> Result<Value, ProtocolError>;
     /// Renews the client's certificate (PEM in, PEM out).
     async fn renew(&self, cert_pem: Vec<u8>) -> Result<String, ProtocolError>;
 }
@@ -358,6 +367,9 @@ pub(crate) struct Inner {
     pub(crate) tls: TlsSource,
     pub(crate) services: Services,
     pub(crate) options: MasterOptions,
+    /// The `code_id` of the last catalog served to each (certname, environment): the code
+    /// version `static_file_content` serves for that node (one entry per node).
+    pub(crate) code_ids: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl std::fmt::Debug for Master {
@@ -376,6 +388,7 @@ impl Master {
                 tls,
                 services,
                 options,
+                code_ids: std::sync::Mutex::default(),
             }),
         }
     }

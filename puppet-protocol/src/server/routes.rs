@@ -75,7 +75,7 @@ pub(crate) async fn dispatch(
             Ok(Reply::new(204, TEXT_PLAIN, Vec::new()))
         }
         Endpoint::CertificateStatus(name) if m == Method::DELETE => {
-            s.ca.clean(name).await?;
+            s.ca.delete(name).await?;
             Ok(Reply::new(204, TEXT_PLAIN, Vec::new()))
         }
         Endpoint::CertificateStatuses if m == Method::GET => {
@@ -91,17 +91,37 @@ pub(crate) async fn dispatch(
                 .ok_or_else(|| {
                     ProtocolError::BadRequest("Missing required key: certnames".into())
                 })?;
+            let names = names
+                .iter()
+                .map(|n| {
+                    n.as_str().ok_or_else(|| {
+                        ProtocolError::BadRequest("certnames must be strings".into())
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut missing = Vec::new();
             for n in names {
-                let n = n
-                    .as_str()
-                    .ok_or_else(|| ProtocolError::BadRequest("certnames must be strings".into()))?;
-                s.ca.clean(n).await?;
+                if !s.ca.clean(n).await? {
+                    missing.push(format!("{n:?}"));
+                }
             }
-            Ok(Reply::new(
-                200,
-                TEXT_PLAIN,
-                "Successfully cleaned all certs.",
-            ))
+            // Puppetserver's answer: 200 either way, naming the certnames it had no
+            // certificate for.
+            let message = if missing.is_empty() {
+                "Successfully cleaned all certs.".to_string()
+            } else {
+                format!(
+                    "The following certs do not exist and cannot be revoked: [{}]",
+                    missing.join(" ")
+                )
+            };
+            Ok(Reply::new(200, TEXT_PLAIN, message))
+        }
+        Endpoint::Expirations if m == Method::GET => {
+            // Puppetserver 7 sends this one as plain `application/json`.
+            let body = serde_json::to_vec(&s.ca.expirations().await?)
+                .map_err(|e| ProtocolError::Internal(e.to_string()))?;
+            Ok(Reply::new(200, "application/json", body))
         }
         Endpoint::CertificateRenewal if m == Method::POST => {
             let der = call.peer.cert_der.as_ref().ok_or_else(|| {
@@ -178,10 +198,23 @@ pub(crate) async fn dispatch(
                 .ok_or_else(|| {
                     ProtocolError::BadRequest("A code_id query parameter is required".into())
                 })?;
-            let bytes = s
-                .files
-                .static_content(&environment(inner, call)?, path, code_id)
-                .await?;
+            let env = environment(inner, call)?;
+            // Only the current code version is kept: content for the `code_id` of the last
+            // catalog this node was served. Any other `code_id` is refused (404) rather than
+            // answered with other content.
+            let certname = call.peer.identity.certname.clone().unwrap_or_default();
+            let current = inner
+                .code_ids
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&(certname, env.clone()))
+                .cloned();
+            if current.as_deref() != Some(code_id) {
+                return Err(ProtocolError::NotFound(format!(
+                    "Could not find file content for {path} at code_id {code_id} in environment {env}: not the current code version"
+                )));
+            }
+            let bytes = s.files.static_content(&env, path, code_id).await?;
             Ok(Reply::new(200, OCTET_STREAM, bytes))
         }
         Endpoint::FileBucketFile(path) => bucket(inner, call, path).await,
@@ -355,6 +388,13 @@ async fn catalog(inner: &Inner, call: &Call<'_>, name: &str) -> Result<Reply, Pr
         .ok_or_else(|| ProtocolError::NotAcceptable(accept.unwrap_or("").to_string()))?;
     let body = serde_json::to_vec(&catalog).map_err(|e| ProtocolError::Internal(e.to_string()))?;
     s.catalogs.save_catalog(name, &catalog, &body).await?;
+    if let Some(Value::String(code_id)) = &catalog.code_id {
+        inner
+            .code_ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((name.to_string(), env.clone()), code_id.clone());
+    }
     Ok(Reply::new(200, format.content_type(), body))
 }
 

@@ -40,6 +40,9 @@ pub struct FsStorage {
     /// Last facts and catalogs waiting to be written, by path: a newer document for the same
     /// node replaces one not yet written (latest wins, one writer per path).
     pending: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, Vec<u8>>>>,
+    /// SHA-256 of the document last written to each path by this store: an identical document
+    /// is not written again while the file is still there with that length.
+    written: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, [u8; 32]>>>,
 }
 
 /// Makes temporary file names and report names unique within the process.
@@ -51,6 +54,7 @@ impl FsStorage {
         FsStorage {
             root: root.into(),
             pending: Default::default(),
+            written: Default::default(),
         }
     }
 
@@ -171,9 +175,7 @@ impl FsStorage {
                 let Some(bytes) = me.pending().get(&path).cloned() else {
                     return;
                 };
-                if let Err(e) = write_atomic(&path, &bytes) {
-                    tracing::error!("{e}");
-                }
+                me.write_if_changed(&path, &bytes);
                 let mut pending = me.pending();
                 if pending.get(&path) == Some(&bytes) {
                     pending.remove(&path);
@@ -181,6 +183,31 @@ impl FsStorage {
                 }
             }
         });
+    }
+
+    /// Writes `bytes` to `path` atomically unless this store last wrote the same bytes there
+    /// and the file still has their length.
+    fn write_if_changed(&self, path: &Path, bytes: &[u8]) {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(bytes).into();
+        let lock = || match self.written.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let same = lock().get(path) == Some(&digest)
+            && std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64);
+        if same {
+            return;
+        }
+        match write_atomic(path, bytes) {
+            Ok(()) => {
+                lock().insert(path.to_path_buf(), digest);
+            }
+            Err(e) => {
+                lock().remove(path);
+                tracing::error!("{e}");
+            }
+        }
     }
 
     /// A queued document not yet on disk, or the file's content.
