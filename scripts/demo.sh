@@ -21,7 +21,10 @@ master_bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import j
 work="$(mktemp -d -t puppet-rs-demo.XXXXXX)"
 master_pid=""
 cleanup() {
-  [ -n "$master_pid" ] && kill "$master_pid" 2>/dev/null && wait "$master_pid" 2>/dev/null
+  if [ -n "$master_pid" ]; then
+    kill "$master_pid" 2>/dev/null || true
+    wait "$master_pid" 2>/dev/null || true
+  fi
   if [ "${KEEP:-0}" = 1 ]; then echo "demo: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
