@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::CaError;
 
@@ -51,7 +52,12 @@ impl Autosign {
     }
 
     /// Whether the CSR for `certname` is to be signed now.
-    pub(crate) fn decide(&self, certname: &str, csr_pem: &str) -> Result<bool, CaError> {
+    pub(crate) fn decide(
+        &self,
+        certname: &str,
+        csr_pem: &str,
+        timeout: Duration,
+    ) -> Result<bool, CaError> {
         match self {
             Autosign::Off => Ok(false),
             Autosign::On => Ok(true),
@@ -62,7 +68,7 @@ impl Autosign {
                 };
                 Ok(whitelist_matches(&text, certname))
             }
-            Autosign::Executable(path) => run_policy(path, certname, csr_pem),
+            Autosign::Executable(path) => run_policy(path, certname, csr_pem, timeout),
         }
     }
 }
@@ -104,7 +110,14 @@ fn glob_matches(glob: &str, name: &str) -> bool {
     labels.len() >= suffix.len() && labels[labels.len() - suffix.len()..] == suffix[..]
 }
 
-fn run_policy(path: &Path, certname: &str, csr_pem: &str) -> Result<bool, CaError> {
+/// Runs the policy executable; one still running after `timeout` is killed and its answer
+/// is "do not sign".
+fn run_policy(
+    path: &Path,
+    certname: &str,
+    csr_pem: &str,
+    timeout: Duration,
+) -> Result<bool, CaError> {
     let fail = |reason: String| CaError::Autosign {
         path: path.to_path_buf(),
         reason,
@@ -116,17 +129,39 @@ fn run_policy(path: &Path, certname: &str, csr_pem: &str) -> Result<bool, CaErro
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| fail(e.to_string()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A policy may exit without reading its input: a broken pipe is not an error.
-        match stdin.write_all(csr_pem.as_bytes()) {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                return Err(fail(e.to_string()));
-            }
-            _ => {}
+    // Written from a thread: a policy that never reads must not block us past the timeout.
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input = csr_pem.as_bytes().to_vec();
+        std::thread::spawn(move || match stdin.write_all(&input) {
+            // A policy may exit without reading its input: a broken pipe is not an error.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e),
+            _ => Ok(()),
+        })
+    });
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| fail(e.to_string()))? {
+            break Some(status);
         }
+        if Instant::now() >= deadline {
+            // Hung: killed (and reaped); the CSR is not signed.
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    };
+    let written = writer.map(|w| w.join());
+    let Some(status) = status else {
+        return Ok(false);
+    };
+    match written {
+        Some(Ok(Err(e))) => Err(fail(e.to_string())),
+        Some(Err(_)) => Err(fail("the thread writing the CSR failed".into())),
+        _ => Ok(status.success()),
     }
-    let status = child.wait().map_err(|e| fail(e.to_string()))?;
-    Ok(status.success())
 }
 
 #[cfg(test)]

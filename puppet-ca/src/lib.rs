@@ -89,6 +89,12 @@ pub struct CaSettings {
     pub crl_refresh_before: Duration,
     /// Largest CSR accepted, in bytes.
     pub max_csr_bytes: usize,
+    /// How long an autosign policy executable may run; one still running then is killed
+    /// and the CSR is not signed (kept as pending).
+    pub autosign_timeout: Duration,
+    /// Validity of certificates issued by renewal (Puppetserver's `auto-renewal-cert-ttl`,
+    /// 90 days by default).
+    pub auto_renewal_cert_ttl: Duration,
 }
 
 impl CaSettings {
@@ -111,6 +117,8 @@ impl CaSettings {
             crl_ttl: DEFAULT_CA_TTL,
             crl_refresh_before: Duration::from_secs(30 * 24 * 60 * 60),
             max_csr_bytes: 64 * 1024,
+            autosign_timeout: Duration::from_secs(30),
+            auto_renewal_cert_ttl: Duration::from_secs(90 * 24 * 60 * 60),
         }
     }
 }
@@ -719,17 +727,20 @@ impl CertificateAuthority {
     pub fn submit_csr(&self, certname: &str, csr_pem: &[u8]) -> Result<CsrOutcome, CaError> {
         let csr = self.check_csr(certname, csr_pem)?;
         let pem = csr.to_pem()?;
-        let sign = self.settings.autosign.decide(certname, &pem)?;
+        let sign = self
+            .settings
+            .autosign
+            .decide(certname, &pem, self.settings.autosign_timeout)?;
         let lock = CaLock::acquire(&self.layout)?;
         self.check_no_certificate(certname)?;
         let request = self.layout.request(certname);
-        if let Some(existing) = store::read_opt(&request)? {
-            if existing != pem.as_bytes() && !self.settings.allow_duplicate_certs {
-                return Err(CaError::AlreadyHasCertificate {
-                    certname: certname.to_string(),
-                    state: "requested",
-                });
-            }
+        // Puppetserver refuses any CSR for a name with a pending request, the very same
+        // CSR included (`already has a requested certificate`).
+        if request.exists() && !self.settings.allow_duplicate_certs {
+            return Err(CaError::AlreadyHasCertificate {
+                certname: certname.to_string(),
+                state: "requested",
+            });
         }
         if sign {
             let exclusive = !self.settings.allow_duplicate_certs;
@@ -740,6 +751,7 @@ impl CertificateAuthority {
                     csr.public_key(),
                     csr.extensions(),
                     exclusive,
+                    self.settings.ca_ttl,
                 )
                 .map(CsrOutcome::Signed);
         }
@@ -801,6 +813,7 @@ impl CertificateAuthority {
             csr.public_key(),
             csr.extensions(),
             exclusive,
+            self.settings.ca_ttl,
         )
     }
 
@@ -817,6 +830,7 @@ impl CertificateAuthority {
         public_key: &x509_cert::spki::SubjectPublicKeyInfoOwned,
         requested: &[Extension],
         exclusive: bool,
+        ttl: Duration,
     ) -> Result<String, CaError> {
         let serial_path = self.layout.serial();
         let serial_text =
@@ -839,7 +853,10 @@ impl CertificateAuthority {
                 path: serial_path.clone(),
                 reason: "exhausted".into(),
             })?;
-        store::write_atomic(
+        // Content fsynced and renamed; the rename is made durable by the directory fsync
+        // that also covers the inventory below, before the certificate is written. A crash
+        // before then leaves no certificate with this serial, so nothing is issued twice.
+        store::write_renamed(
             &serial_path,
             store::format_serial(next).as_bytes(),
             store::PUBLIC_MODE,
@@ -853,7 +870,7 @@ impl CertificateAuthority {
             requested,
             serial,
             not_before: now - cert::BACKDATE,
-            not_after: now + self.settings.ca_ttl,
+            not_after: now + ttl,
         };
         let cert = cert::sign_leaf(&self.issuer(), &req)?;
         let pem = cert::cert_pem(&cert)?;
@@ -870,19 +887,26 @@ impl CertificateAuthority {
             self.check_no_certificate(certname)?;
         }
         // The inventory line before the certificate: a certificate is never unrecorded.
-        let inventory = store::read_string_opt(&inv_path)?.unwrap_or_default();
-        store::parse_inventory(&inv_path, &inventory)?;
-        store::write_atomic(
+        let current = store::read_string_opt(&inv_path)?.unwrap_or_default();
+        if current != inventory {
+            // Changed since the reservation (another signer): check it again.
+            store::parse_inventory(&inv_path, &current)?;
+        }
+        store::write_renamed(
             &inv_path,
-            format!("{inventory}{line}").as_bytes(),
+            format!("{current}{line}").as_bytes(),
             store::PRIVATE_MODE,
         )?;
+        // One fsync of the CA directory makes both `serial` and `inventory.txt` durable.
+        store::sync_dir(&self.layout.dir)?;
         store::write_atomic(
             &self.layout.signed(certname),
             pem.as_bytes(),
             store::PUBLIC_MODE,
         )?;
-        store::remove(&self.layout.request(certname))?;
+        // Not synced: if a crash brings the request back, it sits beside its certificate
+        // and is refused when signed (the name has a certificate).
+        store::remove_unsynced(&self.layout.request(certname))?;
         Ok(pem)
     }
 
@@ -1178,7 +1202,14 @@ impl CertificateAuthority {
         let lock = CaLock::acquire(&self.layout)?;
         self.check_no_certificate(certname)?;
         let exclusive = !self.settings.allow_duplicate_certs;
-        let cert = self.issue(lock, certname, &spki, &[san], exclusive)?;
+        let cert = self.issue(
+            lock,
+            certname,
+            &spki,
+            &[san],
+            exclusive,
+            self.settings.ca_ttl,
+        )?;
         Ok((key.to_pem()?, cert))
     }
 
@@ -1302,7 +1333,8 @@ impl CertificateAuthority {
             .cloned()
             .collect();
         let spki = &cert.tbs_certificate.subject_public_key_info;
-        self.issue(lock, &certname, spki, &carried, false)
+        let ttl = self.settings.auto_renewal_cert_ttl;
+        self.issue(lock, &certname, spki, &carried, false, ttl)
     }
 }
 

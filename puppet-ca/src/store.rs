@@ -101,6 +101,14 @@ fn owner_for(path: &Path) -> Option<(u32, u32)> {
 /// Writes `data` to `path` atomically: a temp file in the same directory, fsync, rename,
 /// fsync of the directory. Readers see the old or the new content, never a part.
 pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
+    write_renamed(path, data, mode)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Like [`write_atomic`] without the final fsync of the directory: the content is durable
+/// (fsynced before the rename), the rename becomes durable at the next [`sync_dir`] of the
+/// file's directory (one directory fsync can cover several renames).
+pub(crate) fn write_renamed(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -121,15 +129,33 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Ca
             let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
         }
         f.write_all(data)?;
-        f.sync_all()?;
+        // fdatasync: the data and what is needed to read it back (size, blocks); the
+        // timestamps of a temp file about to be renamed need no journal commit of their own.
+        f.sync_data()?;
         drop(f);
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(|e| CaError::io(path, e))
+}
+
+/// Makes the renames and removals done in `dir` durable (fsync of the directory).
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), CaError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| CaError::io(dir, e))
+}
+
+/// Removes a file without syncing its directory (absent is fine): for removals whose loss
+/// in a crash is harmless.
+pub(crate) fn remove_unsynced(path: &Path) -> Result<bool, CaError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(CaError::io(path, e)),
+    }
 }
 
 /// Removes a file; absent is fine. Syncs the directory.

@@ -423,3 +423,83 @@ fn infrastructure_certnames_are_revoked_in_the_infra_crl_too() {
         "only the infrastructure certname"
     );
 }
+
+#[test]
+fn hung_autosign_policy_is_killed_and_the_csr_kept_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("policy.pid");
+    let policy = dir.path().join("hang.sh");
+    // Never reads its input, never exits (exec: the policy process itself is the sleeper).
+    fs::write(
+        &policy,
+        format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 600\n",
+            pidfile.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&policy, fs::Permissions::from_mode(0o755)).unwrap();
+    let ca = CertificateAuthority::setup(
+        &dir.path().join("ca"),
+        CaSettings {
+            autosign_timeout: Duration::from_secs(1),
+            ..settings(Autosign::Executable(policy))
+        },
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let csr = openssl_csr(work.path(), "hang.example.test");
+    assert_eq!(
+        ca.submit_csr("hang.example.test", &csr).unwrap(),
+        CsrOutcome::Pending
+    );
+    assert!(ca.certificate_pem("hang.example.test").unwrap().is_none());
+    assert!(ca.csr_pem("hang.example.test").unwrap().is_some());
+    // On a very loaded machine the policy may be killed before it writes its pid.
+    if let Ok(pid) = fs::read_to_string(&pidfile) {
+        assert!(
+            !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+            "the hung policy (pid {}) is still there",
+            pid.trim()
+        );
+    }
+    assert_eq!(
+        CaSettings::new("x").autosign_timeout,
+        Duration::from_secs(30)
+    );
+}
+
+fn not_after(pem: &str) -> std::time::SystemTime {
+    let der = der::pem::decode_vec(pem.as_bytes()).unwrap().1;
+    x509_cert::Certificate::from_der(&der)
+        .unwrap()
+        .tbs_certificate
+        .validity
+        .not_after
+        .to_system_time()
+}
+
+#[test]
+fn renewal_uses_auto_renewal_cert_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = Duration::from_secs(24 * 60 * 60);
+    assert_eq!(CaSettings::new("x").auto_renewal_cert_ttl, day * 90);
+    let ca = CertificateAuthority::setup(
+        dir.path(),
+        CaSettings {
+            auto_renewal_cert_ttl: day * 10,
+            ..settings(Autosign::Off)
+        },
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now();
+    let (_, old) = ca.generate("renew.example.test", &[]).unwrap();
+    let first = not_after(&old).duration_since(now).unwrap();
+    assert!(first > day * 364 * 5, "generate uses ca_ttl: {first:?}");
+    let new = ca.renew(old.as_bytes()).unwrap();
+    let renewed = not_after(&new).duration_since(now).unwrap();
+    assert!(
+        renewed > day * 9 && renewed <= day * 10 + Duration::from_secs(60),
+        "renewal uses auto_renewal_cert_ttl: {renewed:?}"
+    );
+}
