@@ -24,6 +24,7 @@
 pub mod auth;
 pub mod content;
 pub mod error;
+pub mod files;
 pub mod form;
 pub mod route;
 

@@ -3,14 +3,14 @@
 //! `puppet-master --confdir DIR [--bind ADDR] [--port PORT]` (defaults 0.0.0.0 and 8140).
 //! On first start it creates the CA in `DIR/ca` and its own certificate in `DIR/ssl`; code
 //! is read from `DIR/code/environments`, and facts, catalogs and reports are stored in
-//! `DIR/data`. See `puppet_protocol::server::confdir` for the layout and settings.
+//! `DIR/data`. See `puppet_master::confdir` for the layout and settings.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use puppet_protocol::server::confdir::MasterSetup;
+use puppet_master::confdir::MasterSetup;
 
 /// An HTTPS Puppet master (CA, catalogs from data, files, reports).
 #[derive(Parser)]

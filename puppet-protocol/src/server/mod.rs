@@ -1,31 +1,15 @@
-//! The HTTPS master (feature `server`).
+//! The HTTPS master framework (feature `server`).
 //!
 //! [`Master`] serves `/puppet/v3`, `/puppet-ca/v1` and `/status/v1` over TLS (rustls) and
 //! HTTP/1.1 keep-alive (hyper 1). Each part is an async trait held in [`Services`], so a
-//! custom master replaces any of them: [`CatalogCompiler`], [`NodeClassifier`],
-//! [`ReportSink`], [`FactStore`], [`CatalogArchive`], [`FileServer`], [`FileBucket`] and
-//! [`CaService`].
-//! The defaults work from files: [`DataCompiler`], [`DefaultClassifier`], [`FsStorage`],
-//! [`ModuleFileServer`] and [`LocalCa`]. [`confdir::MasterSetup`] composes them from a
-//! Puppet confdir, as the `puppet-master` binary does.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), puppet_protocol::server::ServerError> {
-//! use puppet_protocol::server::confdir::MasterSetup;
-//! let setup = MasterSetup::from_confdir(std::path::Path::new("/etc/puppet-rs"))?;
-//! let running = setup.master.bind("127.0.0.1:8140".parse().unwrap()).await?;
-//! println!("listening on {}", running.local_addr());
-//! running.wait().await;
-//! # Ok(()) }
-//! ```
+//! master is composed from them: [`CatalogCompiler`], [`NodeClassifier`], [`ReportSink`],
+//! [`FactStore`], [`CatalogArchive`], [`FileServer`], [`FileBucket`] and [`CaService`].
+//! This crate holds no implementation of them: the `puppet-master` crate has defaults that
+//! work from files (catalogs from data, the module file server, on-disk storage, a CA over
+//! `puppet-ca`) and composes a master from a Puppet confdir.
 
-pub mod ca;
-pub mod compiler;
-pub mod confdir;
-pub mod files;
 mod http;
 mod routes;
-pub mod storage;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -36,12 +20,9 @@ use async_trait::async_trait;
 use puppet_catalog::Catalog;
 use serde_json::{Map, Value};
 
-pub use ca::LocalCa;
-pub use compiler::{DataCompiler, DefaultClassifier};
-pub use files::{Links, MetadataOptions, ModuleFileServer};
-pub use storage::FsStorage;
 pub use tls::{TlsFiles, TlsSource};
 
+use crate::files::MetadataOptions;
 use crate::{AuthPolicy, ProtocolError};
 
 /// Errors while setting a master up (not while serving: those are [`ProtocolError`]s).
@@ -60,17 +41,6 @@ pub enum ServerError {
     /// A certificate, key or CRL could not be used.
     #[error("TLS: {0}")]
     Tls(String),
-    /// `puppet.conf` holds a value we cannot use.
-    #[error("{file}: {message}")]
-    Config {
-        /// The file.
-        file: PathBuf,
-        /// What is wrong, naming the setting.
-        message: String,
-    },
-    /// The CA failed to open or set up.
-    #[error("CA: {0}")]
-    Ca(#[from] puppet_ca::CaError),
 }
 
 /// What the node classifier says about a node.
@@ -277,54 +247,6 @@ pub struct Services {
     pub files: Arc<dyn FileServer>,
     /// File bucket.
     pub bucket: Arc<dyn FileBucket>,
-}
-
-impl Services {
-    /// The default services: [`LocalCa`] over `ca`, [`DataCompiler`] and [`ModuleFileServer`]
-    /// over the `environments` directory, [`DefaultClassifier`], and [`FsStorage`] in
-    /// `storage` for facts, catalogs, reports and the file bucket. Replace any field to
-    /// customize.
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use std::sync::Arc;
-    /// use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
-    /// use puppet_protocol::server::{Master, MasterOptions, Services, TlsFiles, TlsSource};
-    ///
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let settings = CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: m") };
-    /// let ca = Arc::new(CertificateAuthority::setup(&dir.path().join("ca"), settings).unwrap());
-    /// let (key_pem, cert_pem) = ca.generate("m.example.test", &["localhost".into()]).unwrap();
-    /// let tls = TlsSource::new(TlsFiles {
-    ///     cert_pem, key_pem,
-    ///     ca_pem: ca.ca_certificate_pem().unwrap(),
-    ///     crl_path: dir.path().join("ca/ca_crl.pem"),
-    /// }).unwrap();
-    /// let services = Services::with_defaults(ca, dir.path().join("environments"), dir.path().join("data"));
-    /// let running = Master::new(tls, services, MasterOptions::default())
-    ///     .bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    /// assert_ne!(running.local_addr().port(), 0);
-    /// running.shutdown().await;
-    /// # });
-    /// ```
-    pub fn with_defaults(
-        ca: Arc<puppet_ca::CertificateAuthority>,
-        environments: impl Into<PathBuf>,
-        storage: impl Into<PathBuf>,
-    ) -> Services {
-        let environments = environments.into();
-        let storage = Arc::new(FsStorage::new(storage));
-        Services {
-            ca: Arc::new(LocalCa::new(ca)),
-            compiler: Arc::new(DataCompiler::new(&environments)),
-            classifier: Arc::new(DefaultClassifier),
-            reports: storage.clone(),
-            facts: storage.clone(),
-            catalogs: storage.clone(),
-            files: Arc::new(ModuleFileServer::new(&environments)),
-            bucket: storage,
-        }
-    }
 }
 
 impl std::fmt::Debug for Services {

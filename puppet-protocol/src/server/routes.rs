@@ -3,10 +3,10 @@
 use hyper::Method;
 use serde_json::{Map, Value, json};
 
-use super::files::{Links, MetadataOptions, pick_checksum};
 use super::http::{Call, Reply};
 use super::{CompileRequest, Inner};
 use crate::content::{self, JSON_UTF8, OCTET_STREAM, TEXT_PLAIN, TEXT_PLAIN_UTF8};
+use crate::files::{Links, MetadataOptions, pick_checksum};
 use crate::form::{CatalogRequest, Params};
 use crate::{Endpoint, ProtocolError};
 
@@ -528,7 +528,7 @@ async fn bucket(inner: &Inner, call: &Call<'_>, path: &str) -> Result<Reply, Pro
     let store = &inner.services.bucket;
     match *call.method {
         Method::PUT => {
-            let actual = super::files::digest(&call.body, algorithm);
+            let actual = crate::files::digest(&call.body, algorithm);
             if !actual.eq_ignore_ascii_case(digest) {
                 return Err(ProtocolError::BadRequest(format!(
                     "The content's {algorithm} digest is {actual}, not {digest}"

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use puppet_ca::{CaError, CertificateAuthority, CsrOutcome};
 use serde_json::Value;
 
-use super::CaService;
-use crate::ProtocolError;
+use puppet_protocol::ProtocolError;
+use puppet_protocol::server::CaService;
 
 /// The one mapping of [`CaError`] to protocol errors (and so to HTTP statuses): bad input is
 /// 400, a missing request 409 (as Puppetserver's "Cannot sign ... without a certificate
@@ -41,7 +41,7 @@ pub fn ca_error(e: CaError) -> ProtocolError {
 ///
 /// ```
 /// let e = puppet_ca::CaError::NothingToClean { certname: "n".into() };
-/// assert_eq!(puppet_protocol::server::ca::ca_status_error(e).status(), 404);
+/// assert_eq!(puppet_master::ca::ca_status_error(e).status(), 404);
 /// ```
 pub fn ca_status_error(e: CaError) -> ProtocolError {
     match e.http_status() {
@@ -64,7 +64,8 @@ impl LocalCa {
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// use std::sync::Arc;
     /// use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
-    /// use puppet_protocol::server::{CaService, LocalCa};
+    /// use puppet_master::LocalCa;
+    /// use puppet_protocol::server::CaService;
     /// let dir = tempfile::tempdir().unwrap();
     /// let settings = CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: t") };
     /// let ca = LocalCa::new(Arc::new(CertificateAuthority::setup(dir.path(), settings).unwrap()));

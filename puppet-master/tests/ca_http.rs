@@ -2,13 +2,9 @@
 //! lookup, signing and revoking through `certificate_status`, clean, renewal, and Puppet's
 //! status codes and plain-text errors. CSRs come from the `openssl` command line.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::Path;
 
-use common::start;
+use puppet_master::testing::TestMaster;
 
 /// A CSR for `cn` made by `openssl req`.
 fn openssl_csr(dir: &Path, cn: &str) -> Vec<u8> {
@@ -33,9 +29,9 @@ fn openssl_csr(dir: &Path, cn: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csr_sign_revoke_clean_over_http() {
-    let f = start().await;
+    let f = TestMaster::start().await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let anonymous = f.client(None);
+    let anonymous = f.client(None).unwrap();
     let mut conn = anonymous.connect().await.unwrap();
 
     // The CA certificate and CRL, open to anyone, gzipped as Puppetserver does.
@@ -47,7 +43,7 @@ async fn csr_sign_revoke_clean_over_http() {
     assert!(ca.gzipped);
     assert_eq!(ca.content_type.as_deref(), Some("text/plain"));
     assert_eq!(ca.puppet_version.as_deref(), Some("7.23.0"));
-    assert_eq!(String::from_utf8(ca.body).unwrap(), f.ca_pem);
+    assert_eq!(String::from_utf8(ca.body).unwrap(), f.ca_pem());
     let crl0 = conn
         .request(
             "GET",
@@ -117,7 +113,7 @@ async fn csr_sign_revoke_clean_over_http() {
         .unwrap();
     assert_eq!(garbage.status, 400);
     assert_eq!(garbage.content_type.as_deref(), Some("text/plain"));
-    assert!(f.ca.csr_pem("node2.example.test").unwrap().is_none());
+    assert!(f.ca().csr_pem("node2.example.test").unwrap().is_none());
 
     // Admin endpoints: refused to anonymous clients and agents, allowed to the admin.
     let status_path = "/puppet-ca/v1/certificate_status/node1.example.test";
@@ -126,7 +122,7 @@ async fn csr_sign_revoke_clean_over_http() {
         .await
         .unwrap();
     assert_eq!(denied.status, 403);
-    let agent = f.client(Some(&f.identity("agent.example.test")));
+    let agent = f.client_for("agent.example.test").unwrap();
     let denied = agent
         .connect()
         .await
@@ -135,7 +131,7 @@ async fn csr_sign_revoke_clean_over_http() {
         .await
         .unwrap();
     assert_eq!(denied.status, 403);
-    let admin = f.client(Some(&f.identity("admin.example.test")));
+    let admin = f.client_for("admin.example.test").unwrap();
     let mut admin = admin.connect().await.unwrap();
     let status = admin
         .request("GET", status_path, None, vec![])
@@ -243,7 +239,7 @@ async fn csr_sign_revoke_clean_over_http() {
         .await
         .unwrap();
     assert_eq!(gone.status, 404);
-    f.identity("node3.example.test");
+    f.identity("node3.example.test").unwrap();
     let cleaned = admin
         .request(
             "PUT",
@@ -255,7 +251,8 @@ async fn csr_sign_revoke_clean_over_http() {
         .unwrap();
     assert_eq!(cleaned.status, 200);
     assert!(
-        f.ca.certificate_pem("node3.example.test")
+        f.ca()
+            .certificate_pem("node3.example.test")
             .unwrap()
             .is_none()
     );
@@ -263,9 +260,9 @@ async fn csr_sign_revoke_clean_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_renewal_needs_and_renews_the_client_certificate() {
-    let f = start().await;
-    let identity = f.identity("renew.example.test");
-    let mut conn = f.client(Some(&identity)).connect().await.unwrap();
+    let f = TestMaster::start().await.unwrap();
+    let identity = f.identity("renew.example.test").unwrap();
+    let mut conn = f.client(Some(&identity)).unwrap().connect().await.unwrap();
     let renewed = conn
         .request(
             "POST",
@@ -285,13 +282,14 @@ async fn certificate_renewal_needs_and_renews_the_client_certificate() {
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     assert_ne!(pem, identity.cert_pem);
     assert_eq!(
-        f.ca.certificate_pem("renew.example.test")
+        f.ca()
+            .certificate_pem("renew.example.test")
             .unwrap()
             .as_deref(),
         Some(pem.as_str())
     );
     // Without a certificate: 403.
-    let mut anon = f.client(None).connect().await.unwrap();
+    let mut anon = f.client(None).unwrap().connect().await.unwrap();
     let refused = anon
         .request(
             "POST",
@@ -309,21 +307,23 @@ async fn certificate_renewal_needs_and_renews_the_client_certificate() {
 /// then deletes, and names (without failing) the certnames it has no certificate for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_does_not_revoke_but_clean_does() {
-    let f = start().await;
+    let f = TestMaster::start().await.unwrap();
     let mut admin = f
-        .client(Some(&f.identity("admin.example.test")))
+        .client_for("admin.example.test")
+        .unwrap()
         .connect()
         .await
         .unwrap();
-    let crl = |f: &common::Fixture| f.ca.crl_pem().unwrap();
+    let crl = |f: &TestMaster| f.ca().crl_pem().unwrap();
 
-    f.identity("deleted.example.test");
+    f.identity("deleted.example.test").unwrap();
     let crl_before = crl(&f);
     let path = "/puppet-ca/v1/certificate_status/deleted.example.test";
     let deleted = admin.request("DELETE", path, None, vec![]).await.unwrap();
     assert_eq!(deleted.status, 204);
     assert!(
-        f.ca.certificate_pem("deleted.example.test")
+        f.ca()
+            .certificate_pem("deleted.example.test")
             .unwrap()
             .is_none()
     );
@@ -345,7 +345,7 @@ async fn delete_does_not_revoke_but_clean_does() {
         .unwrap();
     assert_eq!(bad.status, 400);
 
-    f.identity("cleaned.example.test");
+    f.identity("cleaned.example.test").unwrap();
     let cleaned = admin
         .request(
             "PUT",
@@ -361,7 +361,8 @@ async fn delete_does_not_revoke_but_clean_does() {
         r#"The following certs do not exist and cannot be revoked: ["never.example.test"]"#
     );
     assert!(
-        f.ca.certificate_pem("cleaned.example.test")
+        f.ca()
+            .certificate_pem("cleaned.example.test")
             .unwrap()
             .is_none()
     );
@@ -371,9 +372,10 @@ async fn delete_does_not_revoke_but_clean_does() {
 /// `GET /puppet-ca/v1/expirations`: admins only, JSON as Puppetserver 7 sends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expirations_are_served_to_admins() {
-    let f = start().await;
+    let f = TestMaster::start().await.unwrap();
     let mut agent = f
-        .client(Some(&f.identity("agent.example.test")))
+        .client_for("agent.example.test")
+        .unwrap()
         .connect()
         .await
         .unwrap();
@@ -383,7 +385,8 @@ async fn expirations_are_served_to_admins() {
         .unwrap();
     assert_eq!(refused.status, 403);
     let mut admin = f
-        .client(Some(&f.identity("admin.example.test")))
+        .client_for("admin.example.test")
+        .unwrap()
         .connect()
         .await
         .unwrap();
@@ -394,7 +397,7 @@ async fn expirations_are_served_to_admins() {
     assert_eq!(answer.status, 200);
     assert_eq!(answer.content_type.as_deref(), Some("application/json"));
     let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
-    let expected = serde_json::to_value(f.ca.expirations().unwrap()).unwrap();
+    let expected = serde_json::to_value(f.ca().expirations().unwrap()).unwrap();
     assert_eq!(json, expected);
     assert!(json["ca-certs"].as_object().is_some_and(|m| !m.is_empty()));
     assert!(json["crls"].as_object().is_some_and(|m| !m.is_empty()));

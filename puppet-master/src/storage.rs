@@ -19,14 +19,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{CatalogArchive, FactStore, FileBucket, ReportSink};
-use crate::ProtocolError;
+use puppet_protocol::ProtocolError;
+use puppet_protocol::server::{CatalogArchive, FactStore, FileBucket, ReportSink};
 
 /// The filesystem store (see the module docs for the layout).
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// use puppet_protocol::server::{FsStorage, FactStore};
+/// use puppet_master::FsStorage;
+/// use puppet_protocol::server::FactStore;
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FsStorage::new(dir.path());
 /// let facts = serde_json::json!({"name": "n1.example.test", "values": {"os": {"family": "Debian"}}});

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use puppet_master::compiler::compile_data;
 use puppet_protocol::form::{CatalogRequest, Params};
-use puppet_protocol::server::compiler::compile_data;
 use puppet_protocol::server::{CompileRequest, NodeInfo};
 
 fn encode(s: &str) -> String {

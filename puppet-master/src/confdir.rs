@@ -27,8 +27,10 @@ use std::time::Duration;
 
 use puppet_ca::{Autosign, CaSettings, CertificateAuthority, KeyType};
 
-use super::{FsStorage, Master, MasterOptions, ServerError, Services, TlsFiles, TlsSource};
-use crate::AuthPolicy;
+use puppet_protocol::AuthPolicy;
+use puppet_protocol::server::{Master, MasterOptions, TlsFiles, TlsSource};
+
+use crate::{FsStorage, MasterError};
 
 /// `puppet.conf`: sections of `key = value` settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,7 +42,7 @@ impl PuppetConf {
     /// Parses the INI text (`#`/`;` comments, `[section]`, `key = value`).
     ///
     /// ```
-    /// use puppet_protocol::server::confdir::PuppetConf;
+    /// use puppet_master::confdir::PuppetConf;
     /// let conf = PuppetConf::parse("[main]\ncertname = a\n[server]\ncertname = puppet.example.test\nautosign = true\n");
     /// assert_eq!(conf.server("certname"), Some("puppet.example.test"));
     /// assert_eq!(conf.server("autosign"), Some("true"));
@@ -80,7 +82,7 @@ impl PuppetConf {
 ///
 /// ```
 /// use std::time::Duration;
-/// use puppet_protocol::server::confdir::parse_duration;
+/// use puppet_master::confdir::parse_duration;
 /// assert_eq!(parse_duration("5y"), Some(Duration::from_secs(5 * 365 * 86400)));
 /// assert_eq!(parse_duration("3600"), Some(Duration::from_secs(3600)));
 /// assert_eq!(parse_duration("x"), None);
@@ -123,8 +125,8 @@ pub struct MasterSetup {
     pub storage: FsStorage,
 }
 
-fn config_error(file: &Path, message: String) -> ServerError {
-    ServerError::Config {
+fn config_error(file: &Path, message: String) -> MasterError {
+    MasterError::Config {
         file: file.to_path_buf(),
         message,
     }
@@ -145,7 +147,7 @@ impl MasterSetup {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use puppet_protocol::server::confdir::MasterSetup;
+    /// use puppet_master::confdir::MasterSetup;
     /// let dir = tempfile::tempdir().unwrap();
     /// std::fs::write(dir.path().join("puppet.conf"),
     ///     "[server]\ncertname = puppet.example.test\nautosign = true\nkeylength = 2048\n").unwrap();
@@ -156,13 +158,13 @@ impl MasterSetup {
     /// running.shutdown().await;
     /// # });
     /// ```
-    pub fn from_confdir(dir: &Path) -> Result<MasterSetup, ServerError> {
+    pub fn from_confdir(dir: &Path) -> Result<MasterSetup, MasterError> {
         let conf_path = dir.join("puppet.conf");
         let conf = match std::fs::read_to_string(&conf_path) {
             Ok(t) => PuppetConf::parse(&t),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => PuppetConf::default(),
             Err(source) => {
-                return Err(ServerError::Io {
+                return Err(MasterError::Io {
                     what: format!("read {}", conf_path.display()),
                     source,
                 });
@@ -222,7 +224,7 @@ impl MasterSetup {
             ca.save_to_ssldir(&ssldir, &certname, &key, &cert)?;
         }
         let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|source| ServerError::Io {
+            std::fs::read_to_string(p).map_err(|source| MasterError::Io {
                 what: format!("read {}", p.display()),
                 source,
             })
@@ -235,19 +237,14 @@ impl MasterSetup {
         })?;
 
         let production = environments.join("production").join("modules");
-        std::fs::create_dir_all(&production).map_err(|source| ServerError::Io {
+        std::fs::create_dir_all(&production).map_err(|source| MasterError::Io {
             what: format!("create {}", production.display()),
             source,
         })?;
 
         // One store, shared with the caller: clones share the queue of pending writes.
         let storage = FsStorage::new(&vardir);
-        let shared = Arc::new(storage.clone());
-        let mut services = Services::with_defaults(ca.clone(), &environments, &vardir);
-        services.reports = shared.clone();
-        services.facts = shared.clone();
-        services.catalogs = shared.clone();
-        services.bucket = shared;
+        let services = crate::services_with_storage(ca.clone(), &environments, storage.clone());
         let admins = conf
             .server("ca_admin_certnames")
             .map(|v| {

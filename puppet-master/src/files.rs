@@ -6,149 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use puppet_protocol::ProtocolError;
+use puppet_protocol::files::{Links, MetadataOptions, digest};
+use puppet_protocol::server::FileServer;
 use serde_json::{Value, json};
-use sha2::Digest;
-
-use super::FileServer;
-use crate::ProtocolError;
-use crate::form::Params;
-
-/// How symbolic links are described.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Links {
-    /// Describe the link itself (`links=manage`, the default).
-    #[default]
-    Manage,
-    /// Describe what it points to (`links=follow`).
-    Follow,
-}
-
-/// The options of `file_metadata(s)` requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetadataOptions {
-    /// `links`.
-    pub links: Links,
-    /// `checksum_type`: `sha256` (default), `sha384`, `sha512`, `sha224`, `mtime`, `ctime`, `none`.
-    pub checksum_type: String,
-    /// `source_permissions=use`: report the file's owner and group; otherwise the server's.
-    pub source_permissions_use: bool,
-    /// `recurse`.
-    pub recurse: bool,
-    /// `recurselimit`: depth below the root (`None`: unlimited).
-    pub recurselimit: Option<u32>,
-    /// `ignore` globs (matched against each name).
-    pub ignore: Vec<String>,
-    /// `max_files`: more entries than this is an error (`0` or negative: no limit).
-    pub max_files: i64,
-}
-
-impl Default for MetadataOptions {
-    fn default() -> Self {
-        MetadataOptions {
-            links: Links::Manage,
-            checksum_type: "sha256".into(),
-            source_permissions_use: false,
-            recurse: false,
-            recurselimit: None,
-            ignore: Vec::new(),
-            max_files: 0,
-        }
-    }
-}
-
-impl MetadataOptions {
-    /// Reads the options from a request's query.
-    ///
-    /// ```
-    /// use puppet_protocol::form::Params;
-    /// use puppet_protocol::server::MetadataOptions;
-    /// let q = Params::parse("recurse=true&max_files=-1&ignore=.svn&ignore=.git&links=follow&checksum_type=sha256&source_permissions=use").unwrap();
-    /// let o = MetadataOptions::from_params(&q).unwrap();
-    /// assert!(o.recurse && o.source_permissions_use);
-    /// assert_eq!(o.ignore, vec![".svn", ".git"]);
-    /// ```
-    pub fn from_params(q: &Params) -> Result<MetadataOptions, ProtocolError> {
-        let links = match q.get("links") {
-            None | Some("manage") => Links::Manage,
-            Some("follow") => Links::Follow,
-            Some(o) => {
-                return Err(ProtocolError::BadRequest(format!(
-                    "Invalid links value {o:?}"
-                )));
-            }
-        };
-        let checksum_type = q.get("checksum_type").unwrap_or("sha256").to_string();
-        check_checksum_type(&checksum_type)?;
-        let source_permissions_use = matches!(
-            q.get("source_permissions"),
-            Some("use") | Some("use_when_creating")
-        );
-        let recurse = match q.get("recurse") {
-            None | Some("false") | Some("") => false,
-            Some("true") | Some("remote") => true,
-            Some(o) => {
-                return Err(ProtocolError::BadRequest(format!(
-                    "Invalid recurse value {o:?}"
-                )));
-            }
-        };
-        let recurselimit =
-            match q.get("recurselimit") {
-                None | Some("") | Some("infinite") => None,
-                Some(v) => Some(v.parse().map_err(|_| {
-                    ProtocolError::BadRequest(format!("Invalid recurselimit {v:?}"))
-                })?),
-            };
-        let max_files = match q.get("max_files") {
-            None | Some("") => 0,
-            Some(v) => v
-                .parse()
-                .map_err(|_| ProtocolError::BadRequest(format!("Invalid max_files {v:?}")))?,
-        };
-        Ok(MetadataOptions {
-            links,
-            checksum_type,
-            source_permissions_use,
-            recurse,
-            recurselimit,
-            ignore: q.all("ignore").into_iter().map(String::from).collect(),
-            max_files,
-        })
-    }
-}
-
-/// The checksum types this server computes.
-pub const CHECKSUM_TYPES: &[&str] = &[
-    "sha256", "sha384", "sha512", "sha224", "mtime", "ctime", "none",
-];
-
-fn check_checksum_type(t: &str) -> Result<(), ProtocolError> {
-    if CHECKSUM_TYPES.contains(&t) {
-        Ok(())
-    } else {
-        Err(ProtocolError::BadRequest(format!(
-            "Unsupported checksum_type {t:?} (supported: {})",
-            CHECKSUM_TYPES.join(", ")
-        )))
-    }
-}
-
-/// The first checksum type of an agent's preference list (`sha256.sha384...md5`) that this
-/// server computes; `sha256` when none is.
-///
-/// ```
-/// assert_eq!(puppet_protocol::server::files::pick_checksum(&["md5".into(), "sha512".into()]), "sha512");
-/// ```
-pub fn pick_checksum(preferences: &[String]) -> String {
-    preferences
-        .iter()
-        .find(|p| {
-            CHECKSUM_TYPES.contains(&p.as_str())
-                && !matches!(p.as_str(), "mtime" | "ctime" | "none")
-        })
-        .cloned()
-        .unwrap_or_else(|| "sha256".into())
-}
 
 /// The default file server, over `<environments>/<env>/modules/<module>/`:
 /// `modules/<m>/<path>` is `<m>/files/<path>`; `plugins`, `pluginfacts` and `locales` merge
@@ -164,7 +25,9 @@ impl ModuleFileServer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use puppet_protocol::server::{FileServer, MetadataOptions, ModuleFileServer};
+    /// use puppet_master::ModuleFileServer;
+    /// use puppet_protocol::files::MetadataOptions;
+    /// use puppet_protocol::server::FileServer;
     /// let dir = tempfile::tempdir().unwrap();
     /// let files = dir.path().join("production/modules/motd/files");
     /// std::fs::create_dir_all(&files).unwrap();
@@ -299,15 +162,6 @@ fn ctime_string(secs: i64) -> String {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 /// `{type}hexdigest` of a file's content.
 pub fn file_checksum(path: &Path, checksum_type: &str) -> std::io::Result<String> {
     let bytes = std::fs::read(path)?;
@@ -315,16 +169,6 @@ pub fn file_checksum(path: &Path, checksum_type: &str) -> std::io::Result<String
         "{{{checksum_type}}}{}",
         digest(&bytes, checksum_type)
     ))
-}
-
-/// The hex digest of `bytes` (`sha256`, `sha384`, `sha512`, `sha224`; anything else: sha256).
-pub fn digest(bytes: &[u8], checksum_type: &str) -> String {
-    match checksum_type {
-        "sha384" => hex(&sha2::Sha384::digest(bytes)),
-        "sha512" => hex(&sha2::Sha512::digest(bytes)),
-        "sha224" => hex(&sha2::Sha224::digest(bytes)),
-        _ => hex(&sha2::Sha256::digest(bytes)),
-    }
 }
 
 /// Describes one file as Puppet's `file_metadata` does.

@@ -38,8 +38,8 @@ use async_trait::async_trait;
 use puppet_catalog::{Catalog, CatalogVersion, Edge, Resource};
 use serde_json::{Map, Value, json};
 
-use super::{CatalogCompiler, CompileRequest, NodeClassifier, NodeInfo};
-use crate::ProtocolError;
+use puppet_protocol::ProtocolError;
+use puppet_protocol::server::{CatalogCompiler, CompileRequest, NodeClassifier, NodeInfo};
 
 /// The default compiler (see the module docs).
 #[derive(Debug, Clone)]
@@ -78,7 +78,8 @@ impl DataCompiler {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use puppet_protocol::server::{CatalogCompiler, CompileRequest, DataCompiler, NodeInfo};
+    /// use puppet_master::DataCompiler;
+    /// use puppet_protocol::server::{CatalogCompiler, CompileRequest, NodeInfo};
     /// let dir = tempfile::tempdir().unwrap();
     /// std::fs::create_dir_all(dir.path().join("production")).unwrap();
     /// std::fs::write(dir.path().join("production/resources.json"), r#"{
@@ -104,7 +105,7 @@ impl DataCompiler {
 }
 
 fn short_digest(bytes: &[u8]) -> String {
-    let d = super::files::digest(bytes, "sha256");
+    let d = puppet_protocol::files::digest(bytes, "sha256");
     format!("sha256:{}", &d[..16.min(d.len())])
 }
 
@@ -120,7 +121,7 @@ fn uuid_like() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let h = super::files::digest(seed.as_bytes(), "sha256");
+    let h = puppet_protocol::files::digest(seed.as_bytes(), "sha256");
     format!(
         "{}-{}-4{}-a{}-{}",
         &h[0..8],
@@ -391,7 +392,7 @@ fn class_tags(name: &str) -> Vec<String> {
 /// the node classifier and are added after the matched ones.
 ///
 /// ```
-/// use puppet_protocol::server::compiler::compile_data;
+/// use puppet_master::compiler::compile_data;
 /// use puppet_protocol::server::{CompileRequest, NodeInfo};
 /// let data = serde_json::json!({
 ///   "classes": {"motd": [{"type": "File", "title": "/etc/motd",

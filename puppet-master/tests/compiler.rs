@@ -1,0 +1,50 @@
+//! The data compiler's output (snapshot).
+
+#[test]
+fn data_compiler_output() {
+    use puppet_master::compiler::compile_data;
+    use puppet_protocol::server::{CompileRequest, NodeInfo};
+    let data: serde_json::Value = serde_json::from_str(
+        r#"{
+          "classes": {
+            "base": [
+              {"type": "file", "title": "/etc/motd",
+               "parameters": {"content": "${certname} runs ${facts.os.family} ${facts.missing}\n", "notify": "Exec[x]", "backup": "${facts.nope|/var/backup}"},
+               "tags": ["Banner"]},
+              {"type": "Exec", "title": "x", "parameters": {"command": "/bin/true", "refreshonly": true}}
+            ],
+            "web::server": [
+              {"type": "Package", "title": "nginx", "parameters": {"ensure": "installed", "tag": "frontend"}}
+            ],
+            "never": [ {"type": "Notify", "title": "no"} ]
+          },
+          "nodes": [
+            {"certname": "*.example.test", "classes": ["base"]},
+            {"facts": {"os.family": "Debian", "role": "web"}, "classes": ["web::server"]},
+            {"certname": "other*", "classes": ["never"]}
+          ]
+        }"#,
+    )
+    .unwrap();
+    let req = CompileRequest {
+        certname: "web1.example.test".into(),
+        environment: "production".into(),
+        facts: Some(serde_json::json!({"os": {"family": "Debian"}, "role": "web"})),
+        node: NodeInfo::default(),
+        transaction_uuid: None,
+        static_catalog: false,
+        checksum_types: vec![],
+    };
+    let mut catalog = compile_data(&data, &req, &[]).unwrap();
+    catalog.version = None;
+    catalog.catalog_uuid = Some("<uuid>".into());
+    let json: serde_json::Value = serde_json::from_str(&catalog.to_json().unwrap()).unwrap();
+    insta::assert_json_snapshot!(json);
+    // The result is a catalog the graph accepts: no unresolved references, no cycles.
+    let checked = puppet_catalog::check(catalog.to_json().unwrap().as_bytes()).unwrap();
+    assert_eq!(checked.resources, 8);
+    assert!(
+        !json.to_string().contains("Notify"),
+        "class never must not be included"
+    );
+}
