@@ -7,49 +7,8 @@ use puppet_ca::{CaError, CertificateAuthority, CsrOutcome};
 use serde_json::Value;
 
 use puppet_protocol::ProtocolError;
+use puppet_protocol::error::CaOperation;
 use puppet_protocol::server::CaService;
-
-/// The one mapping of [`CaError`] to protocol errors (and so to HTTP statuses): bad input is
-/// 400, a missing request 409 (as Puppetserver's "Cannot sign ... without a certificate
-/// request"), a missing certificate 404, the rest 500.
-pub fn ca_error(e: CaError) -> ProtocolError {
-    match e {
-        CaError::InvalidCertname { .. }
-        | CaError::Malformed { .. }
-        | CaError::CsrTooLarge { .. }
-        | CaError::CsrSignature { .. }
-        | CaError::UnsupportedAlgorithm { .. }
-        | CaError::CertnameMismatch { .. }
-        | CaError::SubjectAltNamesNotAllowed { .. }
-        | CaError::AuthorizationExtensionNotAllowed { .. }
-        | CaError::ExtensionNotAllowed { .. }
-        | CaError::AlreadyHasCertificate { .. }
-        | CaError::RenewalRefused { .. } => ProtocolError::BadRequest(e.to_string()),
-        CaError::NoCsr { certname } => ProtocolError::Conflict(format!(
-            "Cannot sign certificate for host {certname} without a certificate request"
-        )),
-        CaError::NoCertificate { .. } | CaError::NothingToClean { .. } => {
-            ProtocolError::CaNotFound(e.to_string())
-        }
-        other => ProtocolError::Internal(other.to_string()),
-    }
-}
-
-/// Maps a [`CaError`] by its own [`CaError::http_status`] (404 for a name the CA does not
-/// know, 400 for bad input, 500 for the CA's own faults): the mapping of the endpoints that
-/// only delete or read, where Puppetserver has no special case.
-///
-/// ```
-/// let e = puppet_ca::CaError::NothingToClean { certname: "n".into() };
-/// assert_eq!(puppet_master::ca::ca_status_error(e).status(), 404);
-/// ```
-pub fn ca_status_error(e: CaError) -> ProtocolError {
-    match e.http_status() {
-        404 => ProtocolError::CaNotFound(e.to_string()),
-        400..=499 => ProtocolError::BadRequest(e.to_string()),
-        _ => ProtocolError::Internal(e.to_string()),
-    }
-}
 
 /// [`CaService`] over a CA directory. Every CA call runs on the blocking pool.
 #[derive(Debug, Clone)]
@@ -82,15 +41,18 @@ impl LocalCa {
         &self.ca
     }
 
+    /// Runs `f` on the blocking pool; its error is answered as Puppetserver answers it in
+    /// `operation` ([`ProtocolError::ca`]).
     async fn run<T: Send + 'static>(
         &self,
+        operation: CaOperation,
         f: impl FnOnce(&CertificateAuthority) -> Result<T, CaError> + Send + 'static,
     ) -> Result<T, ProtocolError> {
         let ca = self.ca.clone();
         tokio::task::spawn_blocking(move || f(&ca))
             .await
-            .map_err(|e| ProtocolError::Internal(format!("CA task: {e}")))?
-            .map_err(ca_error)
+            .map_err(ProtocolError::service)?
+            .map_err(|e| ProtocolError::ca(operation, e))
     }
 }
 
@@ -101,16 +63,17 @@ fn status_json(s: &puppet_ca::CertStatus) -> Result<Value, CaError> {
 #[async_trait]
 impl CaService for LocalCa {
     async fn ca_certificate(&self) -> Result<String, ProtocolError> {
-        self.run(|ca| ca.ca_certificate_pem()).await
+        self.run(CaOperation::Read, |ca| ca.ca_certificate_pem())
+            .await
     }
 
     async fn crl(&self) -> Result<String, ProtocolError> {
-        self.run(|ca| ca.crl_pem()).await
+        self.run(CaOperation::Read, |ca| ca.crl_pem()).await
     }
 
     async fn submit_csr(&self, certname: &str, csr_pem: Vec<u8>) -> Result<bool, ProtocolError> {
         let name = certname.to_string();
-        self.run(move |ca| {
+        self.run(CaOperation::SubmitCsr, move |ca| {
             Ok(matches!(
                 ca.submit_csr(&name, &csr_pem)?,
                 CsrOutcome::Signed(_)
@@ -121,23 +84,27 @@ impl CaService for LocalCa {
 
     async fn csr(&self, certname: &str) -> Result<Option<String>, ProtocolError> {
         let name = certname.to_string();
-        self.run(move |ca| ca.csr_pem(&name)).await
+        self.run(CaOperation::Read, move |ca| ca.csr_pem(&name))
+            .await
     }
 
     async fn certificate(&self, certname: &str) -> Result<Option<String>, ProtocolError> {
         let name = certname.to_string();
-        self.run(move |ca| ca.certificate_pem(&name)).await
+        self.run(CaOperation::Read, move |ca| ca.certificate_pem(&name))
+            .await
     }
 
     async fn status(&self, certname: &str) -> Result<Option<Value>, ProtocolError> {
         let name = certname.to_string();
-        self.run(move |ca| ca.status(&name)?.as_ref().map(status_json).transpose())
-            .await
+        self.run(CaOperation::Read, move |ca| {
+            ca.status(&name)?.as_ref().map(status_json).transpose()
+        })
+        .await
     }
 
     async fn statuses(&self, state: Option<&str>) -> Result<Vec<Value>, ProtocolError> {
         let state = state.map(String::from);
-        self.run(move |ca| {
+        self.run(CaOperation::Read, move |ca| {
             ca.list()?
                 .iter()
                 .filter(|s| state.as_deref().is_none_or(|w| s.state.as_str() == w))
@@ -150,8 +117,14 @@ impl CaService for LocalCa {
     async fn set_state(&self, certname: &str, desired: &str) -> Result<(), ProtocolError> {
         let name = certname.to_string();
         match desired {
-            "signed" => self.run(move |ca| ca.sign(&name).map(|_| ())).await,
-            "revoked" => self.run(move |ca| ca.revoke(&name)).await,
+            "signed" => {
+                self.run(CaOperation::Sign, move |ca| ca.sign(&name).map(|_| ()))
+                    .await
+            }
+            "revoked" => {
+                self.run(CaOperation::Revoke, move |ca| ca.revoke(&name))
+                    .await
+            }
             other => Err(ProtocolError::BadRequest(format!(
                 "State {other} invalid; Must specify desired state of 'signed' or 'revoked' for host {certname}."
             ))),
@@ -160,7 +133,7 @@ impl CaService for LocalCa {
 
     async fn clean(&self, certname: &str) -> Result<bool, ProtocolError> {
         let name = certname.to_string();
-        self.run(move |ca| {
+        self.run(CaOperation::Clean, move |ca| {
             if ca.certificate_pem(&name)?.is_none() {
                 return Ok(false);
             }
@@ -175,22 +148,13 @@ impl CaService for LocalCa {
     }
 
     async fn delete(&self, certname: &str) -> Result<(), ProtocolError> {
-        let ca = self.ca.clone();
         let name = certname.to_string();
-        tokio::task::spawn_blocking(move || ca.delete(&name))
+        self.run(CaOperation::Delete, move |ca| ca.delete(&name))
             .await
-            .map_err(|e| ProtocolError::Internal(format!("CA task: {e}")))?
-            .map_err(|e| match e {
-                // Puppetserver's answer for a name it has no files for.
-                CaError::NothingToClean { .. } => {
-                    ProtocolError::CaNotFound("Invalid certificate subject.".into())
-                }
-                other => ca_status_error(other),
-            })
     }
 
     async fn expirations(&self) -> Result<Value, ProtocolError> {
-        self.run(|ca| {
+        self.run(CaOperation::Read, |ca| {
             serde_json::to_value(ca.expirations()?)
                 .map_err(|e| CaError::Crypto(format!("expirations JSON: {e}")))
         })
@@ -198,6 +162,7 @@ impl CaService for LocalCa {
     }
 
     async fn renew(&self, cert_pem: Vec<u8>) -> Result<String, ProtocolError> {
-        self.run(move |ca| ca.renew(&cert_pem)).await
+        self.run(CaOperation::Renew, move |ca| ca.renew(&cert_pem))
+            .await
     }
 }

@@ -160,7 +160,7 @@ impl DataCompiler {
                 return Ok(catalog);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ProtocolError::Internal(format!("{}: {e}", doc.display()))),
+            Err(e) => return Err(ProtocolError::io(doc.display().to_string(), e)),
         }
         let data_path = envdir.join("resources.json");
         let (data, code_id) = self.load_data(&data_path, req)?;
@@ -273,7 +273,7 @@ impl CatalogCompiler for DataCompiler {
         let req = request.clone();
         tokio::task::spawn_blocking(move || me.compile_sync(&req))
             .await
-            .map_err(|e| ProtocolError::Internal(format!("compiler task: {e}")))?
+            .map_err(ProtocolError::service)?
     }
 }
 

@@ -304,7 +304,7 @@ impl ModuleFileServer {
     ) -> Result<Value, ProtocolError> {
         let full = first_existing(self.roots(env, path, false)?.0)
             .ok_or_else(|| not_found("file_metadata", path))?;
-        describe(&full, &full, None, o).map_err(|e| ProtocolError::Internal(format!("{path}: {e}")))
+        describe(&full, &full, None, o).map_err(|e| ProtocolError::io(path, e))
     }
 
     fn metadatas_sync(
@@ -321,7 +321,7 @@ impl ModuleFileServer {
         let Some(first) = roots.first() else {
             return Err(not_found("file_metadatas", path));
         };
-        let io = |e: std::io::Error| ProtocolError::Internal(format!("{path}: {e}"));
+        let io = |e: std::io::Error| ProtocolError::io(path, e);
         let mut out = vec![describe(first, first, Some("."), o).map_err(io)?];
         if o.recurse && listable {
             let mut seen = BTreeMap::new();
@@ -353,7 +353,7 @@ impl ModuleFileServer {
             .filter(|_| listable)
             .find(|p| p.is_file())
             .ok_or_else(|| not_found("file_content", path))?;
-        std::fs::read(&full).map_err(|e| ProtocolError::Internal(format!("{path}: {e}")))
+        std::fs::read(&full).map_err(|e| ProtocolError::io(path, e))
     }
 }
 
@@ -362,7 +362,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ProtocolError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ProtocolError::Internal(format!("file server task: {e}")))?
+        .map_err(ProtocolError::service)?
 }
 
 #[async_trait]

@@ -79,7 +79,7 @@ impl FsStorage {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error(&dir, &e)),
+            Err(e) => return Err(io_error(&dir, e)),
         }
         out.sort();
         Ok(out)
@@ -90,7 +90,7 @@ impl FsStorage {
         self.report_paths(certname)?
             .iter()
             .map(|p| {
-                let bytes = std::fs::read(p).map_err(|e| io_error(p, &e))?;
+                let bytes = std::fs::read(p).map_err(|e| io_error(p, e))?;
                 puppet_report::Report::from_json(&bytes)
                     .map_err(|e| ProtocolError::Internal(format!("{}: {e}", p.display())))
             })
@@ -109,7 +109,7 @@ impl FsStorage {
                 .map(Some)
                 .map_err(|e| ProtocolError::Internal(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, &e)),
+            Err(e) => Err(io_error(&path, e)),
         }
     }
 
@@ -134,7 +134,7 @@ impl FsStorage {
         match std::fs::read(&path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, &e)),
+            Err(e) => Err(io_error(&path, e)),
         }
     }
 
@@ -233,8 +233,8 @@ fn checked(certname: &str) -> Result<(), ProtocolError> {
         .map_err(|e| ProtocolError::BadRequest(format!("Invalid certname {certname:?}: {e}")))
 }
 
-fn io_error(path: &Path, e: &std::io::Error) -> ProtocolError {
-    ProtocolError::Internal(format!("{}: {e}", path.display()))
+fn io_error(path: &Path, e: std::io::Error) -> ProtocolError {
+    ProtocolError::io(path.display().to_string(), e)
 }
 
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
@@ -244,7 +244,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProtocolErro
     let dir = path
         .parent()
         .ok_or_else(|| ProtocolError::Internal(format!("{} has no parent", path.display())))?;
-    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(
         ".{name}.tmp.{}.{}",
@@ -263,7 +263,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProtocolErro
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(io_error(path, &e));
+        return Err(io_error(path, e));
     }
     Ok(())
 }
@@ -273,7 +273,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ProtocolError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ProtocolError::Internal(format!("storage task: {e}")))?
+        .map_err(ProtocolError::service)?
 }
 
 fn to_vec(value: &impl serde::Serialize) -> Result<Vec<u8>, ProtocolError> {
@@ -298,7 +298,7 @@ impl FactStore for FsStorage {
                 .map(Some)
                 .map_err(|e| ProtocolError::Internal(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, &e)),
+            Err(e) => Err(io_error(&path, e)),
         })
         .await
     }

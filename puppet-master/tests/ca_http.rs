@@ -8,11 +8,25 @@ use puppet_master::testing::TestMaster;
 
 /// A CSR for `cn` made by `openssl req`.
 fn openssl_csr(dir: &Path, cn: &str) -> Vec<u8> {
+    openssl_csr_with(dir, cn, &[])
+}
+
+/// A CSR for `cn` made by `openssl req` with extra arguments (`-addext ...`).
+fn openssl_csr_with(dir: &Path, cn: &str, extra: &[&str]) -> Vec<u8> {
     let key = dir.join(format!("{cn}.key"));
     let csr = dir.join(format!("{cn}.csr"));
     let out = std::process::Command::new("openssl")
-        .args(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj"])
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-subj"])
         .arg(format!("/CN={cn}"))
+        .args(extra)
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -401,4 +415,164 @@ async fn expirations_are_served_to_admins() {
     assert_eq!(json, expected);
     assert!(json["ca-certs"].as_object().is_some_and(|m| !m.is_empty()));
     assert!(json["crls"].as_object().is_some_and(|m| !m.is_empty()));
+}
+
+/// Submits a CSR on a connection of its own (the master closes it after a CSR, quirk Q1).
+async fn submit(
+    client: &puppet_protocol::client::Client,
+    name: &str,
+    csr: Vec<u8>,
+) -> puppet_protocol::client::Answer {
+    let mut conn = client.connect().await.unwrap();
+    conn.request(
+        "PUT",
+        &format!("/puppet-ca/v1/certificate_request/{name}"),
+        Some("text/plain"),
+        csr,
+    )
+    .await
+    .unwrap()
+}
+
+/// Regression: a CSR whose subject Puppetserver refuses, or with a wildcard DNS alternative
+/// name, was answered 500; Puppetserver answers 400 with its words, in plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_csrs_are_400_with_puppets_words() {
+    let f = TestMaster::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let anonymous = f.client(None).unwrap();
+
+    let bad_subject = "web-.example.test";
+    let answer = submit(
+        &anonymous,
+        bad_subject,
+        openssl_csr(tmp.path(), bad_subject),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        400,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(
+        String::from_utf8_lossy(&answer.body),
+        "Subject hostname format is invalid"
+    );
+
+    let name = "san.example.test";
+    let csr = openssl_csr_with(
+        tmp.path(),
+        name,
+        &[
+            "-addext",
+            "subjectAltName=DNS:san.example.test,DNS:*.example.test",
+        ],
+    );
+    let answer = submit(&anonymous, name, csr).await;
+    assert_eq!(
+        answer.status,
+        400,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.content_type.as_deref(), Some("text/plain"));
+    assert!(
+        String::from_utf8_lossy(&answer.body).contains(name),
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert!(f.ca().csr_pem(name).unwrap().is_none(), "nothing stored");
+}
+
+/// Regression: a CSR over the CA's size limit is 413 (it was 400 on one path and 413 on
+/// another).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_csr_is_413() {
+    let f = TestMaster::start().await.unwrap();
+    let anonymous = f.client(None).unwrap();
+    let limit = f.ca().settings().max_csr_bytes;
+    let mut body = b"-----BEGIN CERTIFICATE REQUEST-----\n".to_vec();
+    body.resize(limit + 1, b'A');
+    let answer = submit(&anonymous, "big.example.test", body).await;
+    assert_eq!(answer.status, 413);
+    assert!(f.ca().csr_pem("big.example.test").unwrap().is_none());
+}
+
+/// Puppetserver's 409s: signing without a pending request, revoking without a signed
+/// certificate, and a manual sign refused by the CSR policy (404 only for a name the CA
+/// knows nothing about).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_sign_and_revoke_conflicts_are_409() {
+    let f = TestMaster::start().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let anonymous = f.client(None).unwrap();
+    let mut admin = f
+        .client_for("admin.example.test")
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let set = |state: &str| format!(r#"{{"desired_state":"{state}"}}"#).into_bytes();
+
+    // A pending request, never signed: revoking it is a conflict.
+    let name = "pending.example.test";
+    assert_eq!(
+        submit(&anonymous, name, openssl_csr(tmp.path(), name))
+            .await
+            .status,
+        200
+    );
+    let path = format!("/puppet-ca/v1/certificate_status/{name}");
+    let revoke = admin
+        .request("PUT", &path, Some("application/json"), set("revoked"))
+        .await
+        .unwrap();
+    assert_eq!(revoke.status, 409);
+    assert_eq!(revoke.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(
+        String::from_utf8_lossy(&revoke.body),
+        format!("Cannot revoke certificate for host {name} without a signed certificate")
+    );
+
+    // A request with alternative names (placed in requests/ as an admin tool would; the CA
+    // refuses it on submission): a manual sign refuses it with 409.
+    let san = "alt.example.test";
+    let csr = openssl_csr_with(
+        tmp.path(),
+        san,
+        &[
+            "-addext",
+            "subjectAltName=DNS:alt.example.test,DNS:other.example.test",
+        ],
+    );
+    std::fs::write(f.dir().join(format!("ca/requests/{san}.pem")), csr).unwrap();
+    let sign = admin
+        .request(
+            "PUT",
+            &format!("/puppet-ca/v1/certificate_status/{san}"),
+            Some("application/json"),
+            set("signed"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sign.status, 409, "{}", String::from_utf8_lossy(&sign.body));
+    assert!(String::from_utf8_lossy(&sign.body).contains("other.example.test"));
+
+    // Nothing at all for the name: 404.
+    let nobody = admin
+        .request(
+            "PUT",
+            "/puppet-ca/v1/certificate_status/nobody.example.test",
+            Some("application/json"),
+            set("signed"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(nobody.status, 404);
+    assert_eq!(
+        String::from_utf8_lossy(&nobody.body),
+        "Invalid certificate subject."
+    );
 }

@@ -164,3 +164,114 @@ fn puppetserver_default_auth_rules() {
         "Forbidden request: /puppet/v3/catalog/x (method :post). Please see the server logs for details."
     );
 }
+
+/// The one mapping of CA errors to HTTP: the status Puppetserver's CA answers each with in
+/// each operation, always plain text on the CA API.
+#[cfg(feature = "server")]
+#[test]
+fn ca_errors_map_as_puppetserver_answers_them() {
+    use puppet_ca::CaError;
+    use puppet_protocol::error::CaOperation as Op;
+    let name = || "n1.example.test".to_string();
+    let cases: Vec<(Op, CaError, u16)> = vec![
+        (
+            Op::SubmitCsr,
+            CaError::InvalidCertname {
+                name: name(),
+                reason: "x",
+            },
+            400,
+        ),
+        (
+            Op::SubmitCsr,
+            CaError::CsrTooLarge {
+                certname: name(),
+                size: 2,
+                limit: 1,
+            },
+            413,
+        ),
+        (
+            Op::SubmitCsr,
+            CaError::InvalidSubject {
+                certname: name(),
+                reason: "Subject hostname format is invalid".into(),
+            },
+            400,
+        ),
+        (
+            Op::SubmitCsr,
+            CaError::InvalidAltName {
+                certname: name(),
+                reason: "wildcard".into(),
+            },
+            400,
+        ),
+        (
+            Op::SubmitCsr,
+            CaError::AlreadyHasCertificate {
+                certname: name(),
+                state: "signed",
+            },
+            400,
+        ),
+        (
+            Op::Sign,
+            CaError::InvalidAltName {
+                certname: name(),
+                reason: "wildcard".into(),
+            },
+            409,
+        ),
+        (Op::Sign, CaError::NoCsr { certname: name() }, 409),
+        (Op::Read, CaError::NoCsr { certname: name() }, 404),
+        (Op::Revoke, CaError::NoCertificate { certname: name() }, 409),
+        (Op::Read, CaError::NoCertificate { certname: name() }, 404),
+        (
+            Op::Delete,
+            CaError::NothingToClean { certname: name() },
+            404,
+        ),
+        (
+            Op::Renew,
+            CaError::RenewalRefused {
+                certname: name(),
+                reason: "x".into(),
+            },
+            403,
+        ),
+        (Op::Read, CaError::Crypto("x".into()), 500),
+    ];
+    for (op, e, status) in cases {
+        let text = e.to_string();
+        let err = puppet_protocol::ProtocolError::ca(op, e);
+        assert_eq!(err.status(), status, "{op:?} {text}");
+        let (ct, _) = err.body_for(true);
+        assert_eq!(ct, Some("text/plain"));
+        // The CA's error stays the source, typed.
+        let source = std::error::Error::source(&err).unwrap();
+        assert!(source.is::<CaError>());
+    }
+    let delete = puppet_protocol::ProtocolError::ca(
+        Op::Delete,
+        CaError::NothingToClean { certname: name() },
+    );
+    assert_eq!(delete.to_string(), "Invalid certificate subject.");
+}
+
+/// A custom service's error is kept as the source, not flattened into a string.
+#[test]
+fn service_errors_keep_their_source() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("inventory database unreachable")]
+    struct Unreachable;
+    let err = ProtocolError::service(Unreachable);
+    assert_eq!(err.status(), 500);
+    assert_eq!(
+        err.to_string(),
+        "Server Error: inventory database unreachable"
+    );
+    assert!(std::error::Error::source(&err).unwrap().is::<Unreachable>());
+    let (_, body) = err.body();
+    assert!(body.contains("RUNTIME_ERROR"));
+}
