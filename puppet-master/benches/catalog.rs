@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
     let req = CompileRequest {
         certname: "bench1000.example.test".into(),
         environment: "production".into(),
-        facts: Some(facts["values"].clone()),
+        facts: Some(puppet_facts::Facts::from_value(facts.clone()).unwrap()),
         node: NodeInfo::default(),
         transaction_uuid: None,
         static_catalog: true,

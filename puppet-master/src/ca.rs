@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use puppet_ca::{CaError, CertificateAuthority, CsrOutcome};
-use serde_json::Value;
+use puppet_ca::{CaError, CertState, CertStatus, CertificateAuthority, CsrOutcome, Expirations};
+use puppet_protocol::ca::DesiredState;
 
 use puppet_protocol::ProtocolError;
 use puppet_protocol::error::CaOperation;
@@ -56,10 +56,6 @@ impl LocalCa {
     }
 }
 
-fn status_json(s: &puppet_ca::CertStatus) -> Result<Value, CaError> {
-    serde_json::to_value(s).map_err(|e| CaError::Crypto(format!("status JSON: {e}")))
-}
-
 #[async_trait]
 impl CaService for LocalCa {
     async fn ca_certificate(&self) -> Result<String, ProtocolError> {
@@ -94,40 +90,32 @@ impl CaService for LocalCa {
             .await
     }
 
-    async fn status(&self, certname: &str) -> Result<Option<Value>, ProtocolError> {
+    async fn status(&self, certname: &str) -> Result<Option<CertStatus>, ProtocolError> {
         let name = certname.to_string();
+        self.run(CaOperation::Read, move |ca| ca.status(&name))
+            .await
+    }
+
+    async fn statuses(&self, state: Option<CertState>) -> Result<Vec<CertStatus>, ProtocolError> {
         self.run(CaOperation::Read, move |ca| {
-            ca.status(&name)?.as_ref().map(status_json).transpose()
+            let mut list = ca.list()?;
+            list.retain(|s| state.is_none_or(|w| s.state == w));
+            Ok(list)
         })
         .await
     }
 
-    async fn statuses(&self, state: Option<&str>) -> Result<Vec<Value>, ProtocolError> {
-        let state = state.map(String::from);
-        self.run(CaOperation::Read, move |ca| {
-            ca.list()?
-                .iter()
-                .filter(|s| state.as_deref().is_none_or(|w| s.state.as_str() == w))
-                .map(status_json)
-                .collect()
-        })
-        .await
-    }
-
-    async fn set_state(&self, certname: &str, desired: &str) -> Result<(), ProtocolError> {
+    async fn set_state(&self, certname: &str, desired: DesiredState) -> Result<(), ProtocolError> {
         let name = certname.to_string();
         match desired {
-            "signed" => {
-                self.run(CaOperation::Sign, move |ca| ca.sign(&name).map(|_| ()))
-                    .await
-            }
-            "revoked" => {
+            DesiredState::Revoked => {
                 self.run(CaOperation::Revoke, move |ca| ca.revoke(&name))
                     .await
             }
-            other => Err(ProtocolError::BadRequest(format!(
-                "State {other} invalid; Must specify desired state of 'signed' or 'revoked' for host {certname}."
-            ))),
+            DesiredState::Signed => {
+                self.run(CaOperation::Sign, move |ca| ca.sign(&name).map(|_| ()))
+                    .await
+            }
         }
     }
 
@@ -153,15 +141,14 @@ impl CaService for LocalCa {
             .await
     }
 
-    async fn expirations(&self) -> Result<Value, ProtocolError> {
-        self.run(CaOperation::Read, |ca| {
-            serde_json::to_value(ca.expirations()?)
-                .map_err(|e| CaError::Crypto(format!("expirations JSON: {e}")))
-        })
-        .await
+    async fn expirations(&self) -> Result<Expirations, ProtocolError> {
+        self.run(CaOperation::Read, |ca| ca.expirations()).await
     }
 
-    async fn renew(&self, cert_pem: Vec<u8>) -> Result<String, ProtocolError> {
+    async fn renew(&self, cert_der: &[u8]) -> Result<String, ProtocolError> {
+        let cert_pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, cert_der)
+            .map_err(|e| ProtocolError::BadRequest(format!("Certificate renewal: {e}")))?
+            .into_bytes();
         self.run(CaOperation::Renew, move |ca| ca.renew(&cert_pem))
             .await
     }

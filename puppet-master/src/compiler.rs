@@ -36,20 +36,35 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use puppet_catalog::{Catalog, CatalogVersion, Edge, Resource};
+use puppet_facts::Facts;
 use serde_json::{Map, Value, json};
 
 use puppet_protocol::ProtocolError;
-use puppet_protocol::server::{CatalogCompiler, CompileRequest, NodeClassifier, NodeInfo};
+use puppet_protocol::files::{FileMetadata, Links, MetadataOptions, pick_checksum};
+use puppet_protocol::server::{
+    CatalogCompiler, CompileRequest, FileServer, NodeClassifier, NodeInfo,
+};
 
 /// The default compiler (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DataCompiler {
     environments: PathBuf,
+    /// Where static catalogs' file metadata comes from ([`inline_metadata`]).
+    files: Option<Arc<dyn FileServer>>,
     /// Parsed `resources.json` files with the stamp they were read at, and their code_id.
     cache: Arc<Mutex<HashMap<PathBuf, Cached>>>,
     /// Parsed complete catalog documents (`catalogs/<certname>.json`), their code_id already
     /// set, with the stamp they were read at.
     catalogs: Arc<Mutex<HashMap<PathBuf, CachedCatalog>>>,
+}
+
+impl std::fmt::Debug for DataCompiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataCompiler")
+            .field("environments", &self.environments)
+            .field("inlines_metadata", &self.files.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -98,9 +113,20 @@ impl DataCompiler {
     pub fn new(environments: impl Into<PathBuf>) -> DataCompiler {
         DataCompiler {
             environments: environments.into(),
+            files: None,
             cache: Arc::new(Mutex::new(HashMap::new())),
             catalogs: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+}
+
+impl DataCompiler {
+    /// Inlines static catalogs' file metadata from `files` ([`inline_metadata`]) when a
+    /// request asks for a static catalog. Without a file server, catalogs carry no metadata
+    /// and the agent asks `file_metadata` for each file.
+    pub fn with_file_server(mut self, files: Arc<dyn FileServer>) -> DataCompiler {
+        self.files = Some(files);
+        self
     }
 }
 
@@ -271,15 +297,25 @@ impl CatalogCompiler for DataCompiler {
     async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError> {
         let me = self.clone();
         let req = request.clone();
-        tokio::task::spawn_blocking(move || me.compile_sync(&req))
+        let mut catalog = tokio::task::spawn_blocking(move || me.compile_sync(&req))
             .await
-            .map_err(ProtocolError::service)?
+            .map_err(ProtocolError::service)??;
+        if let (true, Some(files)) = (request.static_catalog, &self.files) {
+            inline_metadata(
+                files.as_ref(),
+                &request.environment,
+                &mut catalog,
+                &request.checksum_types,
+            )
+            .await?;
+        }
+        Ok(catalog)
     }
 }
 
-/// Looks up a dotted path (`os.family`) in a facts `values` object.
-pub fn fact<'a>(values: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(values, |v, key| v.get(key))
+/// A fact by dotted path (`os.family`, `processors.models.0`), as facter looks it up.
+fn fact<'a>(facts: Option<&'a Facts>, path: &str) -> Option<&'a Value> {
+    facts.and_then(|f| f.get(path))
 }
 
 /// Puppet's class reference title: each `::` segment capitalized (`foo::bar` → `Foo::Bar`).
@@ -296,7 +332,7 @@ fn class_title(name: &str) -> String {
         .join("::")
 }
 
-fn interpolate(value: &Value, facts: &Value, req: &CompileRequest) -> Value {
+fn interpolate(value: &Value, facts: Option<&Facts>, req: &CompileRequest) -> Value {
     match value {
         Value::String(s) => Value::String(interpolate_str(s, facts, req)),
         Value::Array(a) => Value::Array(a.iter().map(|v| interpolate(v, facts, req)).collect()),
@@ -317,7 +353,7 @@ fn scalar_text(v: &Value) -> String {
     }
 }
 
-fn interpolate_str(s: &str, facts: &Value, req: &CompileRequest) -> String {
+fn interpolate_str(s: &str, facts: Option<&Facts>, req: &CompileRequest) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("${") {
@@ -399,9 +435,10 @@ fn class_tags(name: &str) -> Vec<String> {
 ///                          "parameters": {"content": "on ${facts.os.family}"}}]},
 ///   "nodes": [{"certname": "*.example.test", "classes": ["motd"]}]
 /// });
+/// let facts = puppet_facts::Facts::from_json(br#"{"name": "n1.example.test", "values": {"os": {"family": "Debian"}}}"#).unwrap();
 /// let req = CompileRequest {
 ///     certname: "n1.example.test".into(), environment: "production".into(),
-///     facts: Some(serde_json::json!({"os": {"family": "Debian"}})),
+///     facts: Some(facts),
 ///     node: NodeInfo::default(), transaction_uuid: None, static_catalog: false, checksum_types: vec![],
 /// };
 /// let catalog = compile_data(&data, &req, &[]).unwrap();
@@ -414,8 +451,7 @@ pub fn compile_data(
     req: &CompileRequest,
     extra_classes: &[String],
 ) -> Result<Catalog, String> {
-    let empty = Value::Object(Map::new());
-    let facts = req.facts.as_ref().unwrap_or(&empty);
+    let facts = req.facts.as_ref();
     let classes_def = data
         .get("classes")
         .and_then(Value::as_object)
@@ -620,16 +656,138 @@ impl NodeClassifier for DefaultClassifier {
         &self,
         certname: &str,
         environment: Option<&str>,
-        facts: Option<&Value>,
+        facts: Option<&Facts>,
     ) -> Result<NodeInfo, ProtocolError> {
         Ok(NodeInfo {
             name: certname.to_string(),
             environment: environment.unwrap_or("production").to_string(),
             classes: Vec::new(),
-            parameters: facts
-                .and_then(|f| f.get("values"))
-                .and_then(Value::as_object)
-                .cloned(),
+            parameters: facts.map(|f| f.values.clone()),
         })
     }
+}
+
+fn sources(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn metadata_value(m: &FileMetadata) -> Result<Value, ProtocolError> {
+    serde_json::to_value(m).map_err(ProtocolError::service)
+}
+
+/// The static-catalog step of compiling: inlines the metadata of every `File` resource's
+/// first `puppet:///` source that `files` can give a `content_uri` for (`metadata` for a
+/// single file, `recursive_metadata` for `recurse`), with the `content_uri` the agent then
+/// fetches from `static_file_content`. Only for a catalog with a `code_id` (as Puppetserver,
+/// quirk Q8). A source whose metadata cannot be read is left for the agent to ask about.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use puppet_master::ModuleFileServer;
+/// use puppet_master::compiler::inline_metadata;
+/// let dir = tempfile::tempdir().unwrap();
+/// let files = dir.path().join("production/modules/m/files");
+/// std::fs::create_dir_all(&files).unwrap();
+/// std::fs::write(files.join("a.txt"), "alpha\n").unwrap();
+/// let mut catalog = puppet_catalog::Catalog::from_json(br#"{"name": "n1", "code_id": "v1", "edges": [],
+///   "resources": [{"type": "File", "title": "/tmp/a", "parameters": {"source": "puppet:///modules/m/a.txt"}}]}"#).unwrap();
+/// inline_metadata(&ModuleFileServer::new(dir.path()), "production", &mut catalog, &[]).await.unwrap();
+/// let meta = catalog.file_metadata("/tmp/a").unwrap().unwrap();
+/// assert_eq!(meta.content_uri.as_deref(), Some("puppet:///modules/m/files/a.txt"));
+/// # });
+/// ```
+pub async fn inline_metadata(
+    files: &dyn FileServer,
+    env: &str,
+    catalog: &mut Catalog,
+    preferences: &[String],
+) -> Result<(), ProtocolError> {
+    if !catalog.code_id.as_ref().is_some_and(Value::is_string) {
+        return Ok(());
+    }
+    let default_checksum = pick_checksum(preferences);
+    let mut metadata = catalog.metadata.take().unwrap_or_default();
+    let mut recursive = catalog.recursive_metadata.take().unwrap_or_default();
+    for r in catalog
+        .resources
+        .iter()
+        .filter(|r| r.resource_type == "File")
+    {
+        let Some(params) = &r.parameters else {
+            continue;
+        };
+        let p = |k: &str| params.get(k);
+        let mut o = MetadataOptions {
+            checksum_type: match p("checksum").and_then(Value::as_str) {
+                Some(c) if c.starts_with("sha") => c.to_string(),
+                _ => default_checksum.clone(),
+            },
+            links: if p("links").and_then(Value::as_str) == Some("follow") {
+                Links::Follow
+            } else {
+                Links::Manage
+            },
+            source_permissions_use: matches!(
+                p("source_permissions").and_then(Value::as_str),
+                Some("use")
+            ),
+            ..MetadataOptions::default()
+        };
+        let recurse = matches!(p("recurse"), Some(Value::Bool(true)))
+            || matches!(
+                p("recurse").and_then(Value::as_str),
+                Some("true" | "remote")
+            );
+        for source in sources(p("source")) {
+            let Some(path) = source.strip_prefix("puppet:///") else {
+                continue;
+            };
+            let path = path.trim_end_matches('/');
+            let Some(uri) = files.content_uri(path) else {
+                continue;
+            };
+            if recurse {
+                o.recurse = true;
+                o.recurselimit = p("recurselimit")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u32::try_from(v).ok());
+                o.ignore = sources(p("ignore"));
+                let Ok(list) = files.metadatas(env, path, &o).await else {
+                    continue;
+                };
+                let list = list
+                    .into_iter()
+                    .map(|mut e| {
+                        e.content_uri = Some(match e.relative_path.as_deref() {
+                            None | Some(".") => format!("puppet:///{uri}"),
+                            Some(rel) => format!("puppet:///{uri}/{rel}"),
+                        });
+                        metadata_value(&e)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut by_source = Map::new();
+                by_source.insert(source.clone(), Value::Array(list));
+                recursive.insert(r.title.clone(), Value::Object(by_source));
+            } else {
+                let Ok(mut one) = files.metadata(env, path, &o).await else {
+                    continue;
+                };
+                one.content_uri = Some(format!("puppet:///{uri}"));
+                one.source = Some(source.clone());
+                metadata.insert(r.title.clone(), metadata_value(&one)?);
+            }
+            break;
+        }
+    }
+    catalog.metadata = Some(metadata);
+    catalog.recursive_metadata = Some(recursive);
+    Ok(())
 }

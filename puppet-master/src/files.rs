@@ -2,14 +2,14 @@
 //! `pluginfacts`, `locales`) served from an environment's modules, with file metadata in
 //! Puppetserver's shape (mode in decimal, prefixed checksums, `{ctime}` for directories).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use puppet_protocol::ProtocolError;
-use puppet_protocol::files::{Links, MetadataOptions, digest};
+use puppet_protocol::files::{Checksum, FileMetadata, FileType, Links, MetadataOptions};
 use puppet_protocol::server::FileServer;
-use serde_json::{Value, json};
 
 /// The default file server, over `<environments>/<env>/modules/<module>/`:
 /// `modules/<m>/<path>` is `<m>/files/<path>`; `plugins`, `pluginfacts` and `locales` merge
@@ -18,6 +18,13 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone)]
 pub struct ModuleFileServer {
     environments: PathBuf,
+    /// The `code_id` of the last catalog served to each (certname, environment): the one
+    /// code version `static_file_content` serves that node.
+    served: Arc<Mutex<HashMap<(String, String), String>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ModuleFileServer {
@@ -34,8 +41,8 @@ impl ModuleFileServer {
     /// std::fs::write(files.join("motd"), "hello\n").unwrap();
     /// let server = ModuleFileServer::new(dir.path());
     /// let meta = server.metadata("production", "modules/motd/motd", &MetadataOptions::default()).await.unwrap();
-    /// assert_eq!(meta["type"], "file");
-    /// assert!(meta["checksum"]["value"].as_str().unwrap().starts_with("{sha256}"));
+    /// assert_eq!(meta.file_type, puppet_protocol::files::FileType::File);
+    /// assert!(meta.checksum.value.starts_with("{sha256}"));
     /// assert_eq!(server.content("production", "modules/motd/motd").await.unwrap(), b"hello\n");
     /// assert_eq!(server.content_uri("modules/motd/motd").as_deref(), Some("modules/motd/files/motd"));
     /// # });
@@ -43,6 +50,7 @@ impl ModuleFileServer {
     pub fn new(environments: impl Into<PathBuf>) -> ModuleFileServer {
         ModuleFileServer {
             environments: environments.into(),
+            served: Arc::default(),
         }
     }
 
@@ -162,13 +170,10 @@ fn ctime_string(secs: i64) -> String {
     )
 }
 
-/// `{type}hexdigest` of a file's content.
-pub fn file_checksum(path: &Path, checksum_type: &str) -> std::io::Result<String> {
+/// The content checksum of a file.
+fn file_checksum(path: &Path, checksum_type: &str) -> std::io::Result<Checksum> {
     let bytes = std::fs::read(path)?;
-    Ok(format!(
-        "{{{checksum_type}}}{}",
-        digest(&bytes, checksum_type)
-    ))
+    Ok(Checksum::of(&bytes, checksum_type))
 }
 
 /// Describes one file as Puppet's `file_metadata` does.
@@ -177,7 +182,7 @@ fn describe(
     full: &Path,
     relative: Option<&str>,
     o: &MetadataOptions,
-) -> std::io::Result<Value> {
+) -> std::io::Result<FileMetadata> {
     use std::os::unix::fs::MetadataExt;
     let meta = match o.links {
         Links::Manage => std::fs::symlink_metadata(full)?,
@@ -186,46 +191,43 @@ fn describe(
     let ft = meta.file_type();
     let (kind, destination) = if ft.is_symlink() {
         (
-            "link",
+            FileType::Link,
             Some(std::fs::read_link(full)?.to_string_lossy().into_owned()),
         )
     } else if ft.is_dir() {
-        ("directory", None)
+        (FileType::Directory, None)
     } else {
-        ("file", None)
+        (FileType::File, None)
     };
     let (owner, group) = if o.source_permissions_use {
         (meta.uid(), meta.gid())
     } else {
         process_ids()
     };
+    let ctime = || Checksum::time("ctime", &ctime_string(meta.ctime()));
     let checksum = match (kind, o.checksum_type.as_str()) {
-        ("directory", _) | (_, "ctime") => {
-            json!({"type": "ctime", "value": format!("{{ctime}}{}", ctime_string(meta.ctime()))})
-        }
-        (_, "mtime") => {
-            json!({"type": "mtime", "value": format!("{{mtime}}{}", ctime_string(meta.mtime()))})
-        }
-        (_, "none") => json!({"type": "none", "value": "{none}"}),
-        ("link", t) => match std::fs::metadata(full) {
-            Ok(m) if m.is_file() => json!({"type": t, "value": file_checksum(full, t)?}),
-            _ => {
-                json!({"type": "ctime", "value": format!("{{ctime}}{}", ctime_string(meta.ctime()))})
-            }
+        (FileType::Directory, _) | (_, "ctime") => ctime(),
+        (_, "mtime") => Checksum::time("mtime", &ctime_string(meta.mtime())),
+        (_, "none") => Checksum::none(),
+        (FileType::Link, t) => match std::fs::metadata(full) {
+            Ok(m) if m.is_file() => file_checksum(full, t)?,
+            _ => ctime(),
         },
-        (_, t) => json!({"type": t, "value": file_checksum(full, t)?}),
+        (_, t) => file_checksum(full, t)?,
     };
-    Ok(json!({
-        "path": root.to_string_lossy(),
-        "relative_path": relative,
-        "links": match o.links { Links::Manage => "manage", Links::Follow => "follow" },
-        "owner": owner,
-        "group": group,
-        "mode": meta.mode() & 0o7777,
-        "checksum": checksum,
-        "type": kind,
-        "destination": destination,
-    }))
+    Ok(FileMetadata {
+        path: root.to_string_lossy().into_owned(),
+        relative_path: relative.map(String::from),
+        links: o.links,
+        owner,
+        group,
+        mode: meta.mode() & 0o7777,
+        checksum,
+        file_type: kind,
+        destination,
+        content_uri: None,
+        source: None,
+    })
 }
 
 /// Glob match with `*` and `?` (Puppet's `ignore` patterns).
@@ -246,7 +248,7 @@ fn walk(
     root: &Path,
     o: &MetadataOptions,
     seen: &mut BTreeMap<String, ()>,
-    out: &mut Vec<Value>,
+    out: &mut Vec<FileMetadata>,
 ) -> std::io::Result<()> {
     let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), String::new(), 0u32)]);
     while let Some((dir, rel, depth)) = queue.pop_front() {
@@ -275,7 +277,7 @@ fn walk(
                 continue;
             }
             let value = describe(root, &full, Some(&child_rel), o)?;
-            if value["type"] == "directory" {
+            if value.file_type == FileType::Directory {
                 queue.push_back((full, child_rel.clone(), depth + 1));
             }
             seen.insert(child_rel, ());
@@ -301,7 +303,7 @@ impl ModuleFileServer {
         env: &str,
         path: &str,
         o: &MetadataOptions,
-    ) -> Result<Value, ProtocolError> {
+    ) -> Result<FileMetadata, ProtocolError> {
         let full = first_existing(self.roots(env, path, false)?.0)
             .ok_or_else(|| not_found("file_metadata", path))?;
         describe(&full, &full, None, o).map_err(|e| ProtocolError::io(path, e))
@@ -312,7 +314,7 @@ impl ModuleFileServer {
         env: &str,
         path: &str,
         o: &MetadataOptions,
-    ) -> Result<Vec<Value>, ProtocolError> {
+    ) -> Result<Vec<FileMetadata>, ProtocolError> {
         let (roots, listable) = self.roots(env, path, false)?;
         let roots: Vec<PathBuf> = roots
             .into_iter()
@@ -372,7 +374,7 @@ impl FileServer for ModuleFileServer {
         env: &str,
         path: &str,
         options: &MetadataOptions,
-    ) -> Result<Value, ProtocolError> {
+    ) -> Result<FileMetadata, ProtocolError> {
         let (me, env, path, o) = (
             self.clone(),
             env.to_string(),
@@ -387,7 +389,7 @@ impl FileServer for ModuleFileServer {
         env: &str,
         path: &str,
         options: &MetadataOptions,
-    ) -> Result<Vec<Value>, ProtocolError> {
+    ) -> Result<Vec<FileMetadata>, ProtocolError> {
         let (me, env, path, o) = (
             self.clone(),
             env.to_string(),
@@ -402,14 +404,31 @@ impl FileServer for ModuleFileServer {
         blocking(move || me.content_sync(&env, &path, false)).await
     }
 
+    /// Serves only the current code version, which is the live tree: the `code_id` of the
+    /// last catalog served to the node in that environment (kept in memory). Any other
+    /// `code_id` (never issued, superseded, or asked before this process served the node a
+    /// catalog) is refused with 404 rather than answered with other content.
     async fn static_content(
         &self,
+        certname: &str,
         env: &str,
         path: &str,
-        _code_id: &str,
+        code_id: &str,
     ) -> Result<Vec<u8>, ProtocolError> {
+        let current = lock(&self.served)
+            .get(&(certname.to_string(), env.to_string()))
+            .cloned();
+        if current.as_deref() != Some(code_id) {
+            return Err(ProtocolError::NotFound(format!(
+                "Could not find file content for {path} at code_id {code_id} in environment {env}: not the current code version"
+            )));
+        }
         let (me, env, path) = (self.clone(), env.to_string(), path.to_string());
         blocking(move || me.content_sync(&env, &path, true)).await
+    }
+
+    fn catalog_served(&self, certname: &str, env: &str, code_id: &str) {
+        lock(&self.served).insert((certname.to_string(), env.to_string()), code_id.to_string());
     }
 
     fn content_uri(&self, source_path: &str) -> Option<String> {

@@ -58,7 +58,8 @@ pub use storage::FsStorage;
 use puppet_protocol::server::Services;
 
 /// The default services: [`LocalCa`] over `ca`, [`DataCompiler`] and [`ModuleFileServer`]
-/// over the `environments` directory (Puppet's `environmentpath`), [`DefaultClassifier`],
+/// over the `environments` directory (Puppet's `environmentpath`; the compiler inlines
+/// static catalogs' metadata from that file server), [`DefaultClassifier`],
 /// and one [`FsStorage`] in `storage` for facts, catalogs, reports and the file bucket.
 /// Replace any field to customize (see the crate docs).
 pub fn default_services(
@@ -78,14 +79,15 @@ pub fn services_with_storage(
 ) -> Services {
     let environments = environments.into();
     let storage = Arc::new(storage);
+    let files = Arc::new(ModuleFileServer::new(&environments));
     Services {
         ca: Arc::new(LocalCa::new(ca)),
-        compiler: Arc::new(DataCompiler::new(&environments)),
+        compiler: Arc::new(DataCompiler::new(&environments).with_file_server(files.clone())),
         classifier: Arc::new(DefaultClassifier),
         reports: storage.clone(),
         facts: storage.clone(),
         catalogs: storage.clone(),
-        files: Arc::new(ModuleFileServer::new(&environments)),
+        files,
         bucket: storage,
     }
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use serde_json::Value;
+use puppet_facts::Facts;
 
 use puppet_protocol::ProtocolError;
 use puppet_protocol::server::{CatalogArchive, FactStore, FileBucket, ReportSink};
@@ -30,7 +30,7 @@ use puppet_protocol::server::{CatalogArchive, FactStore, FileBucket, ReportSink}
 /// use puppet_protocol::server::FactStore;
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FsStorage::new(dir.path());
-/// let facts = serde_json::json!({"name": "n1.example.test", "values": {"os": {"family": "Debian"}}});
+/// let facts = puppet_facts::Facts::from_json(br#"{"name": "n1.example.test", "values": {"os": {"family": "Debian"}}}"#).unwrap();
 /// store.save_facts("n1.example.test", &facts).await.unwrap();
 /// assert_eq!(store.facts("n1.example.test").await.unwrap(), Some(facts));
 /// # });
@@ -282,19 +282,19 @@ fn to_vec(value: &impl serde::Serialize) -> Result<Vec<u8>, ProtocolError> {
 
 #[async_trait]
 impl FactStore for FsStorage {
-    async fn save_facts(&self, certname: &str, facts: &Value) -> Result<(), ProtocolError> {
+    async fn save_facts(&self, certname: &str, facts: &Facts) -> Result<(), ProtocolError> {
         checked(certname)?;
         let path = self.root.join("facts").join(format!("{certname}.json"));
         self.write_latest(path, to_vec(facts)?);
         Ok(())
     }
 
-    async fn facts(&self, certname: &str) -> Result<Option<Value>, ProtocolError> {
+    async fn facts(&self, certname: &str) -> Result<Option<Facts>, ProtocolError> {
         checked(certname)?;
         let path = self.root.join("facts").join(format!("{certname}.json"));
         let me = self.clone();
         blocking(move || match me.read_latest(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+            Ok(bytes) => Facts::from_json(&bytes)
                 .map(Some)
                 .map_err(|e| ProtocolError::Internal(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

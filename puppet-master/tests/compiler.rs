@@ -29,7 +29,11 @@ fn data_compiler_output() {
     let req = CompileRequest {
         certname: "web1.example.test".into(),
         environment: "production".into(),
-        facts: Some(serde_json::json!({"os": {"family": "Debian"}, "role": "web"})),
+        facts: Some(
+            puppet_facts::Facts::from_value(serde_json::json!({"name": "web1.example.test",
+                "values": {"os": {"family": "Debian"}, "role": "web"}}))
+            .unwrap(),
+        ),
         node: NodeInfo::default(),
         transaction_uuid: None,
         static_catalog: false,

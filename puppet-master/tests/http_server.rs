@@ -136,7 +136,10 @@ async fn facts_put_and_node_read_back() {
     assert_eq!(node["parameters"]["os"]["family"], "Debian");
     // The store the master wrote to sees the facts at once (queued or written).
     let stored = f.storage().facts("n2.example.test").await.unwrap();
-    assert_eq!(stored.unwrap()["values"]["os"]["family"], "Debian");
+    assert_eq!(
+        stored.unwrap().get("os.family"),
+        Some(&serde_json::json!("Debian"))
+    );
     // On disk once the background writes are flushed.
     f.storage().flush().await;
     let path = f.dir().join("data/facts/n2.example.test.json");

@@ -8,3 +8,4 @@ mod ca_http;
 mod compiler;
 mod compiler_cache;
 mod http_server;
+mod services;

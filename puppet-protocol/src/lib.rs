@@ -22,6 +22,7 @@
 //! ```
 
 pub mod auth;
+pub mod ca;
 pub mod content;
 pub mod error;
 pub mod files;

@@ -202,7 +202,7 @@ async fn real_agent_bootstraps_applies_reports_and_is_refused_once_revoked() {
             .unwrap()
             .expect("facts stored")
     };
-    assert_eq!(facts["values"]["clientcert"], AGENT);
+    assert_eq!(facts.get("clientcert"), Some(&serde_json::json!(AGENT)));
     let catalog = setup
         .storage
         .last_catalog(AGENT)

@@ -17,12 +17,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use puppet_ca::{CertState, CertStatus, Expirations};
 use puppet_catalog::Catalog;
+use puppet_facts::Facts;
 use serde_json::{Map, Value};
 
 pub use tls::{TlsFiles, TlsSource};
 
-use crate::files::MetadataOptions;
+use crate::ca::DesiredState;
+use crate::files::{FileMetadata, MetadataOptions};
 use crate::{AuthPolicy, ProtocolError};
 
 /// Errors while setting a master up (not while serving: those are [`ProtocolError`]s).
@@ -48,16 +51,23 @@ pub enum ServerError {
 pub struct NodeInfo {
     /// The certname.
     pub name: String,
-    /// The environment the node is in.
+    /// The environment the node is in: the catalog is compiled there, whatever the agent
+    /// asked for (Puppet's server-specified environment; the agent switches to it).
     pub environment: String,
     /// Classes to add to its catalog.
     pub classes: Vec<String>,
-    /// Parameters (the stored facts for the default classifier).
+    /// Parameters (the stored fact values for the default classifier).
     pub parameters: Option<Map<String, Value>>,
 }
 
 impl NodeInfo {
     /// The node document as `GET /puppet/v3/node/:name` answers it.
+    ///
+    /// ```
+    /// use puppet_protocol::server::NodeInfo;
+    /// let node = NodeInfo { name: "n1".into(), environment: "production".into(), ..NodeInfo::default() };
+    /// assert_eq!(node.to_json(), serde_json::json!({"name": "n1", "environment": "production"}));
+    /// ```
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), Value::String(self.name.clone()));
@@ -83,15 +93,15 @@ impl NodeInfo {
 pub struct CompileRequest {
     /// The node's certname (the authenticated client).
     pub certname: String,
-    /// The environment to compile in.
+    /// The environment to compile in: the classifier's ([`NodeInfo::environment`]).
     pub environment: String,
-    /// The fact values (`values` of the facts document), if the agent sent them.
-    pub facts: Option<Value>,
+    /// The node's facts: those sent with the request, else the last stored ones.
+    pub facts: Option<Facts>,
     /// What the classifier said.
     pub node: NodeInfo,
     /// The agent's `transaction_uuid`.
     pub transaction_uuid: Option<String>,
-    /// `static_catalog=true`.
+    /// `static_catalog=true`: inline file metadata for a catalog with a `code_id`.
     pub static_catalog: bool,
     /// The agent's checksum preference list.
     pub checksum_types: Vec<String>,
@@ -100,19 +110,21 @@ pub struct CompileRequest {
 /// Compiles a catalog for a node.
 #[async_trait]
 pub trait CatalogCompiler: Send + Sync {
-    /// The catalog for this request. Return a `code_id` string to get static catalogs.
+    /// The catalog for this request. A catalog with a `code_id` string is a static catalog:
+    /// when the request asks for one, the compiler inlines the file metadata (`metadata`,
+    /// `recursive_metadata`); the master strips them when it does not.
     async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError>;
 }
 
 /// Classifies a node: environment, classes, parameters.
 #[async_trait]
 pub trait NodeClassifier: Send + Sync {
-    /// Classifies `certname`, given the environment it asked for and its facts document.
+    /// Classifies `certname`, given the environment it asked for and its facts.
     async fn classify(
         &self,
         certname: &str,
         environment: Option<&str>,
-        facts: Option<&Value>,
+        facts: Option<&Facts>,
     ) -> Result<NodeInfo, ProtocolError>;
 }
 
@@ -132,10 +144,10 @@ pub trait ReportSink: Send + Sync {
 /// Stores each node's last facts.
 #[async_trait]
 pub trait FactStore: Send + Sync {
-    /// Saves the facts document of `certname`.
-    async fn save_facts(&self, certname: &str, facts: &Value) -> Result<(), ProtocolError>;
-    /// The last facts document of `certname`.
-    async fn facts(&self, certname: &str) -> Result<Option<Value>, ProtocolError>;
+    /// Saves the facts of `certname` (already parsed, and named for it).
+    async fn save_facts(&self, certname: &str, facts: &Facts) -> Result<(), ProtocolError>;
+    /// The last facts of `certname`.
+    async fn facts(&self, certname: &str) -> Result<Option<Facts>, ProtocolError>;
 }
 
 /// Keeps each node's last catalog.
@@ -153,31 +165,37 @@ pub trait CatalogArchive: Send + Sync {
 /// Serves files: metadata and content by mount path (`modules/<m>/<path>`, `plugins/...`).
 #[async_trait]
 pub trait FileServer: Send + Sync {
-    /// `file_metadata`: one object, `relative_path` null.
+    /// `file_metadata`: one entry, `relative_path` null.
     async fn metadata(
         &self,
         env: &str,
         path: &str,
         options: &MetadataOptions,
-    ) -> Result<Value, ProtocolError>;
+    ) -> Result<FileMetadata, ProtocolError>;
     /// `file_metadatas`: the root as `"."`, then, with `recurse`, everything below it.
     async fn metadatas(
         &self,
         env: &str,
         path: &str,
         options: &MetadataOptions,
-    ) -> Result<Vec<Value>, ProtocolError>;
+    ) -> Result<Vec<FileMetadata>, ProtocolError>;
     /// `file_content`.
     async fn content(&self, env: &str, path: &str) -> Result<Vec<u8>, ProtocolError>;
-    /// `static_file_content` (a `content_uri` path) for a code version. The master calls it
-    /// only for the `code_id` of the last catalog it served the requesting node (other
-    /// `code_id`s are refused with 404 before this is called).
+    /// `static_file_content` (a `content_uri` path) at code version `code_id`, for the
+    /// node `certname`. Which versions are served is the file server's decision (one that
+    /// keeps only the current code refuses any other `code_id` with 404).
     async fn static_content(
         &self,
+        certname: &str,
         env: &str,
         path: &str,
         code_id: &str,
     ) -> Result<Vec<u8>, ProtocolError>;
+    /// Told after a catalog with `code_id` was served to `certname` in `env`, so the file
+    /// server knows which code version that node's agent will ask for. Default: nothing.
+    fn catalog_served(&self, certname: &str, env: &str, code_id: &str) {
+        let _ = (certname, env, code_id);
+    }
     /// The `content_uri` path (without `puppet:///`) for a source path, when static catalogs
     /// can inline it; `None` otherwise.
     fn content_uri(&self, source_path: &str) -> Option<String>;
@@ -196,7 +214,8 @@ pub trait FileBucket: Send + Sync {
     async fn get(&self, algorithm: &str, digest: &str) -> Result<Option<Vec<u8>>, ProtocolError>;
 }
 
-/// The CA endpoints' backend.
+/// The CA endpoints' backend. Errors of a [`puppet_ca::CertificateAuthority`] go through
+/// [`ProtocolError::ca`], which answers them as Puppetserver does.
 #[async_trait]
 pub trait CaService: Send + Sync {
     /// The CA certificate (bundle), PEM.
@@ -209,12 +228,12 @@ pub trait CaService: Send + Sync {
     async fn csr(&self, certname: &str) -> Result<Option<String>, ProtocolError>;
     /// A signed certificate.
     async fn certificate(&self, certname: &str) -> Result<Option<String>, ProtocolError>;
-    /// `certificate_status` JSON.
-    async fn status(&self, certname: &str) -> Result<Option<Value>, ProtocolError>;
-    /// `certificate_statuses` JSON, optionally only one state.
-    async fn statuses(&self, state: Option<&str>) -> Result<Vec<Value>, ProtocolError>;
-    /// Signs (`signed`) or revokes (`revoked`).
-    async fn set_state(&self, certname: &str, desired: &str) -> Result<(), ProtocolError>;
+    /// The status of `certname` (`certificate_status`).
+    async fn status(&self, certname: &str) -> Result<Option<CertStatus>, ProtocolError>;
+    /// Every status (`certificate_statuses`), optionally only those in one state.
+    async fn statuses(&self, state: Option<CertState>) -> Result<Vec<CertStatus>, ProtocolError>;
+    /// Signs or revokes (`PUT certificate_status`).
+    async fn set_state(&self, certname: &str, desired: DesiredState) -> Result<(), ProtocolError>;
     /// Revokes and deletes the signed certificate of `certname` (and any pending CSR), as
     /// `PUT /puppet-ca/v1/clean` does; `false` when there is no signed certificate (then
     /// nothing is done).
@@ -222,10 +241,11 @@ pub trait CaService: Send + Sync {
     /// Deletes the certificate and CSR of `certname` **without** revoking, as Puppetserver's
     /// `DELETE /puppet-ca/v1/certificate_status/:name` does; 404 when there is nothing.
     async fn delete(&self, certname: &str) -> Result<(), ProtocolError>;
-    /// `GET /puppet-ca/v1/expirations`: `{"ca-certs": {CN: time}, "crls": {CN: time}}`.
-    async fn expirations(&self) -> Result<Value, ProtocolError>;
-    /// Renews the client's certificate (PEM in, PEM out).
-    async fn renew(&self, cert_pem: Vec<u8>) -> Result<String, ProtocolError>;
+    /// `GET /puppet-ca/v1/expirations`.
+    async fn expirations(&self) -> Result<Expirations, ProtocolError>;
+    /// Renews the client's certificate (DER, as presented in the TLS handshake); the new
+    /// certificate as PEM.
+    async fn renew(&self, cert_der: &[u8]) -> Result<String, ProtocolError>;
 }
 
 /// The parts a master is made of.
@@ -289,9 +309,6 @@ pub(crate) struct Inner {
     pub(crate) tls: TlsSource,
     pub(crate) services: Services,
     pub(crate) options: MasterOptions,
-    /// The `code_id` of the last catalog served to each (certname, environment): the code
-    /// version `static_file_content` serves for that node (one entry per node).
-    pub(crate) code_ids: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl std::fmt::Debug for Master {
@@ -310,7 +327,6 @@ impl Master {
                 tls,
                 services,
                 options,
-                code_ids: std::sync::Mutex::default(),
             }),
         }
     }

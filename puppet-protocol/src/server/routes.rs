@@ -5,8 +5,9 @@ use serde_json::{Map, Value, json};
 
 use super::http::{Call, Reply};
 use super::{CompileRequest, Inner};
+use crate::ca::{DesiredState, clean_certnames};
 use crate::content::{self, JSON_UTF8, OCTET_STREAM, TEXT_PLAIN, TEXT_PLAIN_UTF8};
-use crate::files::{Links, MetadataOptions, pick_checksum};
+use crate::files::MetadataOptions;
 use crate::form::{CatalogRequest, Params};
 use crate::{Endpoint, ProtocolError};
 
@@ -58,14 +59,7 @@ pub(crate) async fn dispatch(
             json_reply(&status)
         }
         Endpoint::CertificateStatus(name) if m == Method::PUT => {
-            let body: Value = serde_json::from_slice(&call.body)
-                .map_err(|e| ProtocolError::BadRequest(format!("Request body is not JSON: {e}")))?;
-            let desired = body
-                .get("desired_state")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    ProtocolError::BadRequest("Missing required key: desired_state".into())
-                })?;
+            let desired = DesiredState::from_body(&call.body, name)?;
             if s.ca.status(name).await?.is_none() {
                 return Err(ProtocolError::CaNotFound(
                     "Invalid certificate subject.".into(),
@@ -79,28 +73,20 @@ pub(crate) async fn dispatch(
             Ok(Reply::new(204, TEXT_PLAIN, Vec::new()))
         }
         Endpoint::CertificateStatuses if m == Method::GET => {
-            let list = s.ca.statuses(call.query.get("state")).await?;
-            json_reply(&Value::Array(list))
+            let list = match call.query.get("state") {
+                None | Some("") => s.ca.statuses(None).await?,
+                Some(state) => match cert_state(state) {
+                    Some(state) => s.ca.statuses(Some(state)).await?,
+                    // No certificate is in a state that does not exist.
+                    None => Vec::new(),
+                },
+            };
+            json_reply(&list)
         }
         Endpoint::Clean if m == Method::PUT => {
-            let body: Value = serde_json::from_slice(&call.body)
-                .map_err(|e| ProtocolError::BadRequest(format!("Request body is not JSON: {e}")))?;
-            let names = body
-                .get("certnames")
-                .and_then(Value::as_array)
-                .ok_or_else(|| {
-                    ProtocolError::BadRequest("Missing required key: certnames".into())
-                })?;
-            let names = names
-                .iter()
-                .map(|n| {
-                    n.as_str().ok_or_else(|| {
-                        ProtocolError::BadRequest("certnames must be strings".into())
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let names = clean_certnames(&call.body)?;
             let mut missing = Vec::new();
-            for n in names {
+            for n in &names {
                 if !s.ca.clean(n).await? {
                     missing.push(format!("{n:?}"));
                 }
@@ -127,12 +113,7 @@ pub(crate) async fn dispatch(
             let der = call.peer.cert_der.as_ref().ok_or_else(|| {
                 ProtocolError::BadRequest("Certificate renewal needs a client certificate".into())
             })?;
-            let pem = pem_encode("CERTIFICATE", der);
-            Ok(Reply::new(
-                200,
-                TEXT_PLAIN,
-                s.ca.renew(pem.into_bytes()).await?,
-            ))
+            Ok(Reply::new(200, TEXT_PLAIN, s.ca.renew(der).await?))
         }
         Endpoint::Node(name) if m == Method::GET => {
             let facts = s.facts.facts(name).await?;
@@ -147,7 +128,7 @@ pub(crate) async fn dispatch(
         }
         Endpoint::Facts(name) if m == Method::PUT => {
             require_json(call)?;
-            let facts: Value = serde_json::from_slice(&call.body).map_err(|e| {
+            let facts = puppet_facts::Facts::from_json(&call.body).map_err(|e| {
                 ProtocolError::BadRequest(format!("Could not parse the facts: {e}"))
             })?;
             check_facts(&facts, name)?;
@@ -184,7 +165,7 @@ pub(crate) async fn dispatch(
                 .files
                 .metadatas(&environment(inner, call)?, path, &o)
                 .await?;
-            doc_reply(call, &Value::Array(v), false)
+            doc_reply(call, &v, false)
         }
         Endpoint::FileContent(path) if m == Method::GET => {
             let bytes = s.files.content(&environment(inner, call)?, path).await?;
@@ -199,22 +180,11 @@ pub(crate) async fn dispatch(
                     ProtocolError::BadRequest("A code_id query parameter is required".into())
                 })?;
             let env = environment(inner, call)?;
-            // Only the current code version is kept: content for the `code_id` of the last
-            // catalog this node was served. Any other `code_id` is refused (404) rather than
-            // answered with other content.
-            let certname = call.peer.identity.certname.clone().unwrap_or_default();
-            let current = inner
-                .code_ids
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&(certname, env.clone()))
-                .cloned();
-            if current.as_deref() != Some(code_id) {
-                return Err(ProtocolError::NotFound(format!(
-                    "Could not find file content for {path} at code_id {code_id} in environment {env}: not the current code version"
-                )));
-            }
-            let bytes = s.files.static_content(&env, path, code_id).await?;
+            let certname = call.peer.identity.certname.as_deref().unwrap_or_default();
+            let bytes = s
+                .files
+                .static_content(certname, &env, path, code_id)
+                .await?;
             Ok(Reply::new(200, OCTET_STREAM, bytes))
         }
         Endpoint::FileBucketFile(path) => bucket(inner, call, path).await,
@@ -260,20 +230,28 @@ pub(crate) async fn dispatch(
     }
 }
 
-/// A facts document as puppet-facts reads it (name, values, timestamps), for this node.
-fn check_facts(facts: &Value, certname: &str) -> Result<(), ProtocolError> {
-    let parsed = puppet_facts::Facts::from_value(facts.clone())
-        .map_err(|e| ProtocolError::BadRequest(format!("Could not parse the facts: {e}")))?;
-    if parsed.name != certname {
+/// Facts must be named for the node they are sent for.
+fn check_facts(facts: &puppet_facts::Facts, certname: &str) -> Result<(), ProtocolError> {
+    if facts.name != certname {
         return Err(ProtocolError::BadRequest(format!(
             "The facts are for {:?}, not {certname:?}",
-            parsed.name
+            facts.name
         )));
     }
     Ok(())
 }
 
-fn json_reply(v: &Value) -> Result<Reply, ProtocolError> {
+/// A `state` filter of `certificate_statuses`.
+fn cert_state(state: &str) -> Option<puppet_ca::CertState> {
+    match state {
+        "requested" => Some(puppet_ca::CertState::Requested),
+        "signed" => Some(puppet_ca::CertState::Signed),
+        "revoked" => Some(puppet_ca::CertState::Revoked),
+        _ => None,
+    }
+}
+
+fn json_reply(v: &impl serde::Serialize) -> Result<Reply, ProtocolError> {
     let body = serde_json::to_vec(v).map_err(|e| ProtocolError::Internal(e.to_string()))?;
     Ok(Reply::new(200, JSON_UTF8, body))
 }
@@ -305,12 +283,17 @@ fn environment(inner: &Inner, call: &Call<'_>) -> Result<String, ProtocolError> 
         .get("environment")
         .filter(|e| !e.is_empty())
         .unwrap_or(&inner.options.default_environment);
+    valid_environment(env).map(String::from)
+}
+
+/// An environment name as Puppet allows it (lower-case letters, digits, `_`).
+fn valid_environment(env: &str) -> Result<&str, ProtocolError> {
     if env
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && !env.is_empty()
     {
-        Ok(env.to_string())
+        Ok(env)
     } else {
         Err(ProtocolError::BadRequest(format!(
             "Invalid environment name {env:?}"
@@ -356,30 +339,40 @@ async fn catalog(inner: &Inner, call: &Call<'_>, name: &str) -> Result<Reply, Pr
         body: bytes::Bytes::new(),
         peer: call.peer,
     };
-    let env = environment(inner, &env_call)?;
-    if let Some(f) = &req.facts {
-        check_facts(f, name)?;
-        s.facts.save_facts(name, f).await?;
-    }
-    let stored = match &req.facts {
-        Some(_) => None,
+    let requested = environment(inner, &env_call)?;
+    let sent = match &req.facts {
+        Some(f) => {
+            let facts = puppet_facts::Facts::from_value(f.clone()).map_err(|e| {
+                ProtocolError::BadRequest(format!("Could not parse the facts: {e}"))
+            })?;
+            check_facts(&facts, name)?;
+            s.facts.save_facts(name, &facts).await?;
+            Some(facts)
+        }
+        None => None,
+    };
+    let facts = match sent {
+        Some(f) => Some(f),
         None => s.facts.facts(name).await?,
     };
-    let facts = req.facts.as_ref().or(stored.as_ref());
-    let node = s.classifier.classify(name, Some(&env), facts).await?;
+    // The classifier's environment is where the catalog is compiled (Puppet's
+    // server-specified environment: the agent switches to it).
+    let node = s
+        .classifier
+        .classify(name, Some(&requested), facts.as_ref())
+        .await?;
+    let env = valid_environment(&node.environment)?.to_string();
     let compile = CompileRequest {
         certname: name.to_string(),
         environment: env.clone(),
-        facts: facts.and_then(|f| f.get("values")).cloned(),
+        facts,
         node,
         transaction_uuid: req.transaction_uuid.clone(),
         static_catalog: req.static_catalog,
         checksum_types: req.checksum_types.clone(),
     };
     let mut catalog = s.compiler.compile(&compile).await?;
-    if req.static_catalog {
-        inline_metadata(inner, &env, &mut catalog, &req.checksum_types).await?;
-    } else {
+    if !req.static_catalog {
         catalog.metadata = None;
         catalog.recursive_metadata = None;
     }
@@ -389,131 +382,9 @@ async fn catalog(inner: &Inner, call: &Call<'_>, name: &str) -> Result<Reply, Pr
     let body = serde_json::to_vec(&catalog).map_err(|e| ProtocolError::Internal(e.to_string()))?;
     s.catalogs.save_catalog(name, &catalog, &body).await?;
     if let Some(Value::String(code_id)) = &catalog.code_id {
-        inner
-            .code_ids
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((name.to_string(), env.clone()), code_id.clone());
+        s.files.catalog_served(name, &env, code_id);
     }
     Ok(Reply::new(200, format.content_type(), body))
-}
-
-fn sources(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Static catalogs: inline the metadata of every `puppet:///` file source, with the
-/// `content_uri` the agent fetches from `static_file_content`. Only for catalogs with a
-/// `code_id` (as Puppetserver, quirk Q8).
-async fn inline_metadata(
-    inner: &Inner,
-    env: &str,
-    catalog: &mut puppet_catalog::Catalog,
-    preferences: &[String],
-) -> Result<(), ProtocolError> {
-    if !catalog.code_id.as_ref().is_some_and(Value::is_string) {
-        return Ok(());
-    }
-    let files = &inner.services.files;
-    let default_checksum = pick_checksum(preferences);
-    let mut metadata = catalog.metadata.take().unwrap_or_default();
-    let mut recursive = catalog.recursive_metadata.take().unwrap_or_default();
-    for r in catalog
-        .resources
-        .iter()
-        .filter(|r| r.resource_type == "File")
-    {
-        let Some(params) = &r.parameters else {
-            continue;
-        };
-        let p = |k: &str| params.get(k);
-        let mut o = MetadataOptions {
-            checksum_type: match p("checksum").and_then(Value::as_str) {
-                Some(c) if c.starts_with("sha") => c.to_string(),
-                _ => default_checksum.clone(),
-            },
-            links: if p("links").and_then(Value::as_str) == Some("follow") {
-                Links::Follow
-            } else {
-                Links::Manage
-            },
-            source_permissions_use: matches!(
-                p("source_permissions").and_then(Value::as_str),
-                Some("use")
-            ),
-            ..MetadataOptions::default()
-        };
-        let recurse = matches!(p("recurse"), Some(Value::Bool(true)))
-            || matches!(
-                p("recurse").and_then(Value::as_str),
-                Some("true" | "remote")
-            );
-        for source in sources(p("source")) {
-            let Some(path) = source.strip_prefix("puppet:///") else {
-                continue;
-            };
-            let path = path.trim_end_matches('/');
-            let Some(uri) = files.content_uri(path) else {
-                continue;
-            };
-            if recurse {
-                o.recurse = true;
-                o.recurselimit = p("recurselimit")
-                    .and_then(Value::as_u64)
-                    .and_then(|v| u32::try_from(v).ok());
-                o.ignore = sources(p("ignore"));
-                let Ok(list) = files.metadatas(env, path, &o).await else {
-                    continue;
-                };
-                let list: Vec<Value> = list
-                    .into_iter()
-                    .map(|mut e| {
-                        let rel = e
-                            .get("relative_path")
-                            .and_then(Value::as_str)
-                            .unwrap_or(".")
-                            .to_string();
-                        let cu = if rel == "." {
-                            format!("puppet:///{uri}")
-                        } else {
-                            format!("puppet:///{uri}/{rel}")
-                        };
-                        if let Value::Object(m) = &mut e {
-                            m.insert("content_uri".into(), Value::String(cu));
-                        }
-                        e
-                    })
-                    .collect();
-                let mut by_source = Map::new();
-                by_source.insert(source.clone(), Value::Array(list));
-                recursive.insert(r.title.clone(), Value::Object(by_source));
-            } else {
-                let Ok(mut one) = files.metadata(env, path, &o).await else {
-                    continue;
-                };
-                if let Value::Object(m) = &mut one {
-                    m.insert(
-                        "content_uri".into(),
-                        Value::String(format!("puppet:///{uri}")),
-                    );
-                    m.insert("source".into(), Value::String(source.clone()));
-                }
-                metadata.insert(r.title.clone(), one);
-            }
-            break;
-        }
-    }
-    catalog.metadata = Some(metadata);
-    catalog.recursive_metadata = Some(recursive);
-    Ok(())
 }
 
 async fn bucket(inner: &Inner, call: &Call<'_>, path: &str) -> Result<Reply, ProtocolError> {
@@ -548,29 +419,4 @@ async fn bucket(inner: &Inner, call: &Call<'_>, path: &str) -> Result<Reply, Pro
             path: call.path.to_string(),
         }),
     }
-}
-
-/// PEM text of one DER object.
-pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut b64 = String::with_capacity(der.len() * 4 / 3 + 4);
-    for chunk in der.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                b64.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                b64.push('=');
-            }
-        }
-    }
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap_or(""));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
