@@ -4,8 +4,9 @@
 //!    `<environments>/<env>/catalogs/<certname>.json`;
 //! 2. otherwise the data format below, at `<environments>/<env>/resources.json`: resources
 //!    are written once inside classes, classes are given to nodes by certname glob and/or fact
-//!    values, strings interpolate facts, and the result has Puppet's containment
-//!    (`Stage[main]` → `Class[...]` → resources) and tags.
+//!    values, strings interpolate facts, and the catalog is built with
+//!    [`puppet_catalog::CatalogBuilder`] (Puppet's containment `Stage[main]` → `Class[...]` →
+//!    resources, tags, classes); facts are looked up with [`puppet_facts::Facts::get`].
 //!
 //! ```json
 //! {
@@ -35,9 +36,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use puppet_catalog::{Catalog, CatalogVersion, Edge, Resource};
+use puppet_catalog::{Catalog, CatalogBuilder, CatalogVersion, Declaration};
 use puppet_facts::Facts;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use puppet_protocol::ProtocolError;
 use puppet_protocol::files::{FileMetadata, Links, MetadataOptions, pick_checksum};
@@ -318,20 +319,6 @@ fn fact<'a>(facts: Option<&'a Facts>, path: &str) -> Option<&'a Value> {
     facts.and_then(|f| f.get(path))
 }
 
-/// Puppet's class reference title: each `::` segment capitalized (`foo::bar` → `Foo::Bar`).
-fn class_title(name: &str) -> String {
-    name.split("::")
-        .map(|seg| {
-            let mut c = seg.chars();
-            match c.next() {
-                Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("::")
-}
-
 fn interpolate(value: &Value, facts: Option<&Facts>, req: &CompileRequest) -> Value {
     match value {
         Value::String(s) => Value::String(interpolate_str(s, facts, req)),
@@ -398,30 +385,6 @@ fn glob_match(pattern: &str, name: &str) -> bool {
         }
     }
     go(pattern.as_bytes(), name.as_bytes())
-}
-
-fn is_tag(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_alphanumeric() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | ':' | '.' | '-'))
-}
-
-fn push_tag(tags: &mut Vec<String>, t: &str) {
-    let t = t.to_lowercase();
-    if is_tag(&t) && !tags.contains(&t) {
-        tags.push(t);
-    }
-}
-
-fn class_tags(name: &str) -> Vec<String> {
-    let mut tags = Vec::new();
-    push_tag(&mut tags, name);
-    for seg in name.split("::") {
-        push_tag(&mut tags, seg);
-    }
-    tags
 }
 
 /// Compiles the data format for one node (see the module docs). `extra_classes` come from
@@ -497,76 +460,18 @@ pub fn compile_data(
         }
     }
 
-    let resource = |rtype: &str,
-                    title: &str,
-                    tags: Vec<String>,
-                    kind: &str,
-                    params: Option<Map<String, Value>>| Resource {
-        resource_type: rtype.to_string(),
-        title: title.to_string(),
-        tags: Some(tags),
-        file: None,
-        line: None,
-        exported: Some(false),
-        kind: Some(kind.to_string()),
-        parameters: params,
-        sensitive_parameters: None,
-        extra: Map::new(),
-    };
-    let edge = |s: String, t: String| Edge {
-        source: s,
-        target: t,
-        extra: Map::new(),
-    };
-    let mut name_param = Map::new();
-    name_param.insert("name".into(), json!("main"));
-    let mut resources = vec![
-        resource(
-            "Stage",
-            "main",
-            vec!["stage".into()],
-            "compilable_type",
-            Some(name_param.clone()),
-        ),
-        resource(
-            "Class",
-            "Settings",
-            vec!["class".into(), "settings".into()],
-            "unknown",
-            None,
-        ),
-        resource(
-            "Class",
-            "main",
-            vec!["class".into()],
-            "unknown",
-            Some(name_param),
-        ),
-    ];
-    let mut edges = vec![
-        edge("Stage[main]".into(), "Class[Settings]".into()),
-        edge("Stage[main]".into(), "Class[main]".into()),
-    ];
-    let mut catalog_tags: Vec<String> = vec!["settings".into()];
-    let mut catalog_seen: std::collections::HashSet<String> =
-        catalog_tags.iter().cloned().collect();
+    let mut builder = CatalogBuilder::new(&req.certname)
+        .environment(&req.environment)
+        .version(CatalogVersion::Integer(now_secs()));
     for class in &classes {
         let defs = classes_def
             .get(class)
             .ok_or_else(|| format!("unknown class {class:?} (classes.{class})"))?
             .as_array()
             .ok_or_else(|| format!("classes.{class} must be an array of resources"))?;
-        let title = class_title(class);
-        let own_tags = class_tags(class);
-        let mut ctags = vec!["class".to_string()];
-        for t in &own_tags {
-            push_tag(&mut ctags, t);
-            if catalog_seen.insert(t.clone()) {
-                catalog_tags.push(t.clone());
-            }
-        }
-        resources.push(resource("Class", &title, ctags, "class", None));
-        edges.push(edge("Stage[main]".into(), format!("Class[{title}]")));
+        let scope = builder
+            .add(Declaration::class(class))
+            .map_err(|e| format!("classes.{class}: {e}"))?;
         for (j, def) in defs.iter().enumerate() {
             let at = || format!("classes.{class}[{j}]");
             let rtype = def
@@ -577,71 +482,49 @@ pub fn compile_data(
                 .get("title")
                 .and_then(Value::as_str)
                 .ok_or_else(|| format!("{}.title must be a string", at()))?;
-            let rtype = class_title(&rtype.to_lowercase());
-            let rtitle = interpolate_str(rtitle, facts, req);
-            let params: Option<Map<String, Value>> = match def.get("parameters") {
-                None => None,
-                Some(Value::Object(p)) => Some(
-                    p.iter()
-                        .map(|(k, v)| (k.clone(), interpolate(v, facts, req)))
-                        .collect(),
-                ),
+            let mut declaration =
+                Declaration::new(rtype, interpolate_str(rtitle, facts, req)).within(&scope);
+            match def.get("parameters") {
+                None => {}
+                Some(Value::Object(p)) => {
+                    for (k, v) in p {
+                        let v = interpolate(v, facts, req);
+                        // The `tag` metaparameter: tags first, as Puppet orders them.
+                        if k == "tag" {
+                            for t in tag_list(&v) {
+                                declaration = declaration.tag(&t);
+                            }
+                        } else {
+                            declaration = declaration.param(k, v);
+                        }
+                    }
+                }
                 Some(_) => return Err(format!("{}.parameters must be an object", at())),
-            };
-            let mut tags = Vec::new();
-            push_tag(&mut tags, &rtype);
-            push_tag(&mut tags, &rtitle);
-            push_tag(&mut tags, "class");
-            for t in &own_tags {
-                push_tag(&mut tags, t);
             }
-            if let Some(Value::Array(extra)) = def.get("tags") {
-                for t in extra.iter().filter_map(Value::as_str) {
-                    push_tag(&mut tags, t);
+            if let Some(extra) = def.get("tags") {
+                for t in tag_list(extra) {
+                    declaration = declaration.tag(&t);
                 }
             }
-            if let Some(p) = &params {
-                match p.get("tag") {
-                    Some(Value::String(t)) => push_tag(&mut tags, t),
-                    Some(Value::Array(ts)) => ts
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .for_each(|t| push_tag(&mut tags, t)),
-                    _ => {}
-                }
-            }
-            for t in &tags {
-                if catalog_seen.insert(t.clone()) {
-                    catalog_tags.push(t.clone());
-                }
-            }
-            edges.push(edge(
-                format!("Class[{title}]"),
-                format!("{rtype}[{rtitle}]"),
-            ));
-            resources.push(resource(&rtype, &rtitle, tags, "compilable_type", params));
+            builder
+                .add(declaration)
+                .map_err(|e| format!("{}: {e}", at()))?;
         }
     }
-    if catalog_seen.insert("class".into()) {
-        catalog_tags.push("class".into());
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// Tags given as one string or a list of strings.
+fn tag_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(t) => vec![t.clone()],
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
     }
-    let mut class_list = vec!["settings".to_string()];
-    class_list.extend(classes.iter().cloned());
-    Ok(Catalog {
-        tags: Some(catalog_tags),
-        name: req.certname.clone(),
-        version: Some(CatalogVersion::Integer(now_secs())),
-        code_id: None,
-        catalog_uuid: Some(uuid_like()),
-        catalog_format: Some(2),
-        environment: Some(req.environment.clone()),
-        resources,
-        edges,
-        classes: Some(class_list),
-        metadata: None,
-        recursive_metadata: None,
-        extra: Map::new(),
-    })
 }
 
 /// The default node classifier: the environment the agent asked for (else `production`), no

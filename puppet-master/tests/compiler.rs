@@ -52,3 +52,46 @@ fn data_compiler_output() {
         "class never must not be included"
     );
 }
+
+/// Facts are looked up as facter does (`Facts::get`): array indexes, and a top-level fact
+/// whose name has dots; types in any case get one capitalization; a resource declared twice
+/// is an error naming where.
+#[test]
+fn data_compiler_uses_facts_get_and_the_catalog_builder() {
+    use puppet_master::compiler::compile_data;
+    use puppet_protocol::server::{CompileRequest, NodeInfo};
+    let data = serde_json::json!({
+        "classes": {"c": [
+            {"type": "notify", "title": "cpu ${facts.processors.models.1} ${facts.my.fact}"},
+            {"type": "mymod::THING", "title": "x"}
+        ], "dup": [
+            {"type": "Notify", "title": "same"}, {"type": "notify", "title": "same"}
+        ]},
+        "nodes": [{"facts": {"processors.models.0": "AMD"}, "classes": ["c"]}]
+    });
+    let facts = puppet_facts::Facts::from_value(serde_json::json!({"name": "n1",
+        "values": {"processors": {"models": ["AMD", "Intel"]}, "my.fact": "dotted"}}))
+    .unwrap();
+    let req = CompileRequest {
+        certname: "n1".into(),
+        environment: "production".into(),
+        facts: Some(facts),
+        node: NodeInfo::default(),
+        transaction_uuid: None,
+        static_catalog: false,
+        checksum_types: vec![],
+    };
+    let catalog = compile_data(&data, &req, &[]).unwrap();
+    let refs: Vec<String> = catalog
+        .resources
+        .iter()
+        .map(|r| r.reference().to_string())
+        .collect();
+    assert!(
+        refs.contains(&"Notify[cpu Intel dotted]".to_string()),
+        "{refs:?}"
+    );
+    assert!(refs.contains(&"Mymod::Thing[x]".to_string()), "{refs:?}");
+    let err = compile_data(&data, &req, &["dup".to_string()]).unwrap_err();
+    assert!(err.contains("classes.dup[1]"), "{err}");
+}

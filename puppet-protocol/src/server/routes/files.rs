@@ -1,9 +1,8 @@
 //! The file server's endpoints: `file_metadata(s)`, `file_content`,
 //! `static_file_content`, `environments`, and the file bucket.
 
-use serde_json::{Map, json};
-
 use hyper::Method;
+use serde_json::{Map, json};
 
 use super::super::Inner;
 use super::super::http::{Call, Reply};

@@ -1,8 +1,7 @@
 //! Status: `/puppet/v3/status/:name` and `/status/v1/{simple,services}`.
 
-use serde_json::json;
-
 use hyper::Method;
+use serde_json::json;
 
 use super::super::Inner;
 use super::super::http::{Call, Reply};
