@@ -41,7 +41,7 @@ use puppet_facts::Facts;
 use serde_json::{Map, Value};
 
 use puppet_protocol::ProtocolError;
-use puppet_protocol::files::{FileMetadata, Links, MetadataOptions, pick_checksum};
+use puppet_protocol::files::{FileMetadata, Links, MetadataOptions, glob_match, pick_checksum};
 use puppet_protocol::server::{
     CatalogCompiler, CompileRequest, FileServer, NodeClassifier, NodeInfo,
 };
@@ -371,20 +371,6 @@ fn interpolate_str(s: &str, facts: Option<&Facts>, req: &CompileRequest) -> Stri
     }
     out.push_str(rest);
     out
-}
-
-/// Whether a glob (`*`, `?`) matches a certname.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
 }
 
 /// Compiles the data format for one node (see the module docs). `extra_classes` come from

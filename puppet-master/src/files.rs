@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use puppet_protocol::ProtocolError;
-use puppet_protocol::files::{Checksum, FileMetadata, FileType, Links, MetadataOptions};
+use puppet_protocol::files::{
+    Checksum, FileMetadata, FileType, Links, MetadataOptions, glob_match,
+};
 use puppet_protocol::server::FileServer;
 
 /// The default file server, over `<environments>/<env>/modules/<module>/`:
@@ -230,19 +232,6 @@ fn describe(
     })
 }
 
-/// Glob match with `*` and `?` (Puppet's `ignore` patterns).
-fn glob(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pattern[1..], name) || (!name.is_empty() && glob(pattern, &name[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => glob(&pattern[1..], &name[1..]),
-        _ => false,
-    }
-}
-
 /// Lists `root` recursively (breadth first, names sorted) into `out`, keyed by relative path.
 fn walk(
     root: &Path,
@@ -264,7 +253,7 @@ fn walk(
             .collect();
         names.sort();
         for name in names {
-            if o.ignore.iter().any(|g| glob(g.as_bytes(), name.as_bytes())) {
+            if o.ignore.iter().any(|g| glob_match(g, &name)) {
                 continue;
             }
             let child_rel = if rel.is_empty() {
@@ -461,18 +450,5 @@ impl FileServer for ModuleFileServer {
 
     fn environment_dir(&self, env: &str) -> Option<PathBuf> {
         check_env(env).ok().map(|_| self.environments.join(env))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob(b".svn", b".svn"));
-        assert!(glob(b"*.swp", b"a.swp"));
-        assert!(!glob(b"*.swp", b"a.swx"));
-        assert!(glob(b"?b", b"ab"));
     }
 }

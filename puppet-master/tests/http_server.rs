@@ -335,3 +335,40 @@ async fn static_file_content_refuses_other_code_ids() {
     assert_eq!(get(&mut conn, content(&v1)).await.status, 404);
     assert_eq!(get(&mut conn, content(&v2)).await.status, 200);
 }
+
+/// Regression: `ignore` patterns are client input. A long run of `*` overflowed a worker's
+/// stack (aborting the master) and `*` x30 then a letter pinned a core for minutes; the
+/// matcher is now iterative and patterns are capped in length and count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_ignore_patterns_are_cheap_or_refused() {
+    let f = TestMaster::start().await.unwrap();
+    let tree = f.environments().join("production/modules/m/files/tree");
+    write(
+        &tree.join("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.txt"),
+        "a\n",
+    );
+    let mut conn = f
+        .client_for("n5.example.test")
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    let stars = format!("{}b", "*".repeat(200));
+    let answer = get(&mut conn, list(&format!("recurse=true&ignore={stars}"))).await;
+    assert_eq!(answer.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "nothing ignored: {v}");
+
+    let long = "*".repeat(puppet_protocol::files::MAX_IGNORE_PATTERN_BYTES + 1);
+    let answer = get(&mut conn, list(&format!("recurse=true&ignore={long}"))).await;
+    assert_eq!(answer.status, 400);
+    let many = vec!["ignore=x"; puppet_protocol::files::MAX_IGNORE_PATTERNS + 1].join("&");
+    let answer = get(&mut conn, list(&format!("recurse=true&{many}"))).await;
+    assert_eq!(answer.status, 400);
+    // The master still serves.
+    let answer = get(&mut conn, list("recurse=true&ignore=*.txt")).await;
+    assert_eq!(answer.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+}

@@ -123,16 +123,76 @@ impl MetadataOptions {
                 .parse()
                 .map_err(|_| ProtocolError::BadRequest(format!("Invalid max_files {v:?}")))?,
         };
+        let ignore: Vec<String> = q.all("ignore").into_iter().map(String::from).collect();
+        if ignore.len() > MAX_IGNORE_PATTERNS {
+            return Err(ProtocolError::BadRequest(format!(
+                "Too many ignore patterns: {} (at most {MAX_IGNORE_PATTERNS})",
+                ignore.len()
+            )));
+        }
+        if let Some(long) = ignore.iter().find(|g| g.len() > MAX_IGNORE_PATTERN_BYTES) {
+            return Err(ProtocolError::BadRequest(format!(
+                "An ignore pattern of {} bytes is over the limit of {MAX_IGNORE_PATTERN_BYTES}",
+                long.len()
+            )));
+        }
         Ok(MetadataOptions {
             links,
             checksum_type,
             source_permissions_use,
             recurse,
             recurselimit,
-            ignore: q.all("ignore").into_iter().map(String::from).collect(),
+            ignore,
             max_files,
         })
     }
+}
+
+/// The most `ignore` patterns a request may give.
+pub const MAX_IGNORE_PATTERNS: usize = 64;
+
+/// The longest `ignore` pattern a request may give, in bytes.
+pub const MAX_IGNORE_PATTERN_BYTES: usize = 255;
+
+/// Whether a glob with `*` (any run of bytes) and `?` (one byte) matches `name` whole, as
+/// Puppet matches `ignore` patterns. Iterative, remembering only the last `*`: time at most
+/// `pattern.len() * name.len()` steps and no recursion, whatever a client sends.
+///
+/// ```
+/// use puppet_protocol::files::glob_match;
+/// assert!(glob_match("*.swp", "a.swp"));
+/// assert!(!glob_match("*.swp", "a.swx"));
+/// assert!(glob_match("?b*", "abc"));
+/// let hostile = format!("{}b", "*".repeat(10_000));
+/// assert!(!glob_match(&hostile, &"a".repeat(10_000)));
+/// ```
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    // Where the last `*` was, and the name position it currently stands for up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                // Let the last `*` take one more byte and retry after it.
+                Some((sp, sn)) => {
+                    star = Some((sp, sn + 1));
+                    pi = sp + 1;
+                    ni = sn + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// The checksum types a Puppet file server computes.

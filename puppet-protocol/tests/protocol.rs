@@ -26,6 +26,23 @@ proptest! {
     }
 
     #[test]
+    fn glob_match_agrees_with_the_naive_definition(pattern in "[ab*?]{0,8}", name in "[ab]{0,8}") {
+        fn naive(p: &[u8], n: &[u8]) -> bool {
+            match (p.first(), n.first()) {
+                (None, None) => true,
+                (Some(b'*'), _) => naive(&p[1..], n) || (!n.is_empty() && naive(p, &n[1..])),
+                (Some(b'?'), Some(_)) => naive(&p[1..], &n[1..]),
+                (Some(a), Some(b)) if a == b => naive(&p[1..], &n[1..]),
+                _ => false,
+            }
+        }
+        prop_assert_eq!(
+            puppet_protocol::files::glob_match(&pattern, &name),
+            naive(pattern.as_bytes(), name.as_bytes())
+        );
+    }
+
+    #[test]
     fn negotiation_never_panics(accept in "[a-z/+*;=., 0-9]{0,80}") {
         let _ = content::negotiate(Some(&accept), true);
         let _ = content::accepts_gzip(Some(&accept));
