@@ -7,5 +7,6 @@
 mod ca_http;
 mod compiler;
 mod compiler_cache;
+mod harness;
 mod http_server;
 mod services;

@@ -320,7 +320,9 @@ impl std::fmt::Debug for Master {
 }
 
 impl Master {
-    /// A master from its parts.
+    /// A master from its parts. (`puppet_master::default_services` gives a set of parts
+    /// that work from files; its crate docs compose and bind a master in a runnable
+    /// example.)
     pub fn new(tls: TlsSource, services: Services, options: MasterOptions) -> Master {
         Master {
             inner: Arc::new(Inner {
