@@ -244,6 +244,18 @@ impl MasterSetup {
 
         // One store, shared with the caller: clones share the queue of pending writes.
         let storage = FsStorage::new(&vardir);
+        let swept = storage
+            .sweep_temp_files()
+            .map_err(|source| MasterError::Io {
+                what: format!("sweep temporary files in {}", vardir.display()),
+                source,
+            })?;
+        if swept > 0 {
+            tracing::warn!(
+                "removed {swept} temporary files left by an interrupted write in {}",
+                vardir.display()
+            );
+        }
         let services = crate::services_with_storage(ca.clone(), &environments, storage.clone());
         let admins = conf
             .server("ca_admin_certnames")

@@ -46,7 +46,7 @@ pub struct FsStorage {
     written: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, [u8; 32]>>>,
 }
 
-/// Makes temporary file names and report names unique within the process.
+/// Makes report names unique within the process.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl FsStorage {
@@ -62,6 +62,41 @@ impl FsStorage {
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Removes the temporary files a crash left behind (writes that never reached their
+    /// rename), anywhere below the root; returns how many. Call it before serving.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir_all(dir.path().join("facts")).unwrap();
+    /// std::fs::write(dir.path().join("facts/.tmp-puppet-master-x1y2"), "half").unwrap();
+    /// let store = puppet_master::FsStorage::new(dir.path());
+    /// assert_eq!(store.sweep_temp_files().unwrap(), 1);
+    /// ```
+    pub fn sweep_temp_files(&self) -> std::io::Result<usize> {
+        fn sweep(dir: &Path, depth: u32) -> std::io::Result<usize> {
+            let mut removed = 0;
+            let entries = match std::fs::read_dir(dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if kind.is_dir() && depth < 3 {
+                    removed += sweep(&entry.path(), depth + 1)?;
+                } else if kind.is_file() && name.starts_with(TEMP_PREFIX) {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        }
+        sweep(&self.root, 0)
     }
 
     /// Paths of every stored report of `certname`, oldest first.
@@ -237,35 +272,33 @@ fn io_error(path: &Path, e: std::io::Error) -> ProtocolError {
     ProtocolError::io(path.display().to_string(), e)
 }
 
-/// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
-/// fsync of the directory.
+/// Prefix of the temporary files of [`write_atomic`] (swept by [`FsStorage::sweep_temp_files`]).
+const TEMP_PREFIX: &str = ".tmp-puppet-master-";
+
+/// Writes `bytes` to `path` atomically: a temporary file (mode 0600, a short name whatever
+/// the certname's length) in the same directory, fsync, rename, fsync of the directory.
+/// Directories are created 0700: stored facts, catalogs and reports may hold secrets.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProtocolError> {
     use std::io::Write;
+    use std::os::unix::fs::DirBuilderExt;
     let dir = path
         .parent()
         .ok_or_else(|| ProtocolError::Internal(format!("{} has no parent", path.display())))?;
-    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(
-        ".{name}.tmp.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            d.sync_all()?;
-        }
-        Ok::<(), std::io::Error>(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error(path, e));
-    }
-    Ok(())
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io_error(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| io_error(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| io_error(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| io_error(path, e))?;
+    tmp.persist(path).map_err(|e| io_error(path, e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, e))
 }
 
 async fn blocking<T: Send + 'static>(

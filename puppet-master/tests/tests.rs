@@ -10,3 +10,4 @@ mod compiler_cache;
 mod harness;
 mod http_server;
 mod services;
+mod storage;
