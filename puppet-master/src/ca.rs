@@ -69,13 +69,20 @@ impl CaService for LocalCa {
 
     async fn submit_csr(&self, certname: &str, csr_pem: Vec<u8>) -> Result<bool, ProtocolError> {
         let name = certname.to_string();
-        self.run(CaOperation::SubmitCsr, move |ca| {
-            Ok(matches!(
-                ca.submit_csr(&name, &csr_pem)?,
-                CsrOutcome::Signed(_)
-            ))
-        })
-        .await
+        let signed = self
+            .run(CaOperation::SubmitCsr, move |ca| {
+                Ok(matches!(
+                    ca.submit_csr(&name, &csr_pem)?,
+                    CsrOutcome::Signed(_)
+                ))
+            })
+            .await?;
+        if signed {
+            tracing::info!("autosigned the certificate request of {certname}");
+        } else {
+            tracing::info!("certificate request of {certname} waits to be signed");
+        }
+        Ok(signed)
     }
 
     async fn csr(&self, certname: &str) -> Result<Option<String>, ProtocolError> {

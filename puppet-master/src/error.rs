@@ -16,6 +16,12 @@ pub enum MasterError {
         #[source]
         source: std::io::Error,
     },
+    /// The confdir does not exist (nothing is created in a mistyped path unless asked).
+    #[error("{}: no such directory (create it, or start with --init to have it created)", path.display())]
+    NoConfdir {
+        /// The path given.
+        path: PathBuf,
+    },
     /// `puppet.conf` holds a value we cannot use.
     #[error("{}: {message}", file.display())]
     Config {

@@ -1,7 +1,8 @@
 //! `puppet-master`: an HTTPS Puppet master that unmodified Puppet 7 agents use.
 //!
-//! `puppet-master --confdir DIR [--bind ADDR] [--port PORT]` (defaults 0.0.0.0 and 8140).
-//! On first start it creates the CA in `DIR/ca` and its own certificate in `DIR/ssl`; code
+//! `puppet-master --confdir DIR [--init] [--bind ADDR] [--port PORT]` (defaults 0.0.0.0 and
+//! 8140). `DIR` must exist unless `--init` is given. On first start it creates the CA in
+//! `DIR/ca` and its own certificate in `DIR/ssl` (and logs their fingerprints); code
 //! is read from `DIR/code/environments`, and facts, catalogs and reports are stored in
 //! `DIR/data`. See `puppet_master::confdir` for the layout and settings.
 
@@ -19,6 +20,9 @@ struct Cli {
     /// Configuration directory (puppet.conf, ca/, ssl/, code/, data/)
     #[arg(long, value_name = "DIR")]
     confdir: PathBuf,
+    /// Create the configuration directory if it does not exist
+    #[arg(long)]
+    init: bool,
     /// Address to listen on
     #[arg(long, default_value = "0.0.0.0")]
     bind: IpAddr,
@@ -45,7 +49,12 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let setup = match MasterSetup::from_confdir(&cli.confdir) {
+        let setup = if cli.init {
+            MasterSetup::init(&cli.confdir)
+        } else {
+            MasterSetup::from_confdir(&cli.confdir)
+        };
+        let setup = match setup {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("puppet-master: {e}");
