@@ -65,6 +65,7 @@ pub struct TestMaster {
 pub struct TestMasterBuilder {
     services: Vec<Edit<Services>>,
     options: Vec<Edit<MasterOptions>>,
+    ca: Vec<Edit<CaSettings>>,
 }
 
 /// A change the caller makes to the test master's parts before it starts.
@@ -91,16 +92,26 @@ impl TestMasterBuilder {
         self
     }
 
+    /// Changes the CA's settings (default: EC P-256 keys, autosign off) before it is set
+    /// up; for a real agent to bootstrap, `|s| s.autosign = puppet_ca::Autosign::On`.
+    pub fn ca_settings(mut self, f: impl FnOnce(&mut CaSettings) + Send + 'static) -> Self {
+        self.ca.push(Box::new(f));
+        self
+    }
+
     /// Sets everything up and starts serving.
     pub async fn start(self) -> Result<TestMaster, MasterError> {
         let dir = tempfile::tempdir().map_err(|source| MasterError::Io {
             what: "create a temporary directory".into(),
             source,
         })?;
-        let settings = CaSettings {
+        let mut settings = CaSettings {
             key: KeyType::EcP256,
             ..CaSettings::new(format!("Puppet CA: {MASTER_CERTNAME}"))
         };
+        for f in self.ca {
+            f(&mut settings);
+        }
         let ca = Arc::new(CertificateAuthority::setup(
             &dir.path().join("ca"),
             settings,
@@ -162,6 +173,7 @@ impl TestMaster {
         TestMasterBuilder {
             services: Vec::new(),
             options: Vec::new(),
+            ca: Vec::new(),
         }
     }
 
