@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! facts/<certname>.json                      last facts document (as the agent sent it)
-//! catalogs/<certname>.json                   last catalog served
+//! catalogs/<certname>.json                   last catalog served (Sensitive values left out)
 //! reports/<certname>/<UTC time>-<n>.json     every report, report format 12 JSON
 //! bucket/<algorithm>/<hex digest>            file bucket contents
 //! ```
@@ -370,17 +370,45 @@ impl ReportSink for FsStorage {
     }
 }
 
+/// The catalog without the values of its Sensitive parameters; `None` when it has none.
+fn redacted(catalog: &puppet_catalog::Catalog) -> Option<puppet_catalog::Catalog> {
+    let sensitive = |r: &puppet_catalog::Resource| {
+        r.sensitive_parameters
+            .as_ref()
+            .is_some_and(|s| !s.is_empty())
+    };
+    if !catalog.resources.iter().any(sensitive) {
+        return None;
+    }
+    let mut copy = catalog.clone();
+    for r in copy.resources.iter_mut() {
+        if let (Some(names), Some(params)) = (&r.sensitive_parameters, &mut r.parameters) {
+            for name in names {
+                params.remove(name);
+            }
+        }
+    }
+    Some(copy)
+}
+
 #[async_trait]
 impl CatalogArchive for FsStorage {
+    /// Archives the catalog as sent, except that the values of Sensitive parameters are
+    /// left out (their names stay in `sensitive_parameters`), as PuppetDB receives them:
+    /// the archive is for other readers.
     async fn save_catalog(
         &self,
         certname: &str,
-        _catalog: &puppet_catalog::Catalog,
+        catalog: &puppet_catalog::Catalog,
         json: &[u8],
     ) -> Result<(), ProtocolError> {
         checked(certname)?;
         let path = self.root.join("catalogs").join(format!("{certname}.json"));
-        self.write_latest(path, json.to_vec());
+        let bytes = match redacted(catalog) {
+            Some(c) => to_vec(&c)?,
+            None => json.to_vec(),
+        };
+        self.write_latest(path, bytes);
         Ok(())
     }
 }

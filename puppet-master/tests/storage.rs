@@ -50,3 +50,34 @@ fn temporary_files_of_interrupted_writes_are_swept() {
     assert_eq!(std::fs::read_dir(&reports).unwrap().count(), 1);
     assert_eq!(store.sweep_temp_files().unwrap(), 0);
 }
+
+/// The archived catalog is for other readers: Sensitive values are left out (PuppetDB
+/// never receives them either), their names kept.
+#[tokio::test]
+async fn archived_catalogs_leave_sensitive_values_out() {
+    use puppet_catalog::{CatalogBuilder, Declaration};
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStorage::new(dir.path());
+    let mut b = CatalogBuilder::new("db1.example.test");
+    b.add(
+        Declaration::new("file", "/etc/db.key")
+            .param("mode", "0600")
+            .sensitive_param("content", "s3cret-value"),
+    )
+    .unwrap();
+    let catalog = b.build().unwrap();
+    let json = catalog.to_json().unwrap();
+    assert!(json.contains("s3cret-value"));
+    store
+        .save_catalog("db1.example.test", &catalog, json.as_bytes())
+        .await
+        .unwrap();
+    store.flush().await;
+    let text = std::fs::read_to_string(dir.path().join("catalogs/db1.example.test.json")).unwrap();
+    assert!(!text.contains("s3cret-value"), "{text}");
+    let archived = store.last_catalog("db1.example.test").unwrap().unwrap();
+    let file = &archived.resources[3];
+    assert!(file.is_sensitive("content"));
+    assert_eq!(file.parameters.as_ref().unwrap()["mode"], "0600");
+    assert!(!file.parameters.as_ref().unwrap().contains_key("content"));
+}
