@@ -233,10 +233,14 @@ fn describe(
 }
 
 /// Lists `root` recursively (breadth first, names sorted) into `out`, keyed by relative path.
+/// `seen` holds what earlier roots of a merged mount listed (relative path → directory?):
+/// the first root wins a path, and a directory several roots have is listed once and
+/// walked in each, so their contents merge (Puppet's `plugins` mount over every module's
+/// `lib/`).
 fn walk(
     root: &Path,
     o: &MetadataOptions,
-    seen: &mut BTreeMap<String, ()>,
+    seen: &mut BTreeMap<String, bool>,
     out: &mut Vec<FileMetadata>,
 ) -> std::io::Result<()> {
     let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), String::new(), 0u32)]);
@@ -262,14 +266,23 @@ fn walk(
                 format!("{rel}/{name}")
             };
             let full = dir.join(&name);
-            if seen.contains_key(&child_rel) {
+            if let Some(&was_dir) = seen.get(&child_rel) {
+                let is_dir = match o.links {
+                    Links::Manage => std::fs::symlink_metadata(&full),
+                    Links::Follow => std::fs::metadata(&full),
+                }
+                .is_ok_and(|m| m.is_dir());
+                if was_dir && is_dir {
+                    queue.push_back((full, child_rel, depth + 1));
+                }
                 continue;
             }
             let value = describe(root, &full, Some(&child_rel), o)?;
-            if value.file_type == FileType::Directory {
+            let is_dir = value.file_type == FileType::Directory;
+            if is_dir {
                 queue.push_back((full, child_rel.clone(), depth + 1));
             }
-            seen.insert(child_rel, ());
+            seen.insert(child_rel, is_dir);
             out.push(value);
         }
     }

@@ -372,3 +372,72 @@ async fn hostile_ignore_patterns_are_cheap_or_refused() {
     let v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
 }
+
+/// Regression: the `plugins` mount merges every module's `lib/` (first module wins a path).
+/// A directory several modules have (`lib/puppet`) was walked in the first module only, so
+/// with eight real modules 8 of 220 plugin files were served and catalogs using stdlib's
+/// types failed on the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_merge_every_modules_lib() {
+    let f = TestMaster::start().await.unwrap();
+    let modules = f.environments().join("production/modules");
+    write(&modules.join("a/lib/puppet/type/alpha.rb"), "# a\n");
+    write(&modules.join("a/lib/puppet/shared.rb"), "# from a\n");
+    write(&modules.join("b/lib/puppet/type/beta.rb"), "# b\n");
+    write(
+        &modules.join("b/lib/puppet/provider/beta/posix.rb"),
+        "# b\n",
+    );
+    write(&modules.join("b/lib/puppet/shared.rb"), "# from b\n");
+    write(&modules.join("c/lib/facter/gamma.rb"), "# c\n");
+    let mut conn = f
+        .client_for("n6.example.test")
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let answer = get(
+        &mut conn,
+        "/puppet/v3/file_metadatas/plugins?environment=production&recurse=true&max_files=-1&ignore=.svn&ignore=CVS&ignore=.git&ignore=.hg&links=follow&checksum_type=sha256&source_permissions=ignore".into(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let mut rel: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["relative_path"].as_str().unwrap())
+        .collect();
+    rel.sort();
+    assert_eq!(
+        rel,
+        [
+            ".",
+            "facter",
+            "facter/gamma.rb",
+            "puppet",
+            "puppet/provider",
+            "puppet/provider/beta",
+            "puppet/provider/beta/posix.rb",
+            "puppet/shared.rb",
+            "puppet/type",
+            "puppet/type/alpha.rb",
+            "puppet/type/beta.rb",
+        ]
+    );
+    // The first module wins a path, in the listing and in the content.
+    let shared = get(
+        &mut conn,
+        "/puppet/v3/file_content/plugins/puppet/shared.rb?environment=production".into(),
+    )
+    .await;
+    assert_eq!(shared.body, b"# from a\n");
+    let beta = get(
+        &mut conn,
+        "/puppet/v3/file_content/plugins/puppet/provider/beta/posix.rb?environment=production"
+            .into(),
+    )
+    .await;
+    assert_eq!(beta.status, 200);
+}
