@@ -207,3 +207,20 @@ fn first_start_logs_what_it_created_and_puppet_conf_typos() {
         "{text}"
     );
 }
+
+/// SIGTERM ends the master cleanly: exit status 0 (it was 143).
+#[test]
+fn sigterm_stops_the_master_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("puppet.conf"),
+        "[server]\ncertname = master.example.test\nkeylength = 2048\n",
+    )
+    .unwrap();
+    let mut master = start(dir.path());
+    let pid = master.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = master.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}

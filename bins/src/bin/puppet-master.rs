@@ -74,10 +74,22 @@ fn main() -> ExitCode {
             running.local_addr(),
             setup.certname
         );
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("puppet-master: cannot watch SIGTERM: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        // SIGTERM or Ctrl-C: stop accepting, write what is queued, exit 0.
         tokio::select! {
-            _ = running.wait() => {}
             _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
         }
+        running.shutdown().await;
+        setup.storage.flush().await;
+        eprintln!("puppet-master: stopped");
         ExitCode::SUCCESS
     })
 }
