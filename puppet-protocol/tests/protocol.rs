@@ -292,3 +292,28 @@ fn service_errors_keep_their_source() {
     let (_, body) = err.body();
     assert!(body.contains("RUNTIME_ERROR"));
 }
+
+/// `FileMetadata` reads and writes the metadata Puppetserver inlines in a static catalog
+/// (captured in fixtures/catalogs/static.json) byte for byte: keys, order, nulls.
+#[test]
+fn file_metadata_round_trips_puppetservers_documents() {
+    use puppet_protocol::files::FileMetadata;
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/catalogs/static.json");
+    let catalog: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut entries: Vec<&serde_json::Value> =
+        catalog["metadata"].as_object().unwrap().values().collect();
+    for by_source in catalog["recursive_metadata"].as_object().unwrap().values() {
+        for list in by_source.as_object().unwrap().values() {
+            entries.extend(list.as_array().unwrap());
+        }
+    }
+    assert!(entries.len() > 3, "{}", entries.len());
+    for entry in entries {
+        let typed: FileMetadata = serde_json::from_value(entry.clone()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&typed).unwrap(),
+            serde_json::to_string(entry).unwrap()
+        );
+    }
+}
