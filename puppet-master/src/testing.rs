@@ -164,6 +164,21 @@ impl TestMasterBuilder {
 
 impl TestMaster {
     /// Starts a master with the default services.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use puppet_master::testing::TestMaster;
+    /// let master = TestMaster::start().await.unwrap();
+    /// std::fs::write(master.environments().join("production/resources.json"),
+    ///     r#"{"classes": {"c": [{"type": "Notify", "title": "hi"}]}, "nodes": [{"classes": ["c"]}]}"#).unwrap();
+    /// let mut conn = master.client_for("n1.example.test").unwrap().connect().await.unwrap();
+    /// let answer = conn.request("GET", "/puppet/v3/catalog/n1.example.test?environment=production", None, vec![])
+    ///     .await.unwrap();
+    /// assert_eq!(answer.status, 200);
+    /// assert!(String::from_utf8_lossy(&answer.body).contains("Notify"));
+    /// master.shutdown().await;
+    /// # });
+    /// ```
     pub async fn start() -> Result<TestMaster, MasterError> {
         TestMaster::builder().start().await
     }
