@@ -76,7 +76,15 @@ pub(super) async fn catalog(
         .classifier
         .classify(name, Some(&requested), facts.as_ref())
         .await?;
-    let env = valid_environment(&node.environment)?.to_string();
+    // A name the classifier made up is the server's fault, not the request's.
+    let env = valid_environment(&node.environment)
+        .map_err(|_| {
+            ProtocolError::Internal(format!(
+                "the node classifier chose an invalid environment {:?} for {name}",
+                node.environment
+            ))
+        })?
+        .to_string();
     let compile = CompileRequest {
         certname: name.to_string(),
         environment: env.clone(),
