@@ -15,8 +15,10 @@ command -v puppet >/dev/null || {
   exit 1
 }
 
+echo "demo: building puppet-master (a first build takes a minute or two)"
 cargo build -q -p puppet-bins --bin puppet-master
-master_bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/puppet-master"
+target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
+master_bin="$target_dir/debug/puppet-master"
 
 work="$(mktemp -d -t puppet-rs-demo.XXXXXX)"
 master_pid=""

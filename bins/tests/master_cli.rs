@@ -164,3 +164,63 @@ fn log_lines_carry_no_colour_codes_when_stderr_is_a_file() {
         "ANSI escape in a log file: {text:?}"
     );
 }
+
+/// A mistyped `--confdir` creates nothing (no directory, no CA) and says so; `--init`
+/// creates it.
+#[test]
+fn missing_confdir_is_refused_unless_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo");
+    let out = Command::new(env!("CARGO_BIN_EXE_puppet-master"))
+        .arg("--confdir")
+        .arg(&missing)
+        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no such directory"), "{stderr}");
+    assert!(!missing.exists(), "nothing created");
+}
+
+/// The first start says what it created (the CA with its fingerprint, the master's
+/// certificate), and `puppet.conf` lines it ignores are warned about with file and line.
+#[test]
+fn first_start_logs_what_it_created_and_puppet_conf_typos() {
+    let dir = tempfile::tempdir().unwrap();
+    let confdir = dir.path();
+    std::fs::write(
+        confdir.join("puppet.conf"),
+        "[server]\ncertname = master.example.test\nkeylength = 2048\nautosing = true\n",
+    )
+    .unwrap();
+    let log_path = confdir.join("master.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    // The listening line is printed after setup, so the setup lines are in the log.
+    let master = start_with_stderr(confdir, Stdio::from(log));
+    drop(master);
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(text.contains("created a new CA in"), "{text}");
+    assert!(text.contains("fingerprint (SHA256)"), "{text}");
+    assert!(
+        text.contains("puppet.conf:4: unknown setting \"autosing\""),
+        "{text}"
+    );
+}
+
+/// SIGTERM ends the master cleanly: exit status 0 (it was 143).
+#[test]
+fn sigterm_stops_the_master_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("puppet.conf"),
+        "[server]\ncertname = master.example.test\nkeylength = 2048\n",
+    )
+    .unwrap();
+    let mut master = start(dir.path());
+    let pid = master.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = master.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}

@@ -116,6 +116,108 @@ pub enum ProtocolError {
     /// Puppetserver does, so it must not hold secrets).
     #[error("Server Error: {0}")]
     Internal(String),
+    /// A file or socket operation of a service failed: 500.
+    #[error("Server Error: {what}: {source}")]
+    Io {
+        /// What was being done, with the path.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A service's own error, kept whole for the caller and the log: 500.
+    #[error("Server Error: {0}")]
+    Service(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The CA refused or failed an operation: the status Puppetserver answers for that
+    /// error in that operation (see [`ProtocolError::status`]), with its plain-text message.
+    #[cfg(feature = "server")]
+    #[error("{}", ca_message(*.operation, .source))]
+    Ca {
+        /// What was asked of the CA.
+        operation: CaOperation,
+        /// The CA's error.
+        #[source]
+        source: puppet_ca::CaError,
+    },
+}
+
+/// What was asked of the CA when it failed: Puppetserver answers the same error differently
+/// in different operations (a CSR refused on submission is 400, on a manual sign 409).
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CaOperation {
+    /// `PUT certificate_request/:name`.
+    SubmitCsr,
+    /// `PUT certificate_status/:name` with `desired_state` `signed`.
+    Sign,
+    /// `PUT certificate_status/:name` with `desired_state` `revoked`.
+    Revoke,
+    /// `PUT clean`.
+    Clean,
+    /// `DELETE certificate_status/:name`.
+    Delete,
+    /// `POST certificate_renewal`.
+    Renew,
+    /// Any lookup: certificates, CSRs, statuses, the CRL, expirations.
+    Read,
+}
+
+/// Puppetserver's words for a CA error where they differ from the error's own.
+#[cfg(feature = "server")]
+fn ca_message(operation: CaOperation, e: &puppet_ca::CaError) -> String {
+    use puppet_ca::CaError as E;
+    match (operation, e) {
+        (CaOperation::Sign, E::NoCsr { certname }) => {
+            format!("Cannot sign certificate for host {certname} without a certificate request")
+        }
+        (CaOperation::Revoke, E::NoCertificate { certname }) => {
+            format!("Cannot revoke certificate for host {certname} without a signed certificate")
+        }
+        (CaOperation::Delete, E::NothingToClean { .. }) => "Invalid certificate subject.".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The status Puppetserver's CA answers an error with, in an operation.
+#[cfg(feature = "server")]
+fn ca_status(operation: CaOperation, e: &puppet_ca::CaError) -> u16 {
+    use puppet_ca::CaError as E;
+    match e {
+        E::InvalidCertname { .. } | E::AlreadyHasCertificate { .. } => 400,
+        E::CsrTooLarge { .. } => 413,
+        // The CSR policy: 400 when refused on submission (or autosigning), 409 when a
+        // manual sign refuses the stored request.
+        E::CsrSignature { .. }
+        | E::UnsupportedAlgorithm { .. }
+        | E::CertnameMismatch { .. }
+        | E::SubjectAltNamesNotAllowed { .. }
+        | E::InvalidAltName { .. }
+        | E::InvalidSubject { .. }
+        | E::AuthorizationExtensionNotAllowed { .. }
+        | E::ExtensionNotAllowed { .. } => match operation {
+            CaOperation::Sign => 409,
+            _ => 400,
+        },
+        // A client's document that does not parse; the CA's own files are its fault.
+        E::Malformed { .. } => match operation {
+            CaOperation::SubmitCsr | CaOperation::Renew => 400,
+            CaOperation::Sign => 409,
+            _ => 500,
+        },
+        E::NoCsr { .. } => match operation {
+            CaOperation::Sign => 409,
+            _ => 404,
+        },
+        E::NoCertificate { .. } => match operation {
+            CaOperation::Revoke => 409,
+            _ => 404,
+        },
+        E::NothingToClean { .. } => 404,
+        // A certificate this CA did not issue, or revoked.
+        E::RenewalRefused { .. } => 403,
+        _ => 500,
+    }
 }
 
 impl ProtocolError {
@@ -139,8 +241,49 @@ impl ProtocolError {
             ProtocolError::Conflict(_) => 409,
             ProtocolError::TooLarge { .. } => 413,
             ProtocolError::UnsupportedMediaType(_) => 415,
-            ProtocolError::Internal(_) => 500,
+            ProtocolError::Internal(_) | ProtocolError::Io { .. } | ProtocolError::Service(_) => {
+                500
+            }
+            #[cfg(feature = "server")]
+            ProtocolError::Ca { operation, source } => ca_status(*operation, source),
         }
+    }
+
+    /// A service's own error, kept as the source (500).
+    ///
+    /// ```
+    /// use std::error::Error;
+    /// let e = puppet_protocol::ProtocolError::service(std::fmt::Error);
+    /// assert_eq!(e.status(), 500);
+    /// assert!(e.source().unwrap().is::<std::fmt::Error>());
+    /// ```
+    pub fn service(e: impl std::error::Error + Send + Sync + 'static) -> ProtocolError {
+        ProtocolError::Service(Box::new(e))
+    }
+
+    /// A failed file operation of a service (500).
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> ProtocolError {
+        ProtocolError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// A CA error in an operation, answered as Puppetserver's CA answers it.
+    ///
+    /// ```
+    /// use puppet_ca::CaError;
+    /// use puppet_protocol::ProtocolError;
+    /// use puppet_protocol::error::CaOperation;
+    /// let e = ProtocolError::ca(CaOperation::Sign, CaError::NoCsr { certname: "n1".into() });
+    /// assert_eq!(e.status(), 409);
+    /// assert_eq!(e.to_string(), "Cannot sign certificate for host n1 without a certificate request");
+    /// let e = ProtocolError::ca(CaOperation::SubmitCsr, CaError::CsrTooLarge { certname: "n1".into(), size: 9, limit: 8 });
+    /// assert_eq!(e.status(), 413);
+    /// ```
+    #[cfg(feature = "server")]
+    pub fn ca(operation: CaOperation, source: puppet_ca::CaError) -> ProtocolError {
+        ProtocolError::Ca { operation, source }
     }
 
     /// The response body and its content type (`None`: no `Content-Type`, as Puppetserver's
@@ -172,6 +315,8 @@ impl ProtocolError {
             ProtocolError::Forbidden { .. } => return (None, self.to_string()),
             ProtocolError::CaNotFound(_) => return (Some("text/plain"), self.to_string()),
             ProtocolError::Conflict(_) => return (Some("text/plain"), self.to_string()),
+            #[cfg(feature = "server")]
+            ProtocolError::Ca { .. } => return (Some("text/plain"), self.to_string()),
             ProtocolError::NotFound(_) => issue_kind::RESOURCE_NOT_FOUND,
             ProtocolError::EnvironmentNotFound(_) => issue_kind::ENVIRONMENT_NOT_FOUND,
             ProtocolError::NoRoute { .. } => issue_kind::HANDLER_NOT_FOUND,
@@ -180,7 +325,9 @@ impl ProtocolError {
             ProtocolError::UnsupportedMediaType(_) => issue_kind::UNSUPPORTED_MEDIA_TYPE,
             ProtocolError::BadRequest(_)
             | ProtocolError::TooLarge { .. }
-            | ProtocolError::Internal(_) => issue_kind::RUNTIME_ERROR,
+            | ProtocolError::Internal(_)
+            | ProtocolError::Io { .. }
+            | ProtocolError::Service(_) => issue_kind::RUNTIME_ERROR,
         };
         (
             Some(crate::content::JSON_UTF8),

@@ -22,8 +22,10 @@
 //! ```
 
 pub mod auth;
+pub mod ca;
 pub mod content;
 pub mod error;
+pub mod files;
 pub mod form;
 pub mod route;
 

@@ -1,5 +1,5 @@
 //! The protocol pieces without a network: paths, forms, negotiation and error bodies
-//! (property tests: no input panics), and the data compiler's output (snapshot).
+//! (property tests: no input panics).
 
 #![allow(clippy::unwrap_used)]
 
@@ -23,6 +23,23 @@ proptest! {
         if let Ok(params) = Params::parse(&body) {
             let _ = CatalogRequest::from_params(&params);
         }
+    }
+
+    #[test]
+    fn glob_match_agrees_with_the_naive_definition(pattern in "[ab*?]{0,8}", name in "[ab]{0,8}") {
+        fn naive(p: &[u8], n: &[u8]) -> bool {
+            match (p.first(), n.first()) {
+                (None, None) => true,
+                (Some(b'*'), _) => naive(&p[1..], n) || (!n.is_empty() && naive(p, &n[1..])),
+                (Some(b'?'), Some(_)) => naive(&p[1..], &n[1..]),
+                (Some(a), Some(b)) if a == b => naive(&p[1..], &n[1..]),
+                _ => false,
+            }
+        }
+        prop_assert_eq!(
+            puppet_protocol::files::glob_match(&pattern, &name),
+            naive(pattern.as_bytes(), name.as_bytes())
+        );
     }
 
     #[test]
@@ -89,56 +106,6 @@ fn error_bodies_as_puppetserver_sends_them() {
         .map(|e| serde_json::json!({"status": e.status(), "content_type": e.body().0, "body": e.body().1}))
         .collect();
     insta::assert_json_snapshot!(rendered);
-}
-
-#[cfg(feature = "server")]
-#[test]
-fn data_compiler_output() {
-    use puppet_protocol::server::compiler::compile_data;
-    use puppet_protocol::server::{CompileRequest, NodeInfo};
-    let data: serde_json::Value = serde_json::from_str(
-        r#"{
-          "classes": {
-            "base": [
-              {"type": "file", "title": "/etc/motd",
-               "parameters": {"content": "${certname} runs ${facts.os.family} ${facts.missing}\n", "notify": "Exec[x]", "backup": "${facts.nope|/var/backup}"},
-               "tags": ["Banner"]},
-              {"type": "Exec", "title": "x", "parameters": {"command": "/bin/true", "refreshonly": true}}
-            ],
-            "web::server": [
-              {"type": "Package", "title": "nginx", "parameters": {"ensure": "installed", "tag": "frontend"}}
-            ],
-            "never": [ {"type": "Notify", "title": "no"} ]
-          },
-          "nodes": [
-            {"certname": "*.example.test", "classes": ["base"]},
-            {"facts": {"os.family": "Debian", "role": "web"}, "classes": ["web::server"]},
-            {"certname": "other*", "classes": ["never"]}
-          ]
-        }"#,
-    )
-    .unwrap();
-    let req = CompileRequest {
-        certname: "web1.example.test".into(),
-        environment: "production".into(),
-        facts: Some(serde_json::json!({"os": {"family": "Debian"}, "role": "web"})),
-        node: NodeInfo::default(),
-        transaction_uuid: None,
-        static_catalog: false,
-        checksum_types: vec![],
-    };
-    let mut catalog = compile_data(&data, &req, &[]).unwrap();
-    catalog.version = None;
-    catalog.catalog_uuid = Some("<uuid>".into());
-    let json: serde_json::Value = serde_json::from_str(&catalog.to_json().unwrap()).unwrap();
-    insta::assert_json_snapshot!(json);
-    // The result is a catalog the graph accepts: no unresolved references, no cycles.
-    let checked = puppet_catalog::check(catalog.to_json().unwrap().as_bytes()).unwrap();
-    assert_eq!(checked.resources, 8);
-    assert!(
-        !json.to_string().contains("Notify"),
-        "class never must not be included"
-    );
 }
 
 #[test]
@@ -213,4 +180,140 @@ fn puppetserver_default_auth_rules() {
         denied.to_string(),
         "Forbidden request: /puppet/v3/catalog/x (method :post). Please see the server logs for details."
     );
+}
+
+/// The one mapping of CA errors to HTTP: the status Puppetserver's CA answers each with in
+/// each operation, always plain text on the CA API.
+#[cfg(feature = "server")]
+#[test]
+fn ca_errors_map_as_puppetserver_answers_them() {
+    use puppet_ca::CaError;
+    use puppet_protocol::error::CaOperation as Op;
+    let name = || "n1.example.test".to_string();
+    let cases: Vec<(Op, CaError, u16)> = vec![
+        (
+            Op::SubmitCsr,
+            CaError::InvalidCertname {
+                name: name(),
+                reason: "x",
+            },
+            400,
+        ),
+        (
+            Op::SubmitCsr,
+            CaError::CsrTooLarge {
+                certname: name(),
+                size: 2,
+                limit: 1,
+            },
+            413,
+        ),
+        (
+            Op::SubmitCsr,
+            CaError::InvalidSubject {
+                certname: name(),
+                reason: "Subject hostname format is invalid".into(),
+            },
+            400,
+        ),
+        (
+            Op::SubmitCsr,
+            CaError::InvalidAltName {
+                certname: name(),
+                reason: "wildcard".into(),
+            },
+            400,
+        ),
+        (
+            Op::SubmitCsr,
+            CaError::AlreadyHasCertificate {
+                certname: name(),
+                state: "signed",
+            },
+            400,
+        ),
+        (
+            Op::Sign,
+            CaError::InvalidAltName {
+                certname: name(),
+                reason: "wildcard".into(),
+            },
+            409,
+        ),
+        (Op::Sign, CaError::NoCsr { certname: name() }, 409),
+        (Op::Read, CaError::NoCsr { certname: name() }, 404),
+        (Op::Revoke, CaError::NoCertificate { certname: name() }, 409),
+        (Op::Read, CaError::NoCertificate { certname: name() }, 404),
+        (
+            Op::Delete,
+            CaError::NothingToClean { certname: name() },
+            404,
+        ),
+        (
+            Op::Renew,
+            CaError::RenewalRefused {
+                certname: name(),
+                reason: "x".into(),
+            },
+            403,
+        ),
+        (Op::Read, CaError::Crypto("x".into()), 500),
+    ];
+    for (op, e, status) in cases {
+        let text = e.to_string();
+        let err = puppet_protocol::ProtocolError::ca(op, e);
+        assert_eq!(err.status(), status, "{op:?} {text}");
+        let (ct, _) = err.body_for(true);
+        assert_eq!(ct, Some("text/plain"));
+        // The CA's error stays the source, typed.
+        let source = std::error::Error::source(&err).unwrap();
+        assert!(source.is::<CaError>());
+    }
+    let delete = puppet_protocol::ProtocolError::ca(
+        Op::Delete,
+        CaError::NothingToClean { certname: name() },
+    );
+    assert_eq!(delete.to_string(), "Invalid certificate subject.");
+}
+
+/// A custom service's error is kept as the source, not flattened into a string.
+#[test]
+fn service_errors_keep_their_source() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("inventory database unreachable")]
+    struct Unreachable;
+    let err = ProtocolError::service(Unreachable);
+    assert_eq!(err.status(), 500);
+    assert_eq!(
+        err.to_string(),
+        "Server Error: inventory database unreachable"
+    );
+    assert!(std::error::Error::source(&err).unwrap().is::<Unreachable>());
+    let (_, body) = err.body();
+    assert!(body.contains("RUNTIME_ERROR"));
+}
+
+/// `FileMetadata` reads and writes the metadata Puppetserver inlines in a static catalog
+/// (captured in fixtures/catalogs/static.json) byte for byte: keys, order, nulls.
+#[test]
+fn file_metadata_round_trips_puppetservers_documents() {
+    use puppet_protocol::files::FileMetadata;
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/catalogs/static.json");
+    let catalog: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut entries: Vec<&serde_json::Value> =
+        catalog["metadata"].as_object().unwrap().values().collect();
+    for by_source in catalog["recursive_metadata"].as_object().unwrap().values() {
+        for list in by_source.as_object().unwrap().values() {
+            entries.extend(list.as_array().unwrap());
+        }
+    }
+    assert!(entries.len() > 3, "{}", entries.len());
+    for entry in entries {
+        let typed: FileMetadata = serde_json::from_value(entry.clone()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&typed).unwrap(),
+            serde_json::to_string(entry).unwrap()
+        );
+    }
 }

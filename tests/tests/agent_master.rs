@@ -16,8 +16,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use puppet_master::confdir::MasterSetup;
 use puppet_protocol::server::RunningMaster;
-use puppet_protocol::server::confdir::MasterSetup;
 
 const AGENT: &str = "agent1.example.test";
 
@@ -202,7 +202,7 @@ async fn real_agent_bootstraps_applies_reports_and_is_refused_once_revoked() {
             .unwrap()
             .expect("facts stored")
     };
-    assert_eq!(facts["values"]["clientcert"], AGENT);
+    assert_eq!(facts.get("clientcert"), Some(&serde_json::json!(AGENT)));
     let catalog = setup
         .storage
         .last_catalog(AGENT)
@@ -644,7 +644,7 @@ async fn master_refuses_other_nodes_bad_input_and_revoked_certificates() {
 
     // The file bucket: contents by digest, checked on the way in.
     let content = b"backed up\n".to_vec();
-    let digest = puppet_protocol::server::files::digest(&content, "sha256");
+    let digest = puppet_protocol::files::digest(&content, "sha256");
     let bucket = format!("/puppet/v3/file_bucket_file/sha256/{digest}?environment=production");
     let put = a
         .send(

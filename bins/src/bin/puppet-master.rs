@@ -1,16 +1,17 @@
 //! `puppet-master`: an HTTPS Puppet master that unmodified Puppet 7 agents use.
 //!
-//! `puppet-master --confdir DIR [--bind ADDR] [--port PORT]` (defaults 0.0.0.0 and 8140).
-//! On first start it creates the CA in `DIR/ca` and its own certificate in `DIR/ssl`; code
+//! `puppet-master --confdir DIR [--init] [--bind ADDR] [--port PORT]` (defaults 0.0.0.0 and
+//! 8140). `DIR` must exist unless `--init` is given. On first start it creates the CA in
+//! `DIR/ca` and its own certificate in `DIR/ssl` (and logs their fingerprints); code
 //! is read from `DIR/code/environments`, and facts, catalogs and reports are stored in
-//! `DIR/data`. See `puppet_protocol::server::confdir` for the layout and settings.
+//! `DIR/data`. See `puppet_master::confdir` for the layout and settings.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use puppet_protocol::server::confdir::MasterSetup;
+use puppet_master::confdir::MasterSetup;
 
 /// An HTTPS Puppet master (CA, catalogs from data, files, reports).
 #[derive(Parser)]
@@ -19,6 +20,9 @@ struct Cli {
     /// Configuration directory (puppet.conf, ca/, ssl/, code/, data/)
     #[arg(long, value_name = "DIR")]
     confdir: PathBuf,
+    /// Create the configuration directory if it does not exist
+    #[arg(long)]
+    init: bool,
     /// Address to listen on
     #[arg(long, default_value = "0.0.0.0")]
     bind: IpAddr,
@@ -45,7 +49,12 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let setup = match MasterSetup::from_confdir(&cli.confdir) {
+        let setup = if cli.init {
+            MasterSetup::init(&cli.confdir)
+        } else {
+            MasterSetup::from_confdir(&cli.confdir)
+        };
+        let setup = match setup {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("puppet-master: {e}");
@@ -65,10 +74,22 @@ fn main() -> ExitCode {
             running.local_addr(),
             setup.certname
         );
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("puppet-master: cannot watch SIGTERM: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        // SIGTERM or Ctrl-C: stop accepting, write what is queued, exit 0.
         tokio::select! {
-            _ = running.wait() => {}
             _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
         }
+        running.shutdown().await;
+        setup.storage.flush().await;
+        eprintln!("puppet-master: stopped");
         ExitCode::SUCCESS
     })
 }

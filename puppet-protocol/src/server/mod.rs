@@ -1,31 +1,15 @@
-//! The HTTPS master (feature `server`).
+//! The HTTPS master framework (feature `server`).
 //!
 //! [`Master`] serves `/puppet/v3`, `/puppet-ca/v1` and `/status/v1` over TLS (rustls) and
 //! HTTP/1.1 keep-alive (hyper 1). Each part is an async trait held in [`Services`], so a
-//! custom master replaces any of them: [`CatalogCompiler`], [`NodeClassifier`],
-//! [`ReportSink`], [`FactStore`], [`CatalogArchive`], [`FileServer`], [`FileBucket`] and
-//! [`CaService`].
-//! The defaults work from files: [`DataCompiler`], [`DefaultClassifier`], [`FsStorage`],
-//! [`ModuleFileServer`] and [`LocalCa`]. [`confdir::MasterSetup`] composes them from a
-//! Puppet confdir, as the `puppet-master` binary does.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), puppet_protocol::server::ServerError> {
-//! use puppet_protocol::server::confdir::MasterSetup;
-//! let setup = MasterSetup::from_confdir(std::path::Path::new("/etc/puppet-rs"))?;
-//! let running = setup.master.bind("127.0.0.1:8140".parse().unwrap()).await?;
-//! println!("listening on {}", running.local_addr());
-//! running.wait().await;
-//! # Ok(()) }
-//! ```
+//! master is composed from them: [`CatalogCompiler`], [`NodeClassifier`], [`ReportSink`],
+//! [`FactStore`], [`CatalogArchive`], [`FileServer`], [`FileBucket`] and [`CaService`].
+//! This crate holds no implementation of them: the `puppet-master` crate has defaults that
+//! work from files (catalogs from data, the module file server, on-disk storage, a CA over
+//! `puppet-ca`) and composes a master from a Puppet confdir.
 
-pub mod ca;
-pub mod compiler;
-pub mod confdir;
-pub mod files;
 mod http;
 mod routes;
-pub mod storage;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -33,15 +17,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use puppet_ca::{CertState, CertStatus, Expirations};
 use puppet_catalog::Catalog;
+use puppet_facts::Facts;
 use serde_json::{Map, Value};
 
-pub use ca::LocalCa;
-pub use compiler::{DataCompiler, DefaultClassifier};
-pub use files::{Links, MetadataOptions, ModuleFileServer};
-pub use storage::FsStorage;
 pub use tls::{TlsFiles, TlsSource};
 
+use crate::ca::DesiredState;
+use crate::files::{FileMetadata, MetadataOptions};
 use crate::{AuthPolicy, ProtocolError};
 
 /// Errors while setting a master up (not while serving: those are [`ProtocolError`]s).
@@ -60,17 +44,6 @@ pub enum ServerError {
     /// A certificate, key or CRL could not be used.
     #[error("TLS: {0}")]
     Tls(String),
-    /// `puppet.conf` holds a value we cannot use.
-    #[error("{file}: {message}")]
-    Config {
-        /// The file.
-        file: PathBuf,
-        /// What is wrong, naming the setting.
-        message: String,
-    },
-    /// The CA failed to open or set up.
-    #[error("CA: {0}")]
-    Ca(#[from] puppet_ca::CaError),
 }
 
 /// What the node classifier says about a node.
@@ -78,16 +51,23 @@ pub enum ServerError {
 pub struct NodeInfo {
     /// The certname.
     pub name: String,
-    /// The environment the node is in.
+    /// The environment the node is in: the catalog is compiled there, whatever the agent
+    /// asked for (Puppet's server-specified environment; the agent switches to it).
     pub environment: String,
     /// Classes to add to its catalog.
     pub classes: Vec<String>,
-    /// Parameters (the stored facts for the default classifier).
+    /// Parameters (the stored fact values for the default classifier).
     pub parameters: Option<Map<String, Value>>,
 }
 
 impl NodeInfo {
     /// The node document as `GET /puppet/v3/node/:name` answers it.
+    ///
+    /// ```
+    /// use puppet_protocol::server::NodeInfo;
+    /// let node = NodeInfo { name: "n1".into(), environment: "production".into(), ..NodeInfo::default() };
+    /// assert_eq!(node.to_json(), serde_json::json!({"name": "n1", "environment": "production"}));
+    /// ```
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), Value::String(self.name.clone()));
@@ -113,15 +93,15 @@ impl NodeInfo {
 pub struct CompileRequest {
     /// The node's certname (the authenticated client).
     pub certname: String,
-    /// The environment to compile in.
+    /// The environment to compile in: the classifier's ([`NodeInfo::environment`]).
     pub environment: String,
-    /// The fact values (`values` of the facts document), if the agent sent them.
-    pub facts: Option<Value>,
+    /// The node's facts: those sent with the request, else the last stored ones.
+    pub facts: Option<Facts>,
     /// What the classifier said.
     pub node: NodeInfo,
     /// The agent's `transaction_uuid`.
     pub transaction_uuid: Option<String>,
-    /// `static_catalog=true`.
+    /// `static_catalog=true`: inline file metadata for a catalog with a `code_id`.
     pub static_catalog: bool,
     /// The agent's checksum preference list.
     pub checksum_types: Vec<String>,
@@ -130,19 +110,21 @@ pub struct CompileRequest {
 /// Compiles a catalog for a node.
 #[async_trait]
 pub trait CatalogCompiler: Send + Sync {
-    /// The catalog for this request. Return a `code_id` string to get static catalogs.
+    /// The catalog for this request. A catalog with a `code_id` string is a static catalog:
+    /// when the request asks for one, the compiler inlines the file metadata (`metadata`,
+    /// `recursive_metadata`); the master strips them when it does not.
     async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError>;
 }
 
 /// Classifies a node: environment, classes, parameters.
 #[async_trait]
 pub trait NodeClassifier: Send + Sync {
-    /// Classifies `certname`, given the environment it asked for and its facts document.
+    /// Classifies `certname`, given the environment it asked for and its facts.
     async fn classify(
         &self,
         certname: &str,
         environment: Option<&str>,
-        facts: Option<&Value>,
+        facts: Option<&Facts>,
     ) -> Result<NodeInfo, ProtocolError>;
 }
 
@@ -162,10 +144,10 @@ pub trait ReportSink: Send + Sync {
 /// Stores each node's last facts.
 #[async_trait]
 pub trait FactStore: Send + Sync {
-    /// Saves the facts document of `certname`.
-    async fn save_facts(&self, certname: &str, facts: &Value) -> Result<(), ProtocolError>;
-    /// The last facts document of `certname`.
-    async fn facts(&self, certname: &str) -> Result<Option<Value>, ProtocolError>;
+    /// Saves the facts of `certname` (already parsed, and named for it).
+    async fn save_facts(&self, certname: &str, facts: &Facts) -> Result<(), ProtocolError>;
+    /// The last facts of `certname`.
+    async fn facts(&self, certname: &str) -> Result<Option<Facts>, ProtocolError>;
 }
 
 /// Keeps each node's last catalog.
@@ -183,31 +165,37 @@ pub trait CatalogArchive: Send + Sync {
 /// Serves files: metadata and content by mount path (`modules/<m>/<path>`, `plugins/...`).
 #[async_trait]
 pub trait FileServer: Send + Sync {
-    /// `file_metadata`: one object, `relative_path` null.
+    /// `file_metadata`: one entry, `relative_path` null.
     async fn metadata(
         &self,
         env: &str,
         path: &str,
         options: &MetadataOptions,
-    ) -> Result<Value, ProtocolError>;
+    ) -> Result<FileMetadata, ProtocolError>;
     /// `file_metadatas`: the root as `"."`, then, with `recurse`, everything below it.
     async fn metadatas(
         &self,
         env: &str,
         path: &str,
         options: &MetadataOptions,
-    ) -> Result<Vec<Value>, ProtocolError>;
+    ) -> Result<Vec<FileMetadata>, ProtocolError>;
     /// `file_content`.
     async fn content(&self, env: &str, path: &str) -> Result<Vec<u8>, ProtocolError>;
-    /// `static_file_content` (a `content_uri` path) for a code version. The master calls it
-    /// only for the `code_id` of the last catalog it served the requesting node (other
-    /// `code_id`s are refused with 404 before this is called).
+    /// `static_file_content` (a `content_uri` path) at code version `code_id`, for the
+    /// node `certname`. Which versions are served is the file server's decision (one that
+    /// keeps only the current code refuses any other `code_id` with 404).
     async fn static_content(
         &self,
+        certname: &str,
         env: &str,
         path: &str,
         code_id: &str,
     ) -> Result<Vec<u8>, ProtocolError>;
+    /// Told after a catalog with `code_id` was served to `certname` in `env`, so the file
+    /// server knows which code version that node's agent will ask for. Default: nothing.
+    fn catalog_served(&self, certname: &str, env: &str, code_id: &str) {
+        let _ = (certname, env, code_id);
+    }
     /// The `content_uri` path (without `puppet:///`) for a source path, when static catalogs
     /// can inline it; `None` otherwise.
     fn content_uri(&self, source_path: &str) -> Option<String>;
@@ -226,7 +214,8 @@ pub trait FileBucket: Send + Sync {
     async fn get(&self, algorithm: &str, digest: &str) -> Result<Option<Vec<u8>>, ProtocolError>;
 }
 
-/// The CA endpoints' backend.
+/// The CA endpoints' backend. Errors of a [`puppet_ca::CertificateAuthority`] go through
+/// [`ProtocolError::ca`], which answers them as Puppetserver does.
 #[async_trait]
 pub trait CaService: Send + Sync {
     /// The CA certificate (bundle), PEM.
@@ -239,12 +228,12 @@ pub trait CaService: Send + Sync {
     async fn csr(&self, certname: &str) -> Result<Option<String>, ProtocolError>;
     /// A signed certificate.
     async fn certificate(&self, certname: &str) -> Result<Option<String>, ProtocolError>;
-    /// `certificate_status` JSON.
-    async fn status(&self, certname: &str) -> Result<Option<Value>, ProtocolError>;
-    /// `certificate_statuses` JSON, optionally only one state.
-    async fn statuses(&self, state: Option<&str>) -> Result<Vec<Value>, ProtocolError>;
-    /// Signs (`signed`) or revokes (`revoked`).
-    async fn set_state(&self, certname: &str, desired: &str) -> Result<(), ProtocolError>;
+    /// The status of `certname` (`certificate_status`).
+    async fn status(&self, certname: &str) -> Result<Option<CertStatus>, ProtocolError>;
+    /// Every status (`certificate_statuses`), optionally only those in one state.
+    async fn statuses(&self, state: Option<CertState>) -> Result<Vec<CertStatus>, ProtocolError>;
+    /// Signs or revokes (`PUT certificate_status`).
+    async fn set_state(&self, certname: &str, desired: DesiredState) -> Result<(), ProtocolError>;
     /// Revokes and deletes the signed certificate of `certname` (and any pending CSR), as
     /// `PUT /puppet-ca/v1/clean` does; `false` when there is no signed certificate (then
     /// nothing is done).
@@ -252,10 +241,11 @@ pub trait CaService: Send + Sync {
     /// Deletes the certificate and CSR of `certname` **without** revoking, as Puppetserver's
     /// `DELETE /puppet-ca/v1/certificate_status/:name` does; 404 when there is nothing.
     async fn delete(&self, certname: &str) -> Result<(), ProtocolError>;
-    /// `GET /puppet-ca/v1/expirations`: `{"ca-certs": {CN: time}, "crls": {CN: time}}`.
-    async fn expirations(&self) -> Result<Value, ProtocolError>;
-    /// Renews the client's certificate (PEM in, PEM out).
-    async fn renew(&self, cert_pem: Vec<u8>) -> Result<String, ProtocolError>;
+    /// `GET /puppet-ca/v1/expirations`.
+    async fn expirations(&self) -> Result<Expirations, ProtocolError>;
+    /// Renews the client's certificate (DER, as presented in the TLS handshake); the new
+    /// certificate as PEM.
+    async fn renew(&self, cert_der: &[u8]) -> Result<String, ProtocolError>;
 }
 
 /// The parts a master is made of.
@@ -277,54 +267,6 @@ pub struct Services {
     pub files: Arc<dyn FileServer>,
     /// File bucket.
     pub bucket: Arc<dyn FileBucket>,
-}
-
-impl Services {
-    /// The default services: [`LocalCa`] over `ca`, [`DataCompiler`] and [`ModuleFileServer`]
-    /// over the `environments` directory, [`DefaultClassifier`], and [`FsStorage`] in
-    /// `storage` for facts, catalogs, reports and the file bucket. Replace any field to
-    /// customize.
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use std::sync::Arc;
-    /// use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
-    /// use puppet_protocol::server::{Master, MasterOptions, Services, TlsFiles, TlsSource};
-    ///
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let settings = CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: m") };
-    /// let ca = Arc::new(CertificateAuthority::setup(&dir.path().join("ca"), settings).unwrap());
-    /// let (key_pem, cert_pem) = ca.generate("m.example.test", &["localhost".into()]).unwrap();
-    /// let tls = TlsSource::new(TlsFiles {
-    ///     cert_pem, key_pem,
-    ///     ca_pem: ca.ca_certificate_pem().unwrap(),
-    ///     crl_path: dir.path().join("ca/ca_crl.pem"),
-    /// }).unwrap();
-    /// let services = Services::with_defaults(ca, dir.path().join("environments"), dir.path().join("data"));
-    /// let running = Master::new(tls, services, MasterOptions::default())
-    ///     .bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    /// assert_ne!(running.local_addr().port(), 0);
-    /// running.shutdown().await;
-    /// # });
-    /// ```
-    pub fn with_defaults(
-        ca: Arc<puppet_ca::CertificateAuthority>,
-        environments: impl Into<PathBuf>,
-        storage: impl Into<PathBuf>,
-    ) -> Services {
-        let environments = environments.into();
-        let storage = Arc::new(FsStorage::new(storage));
-        Services {
-            ca: Arc::new(LocalCa::new(ca)),
-            compiler: Arc::new(DataCompiler::new(&environments)),
-            classifier: Arc::new(DefaultClassifier),
-            reports: storage.clone(),
-            facts: storage.clone(),
-            catalogs: storage.clone(),
-            files: Arc::new(ModuleFileServer::new(&environments)),
-            bucket: storage,
-        }
-    }
 }
 
 impl std::fmt::Debug for Services {
@@ -367,9 +309,6 @@ pub(crate) struct Inner {
     pub(crate) tls: TlsSource,
     pub(crate) services: Services,
     pub(crate) options: MasterOptions,
-    /// The `code_id` of the last catalog served to each (certname, environment): the code
-    /// version `static_file_content` serves for that node (one entry per node).
-    pub(crate) code_ids: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl std::fmt::Debug for Master {
@@ -381,14 +320,15 @@ impl std::fmt::Debug for Master {
 }
 
 impl Master {
-    /// A master from its parts.
+    /// A master from its parts. (`puppet_master::default_services` gives a set of parts
+    /// that work from files; its crate docs compose and bind a master in a runnable
+    /// example.)
     pub fn new(tls: TlsSource, services: Services, options: MasterOptions) -> Master {
         Master {
             inner: Arc::new(Inner {
                 tls,
                 services,
                 options,
-                code_ids: std::sync::Mutex::default(),
             }),
         }
     }

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use puppet_master::compiler::compile_data;
 use puppet_protocol::form::{CatalogRequest, Params};
-use puppet_protocol::server::compiler::compile_data;
 use puppet_protocol::server::{CompileRequest, NodeInfo};
 
 fn encode(s: &str) -> String {
@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
     let req = CompileRequest {
         certname: "bench1000.example.test".into(),
         environment: "production".into(),
-        facts: Some(facts["values"].clone()),
+        facts: Some(puppet_facts::Facts::from_value(facts.clone()).unwrap()),
         node: NodeInfo::default(),
         transaction_uuid: None,
         static_catalog: true,

@@ -2,153 +2,16 @@
 //! `pluginfacts`, `locales`) served from an environment's modules, with file metadata in
 //! Puppetserver's shape (mode in decimal, prefixed checksums, `{ctime}` for directories).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
-use sha2::Digest;
-
-use super::FileServer;
-use crate::ProtocolError;
-use crate::form::Params;
-
-/// How symbolic links are described.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Links {
-    /// Describe the link itself (`links=manage`, the default).
-    #[default]
-    Manage,
-    /// Describe what it points to (`links=follow`).
-    Follow,
-}
-
-/// The options of `file_metadata(s)` requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetadataOptions {
-    /// `links`.
-    pub links: Links,
-    /// `checksum_type`: `sha256` (default), `sha384`, `sha512`, `sha224`, `mtime`, `ctime`, `none`.
-    pub checksum_type: String,
-    /// `source_permissions=use`: report the file's owner and group; otherwise the server's.
-    pub source_permissions_use: bool,
-    /// `recurse`.
-    pub recurse: bool,
-    /// `recurselimit`: depth below the root (`None`: unlimited).
-    pub recurselimit: Option<u32>,
-    /// `ignore` globs (matched against each name).
-    pub ignore: Vec<String>,
-    /// `max_files`: more entries than this is an error (`0` or negative: no limit).
-    pub max_files: i64,
-}
-
-impl Default for MetadataOptions {
-    fn default() -> Self {
-        MetadataOptions {
-            links: Links::Manage,
-            checksum_type: "sha256".into(),
-            source_permissions_use: false,
-            recurse: false,
-            recurselimit: None,
-            ignore: Vec::new(),
-            max_files: 0,
-        }
-    }
-}
-
-impl MetadataOptions {
-    /// Reads the options from a request's query.
-    ///
-    /// ```
-    /// use puppet_protocol::form::Params;
-    /// use puppet_protocol::server::MetadataOptions;
-    /// let q = Params::parse("recurse=true&max_files=-1&ignore=.svn&ignore=.git&links=follow&checksum_type=sha256&source_permissions=use").unwrap();
-    /// let o = MetadataOptions::from_params(&q).unwrap();
-    /// assert!(o.recurse && o.source_permissions_use);
-    /// assert_eq!(o.ignore, vec![".svn", ".git"]);
-    /// ```
-    pub fn from_params(q: &Params) -> Result<MetadataOptions, ProtocolError> {
-        let links = match q.get("links") {
-            None | Some("manage") => Links::Manage,
-            Some("follow") => Links::Follow,
-            Some(o) => {
-                return Err(ProtocolError::BadRequest(format!(
-                    "Invalid links value {o:?}"
-                )));
-            }
-        };
-        let checksum_type = q.get("checksum_type").unwrap_or("sha256").to_string();
-        check_checksum_type(&checksum_type)?;
-        let source_permissions_use = matches!(
-            q.get("source_permissions"),
-            Some("use") | Some("use_when_creating")
-        );
-        let recurse = match q.get("recurse") {
-            None | Some("false") | Some("") => false,
-            Some("true") | Some("remote") => true,
-            Some(o) => {
-                return Err(ProtocolError::BadRequest(format!(
-                    "Invalid recurse value {o:?}"
-                )));
-            }
-        };
-        let recurselimit =
-            match q.get("recurselimit") {
-                None | Some("") | Some("infinite") => None,
-                Some(v) => Some(v.parse().map_err(|_| {
-                    ProtocolError::BadRequest(format!("Invalid recurselimit {v:?}"))
-                })?),
-            };
-        let max_files = match q.get("max_files") {
-            None | Some("") => 0,
-            Some(v) => v
-                .parse()
-                .map_err(|_| ProtocolError::BadRequest(format!("Invalid max_files {v:?}")))?,
-        };
-        Ok(MetadataOptions {
-            links,
-            checksum_type,
-            source_permissions_use,
-            recurse,
-            recurselimit,
-            ignore: q.all("ignore").into_iter().map(String::from).collect(),
-            max_files,
-        })
-    }
-}
-
-/// The checksum types this server computes.
-pub const CHECKSUM_TYPES: &[&str] = &[
-    "sha256", "sha384", "sha512", "sha224", "mtime", "ctime", "none",
-];
-
-fn check_checksum_type(t: &str) -> Result<(), ProtocolError> {
-    if CHECKSUM_TYPES.contains(&t) {
-        Ok(())
-    } else {
-        Err(ProtocolError::BadRequest(format!(
-            "Unsupported checksum_type {t:?} (supported: {})",
-            CHECKSUM_TYPES.join(", ")
-        )))
-    }
-}
-
-/// The first checksum type of an agent's preference list (`sha256.sha384...md5`) that this
-/// server computes; `sha256` when none is.
-///
-/// ```
-/// assert_eq!(puppet_protocol::server::files::pick_checksum(&["md5".into(), "sha512".into()]), "sha512");
-/// ```
-pub fn pick_checksum(preferences: &[String]) -> String {
-    preferences
-        .iter()
-        .find(|p| {
-            CHECKSUM_TYPES.contains(&p.as_str())
-                && !matches!(p.as_str(), "mtime" | "ctime" | "none")
-        })
-        .cloned()
-        .unwrap_or_else(|| "sha256".into())
-}
+use puppet_protocol::ProtocolError;
+use puppet_protocol::files::{
+    Checksum, FileMetadata, FileType, Links, MetadataOptions, glob_match,
+};
+use puppet_protocol::server::FileServer;
 
 /// The default file server, over `<environments>/<env>/modules/<module>/`:
 /// `modules/<m>/<path>` is `<m>/files/<path>`; `plugins`, `pluginfacts` and `locales` merge
@@ -157,6 +20,13 @@ pub fn pick_checksum(preferences: &[String]) -> String {
 #[derive(Debug, Clone)]
 pub struct ModuleFileServer {
     environments: PathBuf,
+    /// The `code_id` of the last catalog served to each (certname, environment): the one
+    /// code version `static_file_content` serves that node.
+    served: Arc<Mutex<HashMap<(String, String), String>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ModuleFileServer {
@@ -164,15 +34,17 @@ impl ModuleFileServer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use puppet_protocol::server::{FileServer, MetadataOptions, ModuleFileServer};
+    /// use puppet_master::ModuleFileServer;
+    /// use puppet_protocol::files::MetadataOptions;
+    /// use puppet_protocol::server::FileServer;
     /// let dir = tempfile::tempdir().unwrap();
     /// let files = dir.path().join("production/modules/motd/files");
     /// std::fs::create_dir_all(&files).unwrap();
     /// std::fs::write(files.join("motd"), "hello\n").unwrap();
     /// let server = ModuleFileServer::new(dir.path());
     /// let meta = server.metadata("production", "modules/motd/motd", &MetadataOptions::default()).await.unwrap();
-    /// assert_eq!(meta["type"], "file");
-    /// assert!(meta["checksum"]["value"].as_str().unwrap().starts_with("{sha256}"));
+    /// assert_eq!(meta.file_type, puppet_protocol::files::FileType::File);
+    /// assert!(meta.checksum.value.starts_with("{sha256}"));
     /// assert_eq!(server.content("production", "modules/motd/motd").await.unwrap(), b"hello\n");
     /// assert_eq!(server.content_uri("modules/motd/motd").as_deref(), Some("modules/motd/files/motd"));
     /// # });
@@ -180,6 +52,7 @@ impl ModuleFileServer {
     pub fn new(environments: impl Into<PathBuf>) -> ModuleFileServer {
         ModuleFileServer {
             environments: environments.into(),
+            served: Arc::default(),
         }
     }
 
@@ -299,32 +172,10 @@ fn ctime_string(secs: i64) -> String {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// `{type}hexdigest` of a file's content.
-pub fn file_checksum(path: &Path, checksum_type: &str) -> std::io::Result<String> {
+/// The content checksum of a file.
+fn file_checksum(path: &Path, checksum_type: &str) -> std::io::Result<Checksum> {
     let bytes = std::fs::read(path)?;
-    Ok(format!(
-        "{{{checksum_type}}}{}",
-        digest(&bytes, checksum_type)
-    ))
-}
-
-/// The hex digest of `bytes` (`sha256`, `sha384`, `sha512`, `sha224`; anything else: sha256).
-pub fn digest(bytes: &[u8], checksum_type: &str) -> String {
-    match checksum_type {
-        "sha384" => hex(&sha2::Sha384::digest(bytes)),
-        "sha512" => hex(&sha2::Sha512::digest(bytes)),
-        "sha224" => hex(&sha2::Sha224::digest(bytes)),
-        _ => hex(&sha2::Sha256::digest(bytes)),
-    }
+    Ok(Checksum::of(&bytes, checksum_type))
 }
 
 /// Describes one file as Puppet's `file_metadata` does.
@@ -333,7 +184,7 @@ fn describe(
     full: &Path,
     relative: Option<&str>,
     o: &MetadataOptions,
-) -> std::io::Result<Value> {
+) -> std::io::Result<FileMetadata> {
     use std::os::unix::fs::MetadataExt;
     let meta = match o.links {
         Links::Manage => std::fs::symlink_metadata(full)?,
@@ -342,67 +193,55 @@ fn describe(
     let ft = meta.file_type();
     let (kind, destination) = if ft.is_symlink() {
         (
-            "link",
+            FileType::Link,
             Some(std::fs::read_link(full)?.to_string_lossy().into_owned()),
         )
     } else if ft.is_dir() {
-        ("directory", None)
+        (FileType::Directory, None)
     } else {
-        ("file", None)
+        (FileType::File, None)
     };
     let (owner, group) = if o.source_permissions_use {
         (meta.uid(), meta.gid())
     } else {
         process_ids()
     };
+    let ctime = || Checksum::time("ctime", &ctime_string(meta.ctime()));
     let checksum = match (kind, o.checksum_type.as_str()) {
-        ("directory", _) | (_, "ctime") => {
-            json!({"type": "ctime", "value": format!("{{ctime}}{}", ctime_string(meta.ctime()))})
-        }
-        (_, "mtime") => {
-            json!({"type": "mtime", "value": format!("{{mtime}}{}", ctime_string(meta.mtime()))})
-        }
-        (_, "none") => json!({"type": "none", "value": "{none}"}),
-        ("link", t) => match std::fs::metadata(full) {
-            Ok(m) if m.is_file() => json!({"type": t, "value": file_checksum(full, t)?}),
-            _ => {
-                json!({"type": "ctime", "value": format!("{{ctime}}{}", ctime_string(meta.ctime()))})
-            }
+        (FileType::Directory, _) | (_, "ctime") => ctime(),
+        (_, "mtime") => Checksum::time("mtime", &ctime_string(meta.mtime())),
+        (_, "none") => Checksum::none(),
+        (FileType::Link, t) => match std::fs::metadata(full) {
+            Ok(m) if m.is_file() => file_checksum(full, t)?,
+            _ => ctime(),
         },
-        (_, t) => json!({"type": t, "value": file_checksum(full, t)?}),
+        (_, t) => file_checksum(full, t)?,
     };
-    Ok(json!({
-        "path": root.to_string_lossy(),
-        "relative_path": relative,
-        "links": match o.links { Links::Manage => "manage", Links::Follow => "follow" },
-        "owner": owner,
-        "group": group,
-        "mode": meta.mode() & 0o7777,
-        "checksum": checksum,
-        "type": kind,
-        "destination": destination,
-    }))
-}
-
-/// Glob match with `*` and `?` (Puppet's `ignore` patterns).
-fn glob(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pattern[1..], name) || (!name.is_empty() && glob(pattern, &name[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => glob(&pattern[1..], &name[1..]),
-        _ => false,
-    }
+    Ok(FileMetadata {
+        path: root.to_string_lossy().into_owned(),
+        relative_path: relative.map(String::from),
+        links: o.links,
+        owner,
+        group,
+        mode: meta.mode() & 0o7777,
+        checksum,
+        file_type: kind,
+        destination,
+        content_uri: None,
+        source: None,
+    })
 }
 
 /// Lists `root` recursively (breadth first, names sorted) into `out`, keyed by relative path.
+/// `seen` holds what earlier roots of a merged mount listed (relative path → directory?):
+/// the first root wins a path, and a directory several roots have is listed once and
+/// walked in each, so their contents merge (Puppet's `plugins` mount over every module's
+/// `lib/`).
 fn walk(
     root: &Path,
     o: &MetadataOptions,
-    seen: &mut BTreeMap<String, ()>,
-    out: &mut Vec<Value>,
+    seen: &mut BTreeMap<String, bool>,
+    out: &mut Vec<FileMetadata>,
 ) -> std::io::Result<()> {
     let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), String::new(), 0u32)]);
     while let Some((dir, rel, depth)) = queue.pop_front() {
@@ -418,7 +257,7 @@ fn walk(
             .collect();
         names.sort();
         for name in names {
-            if o.ignore.iter().any(|g| glob(g.as_bytes(), name.as_bytes())) {
+            if o.ignore.iter().any(|g| glob_match(g, &name)) {
                 continue;
             }
             let child_rel = if rel.is_empty() {
@@ -427,14 +266,23 @@ fn walk(
                 format!("{rel}/{name}")
             };
             let full = dir.join(&name);
-            if seen.contains_key(&child_rel) {
+            if let Some(&was_dir) = seen.get(&child_rel) {
+                let is_dir = match o.links {
+                    Links::Manage => std::fs::symlink_metadata(&full),
+                    Links::Follow => std::fs::metadata(&full),
+                }
+                .is_ok_and(|m| m.is_dir());
+                if was_dir && is_dir {
+                    queue.push_back((full, child_rel, depth + 1));
+                }
                 continue;
             }
             let value = describe(root, &full, Some(&child_rel), o)?;
-            if value["type"] == "directory" {
+            let is_dir = value.file_type == FileType::Directory;
+            if is_dir {
                 queue.push_back((full, child_rel.clone(), depth + 1));
             }
-            seen.insert(child_rel, ());
+            seen.insert(child_rel, is_dir);
             out.push(value);
         }
     }
@@ -457,10 +305,10 @@ impl ModuleFileServer {
         env: &str,
         path: &str,
         o: &MetadataOptions,
-    ) -> Result<Value, ProtocolError> {
+    ) -> Result<FileMetadata, ProtocolError> {
         let full = first_existing(self.roots(env, path, false)?.0)
             .ok_or_else(|| not_found("file_metadata", path))?;
-        describe(&full, &full, None, o).map_err(|e| ProtocolError::Internal(format!("{path}: {e}")))
+        describe(&full, &full, None, o).map_err(|e| ProtocolError::io(path, e))
     }
 
     fn metadatas_sync(
@@ -468,7 +316,7 @@ impl ModuleFileServer {
         env: &str,
         path: &str,
         o: &MetadataOptions,
-    ) -> Result<Vec<Value>, ProtocolError> {
+    ) -> Result<Vec<FileMetadata>, ProtocolError> {
         let (roots, listable) = self.roots(env, path, false)?;
         let roots: Vec<PathBuf> = roots
             .into_iter()
@@ -477,7 +325,7 @@ impl ModuleFileServer {
         let Some(first) = roots.first() else {
             return Err(not_found("file_metadatas", path));
         };
-        let io = |e: std::io::Error| ProtocolError::Internal(format!("{path}: {e}"));
+        let io = |e: std::io::Error| ProtocolError::io(path, e);
         let mut out = vec![describe(first, first, Some("."), o).map_err(io)?];
         if o.recurse && listable {
             let mut seen = BTreeMap::new();
@@ -509,7 +357,7 @@ impl ModuleFileServer {
             .filter(|_| listable)
             .find(|p| p.is_file())
             .ok_or_else(|| not_found("file_content", path))?;
-        std::fs::read(&full).map_err(|e| ProtocolError::Internal(format!("{path}: {e}")))
+        std::fs::read(&full).map_err(|e| ProtocolError::io(path, e))
     }
 }
 
@@ -518,7 +366,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ProtocolError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ProtocolError::Internal(format!("file server task: {e}")))?
+        .map_err(ProtocolError::service)?
 }
 
 #[async_trait]
@@ -528,7 +376,7 @@ impl FileServer for ModuleFileServer {
         env: &str,
         path: &str,
         options: &MetadataOptions,
-    ) -> Result<Value, ProtocolError> {
+    ) -> Result<FileMetadata, ProtocolError> {
         let (me, env, path, o) = (
             self.clone(),
             env.to_string(),
@@ -543,7 +391,7 @@ impl FileServer for ModuleFileServer {
         env: &str,
         path: &str,
         options: &MetadataOptions,
-    ) -> Result<Vec<Value>, ProtocolError> {
+    ) -> Result<Vec<FileMetadata>, ProtocolError> {
         let (me, env, path, o) = (
             self.clone(),
             env.to_string(),
@@ -558,14 +406,31 @@ impl FileServer for ModuleFileServer {
         blocking(move || me.content_sync(&env, &path, false)).await
     }
 
+    /// Serves only the current code version, which is the live tree: the `code_id` of the
+    /// last catalog served to the node in that environment (kept in memory). Any other
+    /// `code_id` (never issued, superseded, or asked before this process served the node a
+    /// catalog) is refused with 404 rather than answered with other content.
     async fn static_content(
         &self,
+        certname: &str,
         env: &str,
         path: &str,
-        _code_id: &str,
+        code_id: &str,
     ) -> Result<Vec<u8>, ProtocolError> {
+        let current = lock(&self.served)
+            .get(&(certname.to_string(), env.to_string()))
+            .cloned();
+        if current.as_deref() != Some(code_id) {
+            return Err(ProtocolError::NotFound(format!(
+                "Could not find file content for {path} at code_id {code_id} in environment {env}: not the current code version"
+            )));
+        }
         let (me, env, path) = (self.clone(), env.to_string(), path.to_string());
         blocking(move || me.content_sync(&env, &path, true)).await
+    }
+
+    fn catalog_served(&self, certname: &str, env: &str, code_id: &str) {
+        lock(&self.served).insert((certname.to_string(), env.to_string()), code_id.to_string());
     }
 
     fn content_uri(&self, source_path: &str) -> Option<String> {
@@ -598,18 +463,5 @@ impl FileServer for ModuleFileServer {
 
     fn environment_dir(&self, env: &str) -> Option<PathBuf> {
         check_env(env).ok().map(|_| self.environments.join(env))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob(b".svn", b".svn"));
-        assert!(glob(b"*.swp", b"a.swp"));
-        assert!(!glob(b"*.swp", b"a.swx"));
-        assert!(glob(b"?b", b"ab"));
     }
 }

@@ -2,12 +2,8 @@
 //! Puppetserver's content-type spellings, gzip only when accepted, keep-alive, facts and
 //! reports stored and read back, the file server's metadata options.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::start;
-use puppet_protocol::server::{FactStore, FsStorage};
+use puppet_master::testing::TestMaster;
+use puppet_protocol::server::FactStore;
 
 fn write(path: &std::path::Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -16,11 +12,11 @@ fn write(path: &std::path::Path, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negotiation_gzip_and_keep_alive() {
-    let f = start().await;
-    let id = f.identity("n1.example.test");
-    let module = f.envs.join("production/modules/m/files");
+    let f = TestMaster::start().await.unwrap();
+    let id = f.identity("n1.example.test").unwrap();
+    let module = f.environments().join("production/modules/m/files");
     write(&module.join("a.txt"), "alpha\n");
-    let mut conn = f.client(Some(&id)).connect().await.unwrap();
+    let mut conn = f.client(Some(&id)).unwrap().connect().await.unwrap();
     let path = "/puppet/v3/file_metadata/modules/m/a.txt?environment=production";
 
     // Many requests on one connection (keep-alive).
@@ -44,7 +40,7 @@ async fn negotiation_gzip_and_keep_alive() {
         v["checksum"]["value"],
         format!(
             "{{sha256}}{}",
-            puppet_protocol::server::files::digest(b"alpha\n", "sha256")
+            puppet_protocol::files::digest(b"alpha\n", "sha256")
         )
     );
     // PSON only.
@@ -112,9 +108,9 @@ async fn negotiation_gzip_and_keep_alive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facts_put_and_node_read_back() {
-    let f = start().await;
-    let id = f.identity("n2.example.test");
-    let mut conn = f.client(Some(&id)).connect().await.unwrap();
+    let f = TestMaster::start().await.unwrap();
+    let id = f.identity("n2.example.test").unwrap();
+    let mut conn = f.client(Some(&id)).unwrap().connect().await.unwrap();
     let facts = r#"{"name":"n2.example.test","values":{"os":{"family":"Debian"}},"timestamp":"2026-11-22T17:46:14.598794758+00:00","expiration":"2026-11-22T18:16:14.598844758+00:00"}"#;
     let put = conn
         .request(
@@ -138,17 +134,16 @@ async fn facts_put_and_node_read_back() {
         .unwrap();
     let node: serde_json::Value = serde_json::from_slice(&node.body).unwrap();
     assert_eq!(node["parameters"]["os"]["family"], "Debian");
-    let store = FsStorage::new(f.dir.path().join("data"));
-    // Written in the background: wait for the file.
-    let mut stored = None;
-    for _ in 0..200 {
-        stored = store.facts("n2.example.test").await.unwrap();
-        if stored.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(stored.unwrap()["values"]["os"]["family"], "Debian");
+    // The store the master wrote to sees the facts at once (queued or written).
+    let stored = f.storage().facts("n2.example.test").await.unwrap();
+    assert_eq!(
+        stored.unwrap().get("os.family"),
+        Some(&serde_json::json!("Debian"))
+    );
+    // On disk once the background writes are flushed.
+    f.storage().flush().await;
+    let path = f.dir().join("data/facts/n2.example.test.json");
+    assert!(std::fs::read_to_string(path).unwrap().contains("Debian"));
     // Facts that are not a facts document: 400.
     let bad = conn
         .request(
@@ -186,9 +181,9 @@ async fn get(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_metadatas_options() {
-    let f = start().await;
-    let id = f.identity("n3.example.test");
-    let tree = f.envs.join("production/modules/m/files/tree");
+    let f = TestMaster::start().await.unwrap();
+    let id = f.identity("n3.example.test").unwrap();
+    let tree = f.environments().join("production/modules/m/files/tree");
     write(&tree.join("a.txt"), "a\n");
     write(&tree.join("skip.swp"), "x\n");
     write(&tree.join("sub/b.txt"), "b\n");
@@ -199,7 +194,7 @@ async fn file_metadatas_options() {
         std::fs::set_permissions(tree.join("a.txt"), std::fs::Permissions::from_mode(0o640))
             .unwrap();
     }
-    let mut conn = f.client(Some(&id)).connect().await.unwrap();
+    let mut conn = f.client(Some(&id)).unwrap().connect().await.unwrap();
 
     let a = get(
         &mut conn,
@@ -286,12 +281,15 @@ async fn file_metadatas_options() {
 /// catalog) is refused with 404 and Puppet's error body, never answered with other content.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_file_content_refuses_other_code_ids() {
-    let f = start().await;
-    let id = f.identity("n4.example.test");
-    write(&f.envs.join("production/modules/m/files/a.txt"), "alpha\n");
-    let data = f.envs.join("production/resources.json");
+    let f = TestMaster::start().await.unwrap();
+    let id = f.identity("n4.example.test").unwrap();
+    write(
+        &f.environments().join("production/modules/m/files/a.txt"),
+        "alpha\n",
+    );
+    let data = f.environments().join("production/resources.json");
     write(&data, r#"{"classes": {}, "nodes": []}"#);
-    let mut conn = f.client(Some(&id)).connect().await.unwrap();
+    let mut conn = f.client(Some(&id)).unwrap().connect().await.unwrap();
     let content = |code_id: &str| {
         format!(
             "/puppet/v3/static_file_content/modules/m/files/a.txt?environment=production&code_id={code_id}"
@@ -336,4 +334,110 @@ async fn static_file_content_refuses_other_code_ids() {
     assert_ne!(v1, v2);
     assert_eq!(get(&mut conn, content(&v1)).await.status, 404);
     assert_eq!(get(&mut conn, content(&v2)).await.status, 200);
+}
+
+/// Regression: `ignore` patterns are client input. A long run of `*` overflowed a worker's
+/// stack (aborting the master) and `*` x30 then a letter pinned a core for minutes; the
+/// matcher is now iterative and patterns are capped in length and count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_ignore_patterns_are_cheap_or_refused() {
+    let f = TestMaster::start().await.unwrap();
+    let tree = f.environments().join("production/modules/m/files/tree");
+    write(
+        &tree.join("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.txt"),
+        "a\n",
+    );
+    let mut conn = f
+        .client_for("n5.example.test")
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    let stars = format!("{}b", "*".repeat(200));
+    let answer = get(&mut conn, list(&format!("recurse=true&ignore={stars}"))).await;
+    assert_eq!(answer.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "nothing ignored: {v}");
+
+    let long = "*".repeat(puppet_protocol::files::MAX_IGNORE_PATTERN_BYTES + 1);
+    let answer = get(&mut conn, list(&format!("recurse=true&ignore={long}"))).await;
+    assert_eq!(answer.status, 400);
+    let many = vec!["ignore=x"; puppet_protocol::files::MAX_IGNORE_PATTERNS + 1].join("&");
+    let answer = get(&mut conn, list(&format!("recurse=true&{many}"))).await;
+    assert_eq!(answer.status, 400);
+    // The master still serves.
+    let answer = get(&mut conn, list("recurse=true&ignore=*.txt")).await;
+    assert_eq!(answer.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+}
+
+/// Regression: the `plugins` mount merges every module's `lib/` (first module wins a path).
+/// A directory several modules have (`lib/puppet`) was walked in the first module only, so
+/// with eight real modules 8 of 220 plugin files were served and catalogs using stdlib's
+/// types failed on the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_merge_every_modules_lib() {
+    let f = TestMaster::start().await.unwrap();
+    let modules = f.environments().join("production/modules");
+    write(&modules.join("a/lib/puppet/type/alpha.rb"), "# a\n");
+    write(&modules.join("a/lib/puppet/shared.rb"), "# from a\n");
+    write(&modules.join("b/lib/puppet/type/beta.rb"), "# b\n");
+    write(
+        &modules.join("b/lib/puppet/provider/beta/posix.rb"),
+        "# b\n",
+    );
+    write(&modules.join("b/lib/puppet/shared.rb"), "# from b\n");
+    write(&modules.join("c/lib/facter/gamma.rb"), "# c\n");
+    let mut conn = f
+        .client_for("n6.example.test")
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let answer = get(
+        &mut conn,
+        "/puppet/v3/file_metadatas/plugins?environment=production&recurse=true&max_files=-1&ignore=.svn&ignore=CVS&ignore=.git&ignore=.hg&links=follow&checksum_type=sha256&source_permissions=ignore".into(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let mut rel: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["relative_path"].as_str().unwrap())
+        .collect();
+    rel.sort();
+    assert_eq!(
+        rel,
+        [
+            ".",
+            "facter",
+            "facter/gamma.rb",
+            "puppet",
+            "puppet/provider",
+            "puppet/provider/beta",
+            "puppet/provider/beta/posix.rb",
+            "puppet/shared.rb",
+            "puppet/type",
+            "puppet/type/alpha.rb",
+            "puppet/type/beta.rb",
+        ]
+    );
+    // The first module wins a path, in the listing and in the content.
+    let shared = get(
+        &mut conn,
+        "/puppet/v3/file_content/plugins/puppet/shared.rb?environment=production".into(),
+    )
+    .await;
+    assert_eq!(shared.body, b"# from a\n");
+    let beta = get(
+        &mut conn,
+        "/puppet/v3/file_content/plugins/puppet/provider/beta/posix.rb?environment=production"
+            .into(),
+    )
+    .await;
+    assert_eq!(beta.status, 200);
 }

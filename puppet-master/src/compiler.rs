@@ -4,8 +4,9 @@
 //!    `<environments>/<env>/catalogs/<certname>.json`;
 //! 2. otherwise the data format below, at `<environments>/<env>/resources.json`: resources
 //!    are written once inside classes, classes are given to nodes by certname glob and/or fact
-//!    values, strings interpolate facts, and the result has Puppet's containment
-//!    (`Stage[main]` → `Class[...]` → resources) and tags.
+//!    values, strings interpolate facts, and the catalog is built with
+//!    [`puppet_catalog::CatalogBuilder`] (Puppet's containment `Stage[main]` → `Class[...]` →
+//!    resources, tags, classes); facts are looked up with [`puppet_facts::Facts::get`].
 //!
 //! ```json
 //! {
@@ -35,21 +36,36 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use puppet_catalog::{Catalog, CatalogVersion, Edge, Resource};
-use serde_json::{Map, Value, json};
+use puppet_catalog::{Catalog, CatalogBuilder, CatalogVersion, Declaration};
+use puppet_facts::Facts;
+use serde_json::{Map, Value};
 
-use super::{CatalogCompiler, CompileRequest, NodeClassifier, NodeInfo};
-use crate::ProtocolError;
+use puppet_protocol::ProtocolError;
+use puppet_protocol::files::{FileMetadata, Links, MetadataOptions, glob_match, pick_checksum};
+use puppet_protocol::server::{
+    CatalogCompiler, CompileRequest, FileServer, NodeClassifier, NodeInfo,
+};
 
 /// The default compiler (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DataCompiler {
     environments: PathBuf,
+    /// Where static catalogs' file metadata comes from ([`inline_metadata`]).
+    files: Option<Arc<dyn FileServer>>,
     /// Parsed `resources.json` files with the stamp they were read at, and their code_id.
     cache: Arc<Mutex<HashMap<PathBuf, Cached>>>,
     /// Parsed complete catalog documents (`catalogs/<certname>.json`), their code_id already
     /// set, with the stamp they were read at.
     catalogs: Arc<Mutex<HashMap<PathBuf, CachedCatalog>>>,
+}
+
+impl std::fmt::Debug for DataCompiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataCompiler")
+            .field("environments", &self.environments)
+            .field("inlines_metadata", &self.files.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -78,7 +94,8 @@ impl DataCompiler {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use puppet_protocol::server::{CatalogCompiler, CompileRequest, DataCompiler, NodeInfo};
+    /// use puppet_master::DataCompiler;
+    /// use puppet_protocol::server::{CatalogCompiler, CompileRequest, NodeInfo};
     /// let dir = tempfile::tempdir().unwrap();
     /// std::fs::create_dir_all(dir.path().join("production")).unwrap();
     /// std::fs::write(dir.path().join("production/resources.json"), r#"{
@@ -97,14 +114,25 @@ impl DataCompiler {
     pub fn new(environments: impl Into<PathBuf>) -> DataCompiler {
         DataCompiler {
             environments: environments.into(),
+            files: None,
             cache: Arc::new(Mutex::new(HashMap::new())),
             catalogs: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 }
 
+impl DataCompiler {
+    /// Inlines static catalogs' file metadata from `files` ([`inline_metadata`]) when a
+    /// request asks for a static catalog. Without a file server, catalogs carry no metadata
+    /// and the agent asks `file_metadata` for each file.
+    pub fn with_file_server(mut self, files: Arc<dyn FileServer>) -> DataCompiler {
+        self.files = Some(files);
+        self
+    }
+}
+
 fn short_digest(bytes: &[u8]) -> String {
-    let d = super::files::digest(bytes, "sha256");
+    let d = puppet_protocol::files::digest(bytes, "sha256");
     format!("sha256:{}", &d[..16.min(d.len())])
 }
 
@@ -120,7 +148,7 @@ fn uuid_like() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let h = super::files::digest(seed.as_bytes(), "sha256");
+    let h = puppet_protocol::files::digest(seed.as_bytes(), "sha256");
     format!(
         "{}-{}-4{}-a{}-{}",
         &h[0..8],
@@ -159,7 +187,7 @@ impl DataCompiler {
                 return Ok(catalog);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ProtocolError::Internal(format!("{}: {e}", doc.display()))),
+            Err(e) => return Err(ProtocolError::io(doc.display().to_string(), e)),
         }
         let data_path = envdir.join("resources.json");
         let (data, code_id) = self.load_data(&data_path, req)?;
@@ -270,32 +298,28 @@ impl CatalogCompiler for DataCompiler {
     async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError> {
         let me = self.clone();
         let req = request.clone();
-        tokio::task::spawn_blocking(move || me.compile_sync(&req))
+        let mut catalog = tokio::task::spawn_blocking(move || me.compile_sync(&req))
             .await
-            .map_err(|e| ProtocolError::Internal(format!("compiler task: {e}")))?
+            .map_err(ProtocolError::service)??;
+        if let (true, Some(files)) = (request.static_catalog, &self.files) {
+            inline_metadata(
+                files.as_ref(),
+                &request.environment,
+                &mut catalog,
+                &request.checksum_types,
+            )
+            .await?;
+        }
+        Ok(catalog)
     }
 }
 
-/// Looks up a dotted path (`os.family`) in a facts `values` object.
-pub fn fact<'a>(values: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(values, |v, key| v.get(key))
+/// A fact by dotted path (`os.family`, `processors.models.0`), as facter looks it up.
+fn fact<'a>(facts: Option<&'a Facts>, path: &str) -> Option<&'a Value> {
+    facts.and_then(|f| f.get(path))
 }
 
-/// Puppet's class reference title: each `::` segment capitalized (`foo::bar` → `Foo::Bar`).
-fn class_title(name: &str) -> String {
-    name.split("::")
-        .map(|seg| {
-            let mut c = seg.chars();
-            match c.next() {
-                Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("::")
-}
-
-fn interpolate(value: &Value, facts: &Value, req: &CompileRequest) -> Value {
+fn interpolate(value: &Value, facts: Option<&Facts>, req: &CompileRequest) -> Value {
     match value {
         Value::String(s) => Value::String(interpolate_str(s, facts, req)),
         Value::Array(a) => Value::Array(a.iter().map(|v| interpolate(v, facts, req)).collect()),
@@ -316,7 +340,7 @@ fn scalar_text(v: &Value) -> String {
     }
 }
 
-fn interpolate_str(s: &str, facts: &Value, req: &CompileRequest) -> String {
+fn interpolate_str(s: &str, facts: Option<&Facts>, req: &CompileRequest) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("${") {
@@ -349,58 +373,21 @@ fn interpolate_str(s: &str, facts: &Value, req: &CompileRequest) -> String {
     out
 }
 
-/// Whether a glob (`*`, `?`) matches a certname.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
-}
-
-fn is_tag(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_alphanumeric() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | ':' | '.' | '-'))
-}
-
-fn push_tag(tags: &mut Vec<String>, t: &str) {
-    let t = t.to_lowercase();
-    if is_tag(&t) && !tags.contains(&t) {
-        tags.push(t);
-    }
-}
-
-fn class_tags(name: &str) -> Vec<String> {
-    let mut tags = Vec::new();
-    push_tag(&mut tags, name);
-    for seg in name.split("::") {
-        push_tag(&mut tags, seg);
-    }
-    tags
-}
-
 /// Compiles the data format for one node (see the module docs). `extra_classes` come from
 /// the node classifier and are added after the matched ones.
 ///
 /// ```
-/// use puppet_protocol::server::compiler::compile_data;
+/// use puppet_master::compiler::compile_data;
 /// use puppet_protocol::server::{CompileRequest, NodeInfo};
 /// let data = serde_json::json!({
 ///   "classes": {"motd": [{"type": "File", "title": "/etc/motd",
 ///                          "parameters": {"content": "on ${facts.os.family}"}}]},
 ///   "nodes": [{"certname": "*.example.test", "classes": ["motd"]}]
 /// });
+/// let facts = puppet_facts::Facts::from_json(br#"{"name": "n1.example.test", "values": {"os": {"family": "Debian"}}}"#).unwrap();
 /// let req = CompileRequest {
 ///     certname: "n1.example.test".into(), environment: "production".into(),
-///     facts: Some(serde_json::json!({"os": {"family": "Debian"}})),
+///     facts: Some(facts),
 ///     node: NodeInfo::default(), transaction_uuid: None, static_catalog: false, checksum_types: vec![],
 /// };
 /// let catalog = compile_data(&data, &req, &[]).unwrap();
@@ -413,8 +400,7 @@ pub fn compile_data(
     req: &CompileRequest,
     extra_classes: &[String],
 ) -> Result<Catalog, String> {
-    let empty = Value::Object(Map::new());
-    let facts = req.facts.as_ref().unwrap_or(&empty);
+    let facts = req.facts.as_ref();
     let classes_def = data
         .get("classes")
         .and_then(Value::as_object)
@@ -460,76 +446,18 @@ pub fn compile_data(
         }
     }
 
-    let resource = |rtype: &str,
-                    title: &str,
-                    tags: Vec<String>,
-                    kind: &str,
-                    params: Option<Map<String, Value>>| Resource {
-        resource_type: rtype.to_string(),
-        title: title.to_string(),
-        tags: Some(tags),
-        file: None,
-        line: None,
-        exported: Some(false),
-        kind: Some(kind.to_string()),
-        parameters: params,
-        sensitive_parameters: None,
-        extra: Map::new(),
-    };
-    let edge = |s: String, t: String| Edge {
-        source: s,
-        target: t,
-        extra: Map::new(),
-    };
-    let mut name_param = Map::new();
-    name_param.insert("name".into(), json!("main"));
-    let mut resources = vec![
-        resource(
-            "Stage",
-            "main",
-            vec!["stage".into()],
-            "compilable_type",
-            Some(name_param.clone()),
-        ),
-        resource(
-            "Class",
-            "Settings",
-            vec!["class".into(), "settings".into()],
-            "unknown",
-            None,
-        ),
-        resource(
-            "Class",
-            "main",
-            vec!["class".into()],
-            "unknown",
-            Some(name_param),
-        ),
-    ];
-    let mut edges = vec![
-        edge("Stage[main]".into(), "Class[Settings]".into()),
-        edge("Stage[main]".into(), "Class[main]".into()),
-    ];
-    let mut catalog_tags: Vec<String> = vec!["settings".into()];
-    let mut catalog_seen: std::collections::HashSet<String> =
-        catalog_tags.iter().cloned().collect();
+    let mut builder = CatalogBuilder::new(&req.certname)
+        .environment(&req.environment)
+        .version(CatalogVersion::Integer(now_secs()));
     for class in &classes {
         let defs = classes_def
             .get(class)
             .ok_or_else(|| format!("unknown class {class:?} (classes.{class})"))?
             .as_array()
             .ok_or_else(|| format!("classes.{class} must be an array of resources"))?;
-        let title = class_title(class);
-        let own_tags = class_tags(class);
-        let mut ctags = vec!["class".to_string()];
-        for t in &own_tags {
-            push_tag(&mut ctags, t);
-            if catalog_seen.insert(t.clone()) {
-                catalog_tags.push(t.clone());
-            }
-        }
-        resources.push(resource("Class", &title, ctags, "class", None));
-        edges.push(edge("Stage[main]".into(), format!("Class[{title}]")));
+        let scope = builder
+            .add(Declaration::class(class))
+            .map_err(|e| format!("classes.{class}: {e}"))?;
         for (j, def) in defs.iter().enumerate() {
             let at = || format!("classes.{class}[{j}]");
             let rtype = def
@@ -540,71 +468,49 @@ pub fn compile_data(
                 .get("title")
                 .and_then(Value::as_str)
                 .ok_or_else(|| format!("{}.title must be a string", at()))?;
-            let rtype = class_title(&rtype.to_lowercase());
-            let rtitle = interpolate_str(rtitle, facts, req);
-            let params: Option<Map<String, Value>> = match def.get("parameters") {
-                None => None,
-                Some(Value::Object(p)) => Some(
-                    p.iter()
-                        .map(|(k, v)| (k.clone(), interpolate(v, facts, req)))
-                        .collect(),
-                ),
+            let mut declaration =
+                Declaration::new(rtype, interpolate_str(rtitle, facts, req)).within(&scope);
+            match def.get("parameters") {
+                None => {}
+                Some(Value::Object(p)) => {
+                    for (k, v) in p {
+                        let v = interpolate(v, facts, req);
+                        // The `tag` metaparameter: tags first, as Puppet orders them.
+                        if k == "tag" {
+                            for t in tag_list(&v) {
+                                declaration = declaration.tag(&t);
+                            }
+                        } else {
+                            declaration = declaration.param(k, v);
+                        }
+                    }
+                }
                 Some(_) => return Err(format!("{}.parameters must be an object", at())),
-            };
-            let mut tags = Vec::new();
-            push_tag(&mut tags, &rtype);
-            push_tag(&mut tags, &rtitle);
-            push_tag(&mut tags, "class");
-            for t in &own_tags {
-                push_tag(&mut tags, t);
             }
-            if let Some(Value::Array(extra)) = def.get("tags") {
-                for t in extra.iter().filter_map(Value::as_str) {
-                    push_tag(&mut tags, t);
+            if let Some(extra) = def.get("tags") {
+                for t in tag_list(extra) {
+                    declaration = declaration.tag(&t);
                 }
             }
-            if let Some(p) = &params {
-                match p.get("tag") {
-                    Some(Value::String(t)) => push_tag(&mut tags, t),
-                    Some(Value::Array(ts)) => ts
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .for_each(|t| push_tag(&mut tags, t)),
-                    _ => {}
-                }
-            }
-            for t in &tags {
-                if catalog_seen.insert(t.clone()) {
-                    catalog_tags.push(t.clone());
-                }
-            }
-            edges.push(edge(
-                format!("Class[{title}]"),
-                format!("{rtype}[{rtitle}]"),
-            ));
-            resources.push(resource(&rtype, &rtitle, tags, "compilable_type", params));
+            builder
+                .add(declaration)
+                .map_err(|e| format!("{}: {e}", at()))?;
         }
     }
-    if catalog_seen.insert("class".into()) {
-        catalog_tags.push("class".into());
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// Tags given as one string or a list of strings.
+fn tag_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(t) => vec![t.clone()],
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
     }
-    let mut class_list = vec!["settings".to_string()];
-    class_list.extend(classes.iter().cloned());
-    Ok(Catalog {
-        tags: Some(catalog_tags),
-        name: req.certname.clone(),
-        version: Some(CatalogVersion::Integer(now_secs())),
-        code_id: None,
-        catalog_uuid: Some(uuid_like()),
-        catalog_format: Some(2),
-        environment: Some(req.environment.clone()),
-        resources,
-        edges,
-        classes: Some(class_list),
-        metadata: None,
-        recursive_metadata: None,
-        extra: Map::new(),
-    })
 }
 
 /// The default node classifier: the environment the agent asked for (else `production`), no
@@ -619,16 +525,138 @@ impl NodeClassifier for DefaultClassifier {
         &self,
         certname: &str,
         environment: Option<&str>,
-        facts: Option<&Value>,
+        facts: Option<&Facts>,
     ) -> Result<NodeInfo, ProtocolError> {
         Ok(NodeInfo {
             name: certname.to_string(),
             environment: environment.unwrap_or("production").to_string(),
             classes: Vec::new(),
-            parameters: facts
-                .and_then(|f| f.get("values"))
-                .and_then(Value::as_object)
-                .cloned(),
+            parameters: facts.map(|f| f.values.clone()),
         })
     }
+}
+
+fn sources(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn metadata_value(m: &FileMetadata) -> Result<Value, ProtocolError> {
+    serde_json::to_value(m).map_err(ProtocolError::service)
+}
+
+/// The static-catalog step of compiling: inlines the metadata of every `File` resource's
+/// first `puppet:///` source that `files` can give a `content_uri` for (`metadata` for a
+/// single file, `recursive_metadata` for `recurse`), with the `content_uri` the agent then
+/// fetches from `static_file_content`. Only for a catalog with a `code_id` (as Puppetserver,
+/// quirk Q8). A source whose metadata cannot be read is left for the agent to ask about.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use puppet_master::ModuleFileServer;
+/// use puppet_master::compiler::inline_metadata;
+/// let dir = tempfile::tempdir().unwrap();
+/// let files = dir.path().join("production/modules/m/files");
+/// std::fs::create_dir_all(&files).unwrap();
+/// std::fs::write(files.join("a.txt"), "alpha\n").unwrap();
+/// let mut catalog = puppet_catalog::Catalog::from_json(br#"{"name": "n1", "code_id": "v1", "edges": [],
+///   "resources": [{"type": "File", "title": "/tmp/a", "parameters": {"source": "puppet:///modules/m/a.txt"}}]}"#).unwrap();
+/// inline_metadata(&ModuleFileServer::new(dir.path()), "production", &mut catalog, &[]).await.unwrap();
+/// let meta = catalog.file_metadata("/tmp/a").unwrap().unwrap();
+/// assert_eq!(meta.content_uri.as_deref(), Some("puppet:///modules/m/files/a.txt"));
+/// # });
+/// ```
+pub async fn inline_metadata(
+    files: &dyn FileServer,
+    env: &str,
+    catalog: &mut Catalog,
+    preferences: &[String],
+) -> Result<(), ProtocolError> {
+    if !catalog.code_id.as_ref().is_some_and(Value::is_string) {
+        return Ok(());
+    }
+    let default_checksum = pick_checksum(preferences);
+    let mut metadata = catalog.metadata.take().unwrap_or_default();
+    let mut recursive = catalog.recursive_metadata.take().unwrap_or_default();
+    for r in catalog
+        .resources
+        .iter()
+        .filter(|r| r.resource_type == "File")
+    {
+        let Some(params) = &r.parameters else {
+            continue;
+        };
+        let p = |k: &str| params.get(k);
+        let mut o = MetadataOptions {
+            checksum_type: match p("checksum").and_then(Value::as_str) {
+                Some(c) if c.starts_with("sha") => c.to_string(),
+                _ => default_checksum.clone(),
+            },
+            links: if p("links").and_then(Value::as_str) == Some("follow") {
+                Links::Follow
+            } else {
+                Links::Manage
+            },
+            source_permissions_use: matches!(
+                p("source_permissions").and_then(Value::as_str),
+                Some("use")
+            ),
+            ..MetadataOptions::default()
+        };
+        let recurse = matches!(p("recurse"), Some(Value::Bool(true)))
+            || matches!(
+                p("recurse").and_then(Value::as_str),
+                Some("true" | "remote")
+            );
+        for source in sources(p("source")) {
+            let Some(path) = source.strip_prefix("puppet:///") else {
+                continue;
+            };
+            let path = path.trim_end_matches('/');
+            let Some(uri) = files.content_uri(path) else {
+                continue;
+            };
+            if recurse {
+                o.recurse = true;
+                o.recurselimit = p("recurselimit")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u32::try_from(v).ok());
+                o.ignore = sources(p("ignore"));
+                let Ok(list) = files.metadatas(env, path, &o).await else {
+                    continue;
+                };
+                let list = list
+                    .into_iter()
+                    .map(|mut e| {
+                        e.content_uri = Some(match e.relative_path.as_deref() {
+                            None | Some(".") => format!("puppet:///{uri}"),
+                            Some(rel) => format!("puppet:///{uri}/{rel}"),
+                        });
+                        metadata_value(&e)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut by_source = Map::new();
+                by_source.insert(source.clone(), Value::Array(list));
+                recursive.insert(r.title.clone(), Value::Object(by_source));
+            } else {
+                let Ok(mut one) = files.metadata(env, path, &o).await else {
+                    continue;
+                };
+                one.content_uri = Some(format!("puppet:///{uri}"));
+                one.source = Some(source.clone());
+                metadata.insert(r.title.clone(), metadata_value(&one)?);
+            }
+            break;
+        }
+    }
+    catalog.metadata = Some(metadata);
+    catalog.recursive_metadata = Some(recursive);
+    Ok(())
 }

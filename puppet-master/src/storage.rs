@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! facts/<certname>.json                      last facts document (as the agent sent it)
-//! catalogs/<certname>.json                   last catalog served
+//! catalogs/<certname>.json                   last catalog served (Sensitive values left out)
 //! reports/<certname>/<UTC time>-<n>.json     every report, report format 12 JSON
 //! bucket/<algorithm>/<hex digest>            file bucket contents
 //! ```
@@ -17,19 +17,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use serde_json::Value;
+use puppet_facts::Facts;
 
-use super::{CatalogArchive, FactStore, FileBucket, ReportSink};
-use crate::ProtocolError;
+use puppet_protocol::ProtocolError;
+use puppet_protocol::server::{CatalogArchive, FactStore, FileBucket, ReportSink};
 
 /// The filesystem store (see the module docs for the layout).
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// use puppet_protocol::server::{FsStorage, FactStore};
+/// use puppet_master::FsStorage;
+/// use puppet_protocol::server::FactStore;
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FsStorage::new(dir.path());
-/// let facts = serde_json::json!({"name": "n1.example.test", "values": {"os": {"family": "Debian"}}});
+/// let facts = puppet_facts::Facts::from_json(br#"{"name": "n1.example.test", "values": {"os": {"family": "Debian"}}}"#).unwrap();
 /// store.save_facts("n1.example.test", &facts).await.unwrap();
 /// assert_eq!(store.facts("n1.example.test").await.unwrap(), Some(facts));
 /// # });
@@ -45,7 +46,7 @@ pub struct FsStorage {
     written: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, [u8; 32]>>>,
 }
 
-/// Makes temporary file names and report names unique within the process.
+/// Makes report names unique within the process.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl FsStorage {
@@ -63,6 +64,41 @@ impl FsStorage {
         &self.root
     }
 
+    /// Removes the temporary files a crash left behind (writes that never reached their
+    /// rename), anywhere below the root; returns how many. Call it before serving.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir_all(dir.path().join("facts")).unwrap();
+    /// std::fs::write(dir.path().join("facts/.tmp-puppet-master-x1y2"), "half").unwrap();
+    /// let store = puppet_master::FsStorage::new(dir.path());
+    /// assert_eq!(store.sweep_temp_files().unwrap(), 1);
+    /// ```
+    pub fn sweep_temp_files(&self) -> std::io::Result<usize> {
+        fn sweep(dir: &Path, depth: u32) -> std::io::Result<usize> {
+            let mut removed = 0;
+            let entries = match std::fs::read_dir(dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if kind.is_dir() && depth < 3 {
+                    removed += sweep(&entry.path(), depth + 1)?;
+                } else if kind.is_file() && name.starts_with(TEMP_PREFIX) {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        }
+        sweep(&self.root, 0)
+    }
+
     /// Paths of every stored report of `certname`, oldest first.
     pub fn report_paths(&self, certname: &str) -> Result<Vec<PathBuf>, ProtocolError> {
         checked(certname)?;
@@ -78,7 +114,7 @@ impl FsStorage {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error(&dir, &e)),
+            Err(e) => return Err(io_error(&dir, e)),
         }
         out.sort();
         Ok(out)
@@ -89,7 +125,7 @@ impl FsStorage {
         self.report_paths(certname)?
             .iter()
             .map(|p| {
-                let bytes = std::fs::read(p).map_err(|e| io_error(p, &e))?;
+                let bytes = std::fs::read(p).map_err(|e| io_error(p, e))?;
                 puppet_report::Report::from_json(&bytes)
                     .map_err(|e| ProtocolError::Internal(format!("{}: {e}", p.display())))
             })
@@ -108,7 +144,7 @@ impl FsStorage {
                 .map(Some)
                 .map_err(|e| ProtocolError::Internal(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, &e)),
+            Err(e) => Err(io_error(&path, e)),
         }
     }
 
@@ -133,7 +169,7 @@ impl FsStorage {
         match std::fs::read(&path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, &e)),
+            Err(e) => Err(io_error(&path, e)),
         }
     }
 
@@ -232,39 +268,37 @@ fn checked(certname: &str) -> Result<(), ProtocolError> {
         .map_err(|e| ProtocolError::BadRequest(format!("Invalid certname {certname:?}: {e}")))
 }
 
-fn io_error(path: &Path, e: &std::io::Error) -> ProtocolError {
-    ProtocolError::Internal(format!("{}: {e}", path.display()))
+fn io_error(path: &Path, e: std::io::Error) -> ProtocolError {
+    ProtocolError::io(path.display().to_string(), e)
 }
 
-/// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
-/// fsync of the directory.
+/// Prefix of the temporary files of [`write_atomic`] (swept by [`FsStorage::sweep_temp_files`]).
+const TEMP_PREFIX: &str = ".tmp-puppet-master-";
+
+/// Writes `bytes` to `path` atomically: a temporary file (mode 0600, a short name whatever
+/// the certname's length) in the same directory, fsync, rename, fsync of the directory.
+/// Directories are created 0700: stored facts, catalogs and reports may hold secrets.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProtocolError> {
     use std::io::Write;
+    use std::os::unix::fs::DirBuilderExt;
     let dir = path
         .parent()
         .ok_or_else(|| ProtocolError::Internal(format!("{} has no parent", path.display())))?;
-    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(
-        ".{name}.tmp.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            d.sync_all()?;
-        }
-        Ok::<(), std::io::Error>(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error(path, &e));
-    }
-    Ok(())
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| io_error(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| io_error(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| io_error(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| io_error(path, e))?;
+    tmp.persist(path).map_err(|e| io_error(path, e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, e))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -272,7 +306,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ProtocolError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ProtocolError::Internal(format!("storage task: {e}")))?
+        .map_err(ProtocolError::service)?
 }
 
 fn to_vec(value: &impl serde::Serialize) -> Result<Vec<u8>, ProtocolError> {
@@ -281,23 +315,23 @@ fn to_vec(value: &impl serde::Serialize) -> Result<Vec<u8>, ProtocolError> {
 
 #[async_trait]
 impl FactStore for FsStorage {
-    async fn save_facts(&self, certname: &str, facts: &Value) -> Result<(), ProtocolError> {
+    async fn save_facts(&self, certname: &str, facts: &Facts) -> Result<(), ProtocolError> {
         checked(certname)?;
         let path = self.root.join("facts").join(format!("{certname}.json"));
         self.write_latest(path, to_vec(facts)?);
         Ok(())
     }
 
-    async fn facts(&self, certname: &str) -> Result<Option<Value>, ProtocolError> {
+    async fn facts(&self, certname: &str) -> Result<Option<Facts>, ProtocolError> {
         checked(certname)?;
         let path = self.root.join("facts").join(format!("{certname}.json"));
         let me = self.clone();
         blocking(move || match me.read_latest(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+            Ok(bytes) => Facts::from_json(&bytes)
                 .map(Some)
                 .map_err(|e| ProtocolError::Internal(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, &e)),
+            Err(e) => Err(io_error(&path, e)),
         })
         .await
     }
@@ -336,17 +370,45 @@ impl ReportSink for FsStorage {
     }
 }
 
+/// The catalog without the values of its Sensitive parameters; `None` when it has none.
+fn redacted(catalog: &puppet_catalog::Catalog) -> Option<puppet_catalog::Catalog> {
+    let sensitive = |r: &puppet_catalog::Resource| {
+        r.sensitive_parameters
+            .as_ref()
+            .is_some_and(|s| !s.is_empty())
+    };
+    if !catalog.resources.iter().any(sensitive) {
+        return None;
+    }
+    let mut copy = catalog.clone();
+    for r in copy.resources.iter_mut() {
+        if let (Some(names), Some(params)) = (&r.sensitive_parameters, &mut r.parameters) {
+            for name in names {
+                params.remove(name);
+            }
+        }
+    }
+    Some(copy)
+}
+
 #[async_trait]
 impl CatalogArchive for FsStorage {
+    /// Archives the catalog as sent, except that the values of Sensitive parameters are
+    /// left out (their names stay in `sensitive_parameters`), as PuppetDB receives them:
+    /// the archive is for other readers.
     async fn save_catalog(
         &self,
         certname: &str,
-        _catalog: &puppet_catalog::Catalog,
+        catalog: &puppet_catalog::Catalog,
         json: &[u8],
     ) -> Result<(), ProtocolError> {
         checked(certname)?;
         let path = self.root.join("catalogs").join(format!("{certname}.json"));
-        self.write_latest(path, json.to_vec());
+        let bytes = match redacted(catalog) {
+            Some(c) => to_vec(&c)?,
+            None => json.to_vec(),
+        };
+        self.write_latest(path, bytes);
         Ok(())
     }
 }

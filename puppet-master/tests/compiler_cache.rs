@@ -1,14 +1,10 @@
 //! The data compiler caches parsed complete catalogs (`catalogs/<certname>.json`) and must see
 //! a changed file on the next request; the store skips rewriting an identical last catalog.
-#![cfg(feature = "server")]
-#![allow(clippy::unwrap_used)]
-
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use puppet_protocol::server::{
-    CatalogArchive, CatalogCompiler, CompileRequest, DataCompiler, FsStorage, NodeInfo,
-};
+use puppet_master::{DataCompiler, FsStorage};
+use puppet_protocol::server::{CatalogArchive, CatalogCompiler, CompileRequest, NodeInfo};
 use serde_json::json;
 
 const NODE: &str = "n1.example.test";

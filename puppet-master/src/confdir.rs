@@ -27,28 +27,113 @@ use std::time::Duration;
 
 use puppet_ca::{Autosign, CaSettings, CertificateAuthority, KeyType};
 
-use super::{FsStorage, Master, MasterOptions, ServerError, Services, TlsFiles, TlsSource};
-use crate::AuthPolicy;
+use puppet_protocol::AuthPolicy;
+use puppet_protocol::server::{Master, MasterOptions, TlsFiles, TlsSource};
 
-/// `puppet.conf`: sections of `key = value` settings.
+use crate::{FsStorage, MasterError};
+
+/// `puppet.conf`: sections of `key = value` settings, and what looked wrong in it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PuppetConf {
     sections: BTreeMap<String, BTreeMap<String, String>>,
+    warnings: Vec<ConfWarning>,
 }
+
+/// A line of `puppet.conf` that is ignored: not a setting, or a setting Puppet does not
+/// know (a typo, as Puppet warns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfWarning {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The settings this master reads, and other Puppet settings commonly found in a
+/// `puppet.conf` (used by agents or by Puppetserver): any other key is warned about.
+const KNOWN_SETTINGS: &[&str] = &[
+    // Read by this master.
+    "certname",
+    "dns_alt_names",
+    "autosign",
+    "ca_ttl",
+    "keylength",
+    "cadir",
+    "ssldir",
+    "vardir",
+    "environmentpath",
+    "ca_admin_certnames",
+    "max_request_bytes",
+    // Puppet's, read by agents or Puppetserver.
+    "server",
+    "server_list",
+    "serverport",
+    "masterport",
+    "ca_server",
+    "ca_port",
+    "environment",
+    "runinterval",
+    "confdir",
+    "codedir",
+    "logdir",
+    "rundir",
+    "publicdir",
+    "basemodulepath",
+    "modulepath",
+    "manifest",
+    "hiera_config",
+    "reports",
+    "reportdir",
+    "storeconfigs",
+    "storeconfigs_backend",
+    "node_terminus",
+    "external_nodes",
+    "user",
+    "group",
+    "pidfile",
+    "strict_variables",
+    "strict",
+    "digest_algorithm",
+    "ca_name",
+    "csr_attributes",
+    "allow_duplicate_certs",
+    "certificate_revocation",
+    "key_type",
+    "named_curve",
+    "noop",
+    "splay",
+    "usecacheonfailure",
+    "waitforcert",
+    "log_level",
+    "environment_timeout",
+    "default_manifest",
+    "always_retry_plugins",
+    "pluginsync",
+    "factpath",
+    "http_proxy_host",
+    "http_proxy_port",
+    "hostcert_renewal_interval",
+    "trusted_server_facts",
+    "static_catalogs",
+    "localcacert",
+    "hostcert",
+    "hostprivkey",
+];
 
 impl PuppetConf {
     /// Parses the INI text (`#`/`;` comments, `[section]`, `key = value`).
     ///
     /// ```
-    /// use puppet_protocol::server::confdir::PuppetConf;
+    /// use puppet_master::confdir::PuppetConf;
     /// let conf = PuppetConf::parse("[main]\ncertname = a\n[server]\ncertname = puppet.example.test\nautosign = true\n");
     /// assert_eq!(conf.server("certname"), Some("puppet.example.test"));
     /// assert_eq!(conf.server("autosign"), Some("true"));
     /// ```
     pub fn parse(text: &str) -> PuppetConf {
         let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut warnings = Vec::new();
         let mut current = "main".to_string();
-        for line in text.lines() {
+        for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
@@ -57,14 +142,40 @@ impl PuppetConf {
                 current = name.trim().to_string();
                 continue;
             }
-            if let Some((k, v)) = line.split_once('=') {
-                sections
-                    .entry(current.clone())
-                    .or_default()
-                    .insert(k.trim().to_string(), v.trim().to_string());
+            match line.split_once('=') {
+                Some((k, v)) => {
+                    let key = k.trim();
+                    if !KNOWN_SETTINGS.contains(&key) {
+                        warnings.push(ConfWarning {
+                            line: i + 1,
+                            message: format!("unknown setting {key:?} (ignored)"),
+                        });
+                    }
+                    sections
+                        .entry(current.clone())
+                        .or_default()
+                        .insert(key.to_string(), v.trim().to_string());
+                }
+                None => warnings.push(ConfWarning {
+                    line: i + 1,
+                    message: format!("not a setting or a [section]: {line:?} (ignored)"),
+                }),
             }
         }
-        PuppetConf { sections }
+        PuppetConf { sections, warnings }
+    }
+
+    /// The lines that were ignored, with why.
+    ///
+    /// ```
+    /// use puppet_master::confdir::PuppetConf;
+    /// let conf = PuppetConf::parse("[server]\nautosing = true\ncertname puppet\n");
+    /// let lines: Vec<usize> = conf.warnings().iter().map(|w| w.line).collect();
+    /// assert_eq!(lines, [2, 3]);
+    /// assert!(conf.warnings()[0].message.contains("autosing"));
+    /// ```
+    pub fn warnings(&self) -> &[ConfWarning] {
+        &self.warnings
     }
 
     /// A setting as the server sees it: `[server]`, then `[master]`, then `[main]`.
@@ -80,7 +191,7 @@ impl PuppetConf {
 ///
 /// ```
 /// use std::time::Duration;
-/// use puppet_protocol::server::confdir::parse_duration;
+/// use puppet_master::confdir::parse_duration;
 /// assert_eq!(parse_duration("5y"), Some(Duration::from_secs(5 * 365 * 86400)));
 /// assert_eq!(parse_duration("3600"), Some(Duration::from_secs(3600)));
 /// assert_eq!(parse_duration("x"), None);
@@ -123,8 +234,8 @@ pub struct MasterSetup {
     pub storage: FsStorage,
 }
 
-fn config_error(file: &Path, message: String) -> ServerError {
-    ServerError::Config {
+fn config_error(file: &Path, message: String) -> MasterError {
+    MasterError::Config {
         file: file.to_path_buf(),
         message,
     }
@@ -138,14 +249,46 @@ fn hostname() -> String {
         .unwrap_or_else(|| "puppet".to_string())
 }
 
+/// Colon-separated upper-case hex SHA-256, as Puppet prints fingerprints.
+fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 impl MasterSetup {
-    /// Reads `DIR/puppet.conf` (optional), opens the CA in `cadir` or creates it (with the
+    /// As [`MasterSetup::from_confdir`], creating `dir` first when it does not exist (a
+    /// first start: `puppet-master --init`).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let confdir = dir.path().join("new");
+    /// assert!(puppet_master::confdir::MasterSetup::from_confdir(&confdir).is_err());
+    /// std::fs::create_dir(&confdir).unwrap();
+    /// std::fs::write(confdir.join("puppet.conf"), "[server]\ncertname = m.example.test\nkeylength = 2048\n").unwrap();
+    /// let setup = puppet_master::confdir::MasterSetup::init(&confdir).unwrap();
+    /// assert_eq!(setup.certname, "m.example.test");
+    /// ```
+    pub fn init(dir: &Path) -> Result<MasterSetup, MasterError> {
+        std::fs::create_dir_all(dir).map_err(|source| MasterError::Io {
+            what: format!("create {}", dir.display()),
+            source,
+        })?;
+        MasterSetup::from_confdir(dir)
+    }
+
+    /// Reads `DIR/puppet.conf` (optional; ignored lines are logged as warnings with file and
+    /// line), refuses a `DIR` that does not exist ([`MasterError::NoConfdir`]: a mistyped
+    /// path must not get a new CA; see [`MasterSetup::init`]), opens the CA in `cadir` or creates it (with the
     /// master's own certificate, alt names `localhost`, `127.0.0.1`, `puppet` and
     /// `dns_alt_names`), and composes the default services.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use puppet_protocol::server::confdir::MasterSetup;
+    /// use puppet_master::confdir::MasterSetup;
     /// let dir = tempfile::tempdir().unwrap();
     /// std::fs::write(dir.path().join("puppet.conf"),
     ///     "[server]\ncertname = puppet.example.test\nautosign = true\nkeylength = 2048\n").unwrap();
@@ -156,13 +299,24 @@ impl MasterSetup {
     /// running.shutdown().await;
     /// # });
     /// ```
-    pub fn from_confdir(dir: &Path) -> Result<MasterSetup, ServerError> {
+    pub fn from_confdir(dir: &Path) -> Result<MasterSetup, MasterError> {
+        if !dir.is_dir() {
+            return Err(MasterError::NoConfdir {
+                path: dir.to_path_buf(),
+            });
+        }
         let conf_path = dir.join("puppet.conf");
         let conf = match std::fs::read_to_string(&conf_path) {
-            Ok(t) => PuppetConf::parse(&t),
+            Ok(t) => {
+                let conf = PuppetConf::parse(&t);
+                for w in conf.warnings() {
+                    tracing::warn!("{}:{}: {}", conf_path.display(), w.line, w.message);
+                }
+                conf
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => PuppetConf::default(),
             Err(source) => {
-                return Err(ServerError::Io {
+                return Err(MasterError::Io {
                     what: format!("read {}", conf_path.display()),
                     source,
                 });
@@ -201,7 +355,16 @@ impl MasterSetup {
             })?;
             settings.key = KeyType::Rsa(bits);
         }
+        let new_ca = !cadir.join("ca_crt.pem").exists();
         let ca = Arc::new(CertificateAuthority::open_or_setup(&cadir, settings)?);
+        if new_ca {
+            let der = puppet_ca::certificate_der(&ca.ca_certificate_pem()?)?;
+            tracing::info!(
+                "created a new CA in {}, fingerprint (SHA256) {}",
+                cadir.display(),
+                fingerprint(&der)
+            );
+        }
 
         let cert_path = ssldir.join("certs").join(format!("{certname}.pem"));
         let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
@@ -220,9 +383,14 @@ impl MasterSetup {
             }
             let (key, cert) = ca.generate(&certname, &alt)?;
             ca.save_to_ssldir(&ssldir, &certname, &key, &cert)?;
+            tracing::info!(
+                "created the master's certificate {} for {certname} (alt names {})",
+                cert_path.display(),
+                alt.join(", ")
+            );
         }
         let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|source| ServerError::Io {
+            std::fs::read_to_string(p).map_err(|source| MasterError::Io {
                 what: format!("read {}", p.display()),
                 source,
             })
@@ -235,19 +403,26 @@ impl MasterSetup {
         })?;
 
         let production = environments.join("production").join("modules");
-        std::fs::create_dir_all(&production).map_err(|source| ServerError::Io {
+        std::fs::create_dir_all(&production).map_err(|source| MasterError::Io {
             what: format!("create {}", production.display()),
             source,
         })?;
 
         // One store, shared with the caller: clones share the queue of pending writes.
         let storage = FsStorage::new(&vardir);
-        let shared = Arc::new(storage.clone());
-        let mut services = Services::with_defaults(ca.clone(), &environments, &vardir);
-        services.reports = shared.clone();
-        services.facts = shared.clone();
-        services.catalogs = shared.clone();
-        services.bucket = shared;
+        let swept = storage
+            .sweep_temp_files()
+            .map_err(|source| MasterError::Io {
+                what: format!("sweep temporary files in {}", vardir.display()),
+                source,
+            })?;
+        if swept > 0 {
+            tracing::warn!(
+                "removed {swept} temporary files left by an interrupted write in {}",
+                vardir.display()
+            );
+        }
+        let services = crate::services_with_storage(ca.clone(), &environments, storage.clone());
         let admins = conf
             .server("ca_admin_certnames")
             .map(|v| {

@@ -1,0 +1,43 @@
+//! The crate's error type (setting a master up; serving errors are
+//! [`puppet_protocol::ProtocolError`]s).
+
+use std::path::PathBuf;
+
+/// Errors while composing or starting a master.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MasterError {
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, with the path.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The confdir does not exist (nothing is created in a mistyped path unless asked).
+    #[error("{}: no such directory (create it, or start with --init to have it created)", path.display())]
+    NoConfdir {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// `puppet.conf` holds a value we cannot use.
+    #[error("{}: {message}", file.display())]
+    Config {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong, naming the setting.
+        message: String,
+    },
+    /// The CA failed to open, set up or issue a certificate.
+    #[error("CA: {0}")]
+    Ca(#[from] puppet_ca::CaError),
+    /// The HTTPS side failed (TLS material, bind).
+    #[error(transparent)]
+    Server(#[from] puppet_protocol::server::ServerError),
+    /// A client for the test master could not be made.
+    #[cfg(feature = "testing")]
+    #[error("client: {0}")]
+    Client(#[from] puppet_protocol::client::ClientError),
+}
