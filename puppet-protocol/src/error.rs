@@ -116,6 +116,9 @@ pub enum ProtocolError {
     /// Puppetserver does, so it must not hold secrets).
     #[error("Server Error: {0}")]
     Internal(String),
+    /// The client was too slow sending its request (the body read timeout ran out): 408.
+    #[error("Request Timeout: {0}")]
+    RequestTimeout(String),
 }
 
 impl ProtocolError {
@@ -140,6 +143,7 @@ impl ProtocolError {
             ProtocolError::TooLarge { .. } => 413,
             ProtocolError::UnsupportedMediaType(_) => 415,
             ProtocolError::Internal(_) => 500,
+            ProtocolError::RequestTimeout(_) => 408,
         }
     }
 
@@ -180,7 +184,8 @@ impl ProtocolError {
             ProtocolError::UnsupportedMediaType(_) => issue_kind::UNSUPPORTED_MEDIA_TYPE,
             ProtocolError::BadRequest(_)
             | ProtocolError::TooLarge { .. }
-            | ProtocolError::Internal(_) => issue_kind::RUNTIME_ERROR,
+            | ProtocolError::Internal(_)
+            | ProtocolError::RequestTimeout(_) => issue_kind::RUNTIME_ERROR,
         };
         (
             Some(crate::content::JSON_UTF8),

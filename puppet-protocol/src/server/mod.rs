@@ -24,6 +24,7 @@ pub mod compiler;
 pub mod confdir;
 pub mod files;
 mod http;
+mod limits;
 mod routes;
 pub mod storage;
 pub mod tls;
@@ -39,6 +40,7 @@ use serde_json::{Map, Value};
 pub use ca::LocalCa;
 pub use compiler::{DataCompiler, DefaultClassifier};
 pub use files::{Links, MetadataOptions, ModuleFileServer};
+pub use limits::Limits;
 pub use storage::FsStorage;
 pub use tls::{TlsFiles, TlsSource};
 
@@ -344,6 +346,8 @@ pub struct MasterOptions {
     pub puppet_version: String,
     /// The default environment.
     pub default_environment: String,
+    /// Body limits per endpoint, timeouts, the connection cap and the shutdown grace.
+    pub limits: Limits,
 }
 
 impl Default for MasterOptions {
@@ -353,6 +357,7 @@ impl Default for MasterOptions {
             auth: AuthPolicy::default(),
             puppet_version: crate::PUPPET_VERSION.to_string(),
             default_environment: "production".into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -431,13 +436,16 @@ impl RunningMaster {
         self.addr
     }
 
-    /// Stops accepting connections and waits for the accept loop to end.
+    /// Graceful shutdown: stops accepting (the listening socket is closed), lets the
+    /// requests in flight finish and closes idle keep-alive connections, waits up to
+    /// [`Limits::shutdown_grace`] for them, closes whatever is still open, then returns.
+    /// See [`RunningMaster::run_until`] for a binary's SIGTERM.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
 
-    /// Serves until the process ends.
+    /// Serves until the process ends (or the master is dropped).
     pub async fn wait(self) {
         let _ = self.task.await;
     }
