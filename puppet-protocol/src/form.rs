@@ -347,3 +347,50 @@ impl CatalogRequest {
         Ok(self.to_params()?.encode())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any pairs, any text (control characters, `&`, `=`, `+`, `%`, non-ASCII) come
+        /// back from the encoder through the decoder unchanged.
+        #[test]
+        fn params_round_trip(pairs in proptest::collection::vec((".*", ".*"), 0..8)) {
+            let params = Params(pairs);
+            prop_assert_eq!(Params::parse(&params.encode()).unwrap(), params.clone());
+        }
+
+        /// The catalog form round-trips, facts twice encoded and all.
+        #[test]
+        fn catalog_request_round_trip(
+            name in "[a-z0-9.-]{1,40}",
+            facts in proptest::collection::btree_map(".*", ".*", 0..8),
+            environment in proptest::option::of("[a-z0-9_]{1,20}"),
+            transaction_uuid in proptest::option::of("[ -~]{1,40}"),
+            job_uuid in proptest::option::of("[ -~]{1,40}"),
+            check_environment in any::<bool>(),
+            static_catalog in any::<bool>(),
+            checksum_types in proptest::collection::vec("[a-z0-9]{1,8}", 0..5),
+        ) {
+            let values: serde_json::Map<String, serde_json::Value> =
+                facts.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+            let request = CatalogRequest {
+                facts: Some(serde_json::json!({"name": name, "values": values})),
+                configured_environment: environment.clone(),
+                environment,
+                transaction_uuid,
+                job_uuid,
+                check_environment,
+                static_catalog,
+                checksum_types,
+            };
+            let form = request.to_form().unwrap();
+            prop_assert!(form.bytes().all(|b| b.is_ascii_graphic()));
+            let back = CatalogRequest::from_params(&Params::parse(&form).unwrap()).unwrap();
+            prop_assert_eq!(back, request);
+        }
+    }
+}
