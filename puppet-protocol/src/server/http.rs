@@ -76,6 +76,8 @@ impl Reply {
 /// ENOBUFS, ENOMEM): 5 ms, doubling up to 1 s, reset by the next successful accept.
 const BACKOFF_START: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// At most one warning about accept errors per this period.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// Errors that concern only the connection being accepted: try the next one at once.
 fn per_connection(e: &std::io::Error) -> bool {
@@ -100,6 +102,8 @@ pub(crate) async fn accept_loop(
     let (drain, draining) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     let mut backoff: Option<Duration> = None;
+    let mut last_warned: Option<Instant> = None;
+    let mut unlogged = 0u64;
     let mut at_cap_logged = false;
     loop {
         while connections.try_join_next().is_some() {}
@@ -131,9 +135,7 @@ pub(crate) async fn accept_loop(
         };
         match accepted {
             Ok((tcp, addr)) => {
-                if backoff.take().is_some() {
-                    tracing::info!("accepting connections again");
-                }
+                backoff = None;
                 connections.spawn(connection(
                     tcp,
                     addr,
@@ -147,18 +149,22 @@ pub(crate) async fn accept_loop(
             }
             Err(e) => {
                 drop(permit);
-                let delay = match backoff {
-                    None => {
-                        // Once per episode: the condition (often the fd limit) lasts.
-                        tracing::warn!(
-                            "accept failed: {e}; backing off (up to {}s) until it works again",
-                            BACKOFF_MAX.as_secs()
-                        );
-                        BACKOFF_START
-                    }
-                    Some(d) => (d * 2).min(BACKOFF_MAX),
-                };
+                let delay = backoff.map_or(BACKOFF_START, |d| (d * 2).min(BACKOFF_MAX));
                 backoff = Some(delay);
+                // The condition (often the fd limit) lasts or comes back as connections
+                // close: one warning per minute at most, counting the rest.
+                if last_warned.is_none_or(|t: Instant| t.elapsed() >= WARN_EVERY) {
+                    tracing::warn!(
+                        "accept failed: {e}; backing off (up to {}s) until it works again ({} more since the last warning)",
+                        BACKOFF_MAX.as_secs(),
+                        unlogged
+                    );
+                    last_warned = Some(Instant::now());
+                    unlogged = 0;
+                } else {
+                    unlogged += 1;
+                    tracing::debug!("accept failed: {e}");
+                }
                 tokio::select! {
                     _ = stopped.changed() => break,
                     _ = tokio::time::sleep(delay) => {}
