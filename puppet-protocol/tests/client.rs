@@ -196,6 +196,32 @@ async fn typed_calls_against_the_framework() {
     assert!(envs["environments"]["production"].is_object(), "{envs}");
 }
 
+/// The kept-alive connection closed by the master's idle timeout is replaced, not reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_closed_by_the_idle_timeout_is_replaced() {
+    let limits = Limits {
+        header_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let m = start(limits).await;
+    let client = m.client(Some(m.identity("n1.example.test")));
+    let facts = puppet_facts::Facts::new("n1.example.test", serde_json::Map::new());
+    for _ in 0..2 {
+        assert_eq!(client.ca_certificate().await.unwrap(), m.ca_pem);
+        let catalog = client
+            .catalog(
+                "n1.example.test",
+                "production",
+                &facts,
+                &CatalogOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(catalog.name, "n1.example.test");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
+}
+
 /// What the bare TLS peer saw of one request.
 #[derive(Debug, Clone)]
 struct Seen {

@@ -21,6 +21,7 @@ const MIB: usize = 1024 * 1024;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunked_csr_bodies_are_cut_off_at_the_csr_limit() {
     let m = start(Limits::default()).await;
+    let rss_before = rss_bytes();
     let mut clients = Vec::new();
     for _ in 0..40 {
         let stream = raw_tls(&m).await;
@@ -68,6 +69,20 @@ async fn chunked_csr_bodies_are_cut_off_at_the_csr_limit() {
         assert!(sent < 32 * MIB, "client sent all {sent} bytes");
     }
     assert!(m.seen.csrs.lock().unwrap().is_empty());
+    // Buffering the bodies (the bug) would have taken 40 x 32 MiB = 1.25 GiB.
+    let grown = rss_bytes().saturating_sub(rss_before);
+    assert!(grown < 256 * MIB as u64, "RSS grew by {grown} bytes");
+}
+
+/// This process's resident set size (the master runs in it).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
 }
 
 /// A `Content-Length` over the endpoint's limit is refused before a byte of the body is
@@ -101,6 +116,23 @@ async fn announced_oversize_body_is_refused_before_reading() {
         .unwrap()
         .unwrap();
     assert_eq!(status, 403);
+}
+
+/// A request head over `max_header_bytes` is refused with 431 and the connection closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_request_head_is_refused() {
+    let m = start(Limits::default()).await;
+    let mut s = raw_tls(&m).await;
+    let head = format!(
+        "GET /status/v1/simple HTTP/1.1\r\nHost: localhost\r\nX-Junk: {}\r\n\r\n",
+        "j".repeat(200 * 1024)
+    );
+    let _ = send(&mut s, head.as_bytes()).await;
+    let answer = tokio::time::timeout(Duration::from_secs(10), read_response(&mut s))
+        .await
+        .unwrap();
+    assert_eq!(answer.map(|a| a.0), Some(431));
+    assert!(closed_within(&mut s, Duration::from_secs(5)).await);
 }
 
 /// A body sent at a few bytes a second is cut off by the body timeout with 408, and the

@@ -19,6 +19,7 @@ use crate::Endpoint;
 /// - **Timeouts**: the TLS handshake, the request headers (which is also the keep-alive idle
 ///   timeout: the clock starts when a connection begins waiting for its next request), and the
 ///   whole request body (a client sending one byte a second is cut off with 408).
+/// - **Request head size**: [`Limits::max_header_bytes`] (431 above it).
 /// - **Open connections**: at most [`Limits::max_connections`]; beyond it the master stops
 ///   accepting (new connections wait in the kernel's listen backlog) until one closes.
 ///
@@ -63,6 +64,9 @@ pub struct Limits {
     pub file_bucket_body_bytes: u64,
     /// Every other endpoint (they take no body; default 64 KiB).
     pub other_body_bytes: u64,
+    /// A request's line and headers (default 64 KiB, at least 8 KiB); over it the answer is
+    /// 431 and the connection is closed. This also bounds each connection's read buffer.
+    pub max_header_bytes: usize,
 }
 
 impl Default for Limits {
@@ -78,6 +82,7 @@ impl Default for Limits {
             document_body_bytes: 32 * 1024 * 1024,
             file_bucket_body_bytes: 32 * 1024 * 1024,
             other_body_bytes: 64 * 1024,
+            max_header_bytes: 64 * 1024,
         }
     }
 }
