@@ -118,6 +118,38 @@ async fn announced_oversize_body_is_refused_before_reading() {
     assert_eq!(status, 403);
 }
 
+/// A client that asks for a large answer and stops reading it loses the connection after the
+/// write timeout, without having received the whole answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_that_stops_reading_is_cut_off() {
+    let limits = Limits {
+        write_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let m = start(limits).await;
+    let mut s = support::raw_tls_as(&m, &m.identity("n1.example.test")).await;
+    let req = "GET /puppet/v3/file_content/modules/m/big.bin?environment=production HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert!(send(&mut s, req.as_bytes()).await);
+    // Read nothing for 3 s: the answer stalls once the socket buffers are full.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut received = 0usize;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let drained = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut s, &mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received += n,
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "the connection stayed open");
+    assert!(
+        received < support::BIG_LEN,
+        "the whole answer arrived: {received} bytes"
+    );
+}
+
 /// A request head over `max_header_bytes` is refused with 431 and the connection closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_request_head_is_refused() {

@@ -18,7 +18,8 @@ use crate::Endpoint;
 ///   [`super::MasterOptions::max_body_bytes`] caps every one of these limits.
 /// - **Timeouts**: the TLS handshake, the request headers (which is also the keep-alive idle
 ///   timeout: the clock starts when a connection begins waiting for its next request), and the
-///   whole request body (a client sending one byte a second is cut off with 408).
+///   whole request body (a client sending one byte a second is cut off with 408), and writes
+///   of the answer that make no progress (a client that stops reading).
 /// - **Request head size**: [`Limits::max_header_bytes`] (431 above it).
 /// - **Open connections**: at most [`Limits::max_connections`]; beyond it the master stops
 ///   accepting (new connections wait in the kernel's listen backlog) until one closes.
@@ -49,6 +50,9 @@ pub struct Limits {
     /// Reading a whole request body (default 120 s, enough for the largest default body at
     /// about 300 KB/s). Over it the request is answered 408 and the connection closed.
     pub body_timeout: Duration,
+    /// Writing an answer making no progress (default 60 s): a client that stops reading its
+    /// answer loses the connection.
+    pub write_timeout: Duration,
     /// How long [`super::RunningMaster::shutdown`] lets requests in flight finish before it
     /// closes their connections (default 30 s).
     pub shutdown_grace: Duration,
@@ -76,6 +80,7 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
             csr_body_bytes: 64 * 1024,
             admin_body_bytes: 1024 * 1024,

@@ -196,6 +196,21 @@ struct Files;
 
 pub const HELLO: &[u8] = b"hello from the in-test file server\n";
 
+/// `modules/m/big.bin`: 16 MiB that gzip cannot shrink much.
+pub const BIG_LEN: usize = 16 * 1024 * 1024;
+
+pub fn big() -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..BIG_LEN)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
 fn hello_metadata(relative: Option<&str>) -> Value {
     json!({
         "path": "/srv/modules/m/files/hello.txt", "relative_path": relative,
@@ -243,6 +258,7 @@ impl FileServer for Files {
     async fn content(&self, _: &str, path: &str) -> Result<Vec<u8>, ProtocolError> {
         match path {
             "modules/m/hello.txt" => Ok(HELLO.to_vec()),
+            "modules/m/big.bin" => Ok(big()),
             _ => Err(ProtocolError::NotFound(format!(
                 "Could not find file_content {path}"
             ))),
@@ -370,6 +386,22 @@ pub async fn raw_tls_to(addr: std::net::SocketAddr, ca_pem: &str) -> Tls {
 }
 
 pub async fn handshake(tcp: tokio::net::TcpStream, ca_pem: &str) -> std::io::Result<Tls> {
+    handshake_as(tcp, ca_pem, None).await
+}
+
+/// A raw TLS connection to the master with a client certificate.
+pub async fn raw_tls_as(m: &TestMaster, identity: &Identity) -> Tls {
+    let tcp = tokio::net::TcpStream::connect(m.running.local_addr())
+        .await
+        .unwrap();
+    handshake_as(tcp, &m.ca_pem, Some(identity)).await.unwrap()
+}
+
+pub async fn handshake_as(
+    tcp: tokio::net::TcpStream,
+    ca_pem: &str,
+    identity: Option<&Identity>,
+) -> std::io::Result<Tls> {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -379,8 +411,18 @@ pub async fn handshake(tcp: tokio::net::TcpStream, ca_pem: &str) -> std::io::Res
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some(id) => {
+            let certs = rustls_pki_types::CertificateDer::pem_slice_iter(id.cert_pem.as_bytes())
+                .map(|c| c.unwrap())
+                .collect();
+            let key =
+                rustls_pki_types::PrivateKeyDer::from_pem_slice(id.key_pem.as_bytes()).unwrap();
+            config.with_client_auth_cert(certs, key).unwrap()
+        }
+        None => config.with_no_client_auth(),
+    };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     connector
         .connect("localhost".try_into().unwrap(), tcp)
