@@ -80,7 +80,7 @@ impl Reply {
 /// ENOBUFS, ENOMEM): 5 ms, doubling up to 1 s, reset by the next successful accept.
 const BACKOFF_START: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
-/// At most one warning about accept errors per this period.
+/// At most one warning about accept errors (and one about the connection cap) per period.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// Errors that concern only the connection being accepted: try the next one at once.
@@ -108,21 +108,19 @@ pub(crate) async fn accept_loop(
     let mut backoff: Option<Duration> = None;
     let mut last_warned: Option<Instant> = None;
     let mut unlogged = 0u64;
-    let mut at_cap_logged = false;
+    let mut cap_warned: Option<Instant> = None;
     loop {
         while connections.try_join_next().is_some() {}
         let permit = match permits.clone().try_acquire_owned() {
-            Ok(p) => {
-                at_cap_logged = false;
-                p
-            }
+            Ok(p) => p,
             Err(_) => {
-                if !at_cap_logged {
+                // At the cap the loop flaps as connections close: warn once a minute at most.
+                if cap_warned.is_none_or(|t: Instant| t.elapsed() >= WARN_EVERY) {
                     tracing::warn!(
                         max = limits.max_connections,
                         "connection cap reached: not accepting until a connection closes"
                     );
-                    at_cap_logged = true;
+                    cap_warned = Some(Instant::now());
                 }
                 tokio::select! {
                     _ = stopped.changed() => break,
@@ -240,7 +238,8 @@ impl super::RunningMaster {
 /// connection while its request is being handled, hyper notices the end of the stream and
 /// the future is dropped, which cancels everything it awaits (a compile, a metadata walk). Work
 /// a service moved to a blocking thread (`spawn_blocking`) cannot be cancelled that way: it
-/// runs to its end and its result is discarded.
+/// runs to its end and its result is discarded. (Half-closed connections are not kept: a
+/// client that shuts down its sending side counts as gone.)
 async fn connection(
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
