@@ -151,6 +151,19 @@ pub fn pem_crls(
         .map_err(|e| pem_error(what, e))
 }
 
+/// PEM text of one DER object (`label` such as `CERTIFICATE`): base64 in 64-column lines with
+/// `\n` endings, as Puppet writes its PEM files. [`pem_certificates`] reads it back.
+///
+/// ```
+/// let pem = puppet_protocol::cert::pem_encode("CERTIFICATE", &[0x30, 0x03, 0x02, 0x01, 0x05]).unwrap();
+/// assert_eq!(pem, "-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----\n");
+/// let der = puppet_protocol::cert::pem_certificates(pem.as_bytes(), "x").unwrap();
+/// assert_eq!(der[0].as_ref(), &[0x30, 0x03, 0x02, 0x01, 0x05]);
+/// ```
+pub fn pem_encode(label: &str, der: &[u8]) -> Result<String, PemError> {
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der).map_err(|e| pem_error(label, e))
+}
+
 #[cfg(all(test, feature = "server"))]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -764,13 +764,20 @@ impl Client {
             .map_err(|e| ClientError::decode("report processors", e))
     }
 
-    /// `GET /puppet/v3/node/:certname`: what the classifier says about the node.
-    pub async fn node(&self, certname: &str) -> Result<Node, ClientError> {
-        self.get_json(
-            &format!("/puppet/v3/node/{}", encode_path(certname)),
-            "node",
-        )
-        .await
+    /// `GET /puppet/v3/node/:certname`: what the classifier says about the node. With an
+    /// environment, it is sent as the agent sends it (`environment` and
+    /// `configured_environment`).
+    pub async fn node(
+        &self,
+        certname: &str,
+        environment: Option<&str>,
+    ) -> Result<Node, ClientError> {
+        let mut path = format!("/puppet/v3/node/{}", encode_path(certname));
+        if let Some(env) = environment {
+            let env = encode(env);
+            path.push_str(&format!("?environment={env}&configured_environment={env}"));
+        }
+        self.get_json(&path, "node").await
     }
 
     /// `GET /puppet/v3/file_metadata/:path` (`path` is a mount path such as

@@ -96,7 +96,10 @@ async fn typed_calls_against_the_framework() {
     }
 
     // Node: the classifier's answer, with the facts stored by the catalog request.
-    let node = client.node("n1.example.test").await.unwrap();
+    let node = client
+        .node("n1.example.test", Some("production"))
+        .await
+        .unwrap();
     assert_eq!(
         (node.name.as_str(), node.environment.as_str()),
         ("n1.example.test", "production")
@@ -174,7 +177,7 @@ async fn typed_calls_against_the_framework() {
         }
         other => panic!("{other:?}"),
     }
-    match client.node("someone.else.test").await {
+    match client.node("someone.else.test", None).await {
         Err(ClientError::Status {
             status: 403,
             error: None,
@@ -388,7 +391,7 @@ async fn server_certificate_must_match_the_host_name() {
         .ca_pem(&ca_pem)
         .build()
         .unwrap();
-    match client.node("n1").await {
+    match client.node("n1", None).await {
         Err(ClientError::Tls { host, .. }) => assert_eq!(host, "wrong.example.test"),
         other => panic!("{other:?}"),
     }
@@ -416,7 +419,7 @@ async fn timeouts_and_connect_errors_are_typed() {
         .read_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    match tokio::time::timeout(Duration::from_secs(10), client.node("n1"))
+    match tokio::time::timeout(Duration::from_secs(10), client.node("n1", None))
         .await
         .unwrap()
     {
