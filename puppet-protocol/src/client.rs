@@ -261,11 +261,13 @@ impl ClientBuilder {
             .with_safe_default_protocol_versions()
             .map_err(|e| cfg(&e))?
             .with_root_certificates(roots);
+        let mut certname = None;
         let mut config = match &self.identity {
             Some(id) => {
                 let certs =
                     crate::cert::pem_certificates(id.cert_pem.as_bytes(), "client certificate")
                         .map_err(|e| cfg(&e))?;
+                certname = certs.first().and_then(|c| crate::cert::certname(c));
                 let key = crate::cert::pem_private_key(id.key_pem.as_bytes(), "client key")
                     .map_err(|e| cfg(&e))?;
                 builder
@@ -291,6 +293,7 @@ impl ClientBuilder {
                 addr: self.addr,
                 server_name,
                 host_header,
+                certname,
                 connect_timeout: self.connect_timeout,
                 read_timeout: self.read_timeout,
                 max_response_bytes: self.max_response_bytes,
@@ -316,6 +319,7 @@ struct Shared {
     addr: Option<SocketAddr>,
     server_name: rustls_pki_types::ServerName<'static>,
     host_header: String,
+    certname: Option<String>,
     connect_timeout: Duration,
     read_timeout: Duration,
     max_response_bytes: u64,
@@ -503,6 +507,12 @@ impl Client {
             read_timeout: Duration::from_secs(120),
             max_response_bytes: 256 * 1024 * 1024,
         }
+    }
+
+    /// The certname this client's certificate speaks for ([`crate::cert::certname`], the rule
+    /// the master authorizes by); `None` without a certificate.
+    pub fn certname(&self) -> Option<&str> {
+        self.shared.certname.as_deref()
     }
 
     /// A client trusting `ca_pem`, presenting `identity` if given, connecting to `addr` and

@@ -40,6 +40,8 @@ fn encoder_writes_the_agents_form_body_byte_for_byte() {
 async fn typed_calls_against_the_framework() {
     let m = start(Limits::default()).await;
     let client = m.client(Some(m.identity("n1.example.test")));
+    assert_eq!(client.certname(), Some("n1.example.test"));
+    assert_eq!(m.client(None).certname(), None);
 
     // CA bootstrap.
     assert_eq!(client.ca_certificate().await.unwrap(), m.ca_pem);
