@@ -38,8 +38,9 @@ use crate::Endpoint;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections open at the same time (default 1024). At the cap the master stops
-    /// accepting until one closes; it never refuses with an error.
+    /// Connections open at the same time (default 1024, at least 1). At the cap the master
+    /// stops accepting until one closes; it never refuses with an error. Size it below the
+    /// process's file descriptor limit (each connection is one descriptor).
     pub max_connections: usize,
     /// The TLS handshake (default 10 s).
     pub handshake_timeout: Duration,
