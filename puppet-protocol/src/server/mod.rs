@@ -445,7 +445,7 @@ impl RunningMaster {
         let _ = self.task.await;
     }
 
-    /// Serves until the process ends (or the master is dropped).
+    /// Serves until the process ends.
     pub async fn wait(self) {
         let _ = self.task.await;
     }
