@@ -1,34 +1,184 @@
-//! A small HTTPS client (feature `client`): TLS with an optional client certificate,
-//! HTTP/1.1 keep-alive, the headers a Puppet 7 agent sends, gzip decoding.
+//! A typed HTTPS client for a Puppet master (feature `client`), as a Puppet 7 agent talks to
+//! Puppetserver: TLS (rustls) with an optional client certificate, the server's certificate
+//! verified for the host name connected to, HTTP/1.1 with one keep-alive connection reused,
+//! the agent's headers, gzip answers decoded, connect and read timeouts, and typed errors.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), puppet_protocol::client::ClientError> {
-//! use puppet_protocol::client::Client;
+//! use puppet_protocol::client::{CatalogOptions, Client, Identity};
+//!
 //! let ca = std::fs::read_to_string("ssl/certs/ca.pem").unwrap();
-//! let client = Client::new("127.0.0.1:8140".parse().unwrap(), "localhost", &ca, None)?;
-//! let mut conn = client.connect().await?;
-//! let answer = conn.request("GET", "/status/v1/simple", None, Vec::new()).await?;
-//! assert_eq!(answer.body, b"running");
+//! let identity = Identity {
+//!     cert_pem: std::fs::read_to_string("ssl/certs/agent1.example.test.pem").unwrap(),
+//!     key_pem: std::fs::read_to_string("ssl/private_keys/agent1.example.test.pem").unwrap(),
+//! };
+//! let client = Client::builder("puppet.example.test", 8140)
+//!     .ca_pem(&ca)
+//!     .identity(identity)
+//!     .build()?;
+//! let facts = puppet_facts::Facts::new("agent1.example.test", serde_json::Map::new());
+//! let catalog = client
+//!     .catalog("agent1.example.test", "production", &facts, &CatalogOptions::default())
+//!     .await?;
+//! println!("{} resources", catalog.resources.len());
 //! # Ok(()) }
 //! ```
+//!
+//! [`Client::request`] and [`Connection`] stay available for requests the typed calls do not
+//! cover (and for tests that need to send what an agent would not).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
+use puppet_catalog::{Catalog, FileMetadata};
+use puppet_facts::Facts;
+use puppet_report::Report;
+use serde_json::{Map, Value};
 
-/// Client errors.
+use crate::ErrorBody;
+use crate::form::{CatalogRequest, Params, encode, encode_path};
+
+/// The agent's `Accept` for documents that may come as rich JSON (catalogs).
+const ACCEPT_RICH: &str = "application/vnd.puppet.rich+json, application/json, text/pson";
+/// The agent's `Accept` for other JSON documents.
+const ACCEPT_JSON: &str = "application/json, text/pson";
+/// The agent's `Accept-Encoding`.
+const ACCEPT_ENCODING: &str = "gzip;q=1.0,deflate;q=0.6,identity;q=0.3";
+
+/// What timed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// TCP connect and TLS handshake.
+    Connect,
+    /// Sending a request and reading its whole answer.
+    Read,
+}
+
+impl std::fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::Connect => "connecting",
+            TimeoutKind::Read => "waiting for the answer",
+        })
+    }
+}
+
+/// Everything a client call can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// A certificate or key could not be used.
+    /// A certificate, key or server name could not be used.
     #[error("TLS configuration: {0}")]
     Config(String),
-    /// Connecting, the TLS handshake or the HTTP exchange failed.
-    #[error("{0}")]
-    Transport(String),
+    /// The host name did not resolve (or resolved to nothing).
+    #[error("could not resolve {host}: {source}")]
+    Resolve {
+        /// `host:port`.
+        host: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TCP connection failed.
+    #[error("could not connect to {addr}: {source}")]
+    Connect {
+        /// The address tried (the last one, when a name resolved to several).
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS handshake failed (the server's certificate is not trusted or not for the
+    /// host name, or the server refused the client certificate).
+    #[error("TLS handshake with {host} ({addr}) failed: {source}")]
+    Tls {
+        /// The host name verified.
+        host: String,
+        /// The address.
+        addr: SocketAddr,
+        /// The cause (rustls' error inside).
+        #[source]
+        source: std::io::Error,
+    },
+    /// A timeout ran out.
+    #[error("timed out {kind} (after {after:?})")]
+    Timeout {
+        /// What timed out.
+        kind: TimeoutKind,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The HTTP exchange failed (connection closed mid-answer, malformed answer).
+    #[error("HTTP: {source}")]
+    Http {
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The server answered with an error status.
+    #[error("{method} {path}: HTTP {status}: {message}")]
+    Status {
+        /// Method.
+        method: String,
+        /// Path and query.
+        path: String,
+        /// Status code.
+        status: u16,
+        /// Puppet's JSON error body, when the answer was one.
+        error: Option<ErrorBody>,
+        /// The error body's message, or the text of the body (at most 1 KiB).
+        message: String,
+    },
+    /// An answer could not be read as what it should be.
+    #[error("could not decode {what}: {source}")]
+    Decode {
+        /// What was being decoded.
+        what: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The answer's body is larger than the client accepts.
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge {
+        /// [`ClientBuilder::max_response_bytes`].
+        limit: u64,
+    },
+}
+
+impl ClientError {
+    /// The HTTP status, for [`ClientError::Status`].
+    ///
+    /// ```
+    /// use puppet_protocol::client::ClientError;
+    /// let e = ClientError::Status { method: "GET".into(), path: "/x".into(), status: 404,
+    ///     error: None, message: "Not Found".into() };
+    /// assert_eq!(e.status(), Some(404));
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    fn http(e: impl std::error::Error + Send + Sync + 'static) -> ClientError {
+        ClientError::Http {
+            source: Box::new(e),
+        }
+    }
+
+    fn decode(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> ClientError {
+        ClientError::Decode {
+            what: what.to_string(),
+            source: Box::new(e),
+        }
+    }
 }
 
 /// A client's certificate and key (PEM).
@@ -40,12 +190,140 @@ pub struct Identity {
     pub key_pem: String,
 }
 
-/// A master's address and the TLS settings to reach it.
+/// Builds a [`Client`]; see [`Client::builder`].
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    host: String,
+    port: u16,
+    addr: Option<SocketAddr>,
+    ca_pem: Option<String>,
+    identity: Option<Identity>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    max_response_bytes: u64,
+}
+
+impl ClientBuilder {
+    /// The CA certificate(s) the server's certificate must chain to (PEM). Required.
+    pub fn ca_pem(mut self, pem: &str) -> Self {
+        self.ca_pem = Some(pem.to_string());
+        self
+    }
+
+    /// The client certificate and key to present (none: an agent before it has a
+    /// certificate, which may only use the CA bootstrap endpoints).
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Connects to `addr` instead of resolving the host name; the name is still the one sent
+    /// as `Host` and SNI and verified in the server's certificate (as `curl --resolve`).
+    pub fn resolve_to(mut self, addr: SocketAddr) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    /// TCP connect plus TLS handshake (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// From sending a request to the end of its answer (default 120 s: a catalog compile can
+    /// take a while).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The largest answer body accepted, compressed and decompressed (default 256 MiB).
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// The client. Fails when the CA, the identity or the host name cannot be used.
+    pub fn build(self) -> Result<Client, ClientError> {
+        let cfg = |e: &dyn std::fmt::Display| ClientError::Config(e.to_string());
+        let ca_pem = self
+            .ca_pem
+            .as_deref()
+            .ok_or_else(|| ClientError::Config("no CA certificate given".into()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in crate::cert::pem_certificates(ca_pem.as_bytes(), "CA certificate")
+            .map_err(|e| cfg(&e))?
+        {
+            roots.add(cert).map_err(|e| cfg(&e))?;
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| cfg(&e))?
+            .with_root_certificates(roots);
+        let mut certname = None;
+        let mut config = match &self.identity {
+            Some(id) => {
+                let certs =
+                    crate::cert::pem_certificates(id.cert_pem.as_bytes(), "client certificate")
+                        .map_err(|e| cfg(&e))?;
+                certname = certs.first().and_then(|c| crate::cert::certname(c));
+                let key = crate::cert::pem_private_key(id.key_pem.as_bytes(), "client key")
+                    .map_err(|e| cfg(&e))?;
+                builder
+                    .with_client_auth_cert(certs, key)
+                    .map_err(|e| cfg(&e))?
+            }
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let server_name = rustls_pki_types::ServerName::try_from(self.host.clone())
+            .map_err(|e| ClientError::Config(format!("server name {:?}: {e}", self.host)))?;
+        let host_header = match server_name {
+            rustls_pki_types::ServerName::IpAddress(rustls_pki_types::IpAddr::V6(_)) => {
+                format!("[{}]:{}", self.host, self.port)
+            }
+            _ => format!("{}:{}", self.host, self.port),
+        };
+        Ok(Client {
+            shared: Arc::new(Shared {
+                config: Arc::new(config),
+                host: self.host,
+                port: self.port,
+                addr: self.addr,
+                server_name,
+                host_header,
+                certname,
+                connect_timeout: self.connect_timeout,
+                read_timeout: self.read_timeout,
+                max_response_bytes: self.max_response_bytes,
+                pooled: tokio::sync::Mutex::new(None),
+            }),
+        })
+    }
+}
+
+/// A master's address, the TLS settings to reach it and one keep-alive connection, reused by
+/// every call. Clones share the connection; calls on one client go one after the other (use
+/// several clients for parallel requests).
 #[derive(Debug, Clone)]
 pub struct Client {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     config: Arc<rustls::ClientConfig>,
-    addr: SocketAddr,
+    host: String,
+    port: u16,
+    addr: Option<SocketAddr>,
     server_name: rustls_pki_types::ServerName<'static>,
+    host_header: String,
+    certname: Option<String>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    max_response_bytes: u64,
+    pooled: tokio::sync::Mutex<Option<Connection>>,
 }
 
 /// One response, body decoded from gzip when it was sent so.
@@ -59,69 +337,582 @@ pub struct Answer {
     pub puppet_version: Option<String>,
     /// Whether the body came gzipped.
     pub gzipped: bool,
+    /// The server asked to close the connection (`Connection: close`).
+    pub close: bool,
     /// The body.
     pub body: Vec<u8>,
 }
 
+/// The options of a catalog request besides the node, environment and facts. The default is
+/// what a Puppet 7 agent sends on a normal run: static catalogs welcome,
+/// `check_environment=true`, checksums `sha256.sha384.sha512.sha224.md5`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogOptions {
+    /// `transaction_uuid` (the run's id, repeated in its report).
+    pub transaction_uuid: Option<String>,
+    /// `job_uuid` (orchestrated runs).
+    pub job_uuid: Option<String>,
+    /// `configured_environment`; `None` sends the requested environment, as the agent does.
+    pub configured_environment: Option<String>,
+    /// `check_environment`.
+    pub check_environment: bool,
+    /// `static_catalog`.
+    pub static_catalog: bool,
+    /// `checksum_type`, most preferred first.
+    pub checksum_types: Vec<String>,
+}
+
+impl Default for CatalogOptions {
+    fn default() -> Self {
+        CatalogOptions {
+            transaction_uuid: None,
+            job_uuid: None,
+            configured_environment: None,
+            check_environment: true,
+            static_catalog: true,
+            checksum_types: ["sha256", "sha384", "sha512", "sha224", "md5"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// `links` of a file metadata request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LinksMode {
+    /// Describe links as links (the default).
+    #[default]
+    Manage,
+    /// Describe what links point to.
+    Follow,
+}
+
+/// The query of `file_metadata(s)`, as the agent sends it (`links`, `checksum_type`,
+/// `source_permissions`, and for `file_metadatas` `recurse`, `recurselimit`, `max_files`,
+/// `ignore`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataQuery {
+    /// `links`.
+    pub links: LinksMode,
+    /// `checksum_type` (default `sha256`).
+    pub checksum_type: String,
+    /// `source_permissions=use` (default `ignore`).
+    pub source_permissions_use: bool,
+    /// `recurse` (`file_metadatas` only).
+    pub recurse: bool,
+    /// `recurselimit` (`file_metadatas` only).
+    pub recurselimit: Option<u32>,
+    /// `max_files` (`file_metadatas` only; the agent sends `-1` for pluginsync, `0` otherwise).
+    pub max_files: Option<i64>,
+    /// `ignore` patterns (`file_metadatas` only), each sent as its own `ignore=` pair.
+    pub ignore: Vec<String>,
+}
+
+impl Default for MetadataQuery {
+    fn default() -> Self {
+        MetadataQuery {
+            links: LinksMode::Manage,
+            checksum_type: "sha256".into(),
+            source_permissions_use: false,
+            recurse: false,
+            recurselimit: None,
+            max_files: None,
+            ignore: Vec::new(),
+        }
+    }
+}
+
+impl MetadataQuery {
+    /// The query string (without `?`), in the agent's order, ending with `environment`.
+    ///
+    /// ```
+    /// use puppet_protocol::client::{LinksMode, MetadataQuery};
+    /// let pluginsync = MetadataQuery {
+    ///     recurse: true, max_files: Some(-1), links: LinksMode::Follow,
+    ///     ignore: vec![".svn".into(), "CVS".into(), ".git".into(), ".hg".into()],
+    ///     ..MetadataQuery::default()
+    /// };
+    /// assert_eq!(pluginsync.to_query(true, "production"),
+    ///     "recurse=true&max_files=-1&ignore=.svn&ignore=CVS&ignore=.git&ignore=.hg&links=follow&checksum_type=sha256&source_permissions=ignore&environment=production");
+    /// ```
+    pub fn to_query(&self, many: bool, environment: &str) -> String {
+        let mut p = Params::default();
+        if many {
+            p.push("recurse", if self.recurse { "true" } else { "false" });
+            if let Some(limit) = self.recurselimit {
+                p.push("recurselimit", limit.to_string());
+            }
+            if let Some(max) = self.max_files {
+                p.push("max_files", max.to_string());
+            }
+            for pattern in &self.ignore {
+                p.push("ignore", pattern.clone());
+            }
+        }
+        p.push(
+            "links",
+            match self.links {
+                LinksMode::Manage => "manage",
+                LinksMode::Follow => "follow",
+            },
+        );
+        p.push("checksum_type", self.checksum_type.clone());
+        p.push(
+            "source_permissions",
+            if self.source_permissions_use {
+                "use"
+            } else {
+                "ignore"
+            },
+        );
+        p.push("environment", environment);
+        p.encode()
+    }
+}
+
+/// The node document of `GET /puppet/v3/node/:name`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Node {
+    /// The certname.
+    pub name: String,
+    /// The environment the classifier puts the node in (the server-specified environment).
+    pub environment: String,
+    /// Classes, as a list or as a map of class to parameters, as the classifier gave them.
+    #[serde(default)]
+    pub classes: Option<Value>,
+    /// Parameters (the stored facts, for Puppetserver's default classifier).
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+}
+
 impl Client {
-    /// A client trusting `ca_pem`, presenting `identity` if given, verifying the server's
-    /// certificate for `server_name`.
+    /// A builder for a client of the master at `host:port` (a DNS name or an IP address).
+    /// The name is resolved at each connect (unless [`ClientBuilder::resolve_to`] is given),
+    /// sent as `Host` and SNI, and the server's certificate must be valid for it.
+    ///
+    /// ```
+    /// let err = puppet_protocol::client::Client::builder("puppet", 8140).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "TLS configuration: no CA certificate given");
+    /// ```
+    pub fn builder(host: &str, port: u16) -> ClientBuilder {
+        ClientBuilder {
+            host: host.to_string(),
+            port,
+            addr: None,
+            ca_pem: None,
+            identity: None,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(120),
+            max_response_bytes: 256 * 1024 * 1024,
+        }
+    }
+
+    /// The certname this client's certificate speaks for ([`crate::cert::certname`], the rule
+    /// the master authorizes by); `None` without a certificate.
+    pub fn certname(&self) -> Option<&str> {
+        self.shared.certname.as_deref()
+    }
+
+    /// A client trusting `ca_pem`, presenting `identity` if given, connecting to `addr` and
+    /// verifying the server's certificate for `server_name`: `Client::builder(server_name,
+    /// addr.port()).resolve_to(addr)...`.
     pub fn new(
         addr: SocketAddr,
         server_name: &str,
         ca_pem: &str,
         identity: Option<&Identity>,
     ) -> Result<Client, ClientError> {
-        let cfg = |e: &dyn std::fmt::Display| ClientError::Config(e.to_string());
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
-            roots.add(cert.map_err(|e| cfg(&e))?).map_err(|e| cfg(&e))?;
+        let mut b = Client::builder(server_name, addr.port())
+            .resolve_to(addr)
+            .ca_pem(ca_pem);
+        if let Some(id) = identity {
+            b = b.identity(id.clone());
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| cfg(&e))?
-            .with_root_certificates(roots);
-        let config = match identity {
-            Some(id) => {
-                let certs = rustls_pemfile::certs(&mut id.cert_pem.as_bytes())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| cfg(&e))?;
-                let key = rustls_pemfile::private_key(&mut id.key_pem.as_bytes())
-                    .map_err(|e| cfg(&e))?
-                    .ok_or_else(|| ClientError::Config("no private key".into()))?;
-                builder
-                    .with_client_auth_cert(certs, key)
-                    .map_err(|e| cfg(&e))?
-            }
-            None => builder.with_no_client_auth(),
+        b.build()
+    }
+
+    /// Opens a new connection (TCP, TLS handshake, HTTP/1.1), apart from the one the client
+    /// reuses: for callers that want several connections, or to send requests an agent would
+    /// not.
+    pub async fn connect(&self) -> Result<Connection, ClientError> {
+        let s = &self.shared;
+        let after = s.connect_timeout;
+        tokio::time::timeout(after, self.connect_inner())
+            .await
+            .map_err(|_| ClientError::Timeout {
+                kind: TimeoutKind::Connect,
+                after,
+            })?
+    }
+
+    async fn connect_inner(&self) -> Result<Connection, ClientError> {
+        let s = &self.shared;
+        let addrs: Vec<SocketAddr> = match s.addr {
+            Some(a) => vec![a],
+            None => tokio::net::lookup_host((s.host.as_str(), s.port))
+                .await
+                .map_err(|source| ClientError::Resolve {
+                    host: s.host_header.clone(),
+                    source,
+                })?
+                .collect(),
         };
-        let server_name =
-            rustls_pki_types::ServerName::try_from(server_name.to_string()).map_err(|e| cfg(&e))?;
-        Ok(Client {
-            config: Arc::new(config),
-            addr,
-            server_name,
+        let mut last = None;
+        let mut tcp = None;
+        for addr in addrs {
+            match tokio::net::TcpStream::connect(addr).await {
+                Ok(t) => {
+                    tcp = Some((t, addr));
+                    break;
+                }
+                Err(source) => last = Some(ClientError::Connect { addr, source }),
+            }
+        }
+        let Some((tcp, addr)) = tcp else {
+            return Err(last.unwrap_or_else(|| ClientError::Resolve {
+                host: s.host_header.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+            }));
+        };
+        let _ = tcp.set_nodelay(true);
+        let connector = tokio_rustls::TlsConnector::from(s.config.clone());
+        let tls = connector
+            .connect(s.server_name.clone(), tcp)
+            .await
+            .map_err(|source| ClientError::Tls {
+                host: s.host.clone(),
+                addr,
+                source,
+            })?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(ClientError::http)?;
+        tokio::spawn(conn);
+        Ok(Connection {
+            sender,
+            host_header: s.host_header.clone(),
+            max_response_bytes: s.max_response_bytes,
         })
     }
 
-    /// Opens a keep-alive connection (TCP, TLS handshake, HTTP/1.1).
-    pub async fn connect(&self) -> Result<Connection, ClientError> {
-        let t = |e: &dyn std::fmt::Display| ClientError::Transport(e.to_string());
-        let tcp = tokio::net::TcpStream::connect(self.addr)
+    /// Sends one request on the reused keep-alive connection (opening it first if there is
+    /// none or the server closed it) and reads the whole answer, whatever its status, within
+    /// the read timeout. `headers` replace the agent's defaults of the same name (an empty
+    /// value removes one). A GET, HEAD, PUT or DELETE that fails because the server had just
+    /// closed the kept-alive connection is sent once more on a new one.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Answer, ClientError> {
+        let s = &self.shared;
+        let mut pooled = s.pooled.lock().await;
+        let reused = pooled.as_ref().is_some_and(|c| !c.sender.is_closed());
+        let mut conn = match pooled.take() {
+            Some(c) if reused => c,
+            _ => self.connect().await?,
+        };
+        let body = Bytes::from(body);
+        let mut result = self
+            .timed(&mut conn, method, path, headers, body.clone())
+            .await;
+        let idempotent = matches!(method, "GET" | "HEAD" | "PUT" | "DELETE");
+        if reused && idempotent {
+            if let Err(ClientError::Http { .. }) = &result {
+                conn = self.connect().await?;
+                result = self.timed(&mut conn, method, path, headers, body).await;
+            }
+        }
+        if let Ok(answer) = &result {
+            if !answer.close && !conn.sender.is_closed() {
+                *pooled = Some(conn);
+            }
+        }
+        result
+    }
+
+    async fn timed(
+        &self,
+        conn: &mut Connection,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Answer, ClientError> {
+        let after = self.shared.read_timeout;
+        tokio::time::timeout(after, conn.send(method, path, headers, body))
             .await
-            .map_err(|e| t(&e))?;
-        let _ = tcp.set_nodelay(true);
-        let connector = tokio_rustls::TlsConnector::from(self.config.clone());
-        let tls = connector
-            .connect(self.server_name.clone(), tcp)
+            .map_err(|_| ClientError::Timeout {
+                kind: TimeoutKind::Read,
+                after,
+            })?
+    }
+
+    /// [`Client::request`], with any status outside 2xx turned into [`ClientError::Status`].
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Answer, ClientError> {
+        let answer = self.request(method, path, headers, body).await?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer);
+        }
+        let error = serde_json::from_slice::<ErrorBody>(&answer.body).ok();
+        let message = match &error {
+            Some(e) => e.message.clone(),
+            None => {
+                let text = String::from_utf8_lossy(&answer.body);
+                let mut end = text.len().min(1024);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text[..end].trim().to_string()
+            }
+        };
+        Err(ClientError::Status {
+            method: method.to_string(),
+            path: path.to_string(),
+            status: answer.status,
+            error,
+            message,
+        })
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        what: &str,
+    ) -> Result<T, ClientError> {
+        let answer = self
+            .call("GET", path, &[("accept", ACCEPT_JSON)], Vec::new())
+            .await?;
+        serde_json::from_slice(&answer.body).map_err(|e| ClientError::decode(what, e))
+    }
+
+    fn text(answer: Answer, what: &str) -> Result<String, ClientError> {
+        String::from_utf8(answer.body).map_err(|e| ClientError::decode(what, e))
+    }
+
+    /// `POST /puppet/v3/catalog/:certname?environment=:env` with the form body a Puppet 7.23
+    /// agent sends (the facts twice encoded, see [`CatalogRequest::to_form`]); the catalog
+    /// the master compiled.
+    pub async fn catalog(
+        &self,
+        certname: &str,
+        environment: &str,
+        facts: &Facts,
+        options: &CatalogOptions,
+    ) -> Result<Catalog, ClientError> {
+        let facts = serde_json::to_value(facts).map_err(|e| ClientError::decode("facts", e))?;
+        let request = CatalogRequest {
+            facts: Some(facts),
+            environment: Some(environment.to_string()),
+            configured_environment: Some(
+                options
+                    .configured_environment
+                    .clone()
+                    .unwrap_or_else(|| environment.to_string()),
+            ),
+            transaction_uuid: options.transaction_uuid.clone(),
+            job_uuid: options.job_uuid.clone(),
+            check_environment: options.check_environment,
+            static_catalog: options.static_catalog,
+            checksum_types: options.checksum_types.clone(),
+        };
+        let form = request
+            .to_form()
+            .map_err(|e| ClientError::decode("facts", e))?;
+        let path = format!(
+            "/puppet/v3/catalog/{}?environment={}",
+            encode_path(certname),
+            encode(environment)
+        );
+        let answer = self
+            .call(
+                "POST",
+                &path,
+                &[
+                    ("accept", ACCEPT_RICH),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+                form.into_bytes(),
+            )
+            .await?;
+        Catalog::from_json(&answer.body).map_err(|e| ClientError::decode("catalog", e))
+    }
+
+    /// `PUT /puppet/v3/report/:host?environment=:env` (both from the report); the names of
+    /// the report processors that ran (Puppetserver: `["store"]`).
+    pub async fn put_report(&self, report: &Report) -> Result<Vec<String>, ClientError> {
+        let body = report
+            .to_json()
+            .map_err(|e| ClientError::decode("report", e))?;
+        let path = format!(
+            "/puppet/v3/report/{}?environment={}",
+            encode_path(&report.host),
+            encode(&report.environment)
+        );
+        let answer = self
+            .call(
+                "PUT",
+                &path,
+                &[
+                    ("accept", ACCEPT_JSON),
+                    ("content-type", "application/json"),
+                ],
+                body,
+            )
+            .await?;
+        serde_json::from_slice(&answer.body)
+            .map_err(|e| ClientError::decode("report processors", e))
+    }
+
+    /// `GET /puppet/v3/node/:certname`: what the classifier says about the node. With an
+    /// environment, it is sent as the agent sends it (`environment` and
+    /// `configured_environment`).
+    pub async fn node(
+        &self,
+        certname: &str,
+        environment: Option<&str>,
+    ) -> Result<Node, ClientError> {
+        let mut path = format!("/puppet/v3/node/{}", encode_path(certname));
+        if let Some(env) = environment {
+            let env = encode(env);
+            path.push_str(&format!("?environment={env}&configured_environment={env}"));
+        }
+        self.get_json(&path, "node").await
+    }
+
+    /// `GET /puppet/v3/file_metadata/:path` (`path` is a mount path such as
+    /// `modules/m/file.txt`).
+    pub async fn file_metadata(
+        &self,
+        environment: &str,
+        path: &str,
+        query: &MetadataQuery,
+    ) -> Result<FileMetadata, ClientError> {
+        let p = format!(
+            "/puppet/v3/file_metadata/{}?{}",
+            encode_path(path),
+            query.to_query(false, environment)
+        );
+        self.get_json(&p, "file metadata").await
+    }
+
+    /// `GET /puppet/v3/file_metadatas/:path`: the root (`relative_path` `.`), then with
+    /// `recurse` everything below it.
+    pub async fn file_metadatas(
+        &self,
+        environment: &str,
+        path: &str,
+        query: &MetadataQuery,
+    ) -> Result<Vec<FileMetadata>, ClientError> {
+        let p = format!(
+            "/puppet/v3/file_metadatas/{}?{}",
+            encode_path(path),
+            query.to_query(true, environment)
+        );
+        self.get_json(&p, "file metadatas").await
+    }
+
+    /// `GET /puppet/v3/file_content/:path`.
+    pub async fn file_content(
+        &self,
+        environment: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, ClientError> {
+        let p = format!(
+            "/puppet/v3/file_content/{}?environment={}",
+            encode_path(path),
+            encode(environment)
+        );
+        let answer = self
+            .call("GET", &p, &[("accept", "application/octet-stream")], vec![])
+            .await?;
+        Ok(answer.body)
+    }
+
+    /// `GET /puppet/v3/static_file_content/:path?code_id=..`: a file of a static catalog's
+    /// code version (`path` is the `content_uri` without `puppet:///`).
+    pub async fn static_file_content(
+        &self,
+        environment: &str,
+        code_id: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, ClientError> {
+        let p = format!(
+            "/puppet/v3/static_file_content/{}?code_id={}&environment={}",
+            encode_path(path.strip_prefix("puppet:///").unwrap_or(path)),
+            encode(code_id),
+            encode(environment)
+        );
+        let answer = self
+            .call("GET", &p, &[("accept", "application/octet-stream")], vec![])
+            .await?;
+        Ok(answer.body)
+    }
+
+    /// `GET /puppet-ca/v1/certificate/ca`: the CA certificate (bundle), PEM.
+    pub async fn ca_certificate(&self) -> Result<String, ClientError> {
+        let answer = self
+            .call(
+                "GET",
+                "/puppet-ca/v1/certificate/ca",
+                &[("accept", "text/plain")],
+                vec![],
+            )
+            .await?;
+        Client::text(answer, "CA certificate")
+    }
+
+    /// `GET /puppet-ca/v1/certificate_revocation_list/ca`: the CRL, PEM.
+    pub async fn crl(&self) -> Result<String, ClientError> {
+        let answer = self
+            .call(
+                "GET",
+                "/puppet-ca/v1/certificate_revocation_list/ca",
+                &[("accept", "text/plain")],
+                vec![],
+            )
+            .await?;
+        Client::text(answer, "CRL")
+    }
+
+    /// `PUT /puppet-ca/v1/certificate_request/:certname` with a CSR (PEM).
+    pub async fn submit_csr(&self, certname: &str, csr_pem: &str) -> Result<(), ClientError> {
+        let path = format!(
+            "/puppet-ca/v1/certificate_request/{}",
+            encode_path(certname)
+        );
+        self.call(
+            "PUT",
+            &path,
+            &[("accept", "text/plain"), ("content-type", "text/plain")],
+            csr_pem.as_bytes().to_vec(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `GET /puppet-ca/v1/certificate/:certname`: the signed certificate (PEM); `None` when
+    /// the CA has none (404), as an agent waiting for signing sees it.
+    pub async fn certificate(&self, certname: &str) -> Result<Option<String>, ClientError> {
+        let path = format!("/puppet-ca/v1/certificate/{}", encode_path(certname));
+        match self
+            .call("GET", &path, &[("accept", "text/plain")], vec![])
             .await
-            .map_err(|e| t(&e))?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| t(&e))?;
-        tokio::spawn(conn);
-        Ok(Connection { sender })
+        {
+            Ok(answer) => Client::text(answer, "certificate").map(Some),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -129,11 +920,14 @@ impl Client {
 #[derive(Debug)]
 pub struct Connection {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host_header: String,
+    max_response_bytes: u64,
 }
 
 impl Connection {
-    /// Sends one request with the agent's `Accept`, `Accept-Encoding` and `X-Puppet-Version`
-    /// headers and reads the whole answer.
+    /// Sends one request with the agent's `Host`, `Accept`, `Accept-Encoding` and
+    /// `X-Puppet-Version` headers and reads the whole answer (no timeout: see
+    /// [`Client::request`] for one).
     pub async fn request(
         &mut self,
         method: &str,
@@ -155,14 +949,20 @@ impl Connection {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<Answer, ClientError> {
-        let t = |e: &dyn std::fmt::Display| ClientError::Transport(e.to_string());
+        self.send(method, path, headers, Bytes::from(body)).await
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Answer, ClientError> {
         let defaults = [
-            ("host", "localhost"),
-            (
-                "accept",
-                "application/vnd.puppet.rich+json, application/json, text/pson",
-            ),
-            ("accept-encoding", "gzip;q=1.0,deflate;q=0.6,identity;q=0.3"),
+            ("host", self.host_header.as_str()),
+            ("accept", ACCEPT_RICH),
+            ("accept-encoding", ACCEPT_ENCODING),
             ("x-puppet-version", crate::PUPPET_VERSION),
         ];
         let mut req = hyper::Request::builder().method(method).uri(path);
@@ -176,9 +976,13 @@ impl Connection {
                 req = req.header(*name, *value);
             }
         }
-        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| t(&e))?;
-        self.sender.ready().await.map_err(|e| t(&e))?;
-        let resp = self.sender.send_request(req).await.map_err(|e| t(&e))?;
+        let req = req.body(Full::new(body)).map_err(ClientError::http)?;
+        self.sender.ready().await.map_err(ClientError::http)?;
+        let resp = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(ClientError::http)?;
         let status = resp.status().as_u16();
         let header = |n: &str| {
             resp.headers()
@@ -188,19 +992,34 @@ impl Connection {
         };
         let content_type = header("content-type");
         let puppet_version = header("x-puppet-version");
-        let gzipped = header("content-encoding").as_deref() == Some("gzip");
-        let raw = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| t(&e))?
-            .to_bytes();
+        let gzipped = header("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let limit = self.max_response_bytes;
+        let too_large = || ClientError::TooLarge { limit };
+        let raw = Limited::new(
+            resp.into_body(),
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        )
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                ClientError::Http { source: e }
+            }
+        })?
+        .to_bytes();
         let body = if gzipped {
             use std::io::Read;
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(&raw[..])
+                .take(limit.saturating_add(1))
                 .read_to_end(&mut out)
-                .map_err(|e| t(&e))?;
+                .map_err(|e| ClientError::decode("gzip body", e))?;
+            if out.len() as u64 > limit {
+                return Err(too_large());
+            }
             out
         } else {
             raw.to_vec()
@@ -210,6 +1029,7 @@ impl Connection {
             content_type,
             puppet_version,
             gzipped,
+            close,
             body,
         })
     }

@@ -139,6 +139,9 @@ pub enum ProtocolError {
         #[source]
         source: puppet_ca::CaError,
     },
+    /// The client was too slow sending its request (the body read timeout ran out): 408.
+    #[error("Request Timeout: {0}")]
+    RequestTimeout(String),
 }
 
 /// What was asked of the CA when it failed: Puppetserver answers the same error differently
@@ -246,6 +249,7 @@ impl ProtocolError {
             }
             #[cfg(feature = "server")]
             ProtocolError::Ca { operation, source } => ca_status(*operation, source),
+            ProtocolError::RequestTimeout(_) => 408,
         }
     }
 
@@ -327,7 +331,8 @@ impl ProtocolError {
             | ProtocolError::TooLarge { .. }
             | ProtocolError::Internal(_)
             | ProtocolError::Io { .. }
-            | ProtocolError::Service(_) => issue_kind::RUNTIME_ERROR,
+            | ProtocolError::Service(_)
+            | ProtocolError::RequestTimeout(_) => issue_kind::RUNTIME_ERROR,
         };
         (
             Some(crate::content::JSON_UTF8),

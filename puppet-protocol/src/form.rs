@@ -1,5 +1,7 @@
 //! `application/x-www-form-urlencoded` and query strings, with repeated keys kept (the agent
-//! sends `ignore=.svn&ignore=CVS&...`), and the catalog request's form body (quirk Q4).
+//! sends `ignore=.svn&ignore=CVS&...`), and the catalog request's form body (quirk Q4): the
+//! decoders a server needs and the encoders a client needs, byte for byte as the Puppet 7
+//! agent (Ruby) writes them.
 
 use crate::ProtocolError;
 
@@ -64,6 +66,73 @@ fn decode_inner(input: &str, what: &str, plus: bool) -> Result<String, ProtocolE
     String::from_utf8(out).map_err(|_| ProtocolError::BadRequest(format!("{what} is not UTF-8")))
 }
 
+fn encode_with(input: &str, keep: impl Fn(u8) -> bool, space: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(input.len());
+    for &b in input.as_bytes() {
+        if keep(b) {
+            out.push(char::from(b));
+        } else if b == b' ' {
+            out.push_str(space);
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    out
+}
+
+/// Encodes one component of a form body or query string as Ruby's
+/// `URI.encode_www_form_component` does (and so the agent's form bodies and queries): ASCII
+/// letters, digits and `*-._` stay, a space is `+`, every other byte is `%XX` (upper case).
+/// [`decode`] reverses it.
+///
+/// ```
+/// use puppet_protocol::form::{decode, encode};
+/// assert_eq!(encode("application/json"), "application%2Fjson");
+/// assert_eq!(encode("a b~*"), "a+b%7E*");
+/// assert_eq!(decode(&encode("é & ü=1"), "x").unwrap(), "é & ü=1");
+/// ```
+pub fn encode(input: &str) -> String {
+    encode_with(
+        input,
+        |b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_'),
+        "+",
+    )
+}
+
+/// Encodes a value as Puppet's `Puppet::Util.uri_query_encode` does (Ruby's `CGI.escape` with
+/// the space as `%20`): ASCII letters, digits and `-._~` stay, every other byte is `%XX`. The
+/// agent encodes the catalog request's `facts` JSON this way before the form encoding encodes
+/// it a second time (quirk Q4).
+///
+/// ```
+/// assert_eq!(puppet_protocol::form::encode_query_value(r#"{"a":"b c"}"#), "%7B%22a%22%3A%22b%20c%22%7D");
+/// ```
+pub fn encode_query_value(input: &str) -> String {
+    encode_with(
+        input,
+        |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'),
+        "%20",
+    )
+}
+
+/// Encodes a URL path (a certname, or a mount path such as `modules/m/a b.txt`): ASCII
+/// letters, digits, `-._~` and `/` stay, every other byte is `%XX`. [`decode_path`] reverses
+/// it.
+///
+/// ```
+/// assert_eq!(puppet_protocol::form::encode_path("modules/m/a b+c.txt"), "modules/m/a%20b%2Bc.txt");
+/// ```
+pub fn encode_path(input: &str) -> String {
+    encode_with(
+        input,
+        |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'),
+        "%20",
+    )
+}
+
 /// Key/value pairs of a query string or form body, in order, keys repeated as sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params(pub Vec<(String, String)>);
@@ -83,6 +152,33 @@ impl Params {
             out.push((decode(k, "parameter name")?, decode(v, k)?));
         }
         Ok(Params(out))
+    }
+
+    /// The pairs as a form body or query string (without `?`), each key and value encoded
+    /// with [`encode`]. [`Params::parse`] reads it back.
+    ///
+    /// ```
+    /// use puppet_protocol::form::Params;
+    /// let p = Params(vec![("ignore".into(), ".svn".into()), ("ignore".into(), "a b".into())]);
+    /// assert_eq!(p.encode(), "ignore=.svn&ignore=a+b");
+    /// assert_eq!(Params::parse(&p.encode()).unwrap(), p);
+    /// ```
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            out.push_str(&encode(k));
+            out.push('=');
+            out.push_str(&encode(v));
+        }
+        out
+    }
+
+    /// Appends one pair.
+    pub fn push(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.0.push((key.into(), value.into()));
     }
 
     /// The first value of `key`.
@@ -127,8 +223,11 @@ pub struct CatalogRequest {
     pub configured_environment: Option<String>,
     /// `transaction_uuid`.
     pub transaction_uuid: Option<String>,
-    /// `job_uuid`.
+    /// `job_uuid` (the agent sends it empty outside orchestrated runs).
     pub job_uuid: Option<String>,
+    /// `check_environment=true`: the agent asks the server to refuse a catalog for another
+    /// environment than the one it asked for.
+    pub check_environment: bool,
     /// `static_catalog=true`.
     pub static_catalog: bool,
     /// `checksum_type`, the agent's preference list (`sha256.sha384.sha512.sha224.md5`).
@@ -179,6 +278,7 @@ impl CatalogRequest {
             configured_environment: text("configured_environment"),
             transaction_uuid: text("transaction_uuid"),
             job_uuid: text("job_uuid"),
+            check_environment: params.bool("check_environment", false)?,
             static_catalog: params.bool("static_catalog", false)?,
             checksum_types: params
                 .get("checksum_type")
@@ -190,5 +290,107 @@ impl CatalogRequest {
                 })
                 .unwrap_or_default(),
         })
+    }
+
+    /// The form fields as the Puppet 7.23 agent sends them, in its order: `facts_format`,
+    /// `facts` (the facts JSON encoded with [`encode_query_value`], which [`Params::encode`]
+    /// then encodes again), `environment`, `configured_environment`, `check_environment`,
+    /// `transaction_uuid`, `job_uuid`, `static_catalog`, `checksum_type` (joined with `.`).
+    /// Absent values are sent empty, as the agent sends `job_uuid`. Fails only if the facts
+    /// cannot be written as JSON.
+    ///
+    /// ```
+    /// use puppet_protocol::form::{CatalogRequest, Params};
+    /// let req = CatalogRequest {
+    ///     facts: Some(serde_json::json!({"name": "n1", "values": {"a": "b c"}})),
+    ///     environment: Some("production".into()),
+    ///     configured_environment: Some("production".into()),
+    ///     transaction_uuid: Some("u1".into()),
+    ///     job_uuid: None,
+    ///     check_environment: true,
+    ///     static_catalog: true,
+    ///     checksum_types: vec!["sha256".into(), "md5".into()],
+    /// };
+    /// let body = req.to_form().unwrap();
+    /// assert!(body.starts_with("facts_format=application%2Fjson&facts=%257B%2522name%2522"));
+    /// assert!(body.ends_with("&job_uuid=&static_catalog=true&checksum_type=sha256.md5"));
+    /// assert_eq!(CatalogRequest::from_params(&Params::parse(&body).unwrap()).unwrap(), req);
+    /// ```
+    pub fn to_params(&self) -> Result<Params, ProtocolError> {
+        let facts = match &self.facts {
+            Some(f) => encode_query_value(&serde_json::to_string(f).map_err(|e| {
+                ProtocolError::BadRequest(format!("The facts cannot be written as JSON: {e}"))
+            })?),
+            None => String::new(),
+        };
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let flag = |b: bool| if b { "true" } else { "false" }.to_string();
+        Ok(Params(vec![
+            ("facts_format".into(), "application/json".into()),
+            ("facts".into(), facts),
+            ("environment".into(), text(&self.environment)),
+            (
+                "configured_environment".into(),
+                text(&self.configured_environment),
+            ),
+            ("check_environment".into(), flag(self.check_environment)),
+            ("transaction_uuid".into(), text(&self.transaction_uuid)),
+            ("job_uuid".into(), text(&self.job_uuid)),
+            ("static_catalog".into(), flag(self.static_catalog)),
+            ("checksum_type".into(), self.checksum_types.join(".")),
+        ]))
+    }
+
+    /// [`CatalogRequest::to_params`] encoded: the `application/x-www-form-urlencoded` body of
+    /// `POST /puppet/v3/catalog/:name`.
+    pub fn to_form(&self) -> Result<String, ProtocolError> {
+        Ok(self.to_params()?.encode())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any pairs, any text (control characters, `&`, `=`, `+`, `%`, non-ASCII) come
+        /// back from the encoder through the decoder unchanged.
+        #[test]
+        fn params_round_trip(pairs in proptest::collection::vec((".*", ".*"), 0..8)) {
+            let params = Params(pairs);
+            prop_assert_eq!(Params::parse(&params.encode()).unwrap(), params.clone());
+        }
+
+        /// The catalog form round-trips, facts twice encoded and all.
+        #[test]
+        fn catalog_request_round_trip(
+            name in "[a-z0-9.-]{1,40}",
+            facts in proptest::collection::btree_map(".*", ".*", 0..8),
+            environment in proptest::option::of("[a-z0-9_]{1,20}"),
+            transaction_uuid in proptest::option::of("[ -~]{1,40}"),
+            job_uuid in proptest::option::of("[ -~]{1,40}"),
+            check_environment in any::<bool>(),
+            static_catalog in any::<bool>(),
+            checksum_types in proptest::collection::vec("[a-z0-9]{1,8}", 0..5),
+        ) {
+            let values: serde_json::Map<String, serde_json::Value> =
+                facts.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+            let request = CatalogRequest {
+                facts: Some(serde_json::json!({"name": name, "values": values})),
+                configured_environment: environment.clone(),
+                environment,
+                transaction_uuid,
+                job_uuid,
+                check_environment,
+                static_catalog,
+                checksum_types,
+            };
+            let form = request.to_form().unwrap();
+            prop_assert!(form.bytes().all(|b| b.is_ascii_graphic()));
+            let back = CatalogRequest::from_params(&Params::parse(&form).unwrap()).unwrap();
+            prop_assert_eq!(back, request);
+        }
     }
 }

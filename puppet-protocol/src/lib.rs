@@ -9,7 +9,9 @@
 //! With the `server` feature it adds `server`: an HTTPS master on tokio, hyper 1 and
 //! rustls, whose parts (catalog compiler, node classifier, report sink, fact store, file
 //! server, CA) are async traits with defaults that work from files on disk. With the `client`
-//! feature, `client`: a small HTTPS client with client certificates and keep-alive.
+//! feature, `client`: a typed HTTPS client (catalog, report, files, CA) with client
+//! certificates, keep-alive, gzip, timeouts and typed errors. Either feature adds `cert`: the
+//! one rule for the certname a certificate speaks for, and PEM reading.
 //!
 //! ```
 //! use puppet_protocol::{AuthPolicy, ClientIdentity, Endpoint, content};
@@ -37,6 +39,8 @@ pub use route::Endpoint;
 /// against check it to choose protocol features.
 pub const PUPPET_VERSION: &str = "7.23.0";
 
+#[cfg(any(feature = "server", feature = "client"))]
+pub mod cert;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "server")]

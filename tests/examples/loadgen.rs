@@ -27,6 +27,7 @@ use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
@@ -109,14 +110,13 @@ fn read_pem(path: &Path) -> Result<Vec<u8>, BoxError> {
 
 fn tls_config(args: &Args) -> Result<rustls::ClientConfig, BoxError> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut read_pem(&args.ca)?.as_slice()) {
+    for cert in CertificateDer::pem_slice_iter(&read_pem(&args.ca)?) {
         roots.add(cert?)?;
     }
     let chain: Vec<CertificateDer<'static>> =
-        rustls_pemfile::certs(&mut read_pem(&args.cert)?.as_slice()).collect::<Result<_, _>>()?;
-    let key: PrivateKeyDer<'static> =
-        rustls_pemfile::private_key(&mut read_pem(&args.key)?.as_slice())?
-            .ok_or_else(|| format!("{}: no private key", args.key.display()))?;
+        CertificateDer::pem_slice_iter(&read_pem(&args.cert)?).collect::<Result<_, _>>()?;
+    let key: PrivateKeyDer<'static> = PrivateKeyDer::from_pem_slice(&read_pem(&args.key)?)
+        .map_err(|e| format!("{}: {e}", args.key.display()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

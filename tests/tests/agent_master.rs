@@ -18,6 +18,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use puppet_master::confdir::MasterSetup;
 use puppet_protocol::server::RunningMaster;
+use rustls_pki_types::pem::PemObject;
 
 const AGENT: &str = "agent1.example.test";
 
@@ -306,7 +307,7 @@ impl Answer {
 impl Client {
     fn new(ca_pem: &str, identity: Option<&Identity>, addr: std::net::SocketAddr) -> Client {
         let mut roots = rustls::RootCertStore::empty();
-        for c in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+        for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
             roots.add(c.unwrap()).unwrap();
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -316,12 +317,12 @@ impl Client {
             .with_root_certificates(roots);
         let config = match identity {
             Some(id) => {
-                let certs: Vec<_> = rustls_pemfile::certs(&mut id.cert_pem.as_bytes())
-                    .map(|c| c.unwrap())
-                    .collect();
-                let key = rustls_pemfile::private_key(&mut id.key_pem.as_bytes())
-                    .unwrap()
-                    .unwrap();
+                let certs: Vec<_> =
+                    rustls_pki_types::CertificateDer::pem_slice_iter(id.cert_pem.as_bytes())
+                        .map(|c| c.unwrap())
+                        .collect();
+                let key =
+                    rustls_pki_types::PrivateKeyDer::from_pem_slice(id.key_pem.as_bytes()).unwrap();
                 builder.with_client_auth_cert(certs, key).unwrap()
             }
             None => builder.with_no_client_auth(),

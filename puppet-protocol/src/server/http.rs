@@ -2,8 +2,11 @@
 //! gzip, `X-Puppet-Version`, the error mapping and one log line per request.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,6 +15,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use super::Inner;
@@ -71,40 +76,194 @@ impl Reply {
     }
 }
 
+/// Back-off after an accept error that is not about one connection (EMFILE, ENFILE,
+/// ENOBUFS, ENOMEM): 5 ms, doubling up to 1 s, reset by the next successful accept.
+const BACKOFF_START: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// At most one warning about accept errors (and one about the connection cap) per period.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Errors that concern only the connection being accepted: try the next one at once.
+fn per_connection(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | WouldBlock
+    )
+}
+
+/// Accepts connections until `stopped` says so (or its sender is dropped), at most
+/// [`Limits::max_connections`](super::Limits::max_connections) at a time; then the graceful
+/// part of the shutdown: the listener is closed, every connection is told to finish its
+/// request in flight and close, and those still open after the grace period are dropped.
 pub(crate) async fn accept_loop(
     listener: tokio::net::TcpListener,
     inner: Arc<Inner>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
+    let limits = inner.options.limits.clone();
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let (drain, draining) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut backoff: Option<Duration> = None;
+    let mut last_warned: Option<Instant> = None;
+    let mut unlogged = 0u64;
+    let mut cap_warned: Option<Instant> = None;
     loop {
-        tokio::select! {
-            _ = stopped.changed() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, addr)) => {
-                    tokio::spawn(connection(tcp, addr, inner.clone()));
+        while connections.try_join_next().is_some() {}
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                // At the cap the loop flaps as connections close: warn once a minute at most.
+                if cap_warned.is_none_or(|t: Instant| t.elapsed() >= WARN_EVERY) {
+                    tracing::warn!(
+                        max = limits.max_connections,
+                        "connection cap reached: not accepting until a connection closes"
+                    );
+                    cap_warned = Some(Instant::now());
                 }
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    p = permits.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                }
+            }
+        };
+        let accepted = tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((tcp, addr)) => {
+                backoff = None;
+                connections.spawn(connection(
+                    tcp,
+                    addr,
+                    inner.clone(),
+                    draining.clone(),
+                    permit,
+                ));
+            }
+            Err(e) if per_connection(&e) => {
+                tracing::debug!("accept: {e}");
+            }
+            Err(e) => {
+                drop(permit);
+                let delay = backoff.map_or(BACKOFF_START, |d| (d * 2).min(BACKOFF_MAX));
+                backoff = Some(delay);
+                // The condition (often the fd limit) lasts or comes back as connections
+                // close: one warning per minute at most, counting the rest.
+                if last_warned.is_none_or(|t: Instant| t.elapsed() >= WARN_EVERY) {
+                    tracing::warn!(
+                        "accept failed: {e}; backing off (up to {}s) until it works again ({} more since the last warning)",
+                        BACKOFF_MAX.as_secs(),
+                        unlogged
+                    );
+                    last_warned = Some(Instant::now());
+                    unlogged = 0;
+                } else {
+                    unlogged += 1;
+                    tracing::debug!("accept failed: {e}");
+                }
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = tokio::time::sleep(delay) => {}
                 }
             }
         }
     }
+    drop(listener);
+    let open = connections.len();
+    let _ = drain.send(true);
+    if open > 0 {
+        tracing::info!(
+            connections = open,
+            "shutting down: letting requests in flight finish"
+        );
+    }
+    let finished = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.shutdown_grace, finished)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = connections.len(),
+            grace_s = limits.shutdown_grace.as_secs_f64(),
+            "shutdown grace over: closing the connections still open"
+        );
+        connections.shutdown().await;
+    }
 }
 
-async fn connection(tcp: tokio::net::TcpStream, addr: SocketAddr, inner: Arc<Inner>) {
+impl super::RunningMaster {
+    /// Serves until `signal` completes, then shuts down gracefully
+    /// ([`RunningMaster::shutdown`](super::RunningMaster::shutdown)). A binary passes its
+    /// SIGTERM/SIGINT future (tokio's `signal` feature, which this crate does not need):
+    ///
+    /// ```no_run
+    /// # async fn run(running: puppet_protocol::server::RunningMaster) -> std::io::Result<()> {
+    /// use tokio::signal::unix::{SignalKind, signal};
+    /// let mut term = signal(SignalKind::terminate())?;
+    /// let mut int = signal(SignalKind::interrupt())?;
+    /// running
+    ///     .run_until(async move {
+    ///         tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    ///     })
+    ///     .await;
+    /// // In-flight requests have finished (or the grace ran out): exit 0.
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// It also returns if the accept loop ends on its own.
+    pub async fn run_until<F>(mut self, signal: F)
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        tokio::select! {
+            _ = signal => {
+                tracing::info!("shutdown requested");
+                self.shutdown().await;
+            }
+            _ = &mut self.task => {}
+        }
+    }
+}
+
+/// One connection: TLS handshake (bounded), then HTTP/1.1 with keep-alive until the client
+/// leaves, a timeout runs out, or the master drains.
+///
+/// A request's handling future belongs to its connection: when the client closes the
+/// connection while its request is being handled, hyper notices the end of the stream and
+/// the future is dropped, which cancels everything it awaits (a compile, a metadata walk). Work
+/// a service moved to a blocking thread (`spawn_blocking`) cannot be cancelled that way: it
+/// runs to its end and its result is discarded. (Half-closed connections are not kept: a
+/// client that shuts down its sending side counts as gone.)
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    mut draining: tokio::sync::watch::Receiver<bool>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) {
     let _ = tcp.set_nodelay(true);
+    let limits = &inner.options.limits;
     let acceptor = TlsAcceptor::from(inner.tls.current());
-    let stream = match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            tracing::info!(peer = %addr, "TLS handshake refused: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::info!(peer = %addr, "TLS handshake timed out");
-            return;
-        }
+    let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
+    let stream = tokio::select! {
+        r = handshake => match r {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::info!(peer = %addr, "TLS handshake refused: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(peer = %addr, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = drained(&mut draining) => return,
     };
     let peer = match stream
         .get_ref()
@@ -113,31 +272,146 @@ async fn connection(tcp: tokio::net::TcpStream, addr: SocketAddr, inner: Arc<Inn
         .and_then(|c| c.first())
     {
         Some(cert) => Peer {
-            identity: super::tls::identity(cert),
+            identity: crate::cert::identity(cert),
             cert_der: Some(cert.to_vec()),
         },
         None => Peer::default(),
     };
     let peer = Arc::new(peer);
+    let service_inner = inner.clone();
     let service = service_fn(move |req| {
-        let inner = inner.clone();
+        let inner = service_inner.clone();
         let peer = peer.clone();
         async move { Ok::<_, Infallible>(handle(&inner, &peer, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        .half_close(false)
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .serve_connection(TokioIo::new(stream), service);
-    if let Err(e) = conn.await {
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .serve_connection(
+            TokioIo::new(WriteTimeout::new(stream, limits.write_timeout)),
+            service,
+        );
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = drained(&mut draining) => {
+            // Finish the request in flight (if any), then close.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
         tracing::debug!(peer = %addr, "connection ended: {e}");
     }
 }
 
+/// A stream whose writes fail with `TimedOut` when they make no progress for `timeout`: a
+/// client that stops reading its answer cannot hold the connection (and the answer's
+/// memory) forever.
+struct WriteTimeout<T> {
+    inner: T,
+    timeout: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> WriteTimeout<T> {
+    fn new(inner: T, timeout: Duration) -> Self {
+        WriteTimeout {
+            inner,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// After the inner write returned `Pending`: start (or check) the stall clock.
+    fn pending<R>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<R>> {
+        let timeout = self.timeout;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading its answer",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn progress<R>(
+        &mut self,
+        r: Poll<std::io::Result<R>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<R>> {
+        match r {
+            Poll::Pending => self.pending(cx),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for WriteTimeout<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.progress(r, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.progress(r, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.progress(r, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.progress(r, cx)
+    }
+}
+
+/// Resolves when the master starts draining (or the accept loop is gone).
+async fn drained(draining: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = draining.wait_for(|d| *d).await;
+}
+
+/// Reads a body of at most `limit` bytes within `timeout`. A `Content-Length` over the limit
+/// is refused before anything is read; a longer (chunked) body is cut off at the limit.
 async fn read_body(
     body: Incoming,
     headers: &hyper::HeaderMap,
     limit: u64,
+    timeout: Duration,
 ) -> Result<Bytes, ProtocolError> {
     if let Some(len) = headers
         .get(hyper::header::CONTENT_LENGTH)
@@ -149,7 +423,15 @@ async fn read_body(
         }
     }
     let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match limited.collect().await {
+    let collected = tokio::time::timeout(timeout, limited.collect())
+        .await
+        .map_err(|_| {
+            ProtocolError::RequestTimeout(format!(
+                "the request body was not received within {}s",
+                timeout.as_secs_f64()
+            ))
+        })?;
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -191,7 +473,11 @@ async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<
             .options
             .auth
             .check(&endpoint, parts.method.as_str(), &path, &peer.identity)?;
-        let body = read_body(body, &parts.headers, inner.options.max_body_bytes).await?;
+        let limits = &inner.options.limits;
+        let limit = limits
+            .body_limit(&endpoint)
+            .min(inner.options.max_body_bytes);
+        let body = read_body(body, &parts.headers, limit, limits.body_timeout).await?;
         let call = Call {
             method: &parts.method,
             path: &path,
@@ -216,7 +502,9 @@ async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<
                 content_type,
                 body: text.into_bytes(),
                 gzip: true,
-                close: status == 413,
+                // The body may be unread (413) or half read (408): the connection cannot
+                // carry another request.
+                close: matches!(status, 408 | 413),
             }
         }
     };

@@ -9,6 +9,7 @@
 //! `puppet-ca`) and composes a master from a Puppet confdir.
 
 mod http;
+mod limits;
 mod routes;
 pub mod tls;
 
@@ -22,6 +23,7 @@ use puppet_catalog::Catalog;
 use puppet_facts::Facts;
 use serde_json::{Map, Value};
 
+pub use limits::Limits;
 pub use tls::{TlsFiles, TlsSource};
 
 use crate::ca::DesiredState;
@@ -286,6 +288,8 @@ pub struct MasterOptions {
     pub puppet_version: String,
     /// The default environment.
     pub default_environment: String,
+    /// Body limits per endpoint, timeouts, the connection cap and the shutdown grace.
+    pub limits: Limits,
 }
 
 impl Default for MasterOptions {
@@ -295,6 +299,7 @@ impl Default for MasterOptions {
             auth: AuthPolicy::default(),
             puppet_version: crate::PUPPET_VERSION.to_string(),
             default_environment: "production".into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -371,7 +376,10 @@ impl RunningMaster {
         self.addr
     }
 
-    /// Stops accepting connections and waits for the accept loop to end.
+    /// Graceful shutdown: stops accepting (the listening socket is closed), lets the
+    /// requests in flight finish and closes idle keep-alive connections, waits up to
+    /// [`Limits::shutdown_grace`] for them, closes whatever is still open, then returns.
+    /// See [`RunningMaster::run_until`] for a binary's SIGTERM.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use der::{Decode, asn1::Utf8StringRef};
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::ServerError;
 use crate::ClientIdentity;
+use crate::cert::{pem_certificates, pem_crls, pem_private_key};
 
 /// The files the TLS side is built from.
 #[derive(Debug, Clone)]
@@ -55,13 +55,7 @@ pub struct TlsSource {
 }
 
 fn pem_certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, ServerError> {
-    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| ServerError::Tls(format!("{what}: {e}")))?;
-    if certs.is_empty() {
-        return Err(ServerError::Tls(format!("{what}: no certificate")));
-    }
-    Ok(certs)
+    pem_certificates(pem.as_bytes(), what).map_err(|e| ServerError::Tls(e.to_string()))
 }
 
 impl TlsSource {
@@ -70,9 +64,8 @@ impl TlsSource {
         let mut chain = pem_certs(&files.cert_pem, "server certificate")?;
         let ca = pem_certs(&files.ca_pem, "CA certificate")?;
         chain.extend(ca.iter().cloned());
-        let key = rustls_pemfile::private_key(&mut files.key_pem.as_bytes())
-            .map_err(|e| ServerError::Tls(format!("server key: {e}")))?
-            .ok_or_else(|| ServerError::Tls("server key: no private key".into()))?;
+        let key = pem_private_key(files.key_pem.as_bytes(), "server key")
+            .map_err(|e| ServerError::Tls(e.to_string()))?;
         let mut roots = rustls::RootCertStore::empty();
         for cert in ca {
             roots
@@ -121,10 +114,8 @@ fn build(
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let crl_pem = std::fs::read(crl_path)
         .map_err(|e| ServerError::Tls(format!("{}: {e}", crl_path.display())))?;
-    let crls: Vec<CertificateRevocationListDer<'static>> =
-        rustls_pemfile::crls(&mut crl_pem.as_slice())
-            .collect::<Result<_, _>>()
-            .map_err(|e| ServerError::Tls(format!("{}: {e}", crl_path.display())))?;
+    let crls = pem_crls(&crl_pem, &crl_path.display().to_string())
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
     let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
         .with_crls(crls)
         .allow_unknown_revocation_status()
@@ -141,41 +132,8 @@ fn build(
     Ok(Arc::new(config))
 }
 
-/// `pp_cli_auth`: 1.3.6.1.4.1.34380.1.3.39.
-const PP_CLI_AUTH: der::asn1::ObjectIdentifier =
-    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.34380.1.3.39");
-/// `commonName`: 2.5.4.3.
-const CN: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.4.3");
-
-/// The identity in a verified client certificate (DER): its CN and whether it carries
-/// `pp_cli_auth=true`. A certificate without a readable CN gives no certname.
+/// The identity in a verified client certificate (DER): its certname and whether it carries
+/// `pp_cli_auth=true`. The same rule as [`crate::cert::identity`], which it calls.
 pub fn identity(cert_der: &[u8]) -> ClientIdentity {
-    let Ok(cert) = x509_cert::Certificate::from_der(cert_der) else {
-        return ClientIdentity::default();
-    };
-    let tbs = &cert.tbs_certificate;
-    let certname = tbs
-        .subject
-        .0
-        .iter()
-        .flat_map(|rdn| rdn.0.iter())
-        .find_map(|atv| {
-            if atv.oid != CN {
-                return None;
-            }
-            if let Ok(s) = atv.value.decode_as::<Utf8StringRef<'_>>() {
-                return Some(s.as_str().to_string());
-            }
-            atv.value
-                .decode_as::<der::asn1::PrintableStringRef<'_>>()
-                .ok()
-                .map(|s| s.as_str().to_string())
-        });
-    let cli_auth = tbs.extensions.iter().flatten().any(|ext| {
-        ext.extn_id == PP_CLI_AUTH
-            && Utf8StringRef::from_der(ext.extn_value.as_bytes())
-                .map(|s| s.as_str() == "true")
-                .unwrap_or(false)
-    });
-    ClientIdentity { certname, cli_auth }
+    crate::cert::identity(cert_der)
 }
