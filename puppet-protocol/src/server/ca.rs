@@ -35,20 +35,15 @@ pub fn ca_error(e: CaError) -> ProtocolError {
     }
 }
 
-/// Maps a [`CaError`] by its own [`CaError::http_status`] (404 for a name the CA does not
-/// know, 400 for bad input, 500 for the CA's own faults): the mapping of the endpoints that
-/// only delete or read, where Puppetserver has no special case.
+/// The mapping of the endpoints that only delete or read: the same as [`ca_error`] (404 for
+/// a name the CA does not know, 400 for bad input, 500 for the CA's own faults).
 ///
 /// ```
 /// let e = puppet_ca::CaError::NothingToClean { certname: "n".into() };
 /// assert_eq!(puppet_protocol::server::ca::ca_status_error(e).status(), 404);
 /// ```
 pub fn ca_status_error(e: CaError) -> ProtocolError {
-    match e.http_status() {
-        404 => ProtocolError::CaNotFound(e.to_string()),
-        400..=499 => ProtocolError::BadRequest(e.to_string()),
-        _ => ProtocolError::Internal(e.to_string()),
-    }
+    ca_error(e)
 }
 
 /// [`CaService`] over a CA directory. Every CA call runs on the blocking pool.
