@@ -11,6 +11,7 @@ mod csr_attributes;
 mod error;
 mod keys;
 pub mod oids;
+mod paths;
 mod policy;
 mod query;
 mod setup;
@@ -32,6 +33,7 @@ pub use csr::{Csr, RequestedExtension};
 pub use csr_attributes::CsrAttributes;
 pub use error::CaError;
 pub use keys::KeyType;
+pub use paths::{default_cadir, default_ssldir};
 pub use status::{CertState, CertStatus, Expirations, Fingerprints, list_text};
 
 use cert::Issuer;
