@@ -32,7 +32,7 @@ impl std::fmt::Debug for GeneratedCsr {
 
 /// Builds a certificate signing request the way the Puppet agent does: subject `CN=<certname>`
 /// (UTF8String), the `custom_attributes` of `csr_attributes.yaml` as CSR attributes
-/// (challengePassword as a PrintableString when it fits one), its `extension_requests` as
+/// (PrintableString, or UTF8String for a value outside its alphabet), its `extension_requests` as
 /// non-critical extensions holding a UTF8String (Puppet short names such as `pp_role` or
 /// dotted OIDs), and `dns_alt_names` as a subjectAltName with `DNS:<certname>` added. The
 /// key is generated (RSA 4096 by default, Puppet's `keylength`) unless one is given.
@@ -111,7 +111,9 @@ impl CsrBuilder {
         let mut attributes = Vec::new();
         for (name, value) in &self.attributes.custom_attributes {
             let oid = attribute_oid(name)?;
-            let any = if oid == oids::CHALLENGE_PASSWORD && is_printable(value) {
+            // Puppet writes custom attributes as PrintableString; a value outside its
+            // alphabet goes as UTF8String rather than being refused.
+            let any = if is_printable(value) {
                 Any::new(Tag::PrintableString, value.as_bytes())
             } else {
                 Any::new(Tag::Utf8String, value.as_bytes())
