@@ -109,8 +109,15 @@ impl CsrAttributes {
 fn strip_comment(line: &str) -> &str {
     let mut quote = None;
     let mut prev = ' ';
+    let mut escaped = false;
     for (i, c) in line.char_indices() {
+        if escaped {
+            escaped = false;
+            prev = c;
+            continue;
+        }
         match (quote, c) {
+            (Some('"'), '\\') => escaped = true,
             (None, '"' | '\'') => quote = Some(c),
             (Some(q), _) if c == q => quote = None,
             (None, '#') if prev == ' ' => return &line[..i],
@@ -207,6 +214,9 @@ fn scalar(s: &str) -> Result<String, String> {
             "{s:?}: only plain or quoted strings are allowed (no YAML flow, anchor, tag or block scalar)"
         ));
     }
+    if s.contains(": ") || s.ends_with(':') {
+        return Err(format!("{s:?}: quote a value that holds ': '"));
+    }
     Ok(s.to_string())
 }
 
@@ -263,11 +273,41 @@ mod tests {
             ("  a: 1\n", 1),
             ("extension_requests:\n\tpp_role: a\n", 2),
             ("extension_requests:\n  pp_role: |\n", 2),
+            ("extension_requests:\n  pp_role: a: b\n", 2),
         ] {
             match CsrAttributes::parse(text) {
                 Err(CaError::CsrAttributes { line: l, .. }) => assert_eq!(l, line, "{text:?}"),
                 other => panic!("{text:?}: {other:?}"),
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "(?s).{0,300}") {
+            let _ = CsrAttributes::parse(&text);
+        }
+
+        #[test]
+        fn written_maps_read_back(
+            attrs in proptest::collection::btree_map("[a-zA-Z0-9_.]{1,20}", "[ -~]{0,30}", 0..5),
+            exts in proptest::collection::btree_map("pp_[a-z_]{1,12}", "[ -~]{0,30}", 0..5),
+        ) {
+            let quote = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+            let mut text = String::from("---\ncustom_attributes:\n");
+            for (k, v) in &attrs {
+                text.push_str(&format!("  {k}: {}\n", quote(v)));
+            }
+            text.push_str("extension_requests:\n");
+            for (k, v) in &exts {
+                text.push_str(&format!("  '{k}': {}  # comment\n", quote(v)));
+            }
+            let parsed = CsrAttributes::parse(&text).unwrap();
+            let want = |m: &std::collections::BTreeMap<String, String>| {
+                m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()
+            };
+            proptest::prop_assert_eq!(parsed.custom_attributes, want(&attrs));
+            proptest::prop_assert_eq!(parsed.extension_requests, want(&exts));
         }
     }
 }

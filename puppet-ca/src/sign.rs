@@ -303,7 +303,7 @@ impl CertificateAuthority {
 
     /// Puppet 7's certificate renewal (`POST /puppet-ca/v1/certificate_renewal`): a new
     /// certificate (new serial, validity `auto_renewal_cert_ttl`) for the same name, key and
-    /// extensions as `cert_pem`. Only when [`CaSettings::allow_auto_renewal`] is on
+    /// extensions as `cert_pem`. Only when [`crate::CaSettings::allow_auto_renewal`] is on
     /// ([`CaError::RenewalDisabled`] otherwise, where Puppetserver answers 404), and only for
     /// a certificate issued by this CA, valid now and not revoked
     /// ([`CaError::RenewalRefused`]). It replaces `signed/<certname>.pem`; the old serial
