@@ -26,6 +26,28 @@ impl CertificateAuthority {
     /// assert!(matches!(CertificateAuthority::setup(dir.path(), settings), Err(CaError::CaExists { .. })));
     /// ```
     pub fn setup(cadir: &Path, settings: CaSettings) -> Result<Self, CaError> {
+        Self::setup_with_clock(cadir, settings, SystemClock)
+    }
+
+    /// [`Self::setup`] at the time `clock` gives (the CA certificate's validity and its first
+    /// CRL), the CA then reading that clock as after [`Self::with_clock`].
+    ///
+    /// ```
+    /// # use puppet_ca::*;
+    /// use std::time::{Duration, SystemTime};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let settings = CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: test") };
+    /// let long_ago = SystemTime::now() - Duration::from_secs(10 * 365 * 24 * 3600);
+    /// let ca = CertificateAuthority::setup_with_clock(dir.path(), settings, move || long_ago)?;
+    /// let expires = &ca.expirations()?.ca_certs["Puppet CA: test"];
+    /// assert!(expires.as_str() < "2025", "a 5-year CA made 10 years ago: {expires}");
+    /// # Ok::<(), CaError>(())
+    /// ```
+    pub fn setup_with_clock(
+        cadir: &Path,
+        settings: CaSettings,
+        clock: impl Clock + 'static,
+    ) -> Result<Self, CaError> {
         let layout = Layout {
             dir: cadir.to_path_buf(),
         };
@@ -37,7 +59,7 @@ impl CertificateAuthority {
             });
         }
         let key = PrivateKey::generate(settings.key)?;
-        let now = SystemClock.now();
+        let now = clock.now();
         let not_before = now - cert::BACKDATE;
         let cert = cert::self_signed_ca(
             &key,
@@ -51,7 +73,7 @@ impl CertificateAuthority {
             settings,
             key,
             cert,
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(clock),
         };
         ca.write_initial_files(&cert::cert_pem(&ca.cert)?, None, 2, true)?;
         Ok(ca)
