@@ -857,3 +857,46 @@ fn alt_names_need_the_flag_and_show_in_list() {
     ]);
     assert!(text.contains("DNS:puppet, DNS:srv.example.test"), "{text}");
 }
+
+#[test]
+fn help_names_the_platform_default_cadir() {
+    let out = Command::new(BIN)
+        .arg("--help")
+        .output()
+        .expect("run puppet-ca");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    assert!(help.contains("/etc/puppet/puppetserver/ca"), "{help}");
+    assert!(help.contains("/etc/puppetlabs/puppetserver/ca"), "{help}");
+}
+
+#[test]
+fn submit_of_a_non_pem_file_says_so() {
+    // Regression: a DER CSR (or any binary file) was reported as "NUL byte".
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cadir = new_ca(tmp.path());
+    let pem = make_csr(tmp.path(), "agent1.example.test");
+    let der = tmp.path().join("agent1.der");
+    openssl_ok(&["req", "-in", p(&pem), "-outform", "DER", "-out", p(&der)]);
+    let binary = tmp.path().join("binary.pem");
+    fs::write(&binary, b"\0\x01not a csr\xff\0").expect("write");
+    let text = tmp.path().join("text.pem");
+    fs::write(&text, "just some text\n").expect("write");
+    let before = snapshot(&cadir);
+    for file in [der.as_path(), binary.as_path(), text.as_path()] {
+        let err = refused(
+            &cadir,
+            &[
+                "submit",
+                "--certname",
+                "agent1.example.test",
+                "--csr",
+                p(file),
+            ],
+        );
+        assert!(err.contains("not a PEM CSR"), "{err}");
+        assert!(err.contains(p(file)), "the file is not named: {err}");
+        assert!(!err.contains("NUL"), "{err}");
+    }
+    assert_eq!(snapshot(&cadir), before, "a refused submit changed the CA");
+}

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use der::asn1::{Any, BitString, GeneralizedTime, Ia5String, OctetString, SetOfVec, Uint, UtcTime};
 use der::{Decode, Encode, Tag};
+use rustls_pki_types::pem::{PemObject, SectionKind};
 use sha2::Digest;
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
@@ -214,10 +215,13 @@ pub(crate) struct LeafRequest<'a> {
 /// [SAN DNS:certname when none was requested], Netscape comment, AKI (keyid, issuer, serial),
 /// SKI, the requested extensions, basic constraints CA:FALSE, EKU server+client auth and key
 /// usage digitalSignature+keyEncipherment (the last three critical).
-pub(crate) fn sign_leaf(
+///
+/// Only builds the TBS part (and checks that it encodes): [`sign_tbs`] signs it. The CA builds
+/// it before it reserves the serial, so that nothing a request holds can fail after.
+pub(crate) fn leaf_tbs(
     issuer: &Issuer<'_>,
     req: &LeafRequest<'_>,
-) -> Result<Certificate, CaError> {
+) -> Result<TbsCertificate, CaError> {
     let mut exts = Vec::new();
     if !req
         .requested
@@ -253,7 +257,8 @@ pub(crate) fn sign_leaf(
         subject_unique_id: None,
         extensions: Some(exts),
     };
-    sign_tbs(issuer.key, tbs)
+    tbs.to_der().map_err(CaError::encode("certificate"))?;
+    Ok(tbs)
 }
 
 /// A self-signed CA certificate as Puppetserver makes it: Netscape comment, AKI (keyid), SKI,
@@ -306,7 +311,8 @@ pub(crate) fn self_signed_ca(
     sign_tbs(key, tbs)
 }
 
-fn sign_tbs(key: &PrivateKey, tbs: TbsCertificate) -> Result<Certificate, CaError> {
+/// Signs a TBS certificate with `key`.
+pub(crate) fn sign_tbs(key: &PrivateKey, tbs: TbsCertificate) -> Result<Certificate, CaError> {
     let tbs_der = tbs.to_der().map_err(CaError::encode("certificate"))?;
     let sig = key.sign(&tbs_der)?;
     Ok(Certificate {
@@ -443,26 +449,12 @@ pub(crate) fn crl_pem(crl: &CertificateList) -> Result<String, CaError> {
     keys::pem("X509 CRL", &crl.to_der().map_err(CaError::encode("CRL"))?)
 }
 
-/// Splits a PEM bundle into (label, DER) blocks.
-pub(crate) fn pem_blocks(text: &str, what: &str) -> Result<Vec<(String, Vec<u8>)>, CaError> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + 11..];
-        let label_end = after
-            .find("-----")
-            .ok_or_else(|| CaError::malformed(what, "unterminated PEM header"))?;
-        let label = &after[..label_end];
-        let end_marker = format!("-----END {label}-----");
-        let end = rest[start..]
-            .find(&end_marker)
-            .ok_or_else(|| CaError::malformed(what, format!("no END line for {label}")))?;
-        let block = &rest[start..start + end + end_marker.len()];
-        let (l, der) =
-            der::pem::decode_vec(block.as_bytes()).map_err(|e| CaError::malformed(what, e))?;
-        out.push((l.to_string(), der));
-        rest = &rest[start + end + end_marker.len()..];
-    }
+/// The (kind, DER) sections of a PEM bundle (`rustls-pki-types`' PEM reader; sections of
+/// other kinds and text between them are skipped).
+pub(crate) fn pem_blocks(text: &str, what: &str) -> Result<Vec<(SectionKind, Vec<u8>)>, CaError> {
+    let out = <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(text.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CaError::malformed(what, e))?;
     if out.is_empty() {
         return Err(CaError::malformed(what, "no PEM block"));
     }
@@ -473,7 +465,7 @@ pub(crate) fn pem_blocks(text: &str, what: &str) -> Result<Vec<(String, Vec<u8>)
 pub(crate) fn parse_certs(text: &str, what: &str) -> Result<Vec<(Certificate, Vec<u8>)>, CaError> {
     pem_blocks(text, what)?
         .into_iter()
-        .filter(|(l, _)| l == "CERTIFICATE")
+        .filter(|(kind, _)| *kind == SectionKind::Certificate)
         .map(|(_, der)| {
             Certificate::from_der(&der)
                 .map(|c| (c, der))
@@ -486,7 +478,7 @@ pub(crate) fn parse_certs(text: &str, what: &str) -> Result<Vec<(Certificate, Ve
 pub(crate) fn parse_crls(text: &str, what: &str) -> Result<Vec<CertificateList>, CaError> {
     pem_blocks(text, what)?
         .into_iter()
-        .filter(|(l, _)| l == "X509 CRL")
+        .filter(|(kind, _)| *kind == SectionKind::Crl)
         .map(|(_, der)| CertificateList::from_der(&der).map_err(|e| CaError::malformed(what, e)))
         .collect()
 }

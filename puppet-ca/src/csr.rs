@@ -47,8 +47,16 @@ impl Csr {
     }
 
     pub(crate) fn parse(pem: &[u8], what: &str) -> Result<Self, CaError> {
-        let text =
-            std::str::from_utf8(pem).map_err(|_| CaError::malformed(what, "not UTF-8 PEM"))?;
+        let not_pem = || {
+            CaError::malformed(
+                what,
+                "not a PEM CSR (no -----BEGIN CERTIFICATE REQUEST----- line; a DER CSR converts with `openssl req -inform DER`)",
+            )
+        };
+        let text = std::str::from_utf8(pem).map_err(|_| not_pem())?;
+        if !text.contains("-----BEGIN ") {
+            return Err(not_pem());
+        }
         let (label, der) = der::pem::decode_vec(text.trim().as_bytes())
             .map_err(|e| CaError::malformed(what, e))?;
         if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {

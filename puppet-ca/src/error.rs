@@ -177,6 +177,17 @@ pub enum CaError {
         /// Why.
         reason: String,
     },
+    /// Renewal asked while [`crate::CaSettings::allow_auto_renewal`] is off.
+    #[error("Certificate renewal is not enabled on this CA (allow-auto-renewal is false)")]
+    RenewalDisabled,
+    /// A `csr_attributes.yaml` outside the subset Puppet reads (two maps of strings).
+    #[error("csr_attributes.yaml:{line}: {reason}")]
+    CsrAttributes {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// The autosign policy executable could not be run.
     #[error("autosign executable {}: {reason}", path.display())]
     Autosign {
@@ -217,46 +228,5 @@ impl CaError {
 
     pub(crate) fn encode(what: &'static str) -> impl FnOnce(der::Error) -> Self {
         move |source| CaError::Encode { what, source }
-    }
-
-    /// The HTTP status Puppetserver's CA answers with for this error: 400 for a refused CSR
-    /// or name, 404 when there is nothing for the name, 413 for an oversized CSR, 500 for a
-    /// fault of the CA itself.
-    ///
-    /// ```
-    /// let e = puppet_ca::CaError::NoCsr { certname: "a".into() };
-    /// assert_eq!(e.http_status(), 404);
-    /// ```
-    pub fn http_status(&self) -> u16 {
-        match self {
-            CaError::NoCsr { .. }
-            | CaError::NoCertificate { .. }
-            | CaError::NothingToClean { .. } => 404,
-            CaError::CsrTooLarge { .. } => 413,
-            e if e.is_client_error() => 400,
-            _ => 500,
-        }
-    }
-
-    /// Whether this error is a refusal of the client's input (HTTP 4xx in Puppetserver)
-    /// rather than a fault of the CA itself (HTTP 500).
-    ///
-    /// ```
-    /// let e = puppet_ca::CaError::Crypto("x".into());
-    /// assert!(!e.is_client_error());
-    /// ```
-    pub fn is_client_error(&self) -> bool {
-        !matches!(
-            self,
-            CaError::Io { .. }
-                | CaError::CorruptSerial { .. }
-                | CaError::CorruptInventory { .. }
-                | CaError::Key(_)
-                | CaError::Crypto(_)
-                | CaError::Encode { .. }
-                | CaError::Autosign { .. }
-                | CaError::NoCa { .. }
-                | CaError::CaExists { .. }
-        )
     }
 }

@@ -14,7 +14,7 @@ pub(crate) const KEY_MODE: u32 = 0o600;
 pub(crate) const PUBLIC_MODE: u32 = 0o644;
 /// Mode of inventories and CSRs (Puppetserver: readable by its group only).
 pub(crate) const PRIVATE_MODE: u32 = 0o640;
-/// Mode of the CA directories.
+/// Mode of the CA directories and of private-key directories (Puppet's `private_keys/`).
 pub(crate) const DIR_MODE: u32 = 0o750;
 
 /// Paths of a CA directory.
@@ -98,8 +98,14 @@ fn owner_for(path: &Path) -> Option<(u32, u32)> {
     Some((m.uid(), m.gid()))
 }
 
-/// Writes `data` to `path` atomically: a temp file in the same directory, fsync, rename,
-/// fsync of the directory. Readers see the old or the new content, never a part.
+/// Prefix of the temporary files the CA writes before renaming them into place: short (a
+/// 250-byte certname must not make a temp name longer than 255 bytes) and recognisable, so
+/// that [`sweep_temp_files`] can remove those a crash left behind.
+pub(crate) const TEMP_PREFIX: &str = ".puppet-ca.tmp.";
+
+/// Writes `data` to `path` atomically: a temp file in the same directory (`tempfile`),
+/// fsync, rename, fsync of the directory. Readers see the old or the new content, never a
+/// part.
 pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
     write_renamed(path, data, mode)?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))
@@ -110,35 +116,67 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Ca
 /// file's directory (one directory fsync can cover several renames).
 pub(crate) fn write_renamed(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let owner = owner_for(path);
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
+        .map_err(|e| CaError::io(dir, e))?;
+    let written = (|| {
+        let f = tmp.as_file_mut();
+        // The umask may have narrowed the mode given at creation.
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         if let Some((uid, gid)) = owner {
             // Only root may give files away; for anyone else the file stays theirs.
-            let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
+            let _ = std::os::unix::fs::fchown(&*f, Some(uid), Some(gid));
         }
         f.write_all(data)?;
-        // fdatasync: the data and what is needed to read it back (size, blocks); the
-        // timestamps of a temp file about to be renamed need no journal commit of their own.
-        f.sync_data()?;
-        drop(f);
-        fs::rename(&tmp, path)
+        f.sync_all()
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    written.map_err(|e| CaError::io(path, e))?;
+    // On error the temp file is removed when `persist`'s error drops it.
+    tmp.persist(path).map_err(|e| CaError::io(path, e.error))?;
+    Ok(())
+}
+
+/// Appends `line` to `path` (created with `mode` if absent) in one write, then fsyncs the
+/// file: how Puppetserver adds to `inventory.txt`, without rewriting what is there.
+pub(crate) fn append_line(path: &Path, line: &str, mode: u32) -> Result<(), CaError> {
+    let owner = (!path.exists()).then(|| owner_for(path)).flatten();
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| CaError::io(path, e))?;
+    if let Some((uid, gid)) = owner {
+        let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
     }
-    result.map_err(|e| CaError::io(path, e))
+    f.write_all(line.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| CaError::io(path, e))
+}
+
+/// Removes the temp files ([`TEMP_PREFIX`]) a crash left in `dir`; returns how many. Must
+/// run under the CA lock: every temp file of the CA directory is written under it.
+pub(crate) fn sweep_temp_files(dir: &Path) -> Result<usize, CaError> {
+    let mut removed = 0;
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(CaError::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| CaError::io(dir, e))?;
+        let name = entry.file_name();
+        if name.to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX))
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            remove_unsynced(&entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Makes the renames and removals done in `dir` durable (fsync of the directory).
@@ -259,6 +297,23 @@ pub(crate) fn inventory_line(
     format!("0x{serial:04X} {not_before} {not_after} /CN={subject}\n")
 }
 
+/// The serials `inventory.txt` holds for `/CN=<certname>` (every line checked).
+pub(crate) fn inventory_serials_of(
+    path: &Path,
+    text: &str,
+    certname: &str,
+) -> Result<Vec<u64>, CaError> {
+    let subject = format!("/CN={certname}");
+    let serials = parse_inventory(path, text)?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .zip(serials)
+        .filter(|(line, _)| line.splitn(4, ' ').nth(3) == Some(subject.as_str()))
+        .map(|(_, serial)| serial)
+        .collect())
+}
+
 /// Checks every line of an inventory and returns the serials in it.
 pub(crate) fn parse_inventory(path: &Path, text: &str) -> Result<Vec<u64>, CaError> {
     let mut serials = Vec::new();
@@ -368,6 +423,41 @@ mod tests {
             fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no temp file left"
+        );
+    }
+
+    #[test]
+    fn a_250_byte_name_fits_beside_its_temp_file() {
+        // Regression: the temp file was `.<name>.tmp.<pid>`, over 255 bytes for such a name.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(format!("{}.pem", "a".repeat(250)));
+        write_atomic(&p, b"cert", PUBLIC_MODE).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"cert");
+    }
+
+    #[test]
+    fn orphaned_temp_files_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(format!("{TEMP_PREFIX}abc123")), b"half").unwrap();
+        fs::write(dir.path().join("keep.pem"), b"x").unwrap();
+        assert_eq!(sweep_temp_files(dir.path()).unwrap(), 1);
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["keep.pem"]);
+    }
+
+    #[test]
+    fn append_adds_a_line_without_rewriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("inventory.txt");
+        append_line(&p, "one\n", PRIVATE_MODE).unwrap();
+        append_line(&p, "two\n", PRIVATE_MODE).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "one\ntwo\n");
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
         );
     }
 }

@@ -564,3 +564,16 @@ fn every_flipped_bit_is_refused() {
         }
     }
 }
+
+#[test]
+fn a_non_pem_csr_is_reported_as_not_pem() {
+    // Regression: a DER or binary file was reported by the PEM decoder's own words.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = CertificateAuthority::setup(dir.path(), settings()).unwrap();
+    let der = der_of(&fixture("agent-csr-plain.pem"));
+    for input in [der.as_slice(), b"\0\x01binary\xff", b"plain text\n"] {
+        let err = ca.submit_csr("agent1.example.test", input).unwrap_err();
+        assert!(matches!(err, CaError::Malformed { .. }), "{err:?}");
+        assert!(err.to_string().contains("not a PEM CSR"), "{err}");
+    }
+}

@@ -132,6 +132,7 @@ fn ec_ca_generate_and_renew_verify() {
             dir.path(),
             CaSettings {
                 key,
+                allow_auto_renewal: true,
                 ..CaSettings::new("Puppet CA: ec")
             },
         )

@@ -7,7 +7,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use der::Decode;
 use puppet_ca::{
@@ -28,6 +29,7 @@ fn settings(autosign: Autosign) -> CaSettings {
     CaSettings {
         key: KeyType::EcP256,
         autosign,
+        allow_auto_renewal: true,
         ..CaSettings::new("Puppet CA: policy.test")
     }
 }
@@ -196,15 +198,26 @@ fn crl_is_resigned_before_its_next_update_even_when_unchanged() {
         crl_refresh_before: Duration::from_secs(3),
         ..settings(Autosign::Off)
     };
-    let ca = CertificateAuthority::open(dir.path(), short.clone()).unwrap();
+    // The CAs read the time from a clock the test moves on (no sleeping).
+    let offset = Arc::new(AtomicU64::new(0));
+    let clock = {
+        let offset = offset.clone();
+        move || SystemTime::now() + Duration::from_millis(offset.load(Ordering::SeqCst))
+    };
+    let ca = CertificateAuthority::open(dir.path(), short.clone())
+        .unwrap()
+        .with_clock(clock.clone());
     // A second CA set up with those settings: its infrastructure CRL is short-lived too.
     let dir2 = tempfile::tempdir().unwrap();
-    let ca2 = CertificateAuthority::setup(dir2.path(), short).unwrap();
+    let ca2 = CertificateAuthority::setup(dir2.path(), short)
+        .unwrap()
+        .with_clock(clock);
     ca.generate("a.example.test", &[]).unwrap();
     ca.revoke("a.example.test").unwrap(); // CRL number 1, next update in 6 s
     let (n1, next1) = crl_number_and_next_update(&ca);
     assert_eq!(n1, [2, 1, 1]);
-    std::thread::sleep(Duration::from_millis(3100));
+    assert_eq!(crl_number_and_next_update(&ca).0, n1, "re-signed too early");
+    offset.store(3100, Ordering::SeqCst);
     let (n2, next2) = crl_number_and_next_update(&ca);
     assert_eq!(n2, [2, 1, 2], "CRL not re-signed inside the refresh window");
     assert!(next2 > next1);

@@ -16,6 +16,9 @@
 //!
 //! Settings read (Puppet's names): `certname` (default: this host's name), `dns_alt_names`,
 //! `autosign` (`true`, `false` or a path), `ca_ttl` (seconds or `5y`, `30d`, `12h`, ...),
+//! `allow_auto_renewal` (`true` lets an agent renew its certificate on
+//! `/puppet-ca/v1/certificate_renewal`, Puppetserver's `allow-auto-renewal`; default `false`, as
+//! Puppetserver 7),
 //! `keylength` (RSA bits for a new CA and master key; default 4096), `cadir`, `ssldir`,
 //! `vardir`, `environmentpath`. Ours: `ca_admin_certnames` (comma list allowed on the CA
 //! admin endpoints; default the master's certname) and `max_request_bytes` (default 32 MiB).
@@ -57,6 +60,7 @@ const KNOWN_SETTINGS: &[&str] = &[
     "dns_alt_names",
     "autosign",
     "ca_ttl",
+    "allow_auto_renewal",
     "keylength",
     "cadir",
     "ssldir",
@@ -348,6 +352,18 @@ impl MasterSetup {
             settings.ca_ttl = parse_duration(ttl).ok_or_else(|| {
                 config_error(&conf_path, format!("ca_ttl: invalid duration {ttl:?}"))
             })?;
+        }
+        if let Some(v) = conf.server("allow_auto_renewal") {
+            settings.allow_auto_renewal = match v {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(config_error(
+                        &conf_path,
+                        format!("allow_auto_renewal: expected true or false, got {other:?}"),
+                    ));
+                }
+            };
         }
         if let Some(bits) = conf.server("keylength") {
             let bits: u32 = bits.parse().map_err(|_| {

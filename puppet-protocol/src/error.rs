@@ -219,6 +219,8 @@ fn ca_status(operation: CaOperation, e: &puppet_ca::CaError) -> u16 {
         E::NothingToClean { .. } => 404,
         // A certificate this CA did not issue, or revoked.
         E::RenewalRefused { .. } => 403,
+        // Puppetserver has no renewal endpoint unless `allow-auto-renewal` is on.
+        E::RenewalDisabled => 404,
         _ => 500,
     }
 }

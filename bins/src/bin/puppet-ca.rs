@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use puppet_ca::{CaError, CaSettings, CertificateAuthority, KeyType};
 
-const DEFAULT_CADIR: &str = "/etc/puppetlabs/puppetserver/ca";
-
 /// Manage a Puppet CA directory offline, with `puppetserver ca`'s verbs.
 #[derive(Parser)]
 #[command(name = "puppet-ca", version)]
 struct Cli {
-    /// CA directory (Puppetserver's is /etc/puppetlabs/puppetserver/ca)
-    #[arg(long, global = true, value_name = "DIR", default_value = DEFAULT_CADIR)]
-    cadir: PathBuf,
+    /// CA directory [default: Puppetserver's on this platform: /etc/puppet/puppetserver/ca
+    /// with Debian's packages (Debian, or /etc/puppet, and no /etc/puppetlabs), else
+    /// /etc/puppetlabs/puppetserver/ca]
+    #[arg(long, global = true, value_name = "DIR")]
+    cadir: Option<PathBuf>,
     /// Allow subject alternative names in CSRs (Puppetserver's allow-subject-alt-names)
     #[arg(long, global = true)]
     allow_subject_alt_names: bool,
@@ -81,9 +81,10 @@ enum Action {
         /// Subject alternative names (DNS names, or IP:address)
         #[arg(long, value_name = "NAME[,NAME]", value_delimiter = ',')]
         subject_alt_names: Vec<String>,
-        /// ssldir for the key and certificate
-        #[arg(long, value_name = "DIR", default_value = "/etc/puppetlabs/puppet/ssl")]
-        ssldir: PathBuf,
+        /// ssldir for the key and certificate [default: /var/lib/puppet/ssl on Debian, else
+        /// /etc/puppetlabs/puppet/ssl]
+        #[arg(long, value_name = "DIR")]
+        ssldir: Option<PathBuf>,
     },
     /// Place a CSR in requests/<certname>.pem, as Puppetserver does when an agent submits one
     Submit {
@@ -101,7 +102,8 @@ fn main() -> ExitCode {
         allow_authorization_extensions: cli.allow_authorization_extensions,
         ..CaSettings::default()
     };
-    run(&cli.cadir, cli.action, settings).unwrap_or_else(|e| {
+    let cadir = cli.cadir.unwrap_or_else(puppet_ca::default_cadir);
+    run(&cadir, cli.action, settings).unwrap_or_else(|e| {
         eprintln!("Error: {e}");
         ExitCode::FAILURE
     })
@@ -181,6 +183,7 @@ fn run(cadir: &Path, action: Action, mut settings: CaSettings) -> Result<ExitCod
             ssldir,
         } => {
             let ca = open(&settings)?;
+            let ssldir = ssldir.unwrap_or_else(puppet_ca::default_ssldir);
             each(&names.certname, &mut |n| {
                 let (key, cert) = ca.generate(n, &subject_alt_names)?;
                 for (what, path) in ca.save_to_ssldir(&ssldir, n, &key, &cert)? {
@@ -190,7 +193,16 @@ fn run(cadir: &Path, action: Action, mut settings: CaSettings) -> Result<ExitCod
             });
         }
         Action::Submit { certname, csr } => {
-            open(&settings)?.submit_csr(&certname, &read(&csr)?)?;
+            let ca = open(&settings)?;
+            ca.submit_csr(&certname, &read(&csr)?)
+                .map_err(|e| match e {
+                    // Name the file: "CSR for x is malformed" alone does not say which one.
+                    CaError::Malformed { what, reason } => CaError::Malformed {
+                        what: format!("{what} ({})", csr.display()),
+                        reason,
+                    },
+                    e => e,
+                })?;
             println!("Successfully submitted certificate request for {certname}");
         }
     }

@@ -9,18 +9,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
+use puppet_ca::{CertState, CertStatus, Expirations};
 use puppet_catalog::Catalog;
+use puppet_facts::Facts;
 use puppet_protocol::ProtocolError;
+use puppet_protocol::ca::DesiredState;
 use puppet_protocol::client::{Client, Identity};
+use puppet_protocol::files::{FileMetadata, MetadataOptions};
 use puppet_protocol::server::{
     CaService, CatalogArchive, CatalogCompiler, CompileRequest, FactStore, FileBucket, FileServer,
-    Limits, Master, MasterOptions, NodeClassifier, NodeInfo, ReportSink,
-    RunningMaster, Services, TlsFiles, TlsSource,
+    Limits, Master, MasterOptions, NodeClassifier, NodeInfo, ReportSink, RunningMaster, Services,
+    TlsFiles, TlsSource,
 };
-use puppet_ca::{CertState, CertStatus, Expirations};
-use puppet_facts::Facts;
-use puppet_protocol::ca::DesiredState;
-use puppet_protocol::files::{FileMetadata, MetadataOptions};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

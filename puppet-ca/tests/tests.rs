@@ -1,0 +1,12 @@
+//! The integration tests of `puppet-ca`, one test binary (one module per concern).
+
+#![allow(clippy::unwrap_used)]
+
+mod bad_input;
+mod builder;
+mod extensions;
+mod import;
+mod openssl;
+mod policy;
+mod puppetserver_dir;
+mod revocation;
