@@ -3,9 +3,12 @@
 //! The expected orders and messages of the hand-made catalogs below were checked against real
 //! Puppet 7.23 (`puppet apply --catalog <file>.json`, reading `last_run_report.yaml`).
 
+use super::autorequire::{line_start_paths, line_start_quoted};
+use super::index::normalize_path;
 use super::*;
-use crate::reference::capitalize_segments;
+use crate::reference::{capitalize_segments, split_ref};
 use proptest::prelude::*;
+use serde_json::Value;
 use serde_json::json;
 
 fn catalog(value: Value) -> Catalog {
