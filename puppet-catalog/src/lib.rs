@@ -68,7 +68,7 @@ mod check;
 mod diff;
 mod error;
 mod graph;
-mod reference;
+pub mod reference;
 
 pub use builder::{CatalogBuilder, Declaration};
 pub use catalog::{Catalog, CatalogVersion, Checksum, Edge, FileMetadata, Resource};
