@@ -162,6 +162,21 @@ impl ResourceStatuses {
         self.entries.iter().map(|(k, s)| (k.as_str(), s))
     }
 
+    /// The statuses with their keys, in order, to change them (the keys stay).
+    ///
+    /// ```
+    /// use puppet_report::{ResourceStatus, ResourceStatuses};
+    /// let mut statuses = ResourceStatuses::default();
+    /// statuses.insert(ResourceStatus::new("file", "/tmp/a"));
+    /// for (_, status) in statuses.iter_mut() {
+    ///     status.skipped = true;
+    /// }
+    /// assert!(statuses.get("File[/tmp/a]").is_some_and(|s| s.skipped));
+    /// ```
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut ResourceStatus)> {
+        self.entries.iter_mut().map(|(k, s)| (k.as_str(), s))
+    }
+
     /// The keys (resource references), in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(k, _)| k.as_str())
