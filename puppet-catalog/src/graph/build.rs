@@ -171,23 +171,33 @@ impl<'c> Builder<'c> {
     }
 
     pub(super) fn build(mut self) -> Result<Graph, CatalogError> {
-        let resources = &self.catalog.resources;
-        let n = resources.len();
+        let catalog = self.catalog;
+        let n = catalog.resources.len();
         if n >= (u32::MAX / 4) as usize {
             return Err(CatalogError::Parse {
                 path: "resources".into(),
                 message: format!("{n} resources is more than this graph holds"),
             });
         }
-        self.names = resources
+        self.names = catalog
+            .resources
             .iter()
             .map(|r| ResourceRef::new(&r.resource_type, r.title.as_str()))
             .collect();
-        self.index = RefIndex::build(&self.names, resources);
+        self.index = RefIndex::build(&self.names, &catalog.resources);
+        self.relationship_edges()?;
+        self.autorequire_edges();
+        let contents = self.containment()?;
+        let vertices = Vertices::new(&catalog.resources);
+        let alive = self.anchor_containers(&vertices, &contents);
+        Ok(self.finish(vertices, alive))
+    }
 
-        // Relationship metaparameters, resource by resource.
+    /// The relationship metaparameters, resource by resource, in `RELATIONSHIP_PARAMS` order.
+    fn relationship_edges(&mut self) -> Result<(), CatalogError> {
+        let catalog = self.catalog;
         let mut refs: Vec<&str> = Vec::new();
-        for (i, r) in resources.iter().enumerate() {
+        for (i, r) in catalog.resources.iter().enumerate() {
             if r.parameters.is_none() {
                 continue;
             }
@@ -236,10 +246,15 @@ impl<'c> Builder<'c> {
                 }
             }
         }
+        Ok(())
+    }
 
-        // Autorequires (core types have no autobefore, autosubscribe or autonotify).
+    /// Autorequires (core types have no autobefore, autosubscribe or autonotify), never
+    /// duplicating or reversing an edge already there.
+    fn autorequire_edges(&mut self) {
+        let catalog = self.catalog;
         let mut deps: Vec<u32> = Vec::new();
-        for (i, r) in resources.iter().enumerate() {
+        for (i, r) in catalog.resources.iter().enumerate() {
             deps.clear();
             self.autorequires(r, &mut deps);
             let i = i as u32;
@@ -250,8 +265,10 @@ impl<'c> Builder<'c> {
                 self.add_edge(j, i, false);
             }
         }
+    }
 
-        // Containment (the catalog's own graph): distinct targets per source, in order.
+    /// Containment (the catalog's own graph): distinct targets per source, in order.
+    fn containment(&self) -> Result<Csr, CatalogError> {
         let mut contain: Vec<(u32, u32)> = Vec::with_capacity(self.catalog.edges.len());
         for (k, e) in self.catalog.edges.iter().enumerate() {
             let s = self.resolve(&e.source);
@@ -273,41 +290,14 @@ impl<'c> Builder<'c> {
                 }
             }
         }
-        let contents = Csr::by_first(n, &contain);
+        Ok(Csr::by_first(self.names.len(), &contain))
+    }
 
-        // Vertices: resources, then two sentinels per container.
-        let mut kinds: Vec<Kind> = resources
-            .iter()
-            .map(|r| {
-                if is_container(r) {
-                    Kind::Container
-                } else {
-                    Kind::Leaf(REFRESHABLE.contains(&r.resource_type.as_str()))
-                }
-            })
-            .collect();
-        let mut priority: Vec<u32> = (0..n as u32).collect();
-        let mut whit_of = vec![NONE; n];
-        let containers: Vec<u32> = (0..n as u32)
-            .filter(|&v| kinds[v as usize] == Kind::Container)
-            .collect();
-        for &x in &containers {
-            whit_of[x as usize] = kinds.len() as u32;
-            kinds.push(Kind::Admissible(x));
-            kinds.push(Kind::Completed(x));
-            priority.push(x);
-            priority.push(x);
-        }
-        let adm = |v: u32| match whit_of[v as usize] {
-            NONE => v,
-            w => w,
-        };
-        let cmp = |v: u32| match whit_of[v as usize] {
-            NONE => v,
-            w => w + 1,
-        };
-
-        // replace_containers_with_anchors
+    /// `replace_containers_with_anchors`: each container's edges move to its sentinels, its
+    /// members go between them. Returns which of the edges added so far are still alive.
+    fn anchor_containers(&mut self, vertices: &Vertices, contents: &Csr) -> Vec<bool> {
+        let n = self.names.len();
+        let (adm, cmp) = (|v| vertices.admissible(v), |v| vertices.completed(v));
         let e0 = self.src.len();
         let original: Vec<(u32, u32)> = (0..e0).map(|e| (self.src[e], self.dst[e])).collect();
         let by_dst = Csr::edge_ids(n, e0, |e| original[e].1);
@@ -315,7 +305,7 @@ impl<'c> Builder<'c> {
         let mut alive = vec![true; e0];
         let mut stamp = vec![NONE; n];
         let mut group: Vec<u32> = Vec::new();
-        for &x in &containers {
+        for &x in &vertices.containers {
             let targets = contents.row(x);
             if targets.is_empty() {
                 self.push_raw(adm(x), cmp(x), false);
@@ -349,8 +339,18 @@ impl<'c> Builder<'c> {
                 alive[e] = false;
             }
         }
+        alive
+    }
 
-        // The final graph: distinct pairs, targets in first-insertion order.
+    /// The final graph: distinct pairs, targets in first-insertion order, and the reverse
+    /// adjacency.
+    fn finish(self, vertices: Vertices, mut alive: Vec<bool>) -> Graph {
+        let Vertices {
+            kinds,
+            priority,
+            whit_of,
+            ..
+        } = vertices;
         let nv = kinds.len();
         let total = self.src.len();
         alive.resize(total, true);
@@ -411,7 +411,7 @@ impl<'c> Builder<'c> {
             }
         }
 
-        Ok(Graph {
+        Graph {
             names: self.names,
             kinds,
             priority,
@@ -423,7 +423,7 @@ impl<'c> Builder<'c> {
             in_from,
             index: self.index,
             unresolved: self.unresolved,
-        })
+        }
     }
 
     /// An edge of the container replacement (no pair bookkeeping needed any more).
@@ -431,6 +431,67 @@ impl<'c> Builder<'c> {
         self.src.push(s);
         self.dst.push(t);
         self.refresh.push(refresh);
+    }
+}
+
+/// The vertices: the resources (vertex `i` is resource `i`), then two sentinels per container.
+struct Vertices {
+    kinds: Vec<Kind>,
+    /// The resource's catalog position; a sentinel has its container's.
+    priority: Vec<u32>,
+    /// Per resource: its `admissible` sentinel (`completed` is the next one), or `NONE`.
+    whit_of: Vec<u32>,
+    /// The containers, in catalog order.
+    containers: Vec<u32>,
+}
+
+impl Vertices {
+    fn new(resources: &[Resource]) -> Vertices {
+        let n = resources.len();
+        let mut kinds: Vec<Kind> = resources
+            .iter()
+            .map(|r| {
+                if is_container(r) {
+                    Kind::Container
+                } else {
+                    Kind::Leaf(REFRESHABLE.contains(&r.resource_type.as_str()))
+                }
+            })
+            .collect();
+        let mut priority: Vec<u32> = (0..n as u32).collect();
+        let mut whit_of = vec![NONE; n];
+        let containers: Vec<u32> = (0..n as u32)
+            .filter(|&v| kinds[v as usize] == Kind::Container)
+            .collect();
+        for &x in &containers {
+            whit_of[x as usize] = kinds.len() as u32;
+            kinds.push(Kind::Admissible(x));
+            kinds.push(Kind::Completed(x));
+            priority.push(x);
+            priority.push(x);
+        }
+        Vertices {
+            kinds,
+            priority,
+            whit_of,
+            containers,
+        }
+    }
+
+    /// Where edges into `v` go: its `admissible` sentinel for a container.
+    fn admissible(&self, v: u32) -> u32 {
+        match self.whit_of[v as usize] {
+            NONE => v,
+            w => w,
+        }
+    }
+
+    /// Where edges out of `v` start: its `completed` sentinel for a container.
+    fn completed(&self, v: u32) -> u32 {
+        match self.whit_of[v as usize] {
+            NONE => v,
+            w => w + 1,
+        }
     }
 }
 

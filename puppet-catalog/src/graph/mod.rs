@@ -18,7 +18,6 @@
 //!
 //! The apply order is the traversal of that graph in which the next resource is always the
 //! ready one (all its dependencies done) of smallest priority. Sentinels are not reported.
-
 //!
 //! The parts, one module each: [`build`] (the vertices, the relationship metaparameters, the
 //! containers' sentinels and the final adjacency), [`autorequire`] (what each core type
