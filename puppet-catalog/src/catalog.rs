@@ -7,6 +7,7 @@ use crate::reference::split_ref;
 use crate::{CatalogError, ResourceRef};
 
 mod de;
+mod redact;
 
 /// A compiled catalog, as Puppetserver 7 sends it (`catalog_format` 1 or 2).
 ///
@@ -299,12 +300,12 @@ impl Resource {
 
     /// Whether `reference` names this resource (by type and title, canonicalized).
     pub fn is(&self, reference: &ResourceRef) -> bool {
-        let ty = crate::reference::capitalize_segments(&self.resource_type);
+        let ty = crate::reference::canonical_type(&self.resource_type);
         if ty != reference.type_name.as_str() {
             return false;
         }
         if ty == "Class" {
-            crate::reference::capitalize_segments(&self.title) == reference.title.as_str()
+            crate::reference::canonical_type(&self.title) == reference.title.as_str()
         } else {
             self.title == reference.title
         }

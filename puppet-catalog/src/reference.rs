@@ -3,9 +3,10 @@
 //! One implementation of Puppet's rules, used by the graph, the diff, the builder and the
 //! public API:
 //!
-//! - the type is canonicalized as `Puppet::Resource.type_and_title` does: each `::` segment
-//!   capitalized (Ruby's `capitalize`: first letter up, the rest down) unless the name already
-//!   starts with an ASCII capital, and a leading `::` dropped (`foo::bar` → `Foo::Bar`);
+//! - the type is canonicalized as `Puppet::Resource.type_and_title` does, with
+//!   [`capitalize_type_name`]: each `::` segment capitalized (Ruby's `capitalize`: first letter
+//!   up, the rest down) unless the name already starts with an ASCII capital; a leading `::`
+//!   is dropped first, as the Puppet language does (`::foo::bar` → `Foo::Bar`);
 //! - for `Class`, the title is a class name and is canonicalized the same way
 //!   (`Class[foo::bar]` → `Class[Foo::Bar]`, `Class[main]` → `Class[Main]`);
 //! - the title is everything between the first `[` and the final `]` (`File[/a[1]]` has the
@@ -26,6 +27,10 @@ use std::str::FromStr;
 use serde_json::Value;
 
 use crate::CatalogError;
+
+mod capitalize;
+
+pub use capitalize::{capitalize_type_name, ruby_capitalize};
 
 /// A reference to a resource: its type, capitalized as Puppet writes it (`File`, `Foo::Bar`),
 /// and its title.
@@ -59,7 +64,7 @@ impl ResourceRef {
     /// assert_eq!(ResourceRef::new("class", "nginx::config").title, "Nginx::Config");
     /// ```
     pub fn new(type_name: impl AsRef<str>, title: impl Into<String>) -> ResourceRef {
-        let type_name = capitalize_segments(type_name.as_ref()).into_owned();
+        let type_name = canonical_type(type_name.as_ref()).into_owned();
         let title = title.into();
         let title = if type_name == "Class" {
             match canonical_class_title(&title) {
@@ -223,7 +228,7 @@ pub(crate) fn split_ref(text: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), &'st
     if title.is_empty() {
         return Err("the title is empty");
     }
-    let ty = capitalize_segments(raw_type);
+    let ty = canonical_type(raw_type);
     let title = if ty == "Class" {
         match canonical_class_title(&title) {
             Cow::Borrowed(_) => title,
@@ -288,28 +293,13 @@ fn unquote(raw: &str) -> Result<Cow<'_, str>, &'static str> {
 
 /// A class title: `main` and every other name get their segments capitalized.
 fn canonical_class_title(title: &str) -> Cow<'_, str> {
-    capitalize_segments(title)
+    canonical_type(title)
 }
 
-/// `TypeFormatter#capitalize_segments` (Ruby `capitalize` on each `::` segment unless the
-/// name already starts with an ASCII capital), without a leading `::`.
-pub(crate) fn capitalize_segments(name: &str) -> Cow<'_, str> {
-    let name = name.strip_prefix("::").unwrap_or(name);
-    if name.starts_with(|c: char| c.is_ascii_uppercase()) {
-        return Cow::Borrowed(name);
-    }
-    let mut out = String::with_capacity(name.len());
-    for (i, seg) in name.split("::").enumerate() {
-        if i > 0 {
-            out.push_str("::");
-        }
-        let mut chars = seg.chars();
-        if let Some(c) = chars.next() {
-            out.extend(c.to_uppercase());
-            out.extend(chars.flat_map(char::to_lowercase));
-        }
-    }
-    Cow::Owned(out)
+/// A type (or class) name as references hold it: without a leading `::` (as the Puppet
+/// language reads `::foo`), then [`capitalize_type_name`].
+pub(crate) fn canonical_type(name: &str) -> Cow<'_, str> {
+    capitalize_type_name(name.strip_prefix("::").unwrap_or(name))
 }
 
 /// Whether `tag` is a valid Puppet tag (`Puppet::Util::Tagging#valid_tag?`):

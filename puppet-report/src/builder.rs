@@ -3,11 +3,12 @@
 //! as Puppet 7 computes them (`Puppet::Resource::Status#add_event`,
 //! `Puppet::Transaction::Report#finalize_report`).
 
+use puppet_catalog::reference::capitalize_type_name;
 use serde_json::{Map, Number, Value};
 
 use crate::model::{
     ConfigurationVersion, Event, EventStatus, Log, Metric, Metrics, Report, ResourceStatus,
-    ResourceStatuses, RunStatus, capitalize, downcase,
+    ResourceStatuses, RunStatus, downcase,
 };
 
 /// The Puppet version a built report claims unless told otherwise.
@@ -44,7 +45,7 @@ impl ResourceStatus {
     /// assert_eq!(puppet_report::ResourceStatus::new("exec", "Reload").tags, ["exec", "reload"]);
     /// ```
     pub fn new(resource_type: &str, title: &str) -> ResourceStatus {
-        let resource_type = capitalize(resource_type);
+        let resource_type = capitalize_type_name(resource_type).into_owned();
         let resource = format!("{resource_type}[{title}]");
         ResourceStatus {
             title: title.to_owned(),

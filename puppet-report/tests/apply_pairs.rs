@@ -2,7 +2,7 @@
 //! `tests/fixtures/capture.sh`): each report round-trips, the builder derives Puppet's
 //! statuses and metrics from it, and our summary text is Puppet's, byte for byte.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! knows before finalizing, derives the same statuses, metrics and run status as Puppet; and
 //! where the capture kept the run's `last_run_summary.yaml`, ours is the same text.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

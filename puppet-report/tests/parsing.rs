@@ -1,7 +1,7 @@
 //! Reading: bad input gives a typed error naming the JSON path, never a panic; unknown
 //! keys and explicit nulls survive a round trip; built reports read back equal.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

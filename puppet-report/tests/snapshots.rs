@@ -1,7 +1,7 @@
 //! Snapshots of what the builder produces: the report document and its
 //! `last_run_summary.yaml`, for a run with every kind of outcome.
 
-mod common;
+use crate::common;
 
 use common::scenario as run;
 use puppet_report::{Report, SummaryOptions};

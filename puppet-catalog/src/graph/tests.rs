@@ -3,9 +3,12 @@
 //! The expected orders and messages of the hand-made catalogs below were checked against real
 //! Puppet 7.23 (`puppet apply --catalog <file>.json`, reading `last_run_report.yaml`).
 
+use super::autorequire::{line_start_paths, line_start_quoted};
+use super::index::normalize_path;
 use super::*;
-use crate::reference::capitalize_segments;
+use crate::reference::{canonical_type, split_ref};
 use proptest::prelude::*;
+use serde_json::Value;
 use serde_json::json;
 
 fn catalog(value: Value) -> Catalog {
@@ -374,8 +377,8 @@ fn reference_helpers() {
     );
     assert_eq!(normalize_path("/a//b///"), "/a/b");
     assert_eq!(normalize_path("/"), "/");
-    assert_eq!(capitalize_segments("foo::BAR"), "Foo::Bar");
-    assert_eq!(capitalize_segments("Foo::bar"), "Foo::bar");
+    assert_eq!(canonical_type("foo::BAR"), "Foo::Bar");
+    assert_eq!(canonical_type("Foo::bar"), "Foo::bar");
     assert!(split_ref("File").is_err());
     assert!(split_ref("[x]").is_err());
     assert_eq!(

@@ -1,8 +1,7 @@
 //! Helpers shared by the fixture tests.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use puppet_report::{Event, EventStatus, Log, LogLevel, Report, ReportBuilder, ResourceStatus};
 use serde_json::{Value, json};
@@ -245,4 +244,21 @@ pub fn scenario() -> Report {
         .add_time("catalog_application", 0.058222728000032475)
         .add_time("total", 0.058502418);
     b.finish()
+}
+
+/// Whether Ruby with the Puppet library (Debian's `puppet-agent`) can run. When it cannot, the
+/// calling test skips with one line, unless `PUPPET_RS_REQUIRE_REAL=1`, which makes it fail.
+pub fn real_puppet(test: &str) -> bool {
+    let ok = Command::new("ruby")
+        .args(["-rpuppet", "-e", "exit 0"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("PUPPET_RS_REQUIRE_REAL").as_deref() != Ok("1"),
+            "{test}: PUPPET_RS_REQUIRE_REAL=1 but ruby with the puppet library cannot run"
+        );
+        eprintln!("{test}: skipped, Puppet is not installed (ruby -rpuppet fails)");
+    }
+    ok
 }
