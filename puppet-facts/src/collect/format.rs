@@ -279,7 +279,7 @@ pub fn text_multiple(map: &Map<String, Value>) -> String {
 /// would read back as another type.
 pub fn yaml(map: &Map<String, Value>) -> String {
     if map.is_empty() {
-        return "{}".into();
+        return "--- {}".into();
     }
     let mut out = String::new();
     yaml_map(map, 0, &mut out);

@@ -232,12 +232,28 @@ pub fn collect(
             s(architecture(&uname.machine, debian)),
         );
     }
-    if debian {
+    let ubuntu = release.get("id").is_some_and(|id| id == "ubuntu");
+    if ubuntu {
+        // facts/ubuntu/os/release.rb: VERSION_ID as both full and major.
+        if let Some(v) = release.get("version_id") {
+            let v = if v.contains('.') {
+                v.clone()
+            } else {
+                format!("{v}.0")
+            };
+            let mut rel = Map::new();
+            rel.insert("full".into(), s(v.clone()));
+            rel.insert("major".into(), s(v));
+            insert_path(facts, &["os", "release"], Value::Object(rel));
+        }
+    } else if debian {
         let version = sources.read_for("os", "/etc/debian_version")?;
         if let Some(rel) = version.as_deref().and_then(debian_release) {
             insert_path(facts, &["os", "release"], rel.clone());
             insert_path(facts, &["os", "distro", "release"], rel);
         }
+    }
+    if debian {
         if let Some(c) = codename(&release) {
             insert_path(facts, &["os", "distro", "codename"], s(c));
         }
@@ -247,7 +263,8 @@ pub fn collect(
         if let Some(id) = release.get("id") {
             insert_path(facts, &["os", "distro", "id"], s(capitalize(id)));
         }
-    } else if let Some(v) = release.get("version_id") {
+    }
+    if let (false, Some(v)) = (debian, release.get("version_id")) {
         let v = if v.contains('.') {
             v.clone()
         } else {

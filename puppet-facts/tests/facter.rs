@@ -1,0 +1,225 @@
+//! Debian's facter 4 on this machine against our collection: every fact facter answers has
+//! the same shape, type and value, except values that change between two runs a moment apart
+//! (free memory and disk, load, uptime). Facts facter cannot give here and we can are listed
+//! in `OURS_ONLY`; facts we do not give, with the reason, in `FACTER_ONLY`. Also compares the
+//! bytes of `--json`, `--yaml` and text output for queries on stable facts.
+//! Skips with one line when facter is absent, unless PUPPET_RS_REQUIRE_REAL=1.
+
+use std::process::Command;
+
+use puppet_facts::collect::{Collection, Options, collect, format};
+use serde_json::{Map, Value};
+
+/// facter only: the Ruby interpreter's own facts, and `augparse --version` (a command run).
+const FACTER_ONLY: &[&str] = &[
+    "augeas",
+    "augeasversion",
+    "ruby",
+    "rubyplatform",
+    "rubysitedir",
+    "rubyversion",
+];
+
+/// Ours only, when facter lacks them: facter 4.3 cannot open `/proc/1/environ` in a sandbox
+/// and drops `virtual`, `is_virtual`, `system_uptime` (and the legacy `uptime*`); without the
+/// ruby-sys-filesystem gem it drops `mountpoints`; without `virt-what`/`lspci` (Recommends of
+/// Debian's facter) it drops `hypervisors`. We read other sources for all of them.
+const OURS_ONLY: &[&str] = &[
+    "virtual",
+    "is_virtual",
+    "system_uptime",
+    "uptime",
+    "uptime_days",
+    "uptime_hours",
+    "uptime_seconds",
+    "mountpoints",
+    "hypervisors",
+];
+
+/// Leaf paths whose values change between two runs.
+fn volatile(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or("");
+    path.starts_with("load_averages")
+        || path.starts_with("system_uptime")
+        || path.starts_with("uptime")
+        || ["memoryfree", "memoryfree_mb", "swapfree", "swapfree_mb"].contains(&path)
+        || ((path.starts_with("memory.") || path.starts_with("mountpoints."))
+            && [
+                "available",
+                "available_bytes",
+                "capacity",
+                "used",
+                "used_bytes",
+            ]
+            .contains(&last))
+}
+
+fn facter() -> Option<()> {
+    let found = Command::new("facter")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(());
+    }
+    if std::env::var("PUPPET_RS_REQUIRE_REAL").as_deref() == Ok("1") {
+        panic!("facter is not installed and PUPPET_RS_REQUIRE_REAL=1");
+    }
+    eprintln!("skipping: facter is not installed (apt-get install facter)");
+    None
+}
+
+fn run_facter(args: &[&str]) -> (String, i32) {
+    let out = Command::new("facter")
+        .args(args)
+        .output()
+        .expect("run facter");
+    (
+        String::from_utf8(out.stdout).expect("UTF-8"),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn ours() -> Collection {
+    collect(&Options {
+        external_facts: false,
+        ..Options::default()
+    })
+}
+
+fn compare(path: &str, theirs: &Value, ours: Option<&Value>, diffs: &mut Vec<String>) {
+    let Some(ours) = ours else {
+        diffs.push(format!("{path}: missing in ours (facter: {theirs})"));
+        return;
+    };
+    match (theirs, ours) {
+        (Value::Object(t), Value::Object(o)) => {
+            for (k, v) in t {
+                compare(&format!("{path}.{k}"), v, o.get(k), diffs);
+            }
+            for k in o.keys().filter(|k| !t.contains_key(*k)) {
+                if !(path == "hypervisors" || OURS_ONLY.contains(&format!("{path}.{k}").as_str())) {
+                    diffs.push(format!("{path}.{k}: only in ours"));
+                }
+            }
+        }
+        (Value::Array(t), Value::Array(o)) if t.len() == o.len() => {
+            for (i, (a, b)) in t.iter().zip(o).enumerate() {
+                compare(&format!("{path}.{i}"), a, Some(b), diffs);
+            }
+        }
+        (t, o) => {
+            let same_type =
+                std::mem::discriminant(t) == std::mem::discriminant(o) && t.is_f64() == o.is_f64();
+            if !same_type {
+                diffs.push(format!("{path}: type differs: facter {t}, ours {o}"));
+            } else if t != o && !volatile(path) {
+                diffs.push(format!("{path}: facter {t}, ours {o}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_fact_facter_answers_matches() {
+    if facter().is_none() {
+        return;
+    }
+    let (text, _code) = run_facter(&["--json", "--show-legacy", "--no-external-facts"]);
+    let theirs: Map<String, Value> = serde_json::from_str(&text).expect("facter JSON");
+    let collection = ours();
+    let ours = collection.facts(true);
+    let mut diffs = Vec::new();
+    for (k, v) in &theirs {
+        if FACTER_ONLY.contains(&k.as_str()) {
+            continue;
+        }
+        // Without ruby-sys-filesystem facter's partitions resolver answers {} on a machine
+        // with block devices but no partitions; with it (and in ours) the fact is absent.
+        if k == "partitions"
+            && v == &Value::Object(Map::new())
+            && !theirs.contains_key("mountpoints")
+        {
+            assert!(!ours.contains_key("partitions") || ours["partitions"].is_object());
+            continue;
+        }
+        compare(k, v, ours.get(k), &mut diffs);
+    }
+    for k in ours.keys().filter(|k| !theirs.contains_key(*k)) {
+        if !OURS_ONLY.contains(&k.as_str()) {
+            diffs.push(format!("{k}: only in ours"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "differences from facter:\n{}",
+        diffs.join("\n")
+    );
+}
+
+#[test]
+fn query_output_is_byte_identical() {
+    if facter().is_none() {
+        return;
+    }
+    let collection = ours();
+    let single = [
+        "os",
+        "os.release.major",
+        "os.name",
+        "networking.interfaces.lo",
+        "networking.interfaces.lo.ip",
+        "processors",
+        "processors.models.1",
+        "identity",
+        "kernel",
+        "kernelversion",
+        "filesystems",
+        "disks",
+        "memory.swap",
+        "nonexistent",
+        "os.foo",
+        "ipaddress",
+        "processorcount",
+        "fips_enabled",
+    ];
+    let mut diffs = Vec::new();
+    for q in single {
+        for fmt in [None, Some("--json"), Some("--yaml")] {
+            let mut args: Vec<&str> = fmt.into_iter().collect();
+            args.push("--no-external-facts");
+            args.push(q);
+            let (theirs, _) = run_facter(&args);
+            let answers = collection.query(&[q.to_string()]);
+            let ours = match fmt {
+                None => format::text_single(answers.get(q)),
+                Some("--json") => format::json(&answers),
+                _ => format::yaml(&answers),
+            } + "\n";
+            if theirs != ours {
+                diffs.push(format!(
+                    "facter {args:?}:\n--- facter\n{theirs}--- ours\n{ours}"
+                ));
+            }
+        }
+    }
+    let several = [
+        "kernel",
+        "os.name",
+        "nonexistent",
+        "memory.swap",
+        "processors.count",
+    ];
+    let queries: Vec<String> = several.iter().map(|s| s.to_string()).collect();
+    let answers = collection.query(&queries);
+    let mut args = vec!["--no-external-facts"];
+    args.extend(several);
+    let (theirs, _) = run_facter(&args);
+    let ours = format::text_multiple(&answers) + "\n";
+    if theirs != ours {
+        diffs.push(format!(
+            "facter {args:?}:\n--- facter\n{theirs}--- ours\n{ours}"
+        ));
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
