@@ -279,10 +279,16 @@ pub fn sort_map(map: Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
+/// A family's collector: reads its sources and inserts its facts.
+type Collector = fn(&Sources, &dyn System, &mut Map<String, Value>) -> Result<(), FactsError>;
+
+/// What one family's run gave.
+type FamilyRun = (Map<String, Value>, Result<(), FactsError>, Timing);
+
 /// One fact family: its name and its collector.
 struct Family {
     name: &'static str,
-    run: fn(&Sources, &dyn System, &mut Map<String, Value>) -> Result<(), FactsError>,
+    run: Collector,
 }
 
 const FAMILIES: &[Family] = &[
@@ -377,7 +383,7 @@ pub fn collect(options: &Options) -> Collection {
 /// Collects from the given sources and system calls (fixtures in tests).
 pub fn collect_from(sources: &Sources, system: &dyn System, options: &Options) -> Collection {
     let mut collection = Collection::default();
-    let results: Vec<(Map<String, Value>, Result<(), FactsError>, Timing)> = if options.concurrent {
+    let results: Vec<FamilyRun> = if options.concurrent {
         std::thread::scope(|scope| {
             let handles: Vec<_> = FAMILIES
                 .iter()
@@ -454,11 +460,7 @@ pub fn collect_family(name: &str) -> Option<(Map<String, Value>, Result<(), Fact
     Some((facts, result))
 }
 
-fn run_family(
-    family: &Family,
-    sources: &Sources,
-    system: &dyn System,
-) -> (Map<String, Value>, Result<(), FactsError>, Timing) {
+fn run_family(family: &Family, sources: &Sources, system: &dyn System) -> FamilyRun {
     let started = Instant::now();
     let mut facts = Map::new();
     let result = (family.run)(sources, system, &mut facts);

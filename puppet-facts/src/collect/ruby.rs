@@ -1,10 +1,11 @@
 //! Ruby's number formatting, which facter's strings and JSON numbers are made of.
 //!
-//! - [`float_to_s`]: `Float#to_s` (JSON and YAML floats, `load_averages`, `memoryfree_mb`).
-//! - [`format_fixed`]: `format('%.2f', x)` as Ruby 3.1's `BSD__dtoa` computes it, which is not
+//! - [`float_to_s`] gives `Float#to_s` (JSON and YAML floats, `load_averages`, `memoryfree_mb`).
+//! - [`format_fixed`] gives `format('%.2f', x)` as Ruby 3.1's `BSD__dtoa` computes it, which is not
 //!   correctly rounded near ties (`2.345` → `"2.34"`); every `capacity` string uses it.
-//! - [`round_half_up`]: `Float#round(n)`.
-//! - [`bytes_to_human_readable`], [`hertz_to_human_readable`]: facter's `UnitConverter`.
+//! - [`round_half_up`] gives `Float#round(n)`.
+//!
+//! - [`bytes_to_human_readable`], [`hertz_to_human_readable`] give facter's `UnitConverter`.
 
 /// Ruby's `Float#to_s`: shortest round-trip digits, `.0` for integral values, exponent form
 /// below `1e-4` and from `1e16`.
@@ -124,6 +125,8 @@ fn quick_dtoa(x: f64, nd: i32) -> Option<(Vec<u8>, i32)> {
     }
     let e2 = biased - 1023;
     let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | (1023u64 << 52));
+    // dtoa's own constants (not LOG10_2): the estimate must err exactly as Ruby's does.
+    #[allow(clippy::approx_constant)]
     let ds = (m - 1.5) * 0.289529654602168 + 0.1760912590558 + f64::from(e2) * 0.301029995663981;
     let mut k = ds.floor() as i32;
     let mut k_check = true;
