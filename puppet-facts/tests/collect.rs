@@ -291,3 +291,30 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `format('%.2f')` and `hertz_to_human_readable` against a table Ruby 3.1 wrote
+/// (`tests/fixtures/ruby-numbers.rb`).
+#[test]
+fn ruby_number_formatting_matches_ruby() {
+    use puppet_facts::collect::ruby;
+    let table =
+        std::fs::read_to_string(Path::new(FIXTURES).join("ruby-numbers.txt")).expect("table");
+    let mut checked = 0;
+    for line in table.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        match cols.as_slice() {
+            ["f", a, b, expected] => {
+                let (a, b): (f64, f64) = (a.parse().expect("a"), b.parse().expect("b"));
+                assert_eq!(ruby::format_fixed(a / b * 100.0, 2), *expected, "{a}/{b}");
+            }
+            ["h", mhz, expected] => {
+                let hz: u64 = mhz.parse::<u64>().expect("mhz") * 1_000_000;
+                let ours = ruby::hertz_to_human_readable(hz).expect("speed");
+                assert_eq!(ours.split(' ').next(), Some(*expected), "{mhz} MHz");
+            }
+            _ => panic!("bad line {line}"),
+        }
+        checked += 1;
+    }
+    assert!(checked > 17_000);
+}

@@ -223,3 +223,98 @@ fn query_output_is_byte_identical() {
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// Our tree made comparable with one facter run: facter's values for volatile leaves,
+/// facter-only facts copied in, ours-only facts facter lacks dropped.
+fn comparable(theirs: &Map<String, Value>, ours: &Map<String, Value>) -> Map<String, Value> {
+    fn merge(path: &str, t: &Value, o: &Value) -> Value {
+        match (t, o) {
+            (Value::Object(tm), Value::Object(om)) => Value::Object(
+                om.iter()
+                    .filter(|(k, _)| tm.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), merge(&format!("{path}.{k}"), &tm[k], v)))
+                    .collect(),
+            ),
+            _ if volatile(path) => t.clone(),
+            _ => o.clone(),
+        }
+    }
+    let mut out = Map::new();
+    for (k, t) in theirs {
+        let v = match ours.get(k) {
+            Some(o) => merge(k, t, o),
+            None => t.clone(), // facter-only (ruby, augeas, the partitions artefact)
+        };
+        out.insert(k.clone(), v);
+    }
+    puppet_facts::collect::sort_map(out)
+}
+
+/// Line by line; a differing line is allowed only for a volatile key (a moment apart).
+fn same_but_volatile(theirs: &str, ours: &str) -> Result<(), String> {
+    const KEYS: &[&str] = &[
+        "available",
+        "available_bytes",
+        "capacity",
+        "used",
+        "used_bytes",
+        "1m",
+        "5m",
+        "15m",
+        "memoryfree",
+        "memoryfree_mb",
+    ];
+    let (t, o): (Vec<&str>, Vec<&str>) = (theirs.lines().collect(), ours.lines().collect());
+    if t.len() != o.len() {
+        return Err(format!(
+            "{} lines from facter, {} from ours",
+            t.len(),
+            o.len()
+        ));
+    }
+    for (a, b) in t.iter().zip(&o) {
+        if a == b {
+            continue;
+        }
+        let key = |l: &str| {
+            l.trim_start()
+                .split([':', ' '])
+                .next()
+                .unwrap_or("")
+                .trim_matches('"')
+                .to_string()
+        };
+        if key(a) != key(b) || !KEYS.contains(&key(a).as_str()) {
+            return Err(format!("facter: {a}\nours:   {b}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn whole_output_is_byte_identical_in_every_format() {
+    if facter().is_none() {
+        return;
+    }
+    let collection = ours();
+    for legacy in [false, true] {
+        let mut base = vec!["--no-external-facts"];
+        if legacy {
+            base.push("--show-legacy");
+        }
+        let (json_out, _) = run_facter(&[base.as_slice(), &["--json"]].concat());
+        let theirs: Map<String, Value> = serde_json::from_str(&json_out).expect("facter JSON");
+        let tree = comparable(&theirs, &collection.facts(legacy));
+        assert_eq!(
+            json_out,
+            format::json(&tree) + "\n",
+            "--json (legacy {legacy})"
+        );
+        let (yaml_out, _) = run_facter(&[base.as_slice(), &["--yaml"]].concat());
+        same_but_volatile(&yaml_out, &(format::yaml(&tree) + "\n"))
+            .unwrap_or_else(|e| panic!("--yaml (legacy {legacy}): {e}"));
+        let (text_out, _) = run_facter(&base);
+        same_but_volatile(&text_out, &(format::text(&tree) + "\n"))
+            .unwrap_or_else(|e| panic!("text (legacy {legacy}): {e}"));
+    }
+}
