@@ -318,3 +318,28 @@ fn whole_output_is_byte_identical_in_every_format() {
             .unwrap_or_else(|e| panic!("text (legacy {legacy}): {e}"));
     }
 }
+
+#[test]
+fn timezone_follows_tz_like_facter() {
+    if facter().is_none() {
+        return;
+    }
+    for tz in [
+        "UTC",
+        "Europe/Paris",
+        ":America/New_York",
+        "EST5EDT",
+        "<+03>-3",
+        "Asia/Kolkata",
+        "Nonexistent/Zone",
+    ] {
+        let out = Command::new("facter")
+            .arg("timezone")
+            .env("TZ", tz)
+            .output()
+            .expect("facter");
+        let theirs = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+        let ours = puppet_facts::collect::timezone_abbreviation(Some(tz)).unwrap_or_default();
+        assert_eq!(ours, theirs, "TZ={tz}");
+    }
+}

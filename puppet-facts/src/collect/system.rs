@@ -154,8 +154,7 @@ impl System for Live {
     }
 
     fn timezone(&self) -> Option<String> {
-        let now = jiff::Zoned::now();
-        Some(now.strftime("%Z").to_string())
+        timezone_abbreviation(std::env::var("TZ").ok().as_deref())
     }
 }
 
@@ -164,4 +163,60 @@ fn ip_of(addr: &nix::sys::socket::SockaddrStorage) -> Option<IpAddr> {
         return Some(IpAddr::V4(v4.ip()));
     }
     addr.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+}
+
+/// The abbreviation (`UTC`, `CET`, `EST`) of the local zone now, for a value of `TZ`
+/// (`None` when unset), as Ruby's `Time.now.strftime('%Z')` gives it.
+///
+/// ```
+/// use puppet_facts::collect::timezone_abbreviation;
+/// assert_eq!(timezone_abbreviation(Some("UTC")).as_deref(), Some("UTC"));
+/// assert_eq!(timezone_abbreviation(Some("<+03>-3")).as_deref(), Some("+03"));
+/// ```
+pub fn timezone_abbreviation(tz: Option<&str>) -> Option<String> {
+    let zone = local_zone(tz)?;
+    Some(
+        zone.to_offset_info(jiff::Timestamp::now())
+            .abbreviation()
+            .to_string(),
+    )
+}
+
+/// The local zone as libc's `localtime` finds it: `TZ` (`:path`, a zone name under
+/// `/usr/share/zoneinfo`, or a POSIX rule such as `EST5EDT`), else `/etc/localtime`, else UTC.
+/// Reading the one TZif file directly avoids jiff's search of the whole zone database for the
+/// zone's name, which a one-shot process would pay for on every run.
+fn local_zone(tz: Option<&str>) -> Option<jiff::tz::TimeZone> {
+    use jiff::tz::TimeZone;
+    let tzif = |path: &Path| {
+        std::fs::read(path)
+            .ok()
+            .and_then(|data| TimeZone::tzif("local", &data).ok())
+    };
+    match tz {
+        Some("") | None => Some(tzif(Path::new("/etc/localtime")).unwrap_or(TimeZone::UTC)),
+        Some(value) => {
+            let name = value.strip_prefix(':').unwrap_or(value);
+            let path = if name.starts_with('/') {
+                Path::new(name).to_path_buf()
+            } else {
+                Path::new("/usr/share/zoneinfo").join(name)
+            };
+            if !name.contains("..") {
+                if let Some(zone) = tzif(&path) {
+                    return Some(zone);
+                }
+            }
+            if let Ok(zone) = TimeZone::posix(name) {
+                return Some(zone);
+            }
+            // glibc keeps the leading letters of an unknown zone as UTC's abbreviation.
+            let letters: String = name.chars().take_while(char::is_ascii_alphabetic).collect();
+            if letters.len() >= 3 {
+                TimeZone::posix(&format!("{letters}0")).ok()
+            } else {
+                Some(TimeZone::UTC)
+            }
+        }
+    }
 }
