@@ -69,6 +69,11 @@ fn facter() -> Option<()> {
     None
 }
 
+fn in_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
 fn run_facter(args: &[&str]) -> (String, i32) {
     let out = Command::new("facter")
         .args(args)
@@ -141,6 +146,14 @@ fn every_fact_facter_answers_matches() {
             && !theirs.contains_key("mountpoints")
         {
             assert!(!ours.contains_key("partitions") || ours["partitions"].is_object());
+            continue;
+        }
+        // A machine where facter can read /proc/1/environ but has neither virt-what nor
+        // lspci (Recommends of Debian's facter) makes facter fall through to "physical";
+        // ours reads the PCI vendors from /sys and finds the hypervisor.
+        let facter_blind = !in_path("virt-what") && !in_path("lspci");
+        if facter_blind && (k == "virtual" || k == "is_virtual") && theirs["virtual"] == "physical"
+        {
             continue;
         }
         compare(k, v, ours.get(k), &mut diffs);
@@ -241,7 +254,9 @@ fn comparable(theirs: &Map<String, Value>, ours: &Map<String, Value>) -> Map<Str
     }
     let mut out = Map::new();
     for (k, t) in theirs {
+        let blind = !in_path("virt-what") && !in_path("lspci") && theirs["virtual"] == "physical";
         let v = match ours.get(k) {
+            Some(_) if blind && (k == "virtual" || k == "is_virtual") => t.clone(),
             Some(o) => merge(k, t, o),
             None => t.clone(), // facter-only (ruby, augeas, the partitions artefact)
         };
