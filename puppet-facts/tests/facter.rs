@@ -88,6 +88,7 @@ fn run_facter(args: &[&str]) -> (String, i32) {
 fn ours() -> Collection {
     collect(&Options {
         external_facts: false,
+        environment: false,
         ..Options::default()
     })
 }

@@ -32,7 +32,7 @@ struct Args {
     /// A directory of external facts (repeatable; replaces the default directories).
     #[arg(long, value_name = "DIR")]
     external_dir: Vec<PathBuf>,
-    /// Do not read external facts.
+    /// Do not read external facts (nor `FACTER_` variables).
     #[arg(long, conflicts_with = "external_dir")]
     no_external_facts: bool,
     /// Fail (exit 1) when a query names no fact.
@@ -53,6 +53,8 @@ fn main() -> ExitCode {
     };
     let options = Options {
         external_facts: !args.no_external_facts,
+        // facter ignores FACTER_ variables with --no-external-facts too.
+        environment: !args.no_external_facts,
         external_dirs: args.external_dir,
         ..Options::default()
     };

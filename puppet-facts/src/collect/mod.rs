@@ -174,7 +174,8 @@ pub struct Options {
     pub external_dirs: Vec<PathBuf>,
     /// How long an executable external fact may run before it is killed.
     pub exec_timeout: Duration,
-    /// Read `FACTER_<name>` environment variables.
+    /// Read `FACTER_<name>` environment variables (facter skips them with
+    /// `--no-external-facts`).
     pub environment: bool,
     /// Run the families on several threads (see the crate's benchmark: it pays only when
     /// external executables run).
