@@ -159,6 +159,12 @@ pub fn from_json(text: &str) -> Result<Vec<(String, Value)>, ExternalFactError> 
 }
 
 /// Facts of a `.yaml` file: a hash, nothing for an empty document or a list.
+/// ```
+/// use puppet_facts::collect::external::from_yaml;
+/// let facts = from_yaml("Enabled: yes\nmode: 0755\n").unwrap();
+/// assert_eq!(facts, [("enabled".to_string(), serde_json::json!(true)), ("mode".into(), serde_json::json!(493))]);
+/// assert!(from_yaml("just a string").is_err());
+/// ```
 pub fn from_yaml(text: &str) -> Result<Vec<(String, Value)>, ExternalFactError> {
     let value = yaml::load(text).map_err(|message| ExternalFactError::Parse {
         format: "YAML",
@@ -173,6 +179,12 @@ pub fn from_yaml(text: &str) -> Result<Vec<(String, Value)>, ExternalFactError> 
 
 /// Facts of `key=value` lines: the key is the text before the first `=`, the value the rest,
 /// neither stripped; lines without `=` or with an empty side are ignored.
+/// ```
+/// use puppet_facts::collect::external::from_key_values;
+/// let facts = from_key_values("Role=web\nspaced = x \nno equals\n");
+/// assert_eq!(facts[0], ("role".to_string(), serde_json::json!("web")));
+/// assert_eq!(facts[1].0, "spaced ");
+/// ```
 pub fn from_key_values(text: &str) -> Vec<(String, Value)> {
     text.lines()
         .filter_map(|line| {
@@ -250,6 +262,11 @@ fn run(path: &Path, timeout: Duration) -> Result<FileFacts, ExternalFactError> {
 
 /// `FACTER_<name>` variables (prefix case-insensitive, underscore optional, name `\w+`,
 /// lower-cased), values as strings; non-UTF-8 variables are skipped.
+/// ```
+/// use puppet_facts::collect::external::environment_facts;
+/// let vars = [("FACTER_Role".into(), "web".into()), ("facterdc".into(), "x".into()), ("PATH".into(), "/bin".into())];
+/// assert_eq!(environment_facts(vars.into_iter()), [("role".to_string(), "web".to_string()), ("dc".into(), "x".into())]);
+/// ```
 pub fn environment_facts(
     vars: impl Iterator<Item = (OsString, OsString)>,
 ) -> Vec<(String, String)> {

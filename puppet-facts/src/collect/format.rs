@@ -2,7 +2,8 @@
 //! ([`text`], [`text_single`], [`text_multiple`]), byte for byte as facter 4.3 prints them
 //! (Ruby `JSON.pretty_generate`, Psych with facter's quoting, and facter's rewriting of
 //! pretty JSON for text). Every function returns the text without facter's final newline
-//! (`puts` adds it).
+//! (`puts` adds it), and prints hashes in the map's order: facter sorts them, as
+//! [`Collection::facts`](super::Collection::facts) and [`sort_map`](super::sort_map) do.
 
 use serde_json::{Map, Value};
 
@@ -211,6 +212,14 @@ fn remove_comma_and_quotation(text: &str) -> String {
 }
 
 /// facter's default text output with no query.
+///
+/// ```
+/// use puppet_facts::collect::format::text;
+/// use puppet_facts::collect::sort_map;
+/// let v = serde_json::json!({"kernel": "Linux", "identity": {"uid": 0, "user": "root"}});
+/// let facts = sort_map(v.as_object().unwrap().clone());
+/// assert_eq!(text(&facts), "identity => {\n  uid => 0,\n  user => \"root\"\n}\nkernel => Linux");
+/// ```
 pub fn text(map: &Map<String, Value>) -> String {
     let pretty = facter_format(&Value::Object(map.clone()));
     let pretty = remove_enclosing_accolades(&pretty);
@@ -277,6 +286,14 @@ pub fn text_multiple(map: &Map<String, Value>) -> String {
 /// facter's `--yaml`: Psych block style without the `---` line; facter double-quotes any
 /// scalar containing `y`, `n` or `:` (and a few others), Psych single-quotes strings that
 /// would read back as another type.
+///
+/// ```
+/// use puppet_facts::collect::format::yaml;
+/// use puppet_facts::collect::sort_map;
+/// let v = serde_json::json!({"kernel": "Linux", "os": {"release": {"major": "12"}}, "mtu": 1400});
+/// let facts = sort_map(v.as_object().unwrap().clone());
+/// assert_eq!(yaml(&facts), "kernel: \"Linux\"\nmtu: 1400\nos:\n  release:\n    major: '12'");
+/// ```
 pub fn yaml(map: &Map<String, Value>) -> String {
     if map.is_empty() {
         return "--- {}".into();

@@ -9,6 +9,12 @@ use crate::FactsError;
 
 /// `kernelversion`: the first three digit runs of the release joined by `.` (`6.1-rc1` →
 /// `6.1.1`).
+/// ```
+/// use puppet_facts::collect::kernel::{kernel_major_version, kernel_version};
+/// assert_eq!(kernel_version("6.1.0-13-amd64"), "6.1.0");
+/// assert_eq!(kernel_version("6.1-rc1"), "6.1.1");
+/// assert_eq!(kernel_major_version("6.1.0-13-amd64"), "6.1");
+/// ```
 pub fn kernel_version(release: &str) -> String {
     release
         .split(|c: char| !c.is_ascii_digit())

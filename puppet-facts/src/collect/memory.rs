@@ -24,6 +24,11 @@ pub struct MemInfo {
 }
 
 /// Parses `/proc/meminfo`; `None` without `MemTotal`.
+/// ```
+/// use puppet_facts::collect::memory::parse_meminfo;
+/// let m = parse_meminfo("MemTotal: 1024 kB\nMemAvailable: 512 kB\nSwapTotal: 0 kB\n").unwrap();
+/// assert_eq!((m.total, m.available, m.swap_total), (1048576, 524288, 0));
+/// ```
 pub fn parse_meminfo(text: &str) -> Option<MemInfo> {
     let values: HashMap<&str, u64> = text
         .lines()

@@ -35,6 +35,11 @@ pub fn collect_path(
 
 /// `system_uptime` from seconds: `days`, `hours`, `seconds`, `uptime` (`"1:23 hours"`,
 /// `"1 day"`, `"3 days"`).
+/// ```
+/// use puppet_facts::collect::misc::uptime;
+/// assert_eq!(uptime(5031)["uptime"], "1:23 hours");
+/// assert_eq!(uptime(90_000)["uptime"], "1 day");
+/// ```
 pub fn uptime(seconds: u64) -> Value {
     let hours = seconds / 3600;
     let days = hours / 24;

@@ -47,6 +47,12 @@ fn unescape(field: &str) -> String {
 }
 
 /// Parses a mount table (`/proc/self/mounts` format).
+/// ```
+/// use puppet_facts::collect::mountpoints::parse_mounts;
+/// let m = parse_mounts("/dev/sda1 /srv/my\\040disk ext4 rw,relatime 0 0\n");
+/// assert_eq!(m[0].path, "/srv/my disk");
+/// assert_eq!(m[0].options, ["rw", "relatime"]);
+/// ```
 pub fn parse_mounts(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|line| {
@@ -77,6 +83,12 @@ pub fn listed(m: &Mount) -> bool {
 
 /// facter's mount-point `capacity`: `100%` when nothing is available (0/0 included), `%.2f%%`
 /// when something is used, else `0%`.
+/// ```
+/// use puppet_facts::collect::mountpoints::capacity;
+/// assert_eq!(capacity(0, 0), "100%");
+/// assert_eq!(capacity(0, 10), "0%");
+/// assert_eq!(capacity(1, 3), "25.00%");
+/// ```
 pub fn capacity(used: u64, available: u64) -> String {
     if used == used.saturating_add(available) {
         "100%".into()

@@ -84,6 +84,12 @@ fn mask_of(ip: &IpAddr, len: u32) -> (IpAddr, IpAddr) {
 
 /// facter's `scope6`: `link`, `site`, `host` or `global`, prefixed `compat,` for
 /// IPv4-compatible addresses.
+/// ```
+/// use puppet_facts::collect::networking::scope6;
+/// assert_eq!(scope6(&"fe80::1".parse().unwrap()), "link");
+/// assert_eq!(scope6(&"::1".parse().unwrap()), "host");
+/// assert_eq!(scope6(&"fd00::2".parse().unwrap()), "global");
+/// ```
 pub fn scope6(ip: &Ipv6Addr) -> String {
     let seg = ip.segments();
     let mut out = String::new();
@@ -139,6 +145,12 @@ pub fn parse_if_inet6(text: &str) -> BTreeMap<String, BTreeMap<String, Vec<Strin
 }
 
 /// `/proc/net/route`: the first default route's interface.
+/// ```
+/// use puppet_facts::collect::networking::primary_from_route;
+/// let table = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
+///              eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
+/// assert_eq!(primary_from_route(table).as_deref(), Some("eth0"));
+/// ```
 pub fn primary_from_route(text: &str) -> Option<String> {
     text.lines().skip(1).find_map(|line| {
         let cols: Vec<&str> = line.trim().split('\t').collect();
@@ -242,6 +254,11 @@ fn dhcp_server(sources: &Sources, name: &str, index: Option<&str>) -> Option<Str
 }
 
 /// hostname, domain and fqdn from `gethostname()`, `/etc/hosts` and `/etc/resolv.conf`.
+/// ```
+/// use puppet_facts::collect::networking::names;
+/// let (host, domain, fqdn) = names("db1", Some("10.0.0.5 db1.example.net db1\n"), None);
+/// assert_eq!((host.as_str(), domain.as_deref(), fqdn.as_str()), ("db1", Some("example.net"), "db1.example.net"));
+/// ```
 pub fn names(
     host: &str,
     hosts: Option<&str>,

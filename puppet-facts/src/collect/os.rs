@@ -26,6 +26,12 @@ pub fn parse_os_release(text: &str) -> BTreeMap<String, String> {
 }
 
 /// facter's `os.name` from `NAME`.
+/// ```
+/// use puppet_facts::collect::os::os_name;
+/// assert_eq!(os_name("Debian GNU/Linux"), "Debian");
+/// assert_eq!(os_name("Red Hat Enterprise Linux"), "RedHat");
+/// assert_eq!(os_name("Arch Linux"), "Archlinux");
+/// ```
 pub fn os_name(name: &str) -> String {
     let lower = name.to_lowercase();
     let mut out = if ["red", "oracle", "arch", "manjaro"]

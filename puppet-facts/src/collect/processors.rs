@@ -26,6 +26,11 @@ pub struct CpuInfo {
 }
 
 /// Parses `/proc/cpuinfo`.
+/// ```
+/// use puppet_facts::collect::processors::parse_cpuinfo;
+/// let c = parse_cpuinfo("processor\t: 0\nmodel name\t: AMD EPYC\nphysical id\t: 0\ncpu MHz\t\t: 2596.1\n");
+/// assert_eq!((c.count, c.models.len(), c.physical_ids, c.speed_hz), (1, 1, 1, Some(2_596_000_000)));
+/// ```
 pub fn parse_cpuinfo(text: &str) -> CpuInfo {
     let mut info = CpuInfo::default();
     let mut ids = HashSet::new();
