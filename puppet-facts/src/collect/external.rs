@@ -76,13 +76,31 @@ pub fn load_dirs(dirs: &[PathBuf], timeout: Duration) -> Loaded {
             .collect();
         names.sort();
         names.reverse();
-        for name in names {
-            let path = dir.join(&name);
-            let started = Instant::now();
-            let result = load_file(&path, timeout);
+        // Files are read in order; up to 32 at a time run at once (each has its own
+        // timeout, so one that hangs does not hold up the others), results kept in order.
+        let results: Vec<(
+            OsString,
+            PathBuf,
+            Result<FileFacts, ExternalFactError>,
+            Duration,
+        )> = std::thread::scope(|scope| {
+            let handles: Vec<_> = names
+                .into_iter()
+                .map(|name| {
+                    let path = dir.join(&name);
+                    scope.spawn(move || {
+                        let started = Instant::now();
+                        let result = load_file(&path, timeout);
+                        (name, path, result, started.elapsed())
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for (name, path, result, elapsed) in results {
             loaded.timings.push(Timing {
                 name: name.to_string_lossy().into_owned(),
-                elapsed: started.elapsed(),
+                elapsed,
             });
             match result {
                 Ok((facts, warnings)) => {
