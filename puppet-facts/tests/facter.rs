@@ -153,7 +153,9 @@ fn every_fact_facter_answers_matches() {
         // lspci (Recommends of Debian's facter) makes facter fall through to "physical";
         // ours reads the PCI vendors from /sys and finds the hypervisor.
         let facter_blind = !in_path("virt-what") && !in_path("lspci");
-        if facter_blind && (k == "virtual" || k == "is_virtual") && theirs["virtual"] == "physical"
+        if facter_blind
+            && (k == "virtual" || k == "is_virtual")
+            && theirs.get("virtual").is_some_and(|v| v == "physical")
         {
             continue;
         }
@@ -255,7 +257,9 @@ fn comparable(theirs: &Map<String, Value>, ours: &Map<String, Value>) -> Map<Str
     }
     let mut out = Map::new();
     for (k, t) in theirs {
-        let blind = !in_path("virt-what") && !in_path("lspci") && theirs["virtual"] == "physical";
+        let blind = !in_path("virt-what")
+            && !in_path("lspci")
+            && theirs.get("virtual").is_some_and(|v| v == "physical");
         let v = match ours.get(k) {
             Some(_) if blind && (k == "virtual" || k == "is_virtual") => t.clone(),
             Some(o) => merge(k, t, o),
