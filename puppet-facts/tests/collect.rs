@@ -199,6 +199,31 @@ fn debian11_server_facts() {
     insta::assert_snapshot!("debian11_server_text", format::text(&c.facts(false)));
 }
 
+/// Red Hat family (facter's `Rhel` classes: `/etc/redhat-release`), SELinux enforcing, a
+/// VMware guest. Written by hand; the expected values follow facter 4.3's source (no Rocky
+/// machine here to run facter on).
+#[test]
+fn rocky9_vmware_facts() {
+    let c = collect_machine("rocky9-vmware");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let facts = c.facts(true);
+    assert_eq!(facts["os"]["family"], "RedHat");
+    assert_eq!(facts["os"]["name"], "Rocky");
+    assert_eq!(
+        facts["os"]["release"],
+        serde_json::json!({"full": "9.3", "major": "9", "minor": "3"})
+    );
+    assert_eq!(facts["os"]["distro"]["codename"], "Blue Onyx");
+    assert_eq!(facts["os"]["selinux"]["current_mode"], "enforcing");
+    assert_eq!(facts["processors"]["isa"], "x86_64");
+    assert_eq!(facts["networking"]["domain"], "corp.example.com");
+    assert_eq!(facts["networking"]["dhcp"], "192.168.10.1");
+    assert_eq!(facts["virtual"], "vmware");
+    assert_eq!(facts["is_virtual"], true);
+    assert_eq!(facts["lsbmajdistrelease"], "9");
+    insta::assert_snapshot!("rocky9_vmware_json", format::json(&facts));
+}
+
 #[test]
 fn missing_sources_make_facts_absent_not_invented() {
     let dir = tempfile::tempdir().expect("tempdir");

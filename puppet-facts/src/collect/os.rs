@@ -2,7 +2,7 @@
 //!
 //! Sources: `/etc/os-release` (`NAME`, `ID`, `ID_LIKE`, `VERSION_ID`, `VERSION`,
 //! `VERSION_CODENAME`, `PRETTY_NAME`), `/etc/debian_version` (Debian family: `os.release` and
-//! `os.distro.release`), `uname(2)` `machine` (`os.hardware`, `os.architecture`),
+//! `os.distro.release`), `/etc/redhat-release` (Red Hat family: `os.release`, `os.distro`), `uname(2)` `machine` (`os.hardware`, `os.architecture`),
 //! `/proc/self/mounts` (the `selinuxfs` mount point), `/etc/selinux/config`, and
 //! `<selinuxfs>/enforce`, `<selinuxfs>/policyvers`.
 
@@ -133,6 +133,107 @@ pub fn debian_release(text: &str) -> Option<Value> {
     Some(Value::Object(release))
 }
 
+const RHEL_IDS: [&str; 9] = [
+    "rhel",
+    "fedora",
+    "amzn",
+    "centos",
+    "ol",
+    "scientific",
+    "meego",
+    "oel",
+    "ovs",
+];
+
+/// Whether facter's OS hierarchy puts this `ID` (else a word of `ID_LIKE`) under `Rhel`,
+/// whose fact classes read `/etc/redhat-release`.
+pub fn is_rhel(release: &BTreeMap<String, String>) -> bool {
+    let known = [
+        "debian",
+        "elementary",
+        "ubuntu",
+        "linuxmint",
+        "raspbian",
+        "devuan",
+        "sles",
+        "opensuse",
+        "sled",
+        "gentoo",
+        "alpine",
+        "photon",
+        "slackware",
+        "mageia",
+        "openwrt",
+        "mariner",
+    ];
+    let id = release
+        .get("id")
+        .map(|i| i.to_lowercase())
+        .unwrap_or_default();
+    if RHEL_IDS.contains(&id.as_str()) {
+        return true;
+    }
+    if known.contains(&id.as_str()) {
+        return false;
+    }
+    release
+        .get("id_like")
+        .map(|like| {
+            like.split_whitespace()
+                .find(|w| RHEL_IDS.contains(w) || known.contains(w))
+        })
+        .is_some_and(|w| w.is_some_and(|w| RHEL_IDS.contains(&w)))
+}
+
+/// What facter's `RedHatRelease` resolver reads from `/etc/redhat-release`
+/// (`Rocky Linux release 9.3 (Blue Onyx)`): `(description, distributor id, version, codename)`.
+///
+/// ```
+/// use puppet_facts::collect::os::parse_redhat_release;
+/// let (description, id, version, codename) =
+///     parse_redhat_release("Red Hat Enterprise Linux release 9.3 (Plow)\n");
+/// assert_eq!(description, "Red Hat Enterprise Linux release 9.3 (Plow)");
+/// assert_eq!(id, "RedHatEnterprise");
+/// assert_eq!(version.as_deref(), Some("9.3"));
+/// assert_eq!(codename.as_deref(), Some("Plow"));
+/// ```
+pub fn parse_redhat_release(text: &str) -> (String, String, Option<String>, Option<String>) {
+    let description = text.trim().to_string();
+    let parts: Vec<&str> = text.split("release").map(str::trim).collect();
+    let id: String = parts
+        .first()
+        .unwrap_or(&"")
+        .split_whitespace()
+        .filter(|w| !w.eq_ignore_ascii_case("linux"))
+        .collect();
+    let version = parts
+        .get(1)
+        .and_then(|p| p.split_whitespace().next())
+        .map(str::to_string);
+    let codename = text
+        .contains("release")
+        .then(|| {
+            let open = text.rfind('(')?;
+            let close = text[open..].find(')')? + open;
+            let inner = text[open + 1..close].replace(['(', ')'], "");
+            (!inner.is_empty()).then_some(inner)
+        })
+        .flatten();
+    (description, id, version, codename)
+}
+
+/// `{full, major[, minor]}` from a version string split on `.`.
+fn release_hash(version: &str) -> Value {
+    let mut parts = version.split('.');
+    let mut rel = Map::new();
+    rel.insert("full".into(), s(version));
+    rel.insert("major".into(), s(parts.next().unwrap_or("")));
+    if let Some(minor) = parts.next() {
+        rel.insert("minor".into(), s(minor));
+    }
+    Value::Object(rel)
+}
+
 /// `os.architecture` from `uname -m`, Debian-family renaming included.
 pub fn architecture(machine: &str, debian: bool) -> String {
     if debian && machine == "x86_64" {
@@ -223,6 +324,12 @@ pub fn collect(
         .get("id_like")
         .or_else(|| release.get("id"))
         .map(|id| os_family(id));
+    let rhel = is_rhel(&release);
+    let family = if rhel {
+        Some("RedHat".to_string())
+    } else {
+        family
+    };
     let debian = family.as_deref() == Some("Debian");
     if let Some(name) = release.get("name") {
         insert_path(facts, &["os", "name"], s(os_name(name)));
@@ -270,7 +377,34 @@ pub fn collect(
             insert_path(facts, &["os", "distro", "id"], s(capitalize(id)));
         }
     }
-    if let (false, Some(v)) = (debian, release.get("version_id")) {
+    if rhel {
+        let text = sources.read_for("os", "/etc/redhat-release")?;
+        let parsed = text.as_deref().map(parse_redhat_release);
+        if let Some((description, id, _, codename)) = &parsed {
+            if let Some(c) = codename {
+                insert_path(facts, &["os", "distro", "codename"], s(c.clone()));
+            }
+            insert_path(
+                facts,
+                &["os", "distro", "description"],
+                s(description.clone()),
+            );
+            insert_path(facts, &["os", "distro", "id"], s(id.clone()));
+        }
+        let version = parsed.and_then(|p| p.2).or_else(|| {
+            release.get("version_id").map(|v| {
+                if v.contains('.') {
+                    v.clone()
+                } else {
+                    format!("{v}.0")
+                }
+            })
+        });
+        if let Some(v) = version {
+            insert_path(facts, &["os", "release"], release_hash(&v));
+            insert_path(facts, &["os", "distro", "release"], release_hash(&v));
+        }
+    } else if let (false, Some(v)) = (debian, release.get("version_id")) {
         let v = if v.contains('.') {
             v.clone()
         } else {
