@@ -12,6 +12,7 @@ pub(crate) fn load(text: &str) -> Result<Option<Value>, String> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Value> = HashMap::new();
     let mut root: Option<Value> = None;
+    let mut nodes = 0usize;
     for item in Parser::new_from_str(text) {
         let (event, _span) = item.map_err(|e| e.to_string())?;
         let (value, anchor) = match event {
@@ -23,7 +24,14 @@ pub(crate) fn load(text: &str) -> Result<Option<Value>, String> {
                 continue;
             }
             Event::DocumentEnd => continue,
-            Event::Alias(id) => (anchors.get(&id).cloned().unwrap_or(Value::Null), 0),
+            Event::Alias(id) => {
+                let v = anchors.get(&id).cloned().unwrap_or(Value::Null);
+                nodes += node_count(&v);
+                if nodes > MAX_NODES {
+                    return Err(format!("aliases expand to more than {MAX_NODES} values"));
+                }
+                (v, 0)
+            }
             Event::Scalar(text, style, anchor, tag) => {
                 let tagged_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
                 let v = if style == ScalarStyle::Plain && !tagged_str {
@@ -34,10 +42,12 @@ pub(crate) fn load(text: &str) -> Result<Option<Value>, String> {
                 (v, anchor)
             }
             Event::SequenceStart(anchor, _) => {
+                check_depth(stack.len())?;
                 stack.push(Frame::Seq(Vec::new(), anchor));
                 continue;
             }
             Event::MappingStart(anchor, _) => {
+                check_depth(stack.len())?;
                 stack.push(Frame::Map(Map::new(), None, anchor));
                 continue;
             }
@@ -66,6 +76,28 @@ pub(crate) fn load(text: &str) -> Result<Option<Value>, String> {
         }
     }
     Ok(root)
+}
+
+/// Nesting deeper than serde_json reads (128) is refused, so that printing and dropping the
+/// value cannot exhaust the stack.
+const MAX_DEPTH: usize = 128;
+
+fn check_depth(depth: usize) -> Result<(), String> {
+    if depth >= MAX_DEPTH {
+        return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+    }
+    Ok(())
+}
+
+/// Aliases may expand to at most this many values ("billion laughs").
+const MAX_NODES: usize = 1_000_000;
+
+fn node_count(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(node_count).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 enum Frame {
@@ -204,6 +236,26 @@ mod tests {
             serde_json::json!({"a": true, "b": "yes", "c": 511, "d": 1000, "e": 1.5, "f": null,
                                "g": "2020-01-02", "h": "12"})
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(load(&deep).is_err());
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(load(&ok).is_ok());
+    }
+
+    #[test]
+    fn alias_bombs_are_an_error() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = 'a';
+        for name in "bcdefghi".chars() {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{name}: &{name} [{refs}]\n"));
+            prev = name;
+        }
+        assert!(load(&text).is_err());
     }
 
     #[test]
