@@ -343,3 +343,29 @@ fn ruby_number_formatting_matches_ruby() {
     }
     assert!(checked > 17_000);
 }
+
+/// What the agent uploads: the collection as a facts document, readable by the typed views.
+#[test]
+fn collection_becomes_the_agents_facts_document() {
+    let c = collect_machine("debian11-server");
+    let mut facts = c.to_facts("db1.example.net");
+    facts.add_local_facts("db1.example.net", "7.23.0", false);
+    let back = puppet_facts::Facts::from_json(facts.to_json().expect("JSON").as_bytes())
+        .expect("document");
+    assert_eq!(back.name, "db1.example.net");
+    assert_eq!(
+        back.os().expect("os").and_then(|o| o.family),
+        Some("Debian")
+    );
+    assert_eq!(back.fqdn().expect("fqdn"), Some("db1.example.net"));
+    assert_eq!(
+        back.get("osfamily").and_then(Value::as_str),
+        Some("Debian"),
+        "legacy facts included"
+    );
+    let net = back.networking().expect("networking").expect("present");
+    assert_eq!(
+        net.interfaces.get("bond0").and_then(|i| i.ip),
+        Some("10.20.0.15")
+    );
+}

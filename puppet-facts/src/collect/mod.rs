@@ -254,6 +254,22 @@ impl Collection {
         sort_map(out)
     }
 
+    /// The facts document an agent sends for `certname`: every fact, legacy ones included
+    /// (Puppet's facter terminus asks for them), stamped now; add the agent's own facts with
+    /// [`Facts::add_local_facts`](crate::Facts::add_local_facts).
+    ///
+    /// ```no_run
+    /// use puppet_facts::collect::{collect, Options};
+    ///
+    /// let mut facts = collect(&Options::default()).to_facts("agent1.example.test");
+    /// facts.add_local_facts("agent1.example.test", "7.23.0", false);
+    /// let body = facts.to_json()?;
+    /// # Ok::<(), puppet_facts::FactsError>(())
+    /// ```
+    pub fn to_facts(&self, certname: &str) -> crate::Facts {
+        crate::Facts::new(certname, self.facts(true))
+    }
+
     /// Answers queries as facter does ([`query`]).
     pub fn query(&self, queries: &[String]) -> Map<String, Value> {
         query::answer(self, queries)
