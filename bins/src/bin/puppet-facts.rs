@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use puppet_facts::FactsError;
 use puppet_facts::collect::{Options, collect, format};
 
 /// Collect facts as facter 4 does.
@@ -38,6 +39,18 @@ struct Args {
     /// Fail (exit 1) when a query names no fact.
     #[arg(long)]
     strict: bool,
+    /// Log level of warnings on stderr: none, trace, debug, info, warn, error, fatal.
+    #[arg(long, default_value = "warn", value_parser = ["none", "trace", "debug", "info", "warn", "error", "fatal"])]
+    log_level: String,
+    /// Accepted for facter compatibility (same as --log-level debug).
+    #[arg(short = 'd', long)]
+    debug: bool,
+    /// Accepted for facter compatibility (same as --log-level info).
+    #[arg(long)]
+    verbose: bool,
+    /// Accepted for facter compatibility (output is never coloured).
+    #[arg(long)]
+    no_color: bool,
     /// Dotted fact queries (`os.release.major`).
     queries: Vec<String>,
 }
@@ -59,8 +72,24 @@ fn main() -> ExitCode {
         ..Options::default()
     };
     let collection = collect(&options);
+    let level = if args.debug || args.verbose {
+        "debug"
+    } else {
+        args.log_level.as_str()
+    };
     for w in &collection.warnings {
-        eprintln!("puppet-facts: warning: {w}");
+        let error = matches!(w, FactsError::External { kind, .. } if kind.is_failure());
+        let shown = match level {
+            "none" | "fatal" => false,
+            "error" => error,
+            _ => true,
+        };
+        if shown {
+            eprintln!(
+                "puppet-facts: {}: {w}",
+                if error { "error" } else { "warning" }
+            );
+        }
     }
     let mut out = String::new();
     if args.timing {
