@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use puppet_facts::collect::{
-    FsStats, IfAddr, Options, Sources, System, Uname, UserInfo, collect_from, format,
+    FsStats, IfAddr, Options, Route, Sources, System, Uname, UserInfo, collect_from, format,
 };
 use serde_json::Value;
 
@@ -99,6 +99,20 @@ impl System for FixtureSystem {
     fn hostname(&self) -> Option<String> {
         self.str("hostname")
     }
+    fn routes(&self) -> std::io::Result<Vec<Route>> {
+        let Some(list) = self.doc["routes"].as_array() else {
+            return Ok(Vec::new());
+        };
+        Ok(list
+            .iter()
+            .filter_map(|r| {
+                Some(Route {
+                    ifindex: r[0].as_u64()? as u32,
+                    src: r[1].as_str()?.parse().ok()?,
+                })
+            })
+            .collect())
+    }
     fn interfaces(&self) -> std::io::Result<Vec<IfAddr>> {
         Ok(ifaddrs(
             &self
@@ -176,6 +190,10 @@ fn debian11_server_facts() {
         "0c:e0:eb:11:aa:02"
     );
     assert_eq!(facts["networking"]["primary"], "bond0");
+    // A route's source address that is no binding is added as {address} only.
+    let br0 = &facts["networking"]["interfaces"]["br0"]["bindings"];
+    assert_eq!(br0[1], serde_json::json!({"address": "10.0.0.99"}));
+    assert_eq!(br0.as_array().map(Vec::len), Some(2));
     assert_eq!(facts["networking"]["domain"], "example.net");
     assert_eq!(facts["networking"]["fqdn"], "db1.example.net");
     assert_eq!(facts["memory"]["swap"]["total_bytes"], 8589930496u64);

@@ -54,7 +54,9 @@ mod system;
 pub mod virtualization;
 mod yaml;
 
-pub use system::{FsStats, IfAddr, Live, System, Uname, UserInfo, timezone_abbreviation};
+pub use system::{
+    FsStats, IfAddr, Live, Route, System, Uname, UserInfo, parse_route_dump, timezone_abbreviation,
+};
 
 /// The facter version whose output this crate reproduces; the `facterversion` fact.
 pub const FACTER_VERSION: &str = "4.3.0";

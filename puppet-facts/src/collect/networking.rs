@@ -11,15 +11,15 @@
 //! canonical name `getaddrinfo(AI_CANONNAME)` returns through NSS `files`), `/etc/resolv.conf`
 //! (`domain`, else the first `search` word).
 //!
-//! Not read: the routing table's `src` addresses (facter's `ip route show`: they are almost
-//! always bindings already), `dhcpcd -U`, DNS for the fqdn.
+//! The main routing table's source addresses (facter's `ip route show ... src`) come from
+//! netlink (`RTM_GETROUTE`). Not read: `dhcpcd -U`, DNS for the fqdn.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::{Map, Value};
 
-use super::{IfAddr, Sources, System, s};
+use super::{IfAddr, Route, Sources, System, s};
 use crate::FactsError;
 
 const IFA_FLAGS: [(&str, u32); 8] = [
@@ -306,8 +306,12 @@ pub fn names(
 }
 
 /// Builds `networking.interfaces` and the primary interface's values from `getifaddrs`
-/// entries and the files under `sources`.
-pub fn interfaces(sources: &Sources, addrs: &[IfAddr]) -> (Map<String, Value>, Option<String>) {
+/// entries, the routes' source addresses and the files under `sources`.
+pub fn interfaces(
+    sources: &Sources,
+    addrs: &[IfAddr],
+    routes: &[Route],
+) -> (Map<String, Value>, Option<String>) {
     let mut ifaces: Map<String, Value> = Map::new();
     let flags = sources
         .read("/proc/net/if_inet6")
@@ -354,12 +358,6 @@ pub fn interfaces(sources: &Sources, addrs: &[IfAddr]) -> (Map<String, Value>, O
             IpAddr::V4(_) => "bindings",
             IpAddr::V6(v6) => {
                 b.insert("scope6".into(), s(scope6(&v6)));
-                if let Some(f) = flags.get(&a.name).and_then(|m| m.get(&ip_to_s(&addr))) {
-                    b.insert(
-                        "flags".into(),
-                        Value::Array(f.iter().map(|x| s(x.clone())).collect()),
-                    );
-                }
                 "bindings6"
             }
         };
@@ -368,6 +366,38 @@ pub fn interfaces(sources: &Sources, addrs: &[IfAddr]) -> (Map<String, Value>, O
         }
     }
     let names: Vec<String> = ifaces.keys().cloned().collect();
+    // Routes' source addresses that are not bindings yet: `{address}` only (facter's
+    // `ip route show` ... `src`).
+    let indexes: BTreeMap<String, String> = names
+        .iter()
+        .filter_map(|n| {
+            Some((
+                sources.attr(&format!("/sys/class/net/{n}/ifindex"))?,
+                n.clone(),
+            ))
+        })
+        .collect();
+    for route in routes {
+        let Some(name) = indexes.get(&route.ifindex.to_string()) else {
+            continue;
+        };
+        let Some(Value::Object(iface)) = ifaces.get_mut(name) else {
+            continue;
+        };
+        let key = if route.src.is_ipv4() {
+            "bindings"
+        } else {
+            "bindings6"
+        };
+        let address = ip_to_s(&route.src);
+        if let Value::Array(list) = iface.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+            if !list.iter().any(|b| b["address"] == address.as_str()) {
+                let mut b = Map::new();
+                b.insert("address".into(), s(address));
+                list.push(Value::Object(b));
+            }
+        }
+    }
     for name in &names {
         let Some(Value::Object(iface)) = ifaces.get_mut(name) else {
             continue;
@@ -400,6 +430,22 @@ pub fn interfaces(sources: &Sources, addrs: &[IfAddr]) -> (Map<String, Value>, O
                     if let Some(Ok(v6)) = b["address"].as_str().map(str::parse::<Ipv6Addr>) {
                         iface.insert("scope6".into(), s(scope6(&v6)));
                     }
+                }
+            }
+        }
+    }
+    for (name, iface) in ifaces.iter_mut() {
+        let Some(by_address) = flags.get(name) else {
+            continue;
+        };
+        if let Some(Value::Array(list)) = iface.get_mut("bindings6") {
+            for b in list.iter_mut() {
+                let found = b["address"].as_str().and_then(|a| by_address.get(a));
+                if let (Some(f), Value::Object(m)) = (found, b) {
+                    m.insert(
+                        "flags".into(),
+                        Value::Array(f.iter().map(|x| s(x.clone())).collect()),
+                    );
                 }
             }
         }
@@ -450,7 +496,9 @@ pub fn collect(
     }
     let result = match system.interfaces() {
         Ok(addrs) => {
-            let (ifaces, primary) = interfaces(sources, &addrs);
+            // A failed route dump only loses the routes' extra addresses.
+            let routes = system.routes().unwrap_or_default();
+            let (ifaces, primary) = interfaces(sources, &addrs, &routes);
             if let Some(Value::Object(p)) = primary.as_ref().and_then(|p| ifaces.get(p)) {
                 for (k, v) in p {
                     if k != "bindings" && k != "bindings6" {

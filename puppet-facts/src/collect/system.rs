@@ -52,8 +52,23 @@ pub struct UserInfo {
     pub group: Option<String>,
 }
 
+/// A route of the main table with a preferred source address (`ip route show`'s
+/// `dev X ... src Y`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The output interface's index.
+    pub ifindex: u32,
+    /// The preferred source address.
+    pub src: IpAddr,
+}
+
 /// System calls (and process state) the families need besides files.
 pub trait System: Sync {
+    /// Routes of the main table with a source address, IPv4 then IPv6 (netlink
+    /// `RTM_GETROUTE`), skipping `linkdown` ones. None by default.
+    fn routes(&self) -> std::io::Result<Vec<Route>> {
+        Ok(Vec::new())
+    }
     /// `uname(2)`.
     fn uname(&self) -> Option<Uname>;
     /// `gethostname(2)`.
@@ -77,6 +92,14 @@ pub trait System: Sync {
 pub struct Live;
 
 impl System for Live {
+    fn routes(&self) -> std::io::Result<Vec<Route>> {
+        let mut out = Vec::new();
+        for family in [2u8, 10u8] {
+            out.extend(parse_route_dump(&netlink_dump(family)?));
+        }
+        Ok(out)
+    }
+
     fn uname(&self) -> Option<Uname> {
         let u = nix::sys::utsname::uname().ok()?;
         Some(Uname {
@@ -217,6 +240,197 @@ fn local_zone(tz: Option<&str>) -> Option<jiff::tz::TimeZone> {
             } else {
                 Some(TimeZone::UTC)
             }
+        }
+    }
+}
+
+/// One `RTM_GETROUTE` dump over a netlink socket: the raw reply messages.
+fn netlink_dump(family: u8) -> std::io::Result<Vec<u8>> {
+    use nix::sys::socket::{
+        AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, send,
+        socket,
+    };
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
+    // nlmsghdr (16 bytes) + rtmsg (12 bytes)
+    let mut req = Vec::with_capacity(28);
+    req.extend_from_slice(&28u32.to_ne_bytes());
+    req.extend_from_slice(&26u16.to_ne_bytes()); // RTM_GETROUTE
+    req.extend_from_slice(&0x0301u16.to_ne_bytes()); // NLM_F_REQUEST | NLM_F_DUMP
+    req.extend_from_slice(&1u32.to_ne_bytes());
+    req.extend_from_slice(&0u32.to_ne_bytes());
+    req.extend_from_slice(&[family, 0, 0, 0, 0, 0, 0, 0]);
+    req.extend_from_slice(&0u32.to_ne_bytes());
+    send(fd.as_raw_fd(), &req, MsgFlags::empty())?;
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    for _ in 0..4096 {
+        let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty())?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        all.extend_from_slice(chunk);
+        if messages(chunk).any(|(kind, _)| kind == 3 || kind == 2) {
+            break; // NLMSG_DONE or NLMSG_ERROR
+        }
+    }
+    Ok(all)
+}
+
+/// `(type, payload)` of each netlink message in a buffer.
+fn messages(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        if rest.len() < 16 {
+            return None;
+        }
+        let len = u32::from_ne_bytes(rest[0..4].try_into().ok()?) as usize;
+        let kind = u16::from_ne_bytes(rest[4..6].try_into().ok()?);
+        if len < 16 || len > rest.len() {
+            return None;
+        }
+        let payload = &rest[16..len];
+        rest = &rest[((len + 3) & !3).min(rest.len())..];
+        Some((kind, payload))
+    })
+}
+
+/// The routes with a source address in a `RTM_GETROUTE` dump: main table only, `linkdown`
+/// (`RTNH_F_LINKDOWN`) skipped, as facter's reading of `ip route show`.
+pub fn parse_route_dump(buf: &[u8]) -> Vec<Route> {
+    let mut out = Vec::new();
+    for (kind, payload) in messages(buf) {
+        if kind != 24 || payload.len() < 12 {
+            continue; // RTM_NEWROUTE only
+        }
+        let family = payload[0];
+        let mut table = u32::from(payload[4]);
+        let flags = u32::from_ne_bytes([payload[8], payload[9], payload[10], payload[11]]);
+        if flags & 16 != 0 {
+            continue;
+        }
+        let (mut oif, mut src) = (None, None);
+        let mut attrs = &payload[12..];
+        while attrs.len() >= 4 {
+            let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+            let kind = u16::from_ne_bytes([attrs[2], attrs[3]]);
+            if len < 4 || len > attrs.len() {
+                break;
+            }
+            let data = &attrs[4..len];
+            match (kind, data.len()) {
+                (4, 4) => oif = Some(u32::from_ne_bytes([data[0], data[1], data[2], data[3]])),
+                (7, 4) if family == 2 => {
+                    src = Some(IpAddr::from([data[0], data[1], data[2], data[3]]))
+                }
+                (7, 16) if family == 10 => {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(data);
+                    src = Some(IpAddr::from(a));
+                }
+                (15, 4) => table = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]),
+                _ => {}
+            }
+            attrs = &attrs[((len + 3) & !3).min(attrs.len())..];
+        }
+        if let (254, Some(ifindex), Some(src)) = (table, oif, src) {
+            out.push(Route { ifindex, src });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let len = 16 + payload.len();
+        let mut m = Vec::new();
+        m.extend_from_slice(&(len as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(payload);
+        while m.len() % 4 != 0 {
+            m.push(0);
+        }
+        m
+    }
+
+    fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
+        let mut a = Vec::new();
+        a.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+        a.extend_from_slice(&kind.to_ne_bytes());
+        a.extend_from_slice(data);
+        a
+    }
+
+    fn route(family: u8, table: u8, flags: u32, attrs: &[Vec<u8>]) -> Vec<u8> {
+        let mut p = vec![family, 24, 0, 0, table, 2, 0, 1];
+        p.extend_from_slice(&flags.to_ne_bytes());
+        for a in attrs {
+            p.extend_from_slice(a);
+        }
+        msg(24, &p)
+    }
+
+    #[test]
+    fn route_dump_keeps_main_table_sources() {
+        let mut buf = Vec::new();
+        buf.extend(route(
+            2,
+            254,
+            0,
+            &[attr(4, &2u32.to_ne_bytes()), attr(7, &[192, 0, 2, 2])],
+        ));
+        // local table, linkdown, and no source: skipped
+        buf.extend(route(
+            2,
+            255,
+            0,
+            &[attr(4, &2u32.to_ne_bytes()), attr(7, &[127, 0, 0, 1])],
+        ));
+        buf.extend(route(
+            2,
+            254,
+            16,
+            &[attr(4, &3u32.to_ne_bytes()), attr(7, &[10, 0, 0, 1])],
+        ));
+        buf.extend(route(2, 254, 0, &[attr(4, &2u32.to_ne_bytes())]));
+        let v6: [u8; 16] = "fd00::2"
+            .parse::<std::net::Ipv6Addr>()
+            .map(|a| a.octets())
+            .unwrap_or_default();
+        buf.extend(route(
+            10,
+            254,
+            0,
+            &[attr(4, &5u32.to_ne_bytes()), attr(7, &v6)],
+        ));
+        buf.extend(msg(3, &[0; 4]));
+        assert_eq!(
+            parse_route_dump(&buf),
+            [
+                Route {
+                    ifindex: 2,
+                    src: IpAddr::from([192, 0, 2, 2])
+                },
+                Route {
+                    ifindex: 5,
+                    src: IpAddr::from(v6)
+                },
+            ]
+        );
+        // Truncated input is no panic.
+        for cut in 0..buf.len() {
+            let _ = parse_route_dump(&buf[..cut]);
         }
     }
 }
