@@ -1,8 +1,9 @@
 //! Small families: `timezone`, `path`, `system_uptime`, `load_averages`, `fips_enabled`,
-//! `facterversion`.
+//! `facterversion`, `aio_agent_version`.
 //!
 //! Sources: the time zone database through `TZ` or `/etc/localtime` (`timezone`), the
-//! process's `PATH`, `/proc/uptime`, `/proc/loadavg`, `/proc/sys/crypto/fips_enabled`.
+//! process's `PATH`, `/proc/uptime`, `/proc/loadavg`, `/proc/sys/crypto/fips_enabled`,
+//! `/opt/puppetlabs/puppet/VERSION` (Puppet's all-in-one agent package).
 
 use serde_json::{Map, Value};
 
@@ -120,5 +121,43 @@ pub fn collect_facterversion(
     facts: &mut Map<String, Value>,
 ) -> Result<(), FactsError> {
     facts.insert("facterversion".into(), s(super::FACTER_VERSION));
+    Ok(())
+}
+
+/// `aio_agent_version` from the text of `/opt/puppetlabs/puppet/VERSION`: its leading
+/// `N.N.N[.N[.N]]`.
+///
+/// ```
+/// use puppet_facts::collect::misc::aio_agent_version;
+/// assert_eq!(aio_agent_version("7.28.0\n").as_deref(), Some("7.28.0"));
+/// assert_eq!(aio_agent_version("7.28.0.12.1.5-g1234").as_deref(), Some("7.28.0.12.1"));
+/// assert_eq!(aio_agent_version("7.28"), None);
+/// ```
+pub fn aio_agent_version(text: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for part in text.trim_end().split('.') {
+        let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+        if digits.is_empty() || parts.len() == 5 {
+            break;
+        }
+        let whole = digits.len() == part.len();
+        parts.push(digits);
+        if !whole {
+            break;
+        }
+    }
+    (parts.len() >= 3).then(|| parts.join("."))
+}
+
+/// Collects `aio_agent_version`.
+pub fn collect_aio_agent_version(
+    sources: &Sources,
+    _system: &dyn System,
+    facts: &mut Map<String, Value>,
+) -> Result<(), FactsError> {
+    let text = sources.read_for("aio_agent_version", "/opt/puppetlabs/puppet/VERSION")?;
+    if let Some(v) = text.as_deref().and_then(aio_agent_version) {
+        facts.insert("aio_agent_version".into(), s(v));
+    }
     Ok(())
 }

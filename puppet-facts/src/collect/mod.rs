@@ -378,6 +378,10 @@ const FAMILIES: &[Family] = &[
         run: misc::collect_fips,
     },
     Family {
+        name: "aio_agent_version",
+        run: misc::collect_aio_agent_version,
+    },
+    Family {
         name: "facterversion",
         run: misc::collect_facterversion,
     },
