@@ -52,7 +52,10 @@ mod facts;
 mod path;
 mod views;
 
-pub use error::FactsError;
+#[cfg(feature = "collect")]
+pub mod collect;
+
+pub use error::{ExternalFactError, FactsError};
 pub use facts::{DEFAULT_TTL, Facts};
 pub use views::{
     Binding, Distro, Identity, Interface, Kernel, Memory, MemoryStats, Networking, Os, Processors,

@@ -166,3 +166,52 @@ proptest! {
         }
     }
 }
+
+#[cfg(feature = "collect")]
+mod collect {
+    use super::*;
+    use puppet_facts::collect::{external, format, sort_map};
+
+    proptest! {
+        /// facter's JSON layout is still JSON, and reads back as the same value (Ruby's float
+        /// formatting included).
+        #[test]
+        fn facter_json_reads_back_as_the_same_value(values in values()) {
+            let sorted = sort_map(values);
+            let text = format::json(&sorted);
+            let back: Value = serde_json::from_str(&text).expect("our JSON is JSON");
+            prop_assert_eq!(back, Value::Object(sorted));
+        }
+
+        /// Every output format and query takes any facts without panicking.
+        #[test]
+        fn formats_never_panic(values in values()) {
+            let sorted = sort_map(values);
+            let _ = format::text(&sorted);
+            let _ = format::yaml(&sorted);
+            let _ = format::text_multiple(&sorted);
+            for v in sorted.values() {
+                let _ = format::text_single(Some(v));
+            }
+        }
+
+        /// External fact parsers take any text: facts or a typed error, never a panic.
+        #[test]
+        fn external_parsers_never_panic(text in "\\PC{0,200}", bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = external::from_yaml(&text);
+            let _ = external::from_json(&text);
+            let _ = external::from_key_values(&text);
+            let lossy = String::from_utf8_lossy(&bytes);
+            let _ = external::from_yaml(&lossy);
+            let _ = external::from_json(&lossy);
+        }
+
+        /// YAML-looking input built from keys and scalars gives a fact per top-level key.
+        #[test]
+        fn yaml_hashes_give_one_fact_per_key(entries in prop::collection::btree_map("[a-z][a-z0-9_]{0,8}", "[a-z]{1,8}", 0..8)) {
+            let text: String = entries.iter().map(|(k, v)| format!("{k}: x{v}\n")).collect();
+            let facts = external::from_yaml(&text).expect("valid YAML");
+            prop_assert_eq!(facts.len(), entries.len());
+        }
+    }
+}
