@@ -65,6 +65,25 @@ pub struct PublishOptions {
     pub racy_window: Duration,
 }
 
+impl PublishOptions {
+    /// Sets [`PublishOptions::threads`] (at least 1).
+    ///
+    /// ```
+    /// let opts = puppet_filesync::PublishOptions::default().threads(2).racy_window(std::time::Duration::ZERO);
+    /// assert_eq!(opts.threads, 2);
+    /// ```
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// Sets [`PublishOptions::racy_window`].
+    pub fn racy_window(mut self, d: Duration) -> Self {
+        self.racy_window = d;
+        self
+    }
+}
+
 impl Default for PublishOptions {
     fn default() -> Self {
         PublishOptions {
