@@ -82,7 +82,10 @@ fn main() -> ExitCode {
         .first()
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned());
-    if let Some(verb) = argv0.as_deref().and_then(|n| n.strip_prefix("puppet-filesync-")) {
+    if let Some(verb) = argv0
+        .as_deref()
+        .and_then(|n| n.strip_prefix("puppet-filesync-"))
+    {
         if matches!(verb, "code-id" | "code-content") {
             args.insert(1, verb.into());
         }
@@ -102,7 +105,10 @@ fn existing(dir: &Path) -> Result<Store, Error> {
     if !dir.join("versions").is_dir() {
         return Err(Error::Io {
             path: dir.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no puppet-filesync store here"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no puppet-filesync store here",
+            ),
         });
     }
     Store::open(dir)
@@ -190,7 +196,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             println!("{environment} {code_id}: verified");
         }
         Action::Retain { keep, min_age } => {
-            let r = Store::open(&cli.store)?.retain(&Retention::new(keep, Duration::from_secs(min_age)))?;
+            let r = Store::open(&cli.store)?
+                .retain(&Retention::new(keep, Duration::from_secs(min_age)))?;
             for (env, c) in &r.removed_versions {
                 println!("removed {env} {c}");
             }

@@ -1,0 +1,9 @@
+//! Integration tests of puppet-filesync: one test binary, one module per concern.
+
+mod bad_input;
+mod concurrency;
+mod properties;
+mod publish;
+mod replica;
+mod retention;
+mod util;
