@@ -3,6 +3,8 @@
 //! `publish` reply, an unreadable staging file (as `nobody` when run as root), and a crash test
 //! that SIGKILLs `puppet-filesync publish` at random points.
 
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -230,7 +232,7 @@ fn unreadable_staging_file_is_refused() {
     let before = ok(&store, &["code-id", "production"]);
     let secret = staging.join("environments/production/secret");
     fs::write(&secret, "changed\n").unwrap();
-    fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0)).unwrap();
+    fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
     let mut cmd = Command::new(BIN);
     let is_root = fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)

@@ -27,7 +27,10 @@ fn refused(breaker: impl FnOnce(&Path), path: &str) -> Refusal {
     assert!(err.to_string().contains(path), "{err} should name {path}");
     assert!(err.to_string().contains("nothing was published"), "{err}");
     assert_eq!(s.live("production").unwrap().unwrap().code_id, good.code_id);
-    assert_eq!(s.versions("production").unwrap(), [good.code_id.clone()]);
+    assert_eq!(
+        s.versions("production").unwrap(),
+        std::slice::from_ref(&good.code_id)
+    );
     s.verify("production", &good.code_id).unwrap();
     // The new file's content never became a blob.
     assert!(!s.has_blob(&puppet_filesync::Digest::of(b"new content\n")));
@@ -149,7 +152,7 @@ fn unreadable_file() {
         |p| {
             std::fs::set_permissions(
                 p.join("modules/m/files/new"),
-                std::fs::Permissions::from_mode(0),
+                std::fs::Permissions::from_mode(0o000),
             )
             .unwrap()
         },

@@ -105,9 +105,7 @@ fn replica_refuses_bad_blobs_and_manifests() {
 
 #[test]
 fn a_manifest_linking_out_of_the_tree_is_refused() {
-    let text = format!(
-        "{{\"format\":\"puppet-filesync-manifest\",\"version\":1}}\n{{\"path\":\"l\",\"kind\":\"link\",\"mode\":\"0777\",\"target\":\"../../etc/shadow\"}}\n"
-    );
+    let text = "{\"format\":\"puppet-filesync-manifest\",\"version\":1}\n{\"path\":\"l\",\"kind\":\"link\",\"mode\":\"0777\",\"target\":\"../../etc/shadow\"}\n".to_string();
     let err = Manifest::parse(text.as_bytes()).unwrap_err();
     assert!(matches!(err, Error::Refused { .. }), "{err}");
     let text = "{\"format\":\"puppet-filesync-manifest\",\"version\":1}\n{\"path\":\"../x\",\"kind\":\"dir\",\"mode\":\"0755\"}\n";
