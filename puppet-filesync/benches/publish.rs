@@ -2,7 +2,8 @@
 //! one file changed and republished. Prints MB/s next to `openssl speed sha256` (single core,
 //! 16 KiB blocks) on this machine, and the ratio.
 //!
-//! `cargo bench -p puppet-filesync --bench publish`; `FILES=… MB=… BENCH_DIR=…` to change the
+//! `cargo bench -p puppet-filesync --bench publish` (under `cargo test --benches`, a small smoke
+//! run); `FILES=… MB=… BENCH_DIR=…` to change the
 //! tree size or where it is built (default: the system temp dir). "Cold" means an empty store
 //! and no stat cache; the staging tree itself is in the page cache (it was just written), as it
 //! is after a `git checkout` or r10k deploy.
@@ -83,8 +84,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let files = env_usize("FILES", 10_000);
-    let mb = env_usize("MB", 200);
+    // `cargo bench` passes --bench; `cargo test --benches` does not: then a small smoke run.
+    let full = std::env::args().any(|a| a == "--bench");
+    let files = env_usize("FILES", if full { 10_000 } else { 300 });
+    let mb = env_usize("MB", if full { 200 } else { 3 });
     let base = std::env::var_os("BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
     let dir = tempfile::tempdir_in(&base).expect("temp dir");
     let staging = dir.path().join("staging");
