@@ -824,22 +824,37 @@ impl Store {
                 .write_all(&manifest.to_bytes())
                 .map_err(|e| Error::io(mtemp.path(), e))?;
             set_mode(mtemp.path(), 0o444)?;
-            for t in pending.values() {
-                set_mode(t.path(), 0o444)?;
-            }
             // Contents durable before any of them gets its final name.
             self.sync()?;
-            let moves = pending
+            let moves: Vec<(PathBuf, NamedTempFile)> = pending
                 .into_iter()
                 .map(|(d, t)| (self.blob_file(&d, false), t))
-                .chain(variants);
-            for (dest, t) in moves {
-                match t.persist_noclobber(&dest) {
-                    Ok(_) => {}
-                    Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(Error::io(&dest, e.error)),
+                .chain(variants)
+                .collect();
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let chunk = moves.len().div_ceil(threads).max(1);
+            let mut moves = moves;
+            std::thread::scope(|s| {
+                let mut handles = Vec::new();
+                while !moves.is_empty() {
+                    let part: Vec<_> = moves.drain(..chunk.min(moves.len())).collect();
+                    handles.push(s.spawn(move || -> Result<(), Error> {
+                        for (dest, t) in part {
+                            match t.persist_noclobber(&dest) {
+                                Ok(_) => {}
+                                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                                Err(e) => return Err(Error::io(&dest, e.error)),
+                            }
+                        }
+                        Ok(())
+                    }));
                 }
-            }
+                handles.into_iter().try_for_each(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::io(&tmp_dir, std::io::Error::other("a renaming thread panicked")))
+                    })
+                })
+            })?;
             let mdir = self.root.join(MANIFESTS).join(env);
             fs::create_dir_all(&mdir).map_err(|e| Error::io(&mdir, e))?;
             mtemp
@@ -1382,5 +1397,9 @@ fn hash_one(
             .map_err(|e| Error::io(tmp.path(), e))?;
         size += n as u64;
     }
+    // Blobs are read-only; set now, on this thread, rather than by path later.
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o444))
+        .map_err(|e| Error::io(tmp.path(), e))?;
     Ok((h.finish(), size, stat, started, tmp))
 }
