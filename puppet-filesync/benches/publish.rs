@@ -78,6 +78,24 @@ fn openssl_sha256() -> Option<f64> {
     Some(kb * 1000.0 / 1e6)
 }
 
+/// User + system CPU time of this process so far (all threads), from /proc (USER_HZ = 100).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -104,16 +122,25 @@ fn main() {
     let openssl = openssl_sha256();
     let store = Store::open(dir.path().join("store")).expect("store");
     let opts = PublishOptions::default();
+    println!(
+        "load average before the cold publish: {} ({} cores)",
+        load(),
+        opts.threads
+    );
+    let cpu0 = cpu_time();
     let t = Instant::now();
     let cold = store
         .publish_with("production", &staging, &opts)
         .expect("publish");
     let cold_time = t.elapsed();
     assert_eq!(cold.stats.hashed_files as usize, files + 1);
+    let cold_cpu = cpu_time().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
     let cold_mbs = bytes as f64 / 1e6 / cold_time.as_secs_f64();
     println!(
-        "cold publish: {:.3?} = {cold_mbs:.0} MB/s ({} threads)",
-        cold_time, opts.threads
+        "cold publish: {:.3?} = {cold_mbs:.0} MB/s ({} threads; CPU time {:.2?})",
+        cold_time,
+        opts.threads,
+        cold_cpu.unwrap_or_default()
     );
     match openssl {
         Some(o) => println!(
@@ -148,6 +175,7 @@ fn main() {
         times.push(t.elapsed());
         assert_eq!(one.stats.hashed_files, 1, "round {round}: {:?}", one.stats);
     }
+    println!("load average: {}", load());
     println!(
         "one-file change republished: median {:.1?} of {} (min {:.1?}, max {:.1?})",
         median(times.clone()),

@@ -851,7 +851,10 @@ impl Store {
                 }
                 handles.into_iter().try_for_each(|h| {
                     h.join().unwrap_or_else(|_| {
-                        Err(Error::io(&tmp_dir, std::io::Error::other("a renaming thread panicked")))
+                        Err(Error::io(
+                            &tmp_dir,
+                            std::io::Error::other("a renaming thread panicked"),
+                        ))
                     })
                 })
             })?;
@@ -1230,6 +1233,7 @@ impl Store {
                 "special file"
             }
         };
+        let mut to_hash: Vec<(&str, PathBuf, Digest)> = Vec::new();
         for e in manifest.entries() {
             let p = vdir.join(&e.path);
             let m = match fs::symlink_metadata(&p) {
@@ -1277,17 +1281,7 @@ impl Store {
                         );
                         continue;
                     }
-                    match digest_file(&p) {
-                        Ok(d) if d == *sha256 => {}
-                        Ok(d) => push(
-                            &e.path,
-                            P::Digest {
-                                expected: *sha256,
-                                actual: d,
-                            },
-                        ),
-                        Err(err) => push(&e.path, P::Unreadable(err.to_string())),
-                    }
+                    to_hash.push((e.path.as_str(), p, *sha256));
                 }
                 EntryKind::Link { target } => match fs::read_link(&p) {
                     Ok(t) if t.to_str() == Some(target.as_str()) => {}
@@ -1301,6 +1295,40 @@ impl Store {
                     Err(err) => push(&e.path, P::Unreadable(err.to_string())),
                 },
                 EntryKind::Dir => {}
+            }
+        }
+        // Contents, hashed on all cores.
+        let next = AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let found: Vec<(String, ProblemKindOrErr)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((path, p, expected)) = to_hash.get(i) else {
+                                break;
+                            };
+                            match digest_file(p) {
+                                Ok(d) if d == *expected => {}
+                                Ok(d) => out.push(((*path).to_owned(), Ok((*expected, d)))),
+                                Err(err) => out.push(((*path).to_owned(), Err(err.to_string()))),
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (path, r) in found {
+            match r {
+                Ok((expected, actual)) => push(&path, P::Digest { expected, actual }),
+                Err(err) => push(&path, P::Unreadable(err)),
             }
         }
         // Anything on disk the manifest does not list.
@@ -1339,6 +1367,9 @@ impl Store {
         .into())
     }
 }
+
+/// A digest mismatch (expected, actual) or a read error.
+type ProblemKindOrErr = Result<(Digest, Digest), String>;
 
 fn digest_file(p: &Path) -> std::io::Result<Digest> {
     let mut f = File::open(p)?;
@@ -1397,6 +1428,11 @@ fn hash_one(
             .map_err(|e| Error::io(tmp.path(), e))?;
         size += n as u64;
     }
+    // Start writing the blob back to disk now, while other files are hashed, so the syncfs
+    // before the blobs get their names has little left to wait for (POSIX_FADV_DONTNEED starts
+    // writeback of dirty pages without waiting; only clean pages are dropped).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = rustix::fs::fadvise(tmp.as_file(), 0, None, rustix::fs::Advice::DontNeed);
     // Blobs are read-only; set now, on this thread, rather than by path later.
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(0o444))
