@@ -25,6 +25,7 @@ const ENVIRONMENTS: &str = "environments";
 const STATE: &str = "state";
 const LOCK: &str = "lock";
 const TMP_PREFIX: &str = ".tmp-";
+const SPARE_PREFIX: &str = ".spare-";
 /// Suffix of the read-only executable (`0o555`) copy of a blob.
 const EXEC_SUFFIX: &str = ".x";
 const READ_BUF: usize = 256 * 1024;
@@ -313,12 +314,157 @@ impl Store {
             let dir = self.root.join(sub);
             for item in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
                 let item = item.map_err(|e| Error::io(&dir, e))?;
-                if item.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                let name = item.file_name().to_string_lossy().into_owned();
+                if name.starts_with(TMP_PREFIX) {
                     remove_tree(&item.path())?;
+                } else if let Some(rest) = name.strip_prefix(SPARE_PREFIX) {
+                    // A spare is only good while the version it copies is live.
+                    let current = rest.rsplit_once('_').is_some_and(|(env, id)| {
+                        self.live(env)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|v| v.code_id.as_str() == id)
+                    });
+                    if !current {
+                        remove_tree(&item.path())?;
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    fn spare_dir(&self, env: &str, code_id: &CodeId) -> PathBuf {
+        self.root
+            .join(VERSIONS)
+            .join(format!("{SPARE_PREFIX}{env}_{code_id}"))
+    }
+
+    /// Prepares the next publish of `env`: builds a spare copy of the live version (hard links,
+    /// as a version), so that the next publish applies only the differences to it (a few
+    /// operations for a one-file change) instead of linking every file of the tree. Meant to
+    /// run off the critical path, e.g. in the background after each publish; the next writer
+    /// removes a spare whose version is no longer live. Returns whether a spare was built
+    /// (`false`: none needed, or no live version).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let staging = tempfile::tempdir().unwrap();
+    /// # std::fs::write(staging.path().join("site.pp"), "1").unwrap();
+    /// let store = puppet_filesync::Store::open(dir.path())?;
+    /// store.publish("production", staging.path())?;
+    /// assert!(store.prepare("production")?);
+    /// std::fs::write(staging.path().join("site.pp"), "2").unwrap();
+    /// let v2 = store.publish("production", staging.path())?.code_id; // uses the spare
+    /// store.verify("production", &v2)?;
+    /// # Ok::<(), puppet_filesync::Error>(())
+    /// ```
+    pub fn prepare(&self, env: &str) -> Result<bool, Error> {
+        check_environment(env)?;
+        let _lock = self.lock(true)?;
+        self.sweep()?;
+        let Some(live) = self.live(env)? else {
+            return Ok(false);
+        };
+        let spare = self.spare_dir(env, &live.code_id);
+        if spare.is_dir() {
+            return Ok(false);
+        }
+        let manifest = self
+            .manifest(env, &live.code_id)?
+            .ok_or_else(|| Error::UnknownVersion {
+                environment: env.to_owned(),
+                code_id: live.code_id.to_string(),
+            })?;
+        self.materialize(&manifest, &spare)?;
+        Ok(true)
+    }
+
+    /// Turns the spare copy of `old` into `manifest`'s version at `vdir`: moved aside under a
+    /// temporary name (swept if this is interrupted), changed entries removed and added, parents
+    /// made writable for the while, then renamed into place.
+    fn apply_spare(
+        &self,
+        spare: &Path,
+        old: &Manifest,
+        manifest: &Manifest,
+        vdir: &Path,
+    ) -> Result<(), Error> {
+        let versions = self.root.join(VERSIONS);
+        let work = versions.join(format!(
+            "{TMP_PREFIX}spare-{}-{}",
+            std::process::id(),
+            ns_since_epoch(SystemTime::now())
+        ));
+        fs::rename(spare, &work).map_err(|e| Error::io(spare, e))?;
+        let removed: Vec<&Entry> = old
+            .entries()
+            .iter()
+            .filter(|e| manifest.get(&e.path) != Some(*e))
+            .collect();
+        let added: Vec<&Entry> = manifest
+            .entries()
+            .iter()
+            .filter(|e| old.get(&e.path) != Some(*e))
+            .collect();
+        let parent = |p: &str| {
+            p.rsplit_once('/')
+                .map_or(String::new(), |(d, _)| d.to_owned())
+        };
+        let mut touched: Vec<String> = removed
+            .iter()
+            .chain(added.iter())
+            .map(|e| parent(&e.path))
+            .collect();
+        touched.sort();
+        touched.dedup();
+        let at = |p: &str| {
+            if p.is_empty() {
+                work.clone()
+            } else {
+                work.join(p)
+            }
+        };
+        for d in &touched {
+            let p = at(d);
+            if p.is_dir() {
+                set_mode(&p, 0o755)?;
+            }
+        }
+        for e in removed.iter().rev() {
+            let p = work.join(&e.path);
+            let r = if e.kind == EntryKind::Dir {
+                fs::remove_dir(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            r.map_err(|err| Error::io(&p, err))?;
+        }
+        let mut read_only: Vec<PathBuf> = Vec::new();
+        for e in &added {
+            let dest = work.join(&e.path);
+            match &e.kind {
+                EntryKind::Dir => {
+                    fs::create_dir(&dest).map_err(|err| Error::io(&dest, err))?;
+                    read_only.push(dest);
+                }
+                EntryKind::Link { target } => std::os::unix::fs::symlink(target, &dest)
+                    .map_err(|err| Error::io(&dest, err))?,
+                EntryKind::File { sha256, .. } => self.place(sha256, e, &dest)?,
+            }
+        }
+        for d in &touched {
+            let p = at(d);
+            if p.is_dir() {
+                read_only.push(p);
+            }
+        }
+        read_only.sort();
+        read_only.dedup();
+        for p in read_only.iter().rev() {
+            set_mode(p, 0o555)?;
+        }
+        fs::rename(&work, vdir).map_err(|e| Error::io(vdir, e))
     }
 
     /// Makes everything written so far durable: one `syncfs(2)` of the store's file system
@@ -793,7 +939,8 @@ impl Store {
         pending: HashMap<Digest, NamedTempFile>,
     ) -> Result<Status, Error> {
         let code_id = manifest.code_id();
-        if self.live(env)?.is_some_and(|v| v.code_id == code_id) {
+        let previous = self.live(env)?;
+        if previous.as_ref().is_some_and(|v| v.code_id == code_id) {
             return Ok(Status::Unchanged);
         }
         let vdir = self.version_dir(env, &code_id);
@@ -864,7 +1011,18 @@ impl Store {
                 .persist(&mfile)
                 .map_err(|e| Error::io(&mfile, e.error))?;
             if !vdir.is_dir() {
-                self.materialize(manifest, &vdir)?;
+                let spare = previous
+                    .as_ref()
+                    .map(|v| (self.spare_dir(env, &v.code_id), &v.code_id))
+                    .filter(|(p, _)| p.is_dir());
+                let old = match &spare {
+                    Some((_, id)) => self.manifest(env, id)?,
+                    None => None,
+                };
+                match (spare, old) {
+                    (Some((dir, _)), Some(old)) => self.apply_spare(&dir, &old, manifest, &vdir)?,
+                    _ => self.materialize(manifest, &vdir)?,
+                }
             }
             // Names and the whole tree durable before the pointer moves.
             self.sync()?;

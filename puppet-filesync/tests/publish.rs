@@ -237,3 +237,85 @@ fn unknown_versions_and_paths() {
             .is_some()
     );
 }
+
+#[test]
+fn a_prepared_spare_becomes_the_next_version() {
+    let (_d, s) = store();
+    let st = tempfile::tempdir().unwrap();
+    write_tree(st.path(), TREE);
+    write_tree(
+        st.path(),
+        &[
+            ("gone/deep/file", "x\n"),
+            ("becomes_dir", "file\n"),
+            ("keep/a", "a\n"),
+        ],
+    );
+    std::os::unix::fs::symlink("keep/a", st.path().join("link")).unwrap();
+    let opts = no_racy_window();
+    let v1 = s
+        .publish_with("production", st.path(), &opts)
+        .unwrap()
+        .code_id;
+    assert!(s.prepare("production").unwrap());
+    assert!(!s.prepare("production").unwrap(), "already prepared");
+    // Changes of every kind: content, removal of a subtree, file -> dir, new dirs, link target,
+    // executable bit.
+    std::fs::write(st.path().join("modules/motd/files/motd"), "changed\n").unwrap();
+    std::fs::remove_dir_all(st.path().join("gone")).unwrap();
+    std::fs::remove_file(st.path().join("becomes_dir")).unwrap();
+    write_tree(
+        st.path(),
+        &[
+            ("becomes_dir/inside", "in\n"),
+            ("new/dir/f", "new\n"),
+            ("keep/b", "b\n"),
+        ],
+    );
+    std::fs::remove_file(st.path().join("link")).unwrap();
+    std::os::unix::fs::symlink("keep/b", st.path().join("link")).unwrap();
+    std::fs::set_permissions(
+        st.path().join("manifests/site.pp"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let p2 = s.publish_with("production", st.path(), &opts).unwrap();
+    s.verify("production", &p2.code_id).unwrap();
+    s.verify("production", &v1).unwrap();
+    // The same tree published into a store without a spare has the same code_id and content.
+    let (_e, fresh) = store();
+    let p3 = fresh.publish("production", st.path()).unwrap();
+    assert_eq!(p3.code_id, p2.code_id);
+    assert_eq!(
+        s.content("production", &p2.code_id, "link").unwrap(),
+        b"b\n"
+    );
+    assert_eq!(s.versions("production").unwrap().len(), 2);
+    // No spare is left over, and a stale one is swept by the next writer.
+    let spares = |s: &Store| {
+        std::fs::read_dir(s.root().join("versions"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count()
+    };
+    assert_eq!(spares(&s), 0);
+    assert!(s.prepare("production").unwrap());
+    assert_eq!(spares(&s), 1);
+    // Going back to v1 (already materialized) leaves the spare of v2 stale: the next writer
+    // removes it.
+    let bytes = s.manifest_bytes("production", &v1).unwrap().unwrap();
+    assert_eq!(
+        s.install("production", &bytes, &v1).unwrap().status,
+        Status::Published
+    );
+    assert_eq!(spares(&s), 1);
+    s.retain(&puppet_filesync::Retention::default()).unwrap();
+    assert_eq!(spares(&s), 0);
+    s.verify("production", &v1).unwrap();
+}

@@ -165,16 +165,20 @@ fn run(cli: Cli) -> Result<(), Error> {
                 }
             };
             let mut report = serde_json::Map::new();
-            for env in names {
-                puppet_filesync::check_environment(&env)?;
-                let p = store.publish(&env, &envs_dir.join(&env))?;
+            for env in &names {
+                puppet_filesync::check_environment(env)?;
+                let p = store.publish(env, &envs_dir.join(env))?;
                 report.insert(
-                    env,
+                    env.clone(),
                     json!({"code_id": p.code_id.as_str(), "status": p.status.as_str()}),
                 );
             }
             store.retain(&Retention::new(keep, Duration::from_secs(min_age)))?;
             println!("{}", json!({ "environments": report }));
+            // The new versions are live; now make the next publish of a small change cheap.
+            for env in &names {
+                store.prepare(env)?;
+            }
         }
         Action::Verify {
             environment,
