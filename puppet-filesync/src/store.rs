@@ -710,8 +710,10 @@ impl Store {
 
     /// A version's manifest.
     pub fn manifest(&self, env: &str, code_id: &CodeId) -> Result<Option<Manifest>, Error> {
+        // Every manifest in the store was checked canonical before it was written (made by
+        // `to_bytes`, or parsed by `install`), and these bytes hash to their code_id.
         self.manifest_bytes(env, code_id)?
-            .map(|b| Manifest::parse(&b))
+            .map(|b| Manifest::parse_stored(&b))
             .transpose()
     }
 
@@ -853,9 +855,10 @@ impl Store {
         }
         stats.new_blobs = pending.len() as u64;
         let manifest = Manifest::new(entries)?;
-        let code_id = manifest.code_id();
+        let bytes = manifest.to_bytes();
+        let code_id = CodeId::from_digest(Digest::of(&bytes));
         new_cache.code_id = Some(code_id.to_string());
-        let status = self.commit(env, &manifest, pending)?;
+        let status = self.commit(env, &manifest, &bytes, &code_id, pending)?;
         new_cache.save(&cache_path, &self.root.join(TMP))?;
         Ok(Published {
             environment: env.to_owned(),
@@ -936,9 +939,11 @@ impl Store {
         &self,
         env: &str,
         manifest: &Manifest,
+        bytes: &[u8],
+        code_id: &CodeId,
         pending: HashMap<Digest, NamedTempFile>,
     ) -> Result<Status, Error> {
-        let code_id = manifest.code_id();
+        let code_id = code_id.clone();
         let previous = self.live(env)?;
         if previous.as_ref().is_some_and(|v| v.code_id == code_id) {
             return Ok(Status::Unchanged);
@@ -968,7 +973,7 @@ impl Store {
             }
             let mut mtemp = new_tmp()?;
             mtemp
-                .write_all(&manifest.to_bytes())
+                .write_all(bytes)
                 .map_err(|e| Error::io(mtemp.path(), e))?;
             set_mode(mtemp.path(), 0o444)?;
             // Contents durable before any of them gets its final name.
@@ -1203,7 +1208,7 @@ impl Store {
                 missing,
             });
         }
-        let status = self.commit(env, &parsed, HashMap::new())?;
+        let status = self.commit(env, &parsed, manifest, code_id, HashMap::new())?;
         let stats = PublishStats {
             files: parsed.digests().count() as u64,
             dirs: parsed
