@@ -48,6 +48,13 @@ fn readers_always_see_a_whole_version() {
             });
         }
         for n in 1..=VERSIONS {
+            // Let the readers read the current version at least once before the next publish
+            // (bounded wait), so publishes and reads interleave even on a loaded machine.
+            let before = reads.load(Ordering::Relaxed);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while reads.load(Ordering::Relaxed) == before && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+            }
             versioned_tree(st.path(), FILES, &format!("v{n}"));
             s.publish("production", st.path()).unwrap();
         }
