@@ -274,6 +274,30 @@ impl Store {
         Ok(Store { root })
     }
 
+    /// Opens an existing store without creating anything (for readers such as Puppetserver's
+    /// hook, which may not be allowed to write).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert!(puppet_filesync::Store::open_existing(dir.path()).is_err());
+    /// puppet_filesync::Store::open(dir.path())?;
+    /// assert!(puppet_filesync::Store::open_existing(dir.path()).is_ok());
+    /// # Ok::<(), puppet_filesync::Error>(())
+    /// ```
+    pub fn open_existing(dir: impl Into<PathBuf>) -> Result<Store, Error> {
+        let root = dir.into();
+        if !root.join(VERSIONS).is_dir() || !root.join(ENVIRONMENTS).is_dir() {
+            return Err(Error::io(
+                &root,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no puppet-filesync store here",
+                ),
+            ));
+        }
+        Ok(Store { root })
+    }
+
     /// The store's directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -755,6 +779,47 @@ impl Store {
             }) => self.read_blob(sha256),
             _ => Err(not_a_file()),
         }
+    }
+
+    /// Publishes every environment of a staging codedir (`<codedir>/environments/<env>/`), in
+    /// name order, or only `only`. Stops at the first refusal (environments before it stay
+    /// published).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let staging = tempfile::tempdir().unwrap();
+    /// for env in ["production", "testing"] {
+    ///     std::fs::create_dir_all(staging.path().join("environments").join(env).join("manifests")).unwrap();
+    /// }
+    /// let store = puppet_filesync::Store::open(dir.path())?;
+    /// let all = store.publish_codedir(staging.path(), None)?;
+    /// assert_eq!(all.iter().map(|p| p.environment.as_str()).collect::<Vec<_>>(), ["production", "testing"]);
+    /// # Ok::<(), puppet_filesync::Error>(())
+    /// ```
+    pub fn publish_codedir(
+        &self,
+        codedir: &Path,
+        only: Option<&str>,
+    ) -> Result<Vec<Published>, Error> {
+        let envs_dir = codedir.join("environments");
+        let names = match only {
+            Some(e) => vec![e.to_owned()],
+            None => {
+                let mut v = Vec::new();
+                for item in fs::read_dir(&envs_dir).map_err(|e| Error::io(&envs_dir, e))? {
+                    let item = item.map_err(|e| Error::io(&envs_dir, e))?;
+                    if item.path().is_dir() {
+                        v.push(item.file_name().to_string_lossy().into_owned());
+                    }
+                }
+                v.sort();
+                v
+            }
+        };
+        names
+            .iter()
+            .map(|env| self.publish(env, &envs_dir.join(env)))
+            .collect()
     }
 
     /// Publishes a staging directory as the new live version of `env`, with default options.

@@ -100,24 +100,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens an existing store (the read-only commands never create one).
-fn existing(dir: &Path) -> Result<Store, Error> {
-    if !dir.join("versions").is_dir() {
-        return Err(Error::Io {
-            path: dir.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no puppet-filesync store here",
-            ),
-        });
-    }
-    Store::open(dir)
-}
-
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.action {
         Action::CodeId { environment } => {
-            let store = existing(&cli.store)?;
+            let store = Store::open_existing(&cli.store)?;
             let live = store
                 .live(&environment)?
                 .ok_or(Error::NoLiveVersion { environment })?;
@@ -130,7 +116,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             puppet_filesync::check_environment(&environment)?;
             let code_id = CodeId::parse(&code_id)?;
-            let bytes = existing(&cli.store)?.content(&environment, &code_id, &path)?;
+            let bytes = Store::open_existing(&cli.store)?.content(&environment, &code_id, &path)?;
             let mut out = std::io::stdout().lock();
             out.write_all(&bytes)
                 .and_then(|()| out.flush())
@@ -146,45 +132,24 @@ fn run(cli: Cli) -> Result<(), Error> {
             min_age,
         } => {
             let store = Store::open(&cli.store)?;
-            let envs_dir = staging.join("environments");
-            let names = match environment {
-                Some(e) => vec![e],
-                None => {
-                    let mut v = Vec::new();
-                    let rd = std::fs::read_dir(&envs_dir).map_err(|e| Error::Io {
-                        path: envs_dir.clone(),
-                        source: e,
-                    })?;
-                    for item in rd.flatten() {
-                        if item.path().is_dir() {
-                            v.push(item.file_name().to_string_lossy().into_owned());
-                        }
-                    }
-                    v.sort();
-                    v
-                }
-            };
+            let published = store.publish_codedir(&staging, environment.as_deref())?;
             let mut report = serde_json::Map::new();
-            for env in &names {
-                puppet_filesync::check_environment(env)?;
-                let p = store.publish(env, &envs_dir.join(env))?;
-                report.insert(
-                    env.clone(),
-                    json!({"code_id": p.code_id.as_str(), "status": p.status.as_str()}),
-                );
+            for p in &published {
+                let reply = json!({"code_id": p.code_id.as_str(), "status": p.status.as_str()});
+                report.insert(p.environment.clone(), reply);
             }
             store.retain(&Retention::new(keep, Duration::from_secs(min_age)))?;
             println!("{}", json!({ "environments": report }));
             // The new versions are live; now make the next publish of a small change cheap.
-            for env in &names {
-                store.prepare(env)?;
+            for p in &published {
+                store.prepare(&p.environment)?;
             }
         }
         Action::Verify {
             environment,
             code_id,
         } => {
-            let store = existing(&cli.store)?;
+            let store = Store::open_existing(&cli.store)?;
             let code_id = match code_id {
                 Some(c) => CodeId::parse(&c)?,
                 None => {
