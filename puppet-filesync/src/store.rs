@@ -29,6 +29,9 @@ const SPARE_PREFIX: &str = ".spare-";
 /// Suffix of the read-only executable (`0o555`) copy of a blob.
 const EXEC_SUFFIX: &str = ".x";
 const READ_BUF: usize = 256 * 1024;
+/// Up to this many files or directories to make durable, each is fsynced; above, one
+/// `syncfs(2)` (which also waits for other writers' data on the same file system).
+const SMALL_SYNC: usize = 64;
 const HISTORY_MAX: usize = 1000;
 
 /// A code store in one directory:
@@ -401,19 +404,22 @@ impl Store {
                 code_id: live.code_id.to_string(),
             })?;
         self.materialize(&manifest, &spare)?;
+        // Durable now, so that the publish that consumes it only has to sync what it changes.
+        self.sync()?;
         Ok(true)
     }
 
     /// Turns the spare copy of `old` into `manifest`'s version at `vdir`: moved aside under a
     /// temporary name (swept if this is interrupted), changed entries removed and added, parents
-    /// made writable for the while, then renamed into place.
+    /// made writable for the while, then renamed into place. Returns the directories whose
+    /// entries changed.
     fn apply_spare(
         &self,
         spare: &Path,
         old: &Manifest,
         manifest: &Manifest,
         vdir: &Path,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<PathBuf>, Error> {
         let versions = self.root.join(VERSIONS);
         let work = versions.join(format!(
             "{TMP_PREFIX}spare-{}-{}",
@@ -488,7 +494,12 @@ impl Store {
         for p in read_only.iter().rev() {
             set_mode(p, 0o555)?;
         }
-        fs::rename(&work, vdir).map_err(|e| Error::io(vdir, e))
+        fs::rename(&work, vdir).map_err(|e| Error::io(vdir, e))?;
+        // The directories whose entries changed, under their final path.
+        Ok(read_only
+            .iter()
+            .map(|p| vdir.join(p.strip_prefix(&work).unwrap_or(Path::new(""))))
+            .collect())
     }
 
     /// Makes everything written so far durable: one `syncfs(2)` of the store's file system
@@ -1042,11 +1053,26 @@ impl Store {
                 .map_err(|e| Error::io(mtemp.path(), e))?;
             set_mode(mtemp.path(), 0o444)?;
             // Contents durable before any of them gets its final name.
-            self.sync()?;
+            if pending.len() + variants.len() < SMALL_SYNC {
+                for t in pending.values().chain(variants.iter().map(|(_, t)| t)) {
+                    t.as_file().sync_all().map_err(|e| Error::io(t.path(), e))?;
+                }
+                mtemp
+                    .as_file()
+                    .sync_all()
+                    .map_err(|e| Error::io(mtemp.path(), e))?;
+            } else {
+                self.sync()?;
+            }
             let moves: Vec<(PathBuf, NamedTempFile)> = pending
                 .into_iter()
                 .map(|(d, t)| (self.blob_file(&d, false), t))
                 .chain(variants)
+                .collect();
+            // Directories whose entries changed, to fsync before the pointer moves.
+            let mut dirty: HashSet<PathBuf> = moves
+                .iter()
+                .filter_map(|(d, _)| d.parent().map(Path::to_path_buf))
                 .collect();
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let chunk = moves.len().div_ceil(threads).max(1);
@@ -1080,6 +1106,9 @@ impl Store {
             mtemp
                 .persist(&mfile)
                 .map_err(|e| Error::io(&mfile, e.error))?;
+            dirty.insert(mdir);
+            dirty.insert(self.root.join(MANIFESTS));
+            let mut whole_tree = false;
             if !vdir.is_dir() {
                 let spare = previous
                     .as_ref()
@@ -1090,12 +1119,24 @@ impl Store {
                     None => None,
                 };
                 match (spare, old) {
-                    (Some((dir, _)), Some(old)) => self.apply_spare(&dir, &old, manifest, &vdir)?,
-                    _ => self.materialize(manifest, &vdir)?,
+                    (Some((dir, _)), Some(old)) => {
+                        dirty.extend(self.apply_spare(&dir, &old, manifest, &vdir)?);
+                        dirty.insert(self.root.join(VERSIONS));
+                    }
+                    _ => {
+                        self.materialize(manifest, &vdir)?;
+                        whole_tree = true;
+                    }
                 }
             }
             // Names and the whole tree durable before the pointer moves.
-            self.sync()?;
+            if whole_tree || dirty.len() >= SMALL_SYNC {
+                self.sync()?;
+            } else {
+                for d in &dirty {
+                    fsync_dir(d)?;
+                }
+            }
         }
         self.flip(env, &code_id)?;
         self.record_history(env, &code_id)?;
