@@ -1,5 +1,15 @@
-//! Versioned Puppet code.
-//!
-//! This crate will hold code publication from a staging directory as one atomic, versioned
-//! step, the `code_id` of each version, and serving exactly one version at a time to a master
-//! (`static_file_content` reads files of an older version by its code_id). Not started yet.
+#![doc = include_str!("../README.md")]
+
+mod digest;
+mod error;
+mod manifest;
+mod statcache;
+mod store;
+mod walk;
+
+pub use digest::Digest;
+pub use error::{Error, ProblemKind, Refusal, VerifyError, VerifyProblem};
+pub use manifest::{CodeId, Entry, EntryKind, Manifest, check_environment, is_puppet_code_id};
+pub use store::{
+    PublishOptions, PublishStats, Published, Retained, Retention, Status, Store, Version,
+};
