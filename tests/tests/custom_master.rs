@@ -79,20 +79,10 @@ async fn custom_master() -> TestMaster {
 }
 // ---- end of the custom master ----
 
-fn puppet_binary() -> Option<std::path::PathBuf> {
-    ["/usr/bin/puppet", "/opt/puppetlabs/bin/puppet"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.exists())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_agent_runs_against_a_custom_master() {
-    let Some(puppet) = puppet_binary() else {
-        if std::env::var("PUPPET_RS_REQUIRE_REAL").as_deref() == Ok("1") {
-            panic!("the real Puppet agent is required (PUPPET_RS_REQUIRE_REAL=1)");
-        }
-        eprintln!("skipped: the real Puppet agent is not installed (apt-get install puppet-agent)");
+    let Some(puppet) = crate::support::real_puppet("real_agent_runs_against_a_custom_master")
+    else {
         return;
     };
     let master = custom_master().await;

@@ -7,18 +7,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use puppet_master::testing::TestMaster;
 
 const MODULES: &str = "/usr/share/puppet/modules";
-
-fn skip_or_fail(what: &str) {
-    if std::env::var("PUPPET_RS_REQUIRE_REAL").as_deref() == Ok("1") {
-        panic!("{what} is required (PUPPET_RS_REQUIRE_REAL=1)");
-    }
-    eprintln!("skipped: {what} is not installed");
-}
 
 /// Every file below the modules' `lib/`, by path relative to `lib/` (first module wins).
 fn plugin_files(modules: &Path) -> std::collections::BTreeSet<String> {
@@ -49,18 +42,19 @@ fn plugin_files(modules: &Path) -> std::collections::BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_agent_pluginsyncs_every_real_modules_plugins() {
-    let Some(puppet) = ["/usr/bin/puppet", "/opt/puppetlabs/bin/puppet"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    let Some(puppet) =
+        crate::support::real_puppet("real_agent_pluginsyncs_every_real_modules_plugins")
     else {
-        return skip_or_fail("the real Puppet agent (apt-get install puppet-agent)");
+        return;
     };
     if !Path::new(MODULES)
         .join("stdlib/lib/puppet/type/anchor.rb")
         .is_file()
     {
-        return skip_or_fail("puppet-module-puppetlabs-stdlib (and other Debian Puppet modules)");
+        return crate::support::skip_or_fail(
+            "real_agent_pluginsyncs_every_real_modules_plugins",
+            "puppet-module-puppetlabs-stdlib (and other Debian Puppet modules)",
+        );
     }
     let master = TestMaster::builder()
         .ca_settings(|ca| ca.autosign = puppet_ca::Autosign::On)
