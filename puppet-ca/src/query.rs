@@ -178,10 +178,10 @@ impl CertificateAuthority {
         for entry in std::fs::read_dir(&dir).map_err(|e| CaError::io(&dir, e))? {
             let entry = entry.map_err(|e| CaError::io(&dir, e))?;
             let file = entry.file_name();
-            if let Some(name) = file.to_str().and_then(|f| f.strip_suffix(".pem")) {
-                if validate_certname(name).is_ok() {
-                    names.push(name.to_string());
-                }
+            if let Some(name) = file.to_str().and_then(|f| f.strip_suffix(".pem"))
+                && validate_certname(name).is_ok()
+            {
+                names.push(name.to_string());
             }
         }
         names.sort();

@@ -78,10 +78,10 @@ pub(crate) fn create_dir(dir: &Path) -> Result<(), CaError> {
     if !existed {
         fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))
             .map_err(|e| CaError::io(dir, e))?;
-        if let Some(parent) = dir.parent() {
-            if let Ok(m) = fs::metadata(parent) {
-                let _ = std::os::unix::fs::chown(dir, Some(m.uid()), Some(m.gid()));
-            }
+        if let Some(parent) = dir.parent()
+            && let Ok(m) = fs::metadata(parent)
+        {
+            let _ = std::os::unix::fs::chown(dir, Some(m.uid()), Some(m.gid()));
         }
     }
     Ok(())

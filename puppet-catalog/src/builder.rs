@@ -448,14 +448,14 @@ impl CatalogBuilder {
         let scope = scope.unwrap_or(main);
         let inherited = self.tags_of(&scope)?.to_vec();
         let is_class = reference.type_name == "Class";
-        if let Some(parent) = &contained_by {
-            if !self.index.contains_key(parent) {
-                return Err(CatalogError::UnknownReference {
-                    path: "contain".into(),
-                    resource: reference.to_string(),
-                    reference: parent.to_string(),
-                });
-            }
+        if let Some(parent) = &contained_by
+            && !self.index.contains_key(parent)
+        {
+            return Err(CatalogError::UnknownReference {
+                path: "contain".into(),
+                resource: reference.to_string(),
+                reference: parent.to_string(),
+            });
         }
 
         let mut tags = Vec::new();

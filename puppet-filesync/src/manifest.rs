@@ -509,10 +509,10 @@ impl Manifest {
                 (k, ..) => return Err(bad(format!("kind {k:?} with the wrong fields"))),
             };
             let path = line.path.into_owned();
-            if let Some(prev) = entries.last().map(|e: &Entry| &e.path) {
-                if *prev >= path {
-                    return Err(bad(format!("{path} is out of order")));
-                }
+            if let Some(prev) = entries.last().map(|e: &Entry| &e.path)
+                && *prev >= path
+            {
+                return Err(bad(format!("{path} is out of order")));
             }
             entries.push(Entry { path, mode, kind });
         }

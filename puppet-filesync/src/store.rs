@@ -691,10 +691,10 @@ impl Store {
         let mut out = Vec::new();
         for item in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
             let item = item.map_err(|e| Error::io(&dir, e))?;
-            if let Some(name) = item.file_name().to_str() {
-                if check_environment(name).is_ok() {
-                    out.push(name.to_owned());
-                }
+            if let Some(name) = item.file_name().to_str()
+                && check_environment(name).is_ok()
+            {
+                out.push(name.to_owned());
             }
         }
         out.sort();
@@ -1367,10 +1367,10 @@ impl Store {
         let mdir = self.root.join(MANIFESTS);
         for item in fs::read_dir(&mdir).map_err(|e| Error::io(&mdir, e))? {
             let item = item.map_err(|e| Error::io(&mdir, e))?;
-            if let Some(n) = item.file_name().to_str() {
-                if check_environment(n).is_ok() {
-                    envs.insert(n.to_owned());
-                }
+            if let Some(n) = item.file_name().to_str()
+                && check_environment(n).is_ok()
+            {
+                envs.insert(n.to_owned());
             }
         }
         let mut referenced: HashSet<Digest> = HashSet::new();

@@ -37,7 +37,15 @@ pub enum MasterError {
     #[error(transparent)]
     Server(#[from] puppet_protocol::server::ServerError),
     /// A client for the test master could not be made.
+    /// (Boxed: a client error is large, and every `Result` of this crate would carry its size.)
     #[cfg(feature = "testing")]
     #[error("client: {0}")]
-    Client(#[from] puppet_protocol::client::ClientError),
+    Client(Box<puppet_protocol::client::ClientError>),
+}
+
+#[cfg(feature = "testing")]
+impl From<puppet_protocol::client::ClientError> for MasterError {
+    fn from(e: puppet_protocol::client::ClientError) -> Self {
+        MasterError::Client(Box::new(e))
+    }
 }

@@ -621,16 +621,18 @@ impl Client {
             .timed(&mut conn, method, path, headers, body.clone())
             .await;
         let idempotent = matches!(method, "GET" | "HEAD" | "PUT" | "DELETE");
-        if reused && idempotent {
-            if let Err(ClientError::Http { .. }) = &result {
-                conn = self.connect().await?;
-                result = self.timed(&mut conn, method, path, headers, body).await;
-            }
+        if reused
+            && idempotent
+            && let Err(ClientError::Http { .. }) = &result
+        {
+            conn = self.connect().await?;
+            result = self.timed(&mut conn, method, path, headers, body).await;
         }
-        if let Ok(answer) = &result {
-            if !answer.close && !conn.sender.is_closed() {
-                *pooled = Some(conn);
-            }
+        if let Ok(answer) = &result
+            && !answer.close
+            && !conn.sender.is_closed()
+        {
+            *pooled = Some(conn);
         }
         result
     }

@@ -132,10 +132,9 @@ impl Report {
                 event.redact();
                 if let (Some(original), Some(redacted), Some(property)) =
                     (original, &event.message, &event.property)
+                    && &original != redacted
                 {
-                    if &original != redacted {
-                        changed.push((format!("{key}/{property}"), original, redacted.clone()));
-                    }
+                    changed.push((format!("{key}/{property}"), original, redacted.clone()));
                 }
             }
         }

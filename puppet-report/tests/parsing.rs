@@ -291,10 +291,10 @@ fn float_evaluation_times(value: &mut Value) {
     match value {
         Value::Object(m) => {
             for (k, v) in m.iter_mut() {
-                if k == "evaluation_time" {
-                    if let Some(f) = v.as_f64() {
-                        *v = Value::from(f);
-                    }
+                if k == "evaluation_time"
+                    && let Some(f) = v.as_f64()
+                {
+                    *v = Value::from(f);
                 }
                 float_evaluation_times(v);
             }

@@ -85,10 +85,9 @@ fn main() -> ExitCode {
     if let Some(verb) = argv0
         .as_deref()
         .and_then(|n| n.strip_prefix("puppet-filesync-"))
+        && matches!(verb, "code-id" | "code-content")
     {
-        if matches!(verb, "code-id" | "code-content") {
-            args.insert(1, verb.into());
-        }
+        args.insert(1, verb.into());
     }
     let cli = Cli::parse_from(args);
     match run(cli) {

@@ -99,11 +99,11 @@ impl Catalog {
 
 impl Resource {
     fn redact_sensitive_counting(&mut self, count: &mut u64) {
-        if let Some(names) = self.sensitive_parameters.take() {
-            if let Some(params) = &mut self.parameters {
-                for name in &names {
-                    params.shift_remove(name);
-                }
+        if let Some(names) = self.sensitive_parameters.take()
+            && let Some(params) = &mut self.parameters
+        {
+            for name in &names {
+                params.shift_remove(name);
             }
         }
         if let Some(params) = &mut self.parameters {

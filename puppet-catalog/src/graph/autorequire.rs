@@ -72,10 +72,10 @@ impl Builder<'_> {
                         }
                     }
                 }
-                if let Some(user) = get("user").and_then(Value::as_str) {
-                    if !is_digits(user) {
-                        self.push_named(deps, "User", user);
-                    }
+                if let Some(user) = get("user").and_then(Value::as_str)
+                    && !is_digits(user)
+                {
+                    self.push_named(deps, "User", user);
                 }
             }
             "User" => {
@@ -121,10 +121,10 @@ impl Builder<'_> {
                         self.push_named(deps, "File", f);
                     }
                 }
-                if let Some(source) = get("source").and_then(Value::as_str) {
-                    if source.starts_with('/') {
-                        self.push_named(deps, "File", source);
-                    }
+                if let Some(source) = get("source").and_then(Value::as_str)
+                    && source.starts_with('/')
+                {
+                    self.push_named(deps, "File", source);
                 }
             }
             _ => {}

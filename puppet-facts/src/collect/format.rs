@@ -130,15 +130,15 @@ fn facter_format(v: &Value) -> String {
     let lines: Vec<String> = replaced
         .split('\n')
         .map(|line| {
-            if let (Some(start), Some(end)) = (line.find('"'), line.rfind("\" =>")) {
-                if start < end {
-                    return format!(
-                        "{}{}{}",
-                        &line[..start],
-                        &line[start + 1..end],
-                        &line[end + 1..]
-                    );
-                }
+            if let (Some(start), Some(end)) = (line.find('"'), line.rfind("\" =>"))
+                && start < end
+            {
+                return format!(
+                    "{}{}{}",
+                    &line[..start],
+                    &line[start + 1..end],
+                    &line[end + 1..]
+                );
             }
             line.to_string()
         })
@@ -271,10 +271,10 @@ pub fn text_multiple(map: &Map<String, Value>) -> String {
             if let Some(i) = line.find(" => \"") {
                 let key = &line[..i];
                 let rest = &line[i + 5..];
-                if !key.chars().any(char::is_whitespace) {
-                    if let Some(end) = rest.rfind('"') {
-                        return format!("{key} => {}{}", &rest[..end], &rest[end + 1..]);
-                    }
+                if !key.chars().any(char::is_whitespace)
+                    && let Some(end) = rest.rfind('"')
+                {
+                    return format!("{key} => {}{}", &rest[..end], &rest[end + 1..]);
                 }
             }
             line.to_string()

@@ -168,10 +168,8 @@ pub fn bond_slave_mac(bonding: &str, slave: &str) -> Option<String> {
         } else if line.contains("Slave Interface") {
             found = false;
         }
-        if found {
-            if let Some((_, mac)) = line.split_once("Permanent HW addr: ") {
-                return mac.split_whitespace().next().map(str::to_string);
-            }
+        if found && let Some((_, mac)) = line.split_once("Permanent HW addr: ") {
+            return mac.split_whitespace().next().map(str::to_string);
         }
     }
     None
@@ -189,19 +187,16 @@ fn valid_mac(mac: &str) -> bool {
 }
 
 fn dhcp_server(sources: &Sources, name: &str, index: Option<&str>) -> Option<String> {
-    if let Some(index) = index {
-        if let Some(text) = sources
+    if let Some(index) = index
+        && let Some(text) = sources
             .read(&format!("/run/systemd/netif/leases/{index}"))
             .ok()
             .flatten()
-        {
-            if let Some(v) = text
-                .lines()
-                .find_map(|l| l.split_once("SERVER_ADDRESS=").map(|x| x.1))
-            {
-                return Some(v.to_string());
-            }
-        }
+        && let Some(v) = text
+            .lines()
+            .find_map(|l| l.split_once("SERVER_ADDRESS=").map(|x| x.1))
+    {
+        return Some(v.to_string());
     }
     for dir in [
         "/var/lib/dhclient/",
@@ -285,18 +280,18 @@ pub fn names(
         }
         fqdn = Some(c);
     }
-    if domain.is_none() {
-        if let Some(text) = resolv {
-            let find = |key: &str| {
-                text.lines().find_map(|l| {
-                    let mut w = l.split_whitespace();
-                    (w.next() == Some(key))
-                        .then(|| w.next().map(str::to_string))
-                        .flatten()
-                })
-            };
-            domain = find("domain").or_else(|| find("search"));
-        }
+    if domain.is_none()
+        && let Some(text) = resolv
+    {
+        let find = |key: &str| {
+            text.lines().find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some(key))
+                    .then(|| w.next().map(str::to_string))
+                    .flatten()
+            })
+        };
+        domain = find("domain").or_else(|| find("search"));
     }
     let fqdn = fqdn.unwrap_or_else(|| match &domain {
         Some(d) => format!("{host}.{d}"),
@@ -390,12 +385,12 @@ pub fn interfaces(
             "bindings6"
         };
         let address = ip_to_s(&route.src);
-        if let Value::Array(list) = iface.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
-            if !list.iter().any(|b| b["address"] == address.as_str()) {
-                let mut b = Map::new();
-                b.insert("address".into(), s(address));
-                list.push(Value::Object(b));
-            }
+        if let Value::Array(list) = iface.entry(key).or_insert_with(|| Value::Array(Vec::new()))
+            && !list.iter().any(|b| b["address"] == address.as_str())
+        {
+            let mut b = Map::new();
+            b.insert("address".into(), s(address));
+            list.push(Value::Object(b));
         }
     }
     for name in &names {
@@ -426,10 +421,10 @@ pub fn interfaces(
                 iface.insert(format!("ip{suffix}"), b["address"].clone());
                 iface.insert(format!("netmask{suffix}"), b["netmask"].clone());
                 iface.insert(format!("network{suffix}"), b["network"].clone());
-                if suffix == "6" {
-                    if let Some(Ok(v6)) = b["address"].as_str().map(str::parse::<Ipv6Addr>) {
-                        iface.insert("scope6".into(), s(scope6(&v6)));
-                    }
+                if suffix == "6"
+                    && let Some(Ok(v6)) = b["address"].as_str().map(str::parse::<Ipv6Addr>)
+                {
+                    iface.insert("scope6".into(), s(scope6(&v6)));
                 }
             }
         }

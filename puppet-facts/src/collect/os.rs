@@ -254,12 +254,12 @@ fn codename(release: &BTreeMap<String, String>) -> Option<String> {
         return Some(c.clone());
     }
     let version = release.get("version")?;
-    if version.ends_with(')') {
-        if let Some(open) = version.rfind('(') {
-            let inner = &version[open + 1..version.len() - 1];
-            if !inner.is_empty() {
-                return Some(inner.replace(['(', ')'], ""));
-            }
+    if version.ends_with(')')
+        && let Some(open) = version.rfind('(')
+    {
+        let inner = &version[open + 1..version.len() - 1];
+        if !inner.is_empty() {
+            return Some(inner.replace(['(', ')'], ""));
         }
     }
     // The first "Word Word" in VERSION, its first word lower-cased.

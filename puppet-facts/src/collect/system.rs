@@ -225,10 +225,10 @@ fn local_zone(tz: Option<&str>) -> Option<jiff::tz::TimeZone> {
             } else {
                 Path::new("/usr/share/zoneinfo").join(name)
             };
-            if !name.contains("..") {
-                if let Some(zone) = tzif(&path) {
-                    return Some(zone);
-                }
+            if !name.contains("..")
+                && let Some(zone) = tzif(&path)
+            {
+                return Some(zone);
             }
             if let Ok(zone) = TimeZone::posix(name) {
                 return Some(zone);

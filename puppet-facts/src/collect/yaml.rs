@@ -148,10 +148,10 @@ fn resolve_plain(text: &str) -> Value {
     if let Some(n) = integer(text) {
         return Value::Number(n);
     }
-    if let Some(f) = float(text) {
-        if let Some(n) = Number::from_f64(f) {
-            return Value::Number(n);
-        }
+    if let Some(f) = float(text)
+        && let Some(n) = Number::from_f64(f)
+    {
+        return Value::Number(n);
     }
     Value::String(text.to_string())
 }

@@ -417,10 +417,9 @@ async fn read_body(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+        && len > limit
     {
-        if len > limit {
-            return Err(ProtocolError::TooLarge { size: len, limit });
-        }
+        return Err(ProtocolError::TooLarge { size: len, limit });
     }
     let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
     let collected = tokio::time::timeout(timeout, limited.collect())
@@ -543,13 +542,15 @@ fn build(inner: &Inner, reply: Reply, accept_gzip: bool) -> Response<Full<Bytes>
         builder = builder.header(hyper::header::CONNECTION, "close");
     }
     let mut body = reply.body;
-    if reply.gzip && accept_gzip && !body.is_empty() {
-        if let Some(z) = gzip(&body) {
-            body = z;
-            builder = builder
-                .header(hyper::header::CONTENT_ENCODING, "gzip")
-                .header(hyper::header::VARY, "Accept-Encoding, User-Agent");
-        }
+    if reply.gzip
+        && accept_gzip
+        && !body.is_empty()
+        && let Some(z) = gzip(&body)
+    {
+        body = z;
+        builder = builder
+            .header(hyper::header::CONTENT_ENCODING, "gzip")
+            .header(hyper::header::VARY, "Accept-Encoding, User-Agent");
     }
     builder
         .body(Full::new(Bytes::from(body)))
