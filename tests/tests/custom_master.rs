@@ -6,76 +6,36 @@
 #![allow(clippy::unwrap_used)]
 
 // ---- the custom master: everything a downstream crate writes ----
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use puppet_catalog::{Catalog, CatalogBuilder, Declaration};
-use puppet_facts::Facts;
+use puppet_catalog::{CatalogBuilder, Declaration};
 use puppet_master::testing::TestMaster;
-use puppet_protocol::ProtocolError;
-use puppet_protocol::server::{CatalogCompiler, CompileRequest, NodeClassifier, NodeInfo};
+use puppet_protocol::server::{NodeInfo, classifier_fn, compiler_fn};
 
-/// One file under the node's `puppet_rs_target` fact, naming its OS and environment.
-struct MotdCompiler;
-
-#[async_trait]
-impl CatalogCompiler for MotdCompiler {
-    async fn compile(&self, req: &CompileRequest) -> Result<Catalog, ProtocolError> {
-        let fact = |p| {
-            req.facts
-                .as_ref()
-                .and_then(|f| f.get(p)?.as_str())
-                .unwrap_or("")
-        };
+/// A master whose catalog is one file under the node's `puppet_rs_target` fact naming its OS
+/// and environment, and whose classifier sends nodes with the `role` fact `canary` to the
+/// `canary` environment (the rest where they ask).
+async fn custom_master() -> TestMaster {
+    let compiler = compiler_fn(|req| {
+        let fact = |path| req.fact(path).and_then(|v| v.as_str()).unwrap_or("");
         let (env, dir) = (&req.environment, fact("puppet_rs_target"));
         let text = format!("{} runs {} in {env}\n", req.certname, fact("os.family"));
-        let build = || {
-            let mut b = CatalogBuilder::new(&req.certname).environment(env);
-            let motd = b.add(Declaration::class("motd"))?;
-            b.add(
-                Declaration::new("file", format!("{dir}/motd"))
-                    .param("content", text)
-                    .within(&motd),
-            )?;
-            b.build()
-        };
-        build().map_err(ProtocolError::service)
-    }
-}
-
-/// Nodes whose `role` fact is `canary` go to `canary`, the rest where they ask.
-struct RoleClassifier;
-
-#[async_trait]
-impl NodeClassifier for RoleClassifier {
-    async fn classify(
-        &self,
-        name: &str,
-        env: Option<&str>,
-        facts: Option<&Facts>,
-    ) -> Result<NodeInfo, ProtocolError> {
+        let mut b = CatalogBuilder::new(&req.certname).environment(env);
+        let motd = b.add(Declaration::class("motd"))?;
+        let file = Declaration::new("file", format!("{dir}/motd")).param("content", text);
+        b.add(file.within(&motd))?;
+        b.build()
+    });
+    let classifier = classifier_fn(|name, asked, facts| {
         let canary = facts
-            .and_then(|f| f.get("role"))
-            .is_some_and(|r| r == "canary");
-        let mut node = NodeInfo {
-            name: name.into(),
-            ..NodeInfo::default()
-        };
-        node.environment = if canary {
-            "canary"
-        } else {
-            env.unwrap_or("production")
-        }
-        .into();
-        Ok(node)
-    }
-}
-
-async fn custom_master() -> TestMaster {
-    let (compiler, classifier) = (Arc::new(MotdCompiler), Arc::new(RoleClassifier));
-    let builder = TestMaster::builder().ca_settings(|ca| ca.autosign = puppet_ca::Autosign::On);
-    let builder = builder.services(|s| (s.compiler, s.classifier) = (compiler, classifier));
-    builder.start().await.unwrap()
+            .and_then(|f| f.get("role")?.as_str())
+            .filter(|r| *r == "canary");
+        NodeInfo::new(name, canary.or(asked).unwrap_or("production"))
+    });
+    TestMaster::builder()
+        .ca_settings(|ca| ca.autosign = puppet_ca::Autosign::On)
+        .services(|s| (s.compiler, s.classifier) = (compiler, classifier))
+        .start()
+        .await
+        .unwrap()
 }
 // ---- end of the custom master ----
 

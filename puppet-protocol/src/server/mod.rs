@@ -11,6 +11,7 @@
 mod http;
 mod limits;
 mod routes;
+mod service_fn;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use puppet_facts::Facts;
 use serde_json::{Map, Value};
 
 pub use limits::Limits;
+pub use service_fn::{classifier_fn, compiler_fn};
 pub use tls::{TlsFiles, TlsSource};
 
 use crate::ca::DesiredState;
@@ -63,6 +65,20 @@ pub struct NodeInfo {
 }
 
 impl NodeInfo {
+    /// A node in `environment`, with no classes or parameters.
+    ///
+    /// ```
+    /// use puppet_protocol::server::NodeInfo;
+    /// assert_eq!(NodeInfo::new("n1", "production").environment, "production");
+    /// ```
+    pub fn new(name: impl Into<String>, environment: impl Into<String>) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            environment: environment.into(),
+            ..NodeInfo::default()
+        }
+    }
+
     /// The node document as `GET /puppet/v3/node/:name` answers it.
     ///
     /// ```
@@ -107,6 +123,14 @@ pub struct CompileRequest {
     pub static_catalog: bool,
     /// The agent's checksum preference list.
     pub checksum_types: Vec<String>,
+}
+
+impl CompileRequest {
+    /// The node's fact at a dotted path (`os.family`, `networking.interfaces.lo.ip`), as
+    /// [`Facts::get`] finds it.
+    pub fn fact(&self, path: &str) -> Option<&serde_json::Value> {
+        self.facts.as_ref()?.get(path)
+    }
 }
 
 /// Compiles a catalog for a node.
