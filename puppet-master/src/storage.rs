@@ -9,7 +9,7 @@
 //! ```text
 //! facts/<certname>.json                      last facts document (as the agent sent it)
 //! catalogs/<certname>.json                   last catalog served (Sensitive values left out)
-//! reports/<certname>/<UTC time>-<n>.json     every report, report format 12 JSON
+//! reports/<certname>/<UTC time>-<n>.json     every report, report format 12 JSON (redacted events keep no value)
 //! bucket/<algorithm>/<hex digest>            file bucket contents
 //! ```
 
@@ -346,7 +346,21 @@ impl ReportSink for FsStorage {
         raw: &[u8],
     ) -> Result<Vec<String>, ProtocolError> {
         checked(certname)?;
-        let _ = report;
+        // Reports are for other readers: an event the agent marked `redacted` keeps no value
+        // (Puppet's agent sends them redacted already; another client might not).
+        let marked = report
+            .resource_statuses
+            .values()
+            .any(|s| s.events.iter().any(|e| e.redacted == Some(true)));
+        let bytes = if marked {
+            let mut redacted = report.clone();
+            redacted.redact_sensitive();
+            redacted
+                .to_json()
+                .map_err(|e| ProtocolError::Internal(format!("encode the report: {e}")))?
+        } else {
+            raw.to_vec()
+        };
         let now = time::OffsetDateTime::now_utc();
         let stamp = format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}.{:09}Z",
@@ -364,38 +378,16 @@ impl ReportSink for FsStorage {
             .join("reports")
             .join(certname)
             .join(format!("{stamp}-{n}.json"));
-        let bytes = raw.to_vec();
         blocking(move || write_atomic(&path, &bytes)).await?;
         Ok(vec!["store".to_string()])
     }
 }
 
-/// The catalog without the values of its Sensitive parameters; `None` when it has none.
-fn redacted(catalog: &puppet_catalog::Catalog) -> Option<puppet_catalog::Catalog> {
-    let sensitive = |r: &puppet_catalog::Resource| {
-        r.sensitive_parameters
-            .as_ref()
-            .is_some_and(|s| !s.is_empty())
-    };
-    if !catalog.resources.iter().any(sensitive) {
-        return None;
-    }
-    let mut copy = catalog.clone();
-    for r in copy.resources.iter_mut() {
-        if let (Some(names), Some(params)) = (&r.sensitive_parameters, &mut r.parameters) {
-            for name in names {
-                params.remove(name);
-            }
-        }
-    }
-    Some(copy)
-}
-
 #[async_trait]
 impl CatalogArchive for FsStorage {
-    /// Archives the catalog as sent, except that the values of Sensitive parameters are
-    /// left out (their names stay in `sensitive_parameters`), as PuppetDB receives them:
-    /// the archive is for other readers.
+    /// Archives the catalog as sent, except that Sensitive values are left out
+    /// ([`puppet_catalog::Catalog::redacted`]), as PuppetDB receives them: the archive is for
+    /// other readers.
     async fn save_catalog(
         &self,
         certname: &str,
@@ -404,9 +396,10 @@ impl CatalogArchive for FsStorage {
     ) -> Result<(), ProtocolError> {
         checked(certname)?;
         let path = self.root.join("catalogs").join(format!("{certname}.json"));
-        let bytes = match redacted(catalog) {
-            Some(c) => to_vec(&c)?,
-            None => json.to_vec(),
+        let bytes = if catalog.has_sensitive() {
+            to_vec(&catalog.redacted())?
+        } else {
+            json.to_vec()
         };
         self.write_latest(path, bytes);
         Ok(())

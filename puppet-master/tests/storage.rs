@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use puppet_master::FsStorage;
-use puppet_protocol::server::{CatalogArchive, FactStore};
+use puppet_protocol::server::{CatalogArchive, FactStore, ReportSink};
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -51,8 +51,8 @@ fn temporary_files_of_interrupted_writes_are_swept() {
     assert_eq!(store.sweep_temp_files().unwrap(), 0);
 }
 
-/// The archived catalog is for other readers: Sensitive values are left out (PuppetDB
-/// never receives them either), their names kept.
+/// The archived catalog is for other readers: Sensitive values are left out, as PuppetDB
+/// receives them (`Catalog::redacted`).
 #[tokio::test]
 async fn archived_catalogs_leave_sensitive_values_out() {
     use puppet_catalog::{CatalogBuilder, Declaration};
@@ -77,7 +77,46 @@ async fn archived_catalogs_leave_sensitive_values_out() {
     assert!(!text.contains("s3cret-value"), "{text}");
     let archived = store.last_catalog("db1.example.test").unwrap().unwrap();
     let file = &archived.resources[3];
-    assert!(file.is_sensitive("content"));
     assert_eq!(file.parameters.as_ref().unwrap()["mode"], "0600");
     assert!(!file.parameters.as_ref().unwrap().contains_key("content"));
+}
+
+/// Stored reports are for other readers too: an event marked `redacted` keeps no value, and
+/// the log line that repeats its message is redacted with it.
+#[tokio::test]
+async fn stored_reports_keep_no_redacted_value() {
+    use puppet_report::{Event, EventStatus, Log, LogLevel, ReportBuilder, ResourceStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStorage::new(dir.path());
+    let mut status = ResourceStatus::new("notify", "db");
+    let mut event = Event::new(EventStatus::Success)
+        .with_property("message")
+        .with_values("absent", "hunter2")
+        .with_message("defined 'message' as 'hunter2'");
+    event.redacted = Some(true);
+    status.add_event(event);
+    let mut builder = ReportBuilder::new("db1.example.test", "production");
+    builder.add_resource_status(status).add_log(Log::new(
+        LogLevel::Notice,
+        "defined 'message' as 'hunter2'",
+        "/Stage[main]/Main/Notify[db]/message",
+    ));
+    let report = builder.finish();
+    let raw = report.to_json().unwrap();
+    assert!(String::from_utf8_lossy(&raw).contains("hunter2"));
+    store
+        .store_report("db1.example.test", &report, &raw)
+        .await
+        .unwrap();
+    let dir = dir.path().join("reports/db1.example.test");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("[redacted]"), "{text}");
+    assert_eq!(mode(&file), 0o600);
 }
