@@ -52,21 +52,36 @@ impl Call<'_> {
 pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) content_type: Option<&'static str>,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Bytes,
     /// May be gzipped (Puppetserver gzips nearly everything, quirk Q2).
     pub(crate) gzip: bool,
+    /// The body already gzipped (a cached catalog), sent as is to a client that takes gzip.
+    pub(crate) gzipped: Option<Bytes>,
     /// Close the connection after this response.
     pub(crate) close: bool,
 }
 
 impl Reply {
-    pub(crate) fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
+    pub(crate) fn new(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
         Reply {
             status,
             content_type: Some(content_type),
             body: body.into(),
             gzip: true,
+            gzipped: None,
             close: false,
+        }
+    }
+
+    /// A body sent as given, or as `gzipped` to a client that takes gzip.
+    pub(crate) fn precompressed(
+        content_type: &'static str,
+        body: Bytes,
+        gzipped: Option<Bytes>,
+    ) -> Reply {
+        Reply {
+            gzipped,
+            ..Reply::new(200, content_type, body)
         }
     }
 
@@ -500,8 +515,9 @@ async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<
             Reply {
                 status,
                 content_type,
-                body: text.into_bytes(),
+                body: Bytes::from(text),
                 gzip: true,
+                gzipped: None,
                 // The body may be unread (413) or half read (408): the connection cannot
                 // carry another request.
                 close: matches!(status, 408 | 413),
@@ -509,7 +525,7 @@ async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<
         }
     };
     let status = reply.status;
-    let response = build(inner, reply, accept_gzip);
+    let response = build(inner, reply, accept_gzip).await;
     tracing::info!(
         target: "puppet_master::access",
         "{} {} {} {} {:.1}ms",
@@ -522,17 +538,35 @@ async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<
     response
 }
 
-fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+/// Bodies up to this size are gzipped on the async thread; larger ones on a blocking
+/// thread, so one large answer does not hold up the other connections' requests.
+const INLINE_GZIP_MAX: usize = 16 * 1024;
+
+/// `bytes` gzipped (fast level; even when that is not smaller: Puppetserver gzips nearly
+/// everything), or `None` when it fails.
+pub(crate) fn gzip(bytes: &[u8]) -> Option<Bytes> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4 + 64),
         flate2::Compression::fast(),
     );
     enc.write_all(bytes).ok()?;
-    enc.finish().ok()
+    enc.finish().ok().map(Bytes::from)
 }
 
-fn build(inner: &Inner, reply: Reply, accept_gzip: bool) -> Response<Full<Bytes>> {
+/// [`gzip`] on a blocking thread when `bytes` is large.
+pub(crate) async fn gzip_off_thread(bytes: &Bytes) -> Option<Bytes> {
+    if bytes.len() <= INLINE_GZIP_MAX {
+        return gzip(bytes);
+    }
+    let b = bytes.clone();
+    tokio::task::spawn_blocking(move || gzip(&b))
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn build(inner: &Inner, reply: Reply, accept_gzip: bool) -> Response<Full<Bytes>> {
     let mut builder = Response::builder()
         .status(reply.status)
         .header("X-Puppet-Version", inner.options.puppet_version.as_str());
@@ -544,7 +578,11 @@ fn build(inner: &Inner, reply: Reply, accept_gzip: bool) -> Response<Full<Bytes>
     }
     let mut body = reply.body;
     if reply.gzip && accept_gzip && !body.is_empty() {
-        if let Some(z) = gzip(&body) {
+        let z = match reply.gzipped {
+            Some(z) => Some(z),
+            None => gzip_off_thread(&body).await,
+        };
+        if let Some(z) = z {
             body = z;
             builder = builder
                 .header(hyper::header::CONTENT_ENCODING, "gzip")
@@ -552,6 +590,6 @@ fn build(inner: &Inner, reply: Reply, accept_gzip: bool) -> Response<Full<Bytes>
         }
     }
     builder
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }

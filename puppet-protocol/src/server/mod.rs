@@ -8,6 +8,7 @@
 //! work from files (catalogs from data, the module file server, on-disk storage, a CA over
 //! `puppet-ca`) and composes a master from a Puppet confdir.
 
+mod cache;
 mod http;
 mod limits;
 mod routes;
@@ -116,6 +117,46 @@ pub trait CatalogCompiler: Send + Sync {
     /// when the request asks for one, the compiler inlines the file metadata (`metadata`,
     /// `recursive_metadata`); the master strips them when it does not.
     async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError>;
+
+    /// Whether the catalog for `request` may be served again without compiling, and under
+    /// which key: two requests of the same node in the same environment that get the same
+    /// key must get the same catalog, byte for byte (so a compiler that returns a key makes
+    /// its output a function of what the key covers: no per-compile UUID or timestamp). The
+    /// master then keeps the last catalog it sent each node, encoded and gzipped, and sends it
+    /// again while the key stays the same, skipping the compile, the encoding and the
+    /// archive (which already holds it). The key must change whenever the output would:
+    /// code, data, the facts the catalog depends on, the classifier's answer, the request's
+    /// `static_catalog` and checksum types.
+    ///
+    /// Default: `None`, compile every time. Called on every catalog request, so it must be
+    /// cheap (a few `stat`s and a hash, not a compile). A wrapper around another compiler
+    /// should return `None` unless it knows what its own output depends on.
+    ///
+    /// ```
+    /// use async_trait::async_trait;
+    /// use puppet_catalog::Catalog;
+    /// use puppet_protocol::ProtocolError;
+    /// use puppet_protocol::server::{CatalogCompiler, CompileRequest};
+    ///
+    /// /// The same catalog for every node (named for it) while `version` is unchanged.
+    /// struct Fixed { version: u64, catalog: Catalog }
+    ///
+    /// #[async_trait]
+    /// impl CatalogCompiler for Fixed {
+    ///     async fn compile(&self, r: &CompileRequest) -> Result<Catalog, ProtocolError> {
+    ///         let mut c = self.catalog.clone();
+    ///         c.name = r.certname.clone();
+    ///         Ok(c)
+    ///     }
+    ///     fn cache_key(&self, _r: &CompileRequest) -> Option<String> {
+    ///         Some(format!("v{}", self.version))
+    ///     }
+    /// }
+    /// ```
+    fn cache_key(&self, request: &CompileRequest) -> Option<String> {
+        let _ = request;
+        None
+    }
 }
 
 /// Classifies a node: environment, classes, parameters.
@@ -314,6 +355,8 @@ pub(crate) struct Inner {
     pub(crate) tls: TlsSource,
     pub(crate) services: Services,
     pub(crate) options: MasterOptions,
+    /// The last catalog sent to each node, for compilers that give a cache key.
+    pub(crate) catalogs: cache::CatalogCache,
 }
 
 impl std::fmt::Debug for Master {
@@ -331,6 +374,7 @@ impl Master {
     pub fn new(tls: TlsSource, services: Services, options: MasterOptions) -> Master {
         Master {
             inner: Arc::new(Inner {
+                catalogs: cache::CatalogCache::new(options.limits.catalog_cache_bytes),
                 tls,
                 services,
                 options,
