@@ -59,7 +59,11 @@ fn each_certificate_appends_one_line_and_keeps_the_file() {
         let added = after
             .strip_prefix(before.as_str())
             .expect("what was there is kept byte for byte");
-        assert_eq!(added.lines().count(), 1, "one line per certificate: {added:?}");
+        assert_eq!(
+            added.lines().count(),
+            1,
+            "one line per certificate: {added:?}"
+        );
         assert!(added.ends_with('\n'));
         let fields: Vec<&str> = added.trim_end().splitn(4, ' ').collect();
         assert_eq!(fields[3], format!("/CN={name}"));
@@ -78,7 +82,9 @@ fn crash_after_the_append_never_reissues_its_serial() {
     ca.sign("a.example.test").unwrap();
     let path = dir.path().join("inventory.txt");
     let serial = u64::from_str_radix(
-        fs::read_to_string(dir.path().join("serial")).unwrap().trim(),
+        fs::read_to_string(dir.path().join("serial"))
+            .unwrap()
+            .trim(),
         16,
     )
     .unwrap();
@@ -95,7 +101,11 @@ fn crash_after_the_append_never_reissues_its_serial() {
         "refused, not issued twice: {err}"
     );
     assert!(!dir.path().join("signed/b.example.test.pem").exists());
-    assert_eq!(fs::read_to_string(&path).unwrap(), inventory, "nothing appended");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        inventory,
+        "nothing appended"
+    );
     assert_eq!(ca.pending().unwrap(), ["b.example.test"], "still pending");
 
     // Repaired (serial moved past the recorded one): the next serial, one line more.

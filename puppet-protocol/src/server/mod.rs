@@ -224,6 +224,11 @@ pub trait FileServer: Send + Sync {
     ) -> Result<Vec<FileMetadata>, ProtocolError>;
     /// `file_content`.
     async fn content(&self, env: &str, path: &str) -> Result<Vec<u8>, ProtocolError>;
+    /// `file_content` as the master sends it: the bytes, or an open file that is streamed to
+    /// the client (never held in memory whole). Default: [`FileServer::content`]'s bytes.
+    async fn content_body(&self, env: &str, path: &str) -> Result<FileContent, ProtocolError> {
+        self.content(env, path).await.map(FileContent::Bytes)
+    }
     /// `static_file_content` (a `content_uri` path) at code version `code_id`, for the
     /// node `certname`. Which versions are served is the file server's decision (one that
     /// keeps only the current code refuses any other `code_id` with 404).
@@ -234,6 +239,19 @@ pub trait FileServer: Send + Sync {
         path: &str,
         code_id: &str,
     ) -> Result<Vec<u8>, ProtocolError>;
+    /// `static_file_content` as the master sends it (see [`FileServer::content_body`]).
+    /// Default: [`FileServer::static_content`]'s bytes.
+    async fn static_content_body(
+        &self,
+        certname: &str,
+        env: &str,
+        path: &str,
+        code_id: &str,
+    ) -> Result<FileContent, ProtocolError> {
+        self.static_content(certname, env, path, code_id)
+            .await
+            .map(FileContent::Bytes)
+    }
     /// Told after a catalog with `code_id` was served to `certname` in `env`, so the file
     /// server knows which code version that node's agent will ask for. Default: nothing.
     fn catalog_served(&self, certname: &str, env: &str, code_id: &str) {
@@ -246,6 +264,18 @@ pub trait FileServer: Send + Sync {
     async fn environments(&self) -> Result<Vec<String>, ProtocolError>;
     /// The directory of an environment, for the `environments` answer.
     fn environment_dir(&self, env: &str) -> Option<PathBuf>;
+}
+
+/// A file's content as a [`FileServer`] gives it to the master.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FileContent {
+    /// The bytes.
+    Bytes(Vec<u8>),
+    /// An open file, read from where it stands to its end: small files are read and sent
+    /// gzipped as other answers, larger ones are sent in chunks as they are read (not
+    /// gzipped), so that a large file never sits in memory whole.
+    File(std::fs::File),
 }
 
 /// The file bucket (`file_bucket_file`): contents by digest.
