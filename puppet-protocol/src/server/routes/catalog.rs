@@ -45,7 +45,7 @@ pub(super) async fn catalog(
     } else {
         call.query.clone()
     };
-    let req = CatalogRequest::from_params(&params)?;
+    let mut req = CatalogRequest::from_params(&params)?;
     let env_call = Call {
         method: call.method,
         path: call.path,
@@ -60,9 +60,9 @@ pub(super) async fn catalog(
         peer: call.peer,
     };
     let requested = environment(inner, &env_call)?;
-    let sent = match &req.facts {
+    let sent = match req.facts.take() {
         Some(f) => {
-            let facts = puppet_facts::Facts::from_value(f.clone()).map_err(|e| {
+            let facts = puppet_facts::Facts::from_value(f).map_err(|e| {
                 ProtocolError::BadRequest(format!("Could not parse the facts: {e}"))
             })?;
             check_facts(&facts, name)?;
