@@ -101,9 +101,12 @@ fn bench(c: &mut Criterion) {
     std::fs::write(cats.join("bench1000.example.test.json"), &json).unwrap();
     let compiler = puppet_master::DataCompiler::new(dir.path());
     use puppet_protocol::server::CatalogCompiler;
-    assert!(compiler.cache_key(&req).is_some());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert!(rt.block_on(compiler.cache_key(&req)).is_some());
     c.bench_function("hit: DataCompiler::cache_key (catalog document)", |b| {
-        b.iter(|| compiler.cache_key(&req).unwrap())
+        b.iter(|| rt.block_on(compiler.cache_key(&req)).unwrap())
     });
     std::fs::write(
         dir.path().join("production/resources.json"),
@@ -111,10 +114,10 @@ fn bench(c: &mut Criterion) {
     )
     .unwrap();
     std::fs::remove_file(cats.join("bench1000.example.test.json")).unwrap();
-    assert!(compiler.cache_key(&req).is_some());
+    assert!(rt.block_on(compiler.cache_key(&req)).is_some());
     c.bench_function(
         "hit: DataCompiler::cache_key (data file, fact values)",
-        |b| b.iter(|| compiler.cache_key(&req).unwrap()),
+        |b| b.iter(|| rt.block_on(compiler.cache_key(&req)).unwrap()),
     );
 }
 

@@ -33,8 +33,8 @@ impl CatalogCompiler for Counting {
         *self.last.lock().unwrap() = Some(request.clone());
         self.inner.compile(request).await
     }
-    fn cache_key(&self, request: &CompileRequest) -> Option<String> {
-        self.inner.cache_key(request)
+    async fn cache_key(&self, request: &CompileRequest) -> Option<String> {
+        self.inner.cache_key(request).await
     }
 }
 
@@ -259,7 +259,11 @@ async fn static_catalog_with_sources_follows_module_files() {
         static_catalog: true,
         checksum_types: vec![],
     };
-    assert_eq!(c.cache_key(&req), None, "no key: depends on module files");
+    assert_eq!(
+        c.cache_key(&req).await,
+        None,
+        "no key: depends on module files"
+    );
     let mut conn = f.client_for(NODE).unwrap().connect().await.unwrap();
     let checksum = |b: &[u8]| {
         Catalog::from_json(b).unwrap().metadata.unwrap()["/tmp/a"]["checksum"]["value"].clone()

@@ -128,9 +128,11 @@ pub trait CatalogCompiler: Send + Sync {
     /// code, data, the facts the catalog depends on, the classifier's answer, the request's
     /// `static_catalog` and checksum types.
     ///
-    /// Default: `None`, compile every time. Called on every catalog request, so it must be
-    /// cheap (a few `stat`s and a hash, not a compile). A wrapper around another compiler
-    /// should return `None` unless it knows what its own output depends on.
+    /// Default: `None`, compile every time. Called on every catalog request (and once more
+    /// after a compile, to check that nothing changed meanwhile), so it must be cheap: a few
+    /// `stat`s and a hash, not a compile; blocking work goes to a blocking thread. A wrapper
+    /// around another compiler should return `None` unless it knows what its own output
+    /// depends on.
     ///
     /// ```
     /// use async_trait::async_trait;
@@ -148,12 +150,12 @@ pub trait CatalogCompiler: Send + Sync {
     ///         c.name = r.certname.clone();
     ///         Ok(c)
     ///     }
-    ///     fn cache_key(&self, _r: &CompileRequest) -> Option<String> {
+    ///     async fn cache_key(&self, _r: &CompileRequest) -> Option<String> {
     ///         Some(format!("v{}", self.version))
     ///     }
     /// }
     /// ```
-    fn cache_key(&self, request: &CompileRequest) -> Option<String> {
+    async fn cache_key(&self, request: &CompileRequest) -> Option<String> {
         let _ = request;
         None
     }

@@ -107,6 +107,7 @@ pub(super) async fn catalog(
     let key = s
         .compiler
         .cache_key(&compile)
+        .await
         .map(|k| CatalogCache::key(&env, req.static_catalog, &k));
     if let Some(hit) = key.as_deref().and_then(|k| inner.catalogs.get(name, k)) {
         if let Some(code_id) = &hit.code_id {
@@ -139,6 +140,7 @@ pub(super) async fn catalog(
     let after = s
         .compiler
         .cache_key(&compile)
+        .await
         .map(|k| CatalogCache::key(&env, req.static_catalog, &k));
     match key {
         Some(key) if after.as_ref() == Some(&key) => {
