@@ -6,6 +6,7 @@ mod bad_input;
 mod builder;
 mod extensions;
 mod import;
+mod inventory;
 mod openssl;
 mod policy;
 mod puppetserver_dir;

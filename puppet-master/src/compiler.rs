@@ -30,6 +30,16 @@
 //! given after a `|`: `${facts.site_dir|/srv/site}`. Both sources
 //! report a `code_id`: the document's own when it has one, else `sha256:<first 16 hex of the
 //! file's digest>`.
+//!
+//! The compiler gives the master a [`CatalogCompiler::cache_key`], so that a node's catalog
+//! is sent again without compiling while nothing it depends on has changed: the file it
+//! comes from (stamp and digest), the node's certname, environment and classifier classes,
+//! and, for the data format, the values of the facts the data refers to (in `${...}` and in
+//! node rules). Such a catalog is a function of those: its `catalog_uuid` is derived from
+//! them and its `version` is the file's modification time (when the document has none).
+//! Catalogs whose static-catalog file metadata would be inlined (a static catalog with a
+//! file server and `source` parameters) depend on the module files too: they get no key, and
+//! are compiled every time, with a fresh `catalog_uuid` and the compile time as `version`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -68,19 +78,31 @@ impl std::fmt::Debug for DataCompiler {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct CachedCatalog {
-    stamp: Stamp,
+    stamp: Option<Stamp>,
     catalog: Arc<Catalog>,
+    /// Some `File` resource has a `source` (static catalogs would inline module files).
+    sources: bool,
 }
 
 type Stamp = (Option<std::time::SystemTime>, u64, u64);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Cached {
-    stamp: Stamp,
+    stamp: Option<Stamp>,
     data: Arc<Value>,
     code_id: String,
+    /// The fact paths the data refers to (interpolations and node rules), sorted.
+    fact_paths: Arc<Vec<String>>,
+    /// Some resource has a `source` parameter.
+    sources: bool,
+}
+
+/// The file a catalog comes from, as [`DataCompiler::source`] finds it.
+enum Source {
+    Document(CachedCatalog),
+    Data(Cached),
 }
 
 fn stamp(path: &std::path::Path) -> Option<Stamp> {
@@ -166,8 +188,29 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// A UUID (version 4 layout) derived from a key: the same key, the same UUID.
+fn uuid_from(key: &str) -> String {
+    let h = puppet_protocol::files::digest(key.as_bytes(), "sha256");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+fn mtime_secs(stamp: Option<Stamp>) -> Option<i64> {
+    let t = stamp?.0?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_secs()).ok()
+}
+
 impl DataCompiler {
-    fn compile_sync(&self, req: &CompileRequest) -> Result<Catalog, ProtocolError> {
+    /// Where the catalog of `req` comes from: the node's complete catalog document, else the
+    /// environment's data file.
+    fn source(&self, req: &CompileRequest) -> Result<Source, ProtocolError> {
         let envdir = self.environments.join(&req.environment);
         if !envdir.is_dir() {
             return Err(ProtocolError::EnvironmentNotFound(req.environment.clone()));
@@ -176,26 +219,149 @@ impl DataCompiler {
             .join("catalogs")
             .join(format!("{}.json", req.certname));
         match self.load_catalog(&doc) {
-            Ok(cached) => {
-                let mut catalog = Catalog::clone(&*cached?);
-                catalog.name = req.certname.clone();
-                catalog.environment = Some(req.environment.clone());
-                catalog.catalog_uuid = Some(uuid_like());
-                if catalog.version.is_none() {
-                    catalog.version = Some(CatalogVersion::Integer(now_secs()));
-                }
-                return Ok(catalog);
-            }
+            Ok(cached) => return cached.map(Source::Document),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(ProtocolError::io(doc.display().to_string(), e)),
         }
-        let data_path = envdir.join("resources.json");
-        let (data, code_id) = self.load_data(&data_path, req)?;
-        let mut catalog = compile_data(&data, req, &req.node.classes)
-            .map_err(|e| ProtocolError::Internal(format!("{}: {e}", data_path.display())))?;
-        catalog.code_id = Some(Value::String(code_id));
-        Ok(catalog)
+        self.load_data(&envdir.join("resources.json"), req)
+            .map(Source::Data)
     }
+
+    /// The cache key of `req` from its source (see the module docs), `None` when the
+    /// catalog also depends on something the key cannot cover.
+    fn key_of(&self, req: &CompileRequest, source: &Source) -> Option<String> {
+        let inlines = req.static_catalog && self.files.is_some();
+        let mut text = String::new();
+        let mut part = |label: &str, value: &str| {
+            // Length-prefixed, so that no two different lists of parts give the same text.
+            text.push_str(&format!("{label}:{}:{value}", value.len()));
+        };
+        part("certname", &req.certname);
+        part("environment", &req.environment);
+        part("static", if req.static_catalog { "1" } else { "0" });
+        if inlines {
+            part("checksums", &req.checksum_types.join(","));
+        }
+        match source {
+            Source::Document(c) => {
+                if inlines && c.sources {
+                    return None;
+                }
+                part("document", &format!("{:?}", c.stamp?));
+                part("code_id", &format!("{:?}", c.catalog.code_id));
+            }
+            Source::Data(d) => {
+                if inlines && d.sources {
+                    return None;
+                }
+                part("data", &format!("{:?}", d.stamp?));
+                part("code_id", &d.code_id);
+                part("classes", &req.node.classes.join("\n"));
+                for path in d.fact_paths.iter() {
+                    match fact(req.facts.as_ref(), path) {
+                        Some(v) => part(path, &v.to_string()),
+                        None => part(path, "\0undefined"),
+                    }
+                }
+            }
+        }
+        Some(puppet_protocol::files::digest(text.as_bytes(), "sha256"))
+    }
+
+    fn compile_sync(&self, req: &CompileRequest) -> Result<Catalog, ProtocolError> {
+        let source = self.source(req)?;
+        let key = self.key_of(req, &source);
+        match source {
+            Source::Document(cached) => {
+                let mut catalog = Catalog::clone(&cached.catalog);
+                catalog.name = req.certname.clone();
+                catalog.environment = Some(req.environment.clone());
+                catalog.catalog_uuid = Some(key.as_deref().map_or_else(uuid_like, uuid_from));
+                if catalog.version.is_none() {
+                    let secs = key
+                        .as_ref()
+                        .and(mtime_secs(cached.stamp))
+                        .unwrap_or_else(now_secs);
+                    catalog.version = Some(CatalogVersion::Integer(secs));
+                }
+                Ok(catalog)
+            }
+            Source::Data(d) => {
+                let mut catalog = compile_data(&d.data, req, &req.node.classes).map_err(|e| {
+                    ProtocolError::Internal(format!(
+                        "{}: {e}",
+                        self.environments
+                            .join(&req.environment)
+                            .join("resources.json")
+                            .display()
+                    ))
+                })?;
+                catalog.code_id = Some(Value::String(d.code_id.clone()));
+                if let Some(key) = &key {
+                    catalog.catalog_uuid = Some(uuid_from(key));
+                    if let Some(secs) = mtime_secs(d.stamp) {
+                        catalog.version = Some(CatalogVersion::Integer(secs));
+                    }
+                }
+                Ok(catalog)
+            }
+        }
+    }
+}
+
+/// The fact paths `data` refers to: `${...}` interpolations other than `certname`,
+/// `trusted.certname` and `environment`, and the keys of node rules' `facts`. Sorted.
+fn fact_paths(data: &Value) -> Vec<String> {
+    fn walk(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::String(s) => {
+                let mut rest = s.as_str();
+                while let Some(start) = rest.find("${") {
+                    let after = &rest[start + 2..];
+                    let Some(end) = after.find('}') else { break };
+                    let inner = &after[..end];
+                    let key = inner.split_once('|').map_or(inner, |(k, _)| k).trim();
+                    if !matches!(key, "certname" | "trusted.certname" | "environment") {
+                        out.insert(key.strip_prefix("facts.").unwrap_or(key).to_string());
+                    }
+                    rest = &after[end + 1..];
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            Value::Object(o) => o.iter().for_each(|(k, v)| {
+                walk(&Value::String(k.clone()), out);
+                walk(v, out);
+            }),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(data, &mut out);
+    if let Some(Value::Array(rules)) = data.get("nodes") {
+        for rule in rules {
+            if let Some(Value::Object(want)) = rule.get("facts") {
+                out.extend(want.keys().cloned());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Whether some resource of the data has a `source` parameter.
+fn data_has_sources(data: &Value) -> bool {
+    data.get("classes")
+        .and_then(Value::as_object)
+        .is_some_and(|classes| {
+            classes
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .any(|r| {
+                    r.get("parameters")
+                        .and_then(Value::as_object)
+                        .is_some_and(|p| p.contains_key("source"))
+                })
+        })
 }
 
 impl DataCompiler {
@@ -204,13 +370,13 @@ impl DataCompiler {
     fn load_catalog(
         &self,
         doc: &std::path::Path,
-    ) -> std::io::Result<Result<Arc<Catalog>, ProtocolError>> {
+    ) -> std::io::Result<Result<CachedCatalog, ProtocolError>> {
         let now = stamp(doc);
-        if let Some(now) = now
+        if now.is_some()
             && let Some(hit) = lock(&self.catalogs).get(doc)
             && hit.stamp == now
         {
-            return Ok(Ok(hit.catalog.clone()));
+            return Ok(Ok(hit.clone()));
         }
         let bytes = std::fs::read(doc)?;
         let mut catalog = match Catalog::from_json(&bytes) {
@@ -225,17 +391,21 @@ impl DataCompiler {
         if !catalog.code_id.as_ref().is_some_and(|c| c.is_string()) {
             catalog.code_id = Some(Value::String(short_digest(&bytes)));
         }
-        let catalog = Arc::new(catalog);
-        if let Some(now) = now {
-            lock(&self.catalogs).insert(
-                doc.to_path_buf(),
-                CachedCatalog {
-                    stamp: now,
-                    catalog: catalog.clone(),
-                },
-            );
+        let sources = catalog.resources.iter().any(|r| {
+            r.resource_type == "File"
+                && r.parameters
+                    .as_ref()
+                    .is_some_and(|p| p.contains_key("source"))
+        });
+        let cached = CachedCatalog {
+            stamp: now,
+            catalog: Arc::new(catalog),
+            sources,
+        };
+        if now.is_some() {
+            lock(&self.catalogs).insert(doc.to_path_buf(), cached.clone());
         }
-        Ok(Ok(catalog))
+        Ok(Ok(cached))
     }
 
     /// The parsed data file, from the cache while the file is unchanged.
@@ -243,13 +413,13 @@ impl DataCompiler {
         &self,
         data_path: &std::path::Path,
         req: &CompileRequest,
-    ) -> Result<(Arc<Value>, String), ProtocolError> {
+    ) -> Result<Cached, ProtocolError> {
         let now = stamp(data_path);
-        if let Some(now) = now
+        if now.is_some()
             && let Some(hit) = lock(&self.cache).get(data_path)
             && hit.stamp == now
         {
-            return Ok((hit.data.clone(), hit.code_id.clone()));
+            return Ok(hit.clone());
         }
         let bytes = match std::fs::read(data_path) {
             Ok(b) => b,
@@ -268,19 +438,17 @@ impl DataCompiler {
         };
         let data: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ProtocolError::Internal(format!("{}: {e}", data_path.display())))?;
-        let data = Arc::new(data);
-        let code_id = short_digest(&bytes);
-        if let Some(now) = now {
-            lock(&self.cache).insert(
-                data_path.to_path_buf(),
-                Cached {
-                    stamp: now,
-                    data: data.clone(),
-                    code_id: code_id.clone(),
-                },
-            );
+        let cached = Cached {
+            stamp: now,
+            fact_paths: Arc::new(fact_paths(&data)),
+            sources: data_has_sources(&data),
+            data: Arc::new(data),
+            code_id: short_digest(&bytes),
+        };
+        if now.is_some() {
+            lock(&self.cache).insert(data_path.to_path_buf(), cached.clone());
         }
-        Ok((data, code_id))
+        Ok(cached)
     }
 }
 
@@ -309,6 +477,50 @@ impl CatalogCompiler for DataCompiler {
             .await?;
         }
         Ok(catalog)
+    }
+
+    /// From what is already loaded when the files are unchanged (a few `stat`s); a file
+    /// changed since it was last loaded is loaded on a blocking thread.
+    async fn cache_key(&self, request: &CompileRequest) -> Option<String> {
+        if let Some(source) = self.loaded_source(request) {
+            return self.key_of(request, &source);
+        }
+        let (me, req) = (self.clone(), request.clone());
+        tokio::task::spawn_blocking(move || {
+            let source = me.source(&req).ok()?;
+            me.key_of(&req, &source)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}
+
+impl DataCompiler {
+    /// [`DataCompiler::source`] as far as the caches hold it with the files' current stamps.
+    fn loaded_source(&self, req: &CompileRequest) -> Option<Source> {
+        use std::os::unix::fs::MetadataExt;
+        let envdir = self.environments.join(&req.environment);
+        let doc = envdir
+            .join("catalogs")
+            .join(format!("{}.json", req.certname));
+        match std::fs::metadata(&doc) {
+            Ok(m) => {
+                let now = Some((m.modified().ok(), m.len(), m.ino()));
+                let hit = lock(&self.catalogs).get(&doc).cloned()?;
+                (hit.stamp == now).then_some(Source::Document(hit))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !envdir.is_dir() {
+                    return None;
+                }
+                let data = envdir.join("resources.json");
+                let now = Some(stamp(&data)?);
+                let hit = lock(&self.cache).get(&data).cloned()?;
+                (hit.stamp == now).then_some(Source::Data(hit))
+            }
+            Err(_) => None,
+        }
     }
 }
 

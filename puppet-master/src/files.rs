@@ -11,7 +11,7 @@ use puppet_protocol::ProtocolError;
 use puppet_protocol::files::{
     Checksum, FileMetadata, FileType, Links, MetadataOptions, glob_match,
 };
-use puppet_protocol::server::FileServer;
+use puppet_protocol::server::{FileContent, FileServer};
 
 /// The default file server, over `<environments>/<env>/modules/<module>/`:
 /// `modules/<m>/<path>` is `<m>/files/<path>`; `plugins`, `pluginfacts` and `locales` merge
@@ -345,19 +345,60 @@ impl ModuleFileServer {
         Ok(out)
     }
 
+    fn content_path(
+        &self,
+        env: &str,
+        path: &str,
+        static_content: bool,
+    ) -> Result<PathBuf, ProtocolError> {
+        let (roots, listable) = self.roots(env, path, static_content)?;
+        roots
+            .into_iter()
+            .filter(|_| listable)
+            .find(|p| p.is_file())
+            .ok_or_else(|| not_found("file_content", path))
+    }
+
     fn content_sync(
         &self,
         env: &str,
         path: &str,
         static_content: bool,
     ) -> Result<Vec<u8>, ProtocolError> {
-        let (roots, listable) = self.roots(env, path, static_content)?;
-        let full = roots
-            .into_iter()
-            .filter(|_| listable)
-            .find(|p| p.is_file())
-            .ok_or_else(|| not_found("file_content", path))?;
+        let full = self.content_path(env, path, static_content)?;
         std::fs::read(&full).map_err(|e| ProtocolError::io(path, e))
+    }
+
+    /// The file opened, for the master to stream.
+    fn open_sync(
+        &self,
+        env: &str,
+        path: &str,
+        static_content: bool,
+    ) -> Result<FileContent, ProtocolError> {
+        let full = self.content_path(env, path, static_content)?;
+        std::fs::File::open(&full)
+            .map(FileContent::File)
+            .map_err(|e| ProtocolError::io(path, e))
+    }
+
+    /// Whether `code_id` is the current code version for `certname` in `env`.
+    fn check_code_id(
+        &self,
+        certname: &str,
+        env: &str,
+        path: &str,
+        code_id: &str,
+    ) -> Result<(), ProtocolError> {
+        let current = lock(&self.served)
+            .get(&(certname.to_string(), env.to_string()))
+            .cloned();
+        if current.as_deref() != Some(code_id) {
+            return Err(ProtocolError::NotFound(format!(
+                "Could not find file content for {path} at code_id {code_id} in environment {env}: not the current code version"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -417,16 +458,28 @@ impl FileServer for ModuleFileServer {
         path: &str,
         code_id: &str,
     ) -> Result<Vec<u8>, ProtocolError> {
-        let current = lock(&self.served)
-            .get(&(certname.to_string(), env.to_string()))
-            .cloned();
-        if current.as_deref() != Some(code_id) {
-            return Err(ProtocolError::NotFound(format!(
-                "Could not find file content for {path} at code_id {code_id} in environment {env}: not the current code version"
-            )));
-        }
+        self.check_code_id(certname, env, path, code_id)?;
         let (me, env, path) = (self.clone(), env.to_string(), path.to_string());
         blocking(move || me.content_sync(&env, &path, true)).await
+    }
+
+    /// The file opened, streamed by the master when it is large.
+    async fn content_body(&self, env: &str, path: &str) -> Result<FileContent, ProtocolError> {
+        let (me, env, path) = (self.clone(), env.to_string(), path.to_string());
+        blocking(move || me.open_sync(&env, &path, false)).await
+    }
+
+    /// As [`Self::static_content`], the file opened.
+    async fn static_content_body(
+        &self,
+        certname: &str,
+        env: &str,
+        path: &str,
+        code_id: &str,
+    ) -> Result<FileContent, ProtocolError> {
+        self.check_code_id(certname, env, path, code_id)?;
+        let (me, env, path) = (self.clone(), env.to_string(), path.to_string());
+        blocking(move || me.open_sync(&env, &path, true)).await
     }
 
     fn catalog_served(&self, certname: &str, env: &str, code_id: &str) {

@@ -600,3 +600,72 @@ async fn manual_sign_and_revoke_conflicts_are_409() {
         "Invalid certificate subject."
     );
 }
+
+/// After a CSR, the connection is closed for a Ruby agent (whose Net::HTTP would otherwise
+/// wait for the idle timeout, quirk Q1) and kept for other clients, which go on to fetch
+/// their certificate on it as they would from Puppetserver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csr_closes_only_for_ruby_agents() {
+    let f = TestMaster::builder()
+        .ca_settings(|s| s.autosign = puppet_ca::Autosign::On)
+        .start()
+        .await
+        .unwrap();
+    let client = f.client(None).unwrap();
+    let csr = |name: &str| {
+        puppet_ca::CsrBuilder::new(name)
+            .unwrap()
+            .key_type(puppet_ca::KeyType::EcP256)
+            .build()
+            .unwrap()
+            .csr_pem
+            .into_bytes()
+    };
+    let put = |name: &str| format!("/puppet-ca/v1/certificate_request/{name}");
+
+    let mut conn = client.connect().await.unwrap();
+    let ruby = conn
+        .request_with(
+            "PUT",
+            &put("ruby.example.test"),
+            &[
+                ("content-type", "text/plain"),
+                (
+                    "user-agent",
+                    "Puppet/7.23.0 Ruby/3.1.7-p261 (x86_64-linux-gnu)",
+                ),
+            ],
+            csr("ruby.example.test"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ruby.status, 200);
+    assert!(ruby.close, "closed for the Ruby agent");
+
+    let mut conn = client.connect().await.unwrap();
+    let other = conn
+        .request_with(
+            "PUT",
+            &put("curl.example.test"),
+            &[
+                ("content-type", "text/plain"),
+                ("user-agent", "curl/7.88.1"),
+            ],
+            csr("curl.example.test"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(other.status, 200);
+    assert!(!other.close, "kept for other clients");
+    let cert = conn
+        .request(
+            "GET",
+            "/puppet-ca/v1/certificate/curl.example.test",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cert.status, 200);
+    assert!(String::from_utf8_lossy(&cert.body).starts_with("-----BEGIN CERTIFICATE-----"));
+}

@@ -441,3 +441,83 @@ async fn plugins_merge_every_modules_lib() {
     .await;
     assert_eq!(beta.status, 200);
 }
+
+/// `file_content` and `static_file_content` stream a large file (read in chunks as the
+/// client takes it, not gzipped) and send a small one gzipped; the bytes are the file's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_file_content_is_streamed_whole() {
+    let f = TestMaster::start().await.unwrap();
+    let id = f.identity("n5.example.test").unwrap();
+    let files = f.environments().join("production/modules/m/files");
+    // 3 MiB and a bit, not a multiple of the chunk size, bytes that do not repeat simply.
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 12_345u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("big.bin"), &big).unwrap();
+    write(&files.join("small.txt"), "small\n");
+    write(
+        &f.environments().join("production/resources.json"),
+        r#"{"classes": {}, "nodes": []}"#,
+    );
+    let mut conn = f.client(Some(&id)).unwrap().connect().await.unwrap();
+
+    let a = conn
+        .request(
+            "GET",
+            "/puppet/v3/file_content/modules/m/big.bin?environment=production",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200);
+    assert!(!a.gzipped, "streamed as read");
+    assert_eq!(a.body.len(), big.len());
+    assert!(a.body == big, "the file's bytes");
+    let small = conn
+        .request(
+            "GET",
+            "/puppet/v3/file_content/modules/m/small.txt?environment=production",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(small.gzipped);
+    assert_eq!(small.body, b"small\n");
+
+    // static_file_content: the same, at the current code version; the connection was kept.
+    let catalog = conn
+        .request(
+            "GET",
+            "/puppet/v3/catalog/n5.example.test?environment=production",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&catalog.body).unwrap();
+    let code_id = v["code_id"].as_str().unwrap();
+    let s = conn
+        .request(
+            "GET",
+            &format!("/puppet/v3/static_file_content/modules/m/files/big.bin?environment=production&code_id={code_id}"),
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, 200);
+    assert!(s.body == big);
+    let missing = conn
+        .request(
+            "GET",
+            "/puppet/v3/file_content/modules/m/none.bin?environment=production",
+            None,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(missing.status, 404);
+}

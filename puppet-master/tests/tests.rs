@@ -9,5 +9,6 @@ mod compiler;
 mod compiler_cache;
 mod harness;
 mod http_server;
+mod served_catalog_cache;
 mod services;
 mod storage;

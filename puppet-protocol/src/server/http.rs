@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -52,21 +52,73 @@ impl Call<'_> {
 pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) content_type: Option<&'static str>,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Bytes,
     /// May be gzipped (Puppetserver gzips nearly everything, quirk Q2).
     pub(crate) gzip: bool,
+    /// The body already gzipped (a cached catalog), sent as is to a client that takes gzip.
+    pub(crate) gzipped: Option<Bytes>,
+    /// A file streamed as the body (`body` is then empty): its length and the file.
+    pub(crate) file: Option<(u64, tokio::fs::File)>,
     /// Close the connection after this response.
     pub(crate) close: bool,
 }
 
 impl Reply {
-    pub(crate) fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
+    pub(crate) fn new(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
         Reply {
             status,
             content_type: Some(content_type),
             body: body.into(),
             gzip: true,
+            gzipped: None,
+            file: None,
             close: false,
+        }
+    }
+
+    /// A file's content: read and sent as other bodies when it is small, streamed (not
+    /// gzipped) when it is larger than [`STREAM_FROM`].
+    pub(crate) async fn file(
+        content_type: &'static str,
+        content: super::FileContent,
+        what: &str,
+    ) -> Result<Reply, ProtocolError> {
+        let file = match content {
+            super::FileContent::Bytes(b) => return Ok(Reply::new(200, content_type, b)),
+            super::FileContent::File(f) => f,
+        };
+        let what = what.to_string();
+        let read = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let len = file.metadata()?.len();
+            if len > STREAM_FROM {
+                return Ok((len, Err(file)));
+            }
+            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            (&file).take(STREAM_FROM + 1).read_to_end(&mut bytes)?;
+            Ok((len, Ok(bytes)))
+        })
+        .await
+        .map_err(ProtocolError::service)?
+        .map_err(|e: std::io::Error| ProtocolError::io(what, e))?;
+        match read {
+            (_, Ok(bytes)) => Ok(Reply::new(200, content_type, bytes)),
+            (len, Err(file)) => Ok(Reply {
+                file: Some((len, tokio::fs::File::from_std(file))),
+                ..Reply::new(200, content_type, Bytes::new()).no_gzip()
+            }),
+        }
+    }
+
+    /// A body sent as given, or as `gzipped` to a client that takes gzip.
+    pub(crate) fn precompressed(
+        content_type: &'static str,
+        body: Bytes,
+        gzipped: Option<Bytes>,
+    ) -> Reply {
+        Reply {
+            gzipped,
+            ..Reply::new(200, content_type, body)
         }
     }
 
@@ -449,7 +501,7 @@ async fn read_body(
     }
 }
 
-async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<Body> {
     let start = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
@@ -499,8 +551,10 @@ async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<
             Reply {
                 status,
                 content_type,
-                body: text.into_bytes(),
+                body: Bytes::from(text),
                 gzip: true,
+                gzipped: None,
+                file: None,
                 // The body may be unread (413) or half read (408): the connection cannot
                 // carry another request.
                 close: matches!(status, 408 | 413),
@@ -508,7 +562,7 @@ async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<
         }
     };
     let status = reply.status;
-    let response = build(inner, reply, accept_gzip);
+    let response = build(inner, reply, accept_gzip).await;
     tracing::info!(
         target: "puppet_master::access",
         "{} {} {} {} {:.1}ms",
@@ -521,17 +575,35 @@ async fn handle(inner: &Inner, peer: &Peer, req: Request<Incoming>) -> Response<
     response
 }
 
-fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+/// Bodies up to this size are gzipped on the async thread; larger ones on a blocking
+/// thread, so one large answer does not hold up the other connections' requests.
+const INLINE_GZIP_MAX: usize = 16 * 1024;
+
+/// `bytes` gzipped (fast level; even when that is not smaller: Puppetserver gzips nearly
+/// everything), or `None` when it fails.
+pub(crate) fn gzip(bytes: &[u8]) -> Option<Bytes> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4 + 64),
         flate2::Compression::fast(),
     );
     enc.write_all(bytes).ok()?;
-    enc.finish().ok()
+    enc.finish().ok().map(Bytes::from)
 }
 
-fn build(inner: &Inner, reply: Reply, accept_gzip: bool) -> Response<Full<Bytes>> {
+/// [`gzip`] on a blocking thread when `bytes` is large.
+pub(crate) async fn gzip_off_thread(bytes: &Bytes) -> Option<Bytes> {
+    if bytes.len() <= INLINE_GZIP_MAX {
+        return gzip(bytes);
+    }
+    let b = bytes.clone();
+    tokio::task::spawn_blocking(move || gzip(&b))
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn build(inner: &Inner, reply: Reply, accept_gzip: bool) -> Response<Body> {
     let mut builder = Response::builder()
         .status(reply.status)
         .header("X-Puppet-Version", inner.options.puppet_version.as_str());
@@ -541,18 +613,105 @@ fn build(inner: &Inner, reply: Reply, accept_gzip: bool) -> Response<Full<Bytes>
     if reply.close {
         builder = builder.header(hyper::header::CONNECTION, "close");
     }
+    if let Some((len, file)) = reply.file {
+        return builder
+            .body(Body::File(FileBody {
+                file,
+                remaining: len,
+                buf: vec![0; FILE_CHUNK],
+            }))
+            .unwrap_or_else(|_| Response::new(Body::Full(None)));
+    }
     let mut body = reply.body;
-    if reply.gzip
-        && accept_gzip
-        && !body.is_empty()
-        && let Some(z) = gzip(&body)
-    {
-        body = z;
-        builder = builder
-            .header(hyper::header::CONTENT_ENCODING, "gzip")
-            .header(hyper::header::VARY, "Accept-Encoding, User-Agent");
+    if reply.gzip && accept_gzip && !body.is_empty() {
+        let z = match reply.gzipped {
+            Some(z) => Some(z),
+            None => gzip_off_thread(&body).await,
+        };
+        if let Some(z) = z {
+            body = z;
+            builder = builder
+                .header(hyper::header::CONTENT_ENCODING, "gzip")
+                .header(hyper::header::VARY, "Accept-Encoding, User-Agent");
+        }
     }
     builder
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+        .body(Body::Full((!body.is_empty()).then_some(body)))
+        .unwrap_or_else(|_| Response::new(Body::Full(None)))
+}
+
+/// Files larger than this are streamed rather than read whole (64 KiB).
+pub(crate) const STREAM_FROM: u64 = 64 * 1024;
+/// The chunk a streamed file is read and sent in.
+const FILE_CHUNK: usize = 64 * 1024;
+
+/// A response body: bytes in memory, or a file read chunk by chunk as the client takes it.
+pub(crate) enum Body {
+    /// The whole body (`None`: empty).
+    Full(Option<Bytes>),
+    /// A file streamed.
+    File(FileBody),
+}
+
+/// A file sent as it is read: `remaining` bytes (its length when opened; a file that
+/// shrinks meanwhile ends the answer with an error, so the client never takes a short body
+/// for the whole file).
+pub(crate) struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+    buf: Vec<u8>,
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        match self.get_mut() {
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(hyper::body::Frame::data(b)))),
+            Body::File(f) => {
+                if f.remaining == 0 {
+                    return Poll::Ready(None);
+                }
+                let want = usize::try_from(f.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(f.buf.len());
+                let mut read = tokio::io::ReadBuf::new(&mut f.buf[..want]);
+                match Pin::new(&mut f.file).poll_read(cx, &mut read) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+                    Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                        Poll::Ready(Some(Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the file became shorter while it was sent",
+                        ))))
+                    }
+                    Poll::Ready(Ok(())) => {
+                        let chunk = Bytes::copy_from_slice(read.filled());
+                        f.remaining -= chunk.len() as u64;
+                        Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk))))
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(b) => b.is_none(),
+            Body::File(f) => f.remaining == 0,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Body::Full(b) => {
+                hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Body::File(f) => hyper::body::SizeHint::with_exact(f.remaining),
+        }
+    }
 }

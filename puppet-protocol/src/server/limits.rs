@@ -72,6 +72,10 @@ pub struct Limits {
     /// A request's line and headers (default 64 KiB, at least 8 KiB); over it the answer is
     /// 431 and the connection is closed. This also bounds each connection's read buffer.
     pub max_header_bytes: usize,
+    /// Memory for the catalogs kept to be sent again (the last one of each node, plain and
+    /// gzipped, for a compiler that gives [`super::CatalogCompiler::cache_key`]; default
+    /// 256 MiB; 0 turns the cache off). Over it, the oldest entries are dropped.
+    pub catalog_cache_bytes: usize,
 }
 
 impl Default for Limits {
@@ -89,6 +93,7 @@ impl Default for Limits {
             file_bucket_body_bytes: 32 * 1024 * 1024,
             other_body_bytes: 64 * 1024,
             max_header_bytes: 64 * 1024,
+            catalog_cache_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! work from files (catalogs from data, the module file server, on-disk storage, a CA over
 //! `puppet-ca`) and composes a master from a Puppet confdir.
 
+mod cache;
 mod http;
 mod limits;
 mod routes;
@@ -140,6 +141,48 @@ pub trait CatalogCompiler: Send + Sync {
     /// when the request asks for one, the compiler inlines the file metadata (`metadata`,
     /// `recursive_metadata`); the master strips them when it does not.
     async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError>;
+
+    /// Whether the catalog for `request` may be served again without compiling, and under
+    /// which key: two requests of the same node in the same environment that get the same
+    /// key must get the same catalog, byte for byte (so a compiler that returns a key makes
+    /// its output a function of what the key covers: no per-compile UUID or timestamp). The
+    /// master then keeps the last catalog it sent each node, encoded and gzipped, and sends it
+    /// again while the key stays the same, skipping the compile, the encoding and the
+    /// archive (which already holds it). The key must change whenever the output would:
+    /// code, data, the facts the catalog depends on, the classifier's answer, the request's
+    /// `static_catalog` and checksum types.
+    ///
+    /// Default: `None`, compile every time. Called on every catalog request (and once more
+    /// after a compile, to check that nothing changed meanwhile), so it must be cheap: a few
+    /// `stat`s and a hash, not a compile; blocking work goes to a blocking thread. A wrapper
+    /// around another compiler should return `None` unless it knows what its own output
+    /// depends on.
+    ///
+    /// ```
+    /// use async_trait::async_trait;
+    /// use puppet_catalog::Catalog;
+    /// use puppet_protocol::ProtocolError;
+    /// use puppet_protocol::server::{CatalogCompiler, CompileRequest};
+    ///
+    /// /// The same catalog for every node (named for it) while `version` is unchanged.
+    /// struct Fixed { version: u64, catalog: Catalog }
+    ///
+    /// #[async_trait]
+    /// impl CatalogCompiler for Fixed {
+    ///     async fn compile(&self, r: &CompileRequest) -> Result<Catalog, ProtocolError> {
+    ///         let mut c = self.catalog.clone();
+    ///         c.name = r.certname.clone();
+    ///         Ok(c)
+    ///     }
+    ///     async fn cache_key(&self, _r: &CompileRequest) -> Option<String> {
+    ///         Some(format!("v{}", self.version))
+    ///     }
+    /// }
+    /// ```
+    async fn cache_key(&self, request: &CompileRequest) -> Option<String> {
+        let _ = request;
+        None
+    }
 }
 
 /// Classifies a node: environment, classes, parameters.
@@ -207,6 +250,11 @@ pub trait FileServer: Send + Sync {
     ) -> Result<Vec<FileMetadata>, ProtocolError>;
     /// `file_content`.
     async fn content(&self, env: &str, path: &str) -> Result<Vec<u8>, ProtocolError>;
+    /// `file_content` as the master sends it: the bytes, or an open file that is streamed to
+    /// the client (never held in memory whole). Default: [`FileServer::content`]'s bytes.
+    async fn content_body(&self, env: &str, path: &str) -> Result<FileContent, ProtocolError> {
+        self.content(env, path).await.map(FileContent::Bytes)
+    }
     /// `static_file_content` (a `content_uri` path) at code version `code_id`, for the
     /// node `certname`. Which versions are served is the file server's decision (one that
     /// keeps only the current code refuses any other `code_id` with 404).
@@ -217,6 +265,19 @@ pub trait FileServer: Send + Sync {
         path: &str,
         code_id: &str,
     ) -> Result<Vec<u8>, ProtocolError>;
+    /// `static_file_content` as the master sends it (see [`FileServer::content_body`]).
+    /// Default: [`FileServer::static_content`]'s bytes.
+    async fn static_content_body(
+        &self,
+        certname: &str,
+        env: &str,
+        path: &str,
+        code_id: &str,
+    ) -> Result<FileContent, ProtocolError> {
+        self.static_content(certname, env, path, code_id)
+            .await
+            .map(FileContent::Bytes)
+    }
     /// Told after a catalog with `code_id` was served to `certname` in `env`, so the file
     /// server knows which code version that node's agent will ask for. Default: nothing.
     fn catalog_served(&self, certname: &str, env: &str, code_id: &str) {
@@ -229,6 +290,18 @@ pub trait FileServer: Send + Sync {
     async fn environments(&self) -> Result<Vec<String>, ProtocolError>;
     /// The directory of an environment, for the `environments` answer.
     fn environment_dir(&self, env: &str) -> Option<PathBuf>;
+}
+
+/// A file's content as a [`FileServer`] gives it to the master.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FileContent {
+    /// The bytes.
+    Bytes(Vec<u8>),
+    /// An open file, read from where it stands to its end: small files are read and sent
+    /// gzipped as other answers, larger ones are sent in chunks as they are read (not
+    /// gzipped), so that a large file never sits in memory whole.
+    File(std::fs::File),
 }
 
 /// The file bucket (`file_bucket_file`): contents by digest.
@@ -338,6 +411,8 @@ pub(crate) struct Inner {
     pub(crate) tls: TlsSource,
     pub(crate) services: Services,
     pub(crate) options: MasterOptions,
+    /// The last catalog sent to each node, for compilers that give a cache key.
+    pub(crate) catalogs: cache::CatalogCache,
 }
 
 impl std::fmt::Debug for Master {
@@ -355,6 +430,7 @@ impl Master {
     pub fn new(tls: TlsSource, services: Services, options: MasterOptions) -> Master {
         Master {
             inner: Arc::new(Inner {
+                catalogs: cache::CatalogCache::new(options.limits.catalog_cache_bytes),
                 tls,
                 services,
                 options,

@@ -35,10 +35,13 @@ pub(super) async fn dispatch(
         }
         Endpoint::CertificateRequest(name) if m == Method::PUT => {
             s.ca.submit_csr(name, call.body.to_vec()).await?;
-            // Close: a Ruby agent otherwise waits for the idle timeout after this empty
-            // response (quirk Q1).
+            // Close for a Ruby agent: its Net::HTTP otherwise waits for the idle timeout
+            // after this empty response before its next request (quirk Q1). Other clients
+            // keep the connection (and skip a TLS handshake per certificate).
             let mut reply = Reply::new(200, TEXT_PLAIN, Vec::new());
-            reply.close = true;
+            reply.close = call
+                .header("user-agent")
+                .is_some_and(|ua| ua.contains("Ruby"));
             Ok(reply)
         }
         Endpoint::CertificateRequest(name) if m == Method::GET => {

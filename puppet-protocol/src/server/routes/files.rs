@@ -37,8 +37,11 @@ pub(super) async fn dispatch(
             doc_reply(call, &v, false)
         }
         Endpoint::FileContent(path) if m == Method::GET => {
-            let bytes = s.files.content(&environment(inner, call)?, path).await?;
-            Ok(Reply::new(200, OCTET_STREAM, bytes))
+            let body = s
+                .files
+                .content_body(&environment(inner, call)?, path)
+                .await?;
+            Reply::file(OCTET_STREAM, body, path).await
         }
         Endpoint::StaticFileContent(path) if m == Method::GET => {
             let code_id = call
@@ -50,11 +53,11 @@ pub(super) async fn dispatch(
                 })?;
             let env = environment(inner, call)?;
             let certname = call.peer.identity.certname.as_deref().unwrap_or_default();
-            let bytes = s
+            let body = s
                 .files
-                .static_content(certname, &env, path, code_id)
+                .static_content_body(certname, &env, path, code_id)
                 .await?;
-            Ok(Reply::new(200, OCTET_STREAM, bytes))
+            Reply::file(OCTET_STREAM, body, path).await
         }
         Endpoint::FileBucketFile(path) => bucket(inner, call, path).await,
         Endpoint::Environments if m == Method::GET => {
