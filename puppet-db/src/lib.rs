@@ -34,8 +34,11 @@
 //! ```
 
 mod command;
+pub mod config;
 mod error;
 pub mod query;
+#[cfg(feature = "server")]
+pub mod server;
 mod store;
 mod time;
 
@@ -202,7 +205,7 @@ fn route(path: &str) -> Result<Route<'_>, DbError> {
             filter: None,
             single: false,
         }),
-        [e] => r(e, None, false),
+        [e] if query::entities::entity(e).is_some() => r(e, None, false),
         ["nodes", c] => r("nodes", Some(json!(["=", "certname", c])), true),
         ["environments", e] => r("environments", Some(json!(["=", "name", e])), true),
         ["catalogs", c] => r("catalogs", Some(json!(["=", "certname", c])), true),
