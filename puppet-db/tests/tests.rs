@@ -4,3 +4,6 @@ mod commands;
 mod common;
 mod pql;
 mod queries;
+mod real_fixtures;
+#[cfg(feature = "server")]
+mod real_terminus;
