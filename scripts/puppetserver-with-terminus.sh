@@ -7,6 +7,8 @@
 #   scripts/puppetserver-with-terminus.sh point DIR PDB_URL    # write DIR/conf/puppetdb.conf (read lazily
 #                                                              # by the terminus, so it may come after start)
 #   scripts/puppetserver-with-terminus.sh agent DIR CERTNAME   # one real agent run (own confdir/vardir/ssldir)
+#   scripts/puppetserver-with-terminus.sh deactivate DIR CERTNAME  # `puppet node deactivate` (the terminus's
+#                                                              # face, with the server's confdir and certificate)
 #   scripts/puppetserver-with-terminus.sh stop DIR
 #
 # The terminus configuration is PuppetDB's documented one: puppet.conf [server] storeconfigs = true,
@@ -68,7 +70,11 @@ PP
     set -e
     # 0: no changes, 2: changes applied; anything else is a failure.
     [ "$rc" = 0 ] || [ "$rc" = 2 ] ;;
+  deactivate)
+    certname=${3:?CERTNAME}
+    server=$(awk -F' = ' '/^certname = /{print $2; exit}' "$dir/conf/puppet.conf")
+    puppet node deactivate "$certname" --confdir "$dir/conf" --certname "$server" --color false ;;
   stop)
     ps_stop "$dir" ;;
-  *) echo "usage: $0 start|point|agent|stop DIR ..." >&2; exit 2 ;;
+  *) echo "usage: $0 start|point|agent|deactivate|stop DIR ..." >&2; exit 2 ;;
 esac

@@ -11,17 +11,19 @@ use crate::error::{CommandErrorKind, DbError};
 use crate::time::Timestamp;
 
 /// The commands this service accepts, with the one version of each it takes.
-pub const COMMANDS: [(&str, u32); 4] = [
+pub const COMMANDS: [(&str, u32); 5] = [
     ("replace facts", 5),
     ("replace catalog", 9),
+    ("replace catalog inputs", 1),
     ("store report", 8),
     ("deactivate node", 3),
 ];
 
 /// PuppetDB's oldest accepted version of each command (below it: "retired").
-const MIN_VERSIONS: [(&str, u32); 4] = [
+const MIN_VERSIONS: [(&str, u32); 5] = [
     ("replace facts", 2),
     ("replace catalog", 4),
+    ("replace catalog inputs", 1),
     ("store report", 3),
     ("deactivate node", 1),
 ];
@@ -47,6 +49,8 @@ pub enum Command {
     ReplaceFacts(Factset),
     /// `replace catalog` v9 (Sensitive parameters already removed).
     ReplaceCatalog(Catalog),
+    /// `replace catalog inputs` v1.
+    ReplaceCatalogInputs(CatalogInputs),
     /// `store report` v8.
     StoreReport(Box<Report>),
     /// `deactivate node` v3.
@@ -64,6 +68,7 @@ impl Command {
         match self {
             Command::ReplaceFacts(f) => &f.certname,
             Command::ReplaceCatalog(c) => &c.certname,
+            Command::ReplaceCatalogInputs(c) => &c.certname,
             Command::StoreReport(r) => &r.certname,
             Command::DeactivateNode { certname, .. } => certname,
         }
@@ -74,6 +79,7 @@ impl Command {
         match self {
             Command::ReplaceFacts(_) => "replace facts",
             Command::ReplaceCatalog(_) => "replace catalog",
+            Command::ReplaceCatalogInputs(_) => "replace catalog inputs",
             Command::StoreReport(_) => "store report",
             Command::DeactivateNode { .. } => "deactivate node",
         }
@@ -202,6 +208,23 @@ impl Command {
                 let wire: CatalogWire = from_json(&body).map_err(body_error)?;
                 Command::ReplaceCatalog(wire.check().map_err(body_error)?)
             }
+            "replace catalog inputs" => {
+                let wire: CatalogInputsWire = from_json(&body).map_err(body_error)?;
+                let ts = match wire
+                    .producer_timestamp
+                    .as_deref()
+                    .or(get("producer-timestamp"))
+                {
+                    Some(t) => Timestamp::parse(t).map_err(body_error)?,
+                    None => Timestamp::now(),
+                };
+                Command::ReplaceCatalogInputs(CatalogInputs {
+                    certname: nonempty(wire.certname, "certname").map_err(body_error)?,
+                    catalog_uuid: wire.catalog_uuid,
+                    producer_timestamp: ts,
+                    inputs: wire.inputs,
+                })
+            }
             "store report" => {
                 let wire: ReportWire = from_json(&body).map_err(body_error)?;
                 Command::StoreReport(Box::new(wire.check().map_err(body_error)?))
@@ -297,6 +320,29 @@ struct DeactivateWire {
     certname: String,
     #[serde(default)]
     producer_timestamp: Option<String>,
+}
+
+/// The inputs of a node's catalog (`replace catalog inputs` v1): `(type, name)` pairs such
+/// as `("hiera", "ntp::servers")`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogInputs {
+    /// The node.
+    pub certname: String,
+    /// The catalog the inputs were used for.
+    pub catalog_uuid: String,
+    /// When they were sent.
+    pub producer_timestamp: Timestamp,
+    /// `(type, name)` pairs.
+    pub inputs: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+struct CatalogInputsWire {
+    certname: String,
+    catalog_uuid: String,
+    #[serde(default)]
+    producer_timestamp: Option<String>,
+    inputs: Vec<(String, String)>,
 }
 
 /// A node's facts (`replace facts` v5).

@@ -3,14 +3,16 @@
 //!
 //! - [`Command::from_request`] takes a `POST /pdb/cmd/v1` request (query parameters and
 //!   body, gzipped or not) and checks it as PuppetDB does: `replace facts` v5, `replace
-//!   catalog` v9, `store report` v8, `deactivate node` v3, names with spaces or
+//!   catalog` v9, `replace catalog inputs` v1, `store report` v8, `deactivate node` v3,
+//!   names with spaces or
 //!   underscores. Sensitive catalog parameters are removed before anything is stored.
 //! - [`PuppetDb::submit`] applies a command in one durable transaction, with PuppetDB's
 //!   rules: an older `producer_timestamp` does not replace a newer factset or catalog, and a
 //!   deactivated node that sends data again is active again.
 //! - [`PuppetDb::query`] answers `/pdb/query/v4` and its endpoints (`nodes`,
 //!   `environments`, `facts`, `factsets`, `fact-paths`, `inventory`, `catalogs`,
-//!   `resources`, `edges`, `reports`, `events`): the AST language or PQL
+//!   `resources`, `edges`, `reports`, `events`, `catalog-inputs`,
+//!   `catalog-input-contents`): the AST language or PQL
 //!   ([`parse_query`]), compiled to SQL with bound parameters; client regexes run on the
 //!   `regex` crate (linear time).
 //! - Storage is a trait ([`Storage`]); [`SqliteStorage`] is the embedded backend.
@@ -47,8 +49,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 pub use command::{
-    COMMANDS, Catalog, Command, Edge, Factset, MAX_UNCOMPRESSED_BYTES, Report, Resource,
-    ResourceEvent, redact_parameters,
+    COMMANDS, Catalog, CatalogInputs, Command, Edge, Factset, MAX_UNCOMPRESSED_BYTES, Report,
+    Resource, ResourceEvent, redact_parameters,
 };
 pub use error::{CommandErrorKind, DbError, QueryErrorKind};
 pub use query::{OrderBy, Paging, parse_query};

@@ -279,3 +279,51 @@ fn a_command_answered_is_in_the_file_for_the_next_process() {
     let again = puppet_db::PuppetDb::open_sqlite(&d.path).expect("reopen");
     assert_eq!(certnames(&q(&again, "nodes", "")), ["a.example.test"]);
 }
+
+#[test]
+fn catalog_inputs_are_replaced_unless_older_and_queryable() {
+    let d = db();
+    let name = "web1.example.test";
+    let inputs = |ts: &str, key: &str| {
+        json!({"certname": name, "catalog_uuid": "0d3c4c8b-5b1a-7d36-9c3e-6f1f5d7f1a11",
+            "producer_timestamp": ts, "inputs": [["hiera", key], ["hiera", "ntp::servers"]]})
+    };
+    submit(
+        &d.db,
+        "replace catalog inputs",
+        1,
+        name,
+        &inputs("2026-12-02T10:00:00.000Z", "apache::port"),
+    );
+    submit(
+        &d.db,
+        "replace catalog inputs",
+        1,
+        name,
+        &inputs("2026-12-01T10:00:00.000Z", "old::key"),
+    );
+    let rows = q(&d.db, "catalog-inputs", "");
+    assert_eq!(
+        rows,
+        vec![
+            json!({"certname": name, "producer_timestamp": "2026-12-02T10:00:00.000Z",
+            "catalog_uuid": "0d3c4c8b-5b1a-7d36-9c3e-6f1f5d7f1a11",
+            "inputs": [["hiera", "apache::port"], ["hiera", "ntp::servers"]]})
+        ]
+    );
+    let rows = q(
+        &d.db,
+        "",
+        r#"catalog_input_contents[certname, name] { type = "hiera" and name ~ "^apache" }"#,
+    );
+    assert_eq!(
+        rows,
+        vec![json!({"certname": name, "name": "apache::port"})]
+    );
+    let rows = q(
+        &d.db,
+        "",
+        r#"nodes[certname] { certname in catalog_input_contents[certname] { name = "ntp::servers" } }"#,
+    );
+    assert_eq!(rows, vec![json!({"certname": name})]);
+}

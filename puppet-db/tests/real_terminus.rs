@@ -266,5 +266,17 @@ fn real_puppetserver_and_agents_through_the_puppetdb_terminus() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["new_value"], json!("kernel Linux"));
 
+    // `puppet node deactivate` (deactivate node v3): hidden from nodes, still known.
+    run(&["deactivate", d, "agent2.example.test"]);
+    let active = q(&db, "", "nodes[certname] {}");
+    assert_eq!(active, vec![json!({"certname": "exporter.example.test"})]);
+    let all = q(
+        &db,
+        "",
+        r#"nodes[certname, deactivated] { node_state = "inactive" }"#,
+    );
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(all[0]["deactivated"].is_string(), "{all:?}");
+
     rt.block_on(running.shutdown());
 }

@@ -268,6 +268,36 @@ static CATALOGS: Entity = Entity {
     ],
 };
 
+static CATALOG_INPUTS: Entity = Entity {
+    name: "catalog_inputs",
+    from: "catalog_inputs @ci JOIN certnames @c ON @c.certname = @ci.certname",
+    fields: &[
+        f("certname", "@ci.certname", Kind::Text),
+        f("producer_timestamp", "@ci.producer_timestamp", Kind::Time),
+        f("catalog_uuid", "@ci.catalog_uuid", Kind::Text),
+        out("inputs", "@ci.inputs"),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+static CATALOG_INPUT_CONTENTS: Entity = Entity {
+    name: "catalog_input_contents",
+    from: "catalog_inputs @ci JOIN certnames @c ON @c.certname = @ci.certname \
+           JOIN json_each(@ci.inputs) @in",
+    fields: &[
+        f("certname", "@ci.certname", Kind::Text),
+        f("producer_timestamp", "@ci.producer_timestamp", Kind::Time),
+        f("catalog_uuid", "@ci.catalog_uuid", Kind::Text),
+        f("type", "(@in.value ->> '$[0]')", Kind::Text),
+        f("name", "(@in.value ->> '$[1]')", Kind::Text),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
 static RESOURCES: Entity = Entity {
     name: "resources",
     from: "catalog_resources @x JOIN catalogs @ca ON @ca.certname = @x.certname \
@@ -414,7 +444,7 @@ static EVENTS: Entity = Entity {
 };
 
 /// Every entity, by its name with underscores.
-static ALL: [&Entity; 11] = [
+static ALL: [&Entity; 13] = [
     &NODES,
     &ENVIRONMENTS,
     &FACTS,
@@ -422,6 +452,8 @@ static ALL: [&Entity; 11] = [
     &FACT_PATHS,
     &INVENTORY,
     &CATALOGS,
+    &CATALOG_INPUTS,
+    &CATALOG_INPUT_CONTENTS,
     &RESOURCES,
     &EDGES,
     &REPORTS,

@@ -9,8 +9,10 @@ use serde_json::{Value, json};
 
 use crate::error::{DbError, QueryErrorKind};
 
-/// The entities PQL knows (its grammar's list).
-const ENTITIES: [&str; 14] = [
+/// The entities PQL knows (its grammar's list, and the catalog inputs endpoints).
+const ENTITIES: [&str; 16] = [
+    "catalog_inputs",
+    "catalog_input_contents",
     "facts",
     "reports",
     "catalogs",

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde_json::{Map, Value};
 
 use super::{Decode, Dialect, Param, Rows, SqlQuery, Storage};
-use crate::command::{Catalog, Command, Factset, Report, digest};
+use crate::command::{Catalog, CatalogInputs, Command, Factset, Report, digest};
 use crate::error::DbError;
 use crate::time::Timestamp;
 
@@ -69,6 +69,12 @@ CREATE TABLE IF NOT EXISTS catalogs (
   producer TEXT,
   hash TEXT NOT NULL,
   timestamp TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS catalog_inputs (
+  certname TEXT PRIMARY KEY,
+  catalog_uuid TEXT NOT NULL,
+  producer_timestamp TEXT NOT NULL,
+  inputs TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS catalog_resources (
   certname TEXT NOT NULL,
@@ -468,6 +474,26 @@ fn replace_catalog(
     Ok(())
 }
 
+fn replace_catalog_inputs(
+    tx: &rusqlite::Transaction<'_>,
+    c: &CatalogInputs,
+) -> Result<(), DbError> {
+    touch_node(tx, &c.certname, &c.producer_timestamp)?;
+    tx.prepare_cached(
+        "INSERT INTO catalog_inputs (certname, catalog_uuid, producer_timestamp, inputs) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (certname) DO UPDATE SET catalog_uuid = excluded.catalog_uuid, \
+         producer_timestamp = excluded.producer_timestamp, inputs = excluded.inputs \
+         WHERE excluded.producer_timestamp >= catalog_inputs.producer_timestamp",
+    )?
+    .execute(params![
+        c.certname,
+        c.catalog_uuid,
+        c.producer_timestamp.as_str(),
+        json_text(&c.inputs)
+    ])?;
+    Ok(())
+}
+
 fn store_report(
     tx: &rusqlite::Transaction<'_>,
     r: &Report,
@@ -569,6 +595,7 @@ impl Storage for SqliteStorage {
         match command {
             Command::ReplaceFacts(f) => replace_facts(&tx, f, received)?,
             Command::ReplaceCatalog(c) => replace_catalog(&tx, c, received)?,
+            Command::ReplaceCatalogInputs(c) => replace_catalog_inputs(&tx, c)?,
             Command::StoreReport(r) => store_report(&tx, r, received)?,
             Command::DeactivateNode {
                 certname,
