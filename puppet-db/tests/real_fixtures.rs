@@ -10,6 +10,7 @@ use crate::common::*;
 const FACTS: &str = include_str!("fixtures/real/replace_facts-v5.json");
 const CATALOG: &str = include_str!("fixtures/real/replace_catalog-v9.json");
 const REPORT: &str = include_str!("fixtures/real/store_report-v8.json");
+const DEACTIVATE: &str = include_str!("fixtures/real/deactivate_node-v3.json");
 
 fn params<'a>(command: &'a str, version: &'a str, certname: &'a str) -> [(&'a str, &'a str); 3] {
     [
