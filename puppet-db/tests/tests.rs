@@ -1,5 +1,7 @@
 //! puppet-db's integration tests: one binary, one module per subject.
 
+#[cfg(feature = "server")]
+mod api;
 mod commands;
 mod common;
 mod pql;
