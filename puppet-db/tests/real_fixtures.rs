@@ -76,4 +76,22 @@ fn real_command_bodies_parse_and_are_stored() {
         paths.rows,
         vec![json!({"path": ["os", "family"], "type": "string"})]
     );
+
+    // `puppet node deactivate agent2.example.test`, as the terminus sent it (later than the
+    // node's data): hidden, still known.
+    d.db.submit(
+        &params("deactivate_node", "3", "agent2.example.test"),
+        DEACTIVATE.as_bytes(),
+    )
+    .expect("deactivate");
+    assert_eq!(certnames(&q(&d.db, "nodes", "")), ["exporter.example.test"]);
+    let gone = q(
+        &d.db,
+        "",
+        r#"nodes[certname, deactivated] { node_state = "inactive" }"#,
+    );
+    assert_eq!(
+        gone,
+        vec![json!({"certname": "agent2.example.test", "deactivated": "2026-12-03T03:10:57.377Z"})]
+    );
 }
