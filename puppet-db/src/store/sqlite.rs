@@ -209,8 +209,23 @@ fn connect(path: &Path) -> Result<Connection, DbError> {
 
 impl SqliteStorage {
     /// Opens (creating if needed) the database at `path`.
+    ///
+    /// A new database file is created readable by its owner only (0600; SQLite gives its
+    /// `-wal` and `-shm` files the same mode): it holds every node's facts.
     pub fn open(path: impl Into<PathBuf>) -> Result<SqliteStorage, DbError> {
         let path = path.into();
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|source| DbError::Io {
+                    what: format!("create {}", path.display()),
+                    source,
+                })?;
+        }
         let writer = connect(&path)?;
         writer.execute_batch(SCHEMA)?;
         Ok(SqliteStorage {
