@@ -21,12 +21,28 @@ fn nodes_and_regex_and_boolean_logic() {
     assert_eq!(certnames(&rows), ["db1.example.test"]);
     let rows = q(&d.db, "nodes", r#"["null?", "deactivated", true]"#);
     assert_eq!(rows.len(), 3);
+    // Three-valued logic as in PuppetDB's SQL: a null field matches neither `=` nor `not =`.
+    submit(
+        &d.db,
+        "replace facts",
+        5,
+        "bare.example.test",
+        &doc(FACTS, "bare.example.test"),
+    );
+    let rows = q(
+        &d.db,
+        "nodes",
+        r#"["not", ["=", "latest_report_status", "failed"]]"#,
+    );
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let rows = q(&d.db, "nodes", r#"["null?", "latest_report_status", true]"#);
+    assert_eq!(certnames(&rows), ["bare.example.test"]);
     let rows = q(
         &d.db,
         "nodes",
         r#"[">", "facts_timestamp", "2000-01-01T00:00:00Z"]"#,
     );
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 4);
 }
 
 #[test]

@@ -493,8 +493,10 @@ impl Compiler {
                     )));
                 }
                 let inner = self.expr(scope, &args[1])?;
-                let mut fr = Frag::new("NOT coalesce(");
-                fr.append(inner).push(", 0)");
+                // SQL's three-valued NOT, as PuppetDB compiles it: a row whose field is
+                // null matches neither `x` nor `not x`.
+                let mut fr = Frag::new("NOT (");
+                fr.append(inner).push(")");
                 Ok(fr)
             }
             "=" | "<" | ">" | "<=" | ">=" | "~" | "~>" => {
