@@ -10,7 +10,7 @@
 //!   rules: an older `producer_timestamp` does not replace a newer factset or catalog, and a
 //!   deactivated node that sends data again is active again.
 //! - [`PuppetDb::query`] answers `/pdb/query/v4` and its endpoints (`nodes`,
-//!   `environments`, `facts`, `factsets`, `fact-paths`, `inventory`, `catalogs`,
+//!   `environments`, `facts`, `factsets`, `fact-contents`, `fact-paths`, `inventory`, `catalogs`,
 //!   `resources`, `edges`, `reports`, `events`, `catalog-inputs`,
 //!   `catalog-input-contents`): the AST language or PQL
 //!   ([`parse_query`]), compiled to SQL with bound parameters; client regexes run on the

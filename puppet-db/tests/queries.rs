@@ -1,7 +1,7 @@
 //! The AST language on every endpoint, paging, and refusals.
 
 use puppet_db::{DbError, Paging, QueryErrorKind};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -318,4 +318,46 @@ fn bad_queries_are_refused_with_puppetdbs_text() {
     );
     let (kind, _) = refused("nodes/nobody.example.test", "");
     assert_eq!(kind, QueryErrorKind::UnknownEntity);
+}
+
+#[test]
+fn fact_contents_leaves_by_path() {
+    let d = loaded();
+    let rows = q(
+        &d.db,
+        "fact-contents",
+        r#"["and", ["~>", "path", ["networking", "interfaces", ".*", "ip"]], ["=", "certname", "web1.example.test"]]"#,
+    );
+    let mut got: Vec<(Value, Value)> = rows
+        .iter()
+        .map(|r| (r["path"].clone(), r["value"].clone()))
+        .collect();
+    got.sort_by_key(|(p, _)| p.to_string());
+    assert_eq!(
+        got,
+        [
+            (
+                json!(["networking", "interfaces", "eth0", "ip"]),
+                json!("10.0.0.1")
+            ),
+            (
+                json!(["networking", "interfaces", "lo", "ip"]),
+                json!("127.0.0.1")
+            ),
+        ]
+    );
+    assert_eq!(rows[0]["name"], json!("networking"));
+    assert_eq!(rows[0]["environment"], json!("production"));
+    let rows = q(
+        &d.db,
+        "",
+        r#"fact_contents[certname] { path = ["os", "release", "major"] and value = "12" }"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "",
+        r#"facts[value] { [certname, name] in fact_contents[certname, name] { value > 3000 } and certname = "db1.example.test" }"#,
+    );
+    assert_eq!(rows, vec![json!({"value": 3600})]);
 }

@@ -818,10 +818,18 @@ fn compare(op: &str, name: &str, f: FieldSql, v: &Value) -> Result<Frag, DbError
                     v.as_str().unwrap_or_default()
                 )));
             }
-            fr.append(f.value);
+            let mut lhs = f.value;
             if kind == Kind::Json {
-                fr.push(" ->> '$'");
+                lhs.push(" ->> '$'");
             }
+            if op != "=" && matches!(kind, Kind::Json | Kind::Scalar) {
+                // Only numbers are ordered against a number (SQLite would put every
+                // string above every number).
+                fr.push("typeof(")
+                    .append(lhs.clone())
+                    .push(") IN ('integer', 'real') AND ");
+            }
+            fr.append(lhs);
             fr.push(&format!(" {op} "));
             fr.bind(param(kind, name, v)?).push(")");
         }

@@ -198,6 +198,23 @@ static FACTSETS: Entity = Entity {
     wrap: &[("facts", "/pdb/query/v4/factsets/", "certname", "/facts")],
 };
 
+static FACT_CONTENTS: Entity = Entity {
+    name: "fact_contents",
+    from: "fact_values @fv JOIN certnames @c ON @c.certname = @fv.certname \
+           JOIN factsets @fs ON @fs.certname = @fv.certname",
+    fields: &[
+        f("certname", "@fv.certname", Kind::Text),
+        f("environment", "@fs.environment", Kind::Text),
+        f("path", "@fv.path", Kind::Path),
+        f("name", "@fv.name", Kind::Text),
+        f("value", "@fv.value", Kind::Json),
+        hidden("depth", "@fv.depth", Kind::Int),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
 static FACT_PATHS: Entity = Entity {
     name: "fact_paths",
     from: "fact_paths @p",
@@ -444,11 +461,12 @@ static EVENTS: Entity = Entity {
 };
 
 /// Every entity, by its name with underscores.
-static ALL: [&Entity; 13] = [
+static ALL: [&Entity; 14] = [
     &NODES,
     &ENVIRONMENTS,
     &FACTS,
     &FACTSETS,
+    &FACT_CONTENTS,
     &FACT_PATHS,
     &INVENTORY,
     &CATALOGS,

@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS fact_paths (
   type TEXT NOT NULL,
   PRIMARY KEY (path, type)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fact_values (
+  certname TEXT NOT NULL,
+  path TEXT NOT NULL,
+  name TEXT NOT NULL,
+  depth INTEGER NOT NULL,
+  value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fact_values_certname ON fact_values (certname);
+CREATE INDEX IF NOT EXISTS fact_values_path ON fact_values (path);
 CREATE TABLE IF NOT EXISTS catalogs (
   certname TEXT PRIMARY KEY,
   version TEXT NOT NULL,
@@ -318,14 +327,22 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Every path of a fact value (maps by key, arrays by index), as fact-paths lists them.
+/// A fact path and what is there: (path JSON, fact name, depth, type).
+type PathRow = (String, String, i64, &'static str);
+
+/// Every path of a fact value (maps by key, arrays by index), as fact-paths lists them, and
+/// every leaf (path JSON, value JSON, depth) as fact-contents answers them.
 fn fact_paths(
     path: &mut Vec<Value>,
     v: &Value,
-    out: &mut Vec<(String, String, i64, &'static str)>,
+    out: &mut Vec<PathRow>,
+    leaves: &mut Vec<(String, String, i64)>,
 ) {
     if path.len() > 64 {
         return;
+    }
+    if !matches!(v, Value::Object(_) | Value::Array(_)) {
+        leaves.push((json_text(&*path), json_text(v), path.len() as i64 - 1));
     }
     out.push((
         json_text(&*path),
@@ -340,14 +357,14 @@ fn fact_paths(
         Value::Object(m) => {
             for (k, child) in m {
                 path.push(Value::String(k.clone()));
-                fact_paths(path, child, out);
+                fact_paths(path, child, out, leaves);
                 path.pop();
             }
         }
         Value::Array(a) => {
             for (i, child) in a.iter().enumerate() {
                 path.push(Value::from(i));
-                fact_paths(path, child, out);
+                fact_paths(path, child, out, leaves);
                 path.pop();
             }
         }
@@ -387,10 +404,20 @@ fn replace_facts(
         .execute(params![f.certname])?;
     let mut insert =
         tx.prepare_cached("INSERT INTO facts (certname, name, value) VALUES (?1, ?2, ?3)")?;
+    tx.prepare_cached("DELETE FROM fact_values WHERE certname = ?1")?
+        .execute(params![f.certname])?;
+    let mut leaf_insert = tx.prepare_cached(
+        "INSERT INTO fact_values (certname, path, name, depth, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     let mut paths = Vec::new();
     for (name, value) in &f.values {
         insert.execute(params![f.certname, name, json_text(value)])?;
-        fact_paths(&mut vec![Value::String(name.clone())], value, &mut paths);
+        let mut leaves = Vec::new();
+        let mut path = vec![Value::String(name.clone())];
+        fact_paths(&mut path, value, &mut paths, &mut leaves);
+        for (leaf_path, leaf_value, depth) in leaves {
+            leaf_insert.execute(params![f.certname, leaf_path, name, depth, leaf_value])?;
+        }
     }
     let mut path_insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO fact_paths (path, name, depth, type) VALUES (?1, ?2, ?3, ?4)",
