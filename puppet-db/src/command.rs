@@ -506,6 +506,15 @@ fn title(v: Value) -> String {
 /// Removes Sensitive values before anything is stored: the parameters the catalog names in
 /// `sensitive_parameters` (what PuppetDB's terminus removes) and any parameter holding
 /// Puppet's rich-data `Sensitive` object.
+///
+/// ```
+/// use serde_json::json;
+/// let mut p = json!({"owner": "root", "content": "hunter2",
+///     "password": {"__ptype": "Sensitive", "__pvalue": "s3cret"}});
+/// let map = p.as_object_mut().unwrap();
+/// puppet_db::redact_parameters(map, &["content".to_string()]);
+/// assert_eq!(p, json!({"owner": "root"}));
+/// ```
 pub fn redact_parameters(parameters: &mut Map<String, Value>, sensitive: &[String]) {
     for name in sensitive {
         parameters.remove(name);

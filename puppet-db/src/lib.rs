@@ -108,6 +108,19 @@ impl PuppetDb {
     }
 
     /// Applies a command already checked (what a master writing directly uses).
+    ///
+    /// ```
+    /// use puppet_db::{Command, PuppetDb, Timestamp};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// db.apply(&Command::DeactivateNode {
+    ///     certname: "old.example.test".into(),
+    ///     producer_timestamp: Timestamp::parse("2026-12-02T10:00:00Z").unwrap(),
+    /// })
+    /// .unwrap();
+    /// let all = db.query("nodes", Some(r#"["=", "node_state", "any"]"#), &Default::default()).unwrap();
+    /// assert_eq!(all.rows[0]["deactivated"], "2026-12-02T10:00:00.000Z");
+    /// ```
     pub fn apply(&self, command: &Command) -> Result<(), DbError> {
         self.store.apply(command, &Timestamp::now())
     }

@@ -19,7 +19,7 @@ use crate::form::Params;
 use crate::{ClientIdentity, ProtocolError};
 
 /// One request as a [`Handler`] gets it: the body is already read (within the handler's
-/// [`Handler::body_limit`] and the body timeout) and gunzipped never (a handler decides).
+/// [`Handler::body_limit`] and the body timeout), not gunzipped (the handler decides).
 #[derive(Debug)]
 pub struct HttpRequest {
     /// The method.
@@ -99,6 +99,28 @@ impl std::fmt::Debug for GenericServer {
 impl GenericServer {
     /// A server from its TLS, its handler and its limits ([`Limits`]' body sizes per
     /// Puppet endpoint do not apply: the handler's [`Handler::body_limit`] does).
+    ///
+    /// ```no_run
+    /// # async fn run(tls: puppet_protocol::server::TlsSource) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use puppet_protocol::server::Limits;
+    /// use puppet_protocol::server::generic::{GenericServer, Handler, HttpRequest, HttpResponse};
+    ///
+    /// struct Hello;
+    /// #[async_trait::async_trait]
+    /// impl Handler for Hello {
+    ///     fn body_limit(&self, _: &hyper::Method, _: &str) -> u64 { 0 }
+    ///     async fn handle(&self, r: HttpRequest) -> HttpResponse {
+    ///         let who = r.client.certname.unwrap_or_default();
+    ///         HttpResponse::new(200, "text/plain", format!("hello {who}").into_bytes())
+    ///     }
+    /// }
+    /// let running = GenericServer::new(tls, Arc::new(Hello), Limits::default())
+    ///     .bind("127.0.0.1:0".parse()?)
+    ///     .await?;
+    /// running.shutdown().await;
+    /// # Ok(()) }
+    /// ```
     pub fn new(tls: TlsSource, handler: Arc<dyn Handler>, limits: Limits) -> GenericServer {
         GenericServer {
             inner: Arc::new(GenericInner {
