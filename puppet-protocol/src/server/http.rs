@@ -144,16 +144,47 @@ fn per_connection(e: &std::io::Error) -> bool {
     )
 }
 
+/// What the accept loop and connections need from a server: its TLS, its limits and how it
+/// answers one request. The master ([`Inner`]) and the generic [`super::generic`] server
+/// implement it, so both share the connection cap, timeouts and graceful shutdown.
+pub(crate) trait Serve: Send + Sync + 'static {
+    fn limits(&self) -> &super::Limits;
+    fn tls_config(&self) -> Arc<rustls::ServerConfig>;
+    fn serve<'a>(
+        &'a self,
+        peer: &'a Peer,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response<Body>> + Send + 'a;
+}
+
+impl Serve for Inner {
+    fn limits(&self) -> &super::Limits {
+        &self.options.limits
+    }
+
+    fn tls_config(&self) -> Arc<rustls::ServerConfig> {
+        self.tls.current()
+    }
+
+    fn serve<'a>(
+        &'a self,
+        peer: &'a Peer,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response<Body>> + Send + 'a {
+        handle(self, peer, req)
+    }
+}
+
 /// Accepts connections until `stopped` says so (or its sender is dropped), at most
 /// [`Limits::max_connections`](super::Limits::max_connections) at a time; then the graceful
 /// part of the shutdown: the listener is closed, every connection is told to finish its
 /// request in flight and close, and those still open after the grace period are dropped.
-pub(crate) async fn accept_loop(
+pub(crate) async fn accept_loop<S: Serve>(
     listener: tokio::net::TcpListener,
-    inner: Arc<Inner>,
+    inner: Arc<S>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
-    let limits = inner.options.limits.clone();
+    let limits = inner.limits().clone();
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (drain, draining) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
@@ -292,16 +323,16 @@ impl super::RunningMaster {
 /// a service moved to a blocking thread (`spawn_blocking`) cannot be cancelled that way: it
 /// runs to its end and its result is discarded. (Half-closed connections are not kept: a
 /// client that shuts down its sending side counts as gone.)
-async fn connection(
+async fn connection<S: Serve>(
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
-    inner: Arc<Inner>,
+    inner: Arc<S>,
     mut draining: tokio::sync::watch::Receiver<bool>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let _ = tcp.set_nodelay(true);
-    let limits = &inner.options.limits;
-    let acceptor = TlsAcceptor::from(inner.tls.current());
+    let limits = inner.limits();
+    let acceptor = TlsAcceptor::from(inner.tls_config());
     let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
     let stream = tokio::select! {
         r = handshake => match r {
@@ -334,7 +365,7 @@ async fn connection(
     let service = service_fn(move |req| {
         let inner = service_inner.clone();
         let peer = peer.clone();
-        async move { Ok::<_, Infallible>(handle(&inner, &peer, req).await) }
+        async move { Ok::<_, Infallible>(inner.serve(&peer, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
@@ -459,7 +490,7 @@ async fn drained(draining: &mut tokio::sync::watch::Receiver<bool>) {
 
 /// Reads a body of at most `limit` bytes within `timeout`. A `Content-Length` over the limit
 /// is refused before anything is read; a longer (chunked) body is cut off at the limit.
-async fn read_body(
+pub(crate) async fn read_body(
     body: Incoming,
     headers: &hyper::HeaderMap,
     limit: u64,

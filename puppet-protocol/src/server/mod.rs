@@ -9,6 +9,7 @@
 //! `puppet-ca`) and composes a master from a Puppet confdir.
 
 mod cache;
+pub mod generic;
 mod http;
 mod limits;
 mod routes;
@@ -440,26 +441,34 @@ impl Master {
 
     /// Binds `addr` and starts serving in the background.
     pub async fn bind(&self, addr: SocketAddr) -> Result<RunningMaster, ServerError> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Io {
-                what: format!("bind {addr}"),
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| ServerError::Io {
-            what: "local address".into(),
+        let running = bind_serving(addr, self.inner.clone()).await?;
+        tracing::info!(addr = %running.local_addr(), "puppet master listening");
+        Ok(running)
+    }
+}
+
+/// Binds `addr` and runs the accept loop of `server` in the background.
+pub(crate) async fn bind_serving<S: http::Serve>(
+    addr: SocketAddr,
+    server: Arc<S>,
+) -> Result<RunningMaster, ServerError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Io {
+            what: format!("bind {addr}"),
             source,
         })?;
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let inner = self.inner.clone();
-        let task = tokio::spawn(http::accept_loop(listener, inner, stopped));
-        tracing::info!(addr = %local, "puppet master listening");
-        Ok(RunningMaster {
-            addr: local,
-            stop,
-            task,
-        })
-    }
+    let local = listener.local_addr().map_err(|source| ServerError::Io {
+        what: "local address".into(),
+        source,
+    })?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(http::accept_loop(listener, server, stopped));
+    Ok(RunningMaster {
+        addr: local,
+        stop,
+        task,
+    })
 }
 
 /// A master that is serving.

@@ -22,7 +22,8 @@ pub struct TlsFiles {
     pub key_pem: String,
     /// The CA certificate(s) that client certificates must chain to (PEM).
     pub ca_pem: String,
-    /// The CA's CRL file (`ca_crl.pem`), re-read whenever it changes.
+    /// The CA's CRL file (`ca_crl.pem`), re-read whenever it changes. An empty path means
+    /// no CRL (a service such as PuppetDB started without `ssl-crl-path`).
     pub crl_path: PathBuf,
 }
 
@@ -112,10 +113,14 @@ fn build(
     crl_path: &Path,
 ) -> Result<Arc<ServerConfig>, ServerError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let crl_pem = std::fs::read(crl_path)
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", crl_path.display())))?;
-    let crls = pem_crls(&crl_pem, &crl_path.display().to_string())
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    let crls = if crl_path.as_os_str().is_empty() {
+        Vec::new()
+    } else {
+        let crl_pem = std::fs::read(crl_path)
+            .map_err(|e| ServerError::Tls(format!("{}: {e}", crl_path.display())))?;
+        pem_crls(&crl_pem, &crl_path.display().to_string())
+            .map_err(|e| ServerError::Tls(e.to_string()))?
+    };
     let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
         .with_crls(crls)
         .allow_unknown_revocation_status()

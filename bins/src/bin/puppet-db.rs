@@ -1,0 +1,136 @@
+//! `puppet-db`: a PuppetDB-compatible service (the `puppet-db` crate) over mTLS.
+//!
+//! Flags are named as PuppetDB's `jetty.ini` settings; `--config DIR` reads an existing
+//! PuppetDB `conf.d` (`jetty.ini`, `database.ini`, `config.ini`) and flags override it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use puppet_db::config::{Database, Settings};
+use puppet_db::server::{Api, tls_source};
+use puppet_protocol::server::Limits;
+use puppet_protocol::server::generic::GenericServer;
+
+/// A PuppetDB-compatible service: PuppetDB 7's command and query API v4 over mTLS.
+#[derive(Parser, Debug)]
+#[command(name = "puppet-db", version)]
+struct Cli {
+    /// A PuppetDB conf.d directory (jetty.ini, database.ini, config.ini).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The service's certificate (PEM), signed by the Puppet CA.
+    #[arg(long)]
+    ssl_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long)]
+    ssl_key: Option<PathBuf>,
+    /// The Puppet CA certificate clients must chain to.
+    #[arg(long)]
+    ssl_ca_cert: Option<PathBuf>,
+    /// The CA's CRL (re-read when it changes).
+    #[arg(long)]
+    ssl_crl: Option<PathBuf>,
+    /// The address to listen on (default 127.0.0.1).
+    #[arg(long)]
+    bind: Option<IpAddr>,
+    /// The port (default 8081; 0 picks a free one).
+    #[arg(long)]
+    port: Option<u16>,
+    /// sqlite:PATH (postgres://... is not implemented yet).
+    #[arg(long)]
+    database: Option<String>,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("puppet-db: {msg}");
+    ExitCode::FAILURE
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let settings = match &cli.config {
+        Some(dir) => match Settings::from_conf_dir(dir) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        },
+        None => Settings::default(),
+    };
+    let (Some(cert), Some(key), Some(ca)) = (
+        cli.ssl_cert.or(settings.ssl_cert),
+        cli.ssl_key.or(settings.ssl_key),
+        cli.ssl_ca_cert.or(settings.ssl_ca_cert),
+    ) else {
+        return fail(
+            "--ssl-cert, --ssl-key and --ssl-ca-cert are required (or jetty.ini in --config)",
+        );
+    };
+    let database = match cli.database.as_deref().map(Database::parse) {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return fail(e),
+        None => match settings.database {
+            Some(d) => d,
+            None => {
+                return fail(
+                    "--database sqlite:PATH is required (or database.ini/config.ini in --config)",
+                );
+            }
+        },
+    };
+    let host = match cli.bind {
+        Some(ip) => ip,
+        None => match settings.ssl_host.as_deref().map(str::parse::<IpAddr>) {
+            Some(Ok(ip)) => ip,
+            Some(Err(e)) => return fail(format!("jetty.ini ssl-host: {e}")),
+            None => IpAddr::from([127, 0, 0, 1]),
+        },
+    };
+    let addr = SocketAddr::new(host, cli.port.or(settings.ssl_port).unwrap_or(8081));
+    let crl = cli.ssl_crl.or(settings.ssl_crl);
+    let tls = match tls_source(&cert, &key, &ca, crl.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let db = match database.open() {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let server = GenericServer::new(tls, Arc::new(Api::new(db)), Limits::default());
+        let running = match server.bind(addr).await {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        };
+        println!(
+            "puppet-db {} listening on {}",
+            env!("CARGO_PKG_VERSION"),
+            running.local_addr()
+        );
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => return fail(format!("cannot watch SIGTERM: {e}")),
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        running.shutdown().await;
+        eprintln!("puppet-db: stopped");
+        ExitCode::SUCCESS
+    })
+}

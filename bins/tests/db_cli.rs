@@ -1,0 +1,365 @@
+//! `puppet-db` as an operator runs it: certificates from a Puppet CA (made with our
+//! `puppet-ca`), mTLS on loopback, PuppetDB's command and query API, error bodies, and a
+//! command answered 200 survives `kill -9` the moment after.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use puppet_protocol::client::{Client, Identity};
+use puppet_protocol::form::encode_query_value;
+use serde_json::{Value, json};
+
+struct Db {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Pki {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+fn puppet_ca(cadir: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_puppet-ca"))
+        .arg("--cadir")
+        .arg(cadir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, the service's certificate (`localhost`, IP 127.0.0.1) and an agent's.
+fn pki() -> Pki {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let cadir = dir.join("ca");
+    puppet_ca(
+        &cadir,
+        &[
+            "setup",
+            "--ca-name",
+            "Puppet CA: db.test",
+            "--keylength",
+            "2048",
+        ],
+    );
+    for (name, alt) in [
+        ("localhost", Some("IP:127.0.0.1")),
+        ("agent1.example.test", None),
+    ] {
+        let ssldir = dir.join("ssl");
+        let mut args = vec![
+            "generate",
+            "--certname",
+            name,
+            "--ssldir",
+            ssldir.to_str().unwrap(),
+        ];
+        if let Some(a) = alt {
+            args.extend(["--subject-alt-names", a]);
+        }
+        puppet_ca(&cadir, &args);
+    }
+    Pki { _tmp: tmp, dir }
+}
+
+impl Pki {
+    fn cert(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("ssl/certs/{name}.pem"))
+    }
+    fn key(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("ssl/private_keys/{name}.pem"))
+    }
+    fn ca(&self) -> PathBuf {
+        self.dir.join("ca/ca_crt.pem")
+    }
+    fn start(&self, extra: &[&str]) -> Db {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-db"))
+            .arg("--ssl-cert")
+            .arg(self.cert("localhost"))
+            .arg("--ssl-key")
+            .arg(self.key("localhost"))
+            .arg("--ssl-ca-cert")
+            .arg(self.ca())
+            .arg("--ssl-crl")
+            .arg(self.dir.join("ca/ca_crl.pem"))
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .arg("--database")
+            .arg(format!("sqlite:{}", self.dir.join("pdb.sqlite").display()))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no listening line: {line:?}"));
+        Db { child, port }
+    }
+    fn client(&self, port: u16, with_cert: bool) -> Client {
+        let mut b = Client::builder("localhost", port)
+            .ca_pem(&std::fs::read_to_string(self.ca()).unwrap())
+            .resolve_to(format!("127.0.0.1:{port}").parse().unwrap());
+        if with_cert {
+            b = b.identity(Identity {
+                cert_pem: std::fs::read_to_string(self.cert("agent1.example.test")).unwrap(),
+                key_pem: std::fs::read_to_string(self.key("agent1.example.test")).unwrap(),
+            });
+        }
+        b.build().unwrap()
+    }
+}
+
+fn call(
+    client: &Client,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> (u16, Option<String>, Vec<u8>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let a = rt
+        .block_on(client.request(method, path, &[("content-type", "application/json")], body))
+        .unwrap();
+    (a.status, a.content_type, a.body)
+}
+
+fn facts(certname: &str) -> Vec<u8> {
+    let body = json!({"certname": certname, "environment": "production",
+        "producer_timestamp": "2026-12-02T10:00:00.000Z", "producer": "localhost",
+        "values": {"os": {"family": "Debian"}, "kernel": "Linux"}});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(body.to_string().as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
+
+fn cmd_path(command: &str, version: u32, certname: &str) -> String {
+    format!(
+        "/pdb/cmd/v1?checksum=x&version={version}&certname={certname}&command={command}&producer-timestamp=2026-12-02T10%3A00%3A00.000Z"
+    )
+}
+
+#[test]
+fn commands_and_queries_over_mtls_and_a_200_survives_kill_9() {
+    let pki = pki();
+    let db = pki.start(&[]);
+    let c = pki.client(db.port, true);
+
+    let (status, _, body) = call(&c, "GET", "/pdb/meta/v1/version", vec![]);
+    assert_eq!(
+        (status, serde_json::from_slice::<Value>(&body).unwrap()),
+        (200, json!({"version": "7.12.1"}))
+    );
+    let (status, _, body) = call(&c, "GET", "/status/v1/services/puppetdb-status", vec![]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["state"],
+        json!("running")
+    );
+
+    let (status, ct, body) = call(
+        &c,
+        "POST",
+        &cmd_path("replace_facts", 5, "web1.example.test"),
+        facts("web1.example.test"),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(ct.unwrap().starts_with("application/json"));
+    let uuid: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(uuid["uuid"].as_str().map(str::len), Some(36));
+
+    // Answered 200: the command is on disk. Kill -9 at once, restart, it is there.
+    let port = db.port;
+    drop(db);
+    let db = pki.start(&[]);
+    assert_ne!(db.port, 0, "{port}");
+    let c = pki.client(db.port, true);
+    let pql = encode_query_value(r#"inventory[certname] { facts.os.family = "Debian" }"#);
+    let (status, _, body) = call(&c, "GET", &format!("/pdb/query/v4?query={pql}"), vec![]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!([{"certname": "web1.example.test"}])
+    );
+
+    // POST queries, endpoints, single objects.
+    let (status, _, body) = call(
+        &c,
+        "POST",
+        "/pdb/query/v4/nodes",
+        json!({"query": ["=", "certname", "web1.example.test"]})
+            .to_string()
+            .into_bytes(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()[0]["facts_environment"],
+        json!("production")
+    );
+    let (status, _, body) = call(&c, "GET", "/pdb/query/v4/nodes/web1.example.test", vec![]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["certname"],
+        json!("web1.example.test")
+    );
+    let (status, _, body) = call(&c, "GET", "/pdb/query/v4/nodes/nobody", vec![]);
+    assert_eq!(status, 404);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({"error": "No information is known about nodes/nobody"})
+    );
+
+    // Refusals: PuppetDB's codes and bodies.
+    let (status, _, body) = call(
+        &c,
+        "POST",
+        &cmd_path("replace_stuff", 5, "web1.example.test"),
+        facts("web1.example.test"),
+    );
+    assert_eq!(status, 400);
+    let e: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        e["error"].as_str().unwrap().starts_with(
+            "Command \"replace stuff\" for certname \"web1.example.test\" is invalid."
+        ),
+        "{e}"
+    );
+    let (status, _, body) = call(
+        &c,
+        "POST",
+        &cmd_path("replace_facts", 5, "web1.example.test"),
+        b"{\"certname\": 3}".to_vec(),
+    );
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let bad = encode_query_value("nodes { certname = }");
+    let (status, ct, body) = call(&c, "GET", &format!("/pdb/query/v4?query={bad}"), vec![]);
+    assert_eq!(status, 400);
+    assert!(ct.unwrap().starts_with("text/plain"));
+    assert!(String::from_utf8_lossy(&body).starts_with("PQL parse error at line 1, column 20:"));
+    let q = encode_query_value(r#"["=", "nosuch", 1]"#);
+    let (status, _, body) = call(&c, "GET", &format!("/pdb/query/v4/nodes?query={q}"), vec![]);
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8_lossy(&body).starts_with("'nosuch' is not a queryable object for nodes.")
+    );
+    let (status, _, _) = call(&c, "GET", "/pdb/query/v4/nosuch", vec![]);
+    assert_eq!(status, 404);
+    // Still one node: nothing refused was stored.
+    let (_, _, body) = call(&c, "GET", "/pdb/query/v4/nodes", vec![]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body)
+            .unwrap()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // Without a client certificate: no commands, no queries.
+    let anon = pki.client(db.port, false);
+    let (status, _, _) = call(&anon, "GET", "/pdb/query/v4/nodes", vec![]);
+    assert_eq!(status, 403);
+    let (status, _, _) = call(
+        &anon,
+        "POST",
+        &cmd_path("replace_facts", 5, "x"),
+        facts("x"),
+    );
+    assert_eq!(status, 403);
+}
+
+#[test]
+fn config_dir_settings_are_used_and_bad_ones_refused() {
+    let pki = pki();
+    let confd = pki.dir.join("conf.d");
+    std::fs::create_dir_all(&confd).unwrap();
+    std::fs::write(
+        confd.join("jetty.ini"),
+        format!(
+            "[jetty]\nssl-host = 127.0.0.1\nssl-port = 0\nssl-cert = {}\nssl-key = {}\nssl-ca-cert = {}\n",
+            pki.cert("localhost").display(),
+            pki.key("localhost").display(),
+            pki.ca().display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        confd.join("config.ini"),
+        format!("[global]\nvardir = {}\n", pki.dir.display()),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-db"))
+        .arg("--config")
+        .arg(&confd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap();
+    let db = Db { child, port };
+    let c = pki.client(db.port, true);
+    let (status, _, _) = call(
+        &c,
+        "POST",
+        &cmd_path("replace facts", 5, "web1.example.test").replace(' ', "%20"),
+        facts("web1.example.test"),
+    );
+    assert_eq!(status, 200);
+    assert!(pki.dir.join("puppetdb.sqlite").exists());
+    drop(db);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_puppet-db"))
+        .args([
+            "--config",
+            confd.to_str().unwrap(),
+            "--database",
+            "postgres://localhost/puppetdb",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("PostgreSQL backend is not implemented"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_puppet-db"))
+        .args(["--database", "sqlite:/tmp/x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--ssl-cert, --ssl-key and --ssl-ca-cert are required")
+    );
+}

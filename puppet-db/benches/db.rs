@@ -1,0 +1,180 @@
+//! puppet-db's speed: `replace catalog` of 1,000 resources and `store report` with 100
+//! events (parse + durable transaction, WAL + synchronous=FULL), and query latency over
+//! 10,000 nodes (inventory by a structured fact, resources by type).
+//!
+//! `cargo bench -p puppet-db` (the database lives in a temp dir: put TMPDIR on the disk
+//! you want to measure).
+
+// criterion_group! generates an undocumented function.
+#![allow(missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use puppet_db::{Paging, PuppetDb};
+use serde_json::{Value, json};
+
+fn catalog(certname: &str, resources: usize, ts: &str) -> Value {
+    let resources: Vec<Value> = (0..resources)
+        .map(|i| {
+            json!({"type": if i % 10 == 0 { "Exec" } else { "File" }, "title": format!("/srv/app/file-{i}"),
+                "tags": ["file", "class", "app"], "exported": false,
+                "file": "/etc/puppet/code/environments/production/manifests/site.pp", "line": i,
+                "parameters": {"ensure": "file", "mode": "0644", "owner": "root", "content": format!("content {i}")}})
+        })
+        .collect();
+    let edges: Vec<Value> = (1..resources.len())
+        .map(|i| json!({"source": {"type": "Class", "title": "Main"},
+            "target": {"type": "File", "title": format!("/srv/app/file-{i}")}, "relationship": "contains"}))
+        .collect();
+    json!({"certname": certname, "version": "1", "environment": "production",
+        "transaction_uuid": "5b1a7d36-0d3c-4c8b-9c3e-6f1f5d7f1a10", "catalog_uuid": "0d3c4c8b-5b1a-7d36-9c3e-6f1f5d7f1a11",
+        "code_id": null, "job_id": null, "producer_timestamp": ts, "producer": "puppet",
+        "resources": resources, "edges": edges})
+}
+
+fn report(certname: &str, events: usize, n: u64) -> Value {
+    let resources: Vec<Value> = (0..events)
+        .map(|i| json!({"skipped": false, "timestamp": "2026-12-02T10:00:01.000Z", "resource_type": "File",
+            "resource_title": format!("/srv/app/file-{i}"), "file": "/site.pp", "line": i,
+            "containment_path": ["Stage[main]", "Main", format!("File[/srv/app/file-{i}]")],
+            "corrective_change": false,
+            "events": [{"status": "success", "timestamp": "2026-12-02T10:00:01.000Z", "name": "content_changed",
+                "property": "content", "new_value": "{sha256}a", "old_value": "{sha256}b",
+                "corrective_change": false, "message": "content changed"}]}))
+        .collect();
+    json!({"certname": certname, "environment": "production", "puppet_version": "7.23.0", "report_format": 12,
+        "configuration_version": "1", "start_time": "2026-12-02T10:00:00.000Z", "end_time": "2026-12-02T10:00:03.000Z",
+        "producer_timestamp": "2026-12-02T10:00:03.000Z", "producer": "puppet", "corrective_change": false,
+        "noop": false, "noop_pending": false, "transaction_uuid": format!("run-{n}"), "catalog_uuid": null,
+        "code_id": null, "job_id": null, "cached_catalog_status": "not_used", "status": "changed",
+        "logs": [], "metrics": [{"category": "resources", "name": "total", "value": events}], "resources": resources})
+}
+
+fn facts(certname: &str, i: usize) -> Value {
+    let family = if i.is_multiple_of(3) {
+        "Debian"
+    } else {
+        "RedHat"
+    };
+    let mut values = serde_json::Map::new();
+    for k in 0..40 {
+        values.insert(
+            format!("custom_fact_{k}"),
+            json!(format!("value {k} of {certname}")),
+        );
+    }
+    values.insert(
+        "os".into(),
+        json!({"family": family, "name": family, "release": {"major": "12", "full": "12.8"}}),
+    );
+    values.insert("kernel".into(), json!("Linux"));
+    values.insert(
+        "networking".into(),
+        json!({"hostname": certname, "ip": "10.0.0.1", "interfaces": {"eth0": {"ip": "10.0.0.1"}}}),
+    );
+    values.insert(
+        "trusted".into(),
+        json!({"certname": certname, "authenticated": "remote", "extensions": {}}),
+    );
+    json!({"certname": certname, "environment": "production", "producer_timestamp": "2026-12-02T10:00:00.000Z",
+        "producer": "puppet", "values": values})
+}
+
+fn params<'a>(command: &'a str, version: &'a str, certname: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("command", command),
+        ("version", version),
+        ("certname", certname),
+    ]
+}
+
+fn commands(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = PuppetDb::open_sqlite(dir.path().join("bench.sqlite")).expect("db");
+    let mut g = c.benchmark_group("commands");
+    g.sample_size(30);
+    let body = catalog("node-0", 1000, "2026-12-02T10:00:00.000Z")
+        .to_string()
+        .into_bytes();
+    g.bench_function("replace catalog, 1000 resources", |b| {
+        b.iter(|| {
+            db.submit(&params("replace catalog", "9", "node-0"), &body)
+                .expect("submit")
+        })
+    });
+    let n = AtomicU64::new(0);
+    g.bench_function("store report, 100 events", |b| {
+        b.iter_batched(
+            || {
+                report("node-0", 100, n.fetch_add(1, Ordering::Relaxed))
+                    .to_string()
+                    .into_bytes()
+            },
+            |body| {
+                db.submit(&params("store report", "8", "node-0"), &body)
+                    .expect("submit")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn queries(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = PuppetDb::open_sqlite(dir.path().join("bench.sqlite")).expect("db");
+    for i in 0..10_000 {
+        let name = format!("node-{i:05}.example.test");
+        db.submit(
+            &params("replace facts", "5", &name),
+            facts(&name, i).to_string().as_bytes(),
+        )
+        .expect("facts");
+        db.submit(
+            &params("replace catalog", "9", &name),
+            catalog(&name, 20, "2026-12-02T10:00:00.000Z")
+                .to_string()
+                .as_bytes(),
+        )
+        .expect("catalog");
+    }
+    let mut g = c.benchmark_group("queries at 10,000 nodes");
+    g.sample_size(30);
+    let inventory = r#"inventory[certname] { facts.os.family = "Debian" }"#;
+    let answer = db
+        .query("", Some(inventory), &Paging::default())
+        .expect("query");
+    assert_eq!(answer.rows.len(), 3334);
+    g.bench_function(
+        "inventory[certname] { facts.os.family = \"Debian\" }",
+        |b| {
+            b.iter(|| {
+                db.query("", Some(inventory), &Paging::default())
+                    .expect("query")
+            })
+        },
+    );
+    let resources =
+        r#"resources[certname, title] { type = "Exec" and certname = "node-04242.example.test" }"#;
+    g.bench_function("resources of one node by type", |b| {
+        b.iter(|| {
+            db.query("", Some(resources), &Paging::default())
+                .expect("query")
+        })
+    });
+    let all_exec = r#"resources[certname, title] { type = "Exec" }"#;
+    g.bench_function(
+        "resources[certname, title] { type = \"Exec\" } (20,000 rows)",
+        |b| {
+            b.iter(|| {
+                db.query("", Some(all_exec), &Paging::default())
+                    .expect("query")
+            })
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, commands, queries);
+criterion_main!(benches);

@@ -1,0 +1,1097 @@
+//! The AST query language compiled to SQL. Client values are always bound parameters;
+//! field names only ever come from the entity tables.
+
+use serde_json::Value;
+
+use super::entities::{self, Dotted, Entity, Kind};
+use super::{OrderBy, Paging};
+use crate::error::{DbError, QueryErrorKind};
+use crate::store::sqlite::client_regex;
+use crate::store::{Decode, Param, SqlQuery};
+use crate::time::Timestamp;
+
+fn ast_err(message: impl Into<String>) -> DbError {
+    DbError::query(QueryErrorKind::Ast, message)
+}
+
+fn quoted_list(words: &[&str]) -> String {
+    let q: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    if q.len() > 2 {
+        format!(
+            "{}, and {}",
+            q[..q.len() - 1].join(", "),
+            q.last().map(String::as_str).unwrap_or_default()
+        )
+    } else {
+        q.join(" and ")
+    }
+}
+
+fn compact(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// SQL text with its parameters, in order.
+#[derive(Debug, Default, Clone)]
+struct Frag {
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl Frag {
+    fn new(sql: impl Into<String>) -> Frag {
+        Frag {
+            sql: sql.into(),
+            params: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, sql: &str) -> &mut Frag {
+        self.sql.push_str(sql);
+        self
+    }
+
+    fn bind(&mut self, p: Param) -> &mut Frag {
+        self.sql.push('?');
+        self.params.push(p);
+        self
+    }
+
+    fn append(&mut self, other: Frag) -> &mut Frag {
+        self.sql.push_str(&other.sql);
+        self.params.extend(other.params);
+        self
+    }
+}
+
+/// One use of an entity: its alias prefix.
+struct Scope {
+    entity: &'static Entity,
+    prefix: String,
+}
+
+impl Scope {
+    fn sql(&self, template: &str) -> String {
+        template.replace('@', &self.prefix)
+    }
+}
+
+/// A field resolved in a scope: SQL for filters and SQL for answers.
+struct FieldSql {
+    kind: Kind,
+    value: Frag,
+    out: Frag,
+}
+
+/// What an `extract` asks for.
+#[derive(Debug, Clone)]
+enum Proj {
+    Field(String),
+    Function(String, Option<String>),
+}
+
+/// A compiled SELECT, its answer's columns and (top level with `include_total`) its COUNT.
+type Selected = (Frag, Vec<(String, Decode)>, Option<Frag>);
+
+/// A query against one entity.
+struct Select<'a> {
+    entity: &'static Entity,
+    projection: Option<Vec<Proj>>,
+    filter: Option<&'a Value>,
+    group_by: Vec<String>,
+    paging: Paging,
+}
+
+#[derive(Default)]
+pub(crate) struct Compiler {
+    aliases: usize,
+}
+
+/// The entity a top-level query is about, and the compiled SQL.
+pub(crate) struct Compiled {
+    pub(crate) entity: &'static Entity,
+    pub(crate) sql: SqlQuery,
+}
+
+impl Compiler {
+    fn scope(&mut self, entity: &'static Entity) -> Scope {
+        self.aliases += 1;
+        Scope {
+            entity,
+            prefix: format!("q{}_", self.aliases),
+        }
+    }
+
+    fn alias(&mut self) -> String {
+        self.aliases += 1;
+        format!("a{}", self.aliases)
+    }
+
+    /// A query on `endpoint` (or on the root endpoint: then `query` is `["from", ...]`).
+    pub(crate) fn compile(
+        &mut self,
+        endpoint: Option<&str>,
+        query: Option<&Value>,
+        paging: &Paging,
+    ) -> Result<Compiled, DbError> {
+        let select = match endpoint {
+            Some(name) => {
+                let entity = entity(name)?;
+                let mut select = Select {
+                    entity,
+                    projection: None,
+                    filter: None,
+                    group_by: Vec::new(),
+                    paging: paging.clone(),
+                };
+                if let Some(q) = query {
+                    if head(q) == Some("from") {
+                        return Err(ast_err(format!(
+                            "\"from\" is not allowed on the {} endpoint: use the root endpoint /pdb/query/v4",
+                            entity.name
+                        )));
+                    }
+                    self.body(&mut select, q)?;
+                }
+                select
+            }
+            None => {
+                let Some(q) = query else {
+                    return Err(ast_err("The root endpoint needs a query (\"from\" or PQL)"));
+                };
+                let mut select = self.from(q)?;
+                select.paging.merge(paging);
+                select
+            }
+        };
+        let entity = select.entity;
+        let (main, columns, count) = self.select(&select, true)?;
+        Ok(Compiled {
+            entity,
+            sql: SqlQuery {
+                sql: main.sql,
+                params: main.params,
+                columns,
+                count: count.map(|c| (c.sql, c.params)),
+            },
+        })
+    }
+
+    /// `["from", entity, query?, paging clauses...]`.
+    fn from<'a>(&mut self, q: &'a Value) -> Result<Select<'a>, DbError> {
+        let args = as_array(q)?;
+        if head(q) != Some("from") {
+            return Err(ast_err(format!(
+                "{} is not well-formed: queries on the root endpoint must start with \"from\"",
+                compact(q)
+            )));
+        }
+        let name = args.get(1).and_then(Value::as_str).ok_or_else(|| {
+            ast_err(format!(
+                "{} is not well-formed: \"from\" needs an entity",
+                compact(q)
+            ))
+        })?;
+        let mut select = Select {
+            entity: entity(name)?,
+            projection: None,
+            filter: None,
+            group_by: Vec::new(),
+            paging: Paging::default(),
+        };
+        for clause in &args[2..] {
+            match head(clause) {
+                Some("limit") => select.paging.limit = Some(paging_number(clause)?),
+                Some("offset") => select.paging.offset = Some(paging_number(clause)?),
+                Some("order_by") => {
+                    let list = as_array(clause)?.get(1).ok_or_else(|| {
+                        ast_err(format!("{} is not well-formed", compact(clause)))
+                    })?;
+                    select.paging.order_by = order_by(list)?;
+                }
+                _ => self.body(&mut select, clause)?,
+            }
+        }
+        Ok(select)
+    }
+
+    /// A filter, or `["extract", fields, filter?, group_by?]`.
+    fn body<'a>(&mut self, select: &mut Select<'a>, q: &'a Value) -> Result<(), DbError> {
+        if head(q) != Some("extract") {
+            select.filter = Some(q);
+            return Ok(());
+        }
+        let args = as_array(q)?;
+        let fields = args.get(1).ok_or_else(|| {
+            ast_err(format!(
+                "{} is not well-formed: extract needs fields",
+                compact(q)
+            ))
+        })?;
+        select.projection = Some(projection(fields)?);
+        for clause in &args[2..] {
+            if head(clause) == Some("group_by") {
+                for g in &as_array(clause)?[1..] {
+                    select.group_by.push(
+                        g.as_str()
+                            .ok_or_else(|| {
+                                ast_err(format!("{} is not well-formed", compact(clause)))
+                            })?
+                            .to_string(),
+                    );
+                }
+            } else if select.filter.is_none() {
+                select.filter = Some(clause);
+            } else {
+                return Err(ast_err(format!("{} is not well-formed", compact(q))));
+            }
+        }
+        Ok(())
+    }
+
+    /// The SELECT, its columns and (top level with `include_total`) its COUNT.
+    fn select(&mut self, select: &Select<'_>, top: bool) -> Result<Selected, DbError> {
+        let scope = self.scope(select.entity);
+        let entity = select.entity;
+        // Projection.
+        let projection = match &select.projection {
+            Some(p) => p.clone(),
+            None => entity
+                .projectable()
+                .into_iter()
+                .map(|n| Proj::Field(n.to_string()))
+                .collect(),
+        };
+        let mut cols = Frag::default();
+        let mut columns = Vec::new();
+        for (i, p) in projection.iter().enumerate() {
+            if i > 0 {
+                cols.push(", ");
+            }
+            match p {
+                Proj::Field(name) => {
+                    let f = self.field(&scope, name, true).map_err(|_| {
+                        DbError::query(
+                            QueryErrorKind::UnknownField,
+                            format!(
+                                "Can't extract unknown '{}' field '{name}'. Acceptable fields are {}",
+                                entity.name,
+                                quoted_list(&entity.projectable())
+                            ),
+                        )
+                    })?;
+                    cols.append(f.out);
+                    columns.push((name.clone(), decode(f.kind)));
+                }
+                Proj::Function(func, arg) => {
+                    let sql_func = match func.as_str() {
+                        "count" | "avg" | "sum" | "min" | "max" => func.as_str(),
+                        other => {
+                            return Err(ast_err(format!(
+                                "'{other}' is not a supported function: count, avg, sum, min and max are"
+                            )));
+                        }
+                    };
+                    match arg {
+                        None if sql_func == "count" => {
+                            cols.push("count(*)");
+                        }
+                        None => return Err(ast_err(format!("{func}() needs a field"))),
+                        Some(a) => {
+                            let f = self.field(&scope, a, false)?;
+                            cols.push(sql_func).push("(").append(f.value).push(")");
+                        }
+                    }
+                    columns.push((func.clone(), Decode::Plain));
+                }
+            }
+        }
+        // FROM and WHERE.
+        let mut from = Frag::new(format!(" FROM {}", scope.sql(entity.from)));
+        let mut conditions = Vec::new();
+        let mentions_state = select.filter.is_some_and(mentions_node_state);
+        if let (Some(active), false) = (entity.active, mentions_state) {
+            conditions.push(Frag::new(format!("({})", scope.sql(active))));
+        }
+        if let Some(filter) = select.filter {
+            conditions.push(self.expr(&scope, filter)?);
+        }
+        for (i, c) in conditions.into_iter().enumerate() {
+            from.push(if i == 0 { " WHERE " } else { " AND " })
+                .append(c);
+        }
+        if !select.group_by.is_empty() {
+            from.push(" GROUP BY ");
+            for (i, g) in select.group_by.iter().enumerate() {
+                if i > 0 {
+                    from.push(", ");
+                }
+                let f = self.field(&scope, g, false)?;
+                from.append(f.value);
+            }
+        }
+        let count = (top && select.paging.include_total).then(|| {
+            let mut c = Frag::new("SELECT count(*) FROM (SELECT 1");
+            c.append(from.clone()).push(")");
+            c
+        });
+        let mut main = Frag::new("SELECT ");
+        main.append(cols).append(from);
+        if !select.paging.order_by.is_empty() {
+            main.push(" ORDER BY ");
+            for (i, o) in select.paging.order_by.iter().enumerate() {
+                if i > 0 {
+                    main.push(", ");
+                }
+                let known = entity.field(&o.field).is_some_and(|f| f.out || f.query)
+                    || projection
+                        .iter()
+                        .any(|p| matches!(p, Proj::Function(n, _) if *n == o.field));
+                if projection
+                    .iter()
+                    .any(|p| matches!(p, Proj::Function(n, _) if *n == o.field))
+                {
+                    // An aggregate's column: by its position.
+                    let pos = projection
+                        .iter()
+                        .position(|p| matches!(p, Proj::Function(n, _) if *n == o.field))
+                        .unwrap_or(0);
+                    main.push(&(pos + 1).to_string());
+                } else if known || o.field.contains('.') {
+                    let f = self
+                        .field(&scope, &o.field, false)
+                        .map_err(|_| order_err(entity, &o.field))?;
+                    main.append(f.value);
+                } else {
+                    return Err(order_err(entity, &o.field));
+                }
+                main.push(if o.descending { " DESC" } else { " ASC" });
+            }
+        }
+        if select.paging.limit.is_some() || select.paging.offset.is_some() {
+            main.push(" LIMIT ");
+            main.bind(Param::Int(select.paging.limit.map_or(-1, clamp)));
+            main.push(" OFFSET ");
+            main.bind(Param::Int(select.paging.offset.map_or(0, clamp)));
+        }
+        Ok((main, columns, count))
+    }
+
+    /// A field of the scope's entity, dotted fields included.
+    fn field(&mut self, scope: &Scope, name: &str, for_out: bool) -> Result<FieldSql, DbError> {
+        let entity = scope.entity;
+        if let Some(f) = entity.field(name).filter(|f| f.query || for_out) {
+            {
+                let sql = scope.sql(f.sql);
+                return Ok(FieldSql {
+                    kind: f.kind,
+                    value: Frag::new(sql.clone()),
+                    out: Frag::new(sql),
+                });
+            }
+        }
+        let unknown = || {
+            DbError::query(
+                QueryErrorKind::UnknownField,
+                format!(
+                    "'{name}' is not a queryable object for {}. Known queryable objects are {}",
+                    entity.name,
+                    quoted_list(&entity.queryable())
+                ),
+            )
+        };
+        match entity.dotted {
+            Dotted::Facts => {
+                let (fact, rest) = if let Some(rest) = name.strip_prefix("facts.") {
+                    let segs = segments(rest).ok_or_else(unknown)?;
+                    let (first, rest) = segs.split_first().ok_or_else(unknown)?;
+                    match first {
+                        Seg::Key(k) => (k.clone(), rest.to_vec()),
+                        Seg::Index(_) => return Err(unknown()),
+                    }
+                } else if let Some(rest) = name.strip_prefix("trusted.") {
+                    ("trusted".to_string(), segments(rest).ok_or_else(unknown)?)
+                } else {
+                    return Err(unknown());
+                };
+                let path = json_path(&rest).ok_or_else(unknown)?;
+                let a = self.alias();
+                let build = |op: &str| {
+                    let mut fr = Frag::new(format!("(SELECT {a}.value {op} "));
+                    fr.bind(Param::Text(path.clone()));
+                    fr.push(&format!(
+                        " FROM facts {a} WHERE {a}.certname = {} AND {a}.name = ",
+                        scope.sql("@c.certname")
+                    ));
+                    fr.bind(Param::Text(fact.clone()));
+                    fr.push(")");
+                    fr
+                };
+                Ok(FieldSql {
+                    kind: Kind::Scalar,
+                    value: build("->>"),
+                    out: build("->"),
+                })
+            }
+            Dotted::Parameters => {
+                let rest = name.strip_prefix("parameters.").ok_or_else(unknown)?;
+                let path = json_path(&segments(rest).ok_or_else(unknown)?).ok_or_else(unknown)?;
+                let column = scope.sql("@x.parameters");
+                let build = |op: &str| {
+                    let mut fr = Frag::new(format!("({column} {op} "));
+                    fr.bind(Param::Text(path.clone()));
+                    fr.push(")");
+                    fr
+                };
+                Ok(FieldSql {
+                    kind: Kind::Scalar,
+                    value: build("->>"),
+                    out: build("->"),
+                })
+            }
+            Dotted::None => Err(unknown()),
+        }
+    }
+
+    /// One filter expression.
+    fn expr(&mut self, scope: &Scope, q: &Value) -> Result<Frag, DbError> {
+        let args = as_array(q)?;
+        let Some(op) = head(q) else {
+            if args.is_empty() {
+                return Err(ast_err(
+                    "[] is not well-formed: queries must contain at least one operator",
+                ));
+            }
+            return Err(ast_err(format!(
+                "{} is not well-formed: the operator must be a string",
+                compact(q)
+            )));
+        };
+        match op {
+            "and" | "or" => {
+                if args.len() < 2 {
+                    return Err(ast_err(format!(
+                        "'{op}' takes at least one argument, but none were supplied"
+                    )));
+                }
+                let mut fr = Frag::new("(");
+                for (i, a) in args[1..].iter().enumerate() {
+                    if i > 0 {
+                        fr.push(if op == "and" { " AND " } else { " OR " });
+                    }
+                    let inner = self.expr(scope, a)?;
+                    fr.append(inner);
+                }
+                fr.push(")");
+                Ok(fr)
+            }
+            "not" => {
+                if args.len() != 2 {
+                    return Err(ast_err(format!(
+                        "'not' takes exactly one argument, but {} were supplied",
+                        args.len() - 1
+                    )));
+                }
+                let inner = self.expr(scope, &args[1])?;
+                // SQL's three-valued NOT, as PuppetDB compiles it: a row whose field is
+                // null matches neither `x` nor `not x`.
+                let mut fr = Frag::new("NOT (");
+                fr.append(inner).push(")");
+                Ok(fr)
+            }
+            "=" | "<" | ">" | "<=" | ">=" | "~" | "~>" => {
+                if args.len() != 3 {
+                    return Err(ast_err(format!(
+                        "{} is not well-formed: '{op}' takes a field and a value",
+                        compact(q)
+                    )));
+                }
+                let field = args[1].as_str().ok_or_else(|| {
+                    ast_err(format!(
+                        "{} is not well-formed: the field must be a string",
+                        compact(q)
+                    ))
+                })?;
+                if field == "node_state" && op == "=" {
+                    return node_state(scope, &args[2]);
+                }
+                let f = self.field(scope, field, false)?;
+                compare(op, field, f, &args[2])
+            }
+            "null?" => {
+                let (Some(field), Some(is_null)) = (
+                    args.get(1).and_then(Value::as_str),
+                    args.get(2).and_then(Value::as_bool),
+                ) else {
+                    return Err(ast_err(format!(
+                        "{} is not well-formed: 'null?' takes a field and a boolean",
+                        compact(q)
+                    )));
+                };
+                let f = self.field(scope, field, false)?;
+                let mut fr = Frag::new("(");
+                fr.append(f.value).push(if is_null {
+                    " IS NULL)"
+                } else {
+                    " IS NOT NULL)"
+                });
+                Ok(fr)
+            }
+            "in" => self.in_expr(scope, q, args),
+            "subquery" => self.implicit(scope, q, args),
+            other if other.starts_with("select_") => Err(ast_err(format!(
+                "{} is not well-formed: '{other}' must be inside 'in' and 'extract'",
+                compact(q)
+            ))),
+            other => Err(ast_err(format!(
+                "{} is not well-formed: query operator '{other}' is unknown",
+                compact(q)
+            ))),
+        }
+    }
+
+    fn in_expr(&mut self, scope: &Scope, q: &Value, args: &[Value]) -> Result<Frag, DbError> {
+        if args.len() != 3 {
+            return Err(ast_err(format!(
+                "{} is not well-formed: 'in' takes fields and a subquery",
+                compact(q)
+            )));
+        }
+        let names: Vec<&str> = match &args[1] {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| ast_err(format!("{} is not well-formed", compact(q))))
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(ast_err(format!("{} is not well-formed", compact(q)))),
+        };
+        let mut lhs = Frag::new("(");
+        let mut kinds = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            if i > 0 {
+                lhs.push(", ");
+            }
+            let f = self.field(scope, n, false)?;
+            kinds.push((f.kind, *n));
+            lhs.append(f.value);
+        }
+        lhs.push(")");
+        let rhs = &args[2];
+        match head(rhs) {
+            Some("array") => {
+                let values = as_array(rhs)?
+                    .get(1)
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| {
+                        ast_err(format!(
+                            "{} is not well-formed: 'array' takes a list",
+                            compact(rhs)
+                        ))
+                    })?;
+                if names.len() != 1 {
+                    return Err(ast_err("'in' with an array takes one field"));
+                }
+                if values.is_empty() {
+                    return Ok(Frag::new("0"));
+                }
+                lhs.push(" IN (");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        lhs.push(", ");
+                    }
+                    lhs.bind(param(kinds[0].0, kinds[0].1, v)?);
+                }
+                lhs.push(")");
+                Ok(lhs)
+            }
+            Some("extract") | Some("from") => {
+                let sub = if head(rhs) == Some("from") {
+                    self.from(rhs)?
+                } else {
+                    // Legacy: ["extract", fields, ["select_<entity>", query?]].
+                    let a = as_array(rhs)?;
+                    let inner = a
+                        .get(2)
+                        .ok_or_else(|| ast_err(format!("{} is not well-formed", compact(rhs))))?;
+                    let name = head(inner)
+                        .and_then(|h| h.strip_prefix("select_"))
+                        .ok_or_else(|| {
+                            ast_err(format!(
+                                "{} is not well-formed: expected a select_<entity> subquery",
+                                compact(rhs)
+                            ))
+                        })?;
+                    Select {
+                        entity: entity(name)?,
+                        projection: Some(projection(&a[1])?),
+                        filter: as_array(inner)?.get(1),
+                        group_by: Vec::new(),
+                        paging: Paging::default(),
+                    }
+                };
+                let width = sub.projection.as_ref().map_or(0, Vec::len);
+                if width != names.len() {
+                    return Err(ast_err(format!(
+                        "{} is not well-formed: 'in' compares {} field(s) with a subquery extracting {width}",
+                        compact(q),
+                        names.len()
+                    )));
+                }
+                let (inner, _, _) = self.select(&sub, false)?;
+                lhs.push(" IN (").append(inner).push(")");
+                Ok(lhs)
+            }
+            _ => Err(ast_err(format!(
+                "{} is not well-formed: 'in' takes an \"extract\", \"from\" or \"array\"",
+                compact(q)
+            ))),
+        }
+    }
+
+    /// `["subquery", entity, filter?]`: rows whose join field is in the entity's matching rows.
+    fn implicit(&mut self, scope: &Scope, q: &Value, args: &[Value]) -> Result<Frag, DbError> {
+        let name = args
+            .get(1)
+            .and_then(Value::as_str)
+            .ok_or_else(|| ast_err(format!("{} is not well-formed", compact(q))))?;
+        let inner = entity(name)?;
+        let (outer_field, inner_field) =
+            if scope.entity.field("certname").is_some() && inner.field("certname").is_some() {
+                ("certname", "certname")
+            } else if scope.entity.name == "environments" && inner.field("environment").is_some() {
+                ("name", "environment")
+            } else {
+                return Err(ast_err(format!(
+                    "There is no implicit relationship between {} and {}",
+                    scope.entity.name, inner.name
+                )));
+            };
+        let sub = Select {
+            entity: inner,
+            projection: Some(vec![Proj::Field(inner_field.into())]),
+            filter: args.get(2),
+            group_by: Vec::new(),
+            paging: Paging::default(),
+        };
+        let f = self.field(scope, outer_field, false)?;
+        let (inner_sql, _, _) = self.select(&sub, false)?;
+        let mut fr = Frag::new("(");
+        fr.append(f.value)
+            .push(" IN (")
+            .append(inner_sql)
+            .push("))");
+        Ok(fr)
+    }
+}
+
+fn order_err(entity: &Entity, field: &str) -> DbError {
+    DbError::query(
+        QueryErrorKind::Paging,
+        format!(
+            "Unrecognized column '{field}' specified in :order_by; Supported columns are '{}'",
+            entity.projectable().join(", ")
+        ),
+    )
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn decode(kind: Kind) -> Decode {
+    match kind {
+        Kind::Bool => Decode::Bool,
+        Kind::Json | Kind::Array | Kind::Path | Kind::Scalar => Decode::Json,
+        _ => Decode::Plain,
+    }
+}
+
+fn node_state(scope: &Scope, v: &Value) -> Result<Frag, DbError> {
+    let active = "(@c.deactivated IS NULL AND @c.expired IS NULL)";
+    let sql = match v.as_str() {
+        Some("active") => active.to_string(),
+        Some("inactive") => format!("NOT {active}"),
+        Some("any") => "1".to_string(),
+        _ => {
+            return Err(ast_err(format!(
+                "{} is not a valid node_state: active, inactive or any",
+                compact(v)
+            )));
+        }
+    };
+    if scope.entity.active.is_none() {
+        return Err(DbError::query(
+            QueryErrorKind::UnknownField,
+            format!(
+                "'node_state' is not a queryable object for {}",
+                scope.entity.name
+            ),
+        ));
+    }
+    Ok(Frag::new(scope.sql(&sql)))
+}
+
+/// `field op value`.
+fn compare(op: &str, name: &str, f: FieldSql, v: &Value) -> Result<Frag, DbError> {
+    let mut fr = Frag::new("(");
+    match (op, f.kind) {
+        ("~", Kind::Array) => {
+            fr.push("EXISTS (SELECT 1 FROM json_each(")
+                .append(f.value)
+                .push(") WHERE regexp(");
+            fr.bind(Param::Text(regex_value(v)?)).push(", value)))");
+        }
+        ("=", Kind::Array) => {
+            fr.push("EXISTS (SELECT 1 FROM json_each(")
+                .append(f.value)
+                .push(") WHERE value = ");
+            fr.bind(param(Kind::Scalar, name, v)?).push("))");
+        }
+        ("=", Kind::Path) => {
+            if !v.is_array() {
+                return Err(ast_err(format!("The path of {name} must be an array")));
+            }
+            fr.append(f.value).push(" = ");
+            fr.bind(Param::Text(compact(v))).push(")");
+        }
+        ("~>", Kind::Path) => {
+            let parts = v.as_array().ok_or_else(|| {
+                ast_err(format!(
+                    "Query operator ~> takes an array of regular expressions on {name}"
+                ))
+            })?;
+            fr.push("json_array_length(")
+                .append(f.value.clone())
+                .push(") = ");
+            fr.bind(Param::Int(parts.len() as i64));
+            for (i, p) in parts.iter().enumerate() {
+                fr.push(" AND regexp(")
+                    .bind(Param::Text(regex_value(p)?))
+                    .push(", ");
+                fr.append(f.value.clone()).push(&format!(" ->> '$[{i}]')"));
+            }
+            fr.push(")");
+        }
+        ("~>", _) => {
+            return Err(ast_err(format!(
+                "Query operator ~> is not allowed on field {name}"
+            )));
+        }
+        (_, Kind::Array) | (_, Kind::Path) => {
+            return Err(ast_err(format!(
+                "Query operator {op} is not allowed on field {name}"
+            )));
+        }
+        ("~", Kind::Int) | ("~", Kind::Bool) | ("~", Kind::Time) => {
+            return Err(ast_err(format!(
+                "Query operator ~ is not allowed on field {name}"
+            )));
+        }
+        ("~", kind) => {
+            fr.push("regexp(")
+                .bind(Param::Text(regex_value(v)?))
+                .push(", ");
+            fr.append(f.value);
+            if kind == Kind::Json {
+                fr.push(" ->> '$'");
+            }
+            fr.push("))");
+        }
+        (_, kind) => {
+            if op != "=" && !matches!(kind, Kind::Int | Kind::Time | Kind::Scalar | Kind::Json) {
+                return Err(ast_err(format!(
+                    "Query operators >,>=,<,<= are not allowed on field {name}"
+                )));
+            }
+            if op != "=" && kind != Kind::Time && !v.is_number() {
+                return Err(ast_err(format!(
+                    "Query operators >,>=,<,<= need a number or a timestamp, not {} (field {name})",
+                    compact(v)
+                )));
+            }
+            if kind == Kind::Int && op == "=" && v.is_string() {
+                return Err(ast_err(format!(
+                    "Argument \"{}\" is incompatible with numeric field \"{name}\".",
+                    v.as_str().unwrap_or_default()
+                )));
+            }
+            let mut lhs = f.value;
+            if kind == Kind::Json {
+                lhs.push(" ->> '$'");
+            }
+            if op != "=" && matches!(kind, Kind::Json | Kind::Scalar) {
+                // Only numbers are ordered against a number (SQLite would put every
+                // string above every number).
+                fr.push("typeof(")
+                    .append(lhs.clone())
+                    .push(") IN ('integer', 'real') AND ");
+            }
+            fr.append(lhs);
+            fr.push(&format!(" {op} "));
+            fr.bind(param(kind, name, v)?).push(")");
+        }
+    }
+    Ok(fr)
+}
+
+fn regex_value(v: &Value) -> Result<String, DbError> {
+    let s = v.as_str().ok_or_else(|| {
+        ast_err(format!(
+            "A regular expression must be a string, not {}",
+            compact(v)
+        ))
+    })?;
+    client_regex(s).map_err(|e| {
+        DbError::query(
+            QueryErrorKind::Regex,
+            format!("Invalid regular expression {s:?}: {e}"),
+        )
+    })?;
+    Ok(s.to_string())
+}
+
+/// A client value as a parameter for a field of `kind`.
+fn param(kind: Kind, name: &str, v: &Value) -> Result<Param, DbError> {
+    Ok(match (kind, v) {
+        (Kind::Time, Value::String(s)) => Param::Text(
+            Timestamp::parse(s)
+                .map_err(|_| ast_err(format!("'{s}' is not a valid timestamp value for {name}")))?
+                .to_string(),
+        ),
+        (Kind::Time, other) => {
+            return Err(ast_err(format!(
+                "{} is not a valid timestamp value for {name}",
+                compact(other)
+            )));
+        }
+        (Kind::Bool, Value::String(s)) if s == "true" || s == "false" => {
+            Param::Int(i64::from(s == "true"))
+        }
+        (_, Value::Null) => Param::Null,
+        (_, Value::Bool(b)) => Param::Int(i64::from(*b)),
+        (_, Value::Number(n)) => match n.as_i64() {
+            Some(i) => Param::Int(i),
+            None => Param::Real(n.as_f64().unwrap_or(0.0)),
+        },
+        (_, Value::String(s)) => Param::Text(s.clone()),
+        (_, other) => {
+            return Err(ast_err(format!(
+                "{} cannot be compared with field {name}",
+                compact(other)
+            )));
+        }
+    })
+}
+
+fn mentions_node_state(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s == "node_state",
+        Value::Array(a) => {
+            // A subquery has its own node_state.
+            if matches!(head(v), Some("from" | "subquery" | "extract")) {
+                return false;
+            }
+            a.iter().any(mentions_node_state)
+        }
+        _ => false,
+    }
+}
+
+fn head(v: &Value) -> Option<&str> {
+    v.as_array()?.first()?.as_str()
+}
+
+fn as_array(v: &Value) -> Result<&Vec<Value>, DbError> {
+    v.as_array().ok_or_else(|| {
+        ast_err(format!(
+            "{} is not well-formed: a query is an array",
+            compact(v)
+        ))
+    })
+}
+
+fn entity(name: &str) -> Result<&'static Entity, DbError> {
+    entities::entity(name).ok_or_else(|| {
+        DbError::query(
+            QueryErrorKind::UnknownEntity,
+            format!(
+                "{name} is not a valid entity: known entities are {}",
+                quoted_list(&entities::names())
+            ),
+        )
+    })
+}
+
+fn paging_number(clause: &Value) -> Result<u64, DbError> {
+    as_array(clause)?
+        .get(1)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| {
+            DbError::query(
+                QueryErrorKind::Paging,
+                format!(
+                    "{} is not well-formed: it takes a non-negative integer",
+                    compact(clause)
+                ),
+            )
+        })
+}
+
+/// `["order_by", ["a", ["b", "desc"]]]`'s list.
+fn order_by(list: &Value) -> Result<Vec<OrderBy>, DbError> {
+    let bad = || {
+        DbError::query(
+            QueryErrorKind::Paging,
+            format!("{} is not a valid order_by", compact(list)),
+        )
+    };
+    list.as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|o| match o {
+            Value::String(f) => Ok(OrderBy {
+                field: f.clone(),
+                descending: false,
+            }),
+            Value::Array(a) => match (
+                a.first().and_then(Value::as_str),
+                a.get(1).and_then(Value::as_str),
+            ) {
+                (Some(f), Some(dir @ ("asc" | "desc"))) => Ok(OrderBy {
+                    field: f.to_string(),
+                    descending: dir == "desc",
+                }),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+fn projection(fields: &Value) -> Result<Vec<Proj>, DbError> {
+    let one = |v: &Value| -> Result<Proj, DbError> {
+        match v {
+            Value::String(s) => Ok(Proj::Field(s.clone())),
+            Value::Array(a) if head(v) == Some("function") => {
+                let name = a
+                    .get(1)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ast_err("function needs a name"))?;
+                let arg = a.get(2).and_then(Value::as_str).map(String::from);
+                Ok(Proj::Function(name.to_string(), arg))
+            }
+            other => Err(ast_err(format!(
+                "{} is not a field to extract",
+                compact(other)
+            ))),
+        }
+    };
+    match fields {
+        Value::Array(a) if head(fields) == Some("function") => Ok(vec![one(fields)?]),
+        Value::Array(a) => a.iter().map(one).collect(),
+        other => Ok(vec![one(other)?]),
+    }
+}
+
+/// A dotted field's segments after the first dot.
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn segments(s: &str) -> Option<Vec<Seg>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let (seg, after) = if let Some(r) = rest.strip_prefix('"') {
+            let end = r.find('"')?;
+            (r[..end].to_string(), &r[end + 1..])
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            (rest[..end].to_string(), &rest[end..])
+        };
+        // `name[3]`: a key then an index.
+        let (key, index) = match (seg.find('['), seg.ends_with(']')) {
+            (Some(open), true) if !seg.starts_with('[') => {
+                let n = seg[open + 1..seg.len() - 1].parse::<usize>().ok()?;
+                (seg[..open].to_string(), Some(n))
+            }
+            _ => (seg, None),
+        };
+        if key.is_empty() || key.starts_with("match(") {
+            return None;
+        }
+        out.push(Seg::Key(key));
+        if let Some(n) = index {
+            out.push(Seg::Index(n));
+        }
+        rest = match after.strip_prefix('.') {
+            Some(r) if !r.is_empty() => r,
+            Some(_) => return None,
+            None if after.is_empty() => "",
+            None => return None,
+        };
+    }
+    Some(out)
+}
+
+/// A JSON path for SQLite's `->`/`->>` (keys quoted; a key with `"` cannot be addressed).
+fn json_path(segs: &[Seg]) -> Option<String> {
+    let mut p = String::from("$");
+    for s in segs {
+        match s {
+            Seg::Key(k) if k.contains('"') => return None,
+            Seg::Key(k) => {
+                p.push_str(".\"");
+                p.push_str(k);
+                p.push('"');
+            }
+            Seg::Index(i) => p.push_str(&format!("[{i}]")),
+        }
+    }
+    Some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_segments() {
+        assert_eq!(
+            segments("os.family"),
+            Some(vec![Seg::Key("os".into()), Seg::Key("family".into())])
+        );
+        assert_eq!(
+            segments("\"a.b\".c[2]"),
+            Some(vec![
+                Seg::Key("a.b".into()),
+                Seg::Key("c".into()),
+                Seg::Index(2)
+            ])
+        );
+        assert_eq!(segments("a..b"), None);
+        assert_eq!(
+            json_path(&segments("os.family").unwrap_or_default()).as_deref(),
+            Some("$.\"os\".\"family\"")
+        );
+    }
+
+    #[test]
+    fn client_values_are_bound_never_pasted() {
+        let q = serde_json::json!(["=", "certname", "x'; DROP TABLE certnames; --"]);
+        let c = Compiler::default()
+            .compile(Some("nodes"), Some(&q), &Paging::default())
+            .map(|c| c.sql)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.sql.contains("DROP"), "{}", c.sql);
+        assert!(
+            c.params
+                .contains(&Param::Text("x'; DROP TABLE certnames; --".into()))
+        );
+    }
+}

@@ -1,0 +1,490 @@
+//! The entities of `/pdb/query/v4`: their tables, fields and how fields become SQL.
+//!
+//! `@` in a template is the alias prefix of one use of the entity (`q1_`, `q2_`, ...), so an
+//! entity can appear in its own subqueries.
+
+/// How a field is stored, which decides how operators compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Text.
+    Text,
+    /// Integer.
+    Int,
+    /// 0/1.
+    Bool,
+    /// A normalized timestamp (text order is time order).
+    Time,
+    /// JSON text of any value (compared through `->> '$'`).
+    Json,
+    /// JSON text of an array of strings (`=` and `~` match any element).
+    Array,
+    /// JSON text of a path array (fact-paths: `=` the whole path, `~>` element-wise).
+    Path,
+    /// The SQL value of a JSON scalar (a dotted field: `facts.os.family`).
+    Scalar,
+}
+
+/// One field of an entity.
+#[derive(Debug)]
+pub(crate) struct Field {
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+    pub(crate) kind: Kind,
+    /// Part of the default answer (all but aliases such as `tag`).
+    pub(crate) out: bool,
+    /// Can be used in filters (composites such as a catalog's `resources` cannot).
+    pub(crate) query: bool,
+}
+
+const fn f(name: &'static str, sql: &'static str, kind: Kind) -> Field {
+    Field {
+        name,
+        sql,
+        kind,
+        out: true,
+        query: true,
+    }
+}
+
+/// A field only answered, not queried (composites built by SQL).
+const fn out(name: &'static str, sql: &'static str) -> Field {
+    Field {
+        name,
+        sql,
+        kind: Kind::Json,
+        out: true,
+        query: false,
+    }
+}
+
+/// A field only queried, not answered.
+const fn hidden(name: &'static str, sql: &'static str, kind: Kind) -> Field {
+    Field {
+        name,
+        sql,
+        kind,
+        out: false,
+        query: true,
+    }
+}
+
+/// Dotted fields an entity accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dotted {
+    None,
+    /// `facts.<name>...` and `trusted....` against the node's facts (`@fs.certname`).
+    Facts,
+    /// `parameters.<name>...` against the resource's parameters.
+    Parameters,
+}
+
+/// One queryable entity.
+#[derive(Debug)]
+pub(crate) struct Entity {
+    pub(crate) name: &'static str,
+    pub(crate) from: &'static str,
+    pub(crate) fields: &'static [Field],
+    /// The filter hiding deactivated and expired nodes (unless the query names
+    /// `node_state`); `None` when the entity is not about nodes.
+    pub(crate) active: Option<&'static str>,
+    pub(crate) dotted: Dotted,
+    /// Composite fields wrapped as `{"data": ..., "href": ...}`: (field, href prefix, key
+    /// field for the href, href suffix).
+    pub(crate) wrap: &'static [(&'static str, &'static str, &'static str, &'static str)],
+}
+
+impl Entity {
+    pub(crate) fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub(crate) fn queryable(&self) -> Vec<&'static str> {
+        self.fields
+            .iter()
+            .filter(|f| f.query)
+            .map(|f| f.name)
+            .collect()
+    }
+
+    pub(crate) fn projectable(&self) -> Vec<&'static str> {
+        self.fields
+            .iter()
+            .filter(|f| f.out)
+            .map(|f| f.name)
+            .collect()
+    }
+}
+
+const ACTIVE: &str = "@c.deactivated IS NULL AND @c.expired IS NULL";
+
+static NODES: Entity = Entity {
+    name: "nodes",
+    from: "certnames @c LEFT JOIN factsets @fs ON @fs.certname = @c.certname \
+           LEFT JOIN catalogs @ca ON @ca.certname = @c.certname \
+           LEFT JOIN reports @r ON @r.hash = @c.latest_report_hash",
+    fields: &[
+        f("certname", "@c.certname", Kind::Text),
+        f("deactivated", "@c.deactivated", Kind::Time),
+        f("expired", "@c.expired", Kind::Time),
+        f("catalog_timestamp", "@ca.timestamp", Kind::Time),
+        f("facts_timestamp", "@fs.timestamp", Kind::Time),
+        f("report_timestamp", "@r.end_time", Kind::Time),
+        f("catalog_environment", "@ca.environment", Kind::Text),
+        f("facts_environment", "@fs.environment", Kind::Text),
+        f("report_environment", "@r.environment", Kind::Text),
+        f("latest_report_status", "@r.status", Kind::Text),
+        f("latest_report_hash", "@r.hash", Kind::Text),
+        f("latest_report_noop", "@r.noop", Kind::Bool),
+        f("latest_report_noop_pending", "@r.noop_pending", Kind::Bool),
+        f(
+            "latest_report_corrective_change",
+            "@r.corrective_change",
+            Kind::Bool,
+        ),
+        f("latest_report_job_id", "@r.job_id", Kind::Text),
+        f(
+            "cached_catalog_status",
+            "@r.cached_catalog_status",
+            Kind::Text,
+        ),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::Facts,
+    wrap: &[],
+};
+
+static ENVIRONMENTS: Entity = Entity {
+    name: "environments",
+    from: "environments @e",
+    fields: &[f("name", "@e.name", Kind::Text)],
+    active: None,
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+static FACTS: Entity = Entity {
+    name: "facts",
+    from: "facts @f JOIN certnames @c ON @c.certname = @f.certname \
+           JOIN factsets @fs ON @fs.certname = @f.certname",
+    fields: &[
+        f("certname", "@f.certname", Kind::Text),
+        f("name", "@f.name", Kind::Text),
+        f("value", "@f.value", Kind::Json),
+        f("environment", "@fs.environment", Kind::Text),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+static FACTSETS: Entity = Entity {
+    name: "factsets",
+    from: "factsets @fs JOIN certnames @c ON @c.certname = @fs.certname",
+    fields: &[
+        f("certname", "@fs.certname", Kind::Text),
+        f("environment", "@fs.environment", Kind::Text),
+        f("timestamp", "@fs.timestamp", Kind::Time),
+        f("producer_timestamp", "@fs.producer_timestamp", Kind::Time),
+        f("producer", "@fs.producer", Kind::Text),
+        f("hash", "@fs.hash", Kind::Text),
+        out(
+            "facts",
+            "(SELECT json_group_array(json_object('name', @je.key, 'value', @je.value)) \
+             FROM json_each(@fs.facts) @je)",
+        ),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[("facts", "/pdb/query/v4/factsets/", "certname", "/facts")],
+};
+
+static FACT_CONTENTS: Entity = Entity {
+    name: "fact_contents",
+    from: "fact_values @fv JOIN certnames @c ON @c.certname = @fv.certname \
+           JOIN factsets @fs ON @fs.certname = @fv.certname",
+    fields: &[
+        f("certname", "@fv.certname", Kind::Text),
+        f("environment", "@fs.environment", Kind::Text),
+        f("path", "@fv.path", Kind::Path),
+        f("name", "@fv.name", Kind::Text),
+        f("value", "@fv.value", Kind::Json),
+        hidden("depth", "@fv.depth", Kind::Int),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+static FACT_PATHS: Entity = Entity {
+    name: "fact_paths",
+    from: "fact_paths @p",
+    fields: &[
+        f("path", "@p.path", Kind::Path),
+        f("type", "@p.type", Kind::Text),
+        hidden("name", "@p.name", Kind::Text),
+        hidden("depth", "@p.depth", Kind::Int),
+    ],
+    active: None,
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+static INVENTORY: Entity = Entity {
+    name: "inventory",
+    from: "factsets @fs JOIN certnames @c ON @c.certname = @fs.certname",
+    fields: &[
+        f("certname", "@fs.certname", Kind::Text),
+        f("timestamp", "@fs.timestamp", Kind::Time),
+        f("environment", "@fs.environment", Kind::Text),
+        f("facts", "@fs.facts", Kind::Json),
+        f("trusted", "(@fs.facts -> '$.trusted')", Kind::Json),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::Facts,
+    wrap: &[],
+};
+
+static CATALOGS: Entity = Entity {
+    name: "catalogs",
+    from: "catalogs @ca JOIN certnames @c ON @c.certname = @ca.certname",
+    fields: &[
+        f("certname", "@ca.certname", Kind::Text),
+        f("version", "@ca.version", Kind::Text),
+        f("environment", "@ca.environment", Kind::Text),
+        f("transaction_uuid", "@ca.transaction_uuid", Kind::Text),
+        f("catalog_uuid", "@ca.catalog_uuid", Kind::Text),
+        f("code_id", "@ca.code_id", Kind::Text),
+        f("job_id", "@ca.job_id", Kind::Text),
+        f("producer_timestamp", "@ca.producer_timestamp", Kind::Time),
+        f("producer", "@ca.producer", Kind::Text),
+        f("hash", "@ca.hash", Kind::Text),
+        out(
+            "edges",
+            "(SELECT json_group_array(json_object('source_type', @x.source_type, 'source_title', \
+             @x.source_title, 'target_type', @x.target_type, 'target_title', @x.target_title, \
+             'relationship', @x.relationship)) FROM edges @x WHERE @x.certname = @ca.certname)",
+        ),
+        out(
+            "resources",
+            "(SELECT json_group_array(json_object('type', @x.type, 'title', @x.title, 'resource', \
+             @x.resource, 'tags', json(@x.tags), 'exported', json(CASE WHEN @x.exported THEN 'true' \
+             ELSE 'false' END), 'file', @x.file, 'line', @x.line, 'parameters', json(@x.parameters))) \
+             FROM catalog_resources @x WHERE @x.certname = @ca.certname)",
+        ),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[
+        ("edges", "/pdb/query/v4/catalogs/", "certname", "/edges"),
+        (
+            "resources",
+            "/pdb/query/v4/catalogs/",
+            "certname",
+            "/resources",
+        ),
+    ],
+};
+
+static CATALOG_INPUTS: Entity = Entity {
+    name: "catalog_inputs",
+    from: "catalog_inputs @ci JOIN certnames @c ON @c.certname = @ci.certname",
+    fields: &[
+        f("certname", "@ci.certname", Kind::Text),
+        f("producer_timestamp", "@ci.producer_timestamp", Kind::Time),
+        f("catalog_uuid", "@ci.catalog_uuid", Kind::Text),
+        out("inputs", "@ci.inputs"),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+static CATALOG_INPUT_CONTENTS: Entity = Entity {
+    name: "catalog_input_contents",
+    from: "catalog_inputs @ci JOIN certnames @c ON @c.certname = @ci.certname \
+           JOIN json_each(@ci.inputs) @in",
+    fields: &[
+        f("certname", "@ci.certname", Kind::Text),
+        f("producer_timestamp", "@ci.producer_timestamp", Kind::Time),
+        f("catalog_uuid", "@ci.catalog_uuid", Kind::Text),
+        f("type", "(@in.value ->> '$[0]')", Kind::Text),
+        f("name", "(@in.value ->> '$[1]')", Kind::Text),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+static RESOURCES: Entity = Entity {
+    name: "resources",
+    from: "catalog_resources @x JOIN catalogs @ca ON @ca.certname = @x.certname \
+           JOIN certnames @c ON @c.certname = @x.certname",
+    fields: &[
+        f("certname", "@x.certname", Kind::Text),
+        f("resource", "@x.resource", Kind::Text),
+        f("type", "@x.type", Kind::Text),
+        f("title", "@x.title", Kind::Text),
+        f("tags", "@x.tags", Kind::Array),
+        hidden("tag", "@x.tags", Kind::Array),
+        f("exported", "@x.exported", Kind::Bool),
+        f("file", "@x.file", Kind::Text),
+        f("line", "@x.line", Kind::Int),
+        f("environment", "@ca.environment", Kind::Text),
+        f("parameters", "@x.parameters", Kind::Json),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::Parameters,
+    wrap: &[],
+};
+
+static EDGES: Entity = Entity {
+    name: "edges",
+    from: "edges @x JOIN certnames @c ON @c.certname = @x.certname",
+    fields: &[
+        f("certname", "@x.certname", Kind::Text),
+        f("relationship", "@x.relationship", Kind::Text),
+        f("source_type", "@x.source_type", Kind::Text),
+        f("source_title", "@x.source_title", Kind::Text),
+        f("target_type", "@x.target_type", Kind::Text),
+        f("target_title", "@x.target_title", Kind::Text),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+static REPORTS: Entity = Entity {
+    name: "reports",
+    from: "reports @r JOIN certnames @c ON @c.certname = @r.certname",
+    fields: &[
+        f("certname", "@r.certname", Kind::Text),
+        f("hash", "@r.hash", Kind::Text),
+        f("environment", "@r.environment", Kind::Text),
+        f("status", "@r.status", Kind::Text),
+        f("noop", "@r.noop", Kind::Bool),
+        f("noop_pending", "@r.noop_pending", Kind::Bool),
+        f("puppet_version", "@r.puppet_version", Kind::Text),
+        f("report_format", "@r.report_format", Kind::Int),
+        f(
+            "configuration_version",
+            "@r.configuration_version",
+            Kind::Text,
+        ),
+        f("start_time", "@r.start_time", Kind::Time),
+        f("end_time", "@r.end_time", Kind::Time),
+        f("producer_timestamp", "@r.producer_timestamp", Kind::Time),
+        f("producer", "@r.producer", Kind::Text),
+        f("receive_time", "@r.receive_time", Kind::Time),
+        f("transaction_uuid", "@r.transaction_uuid", Kind::Text),
+        f("catalog_uuid", "@r.catalog_uuid", Kind::Text),
+        f("code_id", "@r.code_id", Kind::Text),
+        f("job_id", "@r.job_id", Kind::Text),
+        f(
+            "cached_catalog_status",
+            "@r.cached_catalog_status",
+            Kind::Text,
+        ),
+        f("corrective_change", "@r.corrective_change", Kind::Bool),
+        f("type", "@r.type", Kind::Text),
+        hidden(
+            "latest_report?",
+            "(@r.hash = @c.latest_report_hash)",
+            Kind::Bool,
+        ),
+        out("metrics", "@r.metrics"),
+        out("logs", "@r.logs"),
+        out(
+            "resource_events",
+            "(SELECT json_group_array(json_object('status', @v.status, 'timestamp', @v.timestamp, \
+             'resource_type', @v.resource_type, 'resource_title', @v.resource_title, 'property', \
+             @v.property, 'name', @v.name, 'new_value', json(@v.new_value), 'old_value', \
+             json(@v.old_value), 'message', @v.message, 'file', @v.file, 'line', @v.line, \
+             'containment_path', json(@v.containment_path), 'containing_class', @v.containing_class, \
+             'corrective_change', json(CASE WHEN @v.corrective_change IS NULL THEN 'null' \
+             WHEN @v.corrective_change THEN 'true' ELSE 'false' END))) \
+             FROM resource_events @v WHERE @v.report_hash = @r.hash)",
+        ),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[
+        ("metrics", "/pdb/query/v4/reports/", "hash", "/metrics"),
+        ("logs", "/pdb/query/v4/reports/", "hash", "/logs"),
+        (
+            "resource_events",
+            "/pdb/query/v4/reports/",
+            "hash",
+            "/events",
+        ),
+    ],
+};
+
+static EVENTS: Entity = Entity {
+    name: "events",
+    from: "resource_events @v JOIN reports @r ON @r.hash = @v.report_hash \
+           JOIN certnames @c ON @c.certname = @v.certname",
+    fields: &[
+        f("certname", "@v.certname", Kind::Text),
+        f("report", "@v.report_hash", Kind::Text),
+        f("status", "@v.status", Kind::Text),
+        f("timestamp", "@v.timestamp", Kind::Time),
+        f("run_start_time", "@r.start_time", Kind::Time),
+        f("run_end_time", "@r.end_time", Kind::Time),
+        f("report_receive_time", "@r.receive_time", Kind::Time),
+        f("resource_type", "@v.resource_type", Kind::Text),
+        f("resource_title", "@v.resource_title", Kind::Text),
+        f("property", "@v.property", Kind::Text),
+        f("name", "@v.name", Kind::Text),
+        f("new_value", "@v.new_value", Kind::Json),
+        f("old_value", "@v.old_value", Kind::Json),
+        f("message", "@v.message", Kind::Text),
+        f("file", "@v.file", Kind::Text),
+        f("line", "@v.line", Kind::Int),
+        f("containment_path", "@v.containment_path", Kind::Array),
+        f("containing_class", "@v.containing_class", Kind::Text),
+        f("environment", "@r.environment", Kind::Text),
+        f(
+            "configuration_version",
+            "@r.configuration_version",
+            Kind::Text,
+        ),
+        f("corrective_change", "@v.corrective_change", Kind::Bool),
+        hidden(
+            "latest_report?",
+            "(@r.hash = @c.latest_report_hash)",
+            Kind::Bool,
+        ),
+    ],
+    active: Some(ACTIVE),
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+/// Every entity, by its name with underscores.
+static ALL: [&Entity; 14] = [
+    &NODES,
+    &ENVIRONMENTS,
+    &FACTS,
+    &FACTSETS,
+    &FACT_CONTENTS,
+    &FACT_PATHS,
+    &INVENTORY,
+    &CATALOGS,
+    &CATALOG_INPUTS,
+    &CATALOG_INPUT_CONTENTS,
+    &RESOURCES,
+    &EDGES,
+    &REPORTS,
+    &EVENTS,
+];
+
+/// The entity named `name` (`fact-paths` and `fact_paths` alike).
+pub(crate) fn entity(name: &str) -> Option<&'static Entity> {
+    let name = name.replace('-', "_");
+    ALL.iter().copied().find(|e| e.name == name)
+}
+
+/// The names of every entity, as PuppetDB lists them in errors.
+pub(crate) fn names() -> Vec<&'static str> {
+    ALL.iter().map(|e| e.name).collect()
+}

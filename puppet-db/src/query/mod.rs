@@ -1,0 +1,150 @@
+//! `/pdb/query/v4`: the AST language, PQL, paging, and their compilation to SQL.
+
+mod compile;
+pub(crate) mod entities;
+pub mod pql;
+
+use serde_json::Value;
+
+pub(crate) use compile::Compiler;
+
+use crate::error::{DbError, QueryErrorKind};
+
+/// One `order_by` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderBy {
+    /// The field.
+    pub field: String,
+    /// `desc`.
+    pub descending: bool,
+}
+
+/// Paging, from the query parameters (`limit`, `offset`, `order_by`, `include_total`) or
+/// the query's own clauses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Paging {
+    /// At most this many rows.
+    pub limit: Option<u64>,
+    /// Skip this many rows.
+    pub offset: Option<u64>,
+    /// Sort order.
+    pub order_by: Vec<OrderBy>,
+    /// Count the rows before `limit`/`offset` (answered in `X-Records`).
+    pub include_total: bool,
+}
+
+fn paging_err(message: String) -> DbError {
+    DbError::query(QueryErrorKind::Paging, message)
+}
+
+impl Paging {
+    /// Paging from query parameters as PuppetDB takes them (`order_by` is JSON:
+    /// `[{"field": "certname", "order": "desc"}]`).
+    ///
+    /// ```
+    /// use puppet_db::Paging;
+    /// let p = Paging::from_params(&[("limit", "10"), ("order_by", r#"[{"field":"certname","order":"desc"}]"#),
+    ///     ("include_total", "true")]).unwrap();
+    /// assert_eq!(p.limit, Some(10));
+    /// assert!(p.order_by[0].descending && p.include_total);
+    /// assert!(Paging::from_params(&[("limit", "-1")]).is_err());
+    /// ```
+    pub fn from_params<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Result<Paging, DbError> {
+        let mut p = Paging::default();
+        for (k, v) in params {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            match k {
+                "limit" | "offset" => {
+                    let n = v.parse::<u64>().map_err(|_| {
+                        paging_err(format!(
+                            "Illegal value '{v}' for :{k}; expected a non-negative integer."
+                        ))
+                    })?;
+                    if k == "limit" {
+                        if n == 0 {
+                            return Err(paging_err(format!(
+                                "Illegal value '{v}' for :limit; expected a positive non-zero integer."
+                            )));
+                        }
+                        p.limit = Some(n);
+                    } else {
+                        p.offset = Some(n);
+                    }
+                }
+                "include_total" => p.include_total = v == "true" || v.is_empty(),
+                "order_by" => {
+                    let list: Value = serde_json::from_str(v).map_err(|e| {
+                        paging_err(format!(
+                            "Illegal value '{v}' for :order_by; expected a JSON array: {e}"
+                        ))
+                    })?;
+                    let items = list.as_array().ok_or_else(|| {
+                        paging_err(format!(
+                            "Illegal value '{v}' for :order_by; expected an array of maps."
+                        ))
+                    })?;
+                    for item in items {
+                        let field = item.get("field").and_then(Value::as_str).ok_or_else(|| {
+                            paging_err(format!(
+                                "Illegal value '{item}' in :order_by; missing required key 'field'."
+                            ))
+                        })?;
+                        let descending = match item.get("order").and_then(Value::as_str) {
+                            None => false,
+                            Some(o) if o.eq_ignore_ascii_case("asc") => false,
+                            Some(o) if o.eq_ignore_ascii_case("desc") => true,
+                            Some(o) => {
+                                return Err(paging_err(format!(
+                                    "Illegal value '{o}' for :order; expected 'ASC' or 'DESC'."
+                                )));
+                            }
+                        };
+                        p.order_by.push(OrderBy {
+                            field: field.to_string(),
+                            descending,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+
+    /// Fills what the query itself did not set from the request's parameters.
+    pub(crate) fn merge(&mut self, from_params: &Paging) {
+        if self.limit.is_none() {
+            self.limit = from_params.limit;
+        }
+        if self.offset.is_none() {
+            self.offset = from_params.offset;
+        }
+        if self.order_by.is_empty() {
+            self.order_by = from_params.order_by.clone();
+        }
+        self.include_total |= from_params.include_total;
+    }
+}
+
+/// A query as a client sends it in `query=`: the AST as JSON, or PQL (anything not starting
+/// with `[`). Answers the AST.
+///
+/// ```
+/// let ast = puppet_db::parse_query(r#"nodes { certname ~ "web" }"#).unwrap();
+/// assert_eq!(ast, serde_json::json!(["from", "nodes", ["~", "certname", "web"]]));
+/// let ast = puppet_db::parse_query(r#"["=", "certname", "web1"]"#).unwrap();
+/// assert_eq!(ast, serde_json::json!(["=", "certname", "web1"]));
+/// ```
+pub fn parse_query(text: &str) -> Result<Value, DbError> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        serde_json::from_str(trimmed).map_err(|e| {
+            DbError::query(
+                QueryErrorKind::Ast,
+                format!("Malformed JSON for query: {text}: {e}"),
+            )
+        })
+    } else {
+        pql::parse(text)
+    }
+}

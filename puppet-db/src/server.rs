@@ -1,0 +1,269 @@
+//! PuppetDB's HTTP API (feature `server`), as a [`Handler`] for puppet-protocol's generic
+//! TLS server: `/pdb/cmd/v1`, `/pdb/query/v4[/...]`, `/pdb/meta/v1/version`,
+//! `/pdb/meta/v1/server-time`, `/status/v1/services[/puppetdb-status]`, with PuppetDB's
+//! status codes and error bodies. Storage work runs on blocking threads.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use puppet_protocol::server::generic::{Handler, HttpRequest, HttpResponse};
+use serde_json::{Value, json};
+
+use crate::error::{DbError, QueryErrorKind};
+use crate::{PUPPETDB_VERSION, Paging, PuppetDb, Timestamp};
+
+const JSON: &str = "application/json; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Body limits of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiLimits {
+    /// A command body as sent (gzipped or not; default 64 MiB). Gunzipped, a body is also
+    /// bounded by [`crate::MAX_UNCOMPRESSED_BYTES`].
+    pub command_bytes: u64,
+    /// A query sent with POST (default 1 MiB).
+    pub query_bytes: u64,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            command_bytes: 64 * 1024 * 1024,
+            query_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// PuppetDB's API over a [`PuppetDb`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use puppet_db::{PuppetDb, server::Api};
+/// use puppet_protocol::server::{Limits, TlsFiles, TlsSource, generic::GenericServer};
+///
+/// let db = PuppetDb::open_sqlite("/var/lib/puppet-db/puppetdb.sqlite")?;
+/// let tls = TlsSource::new(TlsFiles {
+///     cert_pem: std::fs::read_to_string("/etc/puppetdb/ssl/cert.pem")?,
+///     key_pem: std::fs::read_to_string("/etc/puppetdb/ssl/key.pem")?,
+///     ca_pem: std::fs::read_to_string("/etc/puppetdb/ssl/ca.pem")?,
+///     crl_path: "".into(),
+/// })?;
+/// let server = GenericServer::new(tls, Arc::new(Api::new(db)), Limits::default());
+/// let running = server.bind("127.0.0.1:8081".parse()?).await?;
+/// running.wait().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Api {
+    db: PuppetDb,
+    limits: ApiLimits,
+}
+
+impl Api {
+    /// The API over `db`, default limits.
+    pub fn new(db: PuppetDb) -> Api {
+        Api {
+            db,
+            limits: ApiLimits::default(),
+        }
+    }
+
+    /// The same, with `limits`.
+    pub fn with_limits(mut self, limits: ApiLimits) -> Api {
+        self.limits = limits;
+        self
+    }
+}
+
+fn json_response(status: u16, v: &Value) -> HttpResponse {
+    HttpResponse::new(status, JSON, serde_json::to_vec(v).unwrap_or_default())
+}
+
+fn text(status: u16, msg: &str) -> HttpResponse {
+    HttpResponse::new(status, TEXT, msg.as_bytes().to_vec())
+}
+
+fn status_body() -> Value {
+    json!({
+        "service_version": PUPPETDB_VERSION,
+        "service_status_version": 1,
+        "detail_level": "info",
+        "state": "running",
+        "status": {
+            "maintenance_mode?": false,
+            "queue_depth": 0,
+            "read_db_up?": true,
+            "write_db_up?": true,
+            "write_dbs_up?": true,
+            "read_db": ["default"],
+            "write_dbs": ["default"]
+        },
+        "active_alerts": []
+    })
+}
+
+/// Runs storage work on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DbError> + Send + 'static,
+) -> Result<T, DbError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DbError::Storage(format!("worker: {e}")))?
+}
+
+impl Api {
+    async fn command(&self, req: HttpRequest) -> HttpResponse {
+        let db = self.db.clone();
+        let params = req.query.0.clone();
+        let body = req.body;
+        match blocking(move || db.submit(&params, &body)).await {
+            Ok(uuid) => json_response(200, &json!({"uuid": uuid})),
+            Err(e) => json_response(e.http_status(), &json!({"error": e.to_string()})),
+        }
+    }
+
+    async fn query(&self, req: HttpRequest, rest: &str) -> HttpResponse {
+        let rest = match puppet_protocol::form::decode_path(rest, "query path") {
+            Ok(r) => r,
+            Err(e) => return text(400, &e.to_string()),
+        };
+        // GET: parameters; POST: a JSON body with the same keys.
+        let mut params: Vec<(String, String)> = req.query.0.clone();
+        if req.method.as_str() == "POST" {
+            let body: Value = match serde_json::from_slice(&req.body) {
+                Ok(v) => v,
+                Err(e) => return text(400, &format!("Malformed JSON for body: {e}")),
+            };
+            let Some(map) = body.as_object() else {
+                return text(400, "The body must be a JSON object");
+            };
+            for (k, v) in map {
+                let s = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                params.push((k.clone(), s));
+            }
+        }
+        let paging = match Paging::from_params(&params) {
+            Ok(p) => p,
+            Err(e) => return text(400, &e.to_string()),
+        };
+        let query = params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "query")
+            .map(|(_, v)| v.clone());
+        let db = self.db.clone();
+        let path = rest.clone();
+        match blocking(move || db.query(&path, query.as_deref(), &paging)).await {
+            Ok(answer) => {
+                let body = if answer.single {
+                    answer.rows.into_iter().next().unwrap_or(Value::Null)
+                } else {
+                    Value::Array(answer.rows)
+                };
+                let mut r = json_response(200, &body);
+                if let Some(total) = answer.total {
+                    r.headers.push(("X-Records".into(), total.to_string()));
+                }
+                r
+            }
+            Err(DbError::Query {
+                kind: QueryErrorKind::UnknownEntity,
+                message,
+            }) if message.starts_with("No information") => {
+                json_response(404, &json!({"error": message}))
+            }
+            Err(DbError::Query {
+                kind: QueryErrorKind::UnknownEntity,
+                message,
+            }) if message.starts_with("No such endpoint") => text(404, &message),
+            Err(e) => text(e.http_status(), &e.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for Api {
+    fn body_limit(&self, method: &http::Method, path: &str) -> u64 {
+        match (method.as_str(), path) {
+            ("POST", "/pdb/cmd/v1") => self.limits.command_bytes,
+            ("POST", p) if p.starts_with("/pdb/query/v4") => self.limits.query_bytes,
+            _ => 64 * 1024,
+        }
+    }
+
+    async fn handle(&self, req: HttpRequest) -> HttpResponse {
+        let path = req.path.clone();
+        let method = req.method.as_str().to_string();
+        if path.starts_with("/status/v1/") || path.starts_with("/pdb/meta/v1/") {
+            return match (method.as_str(), path.as_str()) {
+                ("GET", "/status/v1/services/puppetdb-status") => {
+                    json_response(200, &status_body())
+                }
+                ("GET", "/status/v1/services") => {
+                    json_response(200, &json!({"puppetdb-status": status_body()}))
+                }
+                ("GET", "/pdb/meta/v1/version") => {
+                    json_response(200, &json!({"version": PUPPETDB_VERSION}))
+                }
+                ("GET", "/pdb/meta/v1/server-time") => {
+                    json_response(200, &json!({"server_time": Timestamp::now().to_string()}))
+                }
+                _ => text(404, "Not Found"),
+            };
+        }
+        // PuppetDB over TLS needs a client certificate from the CA for its API.
+        if req.client.certname.is_none() {
+            return text(403, "Permission denied: a client certificate is required");
+        }
+        if path == "/pdb/cmd/v1" || path == "/pdb/cmd/v1/" {
+            if method != "POST" {
+                return text(405, "Method Not Allowed: commands are submitted with POST");
+            }
+            return self.command(req).await;
+        }
+        if let Some(rest) = path.strip_prefix("/pdb/query/v4") {
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                return text(404, "Not Found");
+            }
+            if method != "GET" && method != "POST" {
+                return text(405, "Method Not Allowed");
+            }
+            let rest = rest.to_string();
+            return self.query(req, &rest).await;
+        }
+        text(404, "Not Found")
+    }
+}
+
+impl From<Arc<PuppetDb>> for Api {
+    fn from(db: Arc<PuppetDb>) -> Api {
+        Api::new((*db).clone())
+    }
+}
+
+/// The TLS side from PuppetDB's `ssl-cert`, `ssl-key`, `ssl-ca-cert` and optional
+/// `ssl-crl-path` files.
+pub fn tls_source(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    ca: &std::path::Path,
+    crl: Option<&std::path::Path>,
+) -> Result<puppet_protocol::server::TlsSource, DbError> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|source| DbError::Io {
+            what: format!("read {}", p.display()),
+            source,
+        })
+    };
+    puppet_protocol::server::TlsSource::new(puppet_protocol::server::TlsFiles {
+        cert_pem: read(cert)?,
+        key_pem: read(key)?,
+        ca_pem: read(ca)?,
+        crl_path: crl.map(std::path::Path::to_path_buf).unwrap_or_default(),
+    })
+    .map_err(|e| DbError::Config(e.to_string()))
+}

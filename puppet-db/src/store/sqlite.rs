@@ -1,0 +1,701 @@
+//! The embedded backend: one SQLite file (WAL, `synchronous=FULL`).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use regex::{Regex, RegexBuilder};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use serde_json::{Map, Value};
+
+use super::{Decode, Dialect, Param, Rows, SqlQuery, Storage};
+use crate::command::{Catalog, CatalogInputs, Command, Factset, Report, digest};
+use crate::error::DbError;
+use crate::time::Timestamp;
+
+/// The largest compiled program a client's regex may become (bytes of automaton).
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// A client regex, compiled with the `regex` crate (finite automata: linear time in the
+/// text, no backtracking) and a size limit.
+pub(crate) fn client_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS certnames (
+  certname TEXT PRIMARY KEY,
+  deactivated TEXT,
+  expired TEXT,
+  latest_report_hash TEXT
+);
+CREATE TABLE IF NOT EXISTS environments (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS factsets (
+  certname TEXT PRIMARY KEY,
+  environment TEXT,
+  timestamp TEXT NOT NULL,
+  producer_timestamp TEXT NOT NULL,
+  producer TEXT,
+  hash TEXT NOT NULL,
+  facts TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS facts (
+  certname TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (certname, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS facts_name ON facts (name);
+CREATE TABLE IF NOT EXISTS fact_paths (
+  path TEXT NOT NULL,
+  name TEXT NOT NULL,
+  depth INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  PRIMARY KEY (path, type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fact_values (
+  certname TEXT NOT NULL,
+  path TEXT NOT NULL,
+  name TEXT NOT NULL,
+  depth INTEGER NOT NULL,
+  value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fact_values_certname ON fact_values (certname);
+CREATE INDEX IF NOT EXISTS fact_values_path ON fact_values (path);
+CREATE TABLE IF NOT EXISTS catalogs (
+  certname TEXT PRIMARY KEY,
+  version TEXT NOT NULL,
+  environment TEXT,
+  transaction_uuid TEXT,
+  catalog_uuid TEXT,
+  code_id TEXT,
+  job_id TEXT,
+  producer_timestamp TEXT NOT NULL,
+  producer TEXT,
+  hash TEXT NOT NULL,
+  timestamp TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS catalog_inputs (
+  certname TEXT PRIMARY KEY,
+  catalog_uuid TEXT NOT NULL,
+  producer_timestamp TEXT NOT NULL,
+  inputs TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS catalog_resources (
+  certname TEXT NOT NULL,
+  type TEXT NOT NULL,
+  title TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  exported INTEGER NOT NULL,
+  file TEXT,
+  line INTEGER,
+  parameters TEXT NOT NULL,
+  PRIMARY KEY (certname, type, title)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS catalog_resources_type_title ON catalog_resources (type, title);
+CREATE TABLE IF NOT EXISTS edges (
+  certname TEXT NOT NULL,
+  source_type TEXT NOT NULL,
+  source_title TEXT NOT NULL,
+  target_type TEXT NOT NULL,
+  target_title TEXT NOT NULL,
+  relationship TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS edges_certname ON edges (certname);
+CREATE TABLE IF NOT EXISTS reports (
+  hash TEXT PRIMARY KEY,
+  certname TEXT NOT NULL,
+  puppet_version TEXT NOT NULL,
+  report_format INTEGER NOT NULL,
+  configuration_version TEXT NOT NULL,
+  start_time TEXT NOT NULL,
+  end_time TEXT NOT NULL,
+  producer_timestamp TEXT NOT NULL,
+  producer TEXT,
+  receive_time TEXT NOT NULL,
+  transaction_uuid TEXT,
+  catalog_uuid TEXT,
+  code_id TEXT,
+  job_id TEXT,
+  cached_catalog_status TEXT,
+  noop INTEGER,
+  noop_pending INTEGER,
+  corrective_change INTEGER,
+  environment TEXT,
+  status TEXT,
+  type TEXT NOT NULL,
+  metrics TEXT NOT NULL,
+  logs TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_certname ON reports (certname, producer_timestamp);
+CREATE TABLE IF NOT EXISTS resource_events (
+  report_hash TEXT NOT NULL,
+  certname TEXT NOT NULL,
+  status TEXT NOT NULL,
+  timestamp TEXT NOT NULL,
+  resource_type TEXT NOT NULL,
+  resource_title TEXT NOT NULL,
+  property TEXT,
+  name TEXT,
+  new_value TEXT NOT NULL,
+  old_value TEXT NOT NULL,
+  message TEXT,
+  file TEXT,
+  line INTEGER,
+  containment_path TEXT NOT NULL,
+  containing_class TEXT,
+  corrective_change INTEGER
+);
+CREATE INDEX IF NOT EXISTS resource_events_report ON resource_events (report_hash);
+CREATE INDEX IF NOT EXISTS resource_events_certname ON resource_events (certname);
+"#;
+
+/// PuppetDB's data in one SQLite database file.
+///
+/// Writes go through one connection in `BEGIN IMMEDIATE` transactions; the journal is WAL
+/// with `synchronous=FULL`, so a command [`Storage::apply`] returned `Ok` for survives a
+/// crash or power loss the moment after. Reads use their own connections (WAL lets them run
+/// while a write is in progress). Client regexes run through a `regexp(pattern, text)`
+/// function backed by the `regex` crate.
+///
+/// ```
+/// use puppet_db::{SqliteStorage, Storage};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = SqliteStorage::open(dir.path().join("puppetdb.sqlite")).unwrap();
+/// assert_eq!(store.dialect(), puppet_db::Dialect::Sqlite);
+/// ```
+pub struct SqliteStorage {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, DbError> {
+    let conn = Connection::open(path).map_err(|e| DbError::Io {
+        what: format!("open {}", path.display()),
+        source: std::io::Error::other(e),
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.create_scalar_function(
+        "regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let re: Arc<Regex> = ctx.get_or_create_aux(0, |v| -> Result<Regex, DbError> {
+                let pattern = v
+                    .as_str()
+                    .map_err(|e| DbError::Storage(format!("regexp pattern: {e}")))?;
+                client_regex(pattern).map_err(|e| DbError::Storage(e.to_string()))
+            })?;
+            Ok(match ctx.get_raw(1) {
+                ValueRef::Text(t) => match std::str::from_utf8(t) {
+                    Ok(s) => Some(re.is_match(s)),
+                    Err(_) => Some(false),
+                },
+                ValueRef::Null => None,
+                _ => Some(false),
+            })
+        },
+    )?;
+    Ok(conn)
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path`.
+    ///
+    /// A new database file is created readable by its owner only (0600; SQLite gives its
+    /// `-wal` and `-shm` files the same mode): it holds every node's facts.
+    pub fn open(path: impl Into<PathBuf>) -> Result<SqliteStorage, DbError> {
+        let path = path.into();
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|source| DbError::Io {
+                    what: format!("create {}", path.display()),
+                    source,
+                })?;
+        }
+        let writer = connect(&path)?;
+        writer.execute_batch(SCHEMA)?;
+        Ok(SqliteStorage {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reader(&self) -> Result<Connection, DbError> {
+        let pooled = self.readers.lock().ok().and_then(|mut r| r.pop());
+        match pooled {
+            Some(c) => Ok(c),
+            None => connect(&self.path),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut r) = self.readers.lock()
+            && r.len() < 16
+        {
+            r.push(conn);
+        }
+    }
+}
+
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Null => ToSqlOutput::Owned(SqlValue::Null),
+            Param::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            Param::Real(f) => ToSqlOutput::Owned(SqlValue::Real(*f)),
+            Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+fn json_text(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+fn opt_bool(v: Option<&Value>) -> Option<i64> {
+    v.and_then(Value::as_bool).map(i64::from)
+}
+
+fn opt_str(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+}
+
+/// Makes sure the node exists, and reactivates it when `ts` is newer than its deactivation
+/// (PuppetDB: a node that sends data again is active again).
+fn touch_node(
+    tx: &rusqlite::Transaction<'_>,
+    certname: &str,
+    ts: &Timestamp,
+) -> Result<(), DbError> {
+    tx.prepare_cached("INSERT OR IGNORE INTO certnames (certname) VALUES (?1)")?
+        .execute(params![certname])?;
+    tx.prepare_cached(
+        "UPDATE certnames SET deactivated = NULL, expired = NULL \
+         WHERE certname = ?1 AND ((deactivated IS NOT NULL AND deactivated < ?2) \
+         OR (expired IS NOT NULL AND expired < ?2))",
+    )?
+    .execute(params![certname, ts.as_str()])?;
+    Ok(())
+}
+
+fn environment(tx: &rusqlite::Transaction<'_>, env: Option<&str>) -> Result<(), DbError> {
+    if let Some(env) = env {
+        tx.prepare_cached("INSERT OR IGNORE INTO environments (name) VALUES (?1)")?
+            .execute(params![env])?;
+    }
+    Ok(())
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "map",
+    }
+}
+
+/// A fact path and what is there: (path JSON, fact name, depth, type).
+type PathRow = (String, String, i64, &'static str);
+
+/// Every path of a fact value (maps by key, arrays by index), as fact-paths lists them, and
+/// every leaf (path JSON, value JSON, depth) as fact-contents answers them.
+fn fact_paths(
+    path: &mut Vec<Value>,
+    v: &Value,
+    out: &mut Vec<PathRow>,
+    leaves: &mut Vec<(String, String, i64)>,
+) {
+    if path.len() > 64 {
+        return;
+    }
+    if !matches!(v, Value::Object(_) | Value::Array(_)) {
+        leaves.push((json_text(&*path), json_text(v), path.len() as i64 - 1));
+    }
+    out.push((
+        json_text(&*path),
+        path.first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        path.len() as i64 - 1,
+        type_name(v),
+    ));
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                path.push(Value::String(k.clone()));
+                fact_paths(path, child, out, leaves);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                path.push(Value::from(i));
+                fact_paths(path, child, out, leaves);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn replace_facts(
+    tx: &rusqlite::Transaction<'_>,
+    f: &Factset,
+    received: &Timestamp,
+) -> Result<(), DbError> {
+    touch_node(tx, &f.certname, &f.producer_timestamp)?;
+    let newer: Option<String> = tx
+        .prepare_cached("SELECT producer_timestamp FROM factsets WHERE certname = ?1")?
+        .query_row(params![f.certname], |r| r.get(0))
+        .optional()?;
+    if newer.is_some_and(|t| t.as_str() > f.producer_timestamp.as_str()) {
+        return Ok(());
+    }
+    environment(tx, f.environment.as_deref())?;
+    let facts = Value::Object(f.values.clone());
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO factsets (certname, environment, timestamp, producer_timestamp, producer, hash, facts) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        f.certname,
+        f.environment,
+        received.as_str(),
+        f.producer_timestamp.as_str(),
+        f.producer,
+        digest(&serde_json::json!([f.certname, f.environment, facts])),
+        json_text(&facts)
+    ])?;
+    tx.prepare_cached("DELETE FROM facts WHERE certname = ?1")?
+        .execute(params![f.certname])?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO facts (certname, name, value) VALUES (?1, ?2, ?3)")?;
+    tx.prepare_cached("DELETE FROM fact_values WHERE certname = ?1")?
+        .execute(params![f.certname])?;
+    let mut leaf_insert = tx.prepare_cached(
+        "INSERT INTO fact_values (certname, path, name, depth, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut paths = Vec::new();
+    for (name, value) in &f.values {
+        insert.execute(params![f.certname, name, json_text(value)])?;
+        let mut leaves = Vec::new();
+        let mut path = vec![Value::String(name.clone())];
+        fact_paths(&mut path, value, &mut paths, &mut leaves);
+        for (leaf_path, leaf_value, depth) in leaves {
+            leaf_insert.execute(params![f.certname, leaf_path, name, depth, leaf_value])?;
+        }
+    }
+    let mut path_insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO fact_paths (path, name, depth, type) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (path, name, depth, ty) in paths {
+        path_insert.execute(params![path, name, depth, ty])?;
+    }
+    Ok(())
+}
+
+fn replace_catalog(
+    tx: &rusqlite::Transaction<'_>,
+    c: &Catalog,
+    received: &Timestamp,
+) -> Result<(), DbError> {
+    touch_node(tx, &c.certname, &c.producer_timestamp)?;
+    let newer: Option<String> = tx
+        .prepare_cached("SELECT producer_timestamp FROM catalogs WHERE certname = ?1")?
+        .query_row(params![c.certname], |r| r.get(0))
+        .optional()?;
+    if newer.is_some_and(|t| t.as_str() > c.producer_timestamp.as_str()) {
+        return Ok(());
+    }
+    environment(tx, c.environment.as_deref())?;
+    let mut resource_hashes = Vec::with_capacity(c.resources.len());
+    for r in &c.resources {
+        resource_hashes.push(digest(&serde_json::json!([
+            r.r#type,
+            r.title,
+            r.exported,
+            r.file,
+            r.line,
+            r.tags,
+            r.parameters
+        ])));
+    }
+    let hash = digest(&serde_json::json!([
+        c.certname,
+        c.version,
+        c.environment,
+        resource_hashes
+    ]));
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO catalogs (certname, version, environment, transaction_uuid, catalog_uuid, \
+         code_id, job_id, producer_timestamp, producer, hash, timestamp) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        c.certname,
+        c.version,
+        c.environment,
+        c.transaction_uuid,
+        c.catalog_uuid,
+        c.code_id,
+        c.job_id,
+        c.producer_timestamp.as_str(),
+        c.producer,
+        hash,
+        received.as_str()
+    ])?;
+    tx.prepare_cached("DELETE FROM catalog_resources WHERE certname = ?1")?
+        .execute(params![c.certname])?;
+    tx.prepare_cached("DELETE FROM edges WHERE certname = ?1")?
+        .execute(params![c.certname])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO catalog_resources (certname, type, title, resource, tags, exported, file, line, parameters) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for (r, h) in c.resources.iter().zip(&resource_hashes) {
+        insert.execute(params![
+            c.certname,
+            r.r#type,
+            r.title,
+            h,
+            json_text(&r.tags),
+            r.exported,
+            r.file,
+            r.line,
+            json_text(&r.parameters)
+        ])?;
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO edges (certname, source_type, source_title, target_type, target_title, relationship) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for e in &c.edges {
+        insert.execute(params![
+            c.certname,
+            e.source_type,
+            e.source_title,
+            e.target_type,
+            e.target_title,
+            e.relationship
+        ])?;
+    }
+    Ok(())
+}
+
+fn replace_catalog_inputs(
+    tx: &rusqlite::Transaction<'_>,
+    c: &CatalogInputs,
+) -> Result<(), DbError> {
+    touch_node(tx, &c.certname, &c.producer_timestamp)?;
+    tx.prepare_cached(
+        "INSERT INTO catalog_inputs (certname, catalog_uuid, producer_timestamp, inputs) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (certname) DO UPDATE SET catalog_uuid = excluded.catalog_uuid, \
+         producer_timestamp = excluded.producer_timestamp, inputs = excluded.inputs \
+         WHERE excluded.producer_timestamp >= catalog_inputs.producer_timestamp",
+    )?
+    .execute(params![
+        c.certname,
+        c.catalog_uuid,
+        c.producer_timestamp.as_str(),
+        json_text(&c.inputs)
+    ])?;
+    Ok(())
+}
+
+fn store_report(
+    tx: &rusqlite::Transaction<'_>,
+    r: &Report,
+    received: &Timestamp,
+) -> Result<(), DbError> {
+    touch_node(tx, &r.certname, &r.producer_timestamp)?;
+    environment(tx, r.environment.as_deref())?;
+    let a = &r.attributes;
+    let hash = digest(&serde_json::json!([
+        r.certname,
+        r.puppet_version,
+        r.configuration_version,
+        r.start_time.as_str(),
+        r.end_time.as_str(),
+        r.producer_timestamp.as_str(),
+        a.get("transaction_uuid")
+    ]));
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO reports (hash, certname, puppet_version, report_format, configuration_version, \
+             start_time, end_time, producer_timestamp, producer, receive_time, transaction_uuid, catalog_uuid, \
+             code_id, job_id, cached_catalog_status, noop, noop_pending, corrective_change, environment, status, \
+             type, metrics, logs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+             ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+        )?
+        .execute(params![
+            hash,
+            r.certname,
+            r.puppet_version,
+            r.report_format,
+            r.configuration_version,
+            r.start_time.as_str(),
+            r.end_time.as_str(),
+            r.producer_timestamp.as_str(),
+            r.producer,
+            received.as_str(),
+            opt_str(a.get("transaction_uuid")),
+            opt_str(a.get("catalog_uuid")),
+            opt_str(a.get("code_id")),
+            opt_str(a.get("job_id")),
+            opt_str(a.get("cached_catalog_status")),
+            opt_bool(a.get("noop")),
+            opt_bool(a.get("noop_pending")),
+            opt_bool(a.get("corrective_change")),
+            r.environment,
+            opt_str(a.get("status")),
+            opt_str(a.get("type")).unwrap_or("agent"),
+            json_text(&r.metrics),
+            json_text(&r.logs)
+        ])?;
+    if inserted == 0 {
+        // The same report again: PuppetDB stores it once.
+        return Ok(());
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO resource_events (report_hash, certname, status, timestamp, resource_type, resource_title, \
+         property, name, new_value, old_value, message, file, line, containment_path, containing_class, \
+         corrective_change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    for e in &r.events {
+        insert.execute(params![
+            hash,
+            r.certname,
+            e.status,
+            e.timestamp.as_str(),
+            e.resource_type,
+            e.resource_title,
+            e.property,
+            e.name,
+            json_text(&e.new_value),
+            json_text(&e.old_value),
+            e.message,
+            e.file,
+            e.line,
+            json_text(&e.containment_path),
+            e.containing_class(),
+            e.corrective_change
+        ])?;
+    }
+    tx.prepare_cached(
+        "UPDATE certnames SET latest_report_hash = ?2 WHERE certname = ?1 AND (latest_report_hash IS NULL \
+         OR ?3 >= (SELECT producer_timestamp FROM reports WHERE hash = certnames.latest_report_hash))",
+    )?
+    .execute(params![r.certname, hash, r.producer_timestamp.as_str()])?;
+    Ok(())
+}
+
+impl Storage for SqliteStorage {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn apply(&self, command: &Command, received: &Timestamp) -> Result<(), DbError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| DbError::Storage("the writer connection is poisoned".into()))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        match command {
+            Command::ReplaceFacts(f) => replace_facts(&tx, f, received)?,
+            Command::ReplaceCatalog(c) => replace_catalog(&tx, c, received)?,
+            Command::ReplaceCatalogInputs(c) => replace_catalog_inputs(&tx, c)?,
+            Command::StoreReport(r) => store_report(&tx, r, received)?,
+            Command::DeactivateNode {
+                certname,
+                producer_timestamp,
+            } => {
+                tx.prepare_cached("INSERT OR IGNORE INTO certnames (certname) VALUES (?1)")?
+                    .execute(params![certname])?;
+                tx.prepare_cached(
+                    "UPDATE certnames SET deactivated = ?2 WHERE certname = ?1 \
+                     AND (deactivated IS NULL OR deactivated < ?2)",
+                )?
+                .execute(params![certname, producer_timestamp.as_str()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn query(&self, query: &SqlQuery) -> Result<Rows, DbError> {
+        let conn = self.reader()?;
+        let result = run(&conn, query);
+        self.give_back(conn);
+        result
+    }
+}
+
+fn decode(v: ValueRef<'_>, how: Decode) -> Value {
+    match (v, how) {
+        (ValueRef::Null, _) => Value::Null,
+        (ValueRef::Integer(i), Decode::Bool) => Value::Bool(i != 0),
+        (ValueRef::Text(t), Decode::Json) => serde_json::from_slice(t)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(t).into())),
+        (ValueRef::Integer(i), _) => Value::from(i),
+        (ValueRef::Real(f), _) => Value::from(f),
+        (ValueRef::Text(t), _) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        (ValueRef::Blob(b), _) => Value::String(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+fn run(conn: &Connection, query: &SqlQuery) -> Result<Rows, DbError> {
+    let mut stmt = conn.prepare_cached(&query.sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(query.params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut m = Map::new();
+        for (i, (name, how)) in query.columns.iter().enumerate() {
+            m.insert(name.clone(), decode(row.get_ref(i)?, *how));
+        }
+        out.push(m);
+    }
+    let total = match &query.count {
+        Some((sql, params)) => {
+            let n: i64 = conn
+                .prepare_cached(sql)?
+                .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
+            Some(u64::try_from(n).unwrap_or(0))
+        }
+        None => None,
+    };
+    Ok(Rows { rows: out, total })
+}

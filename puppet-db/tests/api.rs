@@ -1,0 +1,160 @@
+//! The HTTP API handler without TLS: status codes, headers and bodies as PuppetDB's.
+
+use puppet_db::server::Api;
+use puppet_protocol::form::Params;
+use puppet_protocol::server::generic::{Handler, HttpRequest, HttpResponse};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn call(
+    api: &Api,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    body: &str,
+    cert: bool,
+) -> HttpResponse {
+    let request = HttpRequest {
+        method: method.parse().expect("method"),
+        path: path.to_string(),
+        query: Params(
+            query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        headers: Default::default(),
+        body: body.as_bytes().to_vec().into(),
+        client: puppet_protocol::ClientIdentity {
+            certname: cert.then(|| "puppet.example.test".to_string()),
+            cli_auth: false,
+        },
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(api.handle(request))
+}
+
+fn json_body(r: &HttpResponse) -> Value {
+    serde_json::from_slice(&r.body).expect("JSON body")
+}
+
+#[test]
+fn paging_headers_post_queries_and_refusals() {
+    let d = loaded();
+    let api = Api::new(d.db.clone());
+    let r = call(
+        &api,
+        "GET",
+        "/pdb/query/v4/nodes",
+        &[
+            ("limit", "1"),
+            ("include_total", "true"),
+            ("order_by", r#"[{"field":"certname"}]"#),
+        ],
+        "",
+        true,
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.content_type.starts_with("application/json"));
+    assert!(
+        r.headers
+            .contains(&("X-Records".to_string(), "3".to_string())),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(json_body(&r)[0]["certname"], json!("db1.example.test"));
+
+    let r = call(
+        &api,
+        "POST",
+        "/pdb/query/v4",
+        &[],
+        &json!({"query": "nodes[certname] { certname ~ 'web' }", "order_by": [{"field": "certname", "order": "desc"}], "limit": 1})
+            .to_string(),
+        true,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(json_body(&r), json!([{"certname": "web2.example.test"}]));
+
+    let r = call(
+        &api,
+        "POST",
+        "/pdb/query/v4/nodes",
+        &[],
+        &json!({"query": ["=", "certname", "db1.example.test"]}).to_string(),
+        true,
+    );
+    assert_eq!(json_body(&r).as_array().map(Vec::len), Some(1));
+
+    // Bad paging, bad JSON, wrong method, no certificate, unknown paths.
+    let r = call(
+        &api,
+        "GET",
+        "/pdb/query/v4/nodes",
+        &[("limit", "x")],
+        "",
+        true,
+    );
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("Illegal value 'x' for :limit"));
+    let r = call(
+        &api,
+        "GET",
+        "/pdb/query/v4/nodes",
+        &[("query", "[\"=\", ")],
+        "",
+        true,
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.content_type.starts_with("text/plain"));
+    let r = call(&api, "GET", "/pdb/cmd/v1", &[], "", true);
+    assert_eq!(r.status, 405);
+    let r = call(&api, "DELETE", "/pdb/query/v4/nodes", &[], "", true);
+    assert_eq!(r.status, 405);
+    let r = call(&api, "GET", "/pdb/query/v4/nodes", &[], "", false);
+    assert_eq!(r.status, 403);
+    let r = call(&api, "GET", "/pdb/query/v5/nodes", &[], "", true);
+    assert_eq!(r.status, 404);
+    let r = call(&api, "GET", "/status/v1/services", &[], "", false);
+    assert_eq!(json_body(&r)["puppetdb-status"]["state"], json!("running"));
+    let r = call(&api, "GET", "/pdb/meta/v1/server-time", &[], "", false);
+    assert!(
+        json_body(&r)["server_time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+}
+
+#[test]
+fn commands_answer_a_uuid_or_puppetdbs_error_object() {
+    let d = db();
+    let api = Api::new(d.db.clone());
+    let q = [
+        ("command", "replace facts"),
+        ("version", "5"),
+        ("certname", "web1.example.test"),
+    ];
+    let r = call(
+        &api,
+        "POST",
+        "/pdb/cmd/v1",
+        &q,
+        &doc(FACTS, "web1.example.test").to_string(),
+        true,
+    );
+    assert_eq!(r.status, 200);
+    assert!(json_body(&r)["uuid"].is_string());
+    let r = call(&api, "POST", "/pdb/cmd/v1", &q, "{}", true);
+    assert_eq!(r.status, 400);
+    let e = json_body(&r);
+    assert!(
+        e["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("has an invalid body")),
+        "{e}"
+    );
+    assert_eq!(e.as_object().map(|o| o.len()), Some(1));
+}

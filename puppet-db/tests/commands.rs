@@ -1,0 +1,329 @@
+//! Commands: wire format, PuppetDB's rules, refusals that store nothing.
+
+use std::io::Write;
+
+use puppet_db::{CommandErrorKind, DbError, Paging};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn node(db: &puppet_db::PuppetDb, certname: &str) -> Option<Value> {
+    let q = json!([
+        "and",
+        ["=", "certname", certname],
+        ["=", "node_state", "any"]
+    ])
+    .to_string();
+    q_opt(db, &q)
+}
+
+fn q_opt(db: &puppet_db::PuppetDb, query: &str) -> Option<Value> {
+    q(db, "nodes", query).into_iter().next()
+}
+
+#[test]
+fn names_with_underscores_and_gzip_bodies_are_accepted() {
+    let d = db();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(doc(FACTS, "gz.example.test").to_string().as_bytes())
+        .expect("gzip");
+    let body = gz.finish().expect("gzip");
+    let params = [
+        ("command", "replace_facts"),
+        ("version", "5"),
+        ("certname", "gz.example.test"),
+        ("producer-timestamp", "2026-12-02T10:00:00.000Z"),
+        ("checksum", "ignored"),
+    ];
+    let uuid = d.db.submit(&params, &body).expect("submit");
+    assert_eq!(uuid.as_bytes()[14], b'4', "{uuid}");
+    let facts = q(&d.db, "facts", r#"["=", "name", "kernel"]"#);
+    assert_eq!(
+        facts,
+        vec![
+            json!({"certname": "gz.example.test", "name": "kernel", "value": "Linux", "environment": "production"})
+        ]
+    );
+}
+
+#[test]
+fn an_older_factset_or_catalog_does_not_replace_a_newer_one() {
+    let d = db();
+    let name = "web1.example.test";
+    submit(&d.db, "replace facts", 5, name, &doc(FACTS, name));
+    let mut old = doc(FACTS, name);
+    old["producer_timestamp"] = json!("2026-12-01T10:00:00.000Z");
+    old["values"]["kernel"] = json!("OldKernel");
+    submit(&d.db, "replace facts", 5, name, &old);
+    let kernel = q(&d.db, "facts/kernel", "");
+    assert_eq!(kernel[0]["value"], json!("Linux"));
+
+    let mut newer = doc(FACTS, name);
+    newer["producer_timestamp"] = json!("2026-12-03T10:00:00.000Z");
+    newer["values"]["kernel"] = json!("NewKernel");
+    submit(&d.db, "replace facts", 5, name, &newer);
+    assert_eq!(q(&d.db, "facts/kernel", "")[0]["value"], json!("NewKernel"));
+
+    submit(&d.db, "replace catalog", 9, name, &doc(CATALOG, name));
+    let mut old = doc(CATALOG, name);
+    old["producer_timestamp"] = json!("2026-12-01T10:00:00.000Z");
+    old["version"] = json!("old");
+    submit(&d.db, "replace catalog", 9, name, &old);
+    let catalog = q(&d.db, "catalogs", "");
+    assert_eq!(catalog[0]["version"], json!("1764669600"));
+}
+
+#[test]
+fn a_deactivated_node_is_hidden_then_reactivated_by_newer_data() {
+    let d = loaded();
+    let name = "web2.example.test";
+    submit(
+        &d.db,
+        "deactivate node",
+        3,
+        name,
+        &json!({"certname": name, "producer_timestamp": "2026-12-02T11:00:00.000Z"}),
+    );
+    assert_eq!(
+        certnames(&q(&d.db, "nodes", "")),
+        ["db1.example.test", "web1.example.test"]
+    );
+    let n = node(&d.db, name).expect("still known");
+    assert_eq!(n["deactivated"], json!("2026-12-02T11:00:00.000Z"));
+    // Data older than the deactivation does not bring it back.
+    submit(&d.db, "replace facts", 5, name, &doc(FACTS, name));
+    assert!(node(&d.db, name).expect("known")["deactivated"].is_string());
+    // Newer data does.
+    let mut newer = doc(FACTS, name);
+    newer["producer_timestamp"] = json!("2026-12-02T12:00:00.000Z");
+    submit(&d.db, "replace facts", 5, name, &newer);
+    assert_eq!(
+        node(&d.db, name).expect("known")["deactivated"],
+        Value::Null
+    );
+    assert_eq!(certnames(&q(&d.db, "nodes", "")).len(), 3);
+}
+
+#[test]
+fn sensitive_parameters_never_reach_storage() {
+    let d = db();
+    let name = "web1.example.test";
+    let mut catalog = doc(CATALOG, name);
+    catalog["resources"][2]["parameters"]["password"] =
+        json!({"__ptype": "Sensitive", "__pvalue": "rich-secret"});
+    submit(&d.db, "replace catalog", 9, name, &catalog);
+    let secret = q(&d.db, "resources/File/%2Fetc%2Fsecret", "");
+    assert!(
+        secret.is_empty(),
+        "path titles are not percent-decoded here"
+    );
+    let secret = q(&d.db, "resources", r#"["=", "title", "/etc/secret"]"#);
+    assert_eq!(
+        secret[0]["parameters"],
+        json!({"ensure": "file", "owner": "root"})
+    );
+    let bytes = std::fs::read(&d.path).expect("db file");
+    let wal = std::fs::read(d.path.with_extension("sqlite-wal")).unwrap_or_default();
+    for hay in [&bytes, &wal] {
+        for secret in ["hunter2", "rich-secret"] {
+            assert!(
+                !hay.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} is in the database files"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_same_report_twice_is_stored_once_and_is_the_latest() {
+    let d = db();
+    let name = "web1.example.test";
+    submit(&d.db, "store report", 8, name, &doc(REPORT, name));
+    submit(&d.db, "store report", 8, name, &doc(REPORT, name));
+    let reports = q(&d.db, "reports", "");
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    assert_eq!(r["status"], json!("changed"));
+    assert_eq!(r["noop"], json!(false));
+    assert_eq!(
+        r["metrics"]["data"][0],
+        json!({"category": "resources", "name": "total", "value": 6})
+    );
+    assert_eq!(
+        r["resource_events"]["data"][0]["property"],
+        json!("content")
+    );
+    assert_eq!(
+        r["resource_events"]["data"][0]["containing_class"],
+        json!("Main")
+    );
+    let hash = r["hash"].as_str().expect("hash");
+    assert_eq!(
+        r["logs"]["href"],
+        json!(format!("/pdb/query/v4/reports/{hash}/logs"))
+    );
+    let nodes = q(&d.db, "nodes", "");
+    assert_eq!(nodes[0]["latest_report_hash"], json!(hash));
+    assert_eq!(nodes[0]["latest_report_status"], json!("changed"));
+    let events = q(&d.db, &format!("reports/{hash}/events"), "");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["new_value"], json!("{sha256}abc"));
+}
+
+fn refused(params: &[(&str, &str)], body: &str) -> (CommandErrorKind, String) {
+    let d = db();
+    let e = d.db.submit(params, body.as_bytes()).expect_err("refused");
+    assert_eq!(e.http_status(), 400);
+    // Nothing stored.
+    let all =
+        d.db.query(
+            "nodes",
+            Some(r#"["=", "node_state", "any"]"#),
+            &Paging::default(),
+        )
+        .expect("query");
+    assert!(all.rows.is_empty(), "{:?}", all.rows);
+    match e {
+        DbError::Command { kind, message } => (kind, message),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn bad_commands_are_refused_with_puppetdbs_text_and_store_nothing() {
+    let facts = doc(FACTS, "web1.example.test").to_string();
+    let (kind, msg) = refused(
+        &[
+            ("command", "replace stuff"),
+            ("version", "5"),
+            ("certname", "web1.example.test"),
+        ],
+        &facts,
+    );
+    assert_eq!(kind, CommandErrorKind::UnknownCommand);
+    assert!(msg.starts_with("Command \"replace stuff\" for certname \"web1.example.test\" is invalid. Command must be one of:"), "{msg}");
+
+    let (kind, msg) = refused(
+        &[
+            ("command", "replace facts"),
+            ("version", "five"),
+            ("certname", "web1.example.test"),
+        ],
+        &facts,
+    );
+    assert_eq!(kind, CommandErrorKind::Version);
+    assert!(msg.ends_with("Version must be a valid integer."), "{msg}");
+
+    let (_, msg) = refused(&[("command", "replace facts"), ("version", "5")], &facts);
+    assert_eq!(
+        msg,
+        "Command \"replace facts\" for certname nil is invalid. Command is missing required parameters: certname."
+    );
+
+    let (_, msg) = refused(
+        &[
+            ("command", "replace facts"),
+            ("version", "5"),
+            ("certname", "w"),
+            ("evil", "1"),
+        ],
+        &facts,
+    );
+    assert!(
+        msg.ends_with("Command has invalid parameters: evil."),
+        "{msg}"
+    );
+
+    // Missing values, wrong types, not JSON, a body for another node.
+    let mut no_values = doc(FACTS, "web1.example.test");
+    no_values.as_object_mut().map(|m| m.remove("values"));
+    for body in [
+        no_values.to_string(),
+        r#"{"certname": 1}"#.to_string(),
+        "not json".to_string(),
+        doc(FACTS, "other.example.test").to_string(),
+    ] {
+        let (kind, msg) = refused(
+            &[
+                ("command", "replace facts"),
+                ("version", "5"),
+                ("certname", "web1.example.test"),
+            ],
+            &body,
+        );
+        assert_eq!(kind, CommandErrorKind::Body, "{msg}");
+        assert!(msg.contains("has an invalid body"), "{msg}");
+    }
+    let (kind, _) = refused(
+        &[
+            ("command", "store report"),
+            ("version", "8"),
+            ("certname", "web1.example.test"),
+        ],
+        &json!({"certname": "web1.example.test"}).to_string(),
+    );
+    assert_eq!(kind, CommandErrorKind::Body);
+}
+
+#[test]
+fn a_command_answered_is_in_the_file_for_the_next_process() {
+    let d = db();
+    submit(
+        &d.db,
+        "replace facts",
+        5,
+        "a.example.test",
+        &doc(FACTS, "a.example.test"),
+    );
+    // A second, independent opening of the file (as after a crash and restart) sees it.
+    let again = puppet_db::PuppetDb::open_sqlite(&d.path).expect("reopen");
+    assert_eq!(certnames(&q(&again, "nodes", "")), ["a.example.test"]);
+}
+
+#[test]
+fn catalog_inputs_are_replaced_unless_older_and_queryable() {
+    let d = db();
+    let name = "web1.example.test";
+    let inputs = |ts: &str, key: &str| {
+        json!({"certname": name, "catalog_uuid": "0d3c4c8b-5b1a-7d36-9c3e-6f1f5d7f1a11",
+            "producer_timestamp": ts, "inputs": [["hiera", key], ["hiera", "ntp::servers"]]})
+    };
+    submit(
+        &d.db,
+        "replace catalog inputs",
+        1,
+        name,
+        &inputs("2026-12-02T10:00:00.000Z", "apache::port"),
+    );
+    submit(
+        &d.db,
+        "replace catalog inputs",
+        1,
+        name,
+        &inputs("2026-12-01T10:00:00.000Z", "old::key"),
+    );
+    let rows = q(&d.db, "catalog-inputs", "");
+    assert_eq!(
+        rows,
+        vec![
+            json!({"certname": name, "producer_timestamp": "2026-12-02T10:00:00.000Z",
+            "catalog_uuid": "0d3c4c8b-5b1a-7d36-9c3e-6f1f5d7f1a11",
+            "inputs": [["hiera", "apache::port"], ["hiera", "ntp::servers"]]})
+        ]
+    );
+    let rows = q(
+        &d.db,
+        "",
+        r#"catalog_input_contents[certname, name] { type = "hiera" and name ~ "^apache" }"#,
+    );
+    assert_eq!(
+        rows,
+        vec![json!({"certname": name, "name": "apache::port"})]
+    );
+    let rows = q(
+        &d.db,
+        "",
+        r#"nodes[certname] { certname in catalog_input_contents[certname] { name = "ntp::servers" } }"#,
+    );
+    assert_eq!(rows, vec![json!({"certname": name})]);
+}

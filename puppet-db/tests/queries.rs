@@ -1,0 +1,363 @@
+//! The AST language on every endpoint, paging, and refusals.
+
+use puppet_db::{DbError, Paging, QueryErrorKind};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+#[test]
+fn nodes_and_regex_and_boolean_logic() {
+    let d = loaded();
+    let rows = q(&d.db, "nodes", r#"["~", "certname", "^web"]"#);
+    assert_eq!(certnames(&rows), ["web1.example.test", "web2.example.test"]);
+    assert_eq!(rows[0]["facts_environment"], json!("production"));
+    assert_eq!(rows[0]["latest_report_status"], json!("changed"));
+    assert_eq!(rows[0]["deactivated"], json!(null));
+    let rows = q(
+        &d.db,
+        "nodes",
+        r#"["or", ["=", "certname", "db1.example.test"], ["not", ["~", "certname", "web"]]]"#,
+    );
+    assert_eq!(certnames(&rows), ["db1.example.test"]);
+    let rows = q(&d.db, "nodes", r#"["null?", "deactivated", true]"#);
+    assert_eq!(rows.len(), 3);
+    // Three-valued logic as in PuppetDB's SQL: a null field matches neither `=` nor `not =`.
+    submit(
+        &d.db,
+        "replace facts",
+        5,
+        "bare.example.test",
+        &doc(FACTS, "bare.example.test"),
+    );
+    let rows = q(
+        &d.db,
+        "nodes",
+        r#"["not", ["=", "latest_report_status", "failed"]]"#,
+    );
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let rows = q(&d.db, "nodes", r#"["null?", "latest_report_status", true]"#);
+    assert_eq!(certnames(&rows), ["bare.example.test"]);
+    let rows = q(
+        &d.db,
+        "nodes",
+        r#"[">", "facts_timestamp", "2000-01-01T00:00:00Z"]"#,
+    );
+    assert_eq!(rows.len(), 4);
+}
+
+#[test]
+fn inventory_with_dotted_facts_and_trusted() {
+    let d = loaded();
+    let rows = q(
+        &d.db,
+        "inventory",
+        r#"["extract", ["certname", "facts.os.release.major", "trusted.extensions.pp_role"],
+            ["=", "facts.os.family", "Debian"]]"#,
+    );
+    assert_eq!(certnames(&rows), ["web1.example.test", "web2.example.test"]);
+    assert_eq!(
+        rows[0],
+        json!({"certname": rows[0]["certname"], "facts.os.release.major": "12", "trusted.extensions.pp_role": "web"})
+    );
+    let rows = q(&d.db, "inventory", r#"[">=", "facts.processors.count", 2]"#);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["facts"]["kernel"], json!("Linux"));
+    assert_eq!(rows[0]["trusted"]["domain"], json!("example.test"));
+    let rows = q(&d.db, "inventory", r#"["=", "facts.is_virtual", true]"#);
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "inventory",
+        r#"["null?", "facts.no.such.fact", true]"#,
+    );
+    assert_eq!(rows.len(), 3);
+}
+
+#[test]
+fn facts_factsets_and_fact_paths() {
+    let d = loaded();
+    let rows = q(
+        &d.db,
+        "facts",
+        r#"["and", ["=", "name", "uptime_seconds"], ["<", "value", 4000]]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["value"], json!(3600));
+    let rows = q(&d.db, "facts/os", "");
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0]["value"]["release"].is_object());
+
+    let set = q(&d.db, "factsets/web1.example.test", "");
+    assert_eq!(set.len(), 1);
+    let facts = &set[0]["facts"];
+    assert_eq!(
+        facts["href"],
+        json!("/pdb/query/v4/factsets/web1.example.test/facts")
+    );
+    assert!(
+        facts["data"]
+            .as_array()
+            .expect("data")
+            .contains(&json!({"name": "kernel", "value": "Linux"}))
+    );
+
+    let paths = q(
+        &d.db,
+        "fact-paths",
+        r#"["~>", "path", ["^networking$", "^interfaces$", "eth.*"]]"#,
+    );
+    assert_eq!(
+        paths,
+        vec![json!({"path": ["networking", "interfaces", "eth0"], "type": "map"})]
+    );
+    let paths = q(&d.db, "fact-paths", r#"["=", "path", ["os", "family"]]"#);
+    assert_eq!(
+        paths,
+        vec![json!({"path": ["os", "family"], "type": "string"})]
+    );
+}
+
+#[test]
+fn catalogs_resources_and_edges() {
+    let d = loaded();
+    let cat = q(&d.db, "catalogs/web1.example.test", "");
+    assert_eq!(cat.len(), 1);
+    assert_eq!(
+        cat[0]["resources"]["data"].as_array().map(Vec::len),
+        Some(6)
+    );
+    assert_eq!(
+        cat[0]["edges"]["data"][2]["relationship"],
+        json!("notifies")
+    );
+    assert_eq!(
+        cat[0]["edges"]["href"],
+        json!("/pdb/query/v4/catalogs/web1.example.test/edges")
+    );
+
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["and", ["=", "type", "Exec"], ["=", "certname", "db1.example.test"]]"#,
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["title"], json!("reload"));
+    assert_eq!(rows[0]["parameters"]["refreshonly"], json!(true));
+    assert_eq!(rows[0]["exported"], json!(false));
+    assert_eq!(rows[0]["tags"], json!(["exec", "class"]));
+    assert_eq!(rows[0]["line"], json!(11));
+    // Exported resources, as the terminus collects them.
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["and", ["=", "type", "Host"], ["=", "exported", true], ["not", ["=", "certname", "web1.example.test"]]]"#,
+    );
+    assert_eq!(certnames(&rows), ["db1.example.test", "web2.example.test"]);
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["and", ["=", "tag", "exec"], ["=", "parameters.command", "/bin/true"]]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(&d.db, "resources/File", "");
+    assert_eq!(rows.len(), 6);
+    let rows = q(&d.db, "edges", r#"["=", "relationship", "contains"]"#);
+    assert_eq!(rows.len(), 6);
+}
+
+#[test]
+fn reports_events_environments() {
+    let d = loaded();
+    let rows = q(
+        &d.db,
+        "reports",
+        r#"["and", ["=", "status", "changed"], ["=", "latest_report?", true]]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "events",
+        r#"["and", ["=", "resource_type", "File"], ["=", "status", "success"]]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[0]["containment_path"],
+        json!(["Stage[main]", "Main", "File[/etc/motd]"])
+    );
+    assert_eq!(rows[0]["run_end_time"], json!("2026-12-02T10:00:03.000Z"));
+    let rows = q(&d.db, "environments", "");
+    assert_eq!(rows, vec![json!({"name": "production"})]);
+}
+
+#[test]
+fn subqueries_in_extract_from_and_implicit() {
+    let d = loaded();
+    let legacy = q(
+        &d.db,
+        "nodes",
+        r#"["in", "certname", ["extract", "certname", ["select_facts",
+            ["and", ["=", "name", "os"], ["=", "value", "x"]]]]]"#,
+    );
+    assert!(legacy.is_empty());
+    let rows = q(
+        &d.db,
+        "nodes",
+        r#"["in", "certname", ["from", "inventory", ["extract", ["certname"], ["=", "facts.os.family", "RedHat"]]]]"#,
+    );
+    assert_eq!(certnames(&rows), ["db1.example.test"]);
+    let rows = q(
+        &d.db,
+        "",
+        r#"["from", "nodes", ["subquery", "inventory", ["=", "facts.os.family", "Debian"]]]"#,
+    );
+    assert_eq!(certnames(&rows), ["web1.example.test", "web2.example.test"]);
+    let rows = q(
+        &d.db,
+        "facts",
+        r#"["and", ["=", "name", "kernel"], ["in", "certname", ["array", ["web1.example.test", "nope"]]]]"#,
+    );
+    assert_eq!(certnames(&rows), ["web1.example.test"]);
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["in", ["certname", "type"], ["from", "resources", ["extract", ["certname", "type"], ["=", "title", "reload"]]]]"#,
+    );
+    assert_eq!(rows.len(), 3);
+}
+
+#[test]
+fn paging_order_and_total() {
+    let d = loaded();
+    let paging = Paging::from_params(&[
+        ("order_by", r#"[{"field": "certname", "order": "desc"}]"#),
+        ("limit", "2"),
+        ("offset", "1"),
+        ("include_total", "true"),
+    ])
+    .expect("paging");
+    let a = d.db.query("nodes", None, &paging).expect("query");
+    assert_eq!(a.total, Some(3));
+    let names: Vec<_> = a.rows.iter().map(|r| r["certname"].clone()).collect();
+    assert_eq!(
+        names,
+        [json!("web1.example.test"), json!("db1.example.test")]
+    );
+    let rows = q(
+        &d.db,
+        "",
+        r#"["from", "nodes", ["extract", ["certname"]], ["order_by", [["certname", "desc"]]], ["limit", 1]]"#,
+    );
+    assert_eq!(rows, vec![json!({"certname": "web2.example.test"})]);
+    let rows = q(
+        &d.db,
+        "facts",
+        r#"["extract", ["name", ["function", "count"]], ["~", "name", "^(kernel|os)$"], ["group_by", "name"]]"#,
+    );
+    assert_eq!(rows.len(), 2);
+    assert!(rows.contains(&json!({"name": "kernel", "count": 3})));
+}
+
+fn refused(path: &str, query: &str) -> (QueryErrorKind, String) {
+    let d = loaded();
+    match d.db.query(path, Some(query), &Paging::default()) {
+        Err(DbError::Query { kind, message }) => (kind, message),
+        other => panic!("{query}: {other:?}"),
+    }
+}
+
+#[test]
+fn bad_queries_are_refused_with_puppetdbs_text() {
+    let (kind, msg) = refused("nodes", r#"["=", "nosuchfield", 1]"#);
+    assert_eq!(kind, QueryErrorKind::UnknownField);
+    assert!(
+        msg.starts_with("'nosuchfield' is not a queryable object for nodes. Known queryable objects are 'certname', 'deactivated',"),
+        "{msg}"
+    );
+    let (kind, msg) = refused("nodes", r#"["extract", ["nope"]]"#);
+    assert_eq!(kind, QueryErrorKind::UnknownField);
+    assert!(
+        msg.starts_with("Can't extract unknown 'nodes' field 'nope'. Acceptable fields are"),
+        "{msg}"
+    );
+    let (kind, _) = refused("nodes", r#"["~", "certname", "(unclosed"]"#);
+    assert_eq!(kind, QueryErrorKind::Regex);
+    // A regex that would run away under backtracking is just linear here; a huge one is refused.
+    let (kind, _) = refused(
+        "nodes",
+        &json!(["~", "certname", "(a{1000}){1000}"]).to_string(),
+    );
+    assert_eq!(kind, QueryErrorKind::Regex);
+    let rows = q(
+        &loaded().db,
+        "nodes",
+        &json!(["~", "certname", "^(a+)+$"]).to_string(),
+    );
+    assert!(rows.is_empty());
+    let (kind, _) = refused("nodes", r#"["frobnicate", "certname", 1]"#);
+    assert_eq!(kind, QueryErrorKind::Ast);
+    let (kind, _) = refused("nodes", "[\"=\", \"certname\"");
+    assert_eq!(kind, QueryErrorKind::Ast);
+    let (kind, _) = refused("nosuch", r#"["=", "certname", "x"]"#);
+    assert_eq!(kind, QueryErrorKind::UnknownEntity);
+    let (kind, msg) = refused("nodes", r#"["<", "certname", 3]"#);
+    assert_eq!(kind, QueryErrorKind::Ast);
+    assert_eq!(
+        msg,
+        "Query operators >,>=,<,<= are not allowed on field certname"
+    );
+    let (kind, msg) = refused("", "nodes { certname = }");
+    assert!(
+        matches!(
+            kind,
+            QueryErrorKind::Pql {
+                line: 1,
+                column: 20
+            }
+        ),
+        "{kind:?} {msg}"
+    );
+    let (kind, _) = refused("nodes/nobody.example.test", "");
+    assert_eq!(kind, QueryErrorKind::UnknownEntity);
+}
+
+#[test]
+fn fact_contents_leaves_by_path() {
+    let d = loaded();
+    let rows = q(
+        &d.db,
+        "fact-contents",
+        r#"["and", ["~>", "path", ["networking", "interfaces", ".*", "ip"]], ["=", "certname", "web1.example.test"]]"#,
+    );
+    let mut got: Vec<(Value, Value)> = rows
+        .iter()
+        .map(|r| (r["path"].clone(), r["value"].clone()))
+        .collect();
+    got.sort_by_key(|(p, _)| p.to_string());
+    assert_eq!(
+        got,
+        [
+            (
+                json!(["networking", "interfaces", "eth0", "ip"]),
+                json!("10.0.0.1")
+            ),
+            (
+                json!(["networking", "interfaces", "lo", "ip"]),
+                json!("127.0.0.1")
+            ),
+        ]
+    );
+    assert_eq!(rows[0]["name"], json!("networking"));
+    assert_eq!(rows[0]["environment"], json!("production"));
+    let rows = q(
+        &d.db,
+        "",
+        r#"fact_contents[certname] { path = ["os", "release", "major"] and value = "12" }"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "",
+        r#"facts[value] { [certname, name] in fact_contents[certname, name] { value > 3000 } and certname = "db1.example.test" }"#,
+    );
+    assert_eq!(rows, vec![json!({"value": 3600})]);
+}

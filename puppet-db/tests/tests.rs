@@ -1,0 +1,11 @@
+//! puppet-db's integration tests: one binary, one module per subject.
+
+#[cfg(feature = "server")]
+mod api;
+mod commands;
+mod common;
+mod pql;
+mod queries;
+mod real_fixtures;
+#[cfg(feature = "server")]
+mod real_terminus;
