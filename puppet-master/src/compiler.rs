@@ -167,8 +167,11 @@ fn now_secs() -> i64 {
 }
 
 impl DataCompiler {
-    fn compile_sync(&self, req: &CompileRequest) -> Result<Catalog, ProtocolError> {
-        let envdir = self.environments.join(&req.environment);
+    fn compile_sync(
+        &self,
+        envdir: &std::path::Path,
+        req: &CompileRequest,
+    ) -> Result<Catalog, ProtocolError> {
         if !envdir.is_dir() {
             return Err(ProtocolError::EnvironmentNotFound(req.environment.clone()));
         }
@@ -293,17 +296,29 @@ fn lock<T>(c: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-#[async_trait]
-impl CatalogCompiler for DataCompiler {
-    async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError> {
+impl DataCompiler {
+    /// Compiles `request` from the environment directory `envdir` (instead of
+    /// `<environments>/<env>`), as one version of the code: `code_id` replaces the catalog's
+    /// own, and a static catalog's metadata is inlined from `files` (which must serve that
+    /// same version). File sync compiles each catalog this way from one materialized version.
+    pub async fn compile_from(
+        &self,
+        envdir: PathBuf,
+        code_id: Option<&str>,
+        files: Option<&dyn FileServer>,
+        request: &CompileRequest,
+    ) -> Result<Catalog, ProtocolError> {
         let me = self.clone();
         let req = request.clone();
-        let mut catalog = tokio::task::spawn_blocking(move || me.compile_sync(&req))
+        let mut catalog = tokio::task::spawn_blocking(move || me.compile_sync(&envdir, &req))
             .await
             .map_err(ProtocolError::service)??;
-        if let (true, Some(files)) = (request.static_catalog, &self.files) {
+        if let Some(id) = code_id {
+            catalog.code_id = Some(Value::String(id.to_string()));
+        }
+        if let (true, Some(files)) = (request.static_catalog, files) {
             inline_metadata(
-                files.as_ref(),
+                files,
                 &request.environment,
                 &mut catalog,
                 &request.checksum_types,
@@ -311,6 +326,15 @@ impl CatalogCompiler for DataCompiler {
             .await?;
         }
         Ok(catalog)
+    }
+}
+
+#[async_trait]
+impl CatalogCompiler for DataCompiler {
+    async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError> {
+        let envdir = self.environments.join(&request.environment);
+        self.compile_from(envdir, None, self.files.as_deref(), request)
+            .await
     }
 }
 

@@ -42,6 +42,7 @@ pub mod compiler;
 pub mod confdir;
 mod error;
 pub mod files;
+pub mod filesync;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -89,5 +90,6 @@ pub fn services_with_storage(
         catalogs: storage.clone(),
         files,
         bucket: storage,
+        file_sync: None,
     }
 }
