@@ -21,7 +21,20 @@
 //! Puppetserver 7),
 //! `keylength` (RSA bits for a new CA and master key; default 4096), `cadir`, `ssldir`,
 //! `vardir`, `environmentpath`. Ours: `ca_admin_certnames` (comma list allowed on the CA
-//! admin endpoints; default the master's certname) and `max_request_bytes` (default 32 MiB).
+//! admin endpoints and on `POST /file-sync/v1/publish`; default the master's certname) and
+//! `max_request_bytes` (default 32 MiB).
+//!
+//! File sync ([`crate::filesync`]), in `[server]`:
+//!
+//! - `file_sync = off | primary | replica` (default `off`: the code under `environmentpath`
+//!   is served as it is on disk);
+//! - `primary`: code is staged in `staging_codedir` (default `DIR/code-staging`, laid out as
+//!   a codedir: `environments/<env>/...`) and made live by `POST /file-sync/v1/publish`;
+//!   versions are kept in `$vardir/filesync` (its `environments/` is the live code);
+//! - `replica`: `file_sync_primary = https://HOST:PORT` names the primary; the replica has
+//!   no CA: its certificate, signed by the primary's CA, is in its ssldir as Puppet lays it
+//!   out (`certs/<certname>.pem`, `private_keys/<certname>.pem`, `certs/ca.pem`, `crl.pem`),
+//!   and its copy of the primary's versions in `$vardir/filesync`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +46,7 @@ use puppet_ca::{Autosign, CaSettings, CertificateAuthority, KeyType};
 use puppet_protocol::AuthPolicy;
 use puppet_protocol::server::{Master, MasterOptions, TlsFiles, TlsSource};
 
+use crate::filesync::{ReplicaCa, SyncedCode};
 use crate::{FsStorage, MasterError};
 
 /// `puppet.conf`: sections of `key = value` settings, and what looked wrong in it.
@@ -68,6 +82,9 @@ const KNOWN_SETTINGS: &[&str] = &[
     "environmentpath",
     "ca_admin_certnames",
     "max_request_bytes",
+    "file_sync",
+    "staging_codedir",
+    "file_sync_primary",
     // Puppet's, read by agents or Puppetserver.
     "server",
     "server_list",
@@ -226,16 +243,26 @@ pub struct MasterSetup {
     pub master: Master,
     /// Its certname.
     pub certname: String,
-    /// The CA.
-    pub ca: Arc<CertificateAuthority>,
-    /// The CA directory.
-    pub cadir: PathBuf,
+    /// The CA (`None` on a file sync replica, which has none).
+    pub ca: Option<Arc<CertificateAuthority>>,
+    /// The CA directory (`None` on a file sync replica).
+    pub cadir: Option<PathBuf>,
     /// The master's ssldir.
     pub ssldir: PathBuf,
     /// The environments directory.
     pub environments: PathBuf,
     /// Facts, catalogs and reports.
     pub storage: FsStorage,
+    /// File sync's versioned code (`None` with `file_sync = off`).
+    pub code: Option<Arc<SyncedCode>>,
+}
+
+/// `file_sync` in `[server]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FileSyncMode {
+    Off,
+    Primary,
+    Replica,
 }
 
 fn config_error(file: &Path, message: String) -> MasterError {
@@ -371,6 +398,168 @@ impl MasterSetup {
             })?;
             settings.key = KeyType::Rsa(bits);
         }
+        let mode = match conf.server("file_sync").unwrap_or("off") {
+            "off" => FileSyncMode::Off,
+            "primary" => FileSyncMode::Primary,
+            "replica" => FileSyncMode::Replica,
+            other => {
+                return Err(config_error(
+                    &conf_path,
+                    format!("file_sync: expected off, primary or replica, got {other:?}"),
+                ));
+            }
+        };
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|source| MasterError::Io {
+                what: format!("read {}", p.display()),
+                source,
+            })
+        };
+        let cert_path = ssldir.join("certs").join(format!("{certname}.pem"));
+        let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
+        let (ca, tls) = if mode == FileSyncMode::Replica {
+            // A replica never creates a CA: its identity comes from the primary's.
+            let ca_pem_path = ssldir.join("certs/ca.pem");
+            for p in [&cert_path, &key_path, &ca_pem_path, &ssldir.join("crl.pem")] {
+                if !p.is_file() {
+                    return Err(config_error(
+                        &conf_path,
+                        format!(
+                            "file_sync = replica: {} is missing (a replica's certificate, key, the CA certificate and CRL come from the primary's CA, e.g. `puppet-ca --cadir PRIMARY/ca generate --certname {certname} --ssldir {}`, then copy the CA certificate and CRL beside them)",
+                            p.display(),
+                            ssldir.display()
+                        ),
+                    ));
+                }
+            }
+            let tls = TlsSource::new(TlsFiles {
+                cert_pem: read(&cert_path)?,
+                key_pem: read(&key_path)?,
+                ca_pem: read(&ca_pem_path)?,
+                crl_path: ssldir.join("crl.pem"),
+            })?;
+            (None, tls)
+        } else {
+            let (ca, tls) = Self::open_ca(&cadir, &ssldir, settings, &conf, &certname)?;
+            (Some(ca), tls)
+        };
+
+        let production = environments.join("production").join("modules");
+        std::fs::create_dir_all(&production).map_err(|source| MasterError::Io {
+            what: format!("create {}", production.display()),
+            source,
+        })?;
+
+        // One store, shared with the caller: clones share the queue of pending writes.
+        let storage = FsStorage::new(&vardir);
+        let swept = storage
+            .sweep_temp_files()
+            .map_err(|source| MasterError::Io {
+                what: format!("sweep temporary files in {}", vardir.display()),
+                source,
+            })?;
+        if swept > 0 {
+            tracing::warn!(
+                "removed {swept} temporary files left by an interrupted write in {}",
+                vardir.display()
+            );
+        }
+        let mut services = match &ca {
+            Some(ca) => crate::services_with_storage(ca.clone(), &environments, storage.clone()),
+            None => crate::services_with_ca_service(
+                Arc::new(ReplicaCa::new(&ssldir)),
+                &environments,
+                storage.clone(),
+            ),
+        };
+        let code = match mode {
+            FileSyncMode::Off => None,
+            FileSyncMode::Primary => {
+                let staging = path_setting("staging_codedir", dir.join("code-staging"));
+                let staged = staging.join("environments").join("production");
+                std::fs::create_dir_all(&staged).map_err(|source| MasterError::Io {
+                    what: format!("create {}", staged.display()),
+                    source,
+                })?;
+                let store = open_store(&vardir)?;
+                Some(SyncedCode::primary(store, staging))
+            }
+            FileSyncMode::Replica => {
+                let url = conf.server("file_sync_primary").ok_or_else(|| {
+                    config_error(
+                        &conf_path,
+                        "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
+                    )
+                })?;
+                let (host, port) = parse_primary(url).ok_or_else(|| {
+                    config_error(
+                        &conf_path,
+                        format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
+                    )
+                })?;
+                let client = puppet_protocol::client::Client::builder(&host, port)
+                    .ca_pem(&read(&ssldir.join("certs/ca.pem"))?)
+                    .identity(puppet_protocol::client::Identity {
+                        cert_pem: read(&cert_path)?,
+                        key_pem: read(&key_path)?,
+                    })
+                    .connect_timeout(Duration::from_secs(5))
+                    .build()?;
+                let store = open_store(&vardir)?;
+                Some(SyncedCode::replica(store, client))
+            }
+        };
+        if let Some(code) = &code {
+            crate::filesync::use_file_sync(
+                &mut services,
+                code.clone(),
+                crate::DataCompiler::new(&environments),
+            );
+        }
+        let admins = conf
+            .server("ca_admin_certnames")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![certname.clone()]);
+        let mut options = MasterOptions {
+            auth: AuthPolicy {
+                admin_certnames: admins,
+            },
+            ..MasterOptions::default()
+        };
+        if let Some(v) = conf.server("max_request_bytes") {
+            options.max_body_bytes = v.parse().map_err(|_| {
+                config_error(
+                    &conf_path,
+                    format!("max_request_bytes: invalid number {v:?}"),
+                )
+            })?;
+        }
+        Ok(MasterSetup {
+            master: Master::new(tls, services, options),
+            certname,
+            cadir: ca.as_ref().map(|_| cadir),
+            ca,
+            ssldir,
+            environments,
+            storage,
+            code,
+        })
+    }
+
+    /// Opens the CA in `cadir` or creates it, and the master's own certificate; the TLS
+    /// material of the master.
+    fn open_ca(
+        cadir: &Path,
+        ssldir: &Path,
+        settings: CaSettings,
+        conf: &PuppetConf,
+        certname: &str,
+    ) -> Result<(Arc<CertificateAuthority>, TlsSource), MasterError> {
         let new_ca = !cadir.join("ca_crt.pem").exists();
         let ca = Arc::new(CertificateAuthority::open_or_setup(&cadir, settings)?);
         if new_ca {
@@ -418,58 +607,32 @@ impl MasterSetup {
             crl_path: cadir.join("ca_crl.pem"),
         })?;
 
-        let production = environments.join("production").join("modules");
-        std::fs::create_dir_all(&production).map_err(|source| MasterError::Io {
-            what: format!("create {}", production.display()),
-            source,
-        })?;
+        Ok((ca, tls))
+    }
+}
 
-        // One store, shared with the caller: clones share the queue of pending writes.
-        let storage = FsStorage::new(&vardir);
-        let swept = storage
-            .sweep_temp_files()
-            .map_err(|source| MasterError::Io {
-                what: format!("sweep temporary files in {}", vardir.display()),
-                source,
-            })?;
-        if swept > 0 {
-            tracing::warn!(
-                "removed {swept} temporary files left by an interrupted write in {}",
-                vardir.display()
-            );
-        }
-        let services = crate::services_with_storage(ca.clone(), &environments, storage.clone());
-        let admins = conf
-            .server("ca_admin_certnames")
-            .map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![certname.clone()]);
-        let mut options = MasterOptions {
-            auth: AuthPolicy {
-                admin_certnames: admins,
-            },
-            ..MasterOptions::default()
+/// The file sync store in `$vardir/filesync`.
+fn open_store(vardir: &Path) -> Result<puppet_filesync::Store, MasterError> {
+    Ok(puppet_filesync::Store::open(vardir.join("filesync"))?)
+}
+
+/// `https://HOST:PORT` (port 8140 when absent; an IPv6 address in brackets).
+fn parse_primary(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("https://")?.trim_end_matches('/');
+    if rest.contains('/') || rest.is_empty() {
+        return None;
+    }
+    if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => 8140,
+            None => return None,
         };
-        if let Some(v) = conf.server("max_request_bytes") {
-            options.max_body_bytes = v.parse().map_err(|_| {
-                config_error(
-                    &conf_path,
-                    format!("max_request_bytes: invalid number {v:?}"),
-                )
-            })?;
-        }
-        Ok(MasterSetup {
-            master: Master::new(tls, services, options),
-            certname,
-            ca,
-            cadir,
-            ssldir,
-            environments,
-            storage,
-        })
+        return Some((host.to_string(), port));
+    }
+    match rest.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
+        None => Some((rest.to_string(), 8140)),
     }
 }

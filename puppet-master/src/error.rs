@@ -33,11 +33,13 @@ pub enum MasterError {
     /// The CA failed to open, set up or issue a certificate.
     #[error("CA: {0}")]
     Ca(#[from] puppet_ca::CaError),
+    /// The file sync store could not be opened.
+    #[error("file sync: {0}")]
+    FileSync(#[from] puppet_filesync::Error),
     /// The HTTPS side failed (TLS material, bind).
     #[error(transparent)]
     Server(#[from] puppet_protocol::server::ServerError),
-    /// A client for the test master could not be made.
-    #[cfg(feature = "testing")]
+    /// A client (of a file sync primary, or for the test master) could not be made.
     #[error("client: {0}")]
     Client(#[from] puppet_protocol::client::ClientError),
 }

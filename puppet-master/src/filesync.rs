@@ -53,9 +53,7 @@ use puppet_protocol::files::{FileMetadata, MetadataOptions, pick_checksum};
 use puppet_protocol::filesync::{
     Latest, LatestEnvironment, PublishAnswer, PublishStatus, PublishedEnvironment,
 };
-use puppet_protocol::server::{
-    CaService, CatalogCompiler, CompileRequest, FileServer, FileSync,
-};
+use puppet_protocol::server::{CaService, CatalogCompiler, CompileRequest, FileServer, FileSync};
 
 use crate::{DataCompiler, ModuleFileServer};
 
@@ -289,7 +287,11 @@ impl SyncedCode {
 
     /// The version `code_id` of `env`, if the store holds it (a code_id this store could not
     /// have made is simply not held).
-    pub async fn version(&self, env: &str, code_id: &str) -> Result<Option<Version>, ProtocolError> {
+    pub async fn version(
+        &self,
+        env: &str,
+        code_id: &str,
+    ) -> Result<Option<Version>, ProtocolError> {
         let Ok(id) = CodeId::parse(code_id) else {
             return Ok(None);
         };
@@ -448,12 +450,7 @@ impl CatalogCompiler for SyncedCompiler {
         let files = ModuleFileServer::pinned(&request.environment, &v.path);
         let catalog = self
             .compiler
-            .compile_from(
-                v.path.clone(),
-                Some(v.code_id.as_str()),
-                Some(&files),
-                &req,
-            )
+            .compile_from(v.path.clone(), Some(v.code_id.as_str()), Some(&files), &req)
             .await?;
         self.compiles.fetch_add(1, Ordering::Relaxed);
         lock(&self.reuse).insert(
@@ -485,11 +482,9 @@ impl PrimaryFileSync {
 #[async_trait]
 impl FileSync for PrimaryFileSync {
     async fn publish(&self, environment: Option<&str>) -> Result<PublishAnswer, ProtocolError> {
-        let staging = self
-            .code
-            .staging
-            .clone()
-            .ok_or_else(|| ProtocolError::NotFound("This master is not a file sync primary".into()))?;
+        let staging = self.code.staging.clone().ok_or_else(|| {
+            ProtocolError::NotFound("This master is not a file sync primary".into())
+        })?;
         let envs_dir = staging.join("environments");
         if let Some(env) = environment {
             if !envs_dir.join(env).is_dir() {
@@ -498,9 +493,12 @@ impl FileSync for PrimaryFileSync {
         }
         let store = self.code.store.clone();
         let only = environment.map(String::from);
-        let published =
-            blocking(move || store.publish_codedir(&staging, only.as_deref()).map_err(store_error))
-                .await?;
+        let published = blocking(move || {
+            store
+                .publish_codedir(&staging, only.as_deref())
+                .map_err(store_error)
+        })
+        .await?;
         let mut answer = PublishAnswer::default();
         for p in published {
             tracing::info!(
@@ -548,7 +546,11 @@ impl FileSync for PrimaryFileSync {
         environment: &str,
         code_id: &CodeId,
     ) -> Result<Option<Vec<u8>>, ProtocolError> {
-        let (store, env, id) = (self.code.store.clone(), environment.to_string(), code_id.clone());
+        let (store, env, id) = (
+            self.code.store.clone(),
+            environment.to_string(),
+            code_id.clone(),
+        );
         blocking(move || store.manifest_bytes(&env, &id).map_err(store_error)).await
     }
 

@@ -78,11 +78,21 @@ pub fn services_with_storage(
     environments: impl Into<PathBuf>,
     storage: FsStorage,
 ) -> Services {
+    services_with_ca_service(Arc::new(LocalCa::new(ca)), environments, storage)
+}
+
+/// As [`services_with_storage`], with any CA service (a file sync replica has no CA of its
+/// own: [`filesync::ReplicaCa`]).
+pub fn services_with_ca_service(
+    ca: Arc<dyn puppet_protocol::server::CaService>,
+    environments: impl Into<PathBuf>,
+    storage: FsStorage,
+) -> Services {
     let environments = environments.into();
     let storage = Arc::new(storage);
     let files = Arc::new(ModuleFileServer::new(&environments));
     Services {
-        ca: Arc::new(LocalCa::new(ca)),
+        ca,
         compiler: Arc::new(DataCompiler::new(&environments).with_file_server(files.clone())),
         classifier: Arc::new(DefaultClassifier),
         reports: storage.clone(),

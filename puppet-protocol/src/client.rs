@@ -978,7 +978,12 @@ impl Client {
             encode_path(code_id.as_str())
         );
         let body = match self
-            .call("GET", &path, &[("accept", "application/octet-stream")], vec![])
+            .call(
+                "GET",
+                &path,
+                &[("accept", "application/octet-stream")],
+                vec![],
+            )
             .await
         {
             Ok(a) => a.body,

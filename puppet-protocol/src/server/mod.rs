@@ -273,8 +273,10 @@ pub trait FileSync: Send + Sync {
     ) -> Result<Option<Vec<u8>>, ProtocolError>;
     /// A blob whose content has been checked against `digest`; `None` when absent. A blob
     /// that does not match its digest is an error, never content.
-    async fn blob(&self, digest: &puppet_filesync::Digest)
-    -> Result<Option<Vec<u8>>, ProtocolError>;
+    async fn blob(
+        &self,
+        digest: &puppet_filesync::Digest,
+    ) -> Result<Option<Vec<u8>>, ProtocolError>;
 }
 
 /// The parts a master is made of.

@@ -46,7 +46,8 @@ pub(super) async fn dispatch(
             environment,
             code_id,
         } if m == Method::GET => {
-            let id = CodeId::parse(code_id).map_err(|e| ProtocolError::BadRequest(e.to_string()))?;
+            let id =
+                CodeId::parse(code_id).map_err(|e| ProtocolError::BadRequest(e.to_string()))?;
             let bytes = sync.manifest(environment, &id).await?.ok_or_else(|| {
                 ProtocolError::NotFound(format!(
                     "Could not find version {code_id} of environment {environment}"

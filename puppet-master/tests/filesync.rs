@@ -1,0 +1,556 @@
+//! File sync through real TLS connections: a primary and replicas on loopback
+//! ([`TestMaster`] with `file_sync_primary` / `file_sync_replica_of`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use puppet_catalog::Catalog;
+use puppet_filesync::{CodeId, Digest};
+use puppet_master::testing::{ADMIN_CERTNAME, TestMaster};
+use puppet_protocol::ProtocolError;
+use puppet_protocol::client::{CatalogOptions, Client, ClientError};
+use puppet_protocol::filesync::{Latest, PublishAnswer, PublishStatus};
+use puppet_protocol::server::FileSync;
+
+/// Writes version `n` of production into the primary's staging codedir: a data catalog
+/// whose Notify names the version and whose File takes its content from a module file
+/// holding the same version (written by rename, as a deploy tool does).
+fn stage(primary: &TestMaster, n: u32) {
+    let env = primary.staging().join("environments/production");
+    let files = env.join("modules/m/files");
+    std::fs::create_dir_all(&files).unwrap();
+    let write = |path: &Path, text: String| {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, path).unwrap();
+    };
+    write(&files.join("f.txt"), format!("version {n}\n"));
+    write(
+        &env.join("resources.json"),
+        format!(
+            r#"{{"classes": {{"base": [
+                {{"type": "File", "title": "/tmp/fs-test", "parameters": {{"source": "puppet:///modules/m/f.txt"}}}},
+                {{"type": "Notify", "title": "version {n}"}}]}},
+              "nodes": [{{"certname": "*", "classes": ["base"]}}]}}"#
+        ),
+    );
+}
+
+async fn publish(admin: &Client) -> PublishAnswer {
+    admin.file_sync_publish(Some("production")).await.unwrap()
+}
+
+fn facts(certname: &str) -> puppet_facts::Facts {
+    puppet_facts::Facts::new(certname, serde_json::Map::new())
+}
+
+/// The code_id a catalog names and the version its Notify says.
+fn version_of(catalog: &Catalog) -> (String, u32) {
+    let code_id = catalog
+        .code_id
+        .as_ref()
+        .and_then(|v| v.as_str())
+        .expect("every catalog names a code_id")
+        .to_string();
+    let n = catalog
+        .resources
+        .iter()
+        .find(|r| r.resource_type == "Notify")
+        .and_then(|r| r.title.strip_prefix("version "))
+        .and_then(|v| v.parse().ok())
+        .expect("the Notify names the version");
+    (code_id, n)
+}
+
+/// The file of the catalog, fetched for the catalog's code_id.
+async fn static_file(client: &Client, catalog: &Catalog, code_id: &str) -> Vec<u8> {
+    let meta = catalog
+        .file_metadata("/tmp/fs-test")
+        .unwrap()
+        .expect("static metadata is inlined");
+    let uri = meta.content_uri.expect("a content_uri");
+    client
+        .static_file_content("production", code_id, &uri)
+        .await
+        .unwrap()
+}
+
+async fn primary_and_replicas(n: usize) -> (TestMaster, Vec<TestMaster>) {
+    let primary = TestMaster::builder()
+        .file_sync_primary()
+        .start()
+        .await
+        .unwrap();
+    let mut replicas = Vec::new();
+    for i in 0..n {
+        replicas.push(
+            TestMaster::builder()
+                .file_sync_replica_of(&primary, &format!("replica{i}.example.test"))
+                .start()
+                .await
+                .unwrap(),
+        );
+    }
+    (primary, replicas)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_publishes_under_load_every_catalog_and_file_is_one_version() {
+    let (primary, replicas) = primary_and_replicas(2).await;
+    let admin = primary.client_for(ADMIN_CERTNAME).unwrap();
+    stage(&primary, 0);
+    let first = publish(&admin).await;
+    assert_eq!(
+        first.environments["production"].status,
+        PublishStatus::Published
+    );
+
+    // Clients hammer the replicas (bounded loops) while versions are published.
+    let stop = Arc::new(AtomicBool::new(false));
+    let checked = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for (i, replica) in replicas.iter().enumerate() {
+        for j in 0..2 {
+            let certname = format!("node{i}{j}.example.test");
+            let client = replica.client_for(&certname).unwrap();
+            let (stop, checked) = (stop.clone(), checked.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut last = 0;
+                let mut seen = std::collections::HashMap::<String, u32>::new();
+                for _ in 0..5_000 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let catalog = client
+                        .catalog(
+                            &certname,
+                            "production",
+                            &facts(&certname),
+                            &CatalogOptions::default(),
+                        )
+                        .await
+                        .unwrap();
+                    let (code_id, n) = version_of(&catalog);
+                    // One code_id is always one version, and versions never go back.
+                    assert_eq!(*seen.entry(code_id.clone()).or_insert(n), n, "{code_id}");
+                    assert!(n >= last, "version {n} after {last}");
+                    last = n;
+                    let content = static_file(&client, &catalog, &code_id).await;
+                    assert_eq!(content, format!("version {n}\n").into_bytes(), "{code_id}");
+                    checked.fetch_add(1, Ordering::Relaxed);
+                }
+                seen
+            }));
+        }
+    }
+
+    let mut published = vec![first.environments["production"].code_id.clone()];
+    let observers: Vec<(Client, String)> = replicas
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let name = format!("observer{i}.example.test");
+            (r.client_for(&name).unwrap(), name)
+        })
+        .collect();
+    for n in 1..=20 {
+        stage(&primary, n);
+        let answer = publish(&admin).await;
+        let p = &answer.environments["production"];
+        assert_eq!(p.status, PublishStatus::Published, "version {n}");
+        // After the publish returns, every replica's next catalog names the new code_id.
+        for (client, name) in &observers {
+            let catalog = client
+                .catalog(name, "production", &facts(name), &CatalogOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                version_of(&catalog),
+                (p.code_id.clone(), n),
+                "replica {name}"
+            );
+            assert_eq!(
+                static_file(client, &catalog, &p.code_id).await,
+                format!("version {n}\n").into_bytes()
+            );
+            // file_content comes from the live version too.
+            assert_eq!(
+                client
+                    .file_content("production", "modules/m/f.txt")
+                    .await
+                    .unwrap(),
+                format!("version {n}\n").into_bytes()
+            );
+        }
+        published.push(p.code_id.clone());
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut all = std::collections::HashMap::<String, u32>::new();
+    for t in tasks {
+        for (code_id, n) in t.await.unwrap() {
+            assert_eq!(*all.entry(code_id.clone()).or_insert(n), n);
+            assert_eq!(published[n as usize], code_id, "version {n}");
+        }
+    }
+    assert!(
+        checked.load(Ordering::Relaxed) > 0,
+        "the replicas were hammered"
+    );
+    // An old version's files stay available by code_id (retention keeps them for an hour).
+    let (client, _) = &observers[0];
+    let old = client
+        .static_file_content("production", &published[3], "modules/m/files/f.txt")
+        .await
+        .unwrap();
+    assert_eq!(old, b"version 3\n");
+    // Publishing the same tree again changes nothing.
+    let again = publish(&admin).await;
+    assert_eq!(
+        again.environments["production"].status,
+        PublishStatus::Unchanged
+    );
+    assert_eq!(
+        &again.environments["production"].code_id,
+        published.last().unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_by_a_non_admin_is_forbidden_and_changes_nothing() {
+    let (primary, replicas) = primary_and_replicas(1).await;
+    stage(&primary, 1);
+    let v1 = publish(&primary.client_for(ADMIN_CERTNAME).unwrap()).await;
+    stage(&primary, 2);
+    // Any other certificate of the CA (a node, a replica).
+    for who in ["n1.example.test", "replica7.example.test"] {
+        let client = primary.client_for(who).unwrap();
+        let err = client.file_sync_publish(None).await.unwrap_err();
+        assert_eq!(err.status(), Some(403), "{who}: {err}");
+        // Puppetserver's text for a request its rules refuse.
+        let ClientError::Status { message, .. } = err else {
+            panic!("an HTTP status expected");
+        };
+        assert!(message.contains("Forbidden request"), "{message}");
+    }
+    let latest: Latest = primary
+        .client_for("n2.example.test")
+        .unwrap()
+        .file_sync_latest()
+        .await
+        .unwrap();
+    assert_eq!(
+        latest.environments["production"].code_id,
+        v1.environments["production"].code_id
+    );
+    let r = replicas[0].client_for("n3.example.test").unwrap();
+    let catalog = r
+        .catalog(
+            "n3.example.test",
+            "production",
+            &facts("n3.example.test"),
+            &CatalogOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(version_of(&catalog).1, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_sync_endpoints_need_a_certificate_and_sane_input() {
+    let (primary, _) = primary_and_replicas(0).await;
+    stage(&primary, 1);
+    let admin = primary.client_for(ADMIN_CERTNAME).unwrap();
+    let v1 = publish(&admin).await;
+    let code_id = v1.environments["production"].code_id.clone();
+    // No certificate: 403 on every file-sync endpoint.
+    let anonymous = primary.client(None).unwrap();
+    for path in [
+        "/file-sync/v1/latest".to_string(),
+        format!("/file-sync/v1/manifest/production/{code_id}"),
+        format!("/file-sync/v1/blob/{}", Digest::of(b"version 1\n")),
+    ] {
+        let a = anonymous.request("GET", &path, &[], vec![]).await.unwrap();
+        assert_eq!(a.status, 403, "{path}");
+    }
+    // A body over the endpoint's limit is refused while read: 413.
+    let big = vec![b' '; 8 * 1024];
+    let a = admin
+        .request(
+            "POST",
+            "/file-sync/v1/publish",
+            &[("content-type", "application/json")],
+            big,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 413);
+    // An environment that is not staged, a bad name, a wrong document.
+    let a = admin.file_sync_publish(Some("nosuch")).await.unwrap_err();
+    assert_eq!(a.status(), Some(404), "{a}");
+    for body in [
+        r#"{"environment": "../x"}"#,
+        r#"{"env": "production"}"#,
+        "nope",
+    ] {
+        let a = admin
+            .request(
+                "POST",
+                "/file-sync/v1/publish",
+                &[("content-type", "application/json")],
+                body.as_bytes().to_vec(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            a.status,
+            400,
+            "{body}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
+    }
+    let a = admin
+        .request("GET", "/file-sync/v1/blob/..%2F..%2Fx", &[], vec![])
+        .await
+        .unwrap();
+    assert_eq!(a.status, 400);
+    // A replica's typed calls: the manifest hashes to its code_id, blobs to their digest.
+    let client = primary.client_for("replica9.example.test").unwrap();
+    let id = CodeId::parse(&code_id).unwrap();
+    let manifest = client
+        .file_sync_manifest("production", &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(Digest::of(&manifest).to_string(), code_id);
+    let d = Digest::of(b"version 1\n");
+    assert_eq!(
+        client.file_sync_blob(&d).await.unwrap().unwrap(),
+        b"version 1\n"
+    );
+    assert_eq!(
+        client.file_sync_blob(&Digest::of(b"absent")).await.unwrap(),
+        None
+    );
+    let unknown = CodeId::parse(&"0".repeat(64)).unwrap();
+    assert_eq!(
+        client
+            .file_sync_manifest("production", &unknown)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_file_content_serves_retained_versions_and_404s_unknown_ones() {
+    let (primary, _) = primary_and_replicas(0).await;
+    let admin = primary.client_for(ADMIN_CERTNAME).unwrap();
+    stage(&primary, 1);
+    let v1 = publish(&admin).await.environments["production"]
+        .code_id
+        .clone();
+    stage(&primary, 2);
+    publish(&admin).await;
+    let client = primary.client_for("n1.example.test").unwrap();
+    let path = "modules/m/files/f.txt";
+    assert_eq!(
+        client
+            .static_file_content("production", &v1, path)
+            .await
+            .unwrap(),
+        b"version 1\n"
+    );
+    assert_eq!(
+        client
+            .file_content("production", "modules/m/f.txt")
+            .await
+            .unwrap(),
+        b"version 2\n"
+    );
+    for unknown in ["0".repeat(64), "urn:puppet:code-id:1".to_string()] {
+        let err = client
+            .static_file_content("production", &unknown, path)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(404), "{err}");
+        let ClientError::Status {
+            error: Some(body), ..
+        } = err
+        else {
+            panic!("Puppet's error body expected");
+        };
+        assert_eq!(body.issue_kind, "RESOURCE_NOT_FOUND");
+        assert!(body.message.contains(&unknown), "{}", body.message);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_is_reused_while_the_code_id_is_unchanged() {
+    let (primary, replicas) = primary_and_replicas(1).await;
+    let admin = primary.client_for(ADMIN_CERTNAME).unwrap();
+    stage(&primary, 1);
+    publish(&admin).await;
+    let replica = &replicas[0];
+    let compiler = replica.synced_compiler().unwrap();
+    let name = "n1.example.test";
+    let client = replica.client_for(name).unwrap();
+    let options = CatalogOptions::default();
+    let first = client
+        .catalog(name, "production", &facts(name), &options)
+        .await
+        .unwrap();
+    assert_eq!(compiler.compiles(), 1);
+    // Facts changing does not matter: the catalog is a function of the code.
+    let mut changed = facts(name);
+    changed
+        .values
+        .insert("os".into(), serde_json::json!({"family": "Debian"}));
+    let second = client
+        .catalog(name, "production", &changed, &options)
+        .await
+        .unwrap();
+    assert_eq!(compiler.compiles(), 1, "reused");
+    assert_eq!(version_of(&first), version_of(&second));
+    // Another node compiles; a new code_id compiles again.
+    let other = replica.client_for("n2.example.test").unwrap();
+    other
+        .catalog(
+            "n2.example.test",
+            "production",
+            &facts("n2.example.test"),
+            &options,
+        )
+        .await
+        .unwrap();
+    assert_eq!(compiler.compiles(), 2);
+    stage(&primary, 2);
+    publish(&admin).await;
+    let third = client
+        .catalog(name, "production", &facts(name), &options)
+        .await
+        .unwrap();
+    assert_eq!(compiler.compiles(), 3);
+    assert_eq!(version_of(&third).1, 2);
+}
+
+/// A primary whose blobs come out damaged when they hold "version 2".
+struct Corrupting(Arc<dyn FileSync>);
+
+#[async_trait]
+impl FileSync for Corrupting {
+    async fn publish(&self, e: Option<&str>) -> Result<PublishAnswer, ProtocolError> {
+        self.0.publish(e).await
+    }
+    async fn latest(&self) -> Result<Latest, ProtocolError> {
+        self.0.latest().await
+    }
+    async fn manifest(&self, e: &str, c: &CodeId) -> Result<Option<Vec<u8>>, ProtocolError> {
+        self.0.manifest(e, c).await
+    }
+    async fn blob(&self, d: &Digest) -> Result<Option<Vec<u8>>, ProtocolError> {
+        Ok(self.0.blob(d).await?.map(|b| {
+            if b == b"version 2\n" {
+                b"version X\n".to_vec()
+            } else {
+                b
+            }
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_refuses_a_corrupt_blob_and_keeps_serving_the_old_version() {
+    let primary = TestMaster::builder()
+        .file_sync_primary()
+        .services(|s| {
+            let inner = s.file_sync.take().unwrap();
+            s.file_sync = Some(Arc::new(Corrupting(inner)));
+        })
+        .start()
+        .await
+        .unwrap();
+    let replica = TestMaster::builder()
+        .file_sync_replica_of(&primary, "replica0.example.test")
+        .start()
+        .await
+        .unwrap();
+    let admin = primary.client_for(ADMIN_CERTNAME).unwrap();
+    stage(&primary, 1);
+    let v1 = publish(&admin).await.environments["production"]
+        .code_id
+        .clone();
+    let name = "n1.example.test";
+    let client = replica.client_for(name).unwrap();
+    let catalog = client
+        .catalog(name, "production", &facts(name), &CatalogOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(version_of(&catalog), (v1.clone(), 1));
+
+    stage(&primary, 2);
+    let v2 = publish(&admin).await.environments["production"]
+        .code_id
+        .clone();
+    let catalog = client
+        .catalog(name, "production", &facts(name), &CatalogOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        version_of(&catalog),
+        (v1.clone(), 1),
+        "the old version stays live"
+    );
+    let store = replica.code().unwrap().store();
+    assert!(
+        !store.has_blob(&Digest::of(b"version X\n")),
+        "nothing corrupt is stored"
+    );
+    assert!(!store.has_blob(&Digest::of(b"version 2\n")));
+    assert!(
+        store
+            .version("production", &CodeId::parse(&v2).unwrap())
+            .unwrap()
+            .is_none()
+    );
+    let err = client
+        .static_file_content("production", &v2, "modules/m/files/f.txt")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(
+        client
+            .file_content("production", "modules/m/f.txt")
+            .await
+            .unwrap(),
+        b"version 1\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_primary_is_down_serves_its_newest_version() {
+    let (primary, replicas) = primary_and_replicas(1).await;
+    stage(&primary, 1);
+    let v1 = publish(&primary.client_for(ADMIN_CERTNAME).unwrap())
+        .await
+        .environments["production"]
+        .code_id
+        .clone();
+    let name = "n1.example.test";
+    let client = replicas[0].client_for(name).unwrap();
+    let options = CatalogOptions::default();
+    client
+        .catalog(name, "production", &facts(name), &options)
+        .await
+        .unwrap();
+    primary.shutdown().await;
+    for _ in 0..3 {
+        let catalog = client
+            .catalog(name, "production", &facts(name), &options)
+            .await
+            .unwrap();
+        assert_eq!(version_of(&catalog), (v1.clone(), 1));
+        assert_eq!(static_file(&client, &catalog, &v1).await, b"version 1\n");
+    }
+}
