@@ -561,7 +561,7 @@ impl MasterSetup {
         certname: &str,
     ) -> Result<(Arc<CertificateAuthority>, TlsSource), MasterError> {
         let new_ca = !cadir.join("ca_crt.pem").exists();
-        let ca = Arc::new(CertificateAuthority::open_or_setup(&cadir, settings)?);
+        let ca = Arc::new(CertificateAuthority::open_or_setup(cadir, settings)?);
         if new_ca {
             let der = puppet_ca::certificate_der(&ca.ca_certificate_pem()?)?;
             tracing::info!(
@@ -586,8 +586,8 @@ impl MasterSetup {
                     alt.push(name.to_string());
                 }
             }
-            let (key, cert) = ca.generate(&certname, &alt)?;
-            ca.save_to_ssldir(&ssldir, &certname, &key, &cert)?;
+            let (key, cert) = ca.generate(certname, &alt)?;
+            ca.save_to_ssldir(ssldir, certname, &key, &cert)?;
             tracing::info!(
                 "created the master's certificate {} for {certname} (alt names {})",
                 cert_path.display(),

@@ -35,11 +35,23 @@ pub enum MasterError {
     Ca(#[from] puppet_ca::CaError),
     /// The file sync store could not be opened.
     #[error("file sync: {0}")]
-    FileSync(#[from] puppet_filesync::Error),
+    FileSync(Box<puppet_filesync::Error>),
     /// The HTTPS side failed (TLS material, bind).
     #[error(transparent)]
     Server(#[from] puppet_protocol::server::ServerError),
     /// A client (of a file sync primary, or for the test master) could not be made.
     #[error("client: {0}")]
-    Client(#[from] puppet_protocol::client::ClientError),
+    Client(Box<puppet_protocol::client::ClientError>),
+}
+
+impl From<puppet_filesync::Error> for MasterError {
+    fn from(e: puppet_filesync::Error) -> Self {
+        MasterError::FileSync(Box::new(e))
+    }
+}
+
+impl From<puppet_protocol::client::ClientError> for MasterError {
+    fn from(e: puppet_protocol::client::ClientError) -> Self {
+        MasterError::Client(Box::new(e))
+    }
 }

@@ -87,9 +87,9 @@ fn store_error(e: puppet_filesync::Error) -> ProtocolError {
 #[derive(Debug, thiserror::Error)]
 enum SyncError {
     #[error("{0}")]
-    Client(#[from] ClientError),
+    Client(Box<ClientError>),
     #[error("{0}")]
-    Store(#[from] puppet_filesync::Error),
+    Store(Box<puppet_filesync::Error>),
     #[error("the primary does not have version {code_id} of {environment} any more")]
     Gone {
         environment: String,
@@ -97,6 +97,18 @@ enum SyncError {
     },
     #[error("{0}")]
     Task(String),
+}
+
+impl From<ClientError> for SyncError {
+    fn from(e: ClientError) -> Self {
+        SyncError::Client(Box::new(e))
+    }
+}
+
+impl From<puppet_filesync::Error> for SyncError {
+    fn from(e: puppet_filesync::Error) -> Self {
+        SyncError::Store(Box::new(e))
+    }
 }
 
 struct Replica {
