@@ -506,7 +506,11 @@ impl MasterSetup {
                     .connect_timeout(Duration::from_secs(5))
                     .build()?;
                 let store = open_store(&vardir)?;
-                Some(SyncedCode::replica(store, client))
+                Some(SyncedCode::replica(
+                    store,
+                    client,
+                    Some(ssldir.join("crl.pem")),
+                ))
             }
         };
         if let Some(code) = &code {

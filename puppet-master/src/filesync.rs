@@ -121,7 +121,12 @@ struct Replica {
     completed: AtomicU64,
     down: AtomicBool,
     failed_at: Mutex<Option<Instant>>,
+    /// Where the primary's CRL is kept (the replica's TLS reads it), and when it was fetched.
+    crl: Option<(PathBuf, Mutex<Option<Instant>>)>,
 }
+
+/// How often a replica fetches the primary's CRL.
+const CRL_EVERY: Duration = Duration::from_secs(60);
 
 /// The versioned code a master serves: its store, and whether it is the primary (publishes
 /// from a staging codedir) or a replica (copies the primary's versions).
@@ -153,8 +158,9 @@ impl SyncedCode {
     }
 
     /// A replica: copies into `store` the versions of the primary that `primary` (a client
-    /// with the replica's certificate) reaches.
-    pub fn replica(store: Store, primary: Client) -> Arc<SyncedCode> {
+    /// with the replica's certificate) reaches. With `crl_path`, the primary's CRL is fetched
+    /// there every minute (written atomically; the replica's TLS re-reads it when it changes).
+    pub fn replica(store: Store, primary: Client, crl_path: Option<PathBuf>) -> Arc<SyncedCode> {
         Arc::new(SyncedCode {
             store,
             staging: None,
@@ -165,6 +171,7 @@ impl SyncedCode {
                 completed: AtomicU64::new(0),
                 down: AtomicBool::new(false),
                 failed_at: Mutex::new(None),
+                crl: crl_path.map(|p| (p, Mutex::new(None))),
             }),
         })
     }
@@ -200,6 +207,15 @@ impl SyncedCode {
                 *lock(&r.failed_at) = None;
                 if r.down.swap(false, Ordering::SeqCst) {
                     tracing::info!("file sync: the primary is reachable again");
+                }
+                if let Some((path, fetched)) = &r.crl {
+                    let due = lock(fetched).is_none_or(|t| t.elapsed() >= CRL_EVERY);
+                    if due {
+                        *lock(fetched) = Some(Instant::now());
+                        let client = r.primary.clone();
+                        let path = path.clone();
+                        tokio::spawn(async move { refresh_crl(&client, &path).await });
+                    }
                 }
             }
             Err(e) => {
@@ -326,6 +342,44 @@ impl SyncedCode {
         self.refresh().await;
         let store = self.store.clone();
         blocking(move || store.environments().map_err(store_error)).await
+    }
+}
+
+/// Fetches the primary's CRL and writes it to `path` (temp file, fsync, rename) when it
+/// changed.
+async fn refresh_crl(primary: &Client, path: &Path) {
+    let pem = match primary.crl().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("file sync: cannot fetch the primary's CRL: {e}");
+            return;
+        }
+    };
+    if !pem.contains("-----BEGIN X509 CRL-----") {
+        tracing::warn!(
+            "file sync: the primary's CRL is not a PEM CRL; keeping {}",
+            path.display()
+        );
+        return;
+    }
+    let path = path.to_path_buf();
+    let written = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+        if std::fs::read_to_string(&path).is_ok_and(|old| old == pem) {
+            return Ok(false);
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, pem.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(true)
+    })
+    .await;
+    match written {
+        Ok(Ok(true)) => tracing::info!("file sync: updated the CRL from the primary"),
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => tracing::warn!("file sync: cannot write the CRL: {e}"),
+        Err(e) => tracing::warn!("file sync: CRL task: {e}"),
     }
 }
 

@@ -217,7 +217,7 @@ impl TestMasterBuilder {
                 // The replica presents its own certificate to the primary.
                 let client = Client::new(*primary, "localhost", ca_pem, own_identity.as_ref())?;
                 let store = puppet_filesync::Store::open(dir.path().join("filesync"))?;
-                Some(SyncedCode::replica(store, client))
+                Some(SyncedCode::replica(store, client, None))
             }
         };
         let mut compiler = None;

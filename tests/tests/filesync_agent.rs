@@ -208,6 +208,56 @@ async fn real_agent_gets_the_files_of_its_catalogs_code_id_from_a_replica() {
         let catalog = replica.storage.last_catalog(AGENT).unwrap().unwrap();
         assert_eq!(catalog.code_id, Some(serde_json::json!(code_id)));
     }
-    replica_running.shutdown().await;
+
+    // A certificate revoked on the primary is refused by the replica once it has fetched the
+    // primary's CRL (on its first check after a start, then every minute).
+    let (key_pem, cert_pem) = ca.generate("revoked.example.test", &[]).unwrap();
+    let revoked = Identity { cert_pem, key_pem };
+    ca.revoke("revoked.example.test").unwrap();
+    let (replica2, replica2_running) = {
+        replica_running.shutdown().await;
+        start(
+            &replica_dir,
+            &format!(
+                "[server]\ncertname = replica1.example.test\nfile_sync = replica\n\
+                 file_sync_primary = https://localhost:{primary_port}\n"
+            ),
+        )
+        .await
+    };
+    let node = |id: &Identity| {
+        Client::new(
+            replica2_running.local_addr(),
+            "localhost",
+            &ca.ca_certificate_pem().unwrap(),
+            Some(id),
+        )
+        .unwrap()
+    };
+    let (key_pem, cert_pem) = ca.generate("n1.example.test", &[]).unwrap();
+    let good = node(&Identity { cert_pem, key_pem });
+    good.file_content("production", "modules/m/f.txt")
+        .await
+        .unwrap();
+    let primary_crl = primary.cadir.as_ref().unwrap().join("ca_crl.pem");
+    let mut same = false;
+    for _ in 0..100 {
+        same = std::fs::read(&primary_crl).unwrap() == std::fs::read(ssl.join("crl.pem")).unwrap();
+        if same {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(same, "the replica fetched the primary's CRL");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        node(&revoked)
+            .file_content("production", "modules/m/f.txt")
+            .await
+            .is_err(),
+        "a revoked certificate is refused by the replica"
+    );
+    drop(replica2);
+    replica2_running.shutdown().await;
     primary_running.shutdown().await;
 }
