@@ -554,3 +554,104 @@ async fn a_replica_whose_primary_is_down_serves_its_newest_version() {
         assert_eq!(static_file(&client, &catalog, &v1).await, b"version 1\n");
     }
 }
+
+mod confdir {
+    use puppet_master::MasterError;
+    use puppet_master::confdir::{MasterSetup, PuppetConf};
+
+    fn setup(conf: &str) -> (tempfile::TempDir, Result<MasterSetup, MasterError>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("puppet.conf"), conf).unwrap();
+        let s = MasterSetup::from_confdir(dir.path());
+        (dir, s)
+    }
+
+    fn message(r: Result<MasterSetup, MasterError>) -> String {
+        match r {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("expected an error"),
+        }
+    }
+
+    #[test]
+    fn the_file_sync_settings_are_known_settings() {
+        let conf = PuppetConf::parse(
+            "[server]\nfile_sync = primary\nstaging_codedir = /x\nfile_sync_primary = https://p:8140\n",
+        );
+        assert_eq!(conf.warnings(), []);
+        assert_eq!(conf.server("file_sync"), Some("primary"));
+    }
+
+    #[test]
+    fn a_primary_from_a_confdir_stages_in_code_staging() {
+        let (dir, s) =
+            setup("[server]\ncertname = p.example.test\nkeylength = 2048\nfile_sync = primary\n");
+        let s = s.unwrap();
+        assert!(s.ca.is_some() && s.code.is_some());
+        assert!(
+            dir.path()
+                .join("code-staging/environments/production")
+                .is_dir()
+        );
+        assert_eq!(
+            s.code.unwrap().store().root(),
+            dir.path().join("data/filesync")
+        );
+    }
+
+    #[test]
+    fn a_wrong_file_sync_value_is_refused_naming_the_setting() {
+        let (_dir, s) = setup("[server]\ncertname = p.example.test\nfile_sync = yes\n");
+        let m = message(s);
+        assert!(m.contains("file_sync") && m.contains("\"yes\""), "{m}");
+    }
+
+    #[test]
+    fn a_replica_never_creates_a_ca_and_names_what_it_lacks() {
+        let (dir, s) = setup(
+            "[server]\ncertname = r.example.test\nfile_sync = replica\nfile_sync_primary = https://p.example.test:8140\n",
+        );
+        let m = message(s);
+        assert!(m.contains("ssl/certs/r.example.test.pem"), "{m}");
+        assert!(!dir.path().join("ca").exists(), "no CA made");
+        assert!(!dir.path().join("ssl/certs/r.example.test.pem").exists());
+    }
+
+    #[test]
+    fn a_replica_needs_an_https_primary() {
+        // A replica's ssldir made with a CA elsewhere.
+        let ca_dir = tempfile::tempdir().unwrap();
+        let ca = puppet_ca::CertificateAuthority::setup(
+            ca_dir.path(),
+            puppet_ca::CaSettings {
+                key: puppet_ca::KeyType::EcP256,
+                ..puppet_ca::CaSettings::new("Puppet CA: p")
+            },
+        )
+        .unwrap();
+        for (conf, expect) in [
+            ("", "file_sync_primary = https://HOST:PORT"),
+            (
+                "file_sync_primary = http://p.example.test:8140\n",
+                "http://",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let ssl = dir.path().join("ssl");
+            let (key, cert) = ca.generate("r.example.test", &[]).unwrap_or_else(|_| {
+                ca.clean("r.example.test").unwrap();
+                ca.generate("r.example.test", &[]).unwrap()
+            });
+            ca.save_to_ssldir(&ssl, "r.example.test", &key, &cert)
+                .unwrap();
+            std::fs::copy(ca_dir.path().join("ca_crl.pem"), ssl.join("crl.pem")).unwrap();
+            std::fs::write(
+                dir.path().join("puppet.conf"),
+                format!("[server]\ncertname = r.example.test\nfile_sync = replica\n{conf}"),
+            )
+            .unwrap();
+            let m = message(MasterSetup::from_confdir(dir.path()));
+            assert!(m.contains(expect), "{m}");
+        }
+    }
+}
