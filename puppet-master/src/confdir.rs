@@ -34,7 +34,8 @@
 //! - `replica`: `file_sync_primary = https://HOST:PORT` names the primary; the replica has
 //!   no CA: its certificate, signed by the primary's CA, is in its ssldir as Puppet lays it
 //!   out (`certs/<certname>.pem`, `private_keys/<certname>.pem`, `certs/ca.pem`, `crl.pem`),
-//!   and its copy of the primary's versions in `$vardir/filesync`.
+//!   and its copy of the primary's versions in `$vardir/filesync` ([`bootstrap_replica`] asks
+//!   the primary's CA for the certificate when it is absent).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -639,4 +640,163 @@ fn parse_primary(url: &str) -> Option<(String, u16)> {
         Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
         None => Some((rest.to_string(), 8140)),
     }
+}
+
+/// Gets a file sync replica its certificate from the primary's CA, as an agent does, when
+/// `DIR/puppet.conf` says `file_sync = replica` and the replica's certificate is absent:
+/// the key (`private_keys/<certname>.pem`, 0600; kept when it exists; `keylength` bits, or
+/// EC P-256 with `key_type = ec`), a CSR with `dns_alt_names` submitted to
+/// `file_sync_primary`, the signed certificate waited for (up to `wait`: sign it on the
+/// primary, or autosign it there), then the certificate and the CRL written beside the CA
+/// certificate. The trust anchor `certs/ca.pem` must be there already (copied from the
+/// primary): nothing is trusted on first use. Returns whether a certificate was obtained
+/// (`false`: not a replica, or it has one).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("puppet.conf"), "[server]\nfile_sync = off\n").unwrap();
+/// let got = puppet_master::confdir::bootstrap_replica(dir.path(), std::time::Duration::ZERO).await;
+/// assert!(!got.unwrap());
+/// # });
+/// ```
+pub async fn bootstrap_replica(dir: &Path, wait: Duration) -> Result<bool, MasterError> {
+    let conf_path = dir.join("puppet.conf");
+    let conf = match std::fs::read_to_string(&conf_path) {
+        Ok(t) => PuppetConf::parse(&t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(MasterError::Io {
+                what: format!("read {}", conf_path.display()),
+                source,
+            });
+        }
+    };
+    if conf.server("file_sync") != Some("replica") {
+        return Ok(false);
+    }
+    let certname = conf
+        .server("certname")
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(hostname);
+    puppet_ca::validate_certname(&certname)
+        .map_err(|e| config_error(&conf_path, format!("certname: {e}")))?;
+    let ssldir = conf
+        .server("ssldir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("ssl"));
+    let cert_path = ssldir.join("certs").join(format!("{certname}.pem"));
+    if cert_path.is_file() {
+        return Ok(false);
+    }
+    let ca_path = ssldir.join("certs/ca.pem");
+    let ca_pem = std::fs::read_to_string(&ca_path).map_err(|e| {
+        config_error(
+            &conf_path,
+            format!(
+                "file_sync = replica: cannot read the primary's CA certificate {} ({e}): copy it from the primary first",
+                ca_path.display()
+            ),
+        )
+    })?;
+    let url = conf.server("file_sync_primary").ok_or_else(|| {
+        config_error(
+            &conf_path,
+            "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
+        )
+    })?;
+    let (host, port) = parse_primary(url).ok_or_else(|| {
+        config_error(
+            &conf_path,
+            format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
+        )
+    })?;
+    let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
+    let key_type = match (conf.server("key_type"), conf.server("keylength")) {
+        (Some("ec"), _) => KeyType::EcP256,
+        (_, Some(bits)) => KeyType::Rsa(bits.parse().map_err(|_| {
+            config_error(&conf_path, format!("keylength: invalid number {bits:?}"))
+        })?),
+        _ => KeyType::default(),
+    };
+    let mut builder = puppet_ca::CsrBuilder::new(&certname)?
+        .key_type(key_type)
+        .dns_alt_names(
+            conf.server("dns_alt_names")
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty()),
+        );
+    let existing_key = std::fs::read(&key_path).ok();
+    if let Some(k) = &existing_key {
+        builder = builder.key_pem(k.clone());
+    }
+    let made = tokio::task::spawn_blocking(move || builder.build())
+        .await
+        .map_err(|e| config_error(&conf_path, format!("key generation: {e}")))??;
+    if existing_key.is_none() {
+        write_private(&key_path, made.key_pem.as_bytes(), 0o600)?;
+    }
+    let client = puppet_protocol::client::Client::builder(&host, port)
+        .ca_pem(&ca_pem)
+        .connect_timeout(Duration::from_secs(10))
+        .build()?;
+    let start = std::time::Instant::now();
+    let mut submitted = false;
+    let cert = loop {
+        if let Some(cert) = client.certificate(&certname).await? {
+            break cert;
+        }
+        if !submitted {
+            client.submit_csr(&certname, &made.csr_pem).await?;
+            tracing::info!("submitted a certificate request for {certname} to {url}");
+            submitted = true;
+            continue;
+        }
+        if start.elapsed() >= wait {
+            return Err(config_error(
+                &conf_path,
+                format!(
+                    "the primary's CA has not signed {certname} within {wait:?}: sign it there (puppet-ca sign --certname {certname}) and start again"
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500).min(wait)).await;
+    };
+    let crl = client.crl().await?;
+    write_private(&cert_path, cert.as_bytes(), 0o644)?;
+    write_private(&ssldir.join("crl.pem"), crl.as_bytes(), 0o644)?;
+    tracing::info!(
+        "file sync: got the certificate {} from the primary's CA",
+        cert_path.display()
+    );
+    Ok(true)
+}
+
+/// Writes `bytes` to `path` with `mode` (temp file in the same directory, fsync, rename),
+/// creating the directory (0750 for `private_keys`, as Puppet makes it).
+fn write_private(path: &Path, bytes: &[u8], mode: u32) -> Result<(), MasterError> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let io = |what: String| move |source| MasterError::Io { what, source };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+    if mode == 0o600 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
+            .map_err(io(format!("chmod {}", dir.display())))?;
+    }
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(io(format!("write in {}", dir.display())))?;
+    let what = format!("write {}", path.display());
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|()| tmp.write_all(bytes))
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(io(what.clone()))?;
+    tmp.persist(path).map_err(|e| MasterError::Io {
+        what,
+        source: e.error,
+    })?;
+    Ok(())
 }

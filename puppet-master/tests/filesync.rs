@@ -655,3 +655,131 @@ mod confdir {
         }
     }
 }
+
+mod bootstrap {
+    use std::time::Duration;
+
+    use puppet_master::confdir::{MasterSetup, bootstrap_replica};
+    use puppet_master::testing::{ADMIN_CERTNAME, TestMaster};
+    use puppet_protocol::client::CatalogOptions;
+
+    /// A replica confdir holding only the primary's CA certificate.
+    fn replica_confdir(primary: &TestMaster) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("ssl/certs")).unwrap();
+        std::fs::write(dir.path().join("ssl/certs/ca.pem"), primary.ca_pem()).unwrap();
+        std::fs::write(
+            dir.path().join("puppet.conf"),
+            format!(
+                "[server]\ncertname = replica5.example.test\ndns_alt_names = replica5.example.test,localhost\n\
+                 key_type = ec\nfile_sync = replica\nfile_sync_primary = https://localhost:{}\n",
+                primary.addr().port()
+            ),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replica_without_a_certificate_gets_one_from_the_primarys_ca() {
+        let primary = TestMaster::builder()
+            .file_sync_primary()
+            .ca_settings(|s| {
+                // A replica asks for its own names, as a compile master does.
+                s.autosign = puppet_ca::Autosign::On;
+                s.allow_subject_alt_names = true;
+            })
+            .start()
+            .await
+            .unwrap();
+        super::stage(&primary, 1);
+        super::publish(&primary.client_for(ADMIN_CERTNAME).unwrap()).await;
+        let dir = replica_confdir(&primary);
+        let got = bootstrap_replica(dir.path(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(got);
+        let key = dir
+            .path()
+            .join("ssl/private_keys/replica5.example.test.pem");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(dir.path().join("ssl/crl.pem").is_file());
+        let status = primary
+            .ca()
+            .status("replica5.example.test")
+            .unwrap()
+            .unwrap();
+        assert!(
+            status.dns_alt_names.iter().any(|n| n == "DNS:localhost"),
+            "{:?}",
+            status.dns_alt_names
+        );
+        // Has one now: nothing more to do.
+        assert!(!bootstrap_replica(dir.path(), Duration::ZERO).await.unwrap());
+
+        let setup = MasterSetup::from_confdir(dir.path()).unwrap();
+        assert!(setup.ca.is_none() && !dir.path().join("ca").exists());
+        let running = setup
+            .master
+            .bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let client = puppet_protocol::client::Client::new(
+            running.local_addr(),
+            "localhost",
+            primary.ca_pem(),
+            Some(&primary.identity("n1.example.test").unwrap()),
+        )
+        .unwrap();
+        let catalog = client
+            .catalog(
+                "n1.example.test",
+                "production",
+                &super::facts("n1.example.test"),
+                &CatalogOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(super::version_of(&catalog).1, 1);
+        running.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unsigned_replica_request_is_left_pending_with_a_clear_error() {
+        let primary = TestMaster::builder()
+            .file_sync_primary()
+            .ca_settings(|s| s.allow_subject_alt_names = true)
+            .start()
+            .await
+            .unwrap();
+        let dir = replica_confdir(&primary);
+        let err = bootstrap_replica(dir.path(), Duration::from_millis(600))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sign it there"), "{err}");
+        assert!(
+            primary
+                .ca()
+                .csr_pem("replica5.example.test")
+                .unwrap()
+                .is_some()
+        );
+        // Without the CA certificate nothing is trusted on first use.
+        std::fs::remove_file(dir.path().join("ssl/certs/ca.pem")).unwrap();
+        std::fs::remove_file(
+            dir.path()
+                .join("ssl/private_keys/replica5.example.test.pem"),
+        )
+        .unwrap();
+        let err = bootstrap_replica(dir.path(), Duration::ZERO)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ca.pem"), "{err}");
+    }
+}
