@@ -519,6 +519,7 @@ impl MasterSetup {
                 &mut services,
                 code.clone(),
                 crate::DataCompiler::new(&environments),
+                Some(storage.clone()),
             );
         }
         let admins = conf

@@ -476,6 +476,9 @@ struct Reused {
 pub struct SyncedCompiler {
     code: Arc<SyncedCode>,
     compiler: DataCompiler,
+    /// Where the catalogs served are archived: after a restart, a node's last catalog is
+    /// reused when it was compiled from the live code_id.
+    storage: Option<crate::FsStorage>,
     reuse: Arc<Mutex<HashMap<(String, String), Reused>>>,
     compiles: Arc<AtomicU64>,
 }
@@ -487,9 +490,42 @@ impl SyncedCompiler {
         SyncedCompiler {
             code,
             compiler,
+            storage: None,
             reuse: Arc::default(),
             compiles: Arc::default(),
         }
+    }
+
+    /// Reuses, after a restart, the last catalog `storage` archived for a node when it was
+    /// compiled from the live code_id (and carries the static metadata the request needs).
+    pub fn with_storage(mut self, storage: crate::FsStorage) -> SyncedCompiler {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// The node's archived catalog, when it is one of `code_id` in `env` whose static
+    /// metadata uses `checksum`.
+    async fn archived(
+        &self,
+        certname: &str,
+        env: &str,
+        code_id: &CodeId,
+        checksum: &str,
+    ) -> Option<Catalog> {
+        let storage = self.storage.clone()?;
+        let name = certname.to_string();
+        let catalog = tokio::task::spawn_blocking(move || storage.last_catalog(&name))
+            .await
+            .ok()?
+            .ok()??;
+        let same_code = catalog.code_id.as_ref().and_then(|v| v.as_str()) == Some(code_id.as_str());
+        let same_env = catalog.environment.as_deref() == Some(env);
+        let metadata = catalog.metadata.as_ref()?;
+        let same_checksum = metadata
+            .values()
+            .all(|m| m.pointer("/checksum/type").and_then(|t| t.as_str()) == Some(checksum));
+        (same_code && same_env && same_checksum && catalog.recursive_metadata.is_some())
+            .then_some(catalog)
     }
 
     /// How many catalogs were compiled (not reused) so far.
@@ -508,6 +544,25 @@ impl CatalogCompiler for SyncedCompiler {
             if hit.code_id == v.code_id && hit.checksum == checksum {
                 return Ok(Catalog::clone(&hit.catalog));
             }
+        }
+        if let Some(catalog) = self
+            .archived(
+                &request.certname,
+                &request.environment,
+                &v.code_id,
+                &checksum,
+            )
+            .await
+        {
+            lock(&self.reuse).insert(
+                key,
+                Reused {
+                    code_id: v.code_id,
+                    checksum,
+                    catalog: Arc::new(catalog.clone()),
+                },
+            );
+            return Ok(catalog);
         }
         // Always with the static metadata (the route strips it for an agent that did not
         // ask), so the kept catalog suits every request.
@@ -708,16 +763,23 @@ impl CaService for ReplicaCa {
 }
 
 /// Replaces the compiler and the file server of `services` by those of file sync over
-/// `code` (the compiler keeps `compiler`'s caches), and, for a primary, sets the
-/// `/file-sync/v1` service.
+/// `code` (the compiler keeps `compiler`'s caches, and reuses the catalogs `storage` archived
+/// after a restart), and, for a primary, sets the `/file-sync/v1` service. Returns the
+/// compiler (to count its compiles).
 pub fn use_file_sync(
     services: &mut puppet_protocol::server::Services,
     code: Arc<SyncedCode>,
     compiler: DataCompiler,
-) {
+    storage: Option<crate::FsStorage>,
+) -> SyncedCompiler {
+    let mut synced = SyncedCompiler::new(code.clone(), compiler);
+    if let Some(storage) = storage {
+        synced = synced.with_storage(storage);
+    }
     services.files = Arc::new(SyncedFileServer::new(code.clone()));
-    services.compiler = Arc::new(SyncedCompiler::new(code.clone(), compiler));
+    services.compiler = Arc::new(synced.clone());
     if code.staging.is_some() {
         services.file_sync = Some(Arc::new(PrimaryFileSync::new(code)));
     }
+    synced
 }

@@ -222,14 +222,12 @@ impl TestMasterBuilder {
         };
         let mut compiler = None;
         if let Some(code) = &code {
-            let c = SyncedCompiler::new(code.clone(), crate::DataCompiler::new(&environments));
-            crate::filesync::use_file_sync(
+            compiler = Some(crate::filesync::use_file_sync(
                 &mut services,
                 code.clone(),
                 crate::DataCompiler::new(&environments),
-            );
-            services.compiler = Arc::new(c.clone());
-            compiler = Some(c);
+                Some(storage.clone()),
+            ));
         }
         for f in self.services {
             f(&mut services);

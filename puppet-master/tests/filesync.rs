@@ -783,3 +783,98 @@ mod bootstrap {
         assert!(err.contains("ca.pem"), "{err}");
     }
 }
+
+mod restart {
+    use puppet_master::confdir::MasterSetup;
+    use puppet_protocol::client::{CatalogOptions, Client, Identity};
+
+    const NAME: &str = "p.example.test";
+
+    async fn catalog(
+        setup: &MasterSetup,
+        publish: bool,
+    ) -> (
+        puppet_catalog::Catalog,
+        puppet_protocol::server::RunningMaster,
+    ) {
+        let running = setup
+            .master
+            .bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap();
+        let ssl = &setup.ssldir;
+        // The master's own certificate: the default admin, and a node as any other.
+        let client = Client::new(
+            running.local_addr(),
+            "localhost",
+            &read(ssl.join("../ca/ca_crt.pem")),
+            Some(&Identity {
+                cert_pem: read(ssl.join(format!("certs/{NAME}.pem"))),
+                key_pem: read(ssl.join(format!("private_keys/{NAME}.pem"))),
+            }),
+        )
+        .unwrap();
+        if publish {
+            client.file_sync_publish(None).await.unwrap();
+        }
+        let c = client
+            .catalog(
+                NAME,
+                "production",
+                &super::facts(NAME),
+                &CatalogOptions::default(),
+            )
+            .await
+            .unwrap();
+        (c, running)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_catalog_is_reused_across_a_restart_while_the_code_id_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("puppet.conf"),
+            format!("[server]\ncertname = {NAME}\nkeylength = 2048\nfile_sync = primary\n"),
+        )
+        .unwrap();
+        let staging = dir.path().join("code-staging");
+        let stage = |n: u32| {
+            let env = staging.join("environments/production");
+            std::fs::create_dir_all(env.join("modules/m/files")).unwrap();
+            std::fs::write(env.join("modules/m/files/f.txt"), format!("version {n}\n")).unwrap();
+            std::fs::write(
+                env.join("resources.json"),
+                format!(
+                    r#"{{"classes": {{"base": [
+                      {{"type": "File", "title": "/tmp/fs-test", "parameters": {{"source": "puppet:///modules/m/f.txt"}}}},
+                      {{"type": "Notify", "title": "version {n}"}}]}},
+                     "nodes": [{{"certname": "*", "classes": ["base"]}}]}}"#
+                ),
+            )
+            .unwrap();
+        };
+        stage(1);
+        let setup = MasterSetup::from_confdir(dir.path()).unwrap();
+        let (first, running) = catalog(&setup, true).await;
+        running.shutdown().await;
+        setup.storage.flush().await;
+        drop(setup);
+
+        let setup = MasterSetup::from_confdir(dir.path()).unwrap();
+        let (again, running) = catalog(&setup, false).await;
+        assert_eq!(
+            again.catalog_uuid, first.catalog_uuid,
+            "served again, not compiled"
+        );
+        assert_eq!(again.code_id, first.code_id);
+        running.shutdown().await;
+
+        stage(2);
+        let (new, running) = catalog(&setup, true).await;
+        assert_ne!(new.catalog_uuid, first.catalog_uuid);
+        assert_ne!(new.code_id, first.code_id);
+        assert_eq!(super::version_of(&new).1, 2);
+        running.shutdown().await;
+    }
+}
