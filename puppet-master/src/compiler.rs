@@ -209,12 +209,11 @@ impl DataCompiler {
         doc: &std::path::Path,
     ) -> std::io::Result<Result<Arc<Catalog>, ProtocolError>> {
         let now = stamp(doc);
-        if let Some(now) = now {
-            if let Some(hit) = lock(&self.catalogs).get(doc) {
-                if hit.stamp == now {
-                    return Ok(Ok(hit.catalog.clone()));
-                }
-            }
+        if let Some(now) = now
+            && let Some(hit) = lock(&self.catalogs).get(doc)
+            && hit.stamp == now
+        {
+            return Ok(Ok(hit.catalog.clone()));
         }
         let bytes = std::fs::read(doc)?;
         let mut catalog = match Catalog::from_json(&bytes) {
@@ -249,12 +248,11 @@ impl DataCompiler {
         req: &CompileRequest,
     ) -> Result<(Arc<Value>, String), ProtocolError> {
         let now = stamp(data_path);
-        if let Some(now) = now {
-            if let Some(hit) = lock(&self.cache).get(data_path) {
-                if hit.stamp == now {
-                    return Ok((hit.data.clone(), hit.code_id.clone()));
-                }
-            }
+        if let Some(now) = now
+            && let Some(hit) = lock(&self.cache).get(data_path)
+            && hit.stamp == now
+        {
+            return Ok((hit.data.clone(), hit.code_id.clone()));
         }
         let bytes = match std::fs::read(data_path) {
             Ok(b) => b,

@@ -540,10 +540,11 @@ impl CatalogCompiler for SyncedCompiler {
         let v = self.code.live(&request.environment).await?;
         let checksum = pick_checksum(&request.checksum_types);
         let key = (request.certname.clone(), request.environment.clone());
-        if let Some(hit) = lock(&self.reuse).get(&key) {
-            if hit.code_id == v.code_id && hit.checksum == checksum {
-                return Ok(Catalog::clone(&hit.catalog));
-            }
+        if let Some(hit) = lock(&self.reuse).get(&key)
+            && hit.code_id == v.code_id
+            && hit.checksum == checksum
+        {
+            return Ok(Catalog::clone(&hit.catalog));
         }
         if let Some(catalog) = self
             .archived(
@@ -607,10 +608,10 @@ impl FileSync for PrimaryFileSync {
             ProtocolError::NotFound("This master is not a file sync primary".into())
         })?;
         let envs_dir = staging.join("environments");
-        if let Some(env) = environment {
-            if !envs_dir.join(env).is_dir() {
-                return Err(ProtocolError::EnvironmentNotFound(env.to_string()));
-            }
+        if let Some(env) = environment
+            && !envs_dir.join(env).is_dir()
+        {
+            return Err(ProtocolError::EnvironmentNotFound(env.to_string()));
         }
         let store = self.code.store.clone();
         let only = environment.map(String::from);

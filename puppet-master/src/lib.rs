@@ -7,6 +7,8 @@
 //!   modules;
 //! - [`FsStorage`]: each node's last facts and catalog, every report, the file bucket, on disk;
 //! - [`LocalCa`]: the CA endpoints over a [`puppet_ca::CertificateAuthority`];
+//! - [`filesync`]: file sync, a primary and its replicas serving versions of the code by
+//!   code_id (`file_sync = primary | replica` in `puppet.conf`);
 //! - [`confdir::MasterSetup`]: all of the above composed from a Puppet confdir, as the
 //!   `puppet-master` binary runs it;
 //! - `testing::TestMaster` (feature `testing`): an in-process master for harness tests.
