@@ -125,6 +125,9 @@ struct Replica {
     crl: Option<(PathBuf, Mutex<Option<Instant>>)>,
 }
 
+/// Connections a replica fetches blobs over in parallel (a first copy of a large tree).
+const FETCH_LANES: usize = 4;
+
 /// How often a replica fetches the primary's CRL.
 const CRL_EVERY: Duration = Duration::from_secs(60);
 
@@ -262,19 +265,38 @@ impl SyncedCode {
                     })?,
             };
             let manifest = Manifest::parse(&bytes)?;
-            for digest in self.store.missing_blobs(&manifest) {
-                let content =
-                    primary
-                        .file_sync_blob(&digest)
-                        .await?
-                        .ok_or_else(|| SyncError::Gone {
-                            environment: env.clone(),
-                            code_id: code_id.to_string(),
-                        })?;
+            let missing = self.store.missing_blobs(&manifest);
+            // A few connections in parallel when there are many blobs (a first copy).
+            let lanes = if missing.len() > 16 { FETCH_LANES } else { 1 };
+            let mut tasks = tokio::task::JoinSet::new();
+            for lane in 0..lanes {
+                let client = if lane == 0 {
+                    primary.clone()
+                } else {
+                    primary.with_own_connection()
+                };
+                let digests: Vec<Digest> =
+                    missing.iter().skip(lane).step_by(lanes).copied().collect();
                 let store = self.store.clone();
-                tokio::task::spawn_blocking(move || store.put_blob(&digest, &content[..]))
-                    .await
-                    .map_err(|e| SyncError::Task(e.to_string()))??;
+                let gone = SyncError::Gone {
+                    environment: env.clone(),
+                    code_id: code_id.to_string(),
+                };
+                tasks.spawn(async move {
+                    for digest in digests {
+                        let Some(content) = client.file_sync_blob(&digest).await? else {
+                            return Err(gone);
+                        };
+                        let store = store.clone();
+                        tokio::task::spawn_blocking(move || store.put_blob(&digest, &content[..]))
+                            .await
+                            .map_err(|e| SyncError::Task(e.to_string()))??;
+                    }
+                    Ok(())
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.map_err(|e| SyncError::Task(e.to_string()))??;
             }
             let store = self.store.clone();
             let installed =

@@ -878,3 +878,36 @@ mod restart {
         running.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_copies_a_many_file_version_whole_over_parallel_connections() {
+    let (primary, replicas) = primary_and_replicas(1).await;
+    stage(&primary, 1);
+    let files = primary
+        .staging()
+        .join("environments/production/modules/m/files/many");
+    std::fs::create_dir_all(&files).unwrap();
+    for i in 0..100 {
+        std::fs::write(files.join(format!("f{i}")), format!("file {i}\n")).unwrap();
+    }
+    let v = publish(&primary.client_for(ADMIN_CERTNAME).unwrap()).await;
+    let code_id = v.environments["production"].code_id.clone();
+    let client = replicas[0].client_for("n1.example.test").unwrap();
+    for i in [0, 37, 99] {
+        assert_eq!(
+            client
+                .static_file_content(
+                    "production",
+                    &code_id,
+                    &format!("modules/m/files/many/f{i}")
+                )
+                .await
+                .unwrap(),
+            format!("file {i}\n").into_bytes()
+        );
+    }
+    let store = replicas[0].code().unwrap().store();
+    store
+        .verify("production", &CodeId::parse(&code_id).unwrap())
+        .unwrap();
+}

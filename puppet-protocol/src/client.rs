@@ -520,6 +520,40 @@ impl Client {
         }
     }
 
+    /// A client with the same settings and identity but a keep-alive connection of its own
+    /// (clones share one; calls on it go one after the other), for requests in parallel.
+    ///
+    /// ```
+    /// use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let settings = CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: t") };
+    /// let ca = CertificateAuthority::setup(dir.path(), settings).unwrap();
+    /// let client = puppet_protocol::client::Client::builder("puppet", 8140)
+    ///     .ca_pem(&ca.ca_certificate_pem().unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let other = client.with_own_connection();
+    /// assert_eq!(other.certname(), client.certname());
+    /// ```
+    pub fn with_own_connection(&self) -> Client {
+        let s = &self.shared;
+        Client {
+            shared: Arc::new(Shared {
+                config: s.config.clone(),
+                host: s.host.clone(),
+                port: s.port,
+                addr: s.addr,
+                server_name: s.server_name.clone(),
+                host_header: s.host_header.clone(),
+                certname: s.certname.clone(),
+                connect_timeout: s.connect_timeout,
+                read_timeout: s.read_timeout,
+                max_response_bytes: s.max_response_bytes,
+                pooled: tokio::sync::Mutex::new(None),
+            }),
+        }
+    }
+
     /// The certname this client's certificate speaks for ([`crate::cert::certname`], the rule
     /// the master authorizes by); `None` without a certificate.
     pub fn certname(&self) -> Option<&str> {
