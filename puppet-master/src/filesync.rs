@@ -10,8 +10,11 @@
 //!   after a publish returned sees that publish). A new version's manifest and missing blobs
 //!   are fetched over mTLS, their digests checked (a blob that does not match is never
 //!   stored, let alone served), and the version is installed with the store's own atomic
-//!   swap. With the primary unreachable the replica serves its newest complete version and
-//!   logs it once (and once when the primary is back).
+//!   swap. With the primary unreachable (or a copy refused: a digest that does not match)
+//!   the replica serves its newest complete version and logs it once (and once when the
+//!   primary is back); for one second after a failed check it does not ask again, so a
+//!   primary that is down does not cost every request a connect timeout. It also fetches the
+//!   primary's CRL every minute.
 //!
 //! On both, [`SyncedCompiler`] compiles each catalog from one materialized version, stamps it
 //! with that version's code_id, inlines static metadata from the same version, and reuses a
