@@ -131,6 +131,9 @@ struct Replica {
 /// Connections a replica fetches blobs over in parallel (a first copy of a large tree).
 const FETCH_LANES: usize = 4;
 
+/// How often old versions are removed (after a publish or install).
+const RETAIN_EVERY: Duration = Duration::from_secs(60);
+
 /// How often a replica fetches the primary's CRL.
 const CRL_EVERY: Duration = Duration::from_secs(60);
 
@@ -140,6 +143,9 @@ pub struct SyncedCode {
     store: Store,
     staging: Option<PathBuf>,
     replica: Option<Replica>,
+    retained_at: Mutex<Option<Instant>>,
+    /// Background tasks running, and their end signalled.
+    background: Arc<(Mutex<usize>, std::sync::Condvar)>,
 }
 
 impl std::fmt::Debug for SyncedCode {
@@ -160,6 +166,8 @@ impl SyncedCode {
             store,
             staging: Some(staging.into()),
             replica: None,
+            retained_at: Mutex::new(None),
+            background: Arc::default(),
         })
     }
 
@@ -179,6 +187,8 @@ impl SyncedCode {
                 failed_at: Mutex::new(None),
                 crl: crl_path.map(|p| (p, Mutex::new(None))),
             }),
+            retained_at: Mutex::new(None),
+            background: Arc::default(),
         })
     }
 
@@ -312,20 +322,57 @@ impl SyncedCode {
                     installed.environment,
                     installed.code_id
                 );
-                self.retain_later();
+                self.after_change(vec![installed.environment]);
             }
         }
         Ok(())
     }
 
-    /// Removes old versions (the store's default retention) in the background.
-    fn retain_later(&self) {
+    /// Off the critical path, after new versions of `envs` went live: removes old versions
+    /// (the store's default retention, at most once a minute) and prepares a spare copy of
+    /// each new live version, so the next publish or install of a small change costs a few
+    /// file operations instead of one link per file ([`Store::prepare`]).
+    fn after_change(&self, envs: Vec<String>) {
         let store = self.store.clone();
+        let retain = {
+            let mut last = lock(&self.retained_at);
+            let due = last.is_none_or(|t| t.elapsed() >= RETAIN_EVERY);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        *lock(&self.background.0) += 1;
+        let background = self.background.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.retain(&Retention::default()) {
+            if retain && let Err(e) = store.retain(&Retention::default()) {
                 tracing::warn!("file sync: retention: {e}");
             }
+            for env in envs {
+                if let Err(e) = store.prepare(&env) {
+                    tracing::warn!("file sync: preparing the next version of {env}: {e}");
+                }
+            }
+            *lock(&background.0) -= 1;
+            background.1.notify_all();
         });
+    }
+
+    /// Waits until the background work after the last publish or install (retention, the
+    /// spare copy for the next one) is done: for a benchmark or a test that wants publishes
+    /// spaced as they are in life.
+    pub async fn settle(&self) {
+        let background = self.background.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut pending = lock(&background.0);
+            while *pending > 0 {
+                pending = background
+                    .1
+                    .wait(pending)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        })
+        .await;
     }
 
     /// The live version of `env`, after [`SyncedCode::refresh`].
@@ -665,7 +712,13 @@ impl FileSync for PrimaryFileSync {
                 },
             );
         }
-        self.code.retain_later();
+        let changed = answer
+            .environments
+            .iter()
+            .filter(|(_, p)| p.status == PublishStatus::Published)
+            .map(|(e, _)| e.clone())
+            .collect();
+        self.code.after_change(changed);
         Ok(answer)
     }
 
