@@ -30,7 +30,9 @@
 //!   is served as it is on disk);
 //! - `primary`: code is staged in `staging_codedir` (default `DIR/code-staging`, laid out as
 //!   a codedir: `environments/<env>/...`) and made live by `POST /file-sync/v1/publish`;
-//!   versions are kept in `$vardir/filesync` (its `environments/` is the live code);
+//!   versions are kept in `$vardir/filesync` (its `environments/` is the live code), and
+//!   compiled catalogs in `$vardir/catalog-reuse` (reused after a restart while the code_id
+//!   is unchanged; never a catalog holding a Sensitive value);
 //! - `replica`: `file_sync_primary = https://HOST:PORT` names the primary; the replica has
 //!   no CA: its certificate, signed by the primary's CA, is in its ssldir as Puppet lays it
 //!   out (`certs/<certname>.pem`, `private_keys/<certname>.pem`, `certs/ca.pem`, `crl.pem`),
@@ -519,7 +521,7 @@ impl MasterSetup {
                 &mut services,
                 code.clone(),
                 crate::DataCompiler::new(&environments),
-                Some(storage.clone()),
+                Some(vardir.join("catalog-reuse")),
             );
         }
         let admins = conf

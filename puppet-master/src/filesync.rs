@@ -417,6 +417,40 @@ impl SyncedCode {
     }
 }
 
+/// Whether a catalog holds a Sensitive value: a resource's `sensitive_parameters`, or a
+/// rich-data `Sensitive` anywhere in its parameters.
+fn holds_sensitive(catalog: &Catalog) -> bool {
+    fn rich(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.get("__ptype").and_then(|t| t.as_str()) == Some("Sensitive")
+                    || m.values().any(rich)
+            }
+            serde_json::Value::Array(a) => a.iter().any(rich),
+            _ => false,
+        }
+    }
+    catalog.resources.iter().any(|r| {
+        r.sensitive_parameters.is_some()
+            || r.parameters.as_ref().is_some_and(|p| p.values().any(rich))
+    })
+}
+
+/// Writes `bytes` to `path` readable by this user only (temp file, fsync, rename).
+fn write_kept(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Fetches the primary's CRL and writes it to `path` (temp file, fsync, rename) when it
 /// changed.
 async fn refresh_crl(primary: &Client, path: &Path) {
@@ -548,9 +582,10 @@ struct Reused {
 pub struct SyncedCompiler {
     code: Arc<SyncedCode>,
     compiler: DataCompiler,
-    /// Where the catalogs served are archived: after a restart, a node's last catalog is
-    /// reused when it was compiled from the live code_id.
-    storage: Option<crate::FsStorage>,
+    /// Where compiled catalogs are kept across a restart (`<dir>/<env>/<certname>.json`,
+    /// 0600): a node's catalog is reused after a restart when it was compiled from the live
+    /// code_id. Catalogs holding a Sensitive value are never written.
+    keep_dir: Option<PathBuf>,
     reuse: Arc<Mutex<HashMap<(String, String), Reused>>>,
     compiles: Arc<AtomicU64>,
 }
@@ -562,34 +597,42 @@ impl SyncedCompiler {
         SyncedCompiler {
             code,
             compiler,
-            storage: None,
+            keep_dir: None,
             reuse: Arc::default(),
             compiles: Arc::default(),
         }
     }
 
-    /// Reuses, after a restart, the last catalog `storage` archived for a node when it was
-    /// compiled from the live code_id (and carries the static metadata the request needs).
-    pub fn with_storage(mut self, storage: crate::FsStorage) -> SyncedCompiler {
-        self.storage = Some(storage);
+    /// Keeps compiled catalogs in `dir` so they are reused after a restart while the code_id
+    /// is unchanged (a catalog holding a Sensitive value is not written: it is compiled again
+    /// after a restart).
+    pub fn keep_in(mut self, dir: impl Into<PathBuf>) -> SyncedCompiler {
+        self.keep_dir = Some(dir.into());
         self
     }
 
-    /// The node's archived catalog, when it is one of `code_id` in `env` whose static
-    /// metadata uses `checksum`.
-    async fn archived(
+    fn kept_path(&self, certname: &str, env: &str) -> Option<PathBuf> {
+        let dir = self.keep_dir.as_ref()?;
+        puppet_ca::validate_certname(certname).ok()?;
+        puppet_filesync::check_environment(env).ok()?;
+        Some(dir.join(env).join(format!("{certname}.json")))
+    }
+
+    /// The node's kept catalog, when it is one of `code_id` whose static metadata uses
+    /// `checksum`.
+    async fn kept(
         &self,
         certname: &str,
         env: &str,
         code_id: &CodeId,
         checksum: &str,
     ) -> Option<Catalog> {
-        let storage = self.storage.clone()?;
-        let name = certname.to_string();
-        let catalog = tokio::task::spawn_blocking(move || storage.last_catalog(&name))
+        let path = self.kept_path(certname, env)?;
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
             .await
             .ok()?
-            .ok()??;
+            .ok()?;
+        let catalog = Catalog::from_json(&bytes).ok()?;
         let same_code = catalog.code_id.as_ref().and_then(|v| v.as_str()) == Some(code_id.as_str());
         let same_env = catalog.environment.as_deref() == Some(env);
         let metadata = catalog.metadata.as_ref()?;
@@ -598,6 +641,25 @@ impl SyncedCompiler {
             .all(|m| m.pointer("/checksum/type").and_then(|t| t.as_str()) == Some(checksum));
         (same_code && same_env && same_checksum && catalog.recursive_metadata.is_some())
             .then_some(catalog)
+    }
+
+    /// Writes the catalog for a restart (temp file 0600, fsync, rename), in the background;
+    /// not a catalog holding a Sensitive value.
+    fn keep(&self, certname: &str, env: &str, catalog: &Catalog) {
+        let Some(path) = self.kept_path(certname, env) else {
+            return;
+        };
+        if holds_sensitive(catalog) {
+            return;
+        }
+        let Ok(bytes) = serde_json::to_vec(catalog) else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = write_kept(&path, &bytes) {
+                tracing::warn!("file sync: cannot keep {}: {e}", path.display());
+            }
+        });
     }
 
     /// How many catalogs were compiled (not reused) so far.
@@ -619,7 +681,7 @@ impl CatalogCompiler for SyncedCompiler {
             return Ok(Catalog::clone(&hit.catalog));
         }
         if let Some(catalog) = self
-            .archived(
+            .kept(
                 &request.certname,
                 &request.environment,
                 &v.code_id,
@@ -647,6 +709,7 @@ impl CatalogCompiler for SyncedCompiler {
             .compile_from(v.path.clone(), Some(v.code_id.as_str()), Some(&files), &req)
             .await?;
         self.compiles.fetch_add(1, Ordering::Relaxed);
+        self.keep(&request.certname, &request.environment, &catalog);
         lock(&self.reuse).insert(
             key,
             Reused {
@@ -842,18 +905,18 @@ impl CaService for ReplicaCa {
 }
 
 /// Replaces the compiler and the file server of `services` by those of file sync over
-/// `code` (the compiler keeps `compiler`'s caches, and reuses the catalogs `storage` archived
-/// after a restart), and, for a primary, sets the `/file-sync/v1` service. Returns the
+/// `code` (the compiler keeps `compiler`'s caches, and with `keep_dir` keeps its catalogs
+/// there for reuse after a restart: [`SyncedCompiler::keep_in`]), and, for a primary, sets the `/file-sync/v1` service. Returns the
 /// compiler (to count its compiles).
 pub fn use_file_sync(
     services: &mut puppet_protocol::server::Services,
     code: Arc<SyncedCode>,
     compiler: DataCompiler,
-    storage: Option<crate::FsStorage>,
+    keep_dir: Option<PathBuf>,
 ) -> SyncedCompiler {
     let mut synced = SyncedCompiler::new(code.clone(), compiler);
-    if let Some(storage) = storage {
-        synced = synced.with_storage(storage);
+    if let Some(dir) = keep_dir {
+        synced = synced.keep_in(dir);
     }
     services.files = Arc::new(SyncedFileServer::new(code.clone()));
     services.compiler = Arc::new(synced.clone());

@@ -226,7 +226,7 @@ impl TestMasterBuilder {
                 &mut services,
                 code.clone(),
                 crate::DataCompiler::new(&environments),
-                Some(storage.clone()),
+                Some(dir.path().join("data/catalog-reuse")),
             ));
         }
         for f in self.services {

@@ -869,11 +869,43 @@ mod restart {
         assert_eq!(again.code_id, first.code_id);
         running.shutdown().await;
 
+        use std::os::unix::fs::PermissionsExt;
+        let kept = dir
+            .path()
+            .join(format!("data/catalog-reuse/production/{NAME}.json"));
+        assert_eq!(
+            std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+
         stage(2);
         let (new, running) = catalog(&setup, true).await;
         assert_ne!(new.catalog_uuid, first.catalog_uuid);
         assert_ne!(new.code_id, first.code_id);
         assert_eq!(super::version_of(&new).1, 2);
+        running.shutdown().await;
+
+        // A catalog holding a Sensitive value is never written down: compiled again after a
+        // restart.
+        let doc = staging.join(format!("environments/production/catalogs/{NAME}.json"));
+        std::fs::create_dir_all(doc.parent().unwrap()).unwrap();
+        std::fs::write(
+            &doc,
+            br#"{"name": "x", "edges": [], "resources": [
+              {"type": "Notify", "title": "version 3", "sensitive_parameters": ["message"],
+               "parameters": {"message": "s3cret"}}]}"#,
+        )
+        .unwrap();
+        let (secret, running) = catalog(&setup, true).await;
+        running.shutdown().await;
+        setup.storage.flush().await;
+        drop(setup);
+        let setup = MasterSetup::from_confdir(dir.path()).unwrap();
+        let (again, running) = catalog(&setup, false).await;
+        assert_eq!(again.code_id, secret.code_id);
+        assert_ne!(again.catalog_uuid, secret.catalog_uuid, "compiled again");
+        let kept = std::fs::read_to_string(&kept).unwrap();
+        assert!(!kept.contains("s3cret"), "no Sensitive value on disk");
         running.shutdown().await;
     }
 }
