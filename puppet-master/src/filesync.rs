@@ -250,80 +250,96 @@ impl SyncedCode {
     /// differs is copied (manifest, missing blobs, digests checked) and installed.
     async fn sync_from_primary(&self, primary: &Client) -> Result<(), SyncError> {
         let latest = primary.file_sync_latest().await?;
+        // Every environment is tried; the first failure is reported after the others.
+        let mut first_error = None;
         for (env, l) in latest.environments {
             if puppet_filesync::check_environment(&env).is_err() {
                 continue;
             }
-            let code_id = CodeId::parse(&l.code_id)?;
-            let store = self.store.clone();
-            let (e, c) = (env.clone(), code_id.clone());
-            let local = tokio::task::spawn_blocking(move || -> Result<_, SyncError> {
-                if store.live(&e)?.is_some_and(|v| v.code_id == c) {
-                    return Ok(None);
-                }
-                // A version still held (a rollback on the primary): no need to fetch it.
-                Ok(Some(store.manifest_bytes(&e, &c)?))
-            })
-            .await
-            .map_err(|e| SyncError::Task(e.to_string()))??;
-            let bytes = match local {
-                None => continue,
-                Some(Some(bytes)) => bytes,
-                Some(None) => primary
-                    .file_sync_manifest(&env, &code_id)
-                    .await?
-                    .ok_or_else(|| SyncError::Gone {
-                        environment: env.clone(),
-                        code_id: code_id.to_string(),
-                    })?,
-            };
-            let manifest = Manifest::parse(&bytes)?;
-            let missing = self.store.missing_blobs(&manifest);
-            // A few connections in parallel when there are many blobs (a first copy).
-            let lanes = if missing.len() > 16 { FETCH_LANES } else { 1 };
-            let mut tasks = tokio::task::JoinSet::new();
-            for lane in 0..lanes {
-                let client = if lane == 0 {
-                    primary.clone()
-                } else {
-                    primary.with_own_connection()
-                };
-                let digests: Vec<Digest> =
-                    missing.iter().skip(lane).step_by(lanes).copied().collect();
-                let store = self.store.clone();
-                let gone = SyncError::Gone {
+            if let Err(e) = self.sync_environment(primary, env, &l.code_id).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Makes `code_id` the live version of `env`, copying it from the primary if needed.
+    async fn sync_environment(
+        &self,
+        primary: &Client,
+        env: String,
+        code_id: &str,
+    ) -> Result<(), SyncError> {
+        let started = Instant::now();
+        let code_id = CodeId::parse(code_id)?;
+        let store = self.store.clone();
+        let (e, c) = (env.clone(), code_id.clone());
+        let local = tokio::task::spawn_blocking(move || -> Result<_, SyncError> {
+            if store.live(&e)?.is_some_and(|v| v.code_id == c) {
+                return Ok(None);
+            }
+            // A version still held (a rollback on the primary): no need to fetch it.
+            Ok(Some(store.manifest_bytes(&e, &c)?))
+        })
+        .await
+        .map_err(|e| SyncError::Task(e.to_string()))??;
+        let bytes = match local {
+            None => return Ok(()),
+            Some(Some(bytes)) => bytes,
+            Some(None) => primary
+                .file_sync_manifest(&env, &code_id)
+                .await?
+                .ok_or_else(|| SyncError::Gone {
                     environment: env.clone(),
                     code_id: code_id.to_string(),
-                };
-                tasks.spawn(async move {
-                    for digest in digests {
-                        let Some(content) = client.file_sync_blob(&digest).await? else {
-                            return Err(gone);
-                        };
-                        let store = store.clone();
-                        tokio::task::spawn_blocking(move || store.put_blob(&digest, &content[..]))
-                            .await
-                            .map_err(|e| SyncError::Task(e.to_string()))??;
-                    }
-                    Ok(())
-                });
-            }
-            while let Some(done) = tasks.join_next().await {
-                done.map_err(|e| SyncError::Task(e.to_string()))??;
-            }
+                })?,
+        };
+        let manifest = Manifest::parse(&bytes)?;
+        let missing = self.store.missing_blobs(&manifest);
+        // A few connections in parallel when there are many blobs (a first copy).
+        let lanes = if missing.len() > 16 { FETCH_LANES } else { 1 };
+        let mut tasks = tokio::task::JoinSet::new();
+        for lane in 0..lanes {
+            let client = if lane == 0 {
+                primary.clone()
+            } else {
+                primary.with_own_connection()
+            };
+            let digests: Vec<Digest> = missing.iter().skip(lane).step_by(lanes).copied().collect();
             let store = self.store.clone();
-            let installed =
-                tokio::task::spawn_blocking(move || store.install(&env, &bytes, &code_id))
-                    .await
-                    .map_err(|e| SyncError::Task(e.to_string()))??;
-            if installed.status == Status::Published {
-                tracing::info!(
-                    "file sync: {} is now at {}",
-                    installed.environment,
-                    installed.code_id
-                );
-                self.after_change(vec![installed.environment]);
-            }
+            let gone = SyncError::Gone {
+                environment: env.clone(),
+                code_id: code_id.to_string(),
+            };
+            tasks.spawn(async move {
+                for digest in digests {
+                    let Some(content) = client.file_sync_blob(&digest).await? else {
+                        return Err(gone);
+                    };
+                    let store = store.clone();
+                    tokio::task::spawn_blocking(move || store.put_blob(&digest, &content[..]))
+                        .await
+                        .map_err(|e| SyncError::Task(e.to_string()))??;
+                }
+                Ok(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(|e| SyncError::Task(e.to_string()))??;
+        }
+        let store = self.store.clone();
+        let installed = tokio::task::spawn_blocking(move || store.install(&env, &bytes, &code_id))
+            .await
+            .map_err(|e| SyncError::Task(e.to_string()))??;
+        if installed.status == Status::Published {
+            tracing::info!(
+                "file sync: {} is now at {} ({} new files, {:.1} ms)",
+                installed.environment,
+                installed.code_id,
+                missing.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            self.after_change(vec![installed.environment]);
         }
         Ok(())
     }
