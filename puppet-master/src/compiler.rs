@@ -208,10 +208,13 @@ fn mtime_secs(stamp: Option<Stamp>) -> Option<i64> {
 }
 
 impl DataCompiler {
-    /// Where the catalog of `req` comes from: the node's complete catalog document, else the
-    /// environment's data file.
-    fn source(&self, req: &CompileRequest) -> Result<Source, ProtocolError> {
-        let envdir = self.environments.join(&req.environment);
+    /// Where the catalog of `req` comes from: the node's complete catalog document in
+    /// `envdir`, else the environment's data file.
+    fn source(
+        &self,
+        envdir: &std::path::Path,
+        req: &CompileRequest,
+    ) -> Result<Source, ProtocolError> {
         if !envdir.is_dir() {
             return Err(ProtocolError::EnvironmentNotFound(req.environment.clone()));
         }
@@ -268,8 +271,12 @@ impl DataCompiler {
         Some(puppet_protocol::files::digest(text.as_bytes(), "sha256"))
     }
 
-    fn compile_sync(&self, req: &CompileRequest) -> Result<Catalog, ProtocolError> {
-        let source = self.source(req)?;
+    fn compile_sync(
+        &self,
+        envdir: &std::path::Path,
+        req: &CompileRequest,
+    ) -> Result<Catalog, ProtocolError> {
+        let source = self.source(envdir, req)?;
         let key = self.key_of(req, &source);
         match source {
             Source::Document(cached) => {
@@ -290,10 +297,7 @@ impl DataCompiler {
                 let mut catalog = compile_data(&d.data, req, &req.node.classes).map_err(|e| {
                     ProtocolError::Internal(format!(
                         "{}: {e}",
-                        self.environments
-                            .join(&req.environment)
-                            .join("resources.json")
-                            .display()
+                        envdir.join("resources.json").display()
                     ))
                 })?;
                 catalog.code_id = Some(Value::String(d.code_id.clone()));
@@ -459,17 +463,29 @@ fn lock<T>(c: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-#[async_trait]
-impl CatalogCompiler for DataCompiler {
-    async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError> {
+impl DataCompiler {
+    /// Compiles `request` from the environment directory `envdir` (instead of
+    /// `<environments>/<env>`), as one version of the code: `code_id` replaces the catalog's
+    /// own, and a static catalog's metadata is inlined from `files` (which must serve that
+    /// same version). File sync compiles each catalog this way from one materialized version.
+    pub async fn compile_from(
+        &self,
+        envdir: PathBuf,
+        code_id: Option<&str>,
+        files: Option<&dyn FileServer>,
+        request: &CompileRequest,
+    ) -> Result<Catalog, ProtocolError> {
         let me = self.clone();
         let req = request.clone();
-        let mut catalog = tokio::task::spawn_blocking(move || me.compile_sync(&req))
+        let mut catalog = tokio::task::spawn_blocking(move || me.compile_sync(&envdir, &req))
             .await
             .map_err(ProtocolError::service)??;
-        if let (true, Some(files)) = (request.static_catalog, &self.files) {
+        if let Some(id) = code_id {
+            catalog.code_id = Some(Value::String(id.to_string()));
+        }
+        if let (true, Some(files)) = (request.static_catalog, files) {
             inline_metadata(
-                files.as_ref(),
+                files,
                 &request.environment,
                 &mut catalog,
                 &request.checksum_types,
@@ -477,6 +493,15 @@ impl CatalogCompiler for DataCompiler {
             .await?;
         }
         Ok(catalog)
+    }
+}
+
+#[async_trait]
+impl CatalogCompiler for DataCompiler {
+    async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError> {
+        let envdir = self.environments.join(&request.environment);
+        self.compile_from(envdir, None, self.files.as_deref(), request)
+            .await
     }
 
     /// From what is already loaded when the files are unchanged (a few `stat`s); a file
@@ -487,7 +512,9 @@ impl CatalogCompiler for DataCompiler {
         }
         let (me, req) = (self.clone(), request.clone());
         tokio::task::spawn_blocking(move || {
-            let source = me.source(&req).ok()?;
+            let source = me
+                .source(&me.environments.join(&req.environment), &req)
+                .ok()?;
             me.key_of(&req, &source)
         })
         .await

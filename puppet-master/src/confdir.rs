@@ -21,7 +21,23 @@
 //! Puppetserver 7),
 //! `keylength` (RSA bits for a new CA and master key; default 4096), `cadir`, `ssldir`,
 //! `vardir`, `environmentpath`. Ours: `ca_admin_certnames` (comma list allowed on the CA
-//! admin endpoints; default the master's certname) and `max_request_bytes` (default 32 MiB).
+//! admin endpoints and on `POST /file-sync/v1/publish`; default the master's certname) and
+//! `max_request_bytes` (default 32 MiB).
+//!
+//! File sync ([`crate::filesync`]), in `[server]`:
+//!
+//! - `file_sync = off | primary | replica` (default `off`: the code under `environmentpath`
+//!   is served as it is on disk);
+//! - `primary`: code is staged in `staging_codedir` (default `DIR/code-staging`, laid out as
+//!   a codedir: `environments/<env>/...`) and made live by `POST /file-sync/v1/publish`;
+//!   versions are kept in `$vardir/filesync` (its `environments/` is the live code), and
+//!   compiled catalogs in `$vardir/catalog-reuse` (reused after a restart while the code_id
+//!   is unchanged; never a catalog holding a Sensitive value);
+//! - `replica`: `file_sync_primary = https://HOST:PORT` names the primary; the replica has
+//!   no CA: its certificate, signed by the primary's CA, is in its ssldir as Puppet lays it
+//!   out (`certs/<certname>.pem`, `private_keys/<certname>.pem`, `certs/ca.pem`, `crl.pem`),
+//!   and its copy of the primary's versions in `$vardir/filesync` ([`bootstrap_replica`] asks
+//!   the primary's CA for the certificate when it is absent).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +49,7 @@ use puppet_ca::{Autosign, CaSettings, CertificateAuthority, KeyType};
 use puppet_protocol::AuthPolicy;
 use puppet_protocol::server::{Master, MasterOptions, TlsFiles, TlsSource};
 
+use crate::filesync::{ReplicaCa, SyncedCode};
 use crate::{FsStorage, MasterError};
 
 /// `puppet.conf`: sections of `key = value` settings, and what looked wrong in it.
@@ -68,6 +85,9 @@ const KNOWN_SETTINGS: &[&str] = &[
     "environmentpath",
     "ca_admin_certnames",
     "max_request_bytes",
+    "file_sync",
+    "staging_codedir",
+    "file_sync_primary",
     // Puppet's, read by agents or Puppetserver.
     "server",
     "server_list",
@@ -226,16 +246,26 @@ pub struct MasterSetup {
     pub master: Master,
     /// Its certname.
     pub certname: String,
-    /// The CA.
-    pub ca: Arc<CertificateAuthority>,
-    /// The CA directory.
-    pub cadir: PathBuf,
+    /// The CA (`None` on a file sync replica, which has none).
+    pub ca: Option<Arc<CertificateAuthority>>,
+    /// The CA directory (`None` on a file sync replica).
+    pub cadir: Option<PathBuf>,
     /// The master's ssldir.
     pub ssldir: PathBuf,
     /// The environments directory.
     pub environments: PathBuf,
     /// Facts, catalogs and reports.
     pub storage: FsStorage,
+    /// File sync's versioned code (`None` with `file_sync = off`).
+    pub code: Option<Arc<SyncedCode>>,
+}
+
+/// `file_sync` in `[server]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FileSyncMode {
+    Off,
+    Primary,
+    Replica,
 }
 
 fn config_error(file: &Path, message: String) -> MasterError {
@@ -371,52 +401,51 @@ impl MasterSetup {
             })?;
             settings.key = KeyType::Rsa(bits);
         }
-        let new_ca = !cadir.join("ca_crt.pem").exists();
-        let ca = Arc::new(CertificateAuthority::open_or_setup(&cadir, settings)?);
-        if new_ca {
-            let der = puppet_ca::certificate_der(&ca.ca_certificate_pem()?)?;
-            tracing::info!(
-                "created a new CA in {}, fingerprint (SHA256) {}",
-                cadir.display(),
-                fingerprint(&der)
-            );
-        }
-
-        let cert_path = ssldir.join("certs").join(format!("{certname}.pem"));
-        let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
-        if !cert_path.is_file() || !key_path.is_file() {
-            let mut alt: Vec<String> = vec![
-                "localhost".into(),
-                "puppet".into(),
-                "IP:127.0.0.1".into(),
-                "IP:::1".into(),
-            ];
-            for name in conf.server("dns_alt_names").unwrap_or("").split(',') {
-                let name = name.trim();
-                if !name.is_empty() && !alt.iter().any(|a| a == name) {
-                    alt.push(name.to_string());
-                }
+        let mode = match conf.server("file_sync").unwrap_or("off") {
+            "off" => FileSyncMode::Off,
+            "primary" => FileSyncMode::Primary,
+            "replica" => FileSyncMode::Replica,
+            other => {
+                return Err(config_error(
+                    &conf_path,
+                    format!("file_sync: expected off, primary or replica, got {other:?}"),
+                ));
             }
-            let (key, cert) = ca.generate(&certname, &alt)?;
-            ca.save_to_ssldir(&ssldir, &certname, &key, &cert)?;
-            tracing::info!(
-                "created the master's certificate {} for {certname} (alt names {})",
-                cert_path.display(),
-                alt.join(", ")
-            );
-        }
+        };
         let read = |p: &Path| {
             std::fs::read_to_string(p).map_err(|source| MasterError::Io {
                 what: format!("read {}", p.display()),
                 source,
             })
         };
-        let tls = TlsSource::new(TlsFiles {
-            cert_pem: read(&cert_path)?,
-            key_pem: read(&key_path)?,
-            ca_pem: ca.ca_certificate_pem()?,
-            crl_path: cadir.join("ca_crl.pem"),
-        })?;
+        let cert_path = ssldir.join("certs").join(format!("{certname}.pem"));
+        let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
+        let (ca, tls) = if mode == FileSyncMode::Replica {
+            // A replica never creates a CA: its identity comes from the primary's.
+            let ca_pem_path = ssldir.join("certs/ca.pem");
+            for p in [&cert_path, &key_path, &ca_pem_path, &ssldir.join("crl.pem")] {
+                if !p.is_file() {
+                    return Err(config_error(
+                        &conf_path,
+                        format!(
+                            "file_sync = replica: {} is missing (a replica's certificate, key, the CA certificate and CRL come from the primary's CA, e.g. `puppet-ca --cadir PRIMARY/ca generate --certname {certname} --ssldir {}`, then copy the CA certificate and CRL beside them)",
+                            p.display(),
+                            ssldir.display()
+                        ),
+                    ));
+                }
+            }
+            let tls = TlsSource::new(TlsFiles {
+                cert_pem: read(&cert_path)?,
+                key_pem: read(&key_path)?,
+                ca_pem: read(&ca_pem_path)?,
+                crl_path: ssldir.join("crl.pem"),
+            })?;
+            (None, tls)
+        } else {
+            let (ca, tls) = Self::open_ca(&cadir, &ssldir, settings, &conf, &certname)?;
+            (Some(ca), tls)
+        };
 
         let production = environments.join("production").join("modules");
         std::fs::create_dir_all(&production).map_err(|source| MasterError::Io {
@@ -438,7 +467,63 @@ impl MasterSetup {
                 vardir.display()
             );
         }
-        let services = crate::services_with_storage(ca.clone(), &environments, storage.clone());
+        let mut services = match &ca {
+            Some(ca) => crate::services_with_storage(ca.clone(), &environments, storage.clone()),
+            None => crate::services_with_ca_service(
+                Arc::new(ReplicaCa::new(&ssldir)),
+                &environments,
+                storage.clone(),
+            ),
+        };
+        let code = match mode {
+            FileSyncMode::Off => None,
+            FileSyncMode::Primary => {
+                let staging = path_setting("staging_codedir", dir.join("code-staging"));
+                let staged = staging.join("environments").join("production");
+                std::fs::create_dir_all(&staged).map_err(|source| MasterError::Io {
+                    what: format!("create {}", staged.display()),
+                    source,
+                })?;
+                let store = open_store(&vardir)?;
+                Some(SyncedCode::primary(store, staging))
+            }
+            FileSyncMode::Replica => {
+                let url = conf.server("file_sync_primary").ok_or_else(|| {
+                    config_error(
+                        &conf_path,
+                        "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
+                    )
+                })?;
+                let (host, port) = parse_primary(url).ok_or_else(|| {
+                    config_error(
+                        &conf_path,
+                        format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
+                    )
+                })?;
+                let client = puppet_protocol::client::Client::builder(&host, port)
+                    .ca_pem(&read(&ssldir.join("certs/ca.pem"))?)
+                    .identity(puppet_protocol::client::Identity {
+                        cert_pem: read(&cert_path)?,
+                        key_pem: read(&key_path)?,
+                    })
+                    .connect_timeout(Duration::from_secs(5))
+                    .build()?;
+                let store = open_store(&vardir)?;
+                Some(SyncedCode::replica(
+                    store,
+                    client,
+                    Some(ssldir.join("crl.pem")),
+                ))
+            }
+        };
+        if let Some(code) = &code {
+            crate::filesync::use_file_sync(
+                &mut services,
+                code.clone(),
+                crate::DataCompiler::new(&environments),
+                Some(vardir.join("catalog-reuse")),
+            );
+        }
         let admins = conf
             .server("ca_admin_certnames")
             .map(|v| {
@@ -465,11 +550,256 @@ impl MasterSetup {
         Ok(MasterSetup {
             master: Master::new(tls, services, options),
             certname,
+            cadir: ca.as_ref().map(|_| cadir),
             ca,
-            cadir,
             ssldir,
             environments,
             storage,
+            code,
         })
     }
+
+    /// Opens the CA in `cadir` or creates it, and the master's own certificate; the TLS
+    /// material of the master.
+    fn open_ca(
+        cadir: &Path,
+        ssldir: &Path,
+        settings: CaSettings,
+        conf: &PuppetConf,
+        certname: &str,
+    ) -> Result<(Arc<CertificateAuthority>, TlsSource), MasterError> {
+        let new_ca = !cadir.join("ca_crt.pem").exists();
+        let ca = Arc::new(CertificateAuthority::open_or_setup(cadir, settings)?);
+        if new_ca {
+            let der = puppet_ca::certificate_der(&ca.ca_certificate_pem()?)?;
+            tracing::info!(
+                "created a new CA in {}, fingerprint (SHA256) {}",
+                cadir.display(),
+                fingerprint(&der)
+            );
+        }
+
+        let cert_path = ssldir.join("certs").join(format!("{certname}.pem"));
+        let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
+        if !cert_path.is_file() || !key_path.is_file() {
+            let mut alt: Vec<String> = vec![
+                "localhost".into(),
+                "puppet".into(),
+                "IP:127.0.0.1".into(),
+                "IP:::1".into(),
+            ];
+            for name in conf.server("dns_alt_names").unwrap_or("").split(',') {
+                let name = name.trim();
+                if !name.is_empty() && !alt.iter().any(|a| a == name) {
+                    alt.push(name.to_string());
+                }
+            }
+            let (key, cert) = ca.generate(certname, &alt)?;
+            ca.save_to_ssldir(ssldir, certname, &key, &cert)?;
+            tracing::info!(
+                "created the master's certificate {} for {certname} (alt names {})",
+                cert_path.display(),
+                alt.join(", ")
+            );
+        }
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|source| MasterError::Io {
+                what: format!("read {}", p.display()),
+                source,
+            })
+        };
+        let tls = TlsSource::new(TlsFiles {
+            cert_pem: read(&cert_path)?,
+            key_pem: read(&key_path)?,
+            ca_pem: ca.ca_certificate_pem()?,
+            crl_path: cadir.join("ca_crl.pem"),
+        })?;
+
+        Ok((ca, tls))
+    }
+}
+
+/// The file sync store in `$vardir/filesync`.
+fn open_store(vardir: &Path) -> Result<puppet_filesync::Store, MasterError> {
+    Ok(puppet_filesync::Store::open(vardir.join("filesync"))?)
+}
+
+/// `https://HOST:PORT` (port 8140 when absent; an IPv6 address in brackets).
+fn parse_primary(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("https://")?.trim_end_matches('/');
+    if rest.contains('/') || rest.is_empty() {
+        return None;
+    }
+    if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => 8140,
+            None => return None,
+        };
+        return Some((host.to_string(), port));
+    }
+    match rest.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
+        None => Some((rest.to_string(), 8140)),
+    }
+}
+
+/// Gets a file sync replica its certificate from the primary's CA, as an agent does, when
+/// `DIR/puppet.conf` says `file_sync = replica` and the replica's certificate is absent:
+/// the key (`private_keys/<certname>.pem`, 0600; kept when it exists; `keylength` bits, or
+/// EC P-256 with `key_type = ec`), a CSR with `dns_alt_names` submitted to
+/// `file_sync_primary`, the signed certificate waited for (up to `wait`: sign it on the
+/// primary, or autosign it there), then the certificate and the CRL written beside the CA
+/// certificate. The trust anchor `certs/ca.pem` must be there already (copied from the
+/// primary): nothing is trusted on first use. Returns whether a certificate was obtained
+/// (`false`: not a replica, or it has one).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("puppet.conf"), "[server]\nfile_sync = off\n").unwrap();
+/// let got = puppet_master::confdir::bootstrap_replica(dir.path(), std::time::Duration::ZERO).await;
+/// assert!(!got.unwrap());
+/// # });
+/// ```
+pub async fn bootstrap_replica(dir: &Path, wait: Duration) -> Result<bool, MasterError> {
+    let conf_path = dir.join("puppet.conf");
+    let conf = match std::fs::read_to_string(&conf_path) {
+        Ok(t) => PuppetConf::parse(&t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(MasterError::Io {
+                what: format!("read {}", conf_path.display()),
+                source,
+            });
+        }
+    };
+    if conf.server("file_sync") != Some("replica") {
+        return Ok(false);
+    }
+    let certname = conf
+        .server("certname")
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(hostname);
+    puppet_ca::validate_certname(&certname)
+        .map_err(|e| config_error(&conf_path, format!("certname: {e}")))?;
+    let ssldir = conf
+        .server("ssldir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("ssl"));
+    let cert_path = ssldir.join("certs").join(format!("{certname}.pem"));
+    if cert_path.is_file() {
+        return Ok(false);
+    }
+    let ca_path = ssldir.join("certs/ca.pem");
+    let ca_pem = std::fs::read_to_string(&ca_path).map_err(|e| {
+        config_error(
+            &conf_path,
+            format!(
+                "file_sync = replica: cannot read the primary's CA certificate {} ({e}): copy it from the primary first",
+                ca_path.display()
+            ),
+        )
+    })?;
+    let url = conf.server("file_sync_primary").ok_or_else(|| {
+        config_error(
+            &conf_path,
+            "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
+        )
+    })?;
+    let (host, port) = parse_primary(url).ok_or_else(|| {
+        config_error(
+            &conf_path,
+            format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
+        )
+    })?;
+    let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
+    let key_type = match (conf.server("key_type"), conf.server("keylength")) {
+        (Some("ec"), _) => KeyType::EcP256,
+        (_, Some(bits)) => KeyType::Rsa(bits.parse().map_err(|_| {
+            config_error(&conf_path, format!("keylength: invalid number {bits:?}"))
+        })?),
+        _ => KeyType::default(),
+    };
+    let mut builder = puppet_ca::CsrBuilder::new(&certname)?
+        .key_type(key_type)
+        .dns_alt_names(
+            conf.server("dns_alt_names")
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty()),
+        );
+    let existing_key = std::fs::read(&key_path).ok();
+    if let Some(k) = &existing_key {
+        builder = builder.key_pem(k.clone());
+    }
+    let made = tokio::task::spawn_blocking(move || builder.build())
+        .await
+        .map_err(|e| config_error(&conf_path, format!("key generation: {e}")))??;
+    if existing_key.is_none() {
+        write_private(&key_path, made.key_pem.as_bytes(), 0o600)?;
+    }
+    let client = puppet_protocol::client::Client::builder(&host, port)
+        .ca_pem(&ca_pem)
+        .connect_timeout(Duration::from_secs(10))
+        .build()?;
+    let start = std::time::Instant::now();
+    let mut submitted = false;
+    let cert = loop {
+        if let Some(cert) = client.certificate(&certname).await? {
+            break cert;
+        }
+        if !submitted {
+            client.submit_csr(&certname, &made.csr_pem).await?;
+            tracing::info!("submitted a certificate request for {certname} to {url}");
+            submitted = true;
+            continue;
+        }
+        if start.elapsed() >= wait {
+            return Err(config_error(
+                &conf_path,
+                format!(
+                    "the primary's CA has not signed {certname} within {wait:?}: sign it there (puppet-ca sign --certname {certname}) and start again"
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500).min(wait)).await;
+    };
+    let crl = client.crl().await?;
+    write_private(&cert_path, cert.as_bytes(), 0o644)?;
+    write_private(&ssldir.join("crl.pem"), crl.as_bytes(), 0o644)?;
+    tracing::info!(
+        "file sync: got the certificate {} from the primary's CA",
+        cert_path.display()
+    );
+    Ok(true)
+}
+
+/// Writes `bytes` to `path` with `mode` (temp file in the same directory, fsync, rename),
+/// creating the directory (0750 for `private_keys`, as Puppet makes it).
+fn write_private(path: &Path, bytes: &[u8], mode: u32) -> Result<(), MasterError> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let io = |what: String| move |source| MasterError::Io { what, source };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+    if mode == 0o600 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
+            .map_err(io(format!("chmod {}", dir.display())))?;
+    }
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(io(format!("write in {}", dir.display())))?;
+    let what = format!("write {}", path.display());
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|()| tmp.write_all(bytes))
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(io(what.clone()))?;
+    tmp.persist(path).map_err(|e| MasterError::Io {
+        what,
+        source: e.error,
+    })?;
+    Ok(())
 }

@@ -33,17 +33,24 @@ pub enum MasterError {
     /// The CA failed to open, set up or issue a certificate.
     #[error("CA: {0}")]
     Ca(#[from] puppet_ca::CaError),
+    /// The file sync store could not be opened.
+    #[error("file sync: {0}")]
+    FileSync(Box<puppet_filesync::Error>),
     /// The HTTPS side failed (TLS material, bind).
     #[error(transparent)]
     Server(#[from] puppet_protocol::server::ServerError),
-    /// A client for the test master could not be made.
+    /// A client (of a file sync primary, or for the test master) could not be made.
     /// (Boxed: a client error is large, and every `Result` of this crate would carry its size.)
-    #[cfg(feature = "testing")]
     #[error("client: {0}")]
     Client(Box<puppet_protocol::client::ClientError>),
 }
 
-#[cfg(feature = "testing")]
+impl From<puppet_filesync::Error> for MasterError {
+    fn from(e: puppet_filesync::Error) -> Self {
+        MasterError::FileSync(Box::new(e))
+    }
+}
+
 impl From<puppet_protocol::client::ClientError> for MasterError {
     fn from(e: puppet_protocol::client::ClientError) -> Self {
         MasterError::Client(Box::new(e))

@@ -20,6 +20,8 @@ use puppet_protocol::server::{FileContent, FileServer};
 #[derive(Debug, Clone)]
 pub struct ModuleFileServer {
     environments: PathBuf,
+    /// Serves only this environment, from `environments` itself (one version of its code).
+    pinned: Option<String>,
     /// The `code_id` of the last catalog served to each (certname, environment): the one
     /// code version `static_file_content` serves that node.
     served: Arc<Mutex<HashMap<(String, String), String>>>,
@@ -52,7 +54,39 @@ impl ModuleFileServer {
     pub fn new(environments: impl Into<PathBuf>) -> ModuleFileServer {
         ModuleFileServer {
             environments: environments.into(),
+            pinned: None,
             served: Arc::default(),
+        }
+    }
+
+    /// A file server of one environment `env` whose directory is `dir` (a materialized
+    /// version of file sync: `dir` never changes). Other environments are not found.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use puppet_master::ModuleFileServer;
+    /// use puppet_protocol::server::FileServer;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir_all(dir.path().join("modules/m/files")).unwrap();
+    /// std::fs::write(dir.path().join("modules/m/files/a"), "v1").unwrap();
+    /// let server = ModuleFileServer::pinned("production", dir.path());
+    /// assert_eq!(server.content("production", "modules/m/a").await.unwrap(), b"v1");
+    /// assert!(server.content("testing", "modules/m/a").await.is_err());
+    /// # });
+    /// ```
+    pub fn pinned(env: &str, dir: impl Into<PathBuf>) -> ModuleFileServer {
+        ModuleFileServer {
+            environments: dir.into(),
+            pinned: Some(env.to_string()),
+            served: Arc::default(),
+        }
+    }
+
+    fn envdir(&self, env: &str) -> Result<PathBuf, ProtocolError> {
+        match &self.pinned {
+            None => Ok(self.environments.join(env)),
+            Some(p) if p == env => Ok(self.environments.clone()),
+            Some(_) => Err(ProtocolError::EnvironmentNotFound(env.to_string())),
         }
     }
 
@@ -67,7 +101,7 @@ impl ModuleFileServer {
         static_content: bool,
     ) -> Result<(Vec<PathBuf>, bool), ProtocolError> {
         check_env(env)?;
-        let envdir = self.environments.join(env);
+        let envdir = self.envdir(env)?;
         if !envdir.is_dir() {
             return Err(ProtocolError::EnvironmentNotFound(env.to_string()));
         }
@@ -359,7 +393,7 @@ impl ModuleFileServer {
             .ok_or_else(|| not_found("file_content", path))
     }
 
-    fn content_sync(
+    pub(crate) fn content_sync(
         &self,
         env: &str,
         path: &str,
@@ -487,16 +521,12 @@ impl FileServer for ModuleFileServer {
     }
 
     fn content_uri(&self, source_path: &str) -> Option<String> {
-        let rest = source_path.strip_prefix("modules/")?;
-        let (module, file) = rest.split_once('/').unwrap_or((rest, ""));
-        Some(if file.is_empty() {
-            format!("modules/{module}/files")
-        } else {
-            format!("modules/{module}/files/{file}")
-        })
+        module_content_uri(source_path)
     }
-
     async fn environments(&self) -> Result<Vec<String>, ProtocolError> {
+        if let Some(env) = &self.pinned {
+            return Ok(vec![env.clone()]);
+        }
         let dir = self.environments.clone();
         blocking(move || {
             let mut names: Vec<String> = std::fs::read_dir(&dir)
@@ -515,6 +545,18 @@ impl FileServer for ModuleFileServer {
     }
 
     fn environment_dir(&self, env: &str) -> Option<PathBuf> {
-        check_env(env).ok().map(|_| self.environments.join(env))
+        check_env(env).ok()?;
+        self.envdir(env).ok()
     }
+}
+
+/// The `content_uri` path of a `modules/<m>/<file>` source: `modules/<m>/files/<file>`.
+pub(crate) fn module_content_uri(source_path: &str) -> Option<String> {
+    let rest = source_path.strip_prefix("modules/")?;
+    let (module, file) = rest.split_once('/').unwrap_or((rest, ""));
+    Some(if file.is_empty() {
+        format!("modules/{module}/files")
+    } else {
+        format!("modules/{module}/files/{file}")
+    })
 }

@@ -7,6 +7,8 @@
 //!   modules;
 //! - [`FsStorage`]: each node's last facts and catalog, every report, the file bucket, on disk;
 //! - [`LocalCa`]: the CA endpoints over a [`puppet_ca::CertificateAuthority`];
+//! - [`filesync`]: file sync, a primary and its replicas serving versions of the code by
+//!   code_id (`file_sync = primary | replica` in `puppet.conf`);
 //! - [`confdir::MasterSetup`]: all of the above composed from a Puppet confdir, as the
 //!   `puppet-master` binary runs it;
 //! - `testing::TestMaster` (feature `testing`): an in-process master for harness tests.
@@ -42,6 +44,7 @@ pub mod compiler;
 pub mod confdir;
 mod error;
 pub mod files;
+pub mod filesync;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -77,11 +80,21 @@ pub fn services_with_storage(
     environments: impl Into<PathBuf>,
     storage: FsStorage,
 ) -> Services {
+    services_with_ca_service(Arc::new(LocalCa::new(ca)), environments, storage)
+}
+
+/// As [`services_with_storage`], with any CA service (a file sync replica has no CA of its
+/// own: [`filesync::ReplicaCa`]).
+pub fn services_with_ca_service(
+    ca: Arc<dyn puppet_protocol::server::CaService>,
+    environments: impl Into<PathBuf>,
+    storage: FsStorage,
+) -> Services {
     let environments = environments.into();
     let storage = Arc::new(storage);
     let files = Arc::new(ModuleFileServer::new(&environments));
     Services {
-        ca: Arc::new(LocalCa::new(ca)),
+        ca,
         compiler: Arc::new(DataCompiler::new(&environments).with_file_server(files.clone())),
         classifier: Arc::new(DefaultClassifier),
         reports: storage.clone(),
@@ -89,5 +102,6 @@ pub fn services_with_storage(
         catalogs: storage.clone(),
         files,
         bucket: storage,
+        file_sync: None,
     }
 }

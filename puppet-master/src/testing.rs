@@ -21,6 +21,7 @@ use puppet_protocol::server::{
     Master, MasterOptions, RunningMaster, Services, TlsFiles, TlsSource,
 };
 
+use crate::filesync::{SyncedCode, SyncedCompiler};
 use crate::{FsStorage, MasterError};
 
 /// The test master's own certname (its certificate also names `localhost` and `127.0.0.1`).
@@ -42,6 +43,8 @@ pub struct TestMaster {
     ca_pem: String,
     storage: FsStorage,
     environments: PathBuf,
+    code: Option<Arc<SyncedCode>>,
+    compiler: Option<SyncedCompiler>,
     // Last: removed after the master has stopped using it.
     dir: tempfile::TempDir,
 }
@@ -66,6 +69,19 @@ pub struct TestMasterBuilder {
     services: Vec<Edit<Services>>,
     options: Vec<Edit<MasterOptions>>,
     ca: Vec<Edit<CaSettings>>,
+    sync: Option<Sync>,
+}
+
+/// The file sync role of a test master.
+enum Sync {
+    Primary,
+    Replica {
+        certname: String,
+        ca: Arc<CertificateAuthority>,
+        ca_pem: String,
+        crl_path: PathBuf,
+        primary: SocketAddr,
+    },
 }
 
 /// A change the caller makes to the test master's parts before it starts.
@@ -99,34 +115,82 @@ impl TestMasterBuilder {
         self
     }
 
+    /// Makes the master a file sync primary ([`crate::filesync`]): code is staged in
+    /// [`TestMaster::staging`] (`environments/production` exists), published by
+    /// `POST /file-sync/v1/publish` (the admin is [`ADMIN_CERTNAME`]) into a store in
+    /// `<dir>/filesync`, and compiled and served from its versions.
+    pub fn file_sync_primary(mut self) -> Self {
+        self.sync = Some(Sync::Primary);
+        self
+    }
+
+    /// Makes the master a file sync replica of `primary` (a test master started with
+    /// [`TestMasterBuilder::file_sync_primary`]): no CA of its own, its certificate for
+    /// `certname` (also `localhost`, `127.0.0.1`) signed by the primary's CA, which its
+    /// clients trust ([`TestMaster::ca`] is the primary's).
+    pub fn file_sync_replica_of(mut self, primary: &TestMaster, certname: &str) -> Self {
+        self.sync = Some(Sync::Replica {
+            certname: certname.to_string(),
+            ca: primary.ca.clone(),
+            ca_pem: primary.ca_pem.clone(),
+            crl_path: primary.dir().join("ca/ca_crl.pem"),
+            primary: primary.addr,
+        });
+        self
+    }
+
     /// Sets everything up and starts serving.
     pub async fn start(self) -> Result<TestMaster, MasterError> {
         let dir = tempfile::tempdir().map_err(|source| MasterError::Io {
             what: "create a temporary directory".into(),
             source,
         })?;
-        let mut settings = CaSettings {
-            key: KeyType::EcP256,
-            ..CaSettings::new(format!("Puppet CA: {MASTER_CERTNAME}"))
+        let mut own_identity = None;
+        let (ca, ca_pem, tls) = match &self.sync {
+            Some(Sync::Replica {
+                certname,
+                ca,
+                ca_pem,
+                crl_path,
+                ..
+            }) => {
+                let (key_pem, cert_pem) =
+                    ca.generate(certname, &["localhost".into(), "IP:127.0.0.1".into()])?;
+                let tls = TlsSource::new(TlsFiles {
+                    cert_pem: cert_pem.clone(),
+                    key_pem: key_pem.clone(),
+                    ca_pem: ca_pem.clone(),
+                    crl_path: crl_path.clone(),
+                })?;
+                own_identity = Some(Identity { cert_pem, key_pem });
+                (ca.clone(), ca_pem.clone(), tls)
+            }
+            _ => {
+                let mut settings = CaSettings {
+                    key: KeyType::EcP256,
+                    ..CaSettings::new(format!("Puppet CA: {MASTER_CERTNAME}"))
+                };
+                for f in self.ca {
+                    f(&mut settings);
+                }
+                let ca = Arc::new(CertificateAuthority::setup(
+                    &dir.path().join("ca"),
+                    settings,
+                )?);
+                let (key_pem, cert_pem) = ca.generate(
+                    MASTER_CERTNAME,
+                    &["localhost".into(), "IP:127.0.0.1".into()],
+                )?;
+                let ca_pem = ca.ca_certificate_pem()?;
+                let tls = TlsSource::new(TlsFiles {
+                    cert_pem,
+                    key_pem,
+                    ca_pem: ca_pem.clone(),
+                    crl_path: dir.path().join("ca/ca_crl.pem"),
+                })?;
+                (ca, ca_pem, tls)
+            }
         };
-        for f in self.ca {
-            f(&mut settings);
-        }
-        let ca = Arc::new(CertificateAuthority::setup(
-            &dir.path().join("ca"),
-            settings,
-        )?);
-        let (key_pem, cert_pem) = ca.generate(
-            MASTER_CERTNAME,
-            &["localhost".into(), "IP:127.0.0.1".into()],
-        )?;
-        let ca_pem = ca.ca_certificate_pem()?;
-        let tls = TlsSource::new(TlsFiles {
-            cert_pem,
-            key_pem,
-            ca_pem: ca_pem.clone(),
-            crl_path: dir.path().join("ca/ca_crl.pem"),
-        })?;
         let environments = dir.path().join("environments");
         let modules = environments.join("production/modules");
         std::fs::create_dir_all(&modules).map_err(|source| MasterError::Io {
@@ -135,6 +199,36 @@ impl TestMasterBuilder {
         })?;
         let storage = FsStorage::new(dir.path().join("data"));
         let mut services = crate::services_with_storage(ca.clone(), &environments, storage.clone());
+        let code = match &self.sync {
+            None => None,
+            Some(Sync::Primary) => {
+                let staging = dir.path().join("code-staging");
+                let production = staging.join("environments/production");
+                std::fs::create_dir_all(&production).map_err(|source| MasterError::Io {
+                    what: format!("create {}", production.display()),
+                    source,
+                })?;
+                let store = puppet_filesync::Store::open(dir.path().join("filesync"))?;
+                Some(SyncedCode::primary(store, staging))
+            }
+            Some(Sync::Replica {
+                ca_pem, primary, ..
+            }) => {
+                // The replica presents its own certificate to the primary.
+                let client = Client::new(*primary, "localhost", ca_pem, own_identity.as_ref())?;
+                let store = puppet_filesync::Store::open(dir.path().join("filesync"))?;
+                Some(SyncedCode::replica(store, client, None))
+            }
+        };
+        let mut compiler = None;
+        if let Some(code) = &code {
+            compiler = Some(crate::filesync::use_file_sync(
+                &mut services,
+                code.clone(),
+                crate::DataCompiler::new(&environments),
+                Some(dir.path().join("data/catalog-reuse")),
+            ));
+        }
         for f in self.services {
             f(&mut services);
         }
@@ -157,6 +251,8 @@ impl TestMasterBuilder {
             ca_pem,
             storage,
             environments,
+            code,
+            compiler,
             dir,
         })
     }
@@ -189,6 +285,7 @@ impl TestMaster {
             services: Vec::new(),
             options: Vec::new(),
             ca: Vec::new(),
+            sync: None,
         }
     }
 
@@ -215,6 +312,21 @@ impl TestMaster {
     /// The environments directory (`<dir>/environments`).
     pub fn environments(&self) -> &Path {
         &self.environments
+    }
+
+    /// File sync's code (a primary's or a replica's), if the master uses file sync.
+    pub fn code(&self) -> Option<&Arc<SyncedCode>> {
+        self.code.as_ref()
+    }
+
+    /// The staging codedir of a file sync primary (`<dir>/code-staging`).
+    pub fn staging(&self) -> PathBuf {
+        self.dir.path().join("code-staging")
+    }
+
+    /// The file sync compiler (to count compiles), if the master uses file sync.
+    pub fn synced_compiler(&self) -> Option<&SyncedCompiler> {
+        self.compiler.as_ref()
     }
 
     /// The temporary directory everything lives in.

@@ -7,6 +7,7 @@
 mod ca_http;
 mod compiler;
 mod compiler_cache;
+mod filesync;
 mod harness;
 mod http_server;
 mod served_catalog_cache;

@@ -17,7 +17,7 @@ pub struct ClientIdentity {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthPolicy {
     /// Certnames allowed on `certificate_status(es)`, `clean` and `expirations` (in addition
-    /// to certificates carrying `pp_cli_auth`).
+    /// to certificates carrying `pp_cli_auth`), and on `/file-sync/v1/publish`.
     pub admin_certnames: Vec<String>,
 }
 
@@ -27,6 +27,7 @@ impl AuthPolicy {
     ///   `/puppet/v3/status` and `/status/v1/*`: open, with or without a certificate;
     /// - `node`, `catalog`, `facts`, `report`: only the node named in the path;
     /// - `certificate_status(es)`, `clean`, `expirations`: admins only;
+    /// - `/file-sync/v1/publish`: the admin certnames only;
     /// - everything else (files, environments, renewal): any client with a certificate.
     ///
     /// ```
@@ -65,6 +66,12 @@ impl AuthPolicy {
                         .as_ref()
                         .is_some_and(|c| self.admin_certnames.iter().any(|a| a == c))
             }
+            // Publishing changes what every master serves: the admin certnames only (not
+            // `pp_cli_auth`, which is the CA's own rule).
+            Endpoint::FileSyncPublish => client
+                .certname
+                .as_ref()
+                .is_some_and(|c| self.admin_certnames.iter().any(|a| a == c)),
             _ => client.certname.is_some(),
         };
         if allowed {

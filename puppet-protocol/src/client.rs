@@ -149,6 +149,17 @@ pub enum ClientError {
         /// [`ClientBuilder::max_response_bytes`].
         limit: u64,
     },
+    /// Content fetched by digest (a file sync manifest or blob) does not hash to it: it is
+    /// refused, never returned.
+    #[error("{what}: the content's SHA-256 is {actual}, not {expected}")]
+    DigestMismatch {
+        /// What was fetched (the path).
+        what: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what came.
+        actual: String,
+    },
 }
 
 impl ClientError {
@@ -506,6 +517,40 @@ impl Client {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
             max_response_bytes: 256 * 1024 * 1024,
+        }
+    }
+
+    /// A client with the same settings and identity but a keep-alive connection of its own
+    /// (clones share one; calls on it go one after the other), for requests in parallel.
+    ///
+    /// ```
+    /// use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let settings = CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: t") };
+    /// let ca = CertificateAuthority::setup(dir.path(), settings).unwrap();
+    /// let client = puppet_protocol::client::Client::builder("puppet", 8140)
+    ///     .ca_pem(&ca.ca_certificate_pem().unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let other = client.with_own_connection();
+    /// assert_eq!(other.certname(), client.certname());
+    /// ```
+    pub fn with_own_connection(&self) -> Client {
+        let s = &self.shared;
+        Client {
+            shared: Arc::new(Shared {
+                config: s.config.clone(),
+                host: s.host.clone(),
+                port: s.port,
+                addr: s.addr,
+                server_name: s.server_name.clone(),
+                host_header: s.host_header.clone(),
+                certname: s.certname.clone(),
+                connect_timeout: s.connect_timeout,
+                read_timeout: s.read_timeout,
+                max_response_bytes: s.max_response_bytes,
+                pooled: tokio::sync::Mutex::new(None),
+            }),
         }
     }
 
@@ -915,6 +960,115 @@ impl Client {
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// File sync (`/file-sync/v1`, see [`crate::filesync`]): a replica copying its primary's
+/// versions, and an admin publishing.
+impl Client {
+    /// `POST /file-sync/v1/publish`: publishes `environment` (or every staged environment)
+    /// on a primary; the client's certname must be one of its admin certnames (else
+    /// [`ClientError::Status`] 403).
+    pub async fn file_sync_publish(
+        &self,
+        environment: Option<&str>,
+    ) -> Result<crate::filesync::PublishAnswer, ClientError> {
+        let body = match environment {
+            Some(e) => serde_json::to_vec(&crate::filesync::PublishRequest {
+                environment: Some(e.to_string()),
+            })
+            .map_err(|e| ClientError::decode("publish request", e))?,
+            None => Vec::new(),
+        };
+        let answer = self
+            .call(
+                "POST",
+                "/file-sync/v1/publish",
+                &[
+                    ("accept", "application/json"),
+                    ("content-type", "application/json"),
+                ],
+                body,
+            )
+            .await?;
+        serde_json::from_slice(&answer.body).map_err(|e| ClientError::decode("publish answer", e))
+    }
+
+    /// `GET /file-sync/v1/latest`: the primary's live code_id of every environment.
+    pub async fn file_sync_latest(&self) -> Result<crate::filesync::Latest, ClientError> {
+        self.get_json("/file-sync/v1/latest", "latest code_ids")
+            .await
+    }
+
+    /// `GET /file-sync/v1/manifest/:env/:code_id`: a version's serialized manifest, checked
+    /// to hash to `code_id` ([`ClientError::DigestMismatch`] otherwise); `None` when the
+    /// primary does not have that version (404).
+    pub async fn file_sync_manifest(
+        &self,
+        environment: &str,
+        code_id: &puppet_filesync::CodeId,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let path = format!(
+            "/file-sync/v1/manifest/{}/{}",
+            encode_path(environment),
+            encode_path(code_id.as_str())
+        );
+        let body = match self
+            .call(
+                "GET",
+                &path,
+                &[("accept", "application/octet-stream")],
+                vec![],
+            )
+            .await
+        {
+            Ok(a) => a.body,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let actual = puppet_filesync::Digest::of(&body).to_string();
+        if actual != code_id.as_str() {
+            return Err(ClientError::DigestMismatch {
+                what: path,
+                expected: code_id.to_string(),
+                actual,
+            });
+        }
+        Ok(Some(body))
+    }
+
+    /// `GET /file-sync/v1/blob/:sha256`: a file's content, checked against `digest`
+    /// ([`ClientError::DigestMismatch`] otherwise); `None` when the primary has no such blob.
+    pub async fn file_sync_blob(
+        &self,
+        digest: &puppet_filesync::Digest,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let path = format!("/file-sync/v1/blob/{digest}");
+        let body = match self
+            .call(
+                "GET",
+                &path,
+                &[
+                    ("accept", "application/octet-stream"),
+                    ("accept-encoding", "identity"),
+                ],
+                vec![],
+            )
+            .await
+        {
+            Ok(a) => a.body,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let actual = puppet_filesync::Digest::of(&body);
+        if actual != *digest {
+            return Err(ClientError::DigestMismatch {
+                what: path,
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(Some(body))
     }
 }
 

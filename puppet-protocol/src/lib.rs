@@ -28,6 +28,7 @@ pub mod ca;
 pub mod content;
 pub mod error;
 pub mod files;
+pub mod filesync;
 pub mod form;
 pub mod route;
 

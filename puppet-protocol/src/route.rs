@@ -1,4 +1,4 @@
-//! The endpoints of `/puppet/v3`, `/puppet-ca/v1` and `/status/v1`, parsed from a request path.
+//! The endpoints of `/puppet/v3`, `/puppet-ca/v1`, `/status/v1` and `/file-sync/v1`, parsed from a request path.
 
 use crate::ProtocolError;
 use crate::form::decode_path;
@@ -49,6 +49,19 @@ pub enum Endpoint {
     StatusSimple,
     /// `/status/v1/services`.
     StatusServices,
+    /// `POST /file-sync/v1/publish` (a file sync primary; admins only).
+    FileSyncPublish,
+    /// `GET /file-sync/v1/latest`: the live code_id of every environment.
+    FileSyncLatest,
+    /// `GET /file-sync/v1/manifest/:environment/:code_id`: one version's manifest.
+    FileSyncManifest {
+        /// The environment (Puppet's rule: lower-case letters, digits, `_`).
+        environment: String,
+        /// The version (Puppetserver's code_id characters `[_-:;a-zA-Z0-9]`).
+        code_id: String,
+    },
+    /// `GET /file-sync/v1/blob/:sha256`: one file's content by its SHA-256 (64 lower-case hex).
+    FileSyncBlob(String),
 }
 
 impl Endpoint {
@@ -62,6 +75,8 @@ impl Endpoint {
     ///            Endpoint::FileContent("modules/m/a b.txt".into()));
     /// assert!(Endpoint::parse("/puppet/v3/file_content/modules/m/../../x").is_err());
     /// assert!(Endpoint::parse("/nope").is_err());
+    /// assert_eq!(Endpoint::parse("/file-sync/v1/latest").unwrap(), Endpoint::FileSyncLatest);
+    /// assert!(Endpoint::parse("/file-sync/v1/blob/../../x").is_err());
     /// ```
     pub fn parse(path: &str) -> Result<Endpoint, ProtocolError> {
         let no_route = || ProtocolError::NoRoute {
@@ -108,6 +123,39 @@ impl Endpoint {
                 _ => Err(no_route()),
             };
         }
+        if let Some(rest) = path.strip_prefix("/file-sync/v1/") {
+            let parts: Vec<&str> = rest.split('/').collect();
+            let bad = |what: &str, v: &str| {
+                ProtocolError::BadRequest(format!("Invalid {what} {v:?} for file-sync"))
+            };
+            return match parts.as_slice() {
+                ["publish"] => Ok(Endpoint::FileSyncPublish),
+                ["latest"] => Ok(Endpoint::FileSyncLatest),
+                ["manifest", env, code_id] => {
+                    if !is_environment(env) {
+                        return Err(bad("environment", env));
+                    }
+                    if !is_code_id(code_id) {
+                        return Err(bad("code_id", code_id));
+                    }
+                    Ok(Endpoint::FileSyncManifest {
+                        environment: (*env).to_string(),
+                        code_id: (*code_id).to_string(),
+                    })
+                }
+                ["blob", digest] => {
+                    if digest.len() != 64
+                        || !digest
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    {
+                        return Err(bad("sha256", digest));
+                    }
+                    Ok(Endpoint::FileSyncBlob((*digest).to_string()))
+                }
+                _ => Err(no_route()),
+            };
+        }
         Err(no_route())
     }
 
@@ -121,6 +169,22 @@ impl Endpoint {
             _ => None,
         }
     }
+}
+
+/// An environment name as Puppet allows it: lower-case letters, digits, `_`, 1 to 128.
+fn is_environment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A code_id as Puppetserver allows it: `[_-:;a-zA-Z0-9]`, 1 to 256 characters.
+fn is_code_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 256
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b';'))
 }
 
 /// One name segment (a certname, `ca`, a status name): decoded, not empty, no `/`, not `.`

@@ -250,7 +250,7 @@ async fn real_agent_bootstraps_applies_reports_and_is_refused_once_revoked() {
     assert_eq!(reports[1].status.as_str(), "unchanged");
 
     // Revoked: the next run is refused in the TLS handshake, without a restart.
-    setup.ca.revoke(AGENT).unwrap();
+    setup.ca.as_ref().unwrap().revoke(AGENT).unwrap();
     let run3 = agent.run(&[]).await;
     assert_eq!(
         run3.status.code(),
@@ -448,7 +448,7 @@ impl Client {
 }
 
 fn issue(setup: &MasterSetup, name: &str) -> Identity {
-    let (key_pem, cert_pem) = setup.ca.generate(name, &[]).unwrap();
+    let (key_pem, cert_pem) = setup.ca.as_ref().unwrap().generate(name, &[]).unwrap();
     Identity { cert_pem, key_pem }
 }
 
@@ -477,7 +477,7 @@ async fn master_refuses_other_nodes_bad_input_and_revoked_certificates() {
     let dir = tempfile::tempdir().unwrap();
     let (setup, running) = start_master(dir.path(), "max_request_bytes = 1048576\n").await;
     let addr = running.local_addr();
-    let ca_pem = setup.ca.ca_certificate_pem().unwrap();
+    let ca_pem = setup.ca.as_ref().unwrap().ca_certificate_pem().unwrap();
     let a = Client::new(&ca_pem, Some(&issue(&setup, "a.example.test")), addr);
     let b_identity = issue(&setup, "b.example.test");
     let b = Client::new(&ca_pem, Some(&b_identity), addr);
@@ -679,7 +679,7 @@ async fn master_refuses_other_nodes_bad_input_and_revoked_certificates() {
 
     // Revocation takes effect in the TLS handshake without a restart; others keep working.
     assert_eq!(b.get("/puppet/v3/environments").await.status, 200);
-    setup.ca.revoke("b.example.test").unwrap();
+    setup.ca.as_ref().unwrap().revoke("b.example.test").unwrap();
     let refused = b
         .send("GET", "/puppet/v3/environments", None, Vec::new())
         .await;

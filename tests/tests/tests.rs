@@ -6,6 +6,7 @@
 mod agent_master;
 mod catalog_order;
 mod custom_master;
+mod filesync_agent;
 mod fixtures_sanity;
 mod pluginsync_real_modules;
 mod support;

@@ -4,14 +4,18 @@
 //! 8140). `DIR` must exist unless `--init` is given. On first start it creates the CA in
 //! `DIR/ca` and its own certificate in `DIR/ssl` (and logs their fingerprints); code
 //! is read from `DIR/code/environments`, and facts, catalogs and reports are stored in
-//! `DIR/data`. See `puppet_master::confdir` for the layout and settings.
+//! `DIR/data`. See `puppet_master::confdir` for the layout and settings. A file sync replica
+//! (`file_sync = replica`) without a certificate asks its primary's CA for one first and
+//! waits up to two minutes for it to be signed.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use puppet_master::confdir::MasterSetup;
+
+use puppet_master::confdir::{MasterSetup, bootstrap_replica};
 
 /// An HTTPS Puppet master (CA, catalogs from data, files, reports).
 #[derive(Parser)]
@@ -49,6 +53,11 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
+        // A file sync replica without a certificate asks the primary's CA for one first.
+        if let Err(e) = bootstrap_replica(&cli.confdir, Duration::from_secs(120)).await {
+            eprintln!("puppet-master: {e}");
+            return ExitCode::FAILURE;
+        }
         let setup = if cli.init {
             MasterSetup::init(&cli.confdir)
         } else {

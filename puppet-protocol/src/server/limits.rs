@@ -67,6 +67,9 @@ pub struct Limits {
     pub document_body_bytes: u64,
     /// `PUT file_bucket_file` (a file backed up by the agent; default 32 MiB).
     pub file_bucket_body_bytes: u64,
+    /// The `/file-sync/v1` endpoints: a publish request (`{"environment": "..."}`) or nothing
+    /// (default 4 KiB).
+    pub file_sync_body_bytes: u64,
     /// Every other endpoint (they take no body; default 64 KiB).
     pub other_body_bytes: u64,
     /// A request's line and headers (default 64 KiB, at least 8 KiB); over it the answer is
@@ -91,6 +94,7 @@ impl Default for Limits {
             admin_body_bytes: 1024 * 1024,
             document_body_bytes: 32 * 1024 * 1024,
             file_bucket_body_bytes: 32 * 1024 * 1024,
+            file_sync_body_bytes: 4 * 1024,
             other_body_bytes: 64 * 1024,
             max_header_bytes: 64 * 1024,
             catalog_cache_bytes: 256 * 1024 * 1024,
@@ -107,6 +111,7 @@ impl Limits {
     /// let limits = Limits::default();
     /// assert_eq!(limits.body_limit(&Endpoint::CertificateStatus("n".into())), 1024 * 1024);
     /// assert_eq!(limits.body_limit(&Endpoint::StatusSimple), 64 * 1024);
+    /// assert_eq!(limits.body_limit(&Endpoint::FileSyncPublish), 4 * 1024);
     /// ```
     pub fn body_limit(&self, endpoint: &Endpoint) -> u64 {
         match endpoint {
@@ -120,6 +125,10 @@ impl Limits {
                 self.document_body_bytes
             }
             Endpoint::FileBucketFile(_) => self.file_bucket_body_bytes,
+            Endpoint::FileSyncPublish
+            | Endpoint::FileSyncLatest
+            | Endpoint::FileSyncManifest { .. }
+            | Endpoint::FileSyncBlob(_) => self.file_sync_body_bytes,
             _ => self.other_body_bytes,
         }
     }

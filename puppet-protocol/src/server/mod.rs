@@ -3,7 +3,8 @@
 //! [`Master`] serves `/puppet/v3`, `/puppet-ca/v1` and `/status/v1` over TLS (rustls) and
 //! HTTP/1.1 keep-alive (hyper 1). Each part is an async trait held in [`Services`], so a
 //! master is composed from them: [`CatalogCompiler`], [`NodeClassifier`], [`ReportSink`],
-//! [`FactStore`], [`CatalogArchive`], [`FileServer`], [`FileBucket`] and [`CaService`].
+//! [`FactStore`], [`CatalogArchive`], [`FileServer`], [`FileBucket`], [`CaService`] and,
+//! optionally, [`FileSync`] (`/file-sync/v1`).
 //! This crate holds no implementation of them: the `puppet-master` crate has defaults that
 //! work from files (catalogs from data, the module file server, on-disk storage, a CA over
 //! `puppet-ca`) and composes a master from a Puppet confdir.
@@ -348,6 +349,34 @@ pub trait CaService: Send + Sync {
     async fn renew(&self, cert_der: &[u8]) -> Result<String, ProtocolError>;
 }
 
+/// File sync (`/file-sync/v1`): a primary publishes staged code and gives its versions to
+/// replicas. Authorization is the router's: `publish` only for the admin certnames, the
+/// rest for any client certificate of the CA (not revoked). A master without file sync has
+/// `None` in [`Services::file_sync`] and answers these endpoints 404.
+#[async_trait]
+pub trait FileSync: Send + Sync {
+    /// Publishes the staging codedir: `environment`, or every staged environment.
+    async fn publish(
+        &self,
+        environment: Option<&str>,
+    ) -> Result<crate::filesync::PublishAnswer, ProtocolError>;
+    /// The live code_id of every environment.
+    async fn latest(&self) -> Result<crate::filesync::Latest, ProtocolError>;
+    /// A version's manifest, serialized (it hashes to `code_id`); `None` when that version
+    /// is unknown or gone.
+    async fn manifest(
+        &self,
+        environment: &str,
+        code_id: &puppet_filesync::CodeId,
+    ) -> Result<Option<Vec<u8>>, ProtocolError>;
+    /// A blob whose content has been checked against `digest`; `None` when absent. A blob
+    /// that does not match its digest is an error, never content.
+    async fn blob(
+        &self,
+        digest: &puppet_filesync::Digest,
+    ) -> Result<Option<Vec<u8>>, ProtocolError>;
+}
+
 /// The parts a master is made of.
 #[derive(Clone)]
 pub struct Services {
@@ -367,6 +396,8 @@ pub struct Services {
     pub files: Arc<dyn FileServer>,
     /// File bucket.
     pub bucket: Arc<dyn FileBucket>,
+    /// File sync (`None`: the `/file-sync/v1` endpoints answer 404).
+    pub file_sync: Option<Arc<dyn FileSync>>,
 }
 
 impl std::fmt::Debug for Services {

@@ -356,6 +356,7 @@ pub async fn start(limits: Limits) -> TestMaster {
         catalogs: store.clone(),
         files: Arc::new(Files),
         bucket: store,
+        file_sync: None,
     };
     let options = MasterOptions {
         limits,

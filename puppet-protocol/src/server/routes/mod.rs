@@ -3,6 +3,7 @@
 mod ca;
 mod catalog;
 mod files;
+mod filesync;
 mod node;
 mod status;
 
@@ -42,6 +43,10 @@ pub(crate) async fn dispatch(
         Endpoint::PuppetStatus(_) | Endpoint::StatusSimple | Endpoint::StatusServices => {
             status::dispatch(inner, endpoint, call).await
         }
+        Endpoint::FileSyncPublish
+        | Endpoint::FileSyncLatest
+        | Endpoint::FileSyncManifest { .. }
+        | Endpoint::FileSyncBlob(_) => filesync::dispatch(inner, endpoint, call).await,
         _ => Err(not_allowed(call)),
     }
 }

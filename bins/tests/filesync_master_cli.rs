@@ -1,0 +1,142 @@
+//! `puppet-master` as a file sync primary, killed with SIGKILL in the middle of a publish:
+//! after a restart the old version is live and intact, and the next publish works.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use puppet_filesync::{CodeId, Store};
+use puppet_protocol::client::{Client, Identity};
+
+const CERTNAME: &str = "primary.example.test";
+
+struct Master {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(confdir: &Path) -> Master {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-master"))
+        .arg("--confdir")
+        .arg(confdir)
+        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let port = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no listening line: {line:?}"));
+    Master { child, port }
+}
+
+/// A client with the master's own certificate (the default `ca_admin_certnames`).
+fn admin(confdir: &Path, port: u16) -> Client {
+    let read = |p: &str| std::fs::read_to_string(confdir.join(p)).unwrap();
+    Client::builder("localhost", port)
+        .resolve_to(format!("127.0.0.1:{port}").parse().unwrap())
+        .ca_pem(&read("ca/ca_crt.pem"))
+        .identity(Identity {
+            cert_pem: read(&format!("ssl/certs/{CERTNAME}.pem")),
+            key_pem: read(&format!("ssl/private_keys/{CERTNAME}.pem")),
+        })
+        .read_timeout(Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
+/// `files` files of 1 MiB each, whose content depends on `seed`.
+fn stage(confdir: &Path, seed: u8, files: usize) {
+    let dir = confdir.join("code-staging/environments/production/modules/big/files");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..files {
+        let mut content = vec![seed; 1 << 20];
+        content[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        std::fs::write(dir.join(format!("f{i:04}.bin")), content).unwrap();
+    }
+}
+
+#[test]
+fn kill_9_during_a_publish_leaves_the_old_version_live_and_the_next_publish_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let confdir = dir.path();
+    std::fs::write(
+        confdir.join("puppet.conf"),
+        format!("[server]\ncertname = {CERTNAME}\nkeylength = 2048\nfile_sync = primary\n"),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let master = start(confdir);
+    stage(confdir, 1, 2);
+    let v1 = rt.block_on(async {
+        let a = admin(confdir, master.port)
+            .file_sync_publish(None)
+            .await
+            .unwrap();
+        a.environments["production"].code_id.clone()
+    });
+
+    // A large new version: the publish is killed while it runs.
+    stage(confdir, 2, 96);
+    let mut master = master;
+    let outcome = rt.block_on(async {
+        let client = admin(confdir, master.port);
+        let publish = tokio::spawn(async move { client.file_sync_publish(None).await });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let finished = publish.is_finished();
+        master.child.kill().unwrap(); // SIGKILL
+        master.child.wait().unwrap();
+        (finished, publish.await.unwrap())
+    });
+    assert!(
+        !outcome.0,
+        "the publish finished before the kill: make the tree larger"
+    );
+    assert!(outcome.1.is_err(), "the publish cannot have answered");
+
+    // Restarted: the old version is live and intact.
+    let master = start(confdir);
+    let store = Store::open(confdir.join("data/filesync")).unwrap();
+    let live = store.live("production").unwrap().unwrap();
+    assert_eq!(live.code_id.as_str(), v1);
+    store.verify("production", &live.code_id).unwrap();
+    let latest = rt
+        .block_on(admin(confdir, master.port).file_sync_latest())
+        .unwrap();
+    assert_eq!(latest.environments["production"].code_id, v1);
+
+    // The next publish works and its version is whole.
+    let v2 = rt.block_on(async {
+        let a = admin(confdir, master.port)
+            .file_sync_publish(None)
+            .await
+            .unwrap();
+        a.environments["production"].code_id.clone()
+    });
+    assert_ne!(v2, v1);
+    let v2 = CodeId::parse(&v2).unwrap();
+    assert_eq!(store.live("production").unwrap().unwrap().code_id, v2);
+    store.verify("production", &v2).unwrap();
+    let content = store
+        .content("production", &v2, "modules/big/files/f0095.bin")
+        .unwrap();
+    assert_eq!(content.len(), 1 << 20);
+    assert_eq!(content[100], 2);
+}

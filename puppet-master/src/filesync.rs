@@ -1,0 +1,943 @@
+//! File sync: the master compiles and serves files from versions of a
+//! [`puppet_filesync::Store`], never from a tree that is being changed.
+//!
+//! - A **primary** ([`SyncedCode::primary`]) publishes its staging codedir
+//!   (`<staging>/environments/<env>/`) into its store on `POST /file-sync/v1/publish`
+//!   ([`PrimaryFileSync`]), and gives its versions to replicas (`latest`, `manifest`, `blob`).
+//! - A **replica** ([`SyncedCode::replica`]) asks the primary for its latest code_ids before
+//!   it answers anything that reads code (one cheap request; concurrent requests share one
+//!   check, but only a check *sent after* the request arrived, so a request that arrives
+//!   after a publish returned sees that publish). A new version's manifest and missing blobs
+//!   are fetched over mTLS, their digests checked (a blob that does not match is never
+//!   stored, let alone served), and the version is installed with the store's own atomic
+//!   swap. With the primary unreachable (or a copy refused: a digest that does not match)
+//!   the replica serves its newest complete version and logs it once (and once when the
+//!   primary is back); for one second after a failed check it does not ask again, so a
+//!   primary that is down does not cost every request a connect timeout. It also fetches the
+//!   primary's CRL every minute.
+//!
+//! On both, [`SyncedCompiler`] compiles each catalog from one materialized version, stamps it
+//! with that version's code_id, inlines static metadata from the same version, and reuses a
+//! compiled catalog per (node, environment) while the code_id is unchanged (facts changing
+//! does not cause a new compile: the code is what the catalog is a function of).
+//! [`SyncedFileServer`] serves `file_metadata(s)`/`file_content` from the live version and
+//! `static_file_content` from any version the store still holds.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use puppet_master::filesync::{PrimaryFileSync, SyncedCode, SyncedFileServer};
+//! use puppet_protocol::server::{FileServer, FileSync};
+//! let dir = tempfile::tempdir().unwrap();
+//! let staging = dir.path().join("staging");
+//! std::fs::create_dir_all(staging.join("environments/production/modules/m/files")).unwrap();
+//! std::fs::write(staging.join("environments/production/modules/m/files/a"), "v1").unwrap();
+//! let store = puppet_filesync::Store::open(dir.path().join("store")).unwrap();
+//! let code = SyncedCode::primary(store, &staging);
+//! let answer = PrimaryFileSync::new(code.clone()).publish(None).await.unwrap();
+//! let code_id = answer.environments["production"].code_id.clone();
+//! let files = SyncedFileServer::new(code);
+//! assert_eq!(files.content("production", "modules/m/a").await.unwrap(), b"v1");
+//! assert_eq!(files.static_content("n1", "production", "modules/m/files/a", &code_id).await.unwrap(), b"v1");
+//! # });
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use puppet_catalog::Catalog;
+use puppet_filesync::{CodeId, Digest, Manifest, Retention, Status, Store, Version};
+use puppet_protocol::ProtocolError;
+use puppet_protocol::client::{Client, ClientError};
+use puppet_protocol::files::{FileMetadata, MetadataOptions, pick_checksum};
+use puppet_protocol::filesync::{
+    Latest, LatestEnvironment, PublishAnswer, PublishStatus, PublishedEnvironment,
+};
+use puppet_protocol::server::{CaService, CatalogCompiler, CompileRequest, FileServer, FileSync};
+
+use crate::{DataCompiler, ModuleFileServer};
+
+/// After a failed check, a replica serves its local versions without asking again for this
+/// long (so a primary that is down does not cost every request a connect timeout).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ProtocolError> + Send + 'static,
+) -> Result<T, ProtocolError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ProtocolError::service)?
+}
+
+fn store_error(e: puppet_filesync::Error) -> ProtocolError {
+    match e {
+        puppet_filesync::Error::Refused { .. }
+        | puppet_filesync::Error::InvalidEnvironment { .. } => {
+            ProtocolError::BadRequest(e.to_string())
+        }
+        other => ProtocolError::Internal(other.to_string()),
+    }
+}
+
+/// Why a replica could not copy the primary's latest versions.
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error("{0}")]
+    Client(Box<ClientError>),
+    #[error("{0}")]
+    Store(Box<puppet_filesync::Error>),
+    #[error("the primary does not have version {code_id} of {environment} any more")]
+    Gone {
+        environment: String,
+        code_id: String,
+    },
+    #[error("{0}")]
+    Task(String),
+}
+
+impl From<ClientError> for SyncError {
+    fn from(e: ClientError) -> Self {
+        SyncError::Client(Box::new(e))
+    }
+}
+
+impl From<puppet_filesync::Error> for SyncError {
+    fn from(e: puppet_filesync::Error) -> Self {
+        SyncError::Store(Box::new(e))
+    }
+}
+
+struct Replica {
+    primary: Client,
+    /// Serializes checks; waiters that arrived before the running check began run their own.
+    check: tokio::sync::Mutex<()>,
+    /// Checks begun (the number of the latest).
+    started: AtomicU64,
+    /// The number of the latest check that finished.
+    completed: AtomicU64,
+    down: AtomicBool,
+    failed_at: Mutex<Option<Instant>>,
+    /// Where the primary's CRL is kept (the replica's TLS reads it), and when it was fetched.
+    crl: Option<(PathBuf, Mutex<Option<Instant>>)>,
+}
+
+/// Connections a replica fetches blobs over in parallel (a first copy of a large tree).
+const FETCH_LANES: usize = 4;
+
+/// How often old versions are removed (after a publish or install).
+const RETAIN_EVERY: Duration = Duration::from_secs(60);
+
+/// How often a replica fetches the primary's CRL.
+const CRL_EVERY: Duration = Duration::from_secs(60);
+
+/// The versioned code a master serves: its store, and whether it is the primary (publishes
+/// from a staging codedir) or a replica (copies the primary's versions).
+pub struct SyncedCode {
+    store: Store,
+    staging: Option<PathBuf>,
+    replica: Option<Replica>,
+    retained_at: Mutex<Option<Instant>>,
+    /// Background tasks running, and their end signalled.
+    background: Arc<(Mutex<usize>, std::sync::Condvar)>,
+}
+
+impl std::fmt::Debug for SyncedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncedCode")
+            .field("store", &self.store.root())
+            .field("staging", &self.staging)
+            .field("replica", &self.replica.is_some())
+            .finish()
+    }
+}
+
+impl SyncedCode {
+    /// A primary: serves the live versions of `store`, publishes from `staging` (a codedir:
+    /// `environments/<env>/...`).
+    pub fn primary(store: Store, staging: impl Into<PathBuf>) -> Arc<SyncedCode> {
+        Arc::new(SyncedCode {
+            store,
+            staging: Some(staging.into()),
+            replica: None,
+            retained_at: Mutex::new(None),
+            background: Arc::default(),
+        })
+    }
+
+    /// A replica: copies into `store` the versions of the primary that `primary` (a client
+    /// with the replica's certificate) reaches. With `crl_path`, the primary's CRL is fetched
+    /// there every minute (written atomically; the replica's TLS re-reads it when it changes).
+    pub fn replica(store: Store, primary: Client, crl_path: Option<PathBuf>) -> Arc<SyncedCode> {
+        Arc::new(SyncedCode {
+            store,
+            staging: None,
+            replica: Some(Replica {
+                primary,
+                check: tokio::sync::Mutex::new(()),
+                started: AtomicU64::new(0),
+                completed: AtomicU64::new(0),
+                down: AtomicBool::new(false),
+                failed_at: Mutex::new(None),
+                crl: crl_path.map(|p| (p, Mutex::new(None))),
+            }),
+            retained_at: Mutex::new(None),
+            background: Arc::default(),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The staging codedir (a primary's).
+    pub fn staging(&self) -> Option<&Path> {
+        self.staging.as_deref()
+    }
+
+    /// On a replica, makes sure the live versions are the primary's as of a check sent
+    /// after this call began (or that the primary is unreachable, then the local versions
+    /// stay); on a primary, nothing. Concurrent callers share one check.
+    pub async fn refresh(&self) {
+        let Some(r) = &self.replica else {
+            return;
+        };
+        let arrived = r.started.load(Ordering::SeqCst);
+        let _turn = r.check.lock().await;
+        if r.completed.load(Ordering::SeqCst) > arrived {
+            return;
+        }
+        if lock(&r.failed_at).is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+            return;
+        }
+        let n = r.started.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.sync_from_primary(&r.primary).await {
+            Ok(()) => {
+                *lock(&r.failed_at) = None;
+                if r.down.swap(false, Ordering::SeqCst) {
+                    tracing::info!("file sync: the primary is reachable again");
+                }
+                if let Some((path, fetched)) = &r.crl {
+                    let due = lock(fetched).is_none_or(|t| t.elapsed() >= CRL_EVERY);
+                    if due {
+                        *lock(fetched) = Some(Instant::now());
+                        let client = r.primary.clone();
+                        let path = path.clone();
+                        tokio::spawn(async move { refresh_crl(&client, &path).await });
+                    }
+                }
+            }
+            Err(e) => {
+                *lock(&r.failed_at) = Some(Instant::now());
+                if !r.down.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(
+                        "file sync: cannot get the primary's latest code ({e}); serving the newest complete local versions until it answers"
+                    );
+                }
+            }
+        }
+        r.completed.store(n, Ordering::SeqCst);
+    }
+
+    /// One check: the primary's latest code_ids; every environment whose live version
+    /// differs is copied (manifest, missing blobs, digests checked) and installed.
+    async fn sync_from_primary(&self, primary: &Client) -> Result<(), SyncError> {
+        let latest = primary.file_sync_latest().await?;
+        // Every environment is tried; the first failure is reported after the others.
+        let mut first_error = None;
+        for (env, l) in latest.environments {
+            if puppet_filesync::check_environment(&env).is_err() {
+                continue;
+            }
+            if let Err(e) = self.sync_environment(primary, env, &l.code_id).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Makes `code_id` the live version of `env`, copying it from the primary if needed.
+    async fn sync_environment(
+        &self,
+        primary: &Client,
+        env: String,
+        code_id: &str,
+    ) -> Result<(), SyncError> {
+        let started = Instant::now();
+        let code_id = CodeId::parse(code_id)?;
+        let store = self.store.clone();
+        let (e, c) = (env.clone(), code_id.clone());
+        let local = tokio::task::spawn_blocking(move || -> Result<_, SyncError> {
+            if store.live(&e)?.is_some_and(|v| v.code_id == c) {
+                return Ok(None);
+            }
+            // A version still held (a rollback on the primary): no need to fetch it.
+            Ok(Some(store.manifest_bytes(&e, &c)?))
+        })
+        .await
+        .map_err(|e| SyncError::Task(e.to_string()))??;
+        let bytes = match local {
+            None => return Ok(()),
+            Some(Some(bytes)) => bytes,
+            Some(None) => primary
+                .file_sync_manifest(&env, &code_id)
+                .await?
+                .ok_or_else(|| SyncError::Gone {
+                    environment: env.clone(),
+                    code_id: code_id.to_string(),
+                })?,
+        };
+        let manifest = Manifest::parse(&bytes)?;
+        let missing = self.store.missing_blobs(&manifest);
+        // A few connections in parallel when there are many blobs (a first copy).
+        let lanes = if missing.len() > 16 { FETCH_LANES } else { 1 };
+        let mut tasks = tokio::task::JoinSet::new();
+        for lane in 0..lanes {
+            let client = if lane == 0 {
+                primary.clone()
+            } else {
+                primary.with_own_connection()
+            };
+            let digests: Vec<Digest> = missing.iter().skip(lane).step_by(lanes).copied().collect();
+            let store = self.store.clone();
+            let gone = SyncError::Gone {
+                environment: env.clone(),
+                code_id: code_id.to_string(),
+            };
+            tasks.spawn(async move {
+                for digest in digests {
+                    let Some(content) = client.file_sync_blob(&digest).await? else {
+                        return Err(gone);
+                    };
+                    let store = store.clone();
+                    tokio::task::spawn_blocking(move || store.put_blob(&digest, &content[..]))
+                        .await
+                        .map_err(|e| SyncError::Task(e.to_string()))??;
+                }
+                Ok(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(|e| SyncError::Task(e.to_string()))??;
+        }
+        let store = self.store.clone();
+        let installed = tokio::task::spawn_blocking(move || store.install(&env, &bytes, &code_id))
+            .await
+            .map_err(|e| SyncError::Task(e.to_string()))??;
+        if installed.status == Status::Published {
+            tracing::info!(
+                "file sync: {} is now at {} ({} new files, {:.1} ms)",
+                installed.environment,
+                installed.code_id,
+                missing.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            self.after_change(vec![installed.environment]);
+        }
+        Ok(())
+    }
+
+    /// Off the critical path, after new versions of `envs` went live: removes old versions
+    /// (the store's default retention, at most once a minute) and prepares a spare copy of
+    /// each new live version, so the next publish or install of a small change costs a few
+    /// file operations instead of one link per file ([`Store::prepare`]).
+    fn after_change(&self, envs: Vec<String>) {
+        let store = self.store.clone();
+        let retain = {
+            let mut last = lock(&self.retained_at);
+            let due = last.is_none_or(|t| t.elapsed() >= RETAIN_EVERY);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        *lock(&self.background.0) += 1;
+        let background = self.background.clone();
+        tokio::task::spawn_blocking(move || {
+            if retain && let Err(e) = store.retain(&Retention::default()) {
+                tracing::warn!("file sync: retention: {e}");
+            }
+            for env in envs {
+                if let Err(e) = store.prepare(&env) {
+                    tracing::warn!("file sync: preparing the next version of {env}: {e}");
+                }
+            }
+            *lock(&background.0) -= 1;
+            background.1.notify_all();
+        });
+    }
+
+    /// Waits until the background work after the last publish or install (retention, the
+    /// spare copy for the next one) is done: for a benchmark or a test that wants publishes
+    /// spaced as they are in life.
+    pub async fn settle(&self) {
+        let background = self.background.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut pending = lock(&background.0);
+            while *pending > 0 {
+                pending = background
+                    .1
+                    .wait(pending)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        })
+        .await;
+    }
+
+    /// The live version of `env`, after [`SyncedCode::refresh`].
+    pub async fn live(&self, env: &str) -> Result<Version, ProtocolError> {
+        self.refresh().await;
+        let store = self.store.clone();
+        let e = env.to_string();
+        blocking(move || store.live(&e).map_err(store_error))
+            .await?
+            .ok_or_else(|| ProtocolError::EnvironmentNotFound(env.to_string()))
+    }
+
+    /// The version `code_id` of `env`, if the store holds it (a code_id this store could not
+    /// have made is simply not held).
+    pub async fn version(
+        &self,
+        env: &str,
+        code_id: &str,
+    ) -> Result<Option<Version>, ProtocolError> {
+        let Ok(id) = CodeId::parse(code_id) else {
+            return Ok(None);
+        };
+        let store = self.store.clone();
+        let e = env.to_string();
+        let found = {
+            let (store, e, id) = (store.clone(), e.clone(), id.clone());
+            blocking(move || store.version(&e, &id).map_err(store_error)).await?
+        };
+        if found.is_some() || self.replica.is_none() {
+            return Ok(found);
+        }
+        // A replica may not have seen a version another master compiled a catalog for.
+        self.refresh().await;
+        blocking(move || store.version(&e, &id).map_err(store_error)).await
+    }
+
+    /// The environments with a live version.
+    pub async fn environments(&self) -> Result<Vec<String>, ProtocolError> {
+        self.refresh().await;
+        let store = self.store.clone();
+        blocking(move || store.environments().map_err(store_error)).await
+    }
+}
+
+/// Whether a catalog holds a Sensitive value: a resource's `sensitive_parameters`, or a
+/// rich-data `Sensitive` anywhere in its parameters.
+fn holds_sensitive(catalog: &Catalog) -> bool {
+    fn rich(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.get("__ptype").and_then(|t| t.as_str()) == Some("Sensitive")
+                    || m.values().any(rich)
+            }
+            serde_json::Value::Array(a) => a.iter().any(rich),
+            _ => false,
+        }
+    }
+    catalog.resources.iter().any(|r| {
+        r.sensitive_parameters.is_some()
+            || r.parameters.as_ref().is_some_and(|p| p.values().any(rich))
+    })
+}
+
+/// Writes `bytes` to `path` readable by this user only (temp file, fsync, rename).
+fn write_kept(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Fetches the primary's CRL and writes it to `path` (temp file, fsync, rename) when it
+/// changed.
+async fn refresh_crl(primary: &Client, path: &Path) {
+    let pem = match primary.crl().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("file sync: cannot fetch the primary's CRL: {e}");
+            return;
+        }
+    };
+    if !pem.contains("-----BEGIN X509 CRL-----") {
+        tracing::warn!(
+            "file sync: the primary's CRL is not a PEM CRL; keeping {}",
+            path.display()
+        );
+        return;
+    }
+    let path = path.to_path_buf();
+    let written = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+        if std::fs::read_to_string(&path).is_ok_and(|old| old == pem) {
+            return Ok(false);
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, pem.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(true)
+    })
+    .await;
+    match written {
+        Ok(Ok(true)) => tracing::info!("file sync: updated the CRL from the primary"),
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => tracing::warn!("file sync: cannot write the CRL: {e}"),
+        Err(e) => tracing::warn!("file sync: CRL task: {e}"),
+    }
+}
+
+/// The file server of file sync (see the module docs).
+#[derive(Debug, Clone)]
+pub struct SyncedFileServer {
+    code: Arc<SyncedCode>,
+}
+
+impl SyncedFileServer {
+    /// Serves `code`'s versions.
+    pub fn new(code: Arc<SyncedCode>) -> SyncedFileServer {
+        SyncedFileServer { code }
+    }
+}
+
+#[async_trait]
+impl FileServer for SyncedFileServer {
+    async fn metadata(
+        &self,
+        env: &str,
+        path: &str,
+        options: &MetadataOptions,
+    ) -> Result<FileMetadata, ProtocolError> {
+        let v = self.code.live(env).await?;
+        ModuleFileServer::pinned(env, v.path)
+            .metadata(env, path, options)
+            .await
+    }
+
+    async fn metadatas(
+        &self,
+        env: &str,
+        path: &str,
+        options: &MetadataOptions,
+    ) -> Result<Vec<FileMetadata>, ProtocolError> {
+        let v = self.code.live(env).await?;
+        ModuleFileServer::pinned(env, v.path)
+            .metadatas(env, path, options)
+            .await
+    }
+
+    async fn content(&self, env: &str, path: &str) -> Result<Vec<u8>, ProtocolError> {
+        let v = self.code.live(env).await?;
+        ModuleFileServer::pinned(env, v.path)
+            .content(env, path)
+            .await
+    }
+
+    /// Any version the store still holds; a code_id never published here, or removed by
+    /// retention: 404.
+    async fn static_content(
+        &self,
+        _certname: &str,
+        env: &str,
+        path: &str,
+        code_id: &str,
+    ) -> Result<Vec<u8>, ProtocolError> {
+        let Some(v) = self.code.version(env, code_id).await? else {
+            return Err(ProtocolError::NotFound(format!(
+                "Could not find file content for {path} at code_id {code_id} in environment {env}"
+            )));
+        };
+        let server = ModuleFileServer::pinned(env, v.path);
+        let (env, path) = (env.to_string(), path.to_string());
+        blocking(move || server.content_sync(&env, &path, true)).await
+    }
+
+    fn content_uri(&self, source_path: &str) -> Option<String> {
+        crate::files::module_content_uri(source_path)
+    }
+
+    async fn environments(&self) -> Result<Vec<String>, ProtocolError> {
+        self.code.environments().await
+    }
+
+    fn environment_dir(&self, env: &str) -> Option<PathBuf> {
+        puppet_filesync::check_environment(env).ok()?;
+        Some(self.code.store.environments_dir().join(env))
+    }
+}
+
+#[derive(Debug)]
+struct Reused {
+    code_id: CodeId,
+    checksum: String,
+    catalog: Arc<Catalog>,
+}
+
+/// The compiler of file sync: each catalog from one materialized version, stamped with its
+/// code_id, and reused per (node, environment) while the code_id and the checksum type are
+/// unchanged (see the module docs).
+#[derive(Debug, Clone)]
+pub struct SyncedCompiler {
+    code: Arc<SyncedCode>,
+    compiler: DataCompiler,
+    /// Where compiled catalogs are kept across a restart (`<dir>/<env>/<certname>.json`,
+    /// 0600): a node's catalog is reused after a restart when it was compiled from the live
+    /// code_id. Catalogs holding a Sensitive value are never written.
+    keep_dir: Option<PathBuf>,
+    reuse: Arc<Mutex<HashMap<(String, String), Reused>>>,
+    compiles: Arc<AtomicU64>,
+}
+
+impl SyncedCompiler {
+    /// Compiles with `compiler` (its environments directory is not used: each catalog is
+    /// compiled from a version of `code`).
+    pub fn new(code: Arc<SyncedCode>, compiler: DataCompiler) -> SyncedCompiler {
+        SyncedCompiler {
+            code,
+            compiler,
+            keep_dir: None,
+            reuse: Arc::default(),
+            compiles: Arc::default(),
+        }
+    }
+
+    /// Keeps compiled catalogs in `dir` so they are reused after a restart while the code_id
+    /// is unchanged (a catalog holding a Sensitive value is not written: it is compiled again
+    /// after a restart).
+    pub fn keep_in(mut self, dir: impl Into<PathBuf>) -> SyncedCompiler {
+        self.keep_dir = Some(dir.into());
+        self
+    }
+
+    fn kept_path(&self, certname: &str, env: &str) -> Option<PathBuf> {
+        let dir = self.keep_dir.as_ref()?;
+        puppet_ca::validate_certname(certname).ok()?;
+        puppet_filesync::check_environment(env).ok()?;
+        Some(dir.join(env).join(format!("{certname}.json")))
+    }
+
+    /// The node's kept catalog, when it is one of `code_id` whose static metadata uses
+    /// `checksum`.
+    async fn kept(
+        &self,
+        certname: &str,
+        env: &str,
+        code_id: &CodeId,
+        checksum: &str,
+    ) -> Option<Catalog> {
+        let path = self.kept_path(certname, env)?;
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+            .await
+            .ok()?
+            .ok()?;
+        let catalog = Catalog::from_json(&bytes).ok()?;
+        let same_code = catalog.code_id.as_ref().and_then(|v| v.as_str()) == Some(code_id.as_str());
+        let same_env = catalog.environment.as_deref() == Some(env);
+        let metadata = catalog.metadata.as_ref()?;
+        let same_checksum = metadata
+            .values()
+            .all(|m| m.pointer("/checksum/type").and_then(|t| t.as_str()) == Some(checksum));
+        (same_code && same_env && same_checksum && catalog.recursive_metadata.is_some())
+            .then_some(catalog)
+    }
+
+    /// Writes the catalog for a restart (temp file 0600, fsync, rename), in the background;
+    /// not a catalog holding a Sensitive value.
+    fn keep(&self, certname: &str, env: &str, catalog: &Catalog) {
+        let Some(path) = self.kept_path(certname, env) else {
+            return;
+        };
+        if holds_sensitive(catalog) {
+            return;
+        }
+        let Ok(bytes) = serde_json::to_vec(catalog) else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = write_kept(&path, &bytes) {
+                tracing::warn!("file sync: cannot keep {}: {e}", path.display());
+            }
+        });
+    }
+
+    /// How many catalogs were compiled (not reused) so far.
+    pub fn compiles(&self) -> u64 {
+        self.compiles.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl CatalogCompiler for SyncedCompiler {
+    async fn compile(&self, request: &CompileRequest) -> Result<Catalog, ProtocolError> {
+        let v = self.code.live(&request.environment).await?;
+        let checksum = pick_checksum(&request.checksum_types);
+        let key = (request.certname.clone(), request.environment.clone());
+        if let Some(hit) = lock(&self.reuse).get(&key)
+            && hit.code_id == v.code_id
+            && hit.checksum == checksum
+        {
+            return Ok(Catalog::clone(&hit.catalog));
+        }
+        if let Some(catalog) = self
+            .kept(
+                &request.certname,
+                &request.environment,
+                &v.code_id,
+                &checksum,
+            )
+            .await
+        {
+            lock(&self.reuse).insert(
+                key,
+                Reused {
+                    code_id: v.code_id,
+                    checksum,
+                    catalog: Arc::new(catalog.clone()),
+                },
+            );
+            return Ok(catalog);
+        }
+        // Always with the static metadata (the route strips it for an agent that did not
+        // ask), so the kept catalog suits every request.
+        let mut req = request.clone();
+        req.static_catalog = true;
+        let files = ModuleFileServer::pinned(&request.environment, &v.path);
+        let catalog = self
+            .compiler
+            .compile_from(v.path.clone(), Some(v.code_id.as_str()), Some(&files), &req)
+            .await?;
+        self.compiles.fetch_add(1, Ordering::Relaxed);
+        self.keep(&request.certname, &request.environment, &catalog);
+        lock(&self.reuse).insert(
+            key,
+            Reused {
+                code_id: v.code_id,
+                checksum,
+                catalog: Arc::new(catalog.clone()),
+            },
+        );
+        Ok(catalog)
+    }
+}
+
+/// The `/file-sync/v1` service of a primary: publishes its staging codedir, and gives its
+/// versions to replicas.
+#[derive(Debug, Clone)]
+pub struct PrimaryFileSync {
+    code: Arc<SyncedCode>,
+}
+
+impl PrimaryFileSync {
+    /// Over a primary's code ([`SyncedCode::primary`]).
+    pub fn new(code: Arc<SyncedCode>) -> PrimaryFileSync {
+        PrimaryFileSync { code }
+    }
+}
+
+#[async_trait]
+impl FileSync for PrimaryFileSync {
+    async fn publish(&self, environment: Option<&str>) -> Result<PublishAnswer, ProtocolError> {
+        let staging = self.code.staging.clone().ok_or_else(|| {
+            ProtocolError::NotFound("This master is not a file sync primary".into())
+        })?;
+        let envs_dir = staging.join("environments");
+        if let Some(env) = environment
+            && !envs_dir.join(env).is_dir()
+        {
+            return Err(ProtocolError::EnvironmentNotFound(env.to_string()));
+        }
+        let store = self.code.store.clone();
+        let only = environment.map(String::from);
+        let published = blocking(move || {
+            store
+                .publish_codedir(&staging, only.as_deref())
+                .map_err(store_error)
+        })
+        .await?;
+        let mut answer = PublishAnswer::default();
+        for p in published {
+            tracing::info!(
+                "file sync: published {} at {} ({})",
+                p.environment,
+                p.code_id,
+                p.status.as_str()
+            );
+            answer.environments.insert(
+                p.environment,
+                PublishedEnvironment {
+                    code_id: p.code_id.to_string(),
+                    status: match p.status {
+                        Status::Published => PublishStatus::Published,
+                        _ => PublishStatus::Unchanged,
+                    },
+                },
+            );
+        }
+        let changed = answer
+            .environments
+            .iter()
+            .filter(|(_, p)| p.status == PublishStatus::Published)
+            .map(|(e, _)| e.clone())
+            .collect();
+        self.code.after_change(changed);
+        Ok(answer)
+    }
+
+    async fn latest(&self) -> Result<Latest, ProtocolError> {
+        let store = self.code.store.clone();
+        blocking(move || {
+            let mut environments = BTreeMap::new();
+            for env in store.environments().map_err(store_error)? {
+                if let Some(v) = store.live(&env).map_err(store_error)? {
+                    environments.insert(
+                        env,
+                        LatestEnvironment {
+                            code_id: v.code_id.to_string(),
+                        },
+                    );
+                }
+            }
+            Ok(Latest { environments })
+        })
+        .await
+    }
+
+    async fn manifest(
+        &self,
+        environment: &str,
+        code_id: &CodeId,
+    ) -> Result<Option<Vec<u8>>, ProtocolError> {
+        let (store, env, id) = (
+            self.code.store.clone(),
+            environment.to_string(),
+            code_id.clone(),
+        );
+        blocking(move || store.manifest_bytes(&env, &id).map_err(store_error)).await
+    }
+
+    async fn blob(&self, digest: &Digest) -> Result<Option<Vec<u8>>, ProtocolError> {
+        let (store, d) = (self.code.store.clone(), *digest);
+        blocking(move || {
+            if !store.has_blob(&d) {
+                return Ok(None);
+            }
+            // read_blob checks the digest: a damaged blob is an error, never content.
+            store.read_blob(&d).map(Some).map_err(store_error)
+        })
+        .await
+    }
+}
+
+/// The CA endpoints of a replica, which has no CA: the CA certificate and CRL it holds
+/// (`certs/ca.pem`, `crl.pem` of its ssldir); everything else is the CA server's (404).
+#[derive(Debug, Clone)]
+pub struct ReplicaCa {
+    ssldir: PathBuf,
+}
+
+impl ReplicaCa {
+    /// Over a replica's ssldir.
+    pub fn new(ssldir: impl Into<PathBuf>) -> ReplicaCa {
+        ReplicaCa {
+            ssldir: ssldir.into(),
+        }
+    }
+
+    fn read(&self, rel: &str) -> Result<String, ProtocolError> {
+        let p = self.ssldir.join(rel);
+        std::fs::read_to_string(&p).map_err(|e| ProtocolError::io(p.display().to_string(), e))
+    }
+}
+
+fn no_ca() -> ProtocolError {
+    ProtocolError::NotFound(
+        "This master is a file sync replica and has no CA: use the primary (ca_server)".into(),
+    )
+}
+
+#[async_trait]
+impl CaService for ReplicaCa {
+    async fn ca_certificate(&self) -> Result<String, ProtocolError> {
+        self.read("certs/ca.pem")
+    }
+    async fn crl(&self) -> Result<String, ProtocolError> {
+        self.read("crl.pem")
+    }
+    async fn submit_csr(&self, _: &str, _: Vec<u8>) -> Result<bool, ProtocolError> {
+        Err(no_ca())
+    }
+    async fn csr(&self, _: &str) -> Result<Option<String>, ProtocolError> {
+        Err(no_ca())
+    }
+    async fn certificate(&self, _: &str) -> Result<Option<String>, ProtocolError> {
+        Err(no_ca())
+    }
+    async fn status(&self, _: &str) -> Result<Option<puppet_ca::CertStatus>, ProtocolError> {
+        Err(no_ca())
+    }
+    async fn statuses(
+        &self,
+        _: Option<puppet_ca::CertState>,
+    ) -> Result<Vec<puppet_ca::CertStatus>, ProtocolError> {
+        Err(no_ca())
+    }
+    async fn set_state(
+        &self,
+        _: &str,
+        _: puppet_protocol::ca::DesiredState,
+    ) -> Result<(), ProtocolError> {
+        Err(no_ca())
+    }
+    async fn clean(&self, _: &str) -> Result<bool, ProtocolError> {
+        Err(no_ca())
+    }
+    async fn delete(&self, _: &str) -> Result<(), ProtocolError> {
+        Err(no_ca())
+    }
+    async fn expirations(&self) -> Result<puppet_ca::Expirations, ProtocolError> {
+        Err(no_ca())
+    }
+    async fn renew(&self, _: &[u8]) -> Result<String, ProtocolError> {
+        Err(no_ca())
+    }
+}
+
+/// Replaces the compiler and the file server of `services` by those of file sync over
+/// `code` (the compiler keeps `compiler`'s caches, and with `keep_dir` keeps its catalogs
+/// there for reuse after a restart: [`SyncedCompiler::keep_in`]), and, for a primary, sets the `/file-sync/v1` service. Returns the
+/// compiler (to count its compiles).
+pub fn use_file_sync(
+    services: &mut puppet_protocol::server::Services,
+    code: Arc<SyncedCode>,
+    compiler: DataCompiler,
+    keep_dir: Option<PathBuf>,
+) -> SyncedCompiler {
+    let mut synced = SyncedCompiler::new(code.clone(), compiler);
+    if let Some(dir) = keep_dir {
+        synced = synced.keep_in(dir);
+    }
+    services.files = Arc::new(SyncedFileServer::new(code.clone()));
+    services.compiler = Arc::new(synced.clone());
+    if code.staging.is_some() {
+        services.file_sync = Some(Arc::new(PrimaryFileSync::new(code)));
+    }
+    synced
+}
