@@ -1,0 +1,7 @@
+//! Integration tests of puppet-agent (one test binary, as ripgrep does).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod master;
+mod types;
