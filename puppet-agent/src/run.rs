@@ -371,8 +371,9 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
             let r2 = sync_mount(&client, &environment, "plugins", &settings.libdir(), log).await;
             match (r1, r2) {
                 (Ok(_), Ok(plugins)) => {
-                    let ruby: Vec<&String> =
+                    let mut ruby: Vec<&String> =
                         plugins.iter().filter(|p| p.ends_with(".rb")).collect();
+                    ruby.sort();
                     if !ruby.is_empty() {
                         log.warning(
                             "Puppet",

@@ -4,4 +4,5 @@
 
 mod common;
 mod master;
+mod real;
 mod types;
