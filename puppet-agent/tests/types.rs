@@ -362,10 +362,35 @@ async fn cycle_applies_nothing() {
 #[tokio::test]
 async fn unknown_type_fails_only_itself() {
     let c = catalog(&[
-        ("Package", "curl", json!({"ensure": "installed"})),
+        ("Service", "ssh", json!({"ensure": "running"})),
         ("Notify", "n", json!({})),
     ]);
-    let (_, applied) = run(&c, false).await;
-    assert!(status(&applied, "Package[curl]").failed);
+    let (lines, applied) = run(&c, false).await;
+    assert!(status(&applied, "Service[ssh]").failed);
+    assert!(lines.contains(&"Error: /Stage[main]/Main/Service[ssh]: Could not evaluate: resource type 'service' is not supported by this agent".to_string()), "{lines:#?}");
     assert!(status(&applied, "Notify[n]").changed);
+}
+
+#[tokio::test]
+async fn package_installed_is_in_sync_and_noop_shows_the_change() {
+    if !std::path::Path::new("/usr/bin/dpkg-query").exists() {
+        eprintln!("skipping the package test: no dpkg-query (not Debian)");
+        return;
+    }
+    // dpkg itself is always installed: no change, no apt-get. A missing package in noop:
+    // Puppet's noop line, nothing run.
+    let c = catalog(&[
+        ("Package", "dpkg", json!({"ensure": "installed"})),
+        (
+            "Package",
+            "puppet-rs-no-such-package",
+            json!({"ensure": "present"}),
+        ),
+    ]);
+    let (lines, applied) = run(&c, true).await;
+    let dpkg = status(&applied, "Package[dpkg]");
+    assert!(!dpkg.out_of_sync && dpkg.events.is_empty());
+    assert_eq!(dpkg.provider_used.as_deref(), Some("apt"));
+    assert!(lines.contains(&"Notice: /Stage[main]/Main/Package[puppet-rs-no-such-package]/ensure: current_value 'purged', should be 'present' (noop)".to_string()), "{lines:#?}");
+    assert!(status(&applied, "Package[puppet-rs-no-such-package]").out_of_sync);
 }

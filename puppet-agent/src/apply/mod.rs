@@ -2,13 +2,14 @@
 //! with Puppet's skipping (failed dependencies, tags), noop, refresh events and per-resource
 //! statuses for the report.
 //!
-//! Types: `file`, `exec`, `notify` (see their modules); `schedule` and `filebucket` give a
+//! Types: `file`, `exec`, `notify`, `package` (apt) (see their modules); `schedule` and `filebucket` give a
 //! status without events, as in Puppet; any other type fails its resource with
 //! `resource type '<t>' is not supported by this agent` (the rest of the catalog is applied).
 
 pub mod exec;
 pub mod file;
 pub mod notify;
+pub mod package;
 mod values;
 
 use std::collections::{HashMap, HashSet};
@@ -272,6 +273,7 @@ pub async fn apply(
         .collect();
 
     let mut statuses = Vec::new();
+    let packages = package::Prefetch::default();
     // Resources that failed, or were skipped because of a failure.
     let mut failed: HashSet<ResourceRef> = HashSet::new();
     let mut reported_failed_dep: HashSet<ResourceRef> = HashSet::new();
@@ -299,6 +301,13 @@ pub async fn apply(
         }
         let type_name = reference.type_name.to_lowercase();
         status.provider_used = match type_name.as_str() {
+            "package" => Some(
+                resource
+                    .parameter("provider")
+                    .and_then(Value::as_str)
+                    .unwrap_or("apt")
+                    .to_string(),
+            ),
             "file" | "exec" => Some(
                 resource
                     .parameter("provider")
@@ -361,6 +370,7 @@ pub async fn apply(
             "file" => file::evaluate(resource, &mut ctx).await,
             "exec" => exec::evaluate(resource, &mut ctx).await,
             "notify" => notify::evaluate(resource, &mut ctx),
+            "package" => package::evaluate(resource, &mut ctx, &packages).await,
             "schedule" | "filebucket" => Ok(()),
             other => Err(format!(
                 "resource type '{other}' is not supported by this agent"
