@@ -362,12 +362,12 @@ async fn cycle_applies_nothing() {
 #[tokio::test]
 async fn unknown_type_fails_only_itself() {
     let c = catalog(&[
-        ("Service", "ssh", json!({"ensure": "running"})),
+        ("User", "nobody", json!({"ensure": "present"})),
         ("Notify", "n", json!({})),
     ]);
     let (lines, applied) = run(&c, false).await;
-    assert!(status(&applied, "Service[ssh]").failed);
-    assert!(lines.contains(&"Error: /Stage[main]/Main/Service[ssh]: Could not evaluate: resource type 'service' is not supported by this agent".to_string()), "{lines:#?}");
+    assert!(status(&applied, "User[nobody]").failed);
+    assert!(lines.contains(&"Error: /Stage[main]/Main/User[nobody]: Could not evaluate: resource type 'user' is not supported by this agent".to_string()), "{lines:#?}");
     assert!(status(&applied, "Notify[n]").changed);
 }
 
@@ -393,4 +393,64 @@ async fn package_installed_is_in_sync_and_noop_shows_the_change() {
     assert_eq!(dpkg.provider_used.as_deref(), Some("apt"));
     assert!(lines.contains(&"Notice: /Stage[main]/Main/Package[puppet-rs-no-such-package]/ensure: current_value 'purged', should be 'present' (noop)".to_string()), "{lines:#?}");
     assert!(status(&applied, "Package[puppet-rs-no-such-package]").out_of_sync);
+}
+
+#[tokio::test]
+async fn service_base_provider_start_stop_and_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("running");
+    let log = dir.path().join("log");
+    let (s, l) = (state.display(), log.display());
+    let params = |ensure: &str| {
+        json!({"ensure": ensure, "provider": "base",
+            "start": format!("touch {s}; echo start >> {l}"),
+            "stop": format!("rm -f {s}; echo stop >> {l}"),
+            "status": format!("test -f {s}"),
+            "restart": format!("echo restart >> {l}")})
+    };
+    // Started in this run: the refresh from the file is dropped (Puppet's invalidate_refreshes).
+    let f = dir.path().join("conf");
+    let ft = f.to_str().unwrap();
+    let mut svc = params("running");
+    svc["subscribe"] = json!(format!("File[{ft}]"));
+    let c = catalog(&[
+        ("File", ft, json!({"content": "a"})),
+        ("Service", "refsvc", svc.clone()),
+    ]);
+    let (lines, applied) = run(&c, false).await;
+    assert!(state.exists());
+    assert!(lines.contains(&"Notice: /Stage[main]/Main/Service[refsvc]/ensure: ensure changed 'stopped' to 'running'".to_string()), "{lines:#?}");
+    assert!(
+        lines.contains(
+            &"Info: /Stage[main]/Main/Service[refsvc]: Unscheduling refresh on Service[refsvc]"
+                .to_string()
+        ),
+        "{lines:#?}"
+    );
+    let st = status(&applied, "Service[refsvc]");
+    assert_eq!(st.events[0].name.as_deref(), Some("service_started"));
+    assert_eq!(st.provider_used.as_deref(), Some("base"));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "start\n");
+
+    // Running, the file changes: restarted.
+    let c = catalog(&[
+        ("File", ft, json!({"content": "b"})),
+        ("Service", "refsvc", svc),
+    ]);
+    let (lines, applied) = run(&c, false).await;
+    assert!(
+        lines.contains(
+            &"Notice: /Stage[main]/Main/Service[refsvc]: Triggered 'refresh' from 1 event"
+                .to_string()
+        ),
+        "{lines:#?}"
+    );
+    assert!(status(&applied, "Service[refsvc]").restarted);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "start\nrestart\n");
+
+    // Stopped.
+    let c = catalog(&[("Service", "refsvc", params("stopped"))]);
+    let (lines, _) = run(&c, false).await;
+    assert!(!state.exists());
+    assert!(lines.contains(&"Notice: /Stage[main]/Main/Service[refsvc]/ensure: ensure changed 'running' to 'stopped'".to_string()), "{lines:#?}");
 }

@@ -2,7 +2,8 @@
 //! with Puppet's skipping (failed dependencies, tags), noop, refresh events and per-resource
 //! statuses for the report.
 //!
-//! Types: `file`, `exec`, `notify`, `package` (apt) (see their modules); `schedule` and `filebucket` give a
+//! Types: `file`, `exec`, `notify`, `package` (apt), `service` (systemd, debian, base) (see
+//! their modules); `schedule` and `filebucket` give a
 //! status without events, as in Puppet; any other type fails its resource with
 //! `resource type '<t>' is not supported by this agent` (the rest of the catalog is applied).
 
@@ -10,6 +11,7 @@ pub mod exec;
 pub mod file;
 pub mod notify;
 pub mod package;
+pub mod service;
 mod values;
 
 use std::collections::{HashMap, HashSet};
@@ -301,6 +303,7 @@ pub async fn apply(
         }
         let type_name = reference.type_name.to_lowercase();
         status.provider_used = match type_name.as_str() {
+            "service" => Some(service::provider_name(resource)),
             "package" => Some(
                 resource
                     .parameter("provider")
@@ -366,7 +369,11 @@ pub async fn apply(
             events: Vec::new(),
             generated: Vec::new(),
         };
+        let mut service_started = false;
         let result = match type_name.as_str() {
+            "service" => service::evaluate(resource, &mut ctx)
+                .await
+                .map(|s| service_started = s),
             "file" => file::evaluate(resource, &mut ctx).await,
             "exec" => exec::evaluate(resource, &mut ctx).await,
             "notify" => notify::evaluate(resource, &mut ctx),
@@ -399,8 +406,15 @@ pub async fn apply(
                     &path,
                     &format!("Would have triggered 'refresh' from {count} {plural}"),
                 );
-            } else if type_name == "exec" {
-                match exec::refresh(resource, &mut ctx).await {
+            } else if service_started {
+                log.info(&path, &format!("Unscheduling refresh on {reference}"));
+            } else if type_name == "exec" || type_name == "service" {
+                let refreshed = if type_name == "exec" {
+                    exec::refresh(resource, &mut ctx).await
+                } else {
+                    service::refresh(resource, &mut ctx).await.map(|_| ())
+                };
+                match refreshed {
                     Ok(()) => {
                         let msg = format!("Triggered 'refresh' from {count} {plural}");
                         log.notice(&path, &msg);
