@@ -164,10 +164,30 @@ async fn bootstrap_run_report_and_second_run() {
     let var = root.path().join("var");
     assert!(root.path().join("public/last_run_summary.yaml").is_file());
     assert!(var.join("state/last_run_report.yaml").is_file());
+    // A static catalog: the master inlined the tree's metadata and gave a code_id, so the
+    // agent fetched the files by code_id (static_file_content).
+    let cached =
+        std::fs::read_to_string(var.join(format!("client_data/catalog/{CERTNAME}.json"))).unwrap();
+    let cached: serde_json::Value = serde_json::from_str(&cached).unwrap();
     assert!(
-        var.join(format!("client_data/catalog/{CERTNAME}.json"))
-            .is_file()
+        cached["code_id"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("sha256:")),
+        "{cached}"
     );
+    assert!(
+        cached["recursive_metadata"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty()),
+        "{cached}"
+    );
+    assert!(
+        cached["recursive_metadata"]
+            .to_string()
+            .contains("\"content_uri\":\"puppet:///modules/demo/"),
+        "{cached}"
+    );
+    assert_eq!(report.code_id.as_deref(), cached["code_id"].as_str());
     assert!(
         std::fs::read_to_string(var.join("state/classes.txt"))
             .unwrap()
