@@ -2,13 +2,14 @@
 //! with Puppet's skipping (failed dependencies, tags), noop, refresh events and per-resource
 //! statuses for the report.
 //!
-//! Types: `file`, `exec`, `notify`, `package` (apt), `service` (systemd, debian, base) (see
-//! their modules); `schedule` and `filebucket` give a
+//! Types: `file`, `exec`, `notify`, `package` (apt), `service` (systemd, debian, base), `host`
+//! (see their modules); `schedule` and `filebucket` give a
 //! status without events, as in Puppet; any other type fails its resource with
 //! `resource type '<t>' is not supported by this agent` (the rest of the catalog is applied).
 
 pub mod exec;
 pub mod file;
+pub mod host;
 pub mod notify;
 pub mod package;
 pub mod service;
@@ -304,6 +305,7 @@ pub async fn apply(
         let type_name = reference.type_name.to_lowercase();
         status.provider_used = match type_name.as_str() {
             "service" => Some(service::provider_name(resource)),
+            "host" => Some("parsed".to_string()),
             "package" => Some(
                 resource
                     .parameter("provider")
@@ -377,6 +379,7 @@ pub async fn apply(
             "file" => file::evaluate(resource, &mut ctx).await,
             "exec" => exec::evaluate(resource, &mut ctx).await,
             "notify" => notify::evaluate(resource, &mut ctx),
+            "host" => host::evaluate(resource, &mut ctx),
             "package" => package::evaluate(resource, &mut ctx, &packages).await,
             "schedule" | "filebucket" => Ok(()),
             other => Err(format!(
