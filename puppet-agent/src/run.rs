@@ -438,7 +438,38 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
                     "Puppet",
                     &format!("Could not retrieve catalog from remote server: {e}"),
                 );
-                failure = Some("Could not retrieve catalog; skipping run".into());
+                let cache = settings.catalog_cache();
+                let cached = settings
+                    .usecacheonfailure
+                    .then(|| std::fs::read(&cache).ok())
+                    .flatten()
+                    .and_then(|b| Catalog::from_json(&b).ok());
+                match cached {
+                    Some(c) if c.environment.as_deref().unwrap_or(&environment) == environment => {
+                        log.info(
+                            "Puppet",
+                            &format!("Using cached catalog from environment '{environment}'"),
+                        );
+                        builder.cached_catalog_status("on_failure");
+                        catalog = Some(c);
+                    }
+                    Some(c) => {
+                        log.err(
+                            "Puppet",
+                            &format!(
+                                "Not using cached catalog because its environment '{}' does not match '{environment}'",
+                                c.environment.unwrap_or_default()
+                            ),
+                        );
+                        failure = Some("Could not retrieve catalog; skipping run".into());
+                    }
+                    None => {
+                        if !settings.usecacheonfailure {
+                            log.warning("Puppet", "Not using cache on failed catalog");
+                        }
+                        failure = Some("Could not retrieve catalog; skipping run".into());
+                    }
+                }
             }
         }
         break;

@@ -52,6 +52,9 @@ pub struct Settings {
     pub dns_alt_names: Vec<String>,
     /// `runinterval` (daemon mode).
     pub runinterval: Duration,
+    /// `usecacheonfailure`: apply the cached catalog when a new one cannot be had (`--test`
+    /// turns it off).
+    pub usecacheonfailure: bool,
     /// `show_diff` (not yet used for output).
     pub show_diff: bool,
     /// Settings from puppet.conf or the command line this agent does not know (kept so a
@@ -290,6 +293,7 @@ impl Settings {
             dns_alt_names: list("dns_alt_names"),
             runinterval: duration("runinterval", Duration::from_secs(1800))?,
             show_diff: flag("show_diff", false)?,
+            usecacheonfailure: flag("usecacheonfailure", true)?,
             unknown,
         })
     }

@@ -329,3 +329,68 @@ async fn cycle_exits_one_and_applies_nothing() {
     assert_eq!(outcome.report.unwrap().status, RunStatus::Failed);
     master.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_source_fails_its_resource_and_cache_on_failure() {
+    let master = master(true).await;
+    let root = tempfile::tempdir().unwrap();
+    let ok = root.path().join("ok.txt");
+    let bad = root.path().join("bad.txt");
+    let code = json!({
+        "classes": {"c": [
+            {"type": "File", "title": bad, "parameters": {"source": "puppet:///modules/demo/missing.txt"}},
+            {"type": "File", "title": ok, "parameters": {"content": "ok\n"}}
+        ]},
+        "nodes": [{"certname": "*", "classes": ["c"]}]
+    });
+    let resources = master.environments().join("production/resources.json");
+    std::fs::write(&resources, code.to_string()).unwrap();
+    let mut settings = settings(&master, root.path());
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&settings, &log).await.unwrap();
+    // Changes and failures: 6, the independent file applied, no half-written file.
+    assert_eq!(outcome.exit_code(true), 6, "{:#?}", log.lines());
+    assert_eq!(std::fs::read_to_string(&ok).unwrap(), "ok\n");
+    assert!(!bad.exists());
+    let report = outcome.report.unwrap();
+    assert_eq!(report.status, RunStatus::Failed);
+    let lines = log.lines();
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("Error: /Stage[main]/C/File[{}]: Could not evaluate: Could not retrieve information from environment production source(s) puppet:///modules/demo/missing.txt", bad.display()))),
+        "{lines:#?}"
+    );
+
+    // The master cannot compile any more: the cached catalog is used (usecacheonfailure) ...
+    std::fs::write(&resources, "{ not json").unwrap();
+    std::fs::remove_file(&ok).unwrap();
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&settings, &log).await.unwrap();
+    assert!(
+        log.lines()
+            .contains(&"Info: Using cached catalog from environment 'production'".to_string()),
+        "{:#?}",
+        log.lines()
+    );
+    assert!(outcome.completed);
+    assert_eq!(
+        outcome.report.unwrap().cached_catalog_status.as_deref(),
+        Some("on_failure")
+    );
+    assert!(ok.exists());
+
+    // ... unless it is off (--test): exit 1, Puppet's lines.
+    settings.usecacheonfailure = false;
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&settings, &log).await.unwrap();
+    assert_eq!(outcome.exit_code(true), 1);
+    let lines = log.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Error: Could not retrieve catalog from remote server: ")),
+        "{lines:#?}"
+    );
+    assert!(lines.contains(&"Warning: Not using cache on failed catalog".to_string()));
+    assert!(lines.contains(&"Error: Could not retrieve catalog; skipping run".to_string()));
+    master.shutdown().await;
+}

@@ -107,6 +107,8 @@ fn overrides(a: &Args) -> Vec<(String, String)> {
     put("waitforcert", a.waitforcert.clone());
     put("tags", a.tags.clone());
     put("noop", a.noop.then(|| "true".into()));
+    // --test implies --no-usecacheonfailure.
+    put("usecacheonfailure", a.test.then(|| "false".into()));
     o
 }
 
