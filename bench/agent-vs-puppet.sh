@@ -60,13 +60,19 @@ for n in 10 100 1000; do
       $cmd >/dev/null 2>&1 || true
       prep="true"
       [ "$mode" = first ] && prep="rm -rf $WORK/out/$n-$kind"
-      hyperfine -N --runs "$RUNS" --prepare "$prep" -i --export-json "$WORK/h.json" "$cmd" >/dev/null 2>&1
+      hyperfine -N --runs "$RUNS" --prepare "$prep" -i --export-json "$WORK/h.json" "$cmd" >/dev/null 2>&1 ||
+        { echo "hyperfine failed for: $cmd" >&2; exit 1; }
       mean[$kind]=$(python3 -c "import json;print('%.3f'%json.load(open('$WORK/h.json'))['results'][0]['mean'])")
       eval "$prep"
-      rss[$kind]=$( { /usr/bin/time -f %M $cmd >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+      /usr/bin/time -f %M -o "$WORK/rss" $cmd >/dev/null 2>&1 || true
+      rss[$kind]=$(tail -1 "$WORK/rss")
     done
     ratio=$(python3 -c "print('%.1fx'%(${mean[real]}/${mean[ours]}))")
     printf '%-6s %-9s %12s %12s %8s %9sK %9sK\n' "$n" "$mode" "${mean[real]}" "${mean[ours]}" "$ratio" "${rss[real]}" "${rss[ours]}"
   done
 done
 printf 'load after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+for kind in ours real; do
+  echo "where the time goes, $kind, 1000 files, last run (last_run_summary.yaml):"
+  sed -n '/^time:/,/^changes:/p' "$WORK/agents/bench1000-$kind.example.test/public/last_run_summary.yaml" | sed '$d'
+done
