@@ -546,6 +546,9 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
     let elapsed = t.elapsed().as_secs_f64();
     let completed = match applied {
         Ok(a) => {
+            if !settings.noop {
+                write_state(settings, &a.statuses, log);
+            }
             for s in a.statuses {
                 builder.add_resource_status(s);
             }
@@ -577,6 +580,28 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
         report: Some(report),
         completed,
     })
+}
+
+/// `state.yaml`: `:checked:` (and `:synced:` for changed resources) per evaluated resource,
+/// as Puppet's `Puppet::Util::Storage` writes it (mode 0660). Only this run's resources are
+/// kept (Puppet also keeps older entries for `statettl`).
+fn write_state(settings: &Settings, statuses: &[puppet_report::ResourceStatus], log: &Logger) {
+    let path = settings.statedir.join("state.yaml");
+    let now = crate::fsutil::utc_time(std::time::SystemTime::now(), true);
+    let mut text = String::from("---\n");
+    for s in statuses.iter().filter(|s| !s.skipped) {
+        let key = serde_json::to_string(&s.resource).unwrap_or_default();
+        text.push_str(&format!("{key}:\n  :checked: {now}\n"));
+        if s.changed {
+            text.push_str(&format!("  :synced: {now}\n"));
+        }
+    }
+    if !path.exists() {
+        log.info("Puppet", &format!("Creating state file {}", path.display()));
+    }
+    if let Err(e) = write_atomic(&path, text.as_bytes(), 0o660) {
+        log.err("Puppet", &format!("Could not store state: {e}"));
+    }
 }
 
 /// Sends the report (when `report` is on) and writes `last_run_summary.yaml` and

@@ -199,6 +199,17 @@ async fn bootstrap_run_report_and_second_run() {
             .contains("exec[make-flag]\n")
     );
     assert!(!var.join("state/agent_catalog_run.lock").exists());
+    let state = std::fs::read_to_string(var.join("state/state.yaml")).unwrap();
+    assert!(
+        state.starts_with("---\n\"Exec[make-flag]\":\n  :checked: ")
+            || state.contains("\"Exec[make-flag]\":\n  :checked: "),
+        "{state}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Info: Creating state file "))
+    );
 
     // The master stored the report.
     let stored = master.storage().reports(CERTNAME).unwrap();
