@@ -208,6 +208,8 @@ pub struct ClientBuilder {
     port: u16,
     addr: Option<SocketAddr>,
     ca_pem: Option<String>,
+    crl_pem: Option<String>,
+    insecure: bool,
     identity: Option<Identity>,
     connect_timeout: Duration,
     read_timeout: Duration,
@@ -218,6 +220,22 @@ impl ClientBuilder {
     /// The CA certificate(s) the server's certificate must chain to (PEM). Required.
     pub fn ca_pem(mut self, pem: &str) -> Self {
         self.ca_pem = Some(pem.to_string());
+        self
+    }
+
+    /// Certificate revocation lists (PEM, one or more) the server's certificate is checked
+    /// against, as a Puppet agent checks its `crl.pem` (`certificate_revocation = chain`: every
+    /// certificate of the chain must be covered by a CRL of its issuer).
+    pub fn crl_pem(mut self, pem: &str) -> Self {
+        self.crl_pem = Some(pem.to_string());
+        self
+    }
+
+    /// Trusts any server certificate: only for what the Puppet agent fetches before it has a
+    /// CA certificate (the CA certificate itself, `Info: ... from an insecure connection`);
+    /// never together with an identity. [`ClientBuilder::ca_pem`] is then not needed.
+    pub fn insecure_ca_bootstrap(mut self) -> Self {
+        self.insecure = true;
         self
     }
 
@@ -257,21 +275,45 @@ impl ClientBuilder {
     /// The client. Fails when the CA, the identity or the host name cannot be used.
     pub fn build(self) -> Result<Client, ClientError> {
         let cfg = |e: &dyn std::fmt::Display| ClientError::Config(e.to_string());
-        let ca_pem = self
-            .ca_pem
-            .as_deref()
-            .ok_or_else(|| ClientError::Config("no CA certificate given".into()))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in crate::cert::pem_certificates(ca_pem.as_bytes(), "CA certificate")
-            .map_err(|e| cfg(&e))?
-        {
-            roots.add(cert).map_err(|e| cfg(&e))?;
-        }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| cfg(&e))?
-            .with_root_certificates(roots);
+            .map_err(|e| cfg(&e))?;
+        let builder = if self.insecure {
+            if self.identity.is_some() {
+                return Err(ClientError::Config(
+                    "an insecure client may not present a certificate".into(),
+                ));
+            }
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+        } else {
+            let ca_pem = self
+                .ca_pem
+                .as_deref()
+                .ok_or_else(|| ClientError::Config("no CA certificate given".into()))?;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in crate::cert::pem_certificates(ca_pem.as_bytes(), "CA certificate")
+                .map_err(|e| cfg(&e))?
+            {
+                roots.add(cert).map_err(|e| cfg(&e))?;
+            }
+            match self.crl_pem.as_deref() {
+                Some(crl) => {
+                    let crls = crate::cert::pem_crls(crl.as_bytes(), "CRL").map_err(|e| cfg(&e))?;
+                    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                        Arc::new(roots),
+                        provider,
+                    )
+                    .with_crls(crls)
+                    .build()
+                    .map_err(|e| cfg(&e))?;
+                    builder.with_webpki_verifier(verifier)
+                }
+                None => builder.with_root_certificates(roots),
+            }
+        };
         let mut certname = None;
         let mut config = match &self.identity {
             Some(id) => {
@@ -513,6 +555,8 @@ impl Client {
             port,
             addr: None,
             ca_pem: None,
+            crl_pem: None,
+            insecure: false,
             identity: None,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
@@ -1069,6 +1113,56 @@ impl Client {
             });
         }
         Ok(Some(body))
+    }
+}
+
+/// The verifier of [`ClientBuilder::insecure_ca_bootstrap`]: any certificate, signatures
+/// still checked by the provider (the handshake stays a handshake).
+#[derive(Debug)]
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -1,0 +1,158 @@
+//! `puppet-agent` against our own `puppet-master` binary (no Ruby at all): `--test` bootstraps
+//! with autosign, applies, prints Puppet's console lines and exits 2; a second agent while the
+//! run lock is held exits 1 with Puppet's notice; `--waitforcert 0` without signing exits 1.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct Master {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_master(confdir: &Path, autosign: bool) -> Master {
+    std::fs::write(
+        confdir.join("puppet.conf"),
+        format!(
+            "[server]\ncertname = master.example.test\nkeylength = 2048\nautosign = {autosign}\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-master"))
+        .arg("--confdir")
+        .arg(confdir)
+        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no listening line: {line:?}"));
+    Master { child, port }
+}
+
+fn agent(root: &Path, port: u16, extra: &[&str]) -> (i32, String, String) {
+    let d = |x: &str| root.join(x).to_str().unwrap().to_string();
+    std::fs::create_dir_all(root.join("conf")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_puppet-agent"))
+        .args([
+            "--confdir",
+            &d("conf"),
+            "--vardir",
+            &d("var"),
+            "--ssldir",
+            &d("ssl"),
+        ])
+        .args(["--publicdir", &d("public"), "--server", "127.0.0.1"])
+        .args([
+            "--masterport",
+            &port.to_string(),
+            "--certname",
+            "agent1.example.test",
+        ])
+        .args(["--keylength", "2048", "--color", "false"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn test_run_against_our_master() {
+    let dir = tempfile::tempdir().unwrap();
+    let confdir = dir.path().join("master");
+    std::fs::create_dir_all(confdir.join("code/environments/production")).unwrap();
+    let target = dir.path().join("motd");
+    let code = serde_json::json!({
+        "classes": {"motd": [{"type": "File", "title": target, "parameters": {"content": "hi ${certname}\n"}}]},
+        "nodes": [{"certname": "*", "classes": ["motd"]}]
+    });
+    std::fs::write(
+        confdir.join("code/environments/production/resources.json"),
+        code.to_string(),
+    )
+    .unwrap();
+    let master = start_master(&confdir, true);
+    let agent_root = dir.path().join("agent");
+
+    let (code, stdout, stderr) = agent(&agent_root, master.port, &["--test"]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "hi agent1.example.test\n"
+    );
+    let t = target.display();
+    for line in [
+        "Info: Creating a new RSA SSL key for agent1.example.test",
+        "Info: Using environment 'production'",
+        "Info: Caching catalog for agent1.example.test",
+        &format!("Notice: /Stage[main]/Motd/File[{t}]/ensure: defined content as '{{sha256}}"),
+        "Notice: Applied catalog in ",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(line)),
+            "missing {line:?} in\n{stdout}"
+        );
+    }
+
+    // Second run: nothing to change, exit 0 with --detailed-exitcodes.
+    let (code, stdout, _) = agent(
+        &agent_root,
+        master.port,
+        &["--onetime", "--no-daemonize", "--detailed-exitcodes"],
+    );
+    assert_eq!(code, 0, "{stdout}");
+
+    // The run lock held by a live process: Puppet's notice, exit 1.
+    std::fs::write(agent_root.join("var/state/agent_catalog_run.lock"), "1").unwrap();
+    let (code, stdout, _) = agent(&agent_root, master.port, &["--test"]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(
+            "Notice: Run of Puppet configuration client already in progress; skipping  ("
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn waitforcert_zero_exits_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let confdir = dir.path().join("master");
+    std::fs::create_dir_all(&confdir).unwrap();
+    let master = start_master(&confdir, false);
+    let (code, stdout, _) = agent(
+        &dir.path().join("agent"),
+        master.port,
+        &["--test", "--waitforcert", "0"],
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.contains("Couldn't fetch certificate from CA server; you might still need to sign this agent's certificate (agent1.example.test)."), "{stdout}");
+    assert!(
+        stdout.contains("Exiting now because the waitforcert setting is set to 0."),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,351 @@
+//! The agent's settings: Puppet's defaults (Debian paths), `puppet.conf` (`[main]`, then
+//! `[agent]` over it) and the command line over both.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::AgentError;
+
+/// Everything a run needs to know.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    /// `certname`.
+    pub certname: String,
+    /// `server`.
+    pub server: String,
+    /// `masterport` / `serverport`.
+    pub masterport: u16,
+    /// `ca_server` (default: `server`).
+    pub ca_server: String,
+    /// `ca_port` (default: `masterport`).
+    pub ca_port: u16,
+    /// `environment`.
+    pub environment: String,
+    /// Whether `environment` was set on the command line or in puppet.conf (then the node
+    /// request does not switch it).
+    pub environment_given: bool,
+    /// `confdir`.
+    pub confdir: PathBuf,
+    /// `vardir`.
+    pub vardir: PathBuf,
+    /// `ssldir`.
+    pub ssldir: PathBuf,
+    /// `publicdir`.
+    pub publicdir: PathBuf,
+    /// `statedir` (`$vardir/state`).
+    pub statedir: PathBuf,
+    /// `keylength` (RSA bits).
+    pub keylength: u32,
+    /// `waitforcert`: how long to wait between certificate requests (0: exit).
+    pub waitforcert: Duration,
+    /// `noop`.
+    pub noop: bool,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `report`: send the report (and write `last_run_report.yaml`).
+    pub report: bool,
+    /// `pluginsync`.
+    pub pluginsync: bool,
+    /// `dns_alt_names` for the CSR.
+    pub dns_alt_names: Vec<String>,
+    /// `runinterval` (daemon mode).
+    pub runinterval: Duration,
+    /// `usecacheonfailure`: apply the cached catalog when a new one cannot be had (`--test`
+    /// turns it off).
+    pub usecacheonfailure: bool,
+    /// `show_diff` (not yet used for output).
+    pub show_diff: bool,
+    /// Settings from puppet.conf or the command line this agent does not know (kept so a
+    /// caller can warn).
+    pub unknown: Vec<String>,
+}
+
+/// One `[section]` map of a `puppet.conf`.
+type Section = HashMap<String, String>;
+
+/// Parses `puppet.conf`: `key = value` lines under `[section]` headers, `#` comments; keys
+/// before any header are in `main`.
+///
+/// ```
+/// let conf = puppet_agent::settings::parse_puppet_conf("server = a\n[agent]\nserver = b # x\n");
+/// assert_eq!(conf["main"]["server"], "a");
+/// assert_eq!(conf["agent"]["server"], "b");
+/// ```
+pub fn parse_puppet_conf(text: &str) -> HashMap<String, Section> {
+    let mut out: HashMap<String, Section> = HashMap::new();
+    let mut section = "main".to_string();
+    for raw in text.lines() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_string();
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            out.entry(section.clone())
+                .or_default()
+                .insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    out
+}
+
+fn truthy(v: &str) -> Result<bool, AgentError> {
+    match v {
+        "true" | "yes" | "on" => Ok(true),
+        "false" | "no" | "off" => Ok(false),
+        other => Err(AgentError::Setting(format!(
+            "Invalid value '{other}' for boolean parameter"
+        ))),
+    }
+}
+
+/// A Puppet duration: seconds, or a number with `s`, `m`, `h`, `d`, `y`.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(puppet_agent::settings::parse_duration("2m"), Some(Duration::from_secs(120)));
+/// assert_eq!(puppet_agent::settings::parse_duration("0"), Some(Duration::ZERO));
+/// assert_eq!(puppet_agent::settings::parse_duration("x"), None);
+/// ```
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let (num, unit) = match v.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => v.split_at(i),
+        None => (v, ""),
+    };
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "y" => 365 * 86400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n.checked_mul(mult)?))
+}
+
+impl Settings {
+    /// Settings from Puppet's defaults, `<confdir>/puppet.conf` (`[main]`, then `[agent]`),
+    /// then `overrides` (command-line `name=value`, applied last). `confdir` itself may be in
+    /// `overrides`; the default is `/etc/puppet`.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::write(dir.path().join("puppet.conf"),
+    ///     "[main]\nserver = a.example.test\nvardir = /tmp/v\n[agent]\nserver = b.example.test\n").unwrap();
+    /// let confdir = dir.path().to_str().unwrap().to_string();
+    /// let s = puppet_agent::Settings::load(&[("confdir".into(), confdir), ("certname".into(), "n1".into())]).unwrap();
+    /// assert_eq!(s.server, "b.example.test");
+    /// assert_eq!(s.ca_server, "b.example.test");
+    /// assert_eq!(s.statedir, std::path::Path::new("/tmp/v/state"));
+    /// assert_eq!(s.masterport, 8140);
+    /// ```
+    pub fn load(overrides: &[(String, String)]) -> Result<Settings, AgentError> {
+        let cli: HashMap<&str, &str> = overrides
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let confdir = PathBuf::from(cli.get("confdir").copied().unwrap_or("/etc/puppet"));
+        let conf_path = confdir.join("puppet.conf");
+        let conf = match std::fs::read_to_string(&conf_path) {
+            Ok(text) => parse_puppet_conf(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+            Err(e) => return Err(AgentError::io("read", &conf_path)(e)),
+        };
+        let mut merged: HashMap<String, String> = HashMap::new();
+        for section in ["main", "agent"] {
+            if let Some(s) = conf.get(section) {
+                for (k, v) in s {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let from_conf_env = merged.contains_key("environment");
+        for (k, v) in &cli {
+            merged.insert((*k).to_string(), (*v).to_string());
+        }
+        // Aliases.
+        if let Some(p) = merged.remove("serverport") {
+            merged.entry("masterport".into()).or_insert(p);
+        }
+        let get = |k: &str| merged.get(k).cloned();
+        let confdir_s = confdir.to_string_lossy().into_owned();
+        let vardir = get("vardir").unwrap_or_else(|| "/var/cache/puppet".into());
+        let vardir = vardir.replace("$confdir", &confdir_s);
+        let ssldir = get("ssldir")
+            .unwrap_or_else(|| "/var/lib/puppet/ssl".into())
+            .replace("$confdir", &confdir_s)
+            .replace("$vardir", &vardir);
+        let publicdir = get("publicdir")
+            .unwrap_or_else(|| "$vardir/public".into())
+            .replace("$confdir", &confdir_s)
+            .replace("$vardir", &vardir);
+        let statedir = get("statedir")
+            .unwrap_or_else(|| "$vardir/state".into())
+            .replace("$vardir", &vardir);
+        let certname = match get("certname") {
+            Some(c) => c.to_lowercase(),
+            None => default_certname(),
+        };
+        let server = get("server").unwrap_or_else(|| "puppet".into());
+        let port = |k: &str, default: u16| -> Result<u16, AgentError> {
+            match get(k) {
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| AgentError::Setting(format!("invalid {k} {v:?}"))),
+                None => Ok(default),
+            }
+        };
+        let masterport = port("masterport", 8140)?;
+        let ca_port = port("ca_port", masterport)?;
+        let ca_server = get("ca_server").unwrap_or_else(|| server.clone());
+        let keylength = match get("keylength") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| AgentError::Setting(format!("invalid keylength {v:?}")))?,
+            None => 4096,
+        };
+        let duration = |k: &str, default: Duration| -> Result<Duration, AgentError> {
+            match get(k) {
+                Some(v) => parse_duration(&v)
+                    .ok_or_else(|| AgentError::Setting(format!("invalid {k} {v:?}"))),
+                None => Ok(default),
+            }
+        };
+        let flag = |k: &str, default: bool| -> Result<bool, AgentError> {
+            match get(k) {
+                Some(v) => truthy(&v),
+                None => Ok(default),
+            }
+        };
+        let list = |k: &str| -> Vec<String> {
+            get(k)
+                .map(|v| {
+                    v.split(',')
+                        .map(|t| t.trim().to_lowercase())
+                        .filter(|t| !t.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        const KNOWN: &[&str] = &[
+            "confdir",
+            "vardir",
+            "ssldir",
+            "publicdir",
+            "statedir",
+            "certname",
+            "server",
+            "masterport",
+            "ca_server",
+            "ca_port",
+            "environment",
+            "keylength",
+            "waitforcert",
+            "noop",
+            "tags",
+            "report",
+            "pluginsync",
+            "dns_alt_names",
+            "runinterval",
+            "show_diff",
+            "logdir",
+            "rundir",
+            "codedir",
+            "splay",
+            "daemonize",
+            "onetime",
+            "color",
+            "detailed_exitcodes",
+            "usecacheonfailure",
+        ];
+        let mut unknown: Vec<String> = merged
+            .keys()
+            .filter(|k| !KNOWN.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        unknown.sort();
+        Ok(Settings {
+            certname,
+            ca_server,
+            ca_port,
+            server,
+            masterport,
+            environment_given: cli.contains_key("environment") || from_conf_env,
+            environment: get("environment").unwrap_or_else(|| "production".into()),
+            confdir,
+            vardir: PathBuf::from(&vardir),
+            ssldir: PathBuf::from(ssldir),
+            publicdir: PathBuf::from(publicdir),
+            statedir: PathBuf::from(statedir),
+            keylength,
+            waitforcert: duration("waitforcert", Duration::ZERO)?,
+            noop: flag("noop", false)?,
+            tags: list("tags"),
+            report: flag("report", true)?,
+            pluginsync: flag("pluginsync", true)?,
+            dns_alt_names: list("dns_alt_names"),
+            runinterval: duration("runinterval", Duration::from_secs(1800))?,
+            show_diff: flag("show_diff", false)?,
+            usecacheonfailure: flag("usecacheonfailure", true)?,
+            unknown,
+        })
+    }
+
+    /// `$vardir/lib` (pluginsync's `plugins` mount).
+    pub fn libdir(&self) -> PathBuf {
+        self.vardir.join("lib")
+    }
+
+    /// `$vardir/facts.d` (pluginsync's `pluginfacts` mount).
+    pub fn pluginfactdest(&self) -> PathBuf {
+        self.vardir.join("facts.d")
+    }
+
+    /// `$vardir/client_data/catalog/<certname>.json`.
+    pub fn catalog_cache(&self) -> PathBuf {
+        self.vardir
+            .join("client_data")
+            .join("catalog")
+            .join(format!("{}.json", self.certname))
+    }
+
+    /// `$confdir/csr_attributes.yaml`.
+    pub fn csr_attributes(&self) -> PathBuf {
+        self.confdir.join("csr_attributes.yaml")
+    }
+
+    /// `$statedir/agent_catalog_run.lock`.
+    pub fn run_lock(&self) -> PathBuf {
+        self.statedir.join("agent_catalog_run.lock")
+    }
+
+    /// `$statedir/agent_disabled.lock`.
+    pub fn disable_lock(&self) -> PathBuf {
+        self.statedir.join("agent_disabled.lock")
+    }
+}
+
+/// The machine's fully qualified name, lower case, as Puppet's default certname (Facter's
+/// `networking.fqdn`).
+fn default_certname() -> String {
+    if let Some((facts, _)) = puppet_facts::collect::collect_family("networking")
+        && let Some(fqdn) = facts
+            .get("networking")
+            .and_then(|n| n.get("fqdn"))
+            .and_then(|v| v.as_str())
+    {
+        return fqdn.to_lowercase();
+    }
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+        .to_lowercase()
+}

@@ -1,0 +1,8 @@
+//! Integration tests of puppet-agent (one test binary, as ripgrep does).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod master;
+mod real;
+mod types;
