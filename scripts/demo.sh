@@ -6,19 +6,32 @@
 # nothing (exit code 0). Everything lives in a temporary directory, removed at the end unless
 # KEEP=1; nothing touches the machine's own Puppet state.
 #
-# Needs: cargo, and Debian's puppet-agent (apt-get install puppet-agent).
+#   scripts/demo.sh                # Debian's real Puppet agent against our master
+#   scripts/demo.sh --our-agent    # our puppet-agent against our master: no Ruby at all
+#
+# Needs: cargo, and (without --our-agent) Debian's puppet-agent (apt-get install puppet-agent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v puppet >/dev/null || {
-  echo "demo: the real Puppet agent is needed: apt-get install puppet-agent" >&2
-  exit 1
-}
+ours=0
+case "${1:-}" in
+  --our-agent) ours=1 ;;
+  "") ;;
+  *) echo "usage: scripts/demo.sh [--our-agent]" >&2; exit 2 ;;
+esac
 
-echo "demo: building puppet-master (a first build takes a minute or two)"
-cargo build -q -p puppet-bins --bin puppet-master
+if [ "$ours" = 0 ]; then
+  command -v puppet >/dev/null || {
+    echo "demo: the real Puppet agent is needed: apt-get install puppet-agent (or use --our-agent)" >&2
+    exit 1
+  }
+fi
+
+echo "demo: building puppet-master and puppet-agent (a first build takes a minute or two)"
+cargo build -q -p puppet-bins --bin puppet-master --bin puppet-agent
 target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
 master_bin="$target_dir/debug/puppet-master"
+agent_bin="$target_dir/debug/puppet-agent"
 
 work="$(mktemp -d -t puppet-rs-demo.XXXXXX)"
 master_pid=""
@@ -45,6 +58,13 @@ done
 echo "demo: $(cat "$work/master.out")"
 
 agent() {
+  if [ "$ours" = 1 ]; then
+    FACTER_puppet_rs_target="$work/managed" "$agent_bin" --test --detailed-exitcodes \
+      --server localhost --masterport "$port" --certname demo-agent.example.test \
+      --confdir "$work/agent/conf" --vardir "$work/agent/var" --ssldir "$work/agent/ssl" \
+      --publicdir "$work/agent/public" --keylength 2048 --color false
+    return
+  fi
   FACTER_puppet_rs_target="$work/managed" puppet agent --test --detailed-exitcodes \
     --server localhost --masterport "$port" --certname demo-agent.example.test \
     --confdir "$work/agent/conf" --vardir "$work/agent/var" --ssldir "$work/agent/ssl" \

@@ -537,17 +537,22 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
 
     // Apply.
     let t = Instant::now();
+    let state_path = settings.statedir.join("state.yaml");
+    let last_checked = std::fs::read_to_string(&state_path)
+        .map(|t| crate::apply::schedule::parse_state(&t))
+        .unwrap_or_default();
     let options = ApplyOptions {
         noop: settings.noop,
         tags: settings.tags.clone(),
         environment: environment.clone(),
+        last_checked: last_checked.clone(),
     };
     let applied = apply(&catalog, &options, log, Some(&client)).await;
     let elapsed = t.elapsed().as_secs_f64();
     let completed = match applied {
         Ok(a) => {
             if !settings.noop {
-                write_state(settings, &a.statuses, log);
+                write_state(settings, &a.statuses, &last_checked, log);
             }
             for s in a.statuses {
                 builder.add_resource_status(s);
@@ -583,18 +588,46 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
 }
 
 /// `state.yaml`: `:checked:` (and `:synced:` for changed resources) per evaluated resource,
-/// as Puppet's `Puppet::Util::Storage` writes it (mode 0660). Only this run's resources are
-/// kept (Puppet also keeps older entries for `statettl`).
-fn write_state(settings: &Settings, statuses: &[puppet_report::ResourceStatus], log: &Logger) {
+/// as Puppet's `Puppet::Util::Storage` writes it (mode 0660). Entries of resources not
+/// evaluated this run (not scheduled, skipped) are kept from `previous` for `statettl`
+/// (Puppet's default, 32 days), so that schedules see when they were last checked.
+fn write_state(
+    settings: &Settings,
+    statuses: &[puppet_report::ResourceStatus],
+    previous: &std::collections::HashMap<String, i64>,
+    log: &Logger,
+) {
+    const STATETTL: i64 = 32 * 86_400;
     let path = settings.statedir.join("state.yaml");
-    let now = crate::fsutil::utc_time(std::time::SystemTime::now(), true);
+    let now_time = std::time::SystemTime::now();
+    let now = crate::fsutil::utc_time(now_time, true);
+    let now_secs = now_time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let mut text = String::from("---\n");
+    let mut written = std::collections::HashSet::new();
     for s in statuses.iter().filter(|s| !s.skipped) {
+        written.insert(s.resource.clone());
         let key = serde_json::to_string(&s.resource).unwrap_or_default();
         text.push_str(&format!("{key}:\n  :checked: {now}\n"));
         if s.changed {
             text.push_str(&format!("  :synced: {now}\n"));
         }
+    }
+    let mut kept: Vec<(&String, &i64)> = previous
+        .iter()
+        .filter(|(k, t)| !written.contains(*k) && now_secs - **t < STATETTL)
+        .collect();
+    kept.sort();
+    for (k, t) in kept {
+        let when =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(*t).unwrap_or(0));
+        let key = serde_json::to_string(k).unwrap_or_default();
+        text.push_str(&format!(
+            "{key}:\n  :checked: {}\n",
+            crate::fsutil::utc_time(when, true)
+        ));
     }
     if !path.exists() {
         log.info("Puppet", &format!("Creating state file {}", path.display()));

@@ -525,3 +525,40 @@ async fn host_create_change_and_remove() {
             .contains("web.example.test")
     );
 }
+
+/// `schedule => daily`: evaluated when never checked, skipped (no event) when `state.yaml`
+/// says it was checked a minute ago, evaluated again a day later.
+#[tokio::test]
+async fn scheduled_resources_follow_their_last_check() {
+    let c = catalog(&[(
+        "Notify",
+        "daily",
+        json!({"message": "once a day", "schedule": "daily"}),
+    )]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let apply_with = |last: Option<i64>| {
+        let c = c.clone();
+        async move {
+            let mut options = puppet_agent::apply::ApplyOptions::new("production");
+            if let Some(t) = last {
+                options.last_checked.insert("Notify[daily]".into(), t);
+            }
+            let log = puppet_agent::Logger::capturing(puppet_report::LogLevel::Info);
+            let applied = puppet_agent::apply::apply(&c, &options, &log, None)
+                .await
+                .unwrap();
+            let s = applied
+                .statuses
+                .into_iter()
+                .find(|s| s.resource == "Notify[daily]")
+                .unwrap();
+            (s.skipped, s.changed)
+        }
+    };
+    assert_eq!(apply_with(None).await, (false, true));
+    assert_eq!(apply_with(Some(now - 60)).await, (true, false));
+    assert_eq!(apply_with(Some(now - 86_401)).await, (false, true));
+}

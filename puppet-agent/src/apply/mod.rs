@@ -4,7 +4,8 @@
 //!
 //! Types: `file`, `exec`, `notify`, `package` (apt), `service` (systemd, debian, base), `host`
 //! (see their modules); `schedule` and `filebucket` give a
-//! status without events, as in Puppet; any other type fails its resource with
+//! status without events, as in Puppet, and the `schedule` metaparameter is honoured
+//! ([`schedule`]); any other type fails its resource with
 //! `resource type '<t>' is not supported by this agent` (the rest of the catalog is applied).
 
 pub mod exec;
@@ -12,6 +13,7 @@ pub mod file;
 pub mod host;
 pub mod notify;
 pub mod package;
+pub mod schedule;
 pub mod service;
 mod values;
 
@@ -36,6 +38,9 @@ pub struct ApplyOptions {
     pub tags: Vec<String>,
     /// The environment (for `puppet:///` sources).
     pub environment: String,
+    /// When each resource was last checked (Unix seconds, by reference `Type[title]`), from
+    /// the previous run's `state.yaml` ([`schedule::parse_state`]): what `schedule` reads.
+    pub last_checked: HashMap<String, i64>,
 }
 
 impl ApplyOptions {
@@ -353,6 +358,22 @@ pub async fn apply(
             status.skipped = true;
             statuses.push(status);
             continue;
+        }
+
+        // Schedules.
+        if let Some(name) = resource.parameter("schedule").and_then(Value::as_str) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let last = options.last_checked.get(&reference.to_string()).copied();
+            let mut warn = |w: String| log.warning(&path, &w);
+            if !schedule::due(name, &by_ref, last, now, &mut warn) {
+                log.debug(&path, "Not scheduled");
+                status.skipped = true;
+                statuses.push(status);
+                continue;
+            }
         }
 
         let noop = match resource.parameter("noop") {
