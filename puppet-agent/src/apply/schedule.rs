@@ -99,10 +99,10 @@ pub fn parse_state(text: &str) -> HashMap<String, i64> {
                 })
                 .unwrap_or_else(|| key.to_string());
             current = Some(key);
-        } else if let (Some(key), Some(time)) = (&current, line.trim().strip_prefix(":checked:")) {
-            if let Some(t) = parse_time(time.trim()) {
-                out.insert(key.clone(), t);
-            }
+        } else if let (Some(key), Some(time)) = (&current, line.trim().strip_prefix(":checked:"))
+            && let Some(t) = parse_time(time.trim())
+        {
+            out.insert(key.clone(), t);
         }
     }
     out
