@@ -3,8 +3,6 @@
 //! `publish` reply, an unreadable staging file (as `nobody` when run as root), and a crash test
 //! that SIGKILLs `puppet-filesync publish` at random points.
 
-#![allow(clippy::unwrap_used)]
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};

@@ -2,25 +2,12 @@
 //! with autosign, applies, prints Puppet's console lines and exits 2; a second agent while the
 //! run lock is held exits 1 with Puppet's notice; `--waitforcert 0` without signing exits 1.
 
-#![allow(clippy::unwrap_used)]
-
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-struct Master {
-    child: Child,
-    port: u16,
-}
+use crate::support::{self, Running};
 
-impl Drop for Master {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_master(confdir: &Path, autosign: bool) -> Master {
+fn start_master(confdir: &Path, autosign: bool) -> Running {
     std::fs::write(
         confdir.join("puppet.conf"),
         format!(
@@ -28,26 +15,7 @@ fn start_master(confdir: &Path, autosign: bool) -> Master {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-master"))
-        .arg("--confdir")
-        .arg(confdir)
-        .args(["--bind", "127.0.0.1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|addr| addr.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no listening line: {line:?}"));
-    Master { child, port }
+    support::start_master(confdir, Stdio::null())
 }
 
 fn agent(root: &Path, port: u16, extra: &[&str]) -> (i32, String, String) {

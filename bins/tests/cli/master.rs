@@ -1,52 +1,21 @@
 //! `puppet-master` as an operator runs it: first start creates the CA and the master's own
 //! certificate in the confdir, serves HTTPS on the given port, and a restart reuses them.
 
-#![allow(clippy::unwrap_used)]
-
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use crate::support::{Running, start_master};
 
 use puppet_protocol::client::Client;
 
-struct Master {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Master {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts the binary on a free loopback port and waits for its "listening on" line.
-fn start(confdir: &Path) -> Master {
-    start_with_stderr(confdir, Stdio::null())
+fn start(confdir: &Path) -> Running {
+    start_master(confdir, Stdio::null())
 }
 
 /// As [`start`], with the master's stderr (its log) going to `stderr`.
-fn start_with_stderr(confdir: &Path, stderr: Stdio) -> Master {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-master"))
-        .arg("--confdir")
-        .arg(confdir)
-        .args(["--bind", "127.0.0.1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|addr| addr.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no listening line: {line:?}"));
-    Master { child, port }
+fn start_with_stderr(confdir: &Path, stderr: Stdio) -> Running {
+    start_master(confdir, stderr)
 }
 
 fn status(confdir: &Path, port: u16) -> (u16, Vec<u8>) {

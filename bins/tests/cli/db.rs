@@ -2,27 +2,15 @@
 //! `puppet-ca`), mTLS on loopback, PuppetDB's command and query API, error bodies, and a
 //! command answered 200 survives `kill -9` the moment after.
 
-#![allow(clippy::unwrap_used)]
-
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use puppet_protocol::client::{Client, Identity};
 use puppet_protocol::form::encode_query_value;
 use serde_json::{Value, json};
 
-struct Db {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::{Running, spawn_listening};
 
 struct Pki {
     _tmp: tempfile::TempDir,
@@ -88,8 +76,9 @@ impl Pki {
     fn ca(&self) -> PathBuf {
         self.dir.join("ca/ca_crt.pem")
     }
-    fn start(&self, extra: &[&str]) -> Db {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-db"))
+    fn start(&self, extra: &[&str]) -> Running {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_puppet-db"));
+        command
             .arg("--ssl-cert")
             .arg(self.cert("localhost"))
             .arg("--ssl-key")
@@ -101,21 +90,8 @@ impl Pki {
             .args(["--bind", "127.0.0.1", "--port", "0"])
             .arg("--database")
             .arg(format!("sqlite:{}", self.dir.join("pdb.sqlite").display()))
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no listening line: {line:?}"));
-        Db { child, port }
+            .args(extra);
+        spawn_listening(command, Stdio::null())
     }
     fn client(&self, port: u16, with_cert: bool) -> Client {
         let mut b = Client::builder("localhost", port)
@@ -310,23 +286,9 @@ fn config_dir_settings_are_used_and_bad_ones_refused() {
         format!("[global]\nvardir = {}\n", pki.dir.display()),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-db"))
-        .arg("--config")
-        .arg(&confd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap();
-    let db = Db { child, port };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_puppet-db"));
+    command.arg("--config").arg(&confd);
+    let db = spawn_listening(command, Stdio::null());
     let c = pki.client(db.port, true);
     let (status, _, _) = call(
         &c,

@@ -1,50 +1,19 @@
 //! `puppet-master` as a file sync primary, killed with SIGKILL in the middle of a publish:
 //! after a restart the old version is live and intact, and the next publish works.
 
-#![allow(clippy::unwrap_used)]
-
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use puppet_filesync::{CodeId, Store};
 use puppet_protocol::client::{Client, Identity};
 
+use crate::support::{Running, start_master};
+
 const CERTNAME: &str = "primary.example.test";
 
-struct Master {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Master {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(confdir: &Path) -> Master {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_puppet-master"))
-        .arg("--confdir")
-        .arg(confdir)
-        .args(["--bind", "127.0.0.1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|addr| addr.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no listening line: {line:?}"));
-    Master { child, port }
+fn start(confdir: &Path) -> Running {
+    start_master(confdir, Stdio::null())
 }
 
 /// A client with the master's own certificate (the default `ca_admin_certnames`).
