@@ -3,18 +3,14 @@
 //! real Puppet 7.23 agent sent (`fixtures/agent-catalog-request.form`, captured with
 //! `--http_debug` from `puppet agent -t` against Puppetserver 7.9.5).
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{self, HELLO, start};
 use puppet_protocol::client::{CatalogOptions, Client, ClientError, MetadataQuery, TimeoutKind};
 use puppet_protocol::form::{CatalogRequest, Params};
 use puppet_protocol::server::Limits;
 use rustls_pki_types::pem::PemObject;
-use support::{HELLO, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const AGENT_FORM: &[u8] = include_bytes!("fixtures/agent-catalog-request.form");

@@ -2,14 +2,10 @@
 //! 127.0.0.1: body limits applied while reading, read timeouts, the connection cap, graceful
 //! shutdown, and request work cancelled when the client leaves. Every wait is bounded.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{self, closed_within, raw_tls, read_response, send, start};
 use puppet_protocol::server::Limits;
-use support::{closed_within, raw_tls, read_response, send, start};
 
 const CSR_PATH: &str = "/puppet-ca/v1/certificate_request/attacker.example.test";
 const MIB: usize = 1024 * 1024;

@@ -1,8 +1,6 @@
 //! The protocol pieces without a network: paths, forms, negotiation and error bodies
 //! (property tests: no input panics).
 
-#![allow(clippy::unwrap_used)]
-
 use proptest::prelude::*;
 use puppet_protocol::form::{CatalogRequest, Params};
 use puppet_protocol::{Endpoint, ProtocolError, content};
