@@ -115,22 +115,6 @@ pub fn enable(settings: &Settings) -> Result<(), AgentError> {
     }
 }
 
-fn uuid_v4() -> String {
-    let mut b = [0u8; 16];
-    let _ = aws_lc_rs::rand::fill(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 /// Syncs one pluginsync mount into `dest` (recurse, follow links, purge); returns the
 /// relative paths of the files present.
 async fn sync_mount(
@@ -302,7 +286,7 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
     let client = ssl.client(&settings.server, settings.masterport)?;
     let startup = started.elapsed().as_secs_f64();
     let mut environment = settings.environment.clone();
-    let uuid = uuid_v4();
+    let uuid = uuid::Uuid::new_v4().to_string();
     let mut times: Vec<(&str, f64)> = vec![("startup_time", startup)];
 
     // Node.

@@ -2,7 +2,6 @@
 //! compile from the equivalent manifest (containment, tags, classes, key order).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 
 use serde_json::{Map, Value};
 
@@ -572,7 +571,10 @@ impl CatalogBuilder {
             name: self.name,
             version: Some(version),
             code_id: Some(self.code_id.map(Value::String).unwrap_or(Value::Null)),
-            catalog_uuid: Some(self.catalog_uuid.unwrap_or_else(random_uuid)),
+            catalog_uuid: Some(
+                self.catalog_uuid
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            ),
             catalog_format: Some(2),
             environment: Some(self.environment),
             resources: self.resources,
@@ -604,34 +606,6 @@ fn add_tag(tags: &mut Vec<String>, tag: &str) {
             push(seg);
         }
     }
-}
-
-/// A random version 4 UUID from the standard library's randomly keyed hasher.
-fn random_uuid() -> String {
-    let state = std::collections::hash_map::RandomState::new();
-    let mut bytes = [0u8; 16];
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        let mut h = state.build_hasher();
-        h.write_usize(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
 
 #[cfg(test)]

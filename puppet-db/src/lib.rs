@@ -104,7 +104,7 @@ impl PuppetDb {
     ) -> Result<String, DbError> {
         let command = Command::from_request(params, body)?;
         self.apply(&command)?;
-        Ok(uuid_v4())
+        Ok(uuid::Uuid::new_v4().to_string())
     }
 
     /// Applies a command already checked (what a master writing directly uses).
@@ -248,29 +248,6 @@ fn route(path: &str) -> Result<Route<'_>, DbError> {
             format!("No such endpoint: /pdb/query/v4/{}", parts.join("/")),
         )),
     }
-}
-
-/// A random (version 4) UUID, as PuppetDB answers a command with.
-fn uuid_v4() -> String {
-    let mut b = [0u8; 16];
-    if getrandom::fill(&mut b).is_err() {
-        // No OS randomness: a time-based value keeps answers unique enough for a receipt.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        b = nanos.to_le_bytes();
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 /// The README's example, compiled and run as a doc test.

@@ -158,29 +158,6 @@ fn short_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", &d[..16.min(d.len())])
 }
 
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let seed = format!(
-        "{now}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let h = puppet_protocol::files::digest(seed.as_bytes(), "sha256");
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
-}
-
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -190,15 +167,12 @@ fn now_secs() -> i64 {
 
 /// A UUID (version 4 layout) derived from a key: the same key, the same UUID.
 fn uuid_from(key: &str) -> String {
-    let h = puppet_protocol::files::digest(key.as_bytes(), "sha256");
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 fn mtime_secs(stamp: Option<Stamp>) -> Option<i64> {
@@ -283,7 +257,10 @@ impl DataCompiler {
                 let mut catalog = Catalog::clone(&cached.catalog);
                 catalog.name = req.certname.clone();
                 catalog.environment = Some(req.environment.clone());
-                catalog.catalog_uuid = Some(key.as_deref().map_or_else(uuid_like, uuid_from));
+                catalog.catalog_uuid = Some(
+                    key.as_deref()
+                        .map_or_else(|| uuid::Uuid::new_v4().to_string(), uuid_from),
+                );
                 if catalog.version.is_none() {
                     let secs = key
                         .as_ref()
