@@ -21,7 +21,10 @@ fn require_real() -> bool {
 
 fn have(cmd: &str) -> bool {
     Command::new("sh")
-        .args(["-c", &format!("command -v {cmd} || test -x /usr/sbin/{cmd}")])
+        .args([
+            "-c",
+            &format!("command -v {cmd} || test -x /usr/sbin/{cmd}"),
+        ])
         .output()
         .is_ok_and(|o| o.status.success())
 }
@@ -59,7 +62,11 @@ fn unique() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    format!("prs-test-{:06x}{:04x}", nanos & 0xff_ffff, std::process::id() & 0xffff)
+    format!(
+        "prs-test-{:06x}{:04x}",
+        nanos & 0xff_ffff,
+        std::process::id() & 0xffff
+    )
 }
 
 /// `count` consecutive ids free as both uid and gid, from a random start.
@@ -180,9 +187,13 @@ fn resource_lines(lines: &[String]) -> Vec<String> {
     lines
         .iter()
         .filter(|l| {
-            ["Notice: /Stage[main]/", "Warning: /Stage[main]/", "Error: /Stage[main]/"]
-                .iter()
-                .any(|p| l.starts_with(p))
+            [
+                "Notice: /Stage[main]/",
+                "Warning: /Stage[main]/",
+                "Error: /Stage[main]/",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
         })
         .cloned()
         .collect()
@@ -223,13 +234,23 @@ async fn group_and_user_create_change_noop_and_remove() {
     };
     let first = catalog_json(&[
         ("Group", &name, json!({"gid": id})),
-        ("User", &name, user(id, "/bin/sh", "PRS Test", hash, json!(["users"]))),
+        (
+            "User",
+            &name,
+            user(id, "/bin/sh", "PRS Test", hash, json!(["users"])),
+        ),
         ("Group", &sys, json!({"system": true})),
     ]);
     let (lines, applied) = ours(&first, false).await;
     let p = |t: &str| format!("Notice: /Stage[main]/Main/{t}[{name}]");
-    assert!(has(&lines, &format!("{}/ensure: created", p("Group"))), "{lines:#?}");
-    assert!(has(&lines, &format!("{}/ensure: created", p("User"))), "{lines:#?}");
+    assert!(
+        has(&lines, &format!("{}/ensure: created", p("Group"))),
+        "{lines:#?}"
+    );
+    assert!(
+        has(&lines, &format!("{}/ensure: created", p("User"))),
+        "{lines:#?}"
+    );
     assert!(
         lines.iter().all(|l| !l.contains(hash)),
         "the password hash must never be logged: {lines:#?}"
@@ -247,24 +268,44 @@ async fn group_and_user_create_change_noop_and_remove() {
         db_line("/etc/passwd", &name).unwrap(),
         format!("{name}:x:{id}:{id}:PRS Test:{}:/bin/sh", home.display())
     );
-    assert_eq!(db_line("/etc/group", &name).unwrap(), format!("{name}:x:{id}:"));
+    assert_eq!(
+        db_line("/etc/group", &name).unwrap(),
+        format!("{name}:x:{id}:")
+    );
     assert_eq!(
         shadow_line(&name).unwrap(),
         format!("{name}:{hash}::0:90:7::21915:")
     );
     assert_eq!(groups_of(&name), ["users"]);
     assert!(home.is_dir(), "managehome creates the home directory");
-    let sys_gid: i64 = db_line("/etc/group", &sys).unwrap().split(':').nth(2).unwrap().parse().unwrap();
+    let sys_gid: i64 = db_line("/etc/group", &sys)
+        .unwrap()
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(sys_gid < 1000, "a system group: {sys_gid}");
 
     // In sync: no change, no command that changes anything.
     let (lines, applied) = ours(&first, false).await;
-    assert!(applied.statuses.iter().all(|s| !s.changed && !s.out_of_sync));
+    assert!(
+        applied
+            .statuses
+            .iter()
+            .all(|s| !s.changed && !s.out_of_sync)
+    );
     assert!(changing_commands(&lines).is_empty(), "{lines:#?}");
 
     // Changes, first in noop (nothing changes), then for real.
     let new_hash = "$6$prstest$fedcba9876543210";
-    let mut second_user = user(id + 2, "/bin/bash", "PRS Test 2", new_hash, json!(["staff"]));
+    let mut second_user = user(
+        id + 2,
+        "/bin/bash",
+        "PRS Test 2",
+        new_hash,
+        json!(["staff"]),
+    );
     second_user["expiry"] = json!("absent");
     let second = catalog_json(&[
         ("Group", &name, json!({"gid": id + 1})),
@@ -286,25 +327,40 @@ async fn group_and_user_create_change_noop_and_remove() {
             p("User")
         )
     ));
-    assert!(has(
-        &lines,
-        &format!(
-            "{}/groups: current_value users, should be 'staff,users' (noop)",
-            p("User")
-        )
-    ), "{lines:#?}");
+    assert!(
+        has(
+            &lines,
+            &format!(
+                "{}/groups: current_value users, should be 'staff,users' (noop)",
+                p("User")
+            )
+        ),
+        "{lines:#?}"
+    );
     assert!(status(&applied, &format!("User[{name}]")).out_of_sync);
     assert!(changing_commands(&lines).is_empty(), "{lines:#?}");
-    assert_eq!(db_line("/etc/group", &name).unwrap(), format!("{name}:x:{id}:"));
+    assert_eq!(
+        db_line("/etc/group", &name).unwrap(),
+        format!("{name}:x:{id}:")
+    );
 
     let (lines, applied) = ours(&second, false).await;
     let want = [
         format!("{}/gid: gid changed {id} to {}", p("Group"), id + 1),
         format!("{}/uid: uid changed {id} to {}", p("User"), id + 2),
-        format!("{}/comment: comment changed 'PRS Test' to 'PRS Test 2'", p("User")),
-        format!("{}/shell: shell changed '/bin/sh' to '/bin/bash'", p("User")),
+        format!(
+            "{}/comment: comment changed 'PRS Test' to 'PRS Test 2'",
+            p("User")
+        ),
+        format!(
+            "{}/shell: shell changed '/bin/sh' to '/bin/bash'",
+            p("User")
+        ),
         format!("{}/password: changed [redacted] to [redacted]", p("User")),
-        format!("{}/groups: groups changed users to ['staff', 'users']", p("User")),
+        format!(
+            "{}/groups: groups changed users to ['staff', 'users']",
+            p("User")
+        ),
         format!("{}/expiry: undefined 'expiry' from '2030-01-01'", p("User")),
     ];
     assert_eq!(resource_lines(&lines), want);
@@ -348,25 +404,35 @@ async fn group_and_user_create_change_noop_and_remove() {
     )]);
     let (lines, applied) = ours(&bad, false).await;
     assert!(status(&applied, &format!("User[{name}]")).failed);
-    assert!(has(
-        &lines,
-        &format!(
-            "Error: /Stage[main]/Main/User[{name}]/gid: change from {} to 'prs-test-no-such-group' failed: Could not find group(s) prs-test-no-such-group",
-            id + 1
-        )
-    ), "{lines:#?}");
-    assert!(has(
-        &lines,
-        &format!(
-            "Error: /Stage[main]/Main/User[{name}]/shell: change from '/bin/bash' to '/nonexistent/shell' failed: Shell /nonexistent/shell must exist"
-        )
-    ), "{lines:#?}");
+    assert!(
+        has(
+            &lines,
+            &format!(
+                "Error: /Stage[main]/Main/User[{name}]/gid: change from {} to 'prs-test-no-such-group' failed: Could not find group(s) prs-test-no-such-group",
+                id + 1
+            )
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        has(
+            &lines,
+            &format!(
+                "Error: /Stage[main]/Main/User[{name}]/shell: change from '/bin/bash' to '/nonexistent/shell' failed: Shell /nonexistent/shell must exist"
+            )
+        ),
+        "{lines:#?}"
+    );
 
     // Removed (the home directory too, with managehome). Debian's userdel also removes the
     // user's own group (USERGROUPS_ENAB), so that group is then absent already, as with
     // Puppet.
     let gone = catalog_json(&[
-        ("User", &name, json!({"ensure": "absent", "managehome": true})),
+        (
+            "User",
+            &name,
+            json!({"ensure": "absent", "managehome": true}),
+        ),
         ("Group", &name, json!({"ensure": "absent"})),
         ("Group", &sys, json!({"ensure": "absent"})),
     ]);
@@ -468,12 +534,16 @@ async fn cron_entries_are_written_as_puppet_writes_them_and_other_lines_kept() {
     assert_eq!(
         resource_lines(&lines),
         [
-            format!("{p}/command: current_value '/usr/bin/backup', should be '/usr/bin/backup --all' (noop)"),
+            format!(
+                "{p}/command: current_value '/usr/bin/backup', should be '/usr/bin/backup --all' (noop)"
+            ),
             format!("{p}/minute: current_value ['30'], should be 'absent' (noop)"),
             format!("{p}/hour: current_value ['3', '15'], should be ['4'] (noop)"),
             format!("{p}/weekday: current_value ['1'], should be ['2'] (noop)"),
             format!("{p}/month: current_value 'absent', should be ['1'] (noop)"),
-            format!("{p}/environment: current_value ['MAILTO=ops@example.test'], should be MAILTO=ops@example.test,PATH=/bin (noop)"),
+            format!(
+                "{p}/environment: current_value ['MAILTO=ops@example.test'], should be MAILTO=ops@example.test,PATH=/bin (noop)"
+            ),
         ]
     );
     assert!(changing_commands(&lines).is_empty());
@@ -486,7 +556,9 @@ async fn cron_entries_are_written_as_puppet_writes_them_and_other_lines_kept() {
             format!("{p}/hour: hour changed ['3', '15'] to ['4']"),
             format!("{p}/weekday: weekday changed ['1'] to ['2']"),
             format!("{p}/month: defined 'month' as ['1']"),
-            format!("{p}/environment: environment changed ['MAILTO=ops@example.test'] to MAILTO=ops@example.test,PATH=/bin"),
+            format!(
+                "{p}/environment: environment changed ['MAILTO=ops@example.test'] to MAILTO=ops@example.test,PATH=/bin"
+            ),
         ]
     );
     assert!(crontab(&name).ends_with(&format!(
@@ -503,9 +575,11 @@ async fn cron_entries_are_written_as_puppet_writes_them_and_other_lines_kept() {
             .as_deref(),
         Some("cron_removed")
     );
-    assert!(crontab(&name).ends_with(
-        "# mine\nSHELL=/bin/sh\n5 * * * * /usr/bin/mine\n0 1 * * * /usr/bin/adopted\n"
-    ));
+    assert!(
+        crontab(&name).ends_with(
+            "# mine\nSHELL=/bin/sh\n5 * * * * /usr/bin/mine\n0 1 * * * /usr/bin/adopted\n"
+        )
+    );
 }
 
 /// The real Puppet and ours apply the same four catalogs (create; changes in noop; the
@@ -513,7 +587,10 @@ async fn cron_entries_are_written_as_puppet_writes_them_and_other_lines_kept() {
 /// resource messages and the system state after each step must be the same.
 #[tokio::test]
 async fn real_puppet_and_ours_give_the_same_messages_and_state() {
-    if !can_manage("real_puppet_and_ours_give_the_same_messages_and_state", true) {
+    if !can_manage(
+        "real_puppet_and_ours_give_the_same_messages_and_state",
+        true,
+    ) {
         return;
     }
     let name = format!("{}r", unique());
@@ -563,7 +640,12 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
         ("User", &name, json!({"ensure": "absent"})),
         ("Group", &name, json!({"ensure": "absent"})),
     ]);
-    let steps = [(&create, false), (&change, true), (&change, false), (&remove, false)];
+    let steps = [
+        (&create, false),
+        (&change, true),
+        (&change, false),
+        (&remove, false),
+    ];
     let state = || {
         (
             db_line("/etc/passwd", &name),
@@ -583,8 +665,22 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
         std::fs::write(&file, doc.to_string()).unwrap();
         let mut cmd = Command::new("puppet");
         cmd.args(["apply", "--color", "false", "--certname", "prs-test"])
-            .args(["--confdir", &d("conf"), "--vardir", &d("var"), "--codedir", &d("code")])
-            .args(["--logdir", &d("log"), "--rundir", &d("run"), "--publicdir", &d("pub")])
+            .args([
+                "--confdir",
+                &d("conf"),
+                "--vardir",
+                &d("var"),
+                "--codedir",
+                &d("code"),
+            ])
+            .args([
+                "--logdir",
+                &d("log"),
+                "--rundir",
+                &d("run"),
+                "--publicdir",
+                &d("pub"),
+            ])
             .args(["--ssldir", &d("ssl"), "--catalog", file.to_str().unwrap()]);
         if *noop {
             cmd.arg("--noop");
@@ -599,7 +695,10 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
         );
         theirs.push((resource_lines(&lines), state()));
     }
-    assert!(db_line("/etc/passwd", &name).is_none(), "the real run removed the user");
+    assert!(
+        db_line("/etc/passwd", &name).is_none(),
+        "the real run removed the user"
+    );
 
     for (i, (doc, noop)) in steps.iter().enumerate() {
         let (lines, _) = ours(doc, *noop).await;

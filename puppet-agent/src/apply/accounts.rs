@@ -312,10 +312,7 @@ pub(crate) fn change_shown(
         return;
     }
     let source = format!("{}/{property}", ctx.path);
-    let text = format!(
-        "current_value {}, should be {} (noop)",
-        shown.0, shown.1
-    );
+    let text = format!("current_value {}, should be {} (noop)", shown.0, shown.1);
     ctx.log.notice(&source, &text);
     ctx.events.push(
         Event::new(EventStatus::Noop)
@@ -376,6 +373,9 @@ mod tests {
     #[test]
     fn which_finds_sbin_commands() {
         assert!(which("sh").ends_with("/sh"));
-        assert_eq!(which("puppet-rs-no-such-command"), "puppet-rs-no-such-command");
+        assert_eq!(
+            which("puppet-rs-no-such-command"),
+            "puppet-rs-no-such-command"
+        );
     }
 }

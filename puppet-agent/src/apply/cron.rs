@@ -102,9 +102,10 @@ fn is_word_assignment(line: &str) -> bool {
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .count();
-    word > 0 && t[t.char_indices().nth(word).map_or(t.len(), |(i, _)| i)..]
-        .trim_start()
-        .starts_with('=')
+    word > 0
+        && t[t.char_indices().nth(word).map_or(t.len(), |(i, _)| i)..]
+            .trim_start()
+            .starts_with('=')
 }
 
 /// Parses a crontab as the `crontab` provider does (then its `prefetch_hook`).
@@ -151,7 +152,11 @@ fn parse(text: &str) -> Result<Vec<Line>, String> {
                 unnamed += 1;
                 record.name = Some(format!(
                     "unmanaged:{}-{unnamed}",
-                    record.command.split_whitespace().collect::<Vec<_>>().join("_")
+                    record
+                        .command
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join("_")
                 ));
                 record.unmanaged = true;
             }
@@ -272,12 +277,7 @@ fn render(lines: &[Line], now: std::time::SystemTime) -> String {
 }
 
 /// One time field's value as the type munges it; `None` = absent (`*`).
-fn munge_time(
-    field: &str,
-    lower: i64,
-    upper: i64,
-    value: &str,
-) -> Result<Option<String>, String> {
+fn munge_time(field: &str, lower: i64, upper: i64, value: &str) -> Result<Option<String>, String> {
     if value == "absent" || value == "*" {
         return Ok(None);
     }
@@ -311,7 +311,9 @@ fn munge_time(
     };
     let lower_value = value.to_lowercase();
     let index = if lower_value.chars().count() == 3 {
-        names.iter().position(|n| n.get(..3) == Some(lower_value.as_str()))
+        names
+            .iter()
+            .position(|n| n.get(..3) == Some(lower_value.as_str()))
     } else {
         names.iter().position(|n| *n == lower_value)
     };
@@ -395,9 +397,7 @@ fn should(resource: &Resource) -> Result<Should, String> {
     }
     let special = match param_str(resource, "special") {
         None => None,
-        Some(s) if SPECIALS.contains(&s.as_str()) => {
-            Some(Some(s).filter(|s| s != "absent"))
-        }
+        Some(s) if SPECIALS.contains(&s.as_str()) => Some(Some(s).filter(|s| s != "absent")),
         Some(s) => {
             return Err(format!(
                 "Parameter special failed on {r}: Invalid special schedule {}",
@@ -509,7 +509,9 @@ pub(crate) async fn evaluate_with(
         );
         String::new()
     };
-    let mut lines = parse(&text).map_err(|e| format!("Could not prefetch cron provider 'crontab' target '{target}': {e}"))?;
+    let mut lines = parse(&text).map_err(|e| {
+        format!("Could not prefetch cron provider 'crontab' target '{target}': {e}")
+    })?;
     let found = lines
         .iter()
         .position(|l| matches!(l, Line::Record(r) if !r.unmanaged && r.name.as_deref() == Some(name.as_str())))
@@ -538,7 +540,8 @@ pub(crate) async fn evaluate_with(
         (true, None) => {
             let Some(command) = want.command.clone() else {
                 if !ctx.noop {
-                    ctx.log.err(&ctx.path, "no command specified, cannot create");
+                    ctx.log
+                        .err(&ctx.path, "no command specified, cannot create");
                 }
                 ctx.change(
                     "ensure",
@@ -576,13 +579,19 @@ pub(crate) async fn evaluate_with(
                 return Ok(());
             };
             if let Some(command) = want.command.as_ref().filter(|c| **c != record.command) {
-                let (is, should) = (Value::from(record.command.clone()), Value::from(command.clone()));
+                let (is, should) = (
+                    Value::from(record.command.clone()),
+                    Value::from(command.clone()),
+                );
                 let msg = change_text("command", &is, &should);
                 changed |= ctx.change("command", is, should, "command_changed", msg, || Ok(()));
                 record.command = command.clone();
             }
             if let Some(special) = want.special.as_ref().filter(|s| **s != record.special) {
-                let is = record.special.clone().map_or_else(|| "absent".into(), Value::from);
+                let is = record
+                    .special
+                    .clone()
+                    .map_or_else(|| "absent".into(), Value::from);
                 let should = special.clone().map_or_else(|| "absent".into(), Value::from);
                 let msg = change_text("special", &is, &should);
                 changed |= ctx.change("special", is, should, "special_changed", msg, || Ok(()));
@@ -591,20 +600,17 @@ pub(crate) async fn evaluate_with(
             // The type's order: minute, hour, weekday, month, monthday.
             for index in [0usize, 1, 4, 3, 2] {
                 let field = TIME_FIELDS[index].0;
-                let Some(w) = &want.times[index] else { continue };
+                let Some(w) = &want.times[index] else {
+                    continue;
+                };
                 if *w == record.times[index] {
                     continue;
                 }
                 let (is, should) = (list_value(&record.times[index]), list_value(w));
                 let msg = change_text(field, &is, &should);
-                changed |= ctx.change(
-                    field,
-                    is,
-                    should,
-                    &format!("{field}_changed"),
-                    msg,
-                    || Ok(()),
-                );
+                changed |= ctx.change(field, is, should, &format!("{field}_changed"), msg, || {
+                    Ok(())
+                });
                 record.times[index] = w.clone();
             }
             if let Some(env) = &want.environment {
@@ -690,7 +696,9 @@ mod tests {
             special.environment,
             Some(vec!["MAILTO=ops@example.test".to_string()])
         );
-        let Line::Record(mine) = &lines[2] else { panic!() };
+        let Line::Record(mine) = &lines[2] else {
+            panic!()
+        };
         assert!(mine.unmanaged);
         let out = render(&lines, std::time::UNIX_EPOCH);
         assert_eq!(
@@ -701,11 +709,26 @@ mod tests {
 
     #[test]
     fn time_values_are_munged_as_the_type_does() {
-        assert_eq!(munge_time("weekday", 0, 7, "Mon").unwrap(), Some("1".into()));
-        assert_eq!(munge_time("weekday", 0, 7, "tuesday").unwrap(), Some("2".into()));
-        assert_eq!(munge_time("month", 1, 12, "Dec").unwrap(), Some("12".into()));
-        assert_eq!(munge_time("minute", 0, 59, "*/5").unwrap(), Some("*/5".into()));
-        assert_eq!(munge_time("hour", 0, 23, "1-5/2").unwrap(), Some("1-5/2".into()));
+        assert_eq!(
+            munge_time("weekday", 0, 7, "Mon").unwrap(),
+            Some("1".into())
+        );
+        assert_eq!(
+            munge_time("weekday", 0, 7, "tuesday").unwrap(),
+            Some("2".into())
+        );
+        assert_eq!(
+            munge_time("month", 1, 12, "Dec").unwrap(),
+            Some("12".into())
+        );
+        assert_eq!(
+            munge_time("minute", 0, 59, "*/5").unwrap(),
+            Some("*/5".into())
+        );
+        assert_eq!(
+            munge_time("hour", 0, 23, "1-5/2").unwrap(),
+            Some("1-5/2".into())
+        );
         assert_eq!(munge_time("hour", 0, 23, "*").unwrap(), None);
         assert_eq!(
             munge_time("minute", 0, 59, "60").unwrap_err(),

@@ -28,12 +28,7 @@ fn munge_gid(resource: &Resource) -> Result<Option<i64>, String> {
             .map_err(|_| format!("Invalid GID {s}")),
         Some(other) => Err(format!("Invalid GID {other}")),
     }
-    .map_err(|e| {
-        format!(
-            "Parameter gid failed on Group[{}]: {e}",
-            resource.title
-        )
-    })
+    .map_err(|e| format!("Parameter gid failed on Group[{}]: {e}", resource.title))
 }
 
 /// The `ensure` of a `user` or `group`: `present` (the default) or `absent`.

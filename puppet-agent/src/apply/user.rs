@@ -256,7 +256,11 @@ async fn create(
         argv.extend(["-c".into(), c.clone()]);
     }
     if let Some(e) = &want.expiry {
-        let v = if e == "absent" { String::new() } else { e.clone() };
+        let v = if e == "absent" {
+            String::new()
+        } else {
+            e.clone()
+        };
         argv.extend(["-e".into(), v]);
     }
     if let Some(g) = &want.gid {
@@ -393,7 +397,14 @@ pub(crate) async fn evaluate_with(
     // The type's property order: home, uid, gid, comment, shell, password, password ages,
     // groups, expiry.
     if let Some(home) = want.home.as_ref().filter(|h| **h != user.home) {
-        let r = modify(ctx, "usermod", "home", vec!["-d".into(), home.clone()], &name).await;
+        let r = modify(
+            ctx,
+            "usermod",
+            "home",
+            vec!["-d".into(), home.clone()],
+            &name,
+        )
+        .await;
         let msg = format!(
             "home changed {} to {}",
             format_value(&user.home.clone().into()),
@@ -419,16 +430,39 @@ pub(crate) async fn evaluate_with(
         let number = db.gid_of(&gid.text())?;
         if number != Some(user.gid) {
             let r = match number {
-                Some(n) => modify(ctx, "usermod", "gid", vec!["-g".into(), n.to_string()], &name).await,
+                Some(n) => {
+                    modify(
+                        ctx,
+                        "usermod",
+                        "gid",
+                        vec!["-g".into(), n.to_string()],
+                        &name,
+                    )
+                    .await
+                }
                 None if ctx.noop => Ok(()),
                 None => Err(format!("Could not find group(s) {}", gid.text())),
             };
             let msg = format!("gid changed {} to {}", user.gid, format_value(&gid.value()));
-            ctx.change("gid", user.gid.into(), gid.value(), "gid_changed", msg, || r);
+            ctx.change(
+                "gid",
+                user.gid.into(),
+                gid.value(),
+                "gid_changed",
+                msg,
+                || r,
+            );
         }
     }
     if let Some(comment) = want.comment.as_ref().filter(|c| **c != user.gecos) {
-        let r = modify(ctx, "usermod", "comment", vec!["-c".into(), comment.clone()], &name).await;
+        let r = modify(
+            ctx,
+            "usermod",
+            "comment",
+            vec!["-c".into(), comment.clone()],
+            &name,
+        )
+        .await;
         let msg = format!(
             "comment changed {} to {}",
             format_value(&user.gecos.clone().into()),
@@ -446,7 +480,16 @@ pub(crate) async fn evaluate_with(
     if let Some(shell) = want.shell.as_ref().filter(|s| **s != user.shell) {
         let r = match check_shell(shell) {
             Err(e) if !ctx.noop => Err(e),
-            _ => modify(ctx, "usermod", "shell", vec!["-s".into(), shell.clone()], &name).await,
+            _ => {
+                modify(
+                    ctx,
+                    "usermod",
+                    "shell",
+                    vec!["-s".into(), shell.clone()],
+                    &name,
+                )
+                .await
+            }
         };
         let msg = format!(
             "shell changed {} to {}",
@@ -474,9 +517,24 @@ pub(crate) async fn evaluate_with(
         }
     }
     let ages = [
-        ("password_min_age", "-m", want.min_age, shadow.as_ref().map(|s| s.min)),
-        ("password_max_age", "-M", want.max_age, shadow.as_ref().map(|s| s.max)),
-        ("password_warn_days", "-W", want.warn_days, shadow.as_ref().map(|s| s.warn)),
+        (
+            "password_min_age",
+            "-m",
+            want.min_age,
+            shadow.as_ref().map(|s| s.min),
+        ),
+        (
+            "password_max_age",
+            "-M",
+            want.max_age,
+            shadow.as_ref().map(|s| s.max),
+        ),
+        (
+            "password_warn_days",
+            "-W",
+            want.warn_days,
+            shadow.as_ref().map(|s| s.warn),
+        ),
     ];
     for (property, flag, should, is) in ages {
         let Some(should) = should else { continue };
@@ -484,7 +542,14 @@ pub(crate) async fn evaluate_with(
         if is == should {
             continue;
         }
-        let r = modify(ctx, "chage", property, vec![flag.into(), should.to_string()], &name).await;
+        let r = modify(
+            ctx,
+            "chage",
+            property,
+            vec![flag.into(), should.to_string()],
+            &name,
+        )
+        .await;
         ctx.change(
             property,
             is.into(),
@@ -501,7 +566,14 @@ pub(crate) async fn evaluate_with(
         sorted.sort();
         if sorted.join(",") != wanted.join(",") {
             let joined = wanted.join(",");
-            let r = modify(ctx, "usermod", "groups", vec!["-G".into(), joined.clone()], &name).await;
+            let r = modify(
+                ctx,
+                "usermod",
+                "groups",
+                vec!["-G".into(), joined.clone()],
+                &name,
+            )
+            .await;
             let shown: Vec<Value> = wanted.iter().cloned().map(Value::from).collect();
             let msg = format!(
                 "groups changed {} to {}",
@@ -532,9 +604,15 @@ pub(crate) async fn evaluate_with(
             };
             let r = modify(ctx, "usermod", "expiry", vec!["-e".into(), value], &name).await;
             let msg = if is == "absent" {
-                format!("defined 'expiry' as {}", format_value(&expiry.clone().into()))
+                format!(
+                    "defined 'expiry' as {}",
+                    format_value(&expiry.clone().into())
+                )
             } else if expiry == "absent" {
-                format!("undefined 'expiry' from {}", format_value(&is.clone().into()))
+                format!(
+                    "undefined 'expiry' from {}",
+                    format_value(&is.clone().into())
+                )
             } else {
                 format!(
                     "expiry changed {} to {}",
