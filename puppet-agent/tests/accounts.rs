@@ -69,8 +69,9 @@ fn unique() -> String {
     )
 }
 
-/// `count` consecutive ids free as both uid and gid, from a random start.
-fn free_ids(count: i64) -> i64 {
+/// `count` consecutive ids free as both uid and gid, from a start given by the process and
+/// the test's `slot` (tests of one binary run at the same time).
+fn free_ids(count: i64, slot: i64) -> i64 {
     let used: Vec<i64> = ["/etc/passwd", "/etc/group"]
         .iter()
         .flat_map(|p| {
@@ -81,9 +82,9 @@ fn free_ids(count: i64) -> i64 {
                 .collect::<Vec<i64>>()
         })
         .collect();
-    let mut start = 42_000 + i64::from(std::process::id() % 1000) * 10;
+    let mut start = 42_000 + i64::from(std::process::id() % 500) * 30 + slot * 10;
     while (start..start + count).any(|i| used.contains(&i)) {
-        start += count;
+        start += 15_000;
     }
     start
 }
@@ -208,6 +209,65 @@ fn changing_commands(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// One event as both reports can be compared: (resource, property, name, status, redacted).
+type EventKey = (String, String, String, String, String);
+
+/// The events of a `last_run_report.yaml` Puppet wrote, in order.
+fn report_events(yaml: &str) -> Vec<EventKey> {
+    let mut out: Vec<EventKey> = Vec::new();
+    let mut resource = String::new();
+    let field = |line: &str, key: &str| {
+        line.strip_prefix(&format!("      {key}:"))
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    for line in yaml.lines() {
+        if line.starts_with("  ") && !line.starts_with("   ") && line.ends_with("]:") {
+            resource = line.trim().trim_end_matches(':').to_string();
+        } else if line.starts_with("    - audited:") {
+            out.push((
+                resource.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ));
+        } else if let Some(last) = out.last_mut() {
+            if let Some(v) = field(line, "property") {
+                last.1 = v;
+            } else if let Some(v) = field(line, "name") {
+                last.2 = v;
+            } else if let Some(v) = field(line, "status") {
+                last.3 = v;
+            } else if let Some(v) = field(line, "redacted") {
+                last.4 = v;
+            }
+        }
+    }
+    out
+}
+
+/// Our events in the same shape.
+fn our_events(applied: &puppet_agent::apply::Applied) -> Vec<EventKey> {
+    applied
+        .statuses
+        .iter()
+        .flat_map(|s| {
+            s.events.iter().map(|e| {
+                (
+                    s.resource.clone(),
+                    e.property.clone().unwrap_or_default(),
+                    e.name.clone().unwrap_or_default(),
+                    serde_json::to_value(e.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    e.redacted.map(|r| r.to_string()).unwrap_or_default(),
+                )
+            })
+        })
+        .collect()
+}
+
 fn has(lines: &[String], line: &str) -> bool {
     lines.iter().any(|l| l == line)
 }
@@ -223,7 +283,7 @@ async fn group_and_user_create_change_noop_and_remove() {
         users: vec![name.clone()],
         groups: vec![name.clone(), sys.clone()],
     };
-    let id = free_ids(3);
+    let id = free_ids(3, 0);
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let hash = "$6$prstest$0123456789abcdef";
@@ -584,7 +644,8 @@ async fn cron_entries_are_written_as_puppet_writes_them_and_other_lines_kept() {
 
 /// The real Puppet and ours apply the same four catalogs (create; changes in noop; the
 /// changes; removal) to the same user, group and crontab entry, one after the other: the
-/// resource messages and the system state after each step must be the same.
+/// resource messages, the events of the reports (property, name, status, redacted) and the
+/// system state after each step must be the same.
 #[tokio::test]
 async fn real_puppet_and_ours_give_the_same_messages_and_state() {
     if !can_manage(
@@ -598,7 +659,7 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
         users: vec![name.clone()],
         groups: vec![name.clone()],
     };
-    let id = free_ids(3);
+    let id = free_ids(3, 1);
     let dir = tempfile::tempdir().unwrap();
     let home = |n: u8| dir.path().join(format!("home{n}")).display().to_string();
     let create = catalog_json(&[
@@ -693,7 +754,14 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
             !resource_lines(&lines).is_empty(),
             "puppet apply step {i} changed nothing: {text}"
         );
-        theirs.push((resource_lines(&lines), state()));
+        let report = std::fs::read_to_string(root.path().join("var/state/last_run_report.yaml"))
+            .unwrap_or_default();
+        let events = report_events(&report);
+        assert!(
+            !events.is_empty(),
+            "no events in Puppet's report of step {i}"
+        );
+        theirs.push((resource_lines(&lines), state(), events));
     }
     assert!(
         db_line("/etc/passwd", &name).is_none(),
@@ -701,10 +769,14 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
     );
 
     for (i, (doc, noop)) in steps.iter().enumerate() {
-        let (lines, _) = ours(doc, *noop).await;
-        let mine = (resource_lines(&lines), state());
-        assert_eq!(mine.0, theirs[i].0, "messages of step {i}");
-        assert_eq!(mine.1, theirs[i].1, "state after step {i}");
+        let (lines, applied) = ours(doc, *noop).await;
+        assert_eq!(resource_lines(&lines), theirs[i].0, "messages of step {i}");
+        assert_eq!(state(), theirs[i].1, "state after step {i}");
+        assert_eq!(
+            our_events(&applied),
+            theirs[i].2,
+            "report events of step {i}"
+        );
         if i == 0 {
             // A second run of ours changes nothing, as Puppet's second run.
             let (lines, applied) = ours(doc, false).await;

@@ -365,6 +365,20 @@ fn change_text(property: &str, is: &Value, should: &Value) -> String {
 }
 
 /// Evaluates a `cron`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use puppet_agent::{Logger, apply::{Context, cron}};
+/// // The entry of a user that does not exist: an empty table, nothing to remove.
+/// let catalog = puppet_catalog::Catalog::from_json(br#"{"name": "n", "edges": [], "resources": [
+///   {"type": "Cron", "title": "backup", "parameters":
+///     {"ensure": "absent", "user": "prs-no-such-user", "command": "/usr/bin/backup"}}]}"#).unwrap();
+/// let log = Logger::capturing(puppet_report::LogLevel::Notice);
+/// let mut ctx = Context::new(&log, &catalog, "/Cron[backup]");
+/// cron::evaluate(&catalog.resources[0], &mut ctx).await.unwrap();
+/// assert!(ctx.events.is_empty());
+/// # });
+/// ```
 pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), String> {
     evaluate_with(resource, ctx, &Databases::default()).await
 }

@@ -44,6 +44,18 @@ pub(crate) fn ensure_of(resource: &Resource) -> Result<bool, String> {
 }
 
 /// Evaluates a `group`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use puppet_agent::{Logger, apply::{Context, group}};
+/// let catalog = puppet_catalog::Catalog::from_json(br#"{"name": "n", "edges": [], "resources": [
+///   {"type": "Group", "title": "root", "parameters": {"gid": 0}}]}"#).unwrap();
+/// let log = Logger::capturing(puppet_report::LogLevel::Notice);
+/// let mut ctx = Context::new(&log, &catalog, "/Group[root]");
+/// group::evaluate(&catalog.resources[0], &mut ctx).await.unwrap();
+/// assert!(ctx.events.is_empty()); // in sync: nothing to do
+/// # });
+/// ```
 pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), String> {
     evaluate_with(resource, ctx, &Databases::default()).await
 }

@@ -216,6 +216,18 @@ fn check_shell(shell: &str) -> Result<(), String> {
 }
 
 /// Evaluates a `user`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use puppet_agent::{Logger, apply::{Context, user}};
+/// let catalog = puppet_catalog::Catalog::from_json(br#"{"name": "n", "edges": [], "resources": [
+///   {"type": "User", "title": "root", "parameters": {"uid": 0, "gid": "0"}}]}"#).unwrap();
+/// let log = Logger::capturing(puppet_report::LogLevel::Notice);
+/// let mut ctx = Context::new(&log, &catalog, "/User[root]");
+/// user::evaluate(&catalog.resources[0], &mut ctx).await.unwrap();
+/// assert!(ctx.events.is_empty()); // in sync: nothing to do
+/// # });
+/// ```
 pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), String> {
     evaluate_with(resource, ctx, &Databases::default()).await
 }
@@ -385,7 +397,17 @@ pub(crate) async fn evaluate_with(
         );
         return Ok(());
     }
-    let shadow = db.shadow(&name)?;
+    // /etc/shadow is read only when a shadow property is managed (it is root's to read).
+    let shadow = if want.password.is_some()
+        || want.min_age.is_some()
+        || want.max_age.is_some()
+        || want.warn_days.is_some()
+        || want.expiry.is_some()
+    {
+        db.shadow(&name)?
+    } else {
+        None
+    };
     let dupe = || -> Vec<String> {
         if want.allowdupe {
             vec!["-o".into()]
