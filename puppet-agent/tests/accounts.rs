@@ -655,6 +655,7 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
         return;
     }
     let name = format!("{}r", unique());
+    let special = format!("{name}-special");
     let _cleanup = Cleanup {
         users: vec![name.clone()],
         groups: vec![name.clone()],
@@ -677,6 +678,11 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
             json!({"command": "/bin/true", "user": name, "minute": 30, "hour": [3, 15],
                 "weekday": "Mon", "environment": ["MAILTO=a@b.c"]}),
         ),
+        (
+            "Cron",
+            &special,
+            json!({"command": "/bin/echo hi", "user": name, "special": "daily"}),
+        ),
     ]);
     let change = catalog_json(&[
         ("Group", &name, json!({"gid": id + 1, "members": ["root"]})),
@@ -694,10 +700,20 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
             json!({"command": "/bin/false", "user": name, "minute": "absent", "hour": [4],
                 "weekday": "Tue", "month": "Jan", "environment": ["MAILTO=x@b.c", "PATH=/bin"]}),
         ),
+        (
+            "Cron",
+            &special,
+            json!({"command": "/bin/echo hi", "user": name, "special": "weekly"}),
+        ),
     ]);
     // Removal: the entry first (while its user exists), then the user, then its group.
     let remove = catalog_json(&[
         ("Cron", &name, json!({"ensure": "absent", "target": name})),
+        (
+            "Cron",
+            &special,
+            json!({"ensure": "absent", "target": name}),
+        ),
         ("User", &name, json!({"ensure": "absent"})),
         ("Group", &name, json!({"ensure": "absent"})),
     ]);
