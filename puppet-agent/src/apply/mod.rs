@@ -3,9 +3,9 @@
 //! statuses for the report.
 //!
 //! Types: `file`, `exec`, `notify`, `package` (apt), `service` (systemd, debian, base), `host`,
-//! `user` (useradd), `group` (groupadd), `cron` (crontab) (see their modules); `schedule` and `filebucket` give a
-//! status without events, as in Puppet, and the `schedule` metaparameter is honoured
-//! ([`schedule`]); any other type fails its resource with
+//! `user` (useradd), `group` (groupadd), `cron` (crontab) (see their modules); `schedule` and
+//! `filebucket` give a status without events, as in Puppet, and the `schedule` metaparameter
+//! is honoured ([`schedule`]); any other type fails its resource with
 //! `resource type '<t>' is not supported by this agent` (the rest of the catalog is applied).
 
 mod accounts;
