@@ -100,6 +100,9 @@ impl Drop for Cleanup {
         for u in &self.users {
             let _ = Command::new("crontab").args(["-u", u, "-r"]).output();
             let _ = Command::new("userdel").args(["-r", u]).output();
+            // A table emptied by `ensure => absent` stays in the spool after its user is gone
+            // (`crontab -u` no longer takes that user).
+            let _ = std::fs::remove_file(Path::new("/var/spool/cron/crontabs").join(u));
         }
         for g in &self.groups {
             let _ = Command::new("groupdel").arg(g).output();
