@@ -52,26 +52,38 @@ pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> Result<(), AgentError> {
 /// A time as Ruby prints it in UTC: `YYYY-MM-DD HH:MM:SS +0000`, or with nanoseconds and
 /// `+00:00` as Psych writes a `Time` in YAML (`nanos`).
 pub(crate) fn utc_time(t: std::time::SystemTime, nanos: bool) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let hms = format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
-    if nanos {
-        format!(
-            "{y:04}-{m:02}-{day:02} {hms}.{:09} +00:00",
-            d.subsec_nanos()
-        )
+    use time::macros::format_description;
+    let t = time::OffsetDateTime::from(t);
+    let formatted = if nanos {
+        t.format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:9] +00:00"
+        ))
     } else {
-        format!("{y:04}-{m:02}-{day:02} {hms} +0000")
+        t.format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second] +0000"
+        ))
+    };
+    // Formatting a UTC time with these fixed descriptions cannot fail (a year beyond 9999
+    // is the only case, shown as Unix seconds).
+    formatted.unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn ruby_time_formats() {
+        let t = UNIX_EPOCH + Duration::new(1_796_270_537, 5);
+        assert_eq!(super::utc_time(t, false), "2026-12-03 04:02:17 +0000");
+        assert_eq!(
+            super::utc_time(t, true),
+            "2026-12-03 04:02:17.000000005 +00:00"
+        );
+        assert_eq!(
+            super::utc_time(UNIX_EPOCH + Duration::from_secs(951_782_400), false),
+            "2000-02-29 00:00:00 +0000"
+        );
     }
 }

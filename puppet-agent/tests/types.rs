@@ -362,12 +362,12 @@ async fn cycle_applies_nothing() {
 #[tokio::test]
 async fn unknown_type_fails_only_itself() {
     let c = catalog(&[
-        ("User", "nobody", json!({"ensure": "present"})),
+        ("Mount", "/mnt/nothing", json!({"ensure": "mounted"})),
         ("Notify", "n", json!({})),
     ]);
     let (lines, applied) = run(&c, false).await;
-    assert!(status(&applied, "User[nobody]").failed);
-    assert!(lines.contains(&"Error: /Stage[main]/Main/User[nobody]: Could not evaluate: resource type 'user' is not supported by this agent".to_string()), "{lines:#?}");
+    assert!(status(&applied, "Mount[/mnt/nothing]").failed);
+    assert!(lines.contains(&"Error: /Stage[main]/Main/Mount[/mnt/nothing]: Could not evaluate: resource type 'mount' is not supported by this agent".to_string()), "{lines:#?}");
     assert!(status(&applied, "Notify[n]").changed);
 }
 

@@ -2,19 +2,23 @@
 //! with Puppet's skipping (failed dependencies, tags), noop, refresh events and per-resource
 //! statuses for the report.
 //!
-//! Types: `file`, `exec`, `notify`, `package` (apt), `service` (systemd, debian, base), `host`
-//! (see their modules); `schedule` and `filebucket` give a
-//! status without events, as in Puppet, and the `schedule` metaparameter is honoured
-//! ([`schedule`]); any other type fails its resource with
+//! Types: `file`, `exec`, `notify`, `package` (apt), `service` (systemd, debian, base), `host`,
+//! `user` (useradd), `group` (groupadd), `cron` (crontab) (see their modules); `schedule` and
+//! `filebucket` give a status without events, as in Puppet, and the `schedule` metaparameter
+//! is honoured ([`schedule`]); any other type fails its resource with
 //! `resource type '<t>' is not supported by this agent` (the rest of the catalog is applied).
 
+mod accounts;
+pub mod cron;
 pub mod exec;
 pub mod file;
+pub mod group;
 pub mod host;
 pub mod notify;
 pub mod package;
 pub mod schedule;
 pub mod service;
+pub mod user;
 mod values;
 
 use std::collections::{HashMap, HashSet};
@@ -311,6 +315,9 @@ pub async fn apply(
         status.provider_used = match type_name.as_str() {
             "service" => Some(service::provider_name(resource)),
             "host" => Some("parsed".to_string()),
+            "user" => Some("useradd".to_string()),
+            "group" => Some("groupadd".to_string()),
+            "cron" => Some("crontab".to_string()),
             "package" => Some(
                 resource
                     .parameter("provider")
@@ -401,6 +408,9 @@ pub async fn apply(
             "exec" => exec::evaluate(resource, &mut ctx).await,
             "notify" => notify::evaluate(resource, &mut ctx),
             "host" => host::evaluate(resource, &mut ctx),
+            "user" => user::evaluate(resource, &mut ctx).await,
+            "group" => group::evaluate(resource, &mut ctx).await,
+            "cron" => cron::evaluate(resource, &mut ctx).await,
             "package" => package::evaluate(resource, &mut ctx, &packages).await,
             "schedule" | "filebucket" => Ok(()),
             other => Err(format!(

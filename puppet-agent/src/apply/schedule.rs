@@ -108,38 +108,28 @@ pub fn parse_state(text: &str) -> HashMap<String, i64> {
     out
 }
 
-/// `YYYY-MM-DD HH:MM:SS[.frac] +HH:MM` (or `+HHMM`) to Unix seconds.
+/// `YYYY-MM-DD HH:MM:SS[.frac] +HH:MM` (or `+HHMM`, or no offset: UTC) to Unix seconds.
 fn parse_time(s: &str) -> Option<i64> {
+    use time::macros::format_description;
     let mut parts = s.split_whitespace();
-    let date = parts.next()?;
-    let time = parts.next()?;
-    let offset = parts.next().unwrap_or("+00:00");
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let time = time.split('.').next()?;
-    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-    let sign = if offset.starts_with('-') { -1 } else { 1 };
-    let digits: String = offset.chars().filter(char::is_ascii_digit).collect();
-    let (oh, om) = (
-        digits.get(0..2)?.parse::<i64>().ok()?,
-        digits.get(2..4).unwrap_or("00").parse::<i64>().ok()?,
-    );
-    Some(
-        days_from_civil(y, m, day) * 86_400 + hh * 3_600 + mm * 60 + ss
-            - sign * (oh * 3_600 + om * 60),
+    let (date, clock) = (parts.next()?, parts.next()?);
+    let offset = parts.next().unwrap_or("+00:00").replace(':', "");
+    let date = time::Date::parse(date, format_description!("[year]-[month]-[day]")).ok()?;
+    let clock = time::Time::parse(
+        clock.split('.').next()?,
+        format_description!("[hour]:[minute]:[second]"),
     )
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    .ok()?;
+    let offset = time::UtcOffset::parse(
+        &offset,
+        format_description!("[offset_hour sign:mandatory][offset_minute]"),
+    )
+    .ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_offset(offset)
+            .unix_timestamp(),
+    )
 }
 
 #[cfg(test)]
@@ -153,6 +143,8 @@ mod tests {
         let state = parse_state(text);
         assert_eq!(state.get("Notify[hello]"), Some(&1_796_270_537));
         assert_eq!(state.get("File[/tmp/x]"), Some(&1_796_270_537));
+        assert_eq!(parse_time("2026-12-03 04:02:17 -0130"), Some(1_796_275_937));
+        assert_eq!(parse_time("2026-13-03 04:02:17 +00:00"), None);
         let written = crate::fsutil::utc_time(
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_270_537),
             true,

@@ -1,4 +1,5 @@
-//! Autorequires of the core types (`File`, `Exec`, `User`, `Package`), as their
+//! Autorequires of the core types (`File`, `Exec`, `User`, `Package`) and of `cron_core`'s
+//! `Cron` (its `user`), as their
 //! `autorequire` blocks define them (core types have no autobefore, autosubscribe or
 //! autonotify).
 
@@ -16,7 +17,7 @@ impl Builder<'_> {
         }
         if !matches!(
             r.resource_type.as_str(),
-            "File" | "Exec" | "User" | "Package"
+            "File" | "Exec" | "User" | "Package" | "Cron"
         ) {
             return;
         }
@@ -75,6 +76,11 @@ impl Builder<'_> {
                 if let Some(user) = get("user").and_then(Value::as_str)
                     && !is_digits(user)
                 {
+                    self.push_named(deps, "User", user);
+                }
+            }
+            "Cron" => {
+                if let Some(user) = get("user").and_then(Value::as_str) {
                     self.push_named(deps, "User", user);
                 }
             }

@@ -177,6 +177,7 @@ fn autorequires_users_and_groups_by_name_only() {
         res("File", "/srv/a", "compilable_type", json!({"owner": "app", "group": "staff"})),
         res("File", "/srv/b", "compilable_type", json!({"owner": "0", "group": 50})),
         res("Exec", "run", "compilable_type", json!({"command": "echo hi", "user": "app"})),
+        res("Cron", "job", "compilable_type", json!({"command": "/bin/true", "user": "app"})),
         res("User", "app", "compilable_type", json!({"gid": 1234, "groups": ["wheel", "adm,staff"]})),
         res("Group", "staff", "compilable_type", json!({})),
         res("Group", "wheel", "compilable_type", json!({})),
@@ -190,6 +191,7 @@ fn autorequires_users_and_groups_by_name_only() {
     );
     assert!(graph.dependencies(&r("File[/srv/b]")).is_empty());
     assert_eq!(names(&graph.dependencies(&r("Exec[run]"))), ["User[app]"]);
+    assert_eq!(names(&graph.dependencies(&r("Cron[job]"))), ["User[app]"]);
     assert_eq!(
         names(&graph.dependencies(&r("User[app]"))),
         [
@@ -209,7 +211,8 @@ fn autorequires_users_and_groups_by_name_only() {
             "Group[adm]",
             "User[app]",
             "File[/srv/a]",
-            "Exec[run]"
+            "Exec[run]",
+            "Cron[job]"
         ]
     );
 }
