@@ -546,6 +546,7 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
         tags: settings.tags.clone(),
         environment: environment.clone(),
         last_checked: last_checked.clone(),
+        file: settings.file_settings(),
     };
     let applied = apply(&catalog, &options, log, Some(&client)).await;
     let elapsed = t.elapsed().as_secs_f64();

@@ -41,6 +41,8 @@ pub struct ApplyOptions {
     /// When each resource was last checked (Unix seconds, by reference `Type[title]`), from
     /// the previous run's `state.yaml` ([`schedule::parse_state`]): what `schedule` reads.
     pub last_checked: HashMap<String, i64>,
+    /// What the `file` type reads (`show_diff`, `clientbucketdir`, `digest_algorithm`).
+    pub file: file::FileSettings,
 }
 
 impl ApplyOptions {
@@ -80,7 +82,13 @@ pub struct Context<'a> {
     pub events: Vec<Event>,
     /// Resources generated while evaluating (recursive file children), with their events.
     pub generated: Vec<(String, Vec<Event>, Option<String>)>,
+    /// The `file` type's settings.
+    pub file: &'a file::FileSettings,
 }
+
+/// The `file` settings of a [`Context::new`].
+static DEFAULT_FILE_SETTINGS: std::sync::LazyLock<file::FileSettings> =
+    std::sync::LazyLock::new(file::FileSettings::default);
 
 impl std::fmt::Debug for Context<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +111,7 @@ impl<'a> Context<'a> {
             catalog,
             events: Vec::new(),
             generated: Vec::new(),
+            file: &DEFAULT_FILE_SETTINGS,
         }
     }
 
@@ -391,6 +400,7 @@ pub async fn apply(
             catalog,
             events: Vec::new(),
             generated: Vec::new(),
+            file: &options.file,
         };
         let mut service_started = false;
         let result = match type_name.as_str() {

@@ -1,0 +1,299 @@
+//! `recurse` (`true`, `remote`), `recurselimit`, `ignore`, `max_files`, `sourceselect` and
+//! `purge`: the children a recursive `file` generates, as Puppet's `eval_generate` does.
+//!
+//! With `recurse => true` the local directory is listed (Puppet's `Fileset`: breadth first,
+//! `ignore` globs matched against each name, `recurselimit` levels deep); with a `source`
+//! each source's metadata is listed (the master's `file_metadatas`, a static catalog's
+//! inlined `recursive_metadata`, or a local directory), the first source with entries
+//! (`sourceselect => first`) or all of them, the earliest source winning a name
+//! (`sourceselect => all`). With `purge`, local entries that no source has are removed.
+
+use std::path::Path;
+
+use puppet_protocol::client::MetadataQuery;
+use puppet_protocol::files::glob_match;
+
+use super::checksum::Sum;
+use super::source::{Origin, local_path, mount_path};
+use super::{Context, Current};
+
+/// The recursion's options.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Options {
+    /// `recurselimit` (`None`: no limit).
+    pub limit: Option<u32>,
+    /// `ignore` globs.
+    pub ignore: Vec<String>,
+    /// `max_files` (0: warn above 1,000 entries; -1: no limit; above 0: fail above it).
+    pub max_files: i64,
+    /// `sourceselect => all`.
+    pub all_sources: bool,
+}
+
+/// What a source says a child is.
+#[derive(Debug, Clone)]
+pub(super) struct FromSource {
+    /// `file`, `directory` or `link`.
+    pub kind: String,
+    /// Content checksum of the source, when known.
+    pub checksum: Option<String>,
+    /// Where its content comes from.
+    pub origin: Origin,
+    /// A link's target.
+    pub dest: Option<String>,
+}
+
+/// The soft limit of entries with `max_files => 0`.
+const SOFT_MAX_FILES: usize = 1000;
+
+/// Puppet's `Fileset#files` on a local directory: the relative paths below `root`
+/// (breadth first), with the `max_files` warning or failure.
+pub(super) fn fileset(
+    root: &Path,
+    options: &Options,
+    ctx: &Context<'_>,
+) -> Result<Vec<(String, Current)>, String> {
+    let mut out = Vec::new();
+    let mut queue = std::collections::VecDeque::from([(String::new(), 0u32)]);
+    while let Some((rel_dir, depth)) = queue.pop_front() {
+        if options.limit.is_some_and(|l| depth + 1 > l) {
+            continue;
+        }
+        let dir = if rel_dir.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(&rel_dir)
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !options.ignore.iter().any(|g| glob_match(g, n)))
+            .collect();
+        names.sort();
+        for name in names {
+            let rel = if rel_dir.is_empty() {
+                name
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            let (cur, _) = Current::of(&root.join(&rel));
+            if cur == Current::Directory {
+                queue.push_back((rel.clone(), depth + 1));
+            }
+            out.push((rel, cur));
+        }
+    }
+    check_max_files(root, out.len(), options.max_files, ctx)?;
+    Ok(out)
+}
+
+fn check_max_files(
+    root: &Path,
+    entries: usize,
+    max_files: i64,
+    ctx: &Context<'_>,
+) -> Result<(), String> {
+    let path = root.display();
+    if max_files > 0 && entries as i64 > max_files {
+        return Err(format!(
+            "The directory '{path}' contains {entries} entries, which exceeds the limit of {max_files} specified by the max_files parameter for this resource. The limit may be increased, but be aware that large number of file resources can result in excessive resource consumption and degraded performance. Consider using an alternate method to manage large directory trees"
+        ));
+    }
+    if max_files == 0 && entries > SOFT_MAX_FILES {
+        ctx.log.warning(
+            "Puppet",
+            &format!(
+                "The directory '{path}' contains {entries} entries, which exceeds the default soft limit {SOFT_MAX_FILES} and may cause excessive resource consumption and degraded performance. To remove this warning set a value for `max_files` parameter or consider using an alternate method to manage large directory trees"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The entries of the sources (`recurse_remote_metadata`): relative path and what the source
+/// says, sorted by path. An empty list when the first source found is not a directory.
+pub(super) async fn from_sources(
+    sources: &[String],
+    title: &str,
+    sum: Sum,
+    options: &Options,
+    ctx: &Context<'_>,
+) -> Result<Vec<(String, FromSource)>, String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let inlined = ctx
+        .catalog
+        .recursive_file_metadata(title)
+        .unwrap_or_default();
+    for source in sources {
+        let entries = match local_path(source) {
+            Some(p) => local_source(Path::new(&p), sum, options, ctx)?,
+            None => {
+                let metas = match inlined.iter().find(|(s, _)| s == source) {
+                    Some((_, m)) => m.clone(),
+                    None => {
+                        let Some(mount) = mount_path(source) else {
+                            return Err(format!(
+                                "Cannot use URLs of type '{source}' as source for fileserving"
+                            ));
+                        };
+                        let client = ctx.client.ok_or("no master to ask for file metadata")?;
+                        let query = MetadataQuery {
+                            recurse: true,
+                            recurselimit: options.limit,
+                            checksum_type: sum.name().into(),
+                            max_files: Some(options.max_files),
+                            ignore: options.ignore.clone(),
+                            ..MetadataQuery::default()
+                        };
+                        match client.file_metadatas(ctx.environment, mount, &query).await {
+                            Ok(m) => m,
+                            Err(e) if e.status() == Some(404) => continue,
+                            Err(e) => {
+                                return Err(format!(
+                                    "Could not retrieve file metadata for {source}: {e}"
+                                ));
+                            }
+                        }
+                    }
+                };
+                let mut entries = Vec::new();
+                for meta in metas {
+                    let rel = meta.relative_path.clone().unwrap_or_default();
+                    let kind = meta.file_type.clone().unwrap_or_else(|| "file".into());
+                    let checksum = meta
+                        .checksum
+                        .as_ref()
+                        .map(|c| c.value.clone())
+                        .filter(|v| v.starts_with(&format!("{{{}}}", sum.name())));
+                    let dest = meta.destination.clone();
+                    let uri = if rel == "." || rel.is_empty() {
+                        source.clone()
+                    } else {
+                        format!("{}/{rel}", source.trim_end_matches('/'))
+                    };
+                    entries.push((
+                        rel,
+                        FromSource {
+                            kind,
+                            checksum,
+                            origin: Origin::Remote {
+                                uri,
+                                meta: Box::new(meta),
+                            },
+                            dest,
+                        },
+                    ));
+                }
+                entries
+            }
+        };
+        if entries
+            .iter()
+            .any(|(rel, f)| rel == "." && f.kind != "directory")
+        {
+            return Ok(Vec::new());
+        }
+        let found = !entries.is_empty();
+        for (rel, f) in entries {
+            if rel == "." || rel.is_empty() {
+                continue;
+            }
+            if seen.insert(rel.clone()) {
+                out.push((rel, f));
+            }
+        }
+        if found && !options.all_sources {
+            break;
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// A local source directory as metadata entries (`.` first); none when it does not exist.
+fn local_source(
+    root: &Path,
+    sum: Sum,
+    options: &Options,
+    ctx: &Context<'_>,
+) -> Result<Vec<(String, FromSource)>, String> {
+    let (top, _) = Current::of(root);
+    let kind = |c: &Current| match c {
+        Current::Directory => "directory",
+        Current::Link(_) => "link",
+        _ => "file",
+    };
+    let time_sum = |p: &Path| {
+        (matches!(sum, Sum::Mtime | Sum::Ctime))
+            .then(|| sum.of_file(p, None).ok())
+            .flatten()
+    };
+    let root_s = root.to_string_lossy().into_owned();
+    match top {
+        Current::Absent => return Ok(Vec::new()),
+        Current::Directory => {}
+        other => {
+            return Ok(vec![(
+                ".".into(),
+                FromSource {
+                    kind: kind(&other).into(),
+                    checksum: None,
+                    origin: Origin::Local(root_s),
+                    dest: None,
+                },
+            )]);
+        }
+    }
+    let mut out = vec![(
+        ".".to_string(),
+        FromSource {
+            kind: "directory".into(),
+            checksum: None,
+            origin: Origin::Local(root_s.clone()),
+            dest: None,
+        },
+    )];
+    for (rel, cur) in fileset(root, options, ctx)? {
+        let full = root.join(&rel);
+        let dest = match &cur {
+            Current::Link(t) => Some(t.clone()),
+            _ => None,
+        };
+        out.push((
+            rel,
+            FromSource {
+                kind: kind(&cur).into(),
+                checksum: time_sum(&full),
+                origin: Origin::Local(full.to_string_lossy().into_owned()),
+                dest,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Puppet's `remove_less_specific_files`: children at or below a path another `File` of the
+/// catalog manages are left to that resource.
+pub(super) fn managed_elsewhere(child: &str, parent: &str, ctx: &Context<'_>) -> bool {
+    let child_parts: Vec<&str> = child.split('/').collect();
+    let parent_parts: Vec<&str> = parent.split('/').collect();
+    ctx.catalog.resources.iter().any(|r| {
+        if !r.resource_type.eq_ignore_ascii_case("file") {
+            return false;
+        }
+        let p = super::super::param_str(r, "path").unwrap_or_else(|| r.title.clone());
+        let p = p.trim_end_matches('/');
+        if p == parent {
+            return false;
+        }
+        let parts: Vec<&str> = p.split('/').collect();
+        parts.len() > parent_parts.len()
+            && parts[..parent_parts.len()] == parent_parts[..]
+            && child_parts.len() >= parts.len()
+            && child_parts[..parts.len()] == parts[..]
+    })
+}
