@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod file;
 mod master;
 mod real;
 mod types;
