@@ -1357,7 +1357,8 @@ impl Connection {
             }
         })?
         .to_bytes();
-        let body = if gzipped {
+        // A HEAD answer (or a 204) has no body to gunzip, whatever its headers say.
+        let body = if gzipped && !raw.is_empty() {
             use std::io::Read;
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(&raw[..])
