@@ -4,6 +4,7 @@
 
 mod common;
 mod file;
+mod file_real;
 mod master;
 mod real;
 mod types;
