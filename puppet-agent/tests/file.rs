@@ -50,23 +50,45 @@ async fn backup_to_the_local_bucket_suffixes_and_false() {
     }
     let p = |n: &str| root.join(n).to_str().unwrap().to_string();
     let c = catalog(&[
-        ("File", &p("a"), json!({"content": "new\n", "backup": "puppet"})),
-        ("File", &p("b"), json!({"content": "new\n", "backup": ".bak"})),
+        (
+            "File",
+            &p("a"),
+            json!({"content": "new\n", "backup": "puppet"}),
+        ),
+        (
+            "File",
+            &p("b"),
+            json!({"content": "new\n", "backup": ".bak"}),
+        ),
         ("File", &p("c"), json!({"content": "new\n", "backup": true})),
-        ("File", &p("d"), json!({"content": "new\n", "backup": false})),
-        ("File", &p("e"), json!({"ensure": "absent", "backup": "puppet"})),
+        (
+            "File",
+            &p("d"),
+            json!({"content": "new\n", "backup": false}),
+        ),
+        (
+            "File",
+            &p("e"),
+            json!({"ensure": "absent", "backup": "puppet"}),
+        ),
     ]);
     let (lines, applied) = run_with(&c, settings(dir.path(), false), false).await;
     insta::assert_debug_snapshot!(normalize(&lines, dir.path()));
     // Puppet's layout: one directory per each of the first eight hex digits.
     let sum = "01d09d19c2139a46aebfb577780d123d7396e97201bc7ead210a2ebff8239dee";
     let held = bucket_dir(&dir.path().join("clientbucket"), sum);
-    assert_eq!(std::fs::read_to_string(held.join("contents")).unwrap(), "old\n");
+    assert_eq!(
+        std::fs::read_to_string(held.join("contents")).unwrap(),
+        "old\n"
+    );
     assert_eq!(
         std::fs::read_to_string(held.join("paths")).unwrap(),
         format!("{}\n{}\n", p("a"), p("e"))
     );
-    assert_eq!(std::fs::read_to_string(root.join("b.bak")).unwrap(), "old\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("b.bak")).unwrap(),
+        "old\n"
+    );
     assert_eq!(
         std::fs::read_to_string(root.join("c.puppet-bak")).unwrap(),
         "old\n"
@@ -85,17 +107,24 @@ async fn backup_to_the_local_bucket_suffixes_and_false() {
     let (lines, _) = run_with(&c, settings(dir.path(), false), false).await;
     let lines = normalize(&lines, dir.path());
     assert!(
-        lines.contains(&"Info: /Stage[main]/Main/File[<dir>/t/b]: Removing old backup of type file".to_string()),
+        lines.contains(
+            &"Info: /Stage[main]/Main/File[<dir>/t/b]: Removing old backup of type file"
+                .to_string()
+        ),
         "{lines:#?}"
     );
-    assert_eq!(std::fs::read_to_string(root.join("b.bak")).unwrap(), "newer\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("b.bak")).unwrap(),
+        "newer\n"
+    );
 
     // A filebucket the catalog does not have fails the resource.
     let c = catalog(&[("File", &p("a"), json!({"content": "x\n", "backup": "main"}))]);
     let (lines, applied) = run_with(&c, settings(dir.path(), false), false).await;
     assert!(status(&applied, &format!("File[{}]", p("a"))).failed);
     assert!(
-        lines.iter().any(|l| l.ends_with("Could not evaluate: Could not find filebucket main specified in backup")),
+        lines.iter().any(|l| l
+            .ends_with("Could not evaluate: Could not find filebucket main specified in backup")),
         "{lines:#?}"
     );
     assert_eq!(std::fs::read_to_string(root.join("a")).unwrap(), "new\n");
@@ -112,8 +141,16 @@ async fn show_diff_as_diff_u_and_sensitive_redacted() {
         "parameters": {"content": "one\nsecret\nthree\n"}, "sensitive_parameters": ["content"]});
     let mut c = catalog(&[
         ("File", &p("a"), json!({"content": "one\n2\nthree\n"})),
-        ("File", &p("b"), json!({"content": "one\n2\nthree\n", "show_diff": false})),
-        ("File", &p("d"), json!({"content": "one\ntwo\nthree\nfour\n"})),
+        (
+            "File",
+            &p("b"),
+            json!({"content": "one\n2\nthree\n", "show_diff": false}),
+        ),
+        (
+            "File",
+            &p("d"),
+            json!({"content": "one\ntwo\nthree\nfour\n"}),
+        ),
     ]);
     sensitive["tags"] = json!(["file", "class"]);
     let mut doc: serde_json::Value = serde_json::from_str(&c.to_json().unwrap()).unwrap();
@@ -187,7 +224,10 @@ async fn recurse_purge_ignore_recurselimit_force_and_sourceselect() {
     assert!(!d.join("dst/junk").exists());
     // sourceselect all: the first source wins a name; force purges directories.
     assert_eq!(std::fs::read_to_string(d.join("dst2/f1")).unwrap(), "s1\n");
-    assert_eq!(std::fs::read_to_string(d.join("dst2/only2")).unwrap(), "o\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("dst2/only2")).unwrap(),
+        "o\n"
+    );
     assert!(d.join("dst2/sub/deep/f3").exists());
     assert!(!d.join("dst2/extra").exists());
     assert!(
@@ -201,7 +241,10 @@ async fn recurse_purge_ignore_recurselimit_force_and_sourceselect() {
     let changed: Vec<_> = applied.statuses.iter().filter(|s| s.changed).collect();
     // Puppet reports the kept directory as removed again each run, as it does.
     assert_eq!(
-        changed.iter().map(|s| s.resource.clone()).collect::<Vec<_>>(),
+        changed
+            .iter()
+            .map(|s| s.resource.clone())
+            .collect::<Vec<_>>(),
         [format!("File[{}]", d.join("dst/extra").display())],
         "{lines:#?}"
     );
@@ -258,7 +301,11 @@ async fn checksums_mtime_and_checksum_value() {
     set_mtime(&d.join("dst"), 1_700_000_100);
     let s = |n: &str| d.join(n).to_str().unwrap().to_string();
     // mtime: the local file is newer than the source: in sync.
-    let c = catalog(&[("File", &s("dst"), json!({"source": s("src"), "checksum": "mtime"}))]);
+    let c = catalog(&[(
+        "File",
+        &s("dst"),
+        json!({"source": s("src"), "checksum": "mtime"}),
+    )]);
     let (_, applied) = run_with(&c, settings(d, false), false).await;
     assert!(!status(&applied, &format!("File[{}]", s("dst"))).changed);
     // Older: replaced, with the times in the message.
@@ -293,10 +340,26 @@ async fn checksums_mtime_and_checksum_value() {
     assert_eq!(std::fs::read_to_string(d.join("cv")).unwrap(), "new\n");
     // Invalid values and combinations fail the resource.
     let c = catalog(&[
-        ("File", &s("x1"), json!({"source": s("src"), "checksum": "md5", "checksum_value": "zz"})),
-        ("File", &s("x2"), json!({"content": "a", "checksum": "mtime"})),
-        ("File", &s("x3"), json!({"source": s("src"), "checksum": "none"})),
-        ("File", &s("x4"), json!({"ensure": "directory", "recurse": "remote"})),
+        (
+            "File",
+            &s("x1"),
+            json!({"source": s("src"), "checksum": "md5", "checksum_value": "zz"}),
+        ),
+        (
+            "File",
+            &s("x2"),
+            json!({"content": "a", "checksum": "mtime"}),
+        ),
+        (
+            "File",
+            &s("x3"),
+            json!({"source": s("src"), "checksum": "none"}),
+        ),
+        (
+            "File",
+            &s("x4"),
+            json!({"ensure": "directory", "recurse": "remote"}),
+        ),
     ]);
     let (lines, _) = run_with(&c, settings(d, false), false).await;
     insta::assert_debug_snapshot!(

@@ -29,6 +29,7 @@ fn make_tree(root: &Path) {
         ("b", "old\n"),
         ("c", "one\ntwo\nthree\n"),
         ("e", "old\n"),
+        ("s", "a\nb\n"),
         ("m", "local\n"),
         ("src/f1", "s1\n"),
         ("src/skip.tmp", "i\n"),
@@ -53,7 +54,13 @@ fn resources(root: &Path) -> Vec<(String, Value)> {
         (p("b"), json!({"content": "new\n", "backup": ".bak"})),
         (p("c"), json!({"content": "one\n2\nthree\n"})),
         (p("e"), json!({"ensure": "absent", "backup": "puppet"})),
-        (p("m"), json!({"source": p("src/f1"), "checksum": "md5", "backup": true})),
+        // Sensitive content: the diff and the values are redacted.
+        (p("s"), json!({"content": "a\nsecret\n", "sensitive": true})),
+        (p("s2"), json!({"content": "new\n", "sensitive": true})),
+        (
+            p("m"),
+            json!({"source": p("src/f1"), "checksum": "md5", "backup": true}),
+        ),
         (
             p("dst"),
             json!({"ensure": "directory", "source": p("src"), "recurse": true, "purge": true,
@@ -74,12 +81,21 @@ fn manifest(root: &Path) -> String {
     let mut out = String::new();
     for (title, params) in resources(root) {
         out.push_str(&format!("file {{ '{title}':\n"));
+        let sensitive = params.get("sensitive").is_some();
         for (k, v) in params.as_object().unwrap() {
+            if k == "sensitive" {
+                continue;
+            }
             let value = match v {
                 Value::String(s) if s.contains('\n') => {
                     format!("\"{}\"", s.replace('\n', "\\n"))
                 }
                 other => puppet_value(other),
+            };
+            let value = if sensitive && k == "content" {
+                format!("Sensitive({value})")
+            } else {
+                value
             };
             out.push_str(&format!("  {k} => {value},\n"));
         }
@@ -144,8 +160,22 @@ async fn same_messages_trees_and_buckets_as_puppet_apply() {
     let out = Command::new("sh")
         .args(["-c", "exec puppet \"$@\" 2>&1", "sh"])
         .args(["apply", "--verbose", "--show_diff", "--color=false"])
-        .args(["--confdir", &s("conf"), "--vardir", &s("var"), "--ssldir", &s("ssl")])
-        .args(["--logdir", &s("log"), "--rundir", &s("run"), "--publicdir", &s("public")])
+        .args([
+            "--confdir",
+            &s("conf"),
+            "--vardir",
+            &s("var"),
+            "--ssldir",
+            &s("ssl"),
+        ])
+        .args([
+            "--logdir",
+            &s("log"),
+            "--rundir",
+            &s("run"),
+            "--publicdir",
+            &s("public"),
+        ])
         .arg(&m)
         .output()
         .unwrap();
@@ -168,16 +198,38 @@ async fn same_messages_trees_and_buckets_as_puppet_apply() {
     // A diff's message ends with the diff's own newline.
     let real_lines: Vec<String> = real_lines
         .into_iter()
-        .map(|l| if l.contains("\n@@") { format!("{l}\n") } else { l })
+        .map(|l| {
+            if l.contains("\n@@") {
+                format!("{l}\n")
+            } else {
+                l
+            }
+        })
         .collect();
 
     // Ours.
+    let ours_resources = resources(&tree(&ours));
     let catalog = crate::common::catalog(
-        &resources(&tree(&ours))
+        &ours_resources
             .iter()
-            .map(|(t, p)| ("File", t.as_str(), p.clone()))
+            .map(|(t, p)| {
+                let mut p = p.clone();
+                p.as_object_mut().unwrap().remove("sensitive");
+                ("File", t.as_str(), p)
+            })
             .collect::<Vec<_>>(),
     );
+    // Sensitive parameters are listed in `sensitive_parameters`, as Puppet's catalog does.
+    let mut doc: Value = serde_json::from_str(&catalog.to_json().unwrap()).unwrap();
+    for r in doc["resources"].as_array_mut().unwrap() {
+        let sensitive = ours_resources
+            .iter()
+            .any(|(t, p)| r["title"] == json!(t) && p.get("sensitive").is_some());
+        if sensitive {
+            r["sensitive_parameters"] = json!(["content"]);
+        }
+    }
+    let catalog = puppet_catalog::Catalog::from_json(doc.to_string().as_bytes()).unwrap();
     let settings = FileSettings::new(ours.join("state/var/clientbucket"), true);
     let (our_lines, _) = run_with(&catalog, settings, false).await;
 

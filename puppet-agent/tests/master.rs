@@ -461,7 +461,10 @@ async fn backup_to_the_masters_filebucket() {
         .await
         .unwrap();
     assert_eq!(
-        other.file_bucket_get("production", "md5", &md5).await.unwrap(),
+        other
+            .file_bucket_get("production", "md5", &md5)
+            .await
+            .unwrap(),
         b"x\n"
     );
     let err = other

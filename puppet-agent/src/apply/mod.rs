@@ -84,6 +84,8 @@ pub struct Context<'a> {
     pub generated: Vec<(String, Vec<Event>, Option<String>)>,
     /// The `file` type's settings.
     pub file: &'a file::FileSettings,
+    /// The next changes are of a Sensitive property: values and messages `[redacted]`.
+    pub redact: bool,
 }
 
 /// The `file` settings of a [`Context::new`].
@@ -112,6 +114,7 @@ impl<'a> Context<'a> {
             events: Vec::new(),
             generated: Vec::new(),
             file: &DEFAULT_FILE_SETTINGS,
+            redact: false,
         }
     }
 
@@ -147,17 +150,31 @@ impl<'a> Context<'a> {
         sync: impl FnOnce() -> Result<(), String>,
     ) -> bool {
         let source = format!("{}/{property}", self.path);
+        let (is, should, desired, message) = if self.redact {
+            let r = Value::from("[redacted]");
+            let m = "changed [redacted] to [redacted]".to_string();
+            (r.clone(), r.clone(), Some(r), m)
+        } else {
+            (is, should, desired, message)
+        };
         let desired = desired.unwrap_or_else(|| should.clone());
-        let base = Event::new(EventStatus::Success)
+        let mut base = Event::new(EventStatus::Success)
             .with_property(property)
             .with_values(is.clone(), desired)
             .with_name(name);
+        if self.redact {
+            base.redacted = Some(true);
+        }
         if self.noop {
-            let msg = format!(
-                "current_value {}, should be {} (noop)",
-                format_value(&is),
-                format_value(&should)
-            );
+            let msg = if self.redact {
+                "current_value [redacted], should be [redacted] (noop)".to_string()
+            } else {
+                format!(
+                    "current_value {}, should be {} (noop)",
+                    format_value(&is),
+                    format_value(&should)
+                )
+            };
             self.log.notice(&source, &msg);
             let mut e = base.with_message(msg);
             e.status = EventStatus::Noop;
@@ -172,10 +189,17 @@ impl<'a> Context<'a> {
             }
             Err(err) => {
                 self.log.err("Puppet", &err);
+                let shown = |v: &Value| {
+                    if self.redact {
+                        "[redacted]".to_string()
+                    } else {
+                        format_value(v)
+                    }
+                };
                 let msg = format!(
                     "change from {} to {} failed: {err}",
-                    format_value(&is),
-                    format_value(&should)
+                    shown(&is),
+                    shown(&should)
                 );
                 self.log.err(&source, &msg);
                 let mut e = base.with_message(msg);
@@ -401,6 +425,7 @@ pub async fn apply(
             events: Vec::new(),
             generated: Vec::new(),
             file: &options.file,
+            redact: false,
         };
         let mut service_started = false;
         let result = match type_name.as_str() {

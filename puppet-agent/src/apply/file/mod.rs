@@ -363,6 +363,7 @@ async fn sync_one(
                         .await
                     };
                     let c = cur.clone();
+                    ctx.redact = spec.sensitive;
                     ctx.change("ensure", is, "file".into(), "file_created", message, || {
                         backed?;
                         let bytes = match content {
@@ -375,6 +376,7 @@ async fn sync_one(
                         }
                         write_file(path, &bytes, mode, uid, gid)
                     });
+                    ctx.redact = false;
                     return Ok(());
                 }
             }
@@ -703,6 +705,7 @@ async fn sync_content(
         };
         write_file(path, &bytes, mode, Some(ouid), Some(ogid))
     };
+    ctx.redact = spec.sensitive;
     if spec.checksum_value {
         let (h, w) = (sum_data(&have).to_string(), sum_data(&want).to_string());
         let msg = format!(
@@ -731,6 +734,7 @@ async fn sync_content(
             write,
         );
     }
+    ctx.redact = false;
     Ok(())
 }
 
