@@ -555,6 +555,7 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
             if !settings.noop {
                 write_state(settings, &a.statuses, &last_checked, log);
             }
+            builder.resources_failed_to_generate(a.resources_failed_to_generate);
             for s in a.statuses {
                 builder.add_resource_status(s);
             }

@@ -275,8 +275,14 @@ async fn max_files_warns_or_fails() {
         json!({"ensure": "directory", "recurse": true, "max_files": 10}),
     )]);
     let (lines, applied) = run_with(&c, settings(d, false), false).await;
-    assert!(status(&applied, &format!("File[{m}]")).failed);
-    assert!(lines.iter().any(|l| l.contains("contains 1001 entries, which exceeds the limit of 10 specified by the max_files parameter for this resource")), "{lines:#?}");
+    // As Puppet's transaction: the resource is applied, no child is, the run is failed.
+    assert!(!status(&applied, &format!("File[{m}]")).failed);
+    assert!(applied.resources_failed_to_generate);
+    assert_eq!(applied.statuses.len(), 1 + 7);
+    let want = format!(
+        "Error: /Stage[main]/Main/File[{m}]: Failed to generate additional resources using 'eval_generate': The directory '{m}' contains 1001 entries, which exceeds the limit of 10 specified by the max_files parameter for this resource. The limit may be increased, but be aware that large number of file resources can result in excessive resource consumption and degraded performance. Consider using an alternate method to manage large directory trees"
+    );
+    assert!(lines.contains(&want), "{lines:#?}");
     let c = catalog(&[(
         "File",
         &m,
@@ -368,4 +374,74 @@ async fn checksums_mtime_and_checksum_value() {
             .filter(|l| l.starts_with("Error"))
             .collect::<Vec<_>>()
     );
+}
+
+#[tokio::test]
+async fn links_follow_manages_what_a_link_points_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("target"), "x\n").unwrap();
+    std::os::unix::fs::symlink(d.join("target"), d.join("l")).unwrap();
+    std::fs::create_dir(d.join("realdir")).unwrap();
+    std::fs::write(d.join("realdir/f"), "f\n").unwrap();
+    std::fs::create_dir(d.join("src")).unwrap();
+    std::os::unix::fs::symlink(d.join("realdir"), d.join("src/linked")).unwrap();
+    let s = |n: &str| d.join(n).to_str().unwrap().to_string();
+    // follow: the target's content is in sync, the link stays.
+    let c = catalog(&[
+        (
+            "File",
+            &s("l"),
+            json!({"ensure": "file", "content": "x\n", "links": "follow"}),
+        ),
+        (
+            "File",
+            &s("copy"),
+            json!({"ensure": "directory", "source": s("src"), "recurse": true, "links": "follow"}),
+        ),
+    ]);
+    let (lines, applied) = run_with(&c, settings(d, false), false).await;
+    assert!(
+        !status(&applied, &format!("File[{}]", s("l"))).changed,
+        "{lines:#?}"
+    );
+    assert!(
+        std::fs::symlink_metadata(d.join("l"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // A linked directory in the source is copied as a directory with its files.
+    assert!(
+        std::fs::symlink_metadata(d.join("copy/linked"))
+            .unwrap()
+            .is_dir()
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("copy/linked/f")).unwrap(),
+        "f\n"
+    );
+    // manage (the default): the link is replaced by a file (Puppet's ensure message shows the
+    // content), or without content, with `ensure changed`.
+    std::os::unix::fs::symlink(d.join("target"), d.join("l2")).unwrap();
+    let c = catalog(&[
+        ("File", &s("l"), json!({"ensure": "file", "content": "x\n"})),
+        ("File", &s("l2"), json!({"ensure": "file"})),
+    ]);
+    let (lines, _) = run_with(&c, settings(d, false), false).await;
+    assert!(
+        lines.iter().any(|l| l.ends_with(&format!(
+            "File[{}]/ensure: defined content as '{}'",
+            s("l"),
+            Sum::Sha256.of(b"x\n")
+        ))),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("l2]/ensure: ensure changed 'link' to 'file'")),
+        "{lines:#?}"
+    );
+    assert!(std::fs::symlink_metadata(d.join("l")).unwrap().is_file());
 }

@@ -30,6 +30,7 @@ fn make_tree(root: &Path) {
         ("c", "one\ntwo\nthree\n"),
         ("e", "old\n"),
         ("s", "a\nb\n"),
+        ("e2", "x\n"),
         ("m", "local\n"),
         ("src/f1", "s1\n"),
         ("src/skip.tmp", "i\n"),
@@ -44,6 +45,9 @@ fn make_tree(root: &Path) {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, body).unwrap();
     }
+    for (link, target) in [("lk", "e2"), ("lk2", "e2"), ("lk3", "e2")] {
+        std::os::unix::fs::symlink(root.join(target), root.join(link)).unwrap();
+    }
 }
 
 /// `(title, parameters)` of the resources under test, paths under `root`.
@@ -54,6 +58,13 @@ fn resources(root: &Path) -> Vec<(String, Value)> {
         (p("b"), json!({"content": "new\n", "backup": ".bak"})),
         (p("c"), json!({"content": "one\n2\nthree\n"})),
         (p("e"), json!({"ensure": "absent", "backup": "puppet"})),
+        // Links: followed (the target is in sync), replaced by a file with or without content.
+        (
+            p("lk"),
+            json!({"ensure": "file", "content": "x\n", "links": "follow"}),
+        ),
+        (p("lk2"), json!({"ensure": "file", "content": "y\n"})),
+        (p("lk3"), json!({"ensure": "file"})),
         // Sensitive content: the diff and the values are redacted.
         (p("s"), json!({"content": "a\nsecret\n", "sensitive": true})),
         (p("s2"), json!({"content": "new\n", "sensitive": true})),
@@ -104,7 +115,8 @@ fn manifest(root: &Path) -> String {
     out
 }
 
-/// Every file below `root` with its content (directories as `<dir>`), sorted.
+/// Every file below `root` with its content (directories as `<dir>`, links as `-> target`),
+/// sorted.
 fn listing(root: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -112,7 +124,12 @@ fn listing(root: &Path) -> Vec<(String, String)> {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
             let p = e.path();
             let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_string();
-            if p.is_dir() {
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.file_type().is_symlink() {
+                let t = std::fs::read_link(&p).unwrap();
+                let t = t.strip_prefix(root).unwrap_or(&t).display().to_string();
+                out.push((rel, format!("-> {t}")));
+            } else if p.is_dir() {
                 stack.push(p);
                 out.push((rel, "<dir>".into()));
             } else {

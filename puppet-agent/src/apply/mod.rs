@@ -62,6 +62,9 @@ pub struct Applied {
     /// One status per evaluated resource, in evaluation order (generated file children right
     /// after their parent), then the agent's default `Schedule` and `Filebucket` resources.
     pub statuses: Vec<ResourceStatus>,
+    /// A resource could not generate its children (Puppet's `resources_failed_to_generate`:
+    /// the run is `failed`).
+    pub resources_failed_to_generate: bool,
 }
 
 /// What one resource's evaluation sees.
@@ -86,6 +89,8 @@ pub struct Context<'a> {
     pub file: &'a file::FileSettings,
     /// The next changes are of a Sensitive property: values and messages `[redacted]`.
     pub redact: bool,
+    /// The resource could not generate its children (`eval_generate` failed).
+    pub generate_failed: bool,
 }
 
 /// The `file` settings of a [`Context::new`].
@@ -115,6 +120,7 @@ impl<'a> Context<'a> {
             generated: Vec::new(),
             file: &DEFAULT_FILE_SETTINGS,
             redact: false,
+            generate_failed: false,
         }
     }
 
@@ -314,6 +320,7 @@ pub async fn apply(
         .collect();
 
     let mut statuses = Vec::new();
+    let mut resources_failed_to_generate = false;
     let packages = package::Prefetch::default();
     // Resources that failed, or were skipped because of a failure.
     let mut failed: HashSet<ResourceRef> = HashSet::new();
@@ -426,6 +433,7 @@ pub async fn apply(
             generated: Vec::new(),
             file: &options.file,
             redact: false,
+            generate_failed: false,
         };
         let mut service_started = false;
         let result = match type_name.as_str() {
@@ -499,6 +507,7 @@ pub async fn apply(
             }
         }
         let generated = std::mem::take(&mut ctx.generated);
+        resources_failed_to_generate |= ctx.generate_failed;
         status.evaluation_time = Some(started.elapsed().as_secs_f64());
 
         // Queue refresh events along notify/subscribe edges.
@@ -573,5 +582,8 @@ pub async fn apply(
         s.evaluation_time = Some(started.elapsed().as_secs_f64().max(1e-6));
         statuses.push(s);
     }
-    Ok(Applied { statuses })
+    Ok(Applied {
+        statuses,
+        resources_failed_to_generate,
+    })
 }

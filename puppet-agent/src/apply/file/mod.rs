@@ -13,16 +13,15 @@
 
 mod backup;
 mod checksum;
+mod content;
 mod diff;
 mod mode;
 mod recurse;
 mod source;
 
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use base64ct::Encoding;
 use puppet_catalog::Resource;
 use serde_json::Value;
 
@@ -34,7 +33,6 @@ pub use mode::desired_mode;
 use super::values::param_bool;
 use super::{Context, format_value, param_list, param_str};
 use backup::Backup;
-use checksum::sum_data;
 use mode::{group_id, group_name, remove, umask_default, user_id, user_name};
 use source::{Origin, fetch, resolve_source};
 
@@ -90,9 +88,14 @@ enum Current {
 }
 
 impl Current {
-    /// One `lstat` (and a `readlink` for links).
-    fn of(path: &Path) -> (Current, Option<std::fs::Metadata>) {
-        match std::fs::symlink_metadata(path) {
+    /// One `lstat`, or with `follow` (`links => follow`) one `stat`.
+    fn look(path: &Path, follow: bool) -> (Current, Option<std::fs::Metadata>) {
+        let meta = if follow {
+            std::fs::metadata(path)
+        } else {
+            std::fs::symlink_metadata(path)
+        };
+        match meta {
             Err(_) => (Current::Absent, None),
             Ok(m) => {
                 use std::os::unix::fs::FileTypeExt;
@@ -150,40 +153,6 @@ enum Wanted {
     Link(String),
 }
 
-/// Writes `bytes` to `path` through a temporary file beside it (mode, owner, group set before
-/// the rename).
-fn write_file(
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
-    uid: Option<u32>,
-    gid: Option<u32>,
-) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let fail = |e: std::io::Error| format!("Could not write {}: {e}", path.display());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}",
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ))
-        .suffix(".puppettmp")
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(fail)?;
-    if uid.is_some() || gid.is_some() {
-        nix::unistd::fchown(tmp.as_file(), uid.map(Into::into), gid.map(Into::into))
-            .map_err(|e| format!("Could not set owner of {}: {e}", path.display()))?;
-    }
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
-}
-
 /// The parameters of one file (the resource, or a generated child of a recursive one).
 #[derive(Debug, Clone)]
 struct Spec {
@@ -207,9 +176,11 @@ struct Spec {
     show_diff: bool,
     /// `content` or `source` is Sensitive: never diffed.
     sensitive: bool,
+    /// `links => follow`: the path's target is managed.
+    follow: bool,
 }
 
-/// What was found at a path before it is synced: from [`Current::of`] and, for a file whose
+/// What was found at a path before it is synced: from [`Current::look`] and, for a file whose
 /// content is managed, its checksum (computed concurrently for recursive children).
 type Looked = (Current, Option<std::fs::Metadata>, Option<String>);
 
@@ -224,7 +195,7 @@ async fn sync_one(
     let (cur, meta, known_sum) = match looked {
         Some(l) => l,
         None => {
-            let (c, m) = Current::of(path);
+            let (c, m) = Current::look(path, spec.follow);
             (c, m, None)
         }
     };
@@ -338,8 +309,10 @@ async fn sync_one(
                             _ => None,
                         },
                     };
+                    // Puppet's ensure shows the content property's change when there is
+                    // one, whatever was there.
                     let message = match (&cur, &sum) {
-                        (Current::Absent, Some(s)) if !spec.checksum_value => {
+                        (_, Some(s)) if !spec.checksum_value => {
                             format!("defined content as '{s}'")
                         }
                         (Current::Absent, _) => "created".to_string(),
@@ -374,7 +347,7 @@ async fn sync_one(
                             remove(path, &c)
                                 .map_err(|e| format!("Could not remove {}: {e}", spec.path))?;
                         }
-                        write_file(path, &bytes, mode, uid, gid)
+                        content::write_file(path, &bytes, mode, uid, gid)
                     });
                     ctx.redact = false;
                     return Ok(());
@@ -539,7 +512,7 @@ async fn sync_one(
         && spec.replace
         && let Some(origin) = &spec.origin
     {
-        sync_content(spec, origin, &meta, known_sum, ctx).await?;
+        content::sync_content(spec, origin, &meta, known_sum, ctx).await?;
     }
     // owner, group
     let is_link = matches!(cur, Current::Link(_));
@@ -612,138 +585,6 @@ async fn sync_one(
         }
     }
     Ok(())
-}
-
-/// The `content` (or `checksum_value`) property of an existing file: compare checksums, show
-/// the diff, back up and replace.
-async fn sync_content(
-    spec: &Spec,
-    origin: &Origin,
-    meta: &std::fs::Metadata,
-    known_sum: Option<String>,
-    ctx: &mut Context<'_>,
-) -> Result<(), String> {
-    let path = Path::new(&spec.path);
-    let noop = ctx.noop;
-    let want = match (&spec.checksum, origin) {
-        (Some(c), _) => Some(c.clone()),
-        (None, Origin::Inline(b)) => Some(spec.sum.of(b)),
-        _ => None,
-    };
-    let have = match known_sum {
-        Some(s) => s,
-        None => spec
-            .sum
-            .of_file(path, Some(meta))
-            .map_err(|e| format!("Could not read file {}: {e}", ctx_title(ctx)))?,
-    };
-    let (mut content, want) = match want {
-        Some(w) if w == have || checksum::date_matches(spec.sum, &have, &w) => return Ok(()),
-        Some(w) => (None, w),
-        None => {
-            let r = fetch(origin, None, spec.sum, ctx).await;
-            let w = match &r {
-                Ok(b) if spec.sum.is_digest() => spec.sum.of(b),
-                Ok(_) => spec
-                    .checksum
-                    .clone()
-                    .unwrap_or_else(|| format!("{{{}}}", spec.sum.name())),
-                Err(_) => String::new(),
-            };
-            if w == have {
-                return Ok(());
-            }
-            (Some(r), w)
-        }
-    };
-    let property = if spec.checksum_value {
-        "checksum_value"
-    } else {
-        "content"
-    };
-    // show_diff: in noop too, as Puppet's `insync?` shows it.
-    if ctx.file.diff.show_diff && spec.show_diff {
-        let source = format!("{}/{property}", ctx.path);
-        if spec.sensitive {
-            ctx.log.notice(&source, "[diff redacted]");
-        } else {
-            if content.is_none() {
-                content = Some(fetch(origin, spec.checksum.as_deref(), spec.sum, ctx).await);
-            }
-            if let Some(Ok(bytes)) = &content
-                && let Some(d) = diff::unified(path, bytes, &ctx.file.diff)
-            {
-                ctx.log.notice(&source, &d);
-            }
-        }
-    }
-    let content = match content {
-        Some(c) => Some(c),
-        None if noop => None,
-        None => Some(fetch(origin, spec.checksum.as_deref(), spec.sum, ctx).await),
-    };
-    let backed = if noop {
-        Ok(())
-    } else {
-        backup::before_removing(
-            &spec.backup,
-            path,
-            &Current::File,
-            spec.recurse,
-            spec.force,
-            ctx,
-        )
-        .await
-    };
-    let mode = meta.mode() & 0o7777;
-    let (ouid, ogid) = (meta.uid(), meta.gid());
-    let write = move || {
-        backed?;
-        let bytes = match content {
-            Some(r) => r?,
-            None => return Err("no content".to_string()),
-        };
-        write_file(path, &bytes, mode, Some(ouid), Some(ogid))
-    };
-    ctx.redact = spec.sensitive;
-    if spec.checksum_value {
-        let (h, w) = (sum_data(&have).to_string(), sum_data(&want).to_string());
-        let msg = format!(
-            "checksum_value changed {} to {}",
-            format_value(&Value::from(h.clone())),
-            format_value(&Value::from(w.clone()))
-        );
-        ctx.change(
-            "checksum_value",
-            Value::from(h),
-            Value::from(w),
-            "checksum_value_changed",
-            msg,
-            write,
-        );
-    } else {
-        let desired = Value::from(base64ct::Base64::encode_string(want.as_bytes()));
-        let msg = format!("content changed '{have}' to '{want}'");
-        ctx.change_with(
-            "content",
-            Value::from(have),
-            Value::from(want),
-            Some(desired),
-            "content_changed",
-            msg,
-            write,
-        );
-    }
-    ctx.redact = false;
-    Ok(())
-}
-
-/// The resource's title from its path (`/Stage[main]/Main/File[/x]` gives `/x`).
-fn ctx_title(ctx: &Context<'_>) -> String {
-    ctx.path
-        .rsplit_once("File[")
-        .map(|(_, t)| t.trim_end_matches(']').to_string())
-        .unwrap_or_default()
 }
 
 fn replace_link(path: &Path, target: &str) -> Result<(), String> {
@@ -867,11 +708,17 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
         }
         Some(other) => return Err(format!("Invalid value \"{other}\" for ensure")),
     };
+    // `links`: `ensure => link` always manages the link itself.
+    let follow = match param_str(resource, "links").as_deref() {
+        None | Some("manage") => false,
+        Some("follow") => !matches!(wanted, Some(Wanted::Link(_))),
+        Some(other) => return Err(format!("Invalid :links value '{other}'")),
+    };
     let mut origin = content.map(|c| Origin::Inline(c.into_bytes()));
     let mut checksum = None;
     let mut source_kind = None;
     if !sources.is_empty() && wanted != Some(Wanted::Absent) {
-        let (o, kind, dest) = resolve_source(&sources, &resource.title, sum, ctx).await?;
+        let (o, kind, dest) = resolve_source(&sources, &resource.title, sum, follow, ctx).await?;
         if let Origin::Remote { meta, .. } = &o {
             checksum = meta
                 .checksum
@@ -929,6 +776,7 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
         recurse: recurse != Recurse::No,
         show_diff: param_bool(resource, "show_diff").unwrap_or(true),
         sensitive,
+        follow,
     };
     sync_one(&spec, ctx, None).await?;
 
@@ -940,160 +788,19 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
         ignore: param_list(resource, "ignore"),
         max_files,
         all_sources: param_str(resource, "sourceselect").as_deref() == Some("all"),
+        follow,
     };
     let purge = param_bool(resource, "purge").unwrap_or(false) && recurse == Recurse::True;
-    generate_children(&spec, recurse, purge, &sources, resource, &options, ctx).await
-}
-
-/// Puppet's `eval_generate` and the children's evaluation: local entries (`recurse =>
-/// true`), the sources' entries, purging, then each child in path order.
-async fn generate_children(
-    spec: &Spec,
-    recurse: Recurse,
-    purge: bool,
-    sources: &[String],
-    resource: &Resource,
-    options: &recurse::Options,
-    ctx: &mut Context<'_>,
-) -> Result<(), String> {
-    let path = Path::new(&spec.path);
-    let mut children: std::collections::BTreeMap<String, Option<recurse::FromSource>> =
-        std::collections::BTreeMap::new();
-    if recurse == Recurse::True && Current::of(path).0 == Current::Directory {
-        for (rel, _) in recurse::fileset(path, options, ctx)? {
-            children.insert(rel, None);
-        }
-    }
-    if !sources.is_empty() {
-        for (rel, from) in
-            recurse::from_sources(sources, &resource.title, spec.sum, options, ctx).await?
-        {
-            children.insert(rel, Some(from));
-        }
-    }
-    let specs: Vec<Spec> = children
-        .into_iter()
-        .map(|(rel, from)| {
-            let child_path = format!("{}/{rel}", spec.path.trim_end_matches('/'));
-            child_spec(spec, child_path, from, purge)
-        })
-        .filter(|c| !recurse::managed_elsewhere(&c.path, &spec.path, ctx))
-        .collect();
-    if specs.is_empty() {
-        return Ok(());
-    }
-    let looked = look_all(&specs).await;
-    let prefix = ctx
-        .path
-        .rsplit_once("/File[")
-        .map(|(p, _)| p.to_string())
-        .unwrap_or_default();
-    for (child, looked) in specs.into_iter().zip(looked) {
-        let child_path = child.path.clone();
-        let kind = match &child.wanted {
-            Some(Wanted::Directory) => "directory",
-            Some(Wanted::Link(_)) => "link",
-            Some(Wanted::Absent) => "absent",
-            _ => "file",
-        };
-        // A purged path may be gone with its parent: look again.
-        let looked = if child.wanted == Some(Wanted::Absent) {
-            None
-        } else {
-            Some(looked)
-        };
-        let parent_events = std::mem::take(&mut ctx.events);
-        let parent_path = std::mem::replace(&mut ctx.path, format!("{prefix}/File[{child_path}]"));
-        let result = sync_one(&child, ctx, looked).await;
-        ctx.path = parent_path;
-        let mut events = std::mem::replace(&mut ctx.events, parent_events);
-        if let Err(e) = result {
-            ctx.log.err(
-                &format!("{prefix}/File[{child_path}]"),
-                &format!("Could not evaluate: {e}"),
-            );
-            let mut ev =
-                puppet_report::Event::new(puppet_report::EventStatus::Failure).with_message(e);
-            ev.name = Some("resource_error".into());
-            events.push(ev);
-        }
-        ctx.generated
-            .push((child_path, events, Some(kind.to_string())));
+    if let Err(e) =
+        recurse::generate_children(&spec, recurse, purge, &sources, resource, &options, ctx).await
+    {
+        // As Puppet's transaction: logged on the resource, which itself stays applied; the
+        // run is failed.
+        ctx.log.err(
+            &ctx.path,
+            &format!("Failed to generate additional resources using 'eval_generate': {e}"),
+        );
+        ctx.generate_failed = true;
     }
     Ok(())
-}
-
-/// A child of a recursive resource (Puppet's `newchild`: the parent's parameters without
-/// `ensure`, `source`, `target` and the recursion's; then what the source says).
-fn child_spec(parent: &Spec, path: String, from: Option<recurse::FromSource>, purge: bool) -> Spec {
-    let mut c = Spec {
-        path,
-        wanted: None,
-        origin: None,
-        checksum: None,
-        checksum_value: false,
-        recurse: false,
-        ..parent.clone()
-    };
-    match from {
-        Some(f) => {
-            c.wanted = Some(match f.kind.as_str() {
-                "directory" => Wanted::Directory,
-                "link" => Wanted::Link(f.dest.clone().unwrap_or_default()),
-                _ => Wanted::File,
-            });
-            if f.kind == "file" {
-                c.origin = Some(f.origin);
-                c.checksum = f.checksum;
-            }
-        }
-        None if purge => c.wanted = Some(Wanted::Absent),
-        None => {}
-    }
-    c
-}
-
-/// The `lstat` of every child, and the checksum of those whose content is compared, on
-/// blocking threads (as many as there are cores).
-async fn look_all(specs: &[Spec]) -> Vec<Looked> {
-    let jobs: Vec<(PathBuf, Option<Sum>)> = specs
-        .iter()
-        .map(|s| {
-            let hash = (s.replace && s.origin.is_some() && s.wanted == Some(Wanted::File))
-                .then_some(s.sum);
-            (PathBuf::from(&s.path), hash)
-        })
-        .collect();
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 8);
-    let chunk = jobs.len().div_ceil(workers).max(1);
-    let mut handles = Vec::new();
-    for part in jobs.chunks(chunk) {
-        let part = part.to_vec();
-        handles.push(tokio::task::spawn_blocking(move || {
-            part.into_iter()
-                .map(|(p, hash)| {
-                    let (cur, meta) = Current::of(&p);
-                    let sum = match (hash, &cur) {
-                        (Some(s), Current::File) => s.of_file(&p, meta.as_ref()).ok(),
-                        _ => None,
-                    };
-                    (cur, meta, sum)
-                })
-                .collect::<Vec<Looked>>()
-        }));
-    }
-    let mut out = Vec::with_capacity(specs.len());
-    for (h, part) in handles.into_iter().zip(jobs.chunks(chunk)) {
-        match h.await {
-            Ok(v) => out.extend(v),
-            Err(_) => out.extend(part.iter().map(|(p, _)| {
-                let (c, m) = Current::of(p);
-                (c, m, None)
-            })),
-        }
-    }
-    out
 }

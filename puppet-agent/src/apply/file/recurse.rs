@@ -8,14 +8,15 @@
 //! (`sourceselect => first`) or all of them, the earliest source winning a name
 //! (`sourceselect => all`). With `purge`, local entries that no source has are removed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use puppet_protocol::client::MetadataQuery;
+use puppet_catalog::Resource;
+use puppet_protocol::client::{LinksMode, MetadataQuery};
 use puppet_protocol::files::glob_match;
 
 use super::checksum::Sum;
 use super::source::{Origin, local_path, mount_path};
-use super::{Context, Current};
+use super::{Context, Current, Looked, Recurse, Spec, Wanted, sync_one};
 
 /// The recursion's options.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +29,8 @@ pub(super) struct Options {
     pub max_files: i64,
     /// `sourceselect => all`.
     pub all_sources: bool,
+    /// `links => follow`: links are listed as what they point to.
+    pub follow: bool,
 }
 
 /// What a source says a child is.
@@ -79,7 +82,7 @@ pub(super) fn fileset(
             } else {
                 format!("{rel_dir}/{name}")
             };
-            let (cur, _) = Current::of(&root.join(&rel));
+            let (cur, _) = Current::look(&root.join(&rel), options.follow);
             if cur == Current::Directory {
                 queue.push_back((rel.clone(), depth + 1));
             }
@@ -147,6 +150,11 @@ pub(super) async fn from_sources(
                             checksum_type: sum.name().into(),
                             max_files: Some(options.max_files),
                             ignore: options.ignore.clone(),
+                            links: if options.follow {
+                                LinksMode::Follow
+                            } else {
+                                LinksMode::Manage
+                            },
                             ..MetadataQuery::default()
                         };
                         match client.file_metadatas(ctx.environment, mount, &query).await {
@@ -221,7 +229,7 @@ fn local_source(
     options: &Options,
     ctx: &Context<'_>,
 ) -> Result<Vec<(String, FromSource)>, String> {
-    let (top, _) = Current::of(root);
+    let (top, _) = Current::look(root, options.follow);
     let kind = |c: &Current| match c {
         Current::Directory => "directory",
         Current::Link(_) => "link",
@@ -296,4 +304,156 @@ pub(super) fn managed_elsewhere(child: &str, parent: &str, ctx: &Context<'_>) ->
             && child_parts.len() >= parts.len()
             && child_parts[..parts.len()] == parts[..]
     })
+}
+
+/// Puppet's `eval_generate` and the children's evaluation: local entries (`recurse =>
+/// true`), the sources' entries, purging, then each child in path order.
+pub(super) async fn generate_children(
+    spec: &Spec,
+    recurse: Recurse,
+    purge: bool,
+    sources: &[String],
+    resource: &Resource,
+    options: &Options,
+    ctx: &mut Context<'_>,
+) -> Result<(), String> {
+    let path = Path::new(&spec.path);
+    let mut children: std::collections::BTreeMap<String, Option<FromSource>> =
+        std::collections::BTreeMap::new();
+    if recurse == Recurse::True && Current::look(path, spec.follow).0 == Current::Directory {
+        for (rel, _) in fileset(path, options, ctx)? {
+            children.insert(rel, None);
+        }
+    }
+    if !sources.is_empty() {
+        for (rel, from) in from_sources(sources, &resource.title, spec.sum, options, ctx).await? {
+            children.insert(rel, Some(from));
+        }
+    }
+    let specs: Vec<Spec> = children
+        .into_iter()
+        .map(|(rel, from)| {
+            let child_path = format!("{}/{rel}", spec.path.trim_end_matches('/'));
+            child_spec(spec, child_path, from, purge)
+        })
+        .filter(|c| !managed_elsewhere(&c.path, &spec.path, ctx))
+        .collect();
+    if specs.is_empty() {
+        return Ok(());
+    }
+    let looked = look_all(&specs).await;
+    let prefix = ctx
+        .path
+        .rsplit_once("/File[")
+        .map(|(p, _)| p.to_string())
+        .unwrap_or_default();
+    for (child, looked) in specs.into_iter().zip(looked) {
+        let child_path = child.path.clone();
+        let kind = match &child.wanted {
+            Some(Wanted::Directory) => "directory",
+            Some(Wanted::Link(_)) => "link",
+            Some(Wanted::Absent) => "absent",
+            _ => "file",
+        };
+        // A purged path may be gone with its parent: look again.
+        let looked = if child.wanted == Some(Wanted::Absent) {
+            None
+        } else {
+            Some(looked)
+        };
+        let parent_events = std::mem::take(&mut ctx.events);
+        let parent_path = std::mem::replace(&mut ctx.path, format!("{prefix}/File[{child_path}]"));
+        let result = sync_one(&child, ctx, looked).await;
+        ctx.path = parent_path;
+        let mut events = std::mem::replace(&mut ctx.events, parent_events);
+        if let Err(e) = result {
+            ctx.log.err(
+                &format!("{prefix}/File[{child_path}]"),
+                &format!("Could not evaluate: {e}"),
+            );
+            let mut ev =
+                puppet_report::Event::new(puppet_report::EventStatus::Failure).with_message(e);
+            ev.name = Some("resource_error".into());
+            events.push(ev);
+        }
+        ctx.generated
+            .push((child_path, events, Some(kind.to_string())));
+    }
+    Ok(())
+}
+
+/// A child of a recursive resource (Puppet's `newchild`: the parent's parameters without
+/// `ensure`, `source`, `target` and the recursion's; then what the source says).
+fn child_spec(parent: &Spec, path: String, from: Option<FromSource>, purge: bool) -> Spec {
+    let mut c = Spec {
+        path,
+        wanted: None,
+        origin: None,
+        checksum: None,
+        checksum_value: false,
+        recurse: false,
+        ..parent.clone()
+    };
+    match from {
+        Some(f) => {
+            c.wanted = Some(match f.kind.as_str() {
+                "directory" => Wanted::Directory,
+                "link" => Wanted::Link(f.dest.clone().unwrap_or_default()),
+                _ => Wanted::File,
+            });
+            if f.kind == "file" {
+                c.origin = Some(f.origin);
+                c.checksum = f.checksum;
+            }
+        }
+        None if purge => c.wanted = Some(Wanted::Absent),
+        None => {}
+    }
+    c
+}
+
+/// The `lstat` of every child, and the checksum of those whose content is compared, on
+/// blocking threads (as many as there are cores).
+async fn look_all(specs: &[Spec]) -> Vec<Looked> {
+    let follow = specs.first().is_some_and(|s| s.follow);
+    let jobs: Vec<(PathBuf, Option<Sum>)> = specs
+        .iter()
+        .map(|s| {
+            let hash = (s.replace && s.origin.is_some() && s.wanted == Some(Wanted::File))
+                .then_some(s.sum);
+            (PathBuf::from(&s.path), hash)
+        })
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let chunk = jobs.len().div_ceil(workers).max(1);
+    let mut handles = Vec::new();
+    for part in jobs.chunks(chunk) {
+        let part = part.to_vec();
+        handles.push(tokio::task::spawn_blocking(move || {
+            part.into_iter()
+                .map(|(p, hash)| {
+                    let (cur, meta) = Current::look(&p, follow);
+                    let sum = match (hash, &cur) {
+                        (Some(s), Current::File) => s.of_file(&p, meta.as_ref()).ok(),
+                        _ => None,
+                    };
+                    (cur, meta, sum)
+                })
+                .collect::<Vec<Looked>>()
+        }));
+    }
+    let mut out = Vec::with_capacity(specs.len());
+    for (h, part) in handles.into_iter().zip(jobs.chunks(chunk)) {
+        match h.await {
+            Ok(v) => out.extend(v),
+            Err(_) => out.extend(part.iter().map(|(p, _)| {
+                let (c, m) = Current::look(p, follow);
+                (c, m, None)
+            })),
+        }
+    }
+    out
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use puppet_catalog::FileMetadata;
-use puppet_protocol::client::MetadataQuery;
+use puppet_protocol::client::{LinksMode, MetadataQuery};
 
 use super::checksum::Sum;
 use super::{Context, Current};
@@ -42,6 +42,7 @@ pub(super) async fn resolve_source(
     sources: &[String],
     title: &str,
     sum: Sum,
+    follow: bool,
     ctx: &Context<'_>,
 ) -> Result<(Origin, String, Option<String>), String> {
     // Static catalogs: the metadata is inlined under the resource's title.
@@ -70,7 +71,7 @@ pub(super) async fn resolve_source(
     }
     for uri in sources {
         if let Some(p) = local_path(uri) {
-            let (cur, _) = Current::of(Path::new(&p));
+            let (cur, _) = Current::look(Path::new(&p), follow);
             match cur {
                 Current::Absent => continue,
                 Current::Directory => return Ok((Origin::Local(p), "directory".into(), None)),
@@ -91,6 +92,11 @@ pub(super) async fn resolve_source(
         };
         let query = MetadataQuery {
             checksum_type: sum.name().into(),
+            links: if follow {
+                LinksMode::Follow
+            } else {
+                LinksMode::Manage
+            },
             ..MetadataQuery::default()
         };
         match client.file_metadata(ctx.environment, mount, &query).await {
