@@ -445,3 +445,33 @@ async fn links_follow_manages_what_a_link_points_to() {
     );
     assert!(std::fs::symlink_metadata(d.join("l")).unwrap().is_file());
 }
+
+#[tokio::test]
+async fn a_child_the_catalog_manages_is_left_to_that_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (f, body) in [("src/f1", "s1\n"), ("src/f2", "s2\n"), ("dst/gone", "g\n")] {
+        let p = d.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    let s = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let c = catalog(&[
+        (
+            "File",
+            &s("dst"),
+            json!({"ensure": "directory", "source": s("src"), "recurse": true, "purge": true}),
+        ),
+        ("File", &s("dst/f1"), json!({"content": "mine\n"})),
+        ("File", &s("dst/gone"), json!({"ensure": "file"})),
+    ]);
+    let (lines, _) = run_with(&c, settings(d, false), false).await;
+    assert_eq!(
+        std::fs::read_to_string(d.join("dst/f1")).unwrap(),
+        "mine\n",
+        "{lines:#?}"
+    );
+    assert_eq!(std::fs::read_to_string(d.join("dst/f2")).unwrap(), "s2\n");
+    // Not purged: the catalog manages it.
+    assert!(d.join("dst/gone").exists());
+}

@@ -284,25 +284,28 @@ fn local_source(
     Ok(out)
 }
 
-/// Puppet's `remove_less_specific_files`: children at or below a path another `File` of the
-/// catalog manages are left to that resource.
-pub(super) fn managed_elsewhere(child: &str, parent: &str, ctx: &Context<'_>) -> bool {
-    let child_parts: Vec<&str> = child.split('/').collect();
-    let parent_parts: Vec<&str> = parent.split('/').collect();
-    ctx.catalog.resources.iter().any(|r| {
-        if !r.resource_type.eq_ignore_ascii_case("file") {
-            return false;
-        }
-        let p = super::super::param_str(r, "path").unwrap_or_else(|| r.title.clone());
-        let p = p.trim_end_matches('/');
-        if p == parent {
-            return false;
-        }
-        let parts: Vec<&str> = p.split('/').collect();
-        parts.len() > parent_parts.len()
-            && parts[..parent_parts.len()] == parent_parts[..]
-            && child_parts.len() >= parts.len()
-            && child_parts[..parts.len()] == parts[..]
+/// Puppet's `remove_less_specific_files`: the paths of the catalog's other `File`s below
+/// `parent`; a child at or below one of them is left to that resource.
+fn managed_below(parent: &str, ctx: &Context<'_>) -> Vec<String> {
+    let prefix = format!("{}/", parent.trim_end_matches('/'));
+    ctx.catalog
+        .resources
+        .iter()
+        .filter(|r| r.resource_type.eq_ignore_ascii_case("file"))
+        .map(|r| {
+            let p = super::super::param_str(r, "path").unwrap_or_else(|| r.title.clone());
+            p.trim_end_matches('/').to_string()
+        })
+        .filter(|p| p.starts_with(&prefix))
+        .collect()
+}
+
+/// Whether `child` is at or below one of `others`.
+fn under_any(child: &str, others: &[String]) -> bool {
+    others.iter().any(|o| {
+        child
+            .strip_prefix(o.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     })
 }
 
@@ -330,13 +333,14 @@ pub(super) async fn generate_children(
             children.insert(rel, Some(from));
         }
     }
+    let others = managed_below(&spec.path, ctx);
     let specs: Vec<Spec> = children
         .into_iter()
         .map(|(rel, from)| {
             let child_path = format!("{}/{rel}", spec.path.trim_end_matches('/'));
             child_spec(spec, child_path, from, purge)
         })
-        .filter(|c| !managed_elsewhere(&c.path, &spec.path, ctx))
+        .filter(|c| !under_any(&c.path, &others))
         .collect();
     if specs.is_empty() {
         return Ok(());
