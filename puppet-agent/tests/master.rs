@@ -481,3 +481,59 @@ async fn backup_to_the_masters_filebucket() {
     );
     master.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recursive_source_from_the_master_with_ignore_recurselimit_and_purge() {
+    let master = master(true).await;
+    let root = tempfile::tempdir().unwrap();
+    let files = master
+        .environments()
+        .join("production/modules/demo/files/tree");
+    for (f, body) in [
+        ("a.txt", "a\n"),
+        ("b.tmp", "b\n"),
+        ("sub/c.txt", "c\n"),
+        ("sub/deep/d.txt", "d\n"),
+    ] {
+        let p = files.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    let target = root.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("junk"), "j\n").unwrap();
+    let code = json!({
+        "classes": {"c": [
+            {"type": "File", "title": target, "parameters": {
+                "ensure": "directory", "source": "puppet:///modules/demo/tree", "recurse": true,
+                "ignore": "*.tmp", "recurselimit": 2, "purge": true, "max_files": 100}}
+        ]},
+        "nodes": [{"certname": "*", "classes": ["c"]}]
+    });
+    std::fs::write(
+        master.environments().join("production/resources.json"),
+        code.to_string(),
+    )
+    .unwrap();
+    let settings = settings(&master, root.path());
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&settings, &log).await.unwrap();
+    assert_eq!(outcome.exit_code(true), 2, "{:#?}", log.lines());
+    assert_eq!(
+        std::fs::read_to_string(target.join("a.txt")).unwrap(),
+        "a\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("sub/c.txt")).unwrap(),
+        "c\n"
+    );
+    assert!(target.join("sub/deep").is_dir());
+    assert!(!target.join("sub/deep/d.txt").exists());
+    assert!(!target.join("b.tmp").exists());
+    assert!(!target.join("junk").exists());
+    // The second run changes nothing.
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&settings, &log).await.unwrap();
+    assert_eq!(outcome.exit_code(true), 0, "{:#?}", log.lines());
+    master.shutdown().await;
+}
