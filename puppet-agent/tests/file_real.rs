@@ -2,7 +2,7 @@
 //! vardir, ssldir, logdir and rundir in a temporary directory, with `--show_diff`) and our
 //! engine apply the same resources to two identical trees; their log lines about those
 //! resources (backups, diffs, purges, content changes), the trees and the clientbuckets must
-//! be the same.
+//! be the same. And the real agent backing up to our master's filebucket.
 //!
 //! Skipped with one line when `puppet` is absent, unless `PUPPET_RS_REQUIRE_REAL=1`.
 
@@ -265,4 +265,98 @@ async fn same_messages_trees_and_buckets_as_puppet_apply() {
     let real_bucket = bucket(&real);
     assert!(!real_bucket.is_empty());
     assert_eq!(bucket(&ours), real_bucket);
+}
+
+/// The real agent's backup to a remote filebucket (`HEAD` then `PUT`
+/// `file_bucket_file/sha256/<sum>//<path>`) against our master: the master stores what the
+/// real agent sends, under the sum the real agent logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_agent_backs_up_to_our_masters_filebucket() {
+    if !have_puppet() {
+        if std::env::var("PUPPET_RS_REQUIRE_REAL").as_deref() == Ok("1") {
+            panic!("puppet is required (PUPPET_RS_REQUIRE_REAL=1)");
+        }
+        eprintln!("skipped: the real `puppet` is not installed");
+        return;
+    }
+    let master = puppet_master::testing::TestMaster::builder()
+        .ca_settings(|s| s.autosign = puppet_ca::Autosign::On)
+        .start()
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let s = |d: &str| work.path().join(d).to_str().unwrap().to_string();
+    for d in ["conf", "var", "log", "run", "public"] {
+        std::fs::create_dir_all(work.path().join(d)).unwrap();
+    }
+    let port = master.addr().port().to_string();
+    // Our bootstrap makes the ssldir (Puppet's layout) the real agent then uses.
+    let settings = puppet_agent::Settings::load(&[
+        ("confdir".into(), s("conf")),
+        ("vardir".into(), s("ourvar")),
+        ("ssldir".into(), s("ssl")),
+        ("server".into(), "127.0.0.1".into()),
+        ("masterport".into(), port.clone()),
+        ("certname".into(), "real.example.test".into()),
+        ("keylength".into(), "2048".into()),
+    ])
+    .unwrap();
+    let log = puppet_agent::Logger::capturing(puppet_report::LogLevel::Info);
+    puppet_agent::ssl::bootstrap(&settings, &log).await.unwrap();
+
+    let motd = work.path().join("motd");
+    std::fs::write(&motd, "old motd\n").unwrap();
+    let m = work.path().join("m.pp");
+    std::fs::write(
+        &m,
+        format!(
+            "filebucket {{ 'main': path => false, server => '127.0.0.1', port => {port} }}\n\
+             file {{ '{}': content => \"new motd\\n\", backup => 'main' }}\n",
+            motd.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("sh")
+        .args(["-c", "exec puppet \"$@\" 2>&1", "sh"])
+        .args(["apply", "--verbose", "--color=false"])
+        .args([
+            "--confdir",
+            &s("conf"),
+            "--vardir",
+            &s("var"),
+            "--ssldir",
+            &s("ssl"),
+        ])
+        .args([
+            "--logdir",
+            &s("log"),
+            "--rundir",
+            &s("run"),
+            "--publicdir",
+            &s("public"),
+        ])
+        .args(["--certname", "real.example.test", "--server", "127.0.0.1"])
+        .args(["--serverport", &port])
+        .arg(&m)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "puppet apply failed: {text}");
+    let sum = puppet_protocol::files::digest(b"old motd\n", "sha256");
+    assert!(
+        text.contains(&format!(
+            "Filebucketed {} to main with sum {sum}",
+            motd.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "new motd\n");
+    let held = master
+        .client_for("reader.example.test")
+        .unwrap()
+        .file_bucket_get("production", "sha256", &sum)
+        .await
+        .unwrap();
+    assert_eq!(held, b"old motd\n");
+    master.shutdown().await;
 }
