@@ -296,6 +296,30 @@ mod tests {
     }
 
     #[test]
+    fn time_checksums_of_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, "x").unwrap();
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
+            .unwrap();
+        assert_eq!(
+            Sum::Mtime.of_file(&p, None).unwrap(),
+            "{mtime}2023-11-14 22:13:20 +0000"
+        );
+        let meta = std::fs::metadata(&p).unwrap();
+        let ctime = Sum::Ctime.of_file(&p, Some(&meta)).unwrap();
+        assert_eq!(
+            ctime,
+            format!(
+                "{{ctime}}{}",
+                time_text(std::os::unix::fs::MetadataExt::ctime(&meta))
+            )
+        );
+        assert_eq!(Sum::None.of_file(&p, None).unwrap(), "{none}");
+    }
+
+    #[test]
     fn digests_and_values() {
         assert_eq!(
             Sum::Sha256.of(b""),
