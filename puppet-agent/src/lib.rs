@@ -4,7 +4,7 @@
 //! - [`ssl`]: the certificate bootstrap in Puppet's ssldir layout;
 //! - [`run`]: one agent run in Puppet's order (node, pluginsync, facts, catalog, apply,
 //!   report) and the files Puppet writes;
-//! - [`apply`]: the apply engine on `puppet-catalog`'s graph (types `file`, `exec`, `notify`);
+//! - [`apply`]: the apply engine on `puppet-catalog`'s graph (types `file`, `exec`, `notify`, ...);
 //! - [`Settings`]: Puppet's settings from `puppet.conf` and the command line;
 //! - [`Logger`]: console lines in Puppet's shape, kept for the report.
 //!

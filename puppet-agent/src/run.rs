@@ -530,6 +530,7 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
         tags: settings.tags.clone(),
         environment: environment.clone(),
         last_checked: last_checked.clone(),
+        file: settings.file_settings(),
     };
     let applied = apply(&catalog, &options, log, Some(&client)).await;
     let elapsed = t.elapsed().as_secs_f64();
@@ -538,6 +539,7 @@ pub async fn run_once(settings: &Settings, log: &Logger) -> Result<Outcome, Agen
             if !settings.noop {
                 write_state(settings, &a.statuses, &last_checked, log);
             }
+            builder.resources_failed_to_generate(a.resources_failed_to_generate);
             for s in a.statuses {
                 builder.add_resource_status(s);
             }

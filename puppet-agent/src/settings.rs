@@ -55,8 +55,14 @@ pub struct Settings {
     /// `usecacheonfailure`: apply the cached catalog when a new one cannot be had (`--test`
     /// turns it off).
     pub usecacheonfailure: bool,
-    /// `show_diff` (not yet used for output).
+    /// `show_diff`: log the diff of a file's content before it is replaced.
     pub show_diff: bool,
+    /// `clientbucketdir` (`$vardir/clientbucket`): the local `puppet` filebucket.
+    pub clientbucketdir: PathBuf,
+    /// `diff` (the command `show_diff` runs) and `diff_args`.
+    pub diff: (String, String),
+    /// `digest_algorithm` (`sha256`; `md5` and the other sha2 digests are accepted).
+    pub digest_algorithm: String,
     /// Settings from puppet.conf or the command line this agent does not know (kept so a
     /// caller can warn).
     pub unknown: Vec<String>,
@@ -131,6 +137,21 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
 }
 
 impl Settings {
+    /// What the `file` type reads of these settings.
+    ///
+    /// ```
+    /// let s = puppet_agent::Settings::load(&[("vardir".into(), "/tmp/v".into())]).unwrap();
+    /// assert_eq!(s.file_settings().clientbucketdir, std::path::Path::new("/tmp/v/clientbucket"));
+    /// ```
+    pub fn file_settings(&self) -> crate::apply::file::FileSettings {
+        let mut f = crate::apply::file::FileSettings::new(&self.clientbucketdir, self.show_diff);
+        f.diff.command = self.diff.0.clone();
+        f.diff.args = self.diff.1.clone();
+        f.digest = crate::apply::file::Sum::parse(&self.digest_algorithm)
+            .unwrap_or(crate::apply::file::Sum::Sha256);
+        f
+    }
+
     /// Settings from Puppet's defaults, `<confdir>/puppet.conf` (`[main]`, then `[agent]`),
     /// then `overrides` (command-line `name=value`, applied last). `confdir` itself may be in
     /// `overrides`; the default is `/etc/puppet`.
@@ -255,6 +276,10 @@ impl Settings {
             "dns_alt_names",
             "runinterval",
             "show_diff",
+            "clientbucketdir",
+            "diff",
+            "diff_args",
+            "digest_algorithm",
             "logdir",
             "rundir",
             "codedir",
@@ -293,6 +318,24 @@ impl Settings {
             dns_alt_names: list("dns_alt_names"),
             runinterval: duration("runinterval", Duration::from_secs(1800))?,
             show_diff: flag("show_diff", false)?,
+            clientbucketdir: PathBuf::from(
+                get("clientbucketdir")
+                    .unwrap_or_else(|| "$vardir/clientbucket".into())
+                    .replace("$vardir", &vardir),
+            ),
+            diff: (
+                get("diff").unwrap_or_else(|| "diff".into()),
+                get("diff_args").unwrap_or_else(|| "-u".into()),
+            ),
+            digest_algorithm: match get("digest_algorithm") {
+                Some(d) if crate::apply::file::Sum::parse(&d).is_some_and(|s| s.is_digest()) => d,
+                Some(d) => {
+                    return Err(AgentError::Setting(format!(
+                        "invalid digest_algorithm {d:?}"
+                    )));
+                }
+                None => "sha256".into(),
+            },
             usecacheonfailure: flag("usecacheonfailure", true)?,
             unknown,
         })

@@ -39,3 +39,17 @@ pub fn status<'a>(applied: &'a Applied, reference: &str) -> &'a puppet_report::R
         .find(|s| s.resource == reference)
         .unwrap_or_else(|| panic!("no status for {reference}"))
 }
+
+/// Applies a catalog with `file` settings (clientbucketdir, show_diff) and no master.
+pub async fn run_with(
+    catalog: &Catalog,
+    file: puppet_agent::apply::file::FileSettings,
+    noop: bool,
+) -> (Vec<String>, Applied) {
+    let log = Logger::capturing(LogLevel::Debug);
+    let mut options = ApplyOptions::new("production");
+    options.noop = noop;
+    options.file = file;
+    let applied = apply(catalog, &options, &log, None).await.unwrap();
+    (log.lines(), applied)
+}

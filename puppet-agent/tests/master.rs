@@ -405,3 +405,135 @@ async fn missing_source_fails_its_resource_and_cache_on_failure() {
     assert!(lines.contains(&"Error: Could not retrieve catalog; skipping run".to_string()));
     master.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_to_the_masters_filebucket() {
+    let master = master(true).await;
+    let root = tempfile::tempdir().unwrap();
+    let motd = root.path().join("motd");
+    std::fs::write(&motd, "old motd\n").unwrap();
+    let code = json!({
+        "classes": {"c": [
+            {"type": "Filebucket", "title": "main", "parameters": {"path": false, "server": "127.0.0.1"}},
+            {"type": "File", "title": motd, "parameters": {"content": "new motd\n", "backup": "main"}}
+        ]},
+        "nodes": [{"certname": "*", "classes": ["c"]}]
+    });
+    std::fs::write(
+        master.environments().join("production/resources.json"),
+        code.to_string(),
+    )
+    .unwrap();
+    let settings = settings(&master, root.path());
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&settings, &log).await.unwrap();
+    assert_eq!(outcome.exit_code(true), 2, "{:#?}", log.lines());
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "new motd\n");
+    let sum = puppet_protocol::files::digest(b"old motd\n", "sha256");
+    let lines = log.lines();
+    assert!(
+        lines.contains(&format!(
+            "Info: /Stage[main]/C/File[{}]: Filebucketed {} to main with sum {sum}",
+            motd.display(),
+            motd.display()
+        )),
+        "{lines:#?}"
+    );
+    // Nothing in the local clientbucket: the backup went to the master.
+    assert!(!root.path().join("var/clientbucket").exists());
+    // Any authenticated node may read it back by its sum.
+    let other = master.client_for("other.example.test").unwrap();
+    let back = other
+        .file_bucket_get("production", "sha256", &sum)
+        .await
+        .unwrap();
+    assert_eq!(back, b"old motd\n");
+    assert!(
+        other
+            .file_bucket_head("production", "sha256", &sum, Some(motd.to_str().unwrap()))
+            .await
+            .unwrap()
+    );
+    // md5 keys as older agents (digest_algorithm = md5) send them; a wrong digest is refused.
+    let md5 = puppet_protocol::files::digest(b"x\n", "md5");
+    other
+        .file_bucket_put("production", "md5", &md5, Some("/x"), b"x\n".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        other
+            .file_bucket_get("production", "md5", &md5)
+            .await
+            .unwrap(),
+        b"x\n"
+    );
+    let err = other
+        .file_bucket_put("production", "md5", &md5, None, b"y\n".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    let missing = puppet_protocol::files::digest(b"never\n", "sha256");
+    assert!(
+        !other
+            .file_bucket_head("production", "sha256", &missing, None)
+            .await
+            .unwrap()
+    );
+    master.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recursive_source_from_the_master_with_ignore_recurselimit_and_purge() {
+    let master = master(true).await;
+    let root = tempfile::tempdir().unwrap();
+    let files = master
+        .environments()
+        .join("production/modules/demo/files/tree");
+    for (f, body) in [
+        ("a.txt", "a\n"),
+        ("b.tmp", "b\n"),
+        ("sub/c.txt", "c\n"),
+        ("sub/deep/d.txt", "d\n"),
+    ] {
+        let p = files.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    let target = root.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("junk"), "j\n").unwrap();
+    let code = json!({
+        "classes": {"c": [
+            {"type": "File", "title": target, "parameters": {
+                "ensure": "directory", "source": "puppet:///modules/demo/tree", "recurse": true,
+                "ignore": "*.tmp", "recurselimit": 2, "purge": true, "max_files": 100}}
+        ]},
+        "nodes": [{"certname": "*", "classes": ["c"]}]
+    });
+    std::fs::write(
+        master.environments().join("production/resources.json"),
+        code.to_string(),
+    )
+    .unwrap();
+    let settings = settings(&master, root.path());
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&settings, &log).await.unwrap();
+    assert_eq!(outcome.exit_code(true), 2, "{:#?}", log.lines());
+    assert_eq!(
+        std::fs::read_to_string(target.join("a.txt")).unwrap(),
+        "a\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("sub/c.txt")).unwrap(),
+        "c\n"
+    );
+    assert!(target.join("sub/deep").is_dir());
+    assert!(!target.join("sub/deep/d.txt").exists());
+    assert!(!target.join("b.tmp").exists());
+    assert!(!target.join("junk").exists());
+    // The second run changes nothing.
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&settings, &log).await.unwrap();
+    assert_eq!(outcome.exit_code(true), 0, "{:#?}", log.lines());
+    master.shutdown().await;
+}

@@ -4,6 +4,8 @@
 
 mod accounts;
 mod common;
+mod file;
+mod file_real;
 mod master;
 mod real;
 mod types;

@@ -950,6 +950,103 @@ impl Client {
         Ok(answer.body)
     }
 
+    fn bucket_path(
+        environment: &str,
+        algorithm: &str,
+        digest: &str,
+        original_path: Option<&str>,
+    ) -> String {
+        let tail = original_path
+            .map(|p| format!("/{}", encode_path(p)))
+            .unwrap_or_default();
+        format!(
+            "/puppet/v3/file_bucket_file/{}/{}{tail}?environment={}",
+            encode(algorithm),
+            encode(digest),
+            encode(environment)
+        )
+    }
+
+    /// `HEAD /puppet/v3/file_bucket_file/:algorithm/:digest//:original_path`: whether the
+    /// master's file bucket holds these contents (what Puppet's agent asks before a `PUT`).
+    pub async fn file_bucket_head(
+        &self,
+        environment: &str,
+        algorithm: &str,
+        digest: &str,
+        original_path: Option<&str>,
+    ) -> Result<bool, ClientError> {
+        let p = Self::bucket_path(environment, algorithm, digest, original_path);
+        let answer = self
+            .request(
+                "HEAD",
+                &p,
+                &[("accept", "application/octet-stream")],
+                vec![],
+            )
+            .await?;
+        match answer.status {
+            200..=299 => Ok(true),
+            404 => Ok(false),
+            status => Err(ClientError::Status {
+                method: "HEAD".into(),
+                path: p,
+                status,
+                error: None,
+                message: String::new(),
+            }),
+        }
+    }
+
+    /// `PUT /puppet/v3/file_bucket_file/:algorithm/:digest//:original_path` with the file's
+    /// bytes (`application/octet-stream`): a backup in the master's file bucket.
+    ///
+    /// ```no_run
+    /// # async fn f(client: &puppet_protocol::client::Client) -> Result<(), puppet_protocol::client::ClientError> {
+    /// let digest = puppet_protocol::files::digest(b"old\n", "sha256");
+    /// if !client.file_bucket_head("production", "sha256", &digest, Some("/etc/motd")).await? {
+    ///     client.file_bucket_put("production", "sha256", &digest, Some("/etc/motd"), b"old\n".to_vec()).await?;
+    /// }
+    /// assert_eq!(client.file_bucket_get("production", "sha256", &digest).await?, b"old\n");
+    /// # Ok(()) }
+    /// ```
+    pub async fn file_bucket_put(
+        &self,
+        environment: &str,
+        algorithm: &str,
+        digest: &str,
+        original_path: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Result<(), ClientError> {
+        let p = Self::bucket_path(environment, algorithm, digest, original_path);
+        self.call(
+            "PUT",
+            &p,
+            &[
+                ("accept", "application/octet-stream"),
+                ("content-type", "application/octet-stream"),
+            ],
+            bytes,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `GET /puppet/v3/file_bucket_file/:algorithm/:digest`: contents from the master's file
+    /// bucket (what `puppet filebucket get` and a `content => '{sha256}..'` ask).
+    pub async fn file_bucket_get(
+        &self,
+        environment: &str,
+        algorithm: &str,
+        digest: &str,
+    ) -> Result<Vec<u8>, ClientError> {
+        let p = Self::bucket_path(environment, algorithm, digest, None);
+        let answer = self
+            .call("GET", &p, &[("accept", "application/octet-stream")], vec![])
+            .await?;
+        Ok(answer.body)
+    }
+
     /// `GET /puppet-ca/v1/certificate/ca`: the CA certificate (bundle), PEM.
     pub async fn ca_certificate(&self) -> Result<String, ClientError> {
         let answer = self
@@ -1260,7 +1357,8 @@ impl Connection {
             }
         })?
         .to_bytes();
-        let body = if gzipped {
+        // A HEAD answer (or a 204) has no body to gunzip, whatever its headers say.
+        let body = if gzipped && !raw.is_empty() {
             use std::io::Read;
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(&raw[..])

@@ -154,45 +154,146 @@ pub const MAX_IGNORE_PATTERNS: usize = 64;
 /// The longest `ignore` pattern a request may give, in bytes.
 pub const MAX_IGNORE_PATTERN_BYTES: usize = 255;
 
-/// Whether a glob with `*` (any run of bytes) and `?` (one byte) matches `name` whole, as
-/// Puppet matches `ignore` patterns. Iterative, remembering only the last `*`: time at most
-/// `pattern.len() * name.len()` steps and no recursion, whatever a client sends.
+/// Whether a glob matches `name` whole, as Ruby's `File.fnmatch` (no flags) does for
+/// Puppet's `ignore` patterns: `*` (any run of characters), `?` (one), `[a-z]`, `[!a-z]` and
+/// `[^a-z]` (one of / none of), `\\x` (`x` itself); a leading `.` of `name` is matched only by
+/// a literal `.` (so `*` does not match `.git`); an unterminated `[` matches nothing.
+/// Iterative, remembering only the last `*`: at most `pattern.len() * name.len()` steps and
+/// no recursion, whatever a client sends.
 ///
 /// ```
 /// use puppet_protocol::files::glob_match;
 /// assert!(glob_match("*.swp", "a.swp"));
 /// assert!(!glob_match("*.swp", "a.swx"));
 /// assert!(glob_match("?b*", "abc"));
+/// assert!(glob_match("[a-c]x", "bx") && !glob_match("[!a-c]x", "bx"));
+/// assert!(glob_match(".*", ".git") && !glob_match("*", ".git") && !glob_match("*.git", ".git"));
+/// assert!(glob_match("\\*x", "*x") && !glob_match("\\*x", "ax"));
 /// let hostile = format!("{}b", "*".repeat(10_000));
 /// assert!(!glob_match(&hostile, &"a".repeat(10_000)));
 /// ```
 pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n) = (pattern.as_bytes(), name.as_bytes());
-    let (mut pi, mut ni) = (0, 0);
+    let Some(tokens) = glob_tokens(pattern) else {
+        return false;
+    };
+    let n: Vec<char> = name.chars().collect();
+    if n.first() == Some(&'.') && tokens.first() != Some(&Glob::Lit('.')) {
+        return false;
+    }
+    let (mut ti, mut ni) = (0, 0);
     // Where the last `*` was, and the name position it currently stands for up to.
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ni));
-                pi += 1;
+        match tokens.get(ti) {
+            Some(Glob::Star) => {
+                star = Some((ti, ni));
+                ti += 1;
             }
-            Some(&c) if c == b'?' || c == n[ni] => {
-                pi += 1;
+            Some(t) if t.matches(n[ni]) => {
+                ti += 1;
                 ni += 1;
             }
             _ => match star {
-                // Let the last `*` take one more byte and retry after it.
-                Some((sp, sn)) => {
-                    star = Some((sp, sn + 1));
-                    pi = sp + 1;
+                // Let the last `*` take one more character and retry after it.
+                Some((st, sn)) => {
+                    star = Some((st, sn + 1));
+                    ti = st + 1;
                     ni = sn + 1;
                 }
                 None => return false,
             },
         }
     }
-    p[pi..].iter().all(|&c| c == b'*')
+    tokens[ti..].iter().all(|t| *t == Glob::Star)
+}
+
+/// One element of a glob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Glob {
+    Star,
+    Any,
+    Lit(char),
+    /// Ranges (inclusive), negated.
+    Class(Vec<(char, char)>, bool),
+}
+
+impl Glob {
+    fn matches(&self, c: char) -> bool {
+        match self {
+            Glob::Star => true,
+            Glob::Any => true,
+            Glob::Lit(l) => *l == c,
+            Glob::Class(ranges, negated) => {
+                ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated
+            }
+        }
+    }
+}
+
+/// The glob's elements; `None` for an unterminated or empty `[...]`.
+fn glob_tokens(pattern: &str) -> Option<Vec<Glob>> {
+    let p: Vec<char> = pattern.chars().collect();
+    let mut out = Vec::with_capacity(p.len());
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '*' => {
+                // Consecutive stars are one.
+                if out.last() != Some(&Glob::Star) {
+                    out.push(Glob::Star);
+                }
+                i += 1;
+            }
+            '?' => {
+                out.push(Glob::Any);
+                i += 1;
+            }
+            '\\' if i + 1 < p.len() => {
+                out.push(Glob::Lit(p[i + 1]));
+                i += 2;
+            }
+            '[' => {
+                let mut j = i + 1;
+                let negated = matches!(p.get(j), Some('!') | Some('^'));
+                if negated {
+                    j += 1;
+                }
+                let mut ranges = Vec::new();
+                loop {
+                    let mut c = *p.get(j)?;
+                    if c == ']' {
+                        break;
+                    }
+                    if c == '\\' {
+                        j += 1;
+                        c = *p.get(j)?;
+                    }
+                    if p.get(j + 1) == Some(&'-') && p.get(j + 2).is_some_and(|e| *e != ']') {
+                        let mut hi = p[j + 2];
+                        j += 2;
+                        if hi == '\\' {
+                            j += 1;
+                            hi = *p.get(j)?;
+                        }
+                        ranges.push((c, hi));
+                    } else {
+                        ranges.push((c, c));
+                    }
+                    j += 1;
+                }
+                if ranges.is_empty() {
+                    return None;
+                }
+                out.push(Glob::Class(ranges, negated));
+                i = j + 1;
+            }
+            c => {
+                out.push(Glob::Lit(c));
+                i += 1;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The checksum types a Puppet file server computes.
@@ -201,7 +302,8 @@ pub const CHECKSUM_TYPES: &[&str] = &[
 ];
 
 fn check_checksum_type(t: &str) -> Result<(), ProtocolError> {
-    if CHECKSUM_TYPES.contains(&t) {
+    // md5 is asked for by `checksum => md5` resources; never picked from a preference list.
+    if CHECKSUM_TYPES.contains(&t) || t == "md5" {
         Ok(())
     } else {
         Err(ProtocolError::BadRequest(format!(
@@ -237,13 +339,16 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The hex digest of `bytes` (`sha256`, `sha384`, `sha512`, `sha224`; anything else: sha256).
+/// The hex digest of `bytes` (`md5`, `sha256`, `sha384`, `sha512`, `sha224`; anything else:
+/// sha256).
 ///
 /// ```
 /// assert_eq!(&puppet_protocol::files::digest(b"", "sha256")[..8], "e3b0c442");
+/// assert_eq!(puppet_protocol::files::digest(b"", "md5"), "d41d8cd98f00b204e9800998ecf8427e");
 /// ```
 pub fn digest(bytes: &[u8], checksum_type: &str) -> String {
     match checksum_type {
+        "md5" => hex(&md5::Md5::digest(bytes)),
         "sha384" => hex(&sha2::Sha384::digest(bytes)),
         "sha512" => hex(&sha2::Sha512::digest(bytes)),
         "sha224" => hex(&sha2::Sha224::digest(bytes)),

@@ -315,3 +315,76 @@ fn file_metadata_round_trips_puppetservers_documents() {
         );
     }
 }
+
+/// `glob_match` agrees with Ruby's own `File.fnmatch` (what Puppet matches `ignore` with) on
+/// a few thousand generated pattern/name pairs. Skipped with one line when `ruby` is absent,
+/// unless `PUPPET_RS_REQUIRE_REAL=1`.
+#[test]
+fn glob_match_agrees_with_rubys_fnmatch() {
+    use std::io::Write;
+    let have_ruby = std::process::Command::new("sh")
+        .args(["-c", "command -v ruby"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_ruby {
+        if std::env::var("PUPPET_RS_REQUIRE_REAL").as_deref() == Ok("1") {
+            panic!("ruby is required (PUPPET_RS_REQUIRE_REAL=1)");
+        }
+        eprintln!("skipped: ruby (the real File.fnmatch) is not installed");
+        return;
+    }
+    // A small deterministic generator (xorshift): patterns over glob syntax, names over a
+    // few characters including a leading dot.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let pattern_chars = ['a', 'b', '.', '*', '?', '[', ']', '!', '-', 'c'];
+    let name_chars = ['a', 'b', 'c', '.', '-'];
+    let mut pairs = Vec::new();
+    for _ in 0..4000 {
+        let p: String = (0..next(7))
+            .map(|_| pattern_chars[next(pattern_chars.len())])
+            .collect();
+        let n: String = (0..next(6))
+            .map(|_| name_chars[next(name_chars.len())])
+            .collect();
+        pairs.push((p, n));
+    }
+    let mut child = std::process::Command::new("ruby")
+        .args([
+            "-e",
+            "STDIN.each_line { |l| p, n = l.chomp.split(\"\\t\", -1); puts File.fnmatch(p, n) }",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = String::new();
+    for (p, n) in &pairs {
+        input.push_str(&format!("{p}\t{n}\n"));
+    }
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let answers: Vec<bool> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l == "true")
+        .collect();
+    assert_eq!(answers.len(), pairs.len());
+    let wrong: Vec<_> = pairs
+        .iter()
+        .zip(&answers)
+        .filter(|((p, n), ruby)| puppet_protocol::files::glob_match(p, n) != **ruby)
+        .take(10)
+        .collect();
+    assert!(wrong.is_empty(), "differs from Ruby: {wrong:?}");
+}

@@ -30,6 +30,9 @@ struct Args {
     /// Change nothing, report what would change.
     #[arg(long)]
     noop: bool,
+    /// Log the diff of a file's content before it is replaced (`show_diff`).
+    #[arg(long = "show_diff")]
+    show_diff: bool,
     /// Only resources with these tags (comma-separated).
     #[arg(long)]
     tags: Option<String>,
@@ -107,7 +110,8 @@ fn overrides(a: &Args) -> Vec<(String, String)> {
     put("waitforcert", a.waitforcert.clone());
     put("tags", a.tags.clone());
     put("noop", a.noop.then(|| "true".into()));
-    // --test implies --no-usecacheonfailure.
+    // --test implies --show_diff and --no-usecacheonfailure.
+    put("show_diff", (a.show_diff || a.test).then(|| "true".into()));
     put("usecacheonfailure", a.test.then(|| "false".into()));
     o
 }

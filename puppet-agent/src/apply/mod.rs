@@ -45,6 +45,8 @@ pub struct ApplyOptions {
     /// When each resource was last checked (Unix seconds, by reference `Type[title]`), from
     /// the previous run's `state.yaml` ([`schedule::parse_state`]): what `schedule` reads.
     pub last_checked: HashMap<String, i64>,
+    /// What the `file` type reads (`show_diff`, `clientbucketdir`, `digest_algorithm`).
+    pub file: file::FileSettings,
 }
 
 impl ApplyOptions {
@@ -64,6 +66,9 @@ pub struct Applied {
     /// One status per evaluated resource, in evaluation order (generated file children right
     /// after their parent), then the agent's default `Schedule` and `Filebucket` resources.
     pub statuses: Vec<ResourceStatus>,
+    /// A resource could not generate its children (Puppet's `resources_failed_to_generate`:
+    /// the run is `failed`).
+    pub resources_failed_to_generate: bool,
 }
 
 /// What one resource's evaluation sees.
@@ -84,7 +89,17 @@ pub struct Context<'a> {
     pub events: Vec<Event>,
     /// Resources generated while evaluating (recursive file children), with their events.
     pub generated: Vec<(String, Vec<Event>, Option<String>)>,
+    /// The `file` type's settings.
+    pub file: &'a file::FileSettings,
+    /// The next changes are of a Sensitive property: values and messages `[redacted]`.
+    pub redact: bool,
+    /// The resource could not generate its children (`eval_generate` failed).
+    pub generate_failed: bool,
 }
+
+/// The `file` settings of a [`Context::new`].
+static DEFAULT_FILE_SETTINGS: std::sync::LazyLock<file::FileSettings> =
+    std::sync::LazyLock::new(file::FileSettings::default);
 
 impl std::fmt::Debug for Context<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,6 +122,9 @@ impl<'a> Context<'a> {
             catalog,
             events: Vec::new(),
             generated: Vec::new(),
+            file: &DEFAULT_FILE_SETTINGS,
+            redact: false,
+            generate_failed: false,
         }
     }
 
@@ -142,17 +160,31 @@ impl<'a> Context<'a> {
         sync: impl FnOnce() -> Result<(), String>,
     ) -> bool {
         let source = format!("{}/{property}", self.path);
+        let (is, should, desired, message) = if self.redact {
+            let r = Value::from("[redacted]");
+            let m = "changed [redacted] to [redacted]".to_string();
+            (r.clone(), r.clone(), Some(r), m)
+        } else {
+            (is, should, desired, message)
+        };
         let desired = desired.unwrap_or_else(|| should.clone());
-        let base = Event::new(EventStatus::Success)
+        let mut base = Event::new(EventStatus::Success)
             .with_property(property)
             .with_values(is.clone(), desired)
             .with_name(name);
+        if self.redact {
+            base.redacted = Some(true);
+        }
         if self.noop {
-            let msg = format!(
-                "current_value {}, should be {} (noop)",
-                format_value(&is),
-                format_value(&should)
-            );
+            let msg = if self.redact {
+                "current_value [redacted], should be [redacted] (noop)".to_string()
+            } else {
+                format!(
+                    "current_value {}, should be {} (noop)",
+                    format_value(&is),
+                    format_value(&should)
+                )
+            };
             self.log.notice(&source, &msg);
             let mut e = base.with_message(msg);
             e.status = EventStatus::Noop;
@@ -167,10 +199,17 @@ impl<'a> Context<'a> {
             }
             Err(err) => {
                 self.log.err("Puppet", &err);
+                let shown = |v: &Value| {
+                    if self.redact {
+                        "[redacted]".to_string()
+                    } else {
+                        format_value(v)
+                    }
+                };
                 let msg = format!(
                     "change from {} to {} failed: {err}",
-                    format_value(&is),
-                    format_value(&should)
+                    shown(&is),
+                    shown(&should)
                 );
                 self.log.err(&source, &msg);
                 let mut e = base.with_message(msg);
@@ -285,6 +324,7 @@ pub async fn apply(
         .collect();
 
     let mut statuses = Vec::new();
+    let mut resources_failed_to_generate = false;
     let packages = package::Prefetch::default();
     // Resources that failed, or were skipped because of a failure.
     let mut failed: HashSet<ResourceRef> = HashSet::new();
@@ -398,6 +438,9 @@ pub async fn apply(
             catalog,
             events: Vec::new(),
             generated: Vec::new(),
+            file: &options.file,
+            redact: false,
+            generate_failed: false,
         };
         let mut service_started = false;
         let result = match type_name.as_str() {
@@ -474,6 +517,7 @@ pub async fn apply(
             }
         }
         let generated = std::mem::take(&mut ctx.generated);
+        resources_failed_to_generate |= ctx.generate_failed;
         status.evaluation_time = Some(started.elapsed().as_secs_f64());
 
         // Queue refresh events along notify/subscribe edges.
@@ -548,5 +592,8 @@ pub async fn apply(
         s.evaluation_time = Some(started.elapsed().as_secs_f64().max(1e-6));
         statuses.push(s);
     }
-    Ok(Applied { statuses })
+    Ok(Applied {
+        statuses,
+        resources_failed_to_generate,
+    })
 }

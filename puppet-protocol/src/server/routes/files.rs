@@ -89,7 +89,7 @@ async fn bucket(inner: &Inner, call: &Call<'_>, path: &str) -> Result<Reply, Pro
     let mut parts = path.splitn(3, '/');
     let algorithm = parts.next().unwrap_or("");
     let digest = parts.next().unwrap_or("");
-    if !matches!(algorithm, "sha256" | "sha384" | "sha512" | "sha224") {
+    if !matches!(algorithm, "md5" | "sha256" | "sha384" | "sha512" | "sha224") {
         return Err(ProtocolError::BadRequest(format!(
             "Unsupported file bucket digest algorithm {algorithm:?}"
         )));

@@ -1,0 +1,167 @@
+//! `source`: `puppet:///` URIs through the master (a static catalog's inlined metadata and
+//! `static_file_content` by code_id when it has them), local paths and `file://` URIs.
+
+use std::path::Path;
+
+use puppet_catalog::FileMetadata;
+use puppet_protocol::client::{LinksMode, MetadataQuery};
+
+use super::checksum::Sum;
+use super::{Context, Current};
+
+/// Where content comes from.
+#[derive(Debug, Clone)]
+pub(super) enum Origin {
+    /// The `content` parameter.
+    Inline(Vec<u8>),
+    /// A `puppet:///` source: the URI and its metadata.
+    Remote {
+        uri: String,
+        meta: Box<FileMetadata>,
+    },
+    /// A local source path.
+    Local(String),
+}
+
+pub(super) fn mount_path(uri: &str) -> Option<&str> {
+    let rest = uri.strip_prefix("puppet://")?;
+    // puppet:///mount/path or puppet://server/mount/path
+    let idx = rest.find('/')?;
+    Some(&rest[idx + 1..])
+}
+
+pub(super) fn local_path(uri: &str) -> Option<String> {
+    if let Some(p) = uri.strip_prefix("file://") {
+        return Some(p.to_string());
+    }
+    uri.starts_with('/').then(|| uri.to_string())
+}
+
+/// Finds the first source that exists and its metadata.
+pub(super) async fn resolve_source(
+    sources: &[String],
+    title: &str,
+    sum: Sum,
+    follow: bool,
+    ctx: &Context<'_>,
+) -> Result<(Origin, String, Option<String>), String> {
+    // Static catalogs: the metadata is inlined under the resource's title.
+    if let Ok(Some(meta)) = ctx.catalog.file_metadata(title) {
+        let same_sum = meta
+            .checksum
+            .as_ref()
+            .is_some_and(|c| c.checksum_type == sum.name());
+        if same_sum || meta.file_type.as_deref() != Some("file") {
+            let uri = meta
+                .source
+                .clone()
+                .or_else(|| sources.first().cloned())
+                .unwrap_or_default();
+            let kind = meta.file_type.clone().unwrap_or_else(|| "file".into());
+            let dest = meta.destination.clone();
+            return Ok((
+                Origin::Remote {
+                    uri,
+                    meta: Box::new(meta),
+                },
+                kind,
+                dest,
+            ));
+        }
+    }
+    for uri in sources {
+        if let Some(p) = local_path(uri) {
+            let (cur, _) = Current::look(Path::new(&p), follow);
+            match cur {
+                Current::Absent => continue,
+                Current::Directory => return Ok((Origin::Local(p), "directory".into(), None)),
+                Current::Link(t) => return Ok((Origin::Local(p), "link".into(), Some(t))),
+                _ => return Ok((Origin::Local(p), "file".into(), None)),
+            }
+        }
+        let Some(mount) = mount_path(uri) else {
+            return Err(format!(
+                "Cannot use URLs of type '{uri}' as source for fileserving"
+            ));
+        };
+        let Some(client) = ctx.client else {
+            return Err(format!(
+                "Could not retrieve information from environment {} source(s) {uri}: no master to ask",
+                ctx.environment
+            ));
+        };
+        let query = MetadataQuery {
+            checksum_type: sum.name().into(),
+            links: if follow {
+                LinksMode::Follow
+            } else {
+                LinksMode::Manage
+            },
+            ..MetadataQuery::default()
+        };
+        match client.file_metadata(ctx.environment, mount, &query).await {
+            Ok(meta) => {
+                let kind = meta.file_type.clone().unwrap_or_else(|| "file".into());
+                let dest = meta.destination.clone();
+                return Ok((
+                    Origin::Remote {
+                        uri: uri.clone(),
+                        meta: Box::new(meta),
+                    },
+                    kind,
+                    dest,
+                ));
+            }
+            Err(e) if e.status() == Some(404) => continue,
+            Err(e) => {
+                return Err(format!("Could not retrieve file metadata for {uri}: {e}"));
+            }
+        }
+    }
+    Err(format!(
+        "Could not retrieve information from environment {} source(s) {}",
+        ctx.environment,
+        sources.join(", ")
+    ))
+}
+
+/// Downloads (or reads) the content and checks it against the expected checksum.
+pub(super) async fn fetch(
+    origin: &Origin,
+    expected: Option<&str>,
+    sum: Sum,
+    ctx: &Context<'_>,
+) -> Result<Vec<u8>, String> {
+    let bytes = match origin {
+        Origin::Inline(b) => return Ok(b.clone()),
+        Origin::Local(p) => std::fs::read(p).map_err(|e| format!("Could not read {p}: {e}"))?,
+        Origin::Remote { uri, meta } => {
+            let client = ctx
+                .client
+                .ok_or_else(|| format!("no master to download {uri} from"))?;
+            let code_id = ctx.catalog.code_id_str();
+            match (code_id, meta.content_uri.as_deref()) {
+                (Some(code_id), Some(content_uri)) => client
+                    .static_file_content(ctx.environment, code_id, content_uri)
+                    .await
+                    .map_err(|e| format!("Could not retrieve content for {uri}: {e}"))?,
+                _ => {
+                    let mount = mount_path(uri).unwrap_or(uri);
+                    client
+                        .file_content(ctx.environment, mount)
+                        .await
+                        .map_err(|e| format!("Could not retrieve content for {uri}: {e}"))?
+                }
+            }
+        }
+    };
+    if let Some(want) = expected.filter(|_| sum.is_digest()) {
+        let got = sum.of(&bytes);
+        if got != want {
+            return Err(format!(
+                "File written to disk did not match desired checksum; discarding changes ({got} vs {want})"
+            ));
+        }
+    }
+    Ok(bytes)
+}
