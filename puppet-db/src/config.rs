@@ -12,9 +12,114 @@ use crate::error::DbError;
 pub enum Database {
     /// An SQLite file (`sqlite:PATH`).
     Sqlite(PathBuf),
-    /// A PostgreSQL URL (`postgres://...`, or PuppetDB's `//host:port/db` subname). Not
-    /// served yet: [`Database::open`] refuses it.
-    Postgres(String),
+    /// A PostgreSQL database (`postgres://...`, or PuppetDB's `//host:port/db` subname with
+    /// `username`/`password`). [`Database::open`] needs the `postgres` feature.
+    Postgres(PostgresTarget),
+}
+
+/// Where a PostgreSQL database is and who logs in; `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresTarget {
+    /// `postgres://...`, a libpq `key=value` string, or PuppetDB's `//host:port/db`.
+    pub url: String,
+    /// The user, overriding the URL's (`database.ini`'s `username`).
+    pub user: Option<String>,
+    /// The password, overriding the URL's (`database.ini`'s `password`).
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for PostgresTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresTarget")
+            .field("url", &self.redacted_url())
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl PostgresTarget {
+    /// A target from a URL alone.
+    pub fn new(url: impl Into<String>) -> PostgresTarget {
+        PostgresTarget {
+            url: url.into(),
+            user: None,
+            password: None,
+        }
+    }
+
+    /// The URL as `postgres://` (PuppetDB's `//host:port/db` gets the scheme).
+    fn full_url(&self) -> String {
+        if self.url.starts_with("//") {
+            format!("postgres:{}", self.url)
+        } else {
+            self.url.clone()
+        }
+    }
+
+    /// The URL without a password it may hold (`postgres://user:secret@host` ->
+    /// `postgres://user:<redacted>@host`; a libpq `password=` likewise): for logs.
+    ///
+    /// ```
+    /// use puppet_db::config::PostgresTarget;
+    /// let t = PostgresTarget::new("postgres://pdb:s3cret@db.example.test:5432/puppetdb");
+    /// assert_eq!(t.redacted_url(), "postgres://pdb:<redacted>@db.example.test:5432/puppetdb");
+    /// assert!(!format!("{t:?}").contains("s3cret"));
+    /// ```
+    pub fn redacted_url(&self) -> String {
+        let url = &self.url;
+        if let Some(scheme_end) = url.find("//") {
+            let rest = &url[scheme_end + 2..];
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            if let Some(at) = rest[..authority_end].rfind('@') {
+                let userinfo = &rest[..at];
+                if let Some(colon) = userinfo.find(':') {
+                    return format!(
+                        "{}{}:<redacted>{}",
+                        &url[..scheme_end + 2],
+                        &userinfo[..colon],
+                        &rest[at..]
+                    );
+                }
+            }
+            return url.clone();
+        }
+        url.split_whitespace()
+            .map(|kv| {
+                if kv.starts_with("password=") {
+                    "password=<redacted>".to_string()
+                } else {
+                    kv.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The client configuration: the URL, then `user` and `password` over it.
+    #[cfg(feature = "postgres")]
+    pub fn client_config(&self) -> Result<postgres::Config, DbError> {
+        let mut config: postgres::Config =
+            self.full_url().parse().map_err(|e: postgres::Error| {
+                DbError::Config(format!(
+                    "the PostgreSQL database {} does not parse: {e}",
+                    self.redacted_url()
+                ))
+            })?;
+        if let Some(user) = &self.user {
+            config.user(user);
+        }
+        if let Some(password) = &self.password {
+            config.password(password);
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(30));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("puppet-db");
+        }
+        Ok(config)
+    }
 }
 
 impl Database {
@@ -34,7 +139,7 @@ impl Database {
             return Ok(Database::Sqlite(PathBuf::from(path)));
         }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") || s.starts_with("//") {
-            return Ok(Database::Postgres(s.to_string()));
+            return Ok(Database::Postgres(PostgresTarget::new(s)));
         }
         Err(DbError::Config(format!(
             "database {s:?}: expected sqlite:PATH or postgres://..."
@@ -45,8 +150,14 @@ impl Database {
     pub fn open(&self) -> Result<crate::PuppetDb, DbError> {
         match self {
             Database::Sqlite(path) => crate::PuppetDb::open_sqlite(path.clone()),
-            Database::Postgres(url) => Err(DbError::Config(format!(
-                "{url}: the PostgreSQL backend is not implemented yet; use sqlite:PATH"
+            #[cfg(feature = "postgres")]
+            Database::Postgres(target) => Ok(crate::PuppetDb::new(std::sync::Arc::new(
+                crate::PostgresStorage::with_config(target.client_config()?)?,
+            ))),
+            #[cfg(not(feature = "postgres"))]
+            Database::Postgres(target) => Err(DbError::Config(format!(
+                "{}: this puppet-db is built without the `postgres` feature; use sqlite:PATH",
+                target.redacted_url()
             ))),
         }
     }
@@ -67,8 +178,8 @@ pub struct Settings {
     pub ssl_ca_cert: Option<PathBuf>,
     /// `[jetty] ssl-crl-path`.
     pub ssl_crl: Option<PathBuf>,
-    /// `[database] subname` (`sqlite:PATH` here, or PostgreSQL's `//host:port/db`), else
-    /// `[global] vardir`/`puppetdb.sqlite`.
+    /// `[database] subname` (`sqlite:PATH` here, or PostgreSQL's `//host:port/db` with
+    /// `username` and `password`), else `[global] vardir`/`puppetdb.sqlite`.
     pub database: Option<Database>,
 }
 
@@ -105,6 +216,14 @@ impl Settings {
     /// let s = puppet_db::config::Settings::from_conf_dir(dir.path()).unwrap();
     /// assert_eq!(s.ssl_port, Some(8081));
     /// assert_eq!(s.database, Some(puppet_db::config::Database::Sqlite("/var/lib/puppetdb/puppetdb.sqlite".into())));
+    ///
+    /// // PuppetDB's PostgreSQL settings, as its installer writes them.
+    /// std::fs::write(dir.path().join("database.ini"),
+    ///     "[database]\nsubname = //127.0.0.1:5432/puppetdb\nusername = puppetdb\npassword = s3cret\n").unwrap();
+    /// let s = puppet_db::config::Settings::from_conf_dir(dir.path()).unwrap();
+    /// let Some(puppet_db::config::Database::Postgres(target)) = &s.database else { panic!() };
+    /// assert_eq!(target.user.as_deref(), Some("puppetdb"));
+    /// assert!(!format!("{s:?}").contains("s3cret"));
     /// ```
     pub fn from_conf_dir(dir: &Path) -> Result<Settings, DbError> {
         let read = |name: &str| -> Result<BTreeMap<String, BTreeMap<String, String>>, DbError> {
@@ -128,10 +247,19 @@ impl Settings {
             })?),
             None => None,
         };
-        let db = match database.get("database").and_then(|s| s.get("subname")) {
+        let d = |k: &str| database.get("database").and_then(|s| s.get(k)).cloned();
+        let db = match d("subname") {
             Some(subname) => Some(
-                Database::parse(subname)
-                    .map_err(|e| DbError::Config(format!("database.ini: subname: {e}")))?,
+                match Database::parse(&subname)
+                    .map_err(|e| DbError::Config(format!("database.ini: subname: {e}")))?
+                {
+                    Database::Postgres(mut target) => {
+                        target.user = d("username");
+                        target.password = d("password");
+                        Database::Postgres(target)
+                    }
+                    other => other,
+                },
             ),
             None => config
                 .get("global")

@@ -39,7 +39,7 @@ struct Cli {
     /// The port (default 8081; 0 picks a free one).
     #[arg(long)]
     port: Option<u16>,
-    /// sqlite:PATH (postgres://... is not implemented yet).
+    /// sqlite:PATH, or postgres://USER[:PASSWORD]@HOST:PORT/DB (no TLS to PostgreSQL).
     #[arg(long)]
     database: Option<String>,
 }
