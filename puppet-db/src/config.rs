@@ -49,6 +49,7 @@ impl PostgresTarget {
     }
 
     /// The URL as `postgres://` (PuppetDB's `//host:port/db` gets the scheme).
+    #[cfg(feature = "postgres")]
     fn full_url(&self) -> String {
         if self.url.starts_with("//") {
             format!("postgres:{}", self.url)

@@ -375,3 +375,41 @@ fn two_instances_share_one_database(b: Backend) {
 }
 
 crate::both!(two_instances_share_one_database);
+
+/// PostgreSQL: several instances opening one new database at once all succeed, and each
+/// migration is applied once.
+#[cfg(feature = "postgres")]
+#[test]
+fn concurrent_openers_migrate_once() {
+    let Some(cluster) = crate::common::pg::cluster() else {
+        return;
+    };
+    let url = cluster.database();
+    let opened: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| puppet_db::PostgresStorage::open(&url)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    for o in &opened {
+        assert!(o.is_ok(), "{:?}", o.as_ref().err());
+    }
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let versions: Vec<i64> = client
+        .query(
+            "SELECT version FROM puppet_db_migrations ORDER BY version",
+            &[],
+        )
+        .expect("migrations")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let expected: Vec<i64> = (1..=puppet_db::PostgresStorage::schema_version()).collect();
+    assert_eq!(versions, expected);
+    // And the password-free Debug of a storage names the database, not secrets.
+    let debug = format!("{:?}", opened[0].as_ref().ok());
+    assert!(debug.contains("dbname"), "{debug}");
+}

@@ -22,6 +22,7 @@ pub struct Db {
     /// The SQLite file (SQLite only).
     pub path: std::path::PathBuf,
     /// The PostgreSQL connection string of this test's own database (PostgreSQL only).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub url: String,
 }
 
@@ -114,6 +115,8 @@ pub mod pg {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     pub struct Cluster {
+        /// Outlives this process on purpose: it stops the cluster after we are gone.
+        _watchdog: std::process::Child,
         bin: PathBuf,
         socket: PathBuf,
         as_postgres: bool,
@@ -298,7 +301,7 @@ pub mod pg {
             "immediate".into(),
             "stop".into(),
         ]);
-        let _ = Command::new("sh")
+        let watchdog = Command::new("sh")
             .arg("-c")
             .arg("while kill -0 \"$0\" 2>/dev/null; do sleep 0.5; done; \"$@\"; rm -rf \"$DIR\"")
             .arg(std::process::id().to_string())
@@ -310,6 +313,7 @@ pub mod pg {
             .spawn()
             .expect("watchdog");
         Some(Cluster {
+            _watchdog: watchdog,
             bin,
             socket: dir,
             as_postgres,

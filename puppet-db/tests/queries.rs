@@ -365,3 +365,113 @@ crate::both!(
     bad_queries_are_refused_with_puppetdbs_text,
     fact_contents_leaves_by_path,
 );
+
+/// Client regexes mean the same on both backends (PostgreSQL gets them rewritten from the
+/// `regex` crate's syntax), and none runs away.
+fn regexes_match_the_same_on_both_backends(b: Backend) {
+    let d = loaded(b);
+    let cases: &[(&str, &[&str])] = &[
+        ("^web", &["web1.example.test", "web2.example.test"]),
+        (r"\bdb1\b", &["db1.example.test"]),
+        (r"(?i)^WEB\d\.", &["web1.example.test", "web2.example.test"]),
+        (
+            r"^(web|db)[12]\.example\.test$",
+            &["db1.example.test", "web1.example.test", "web2.example.test"],
+        ),
+        (r"2\.example", &["web2.example.test"]),
+        (r"^.{16}$", &["db1.example.test"]),
+        (r"e{2,}", &[]),
+        (r"^(a+)+$", &[]),
+        (r"(?m)^test$", &[]),
+        (r"[^a-z0-9.]", &[]),
+        (r"\.TEST$", &[]),
+    ];
+    for (pattern, expected) in cases {
+        let rows = q(
+            &d.db,
+            "nodes",
+            &json!(["~", "certname", pattern]).to_string(),
+        );
+        assert_eq!(&certnames(&rows), expected, "{pattern} on {b:?}");
+    }
+    // On JSON values and arrays too.
+    let rows = q(
+        &d.db,
+        "inventory",
+        r#"["~", "facts.os.release.full", "^12\\.\\d+$"]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(&d.db, "resources", r#"["~", "tag", "^ex"]"#);
+    assert_eq!(rows.len(), 3, "one Exec per node");
+    let rows = q(
+        &d.db,
+        "facts",
+        r#"["and", ["=", "name", "kernel"], ["~", "value", "^Lin"]]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "fact-paths",
+        r#"["~>", "path", ["^os$", "^rel", "^maj"]]"#,
+    );
+    assert_eq!(
+        rows,
+        vec![json!({"path": ["os", "release", "major"], "type": "string"})]
+    );
+}
+
+/// Aggregates, group_by and comparisons of JSON numbers give the same answers on both.
+fn aggregates_and_json_numbers(b: Backend) {
+    let d = loaded(b);
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["extract", [["function", "count"], ["function", "sum", "line"], ["function", "min", "line"], ["function", "max", "line"], ["function", "avg", "line"]], ["=", "certname", "web1.example.test"]]"#,
+    );
+    assert_eq!(
+        rows,
+        vec![json!({"count": 6, "sum": 36, "min": 3, "max": 15, "avg": 9.0})]
+    );
+    let rows = q(
+        &d.db,
+        "inventory",
+        r#"["extract", [["function", "avg", "facts.load"], ["function", "sum", "facts.uptime_seconds"]]]"#,
+    );
+    assert_eq!(rows, vec![json!({"avg": 0.25, "sum": 10800})]);
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["extract", ["type", ["function", "count"]], ["=", "certname", "db1.example.test"], ["group_by", "type"]]"#,
+    );
+    let mut rows = rows;
+    rows.sort_by_key(|r| r["type"].as_str().map(String::from));
+    assert_eq!(rows[1], json!({"type": "Exec", "count": 1}));
+    assert_eq!(rows[2], json!({"type": "File", "count": 2}));
+    let rows = q(&d.db, "inventory", r#"["<", "facts.load", 0.5]"#);
+    assert_eq!(rows.len(), 3);
+    let rows = q(&d.db, "inventory", r#"[">", "facts.os.family", 1]"#);
+    assert!(rows.is_empty(), "a string is not ordered against a number");
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["=", "parameters.refreshonly", true]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["and", ["=", "exported", true], ["=", "parameters.ip", "10.0.0.1"]]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "facts",
+        r#"["in", "value", ["array", [2, "Linux"]]]"#,
+    );
+    assert_eq!(rows.len(), 3, "the kernel facts (processors is a map)");
+}
+
+crate::both!(
+    regexes_match_the_same_on_both_backends,
+    aggregates_and_json_numbers
+);

@@ -354,10 +354,7 @@ impl Compiler {
             }
         }
         // FROM and WHERE.
-        let mut from = Frag::new(format!(
-            " FROM {}",
-            scope.sql(entity.from_for(self.dialect))
-        ));
+        let mut from = Frag::new(format!(" FROM {}", scope.sql(entity.tables(self.dialect))));
         let mut conditions = Vec::new();
         let mentions_state = select.filter.is_some_and(mentions_node_state);
         if let (Some(active), false) = (entity.active, mentions_state) {
@@ -689,6 +686,8 @@ impl Compiler {
                 .collect::<Result<_, _>>()?,
             _ => return Err(ast_err(format!("{} is not well-formed", compact(q)))),
         };
+        let rhs = &args[2];
+        let array_form = head(rhs) == Some("array");
         let mut lhs = Frag::new("(");
         let mut kinds = Vec::new();
         for (i, n) in names.iter().enumerate() {
@@ -698,9 +697,12 @@ impl Compiler {
             let f = self.field(scope, n, false)?;
             kinds.push((f.kind, *n));
             lhs.append(f.value);
+            if array_form && f.kind == Kind::Json && !self.pg() {
+                // Values, not their JSON text, as `=` compares them.
+                lhs.push(" ->> '$'");
+            }
         }
         lhs.push(")");
-        let rhs = &args[2];
         match head(rhs) {
             Some("array") => {
                 let values = as_array(rhs)?

@@ -125,7 +125,7 @@ pub(crate) struct Entity {
 
 impl Entity {
     /// The FROM template for `dialect`.
-    pub(crate) fn from_for(&self, dialect: Dialect) -> &'static str {
+    pub(crate) fn tables(&self, dialect: Dialect) -> &'static str {
         match (dialect, self.pg_from) {
             (Dialect::Postgres, Some(pg)) => pg,
             _ => self.from,
