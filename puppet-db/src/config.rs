@@ -182,6 +182,11 @@ pub struct Settings {
     /// `[database] subname` (`sqlite:PATH` here, or PostgreSQL's `//host:port/db` with
     /// `username` and `password`), else `[global] vardir`/`puppetdb.sqlite`.
     pub database: Option<Database>,
+    /// `[database]`'s `node-ttl`, `node-purge-ttl`, `report-ttl` (in `database.ini` or
+    /// `config.ini`), PuppetDB's defaults for those not set.
+    pub retention: crate::Retention,
+    /// `[database] gc-interval` (minutes; PuppetDB's default 60; `0` turns collection off).
+    pub gc_interval: Option<std::time::Duration>,
 }
 
 /// An INI file as `section -> key -> value` (`#` and `;` comments).
@@ -225,6 +230,15 @@ impl Settings {
     /// let Some(puppet_db::config::Database::Postgres(target)) = &s.database else { panic!() };
     /// assert_eq!(target.user.as_deref(), Some("puppetdb"));
     /// assert!(!format!("{s:?}").contains("s3cret"));
+    ///
+    /// // Node expiry and report retention, PuppetDB's defaults unless set.
+    /// assert_eq!(s.retention, puppet_db::Retention::puppetdb_defaults());
+    /// std::fs::write(dir.path().join("config.ini"),
+    ///     "[database]\nnode-ttl = 2h\nreport-ttl = 0s\ngc-interval = 5\n").unwrap();
+    /// let s = puppet_db::config::Settings::from_conf_dir(dir.path()).unwrap();
+    /// assert_eq!(s.retention.node_ttl, Some(std::time::Duration::from_secs(7200)));
+    /// assert_eq!(s.retention.report_ttl, None);
+    /// assert_eq!(s.gc_interval, Some(std::time::Duration::from_secs(300)));
     /// ```
     pub fn from_conf_dir(dir: &Path) -> Result<Settings, DbError> {
         let read = |name: &str| -> Result<BTreeMap<String, BTreeMap<String, String>>, DbError> {
@@ -248,7 +262,35 @@ impl Settings {
             })?),
             None => None,
         };
-        let d = |k: &str| database.get("database").and_then(|s| s.get(k)).cloned();
+        let d = |k: &str| {
+            database
+                .get("database")
+                .and_then(|s| s.get(k))
+                .or_else(|| config.get("database").and_then(|s| s.get(k)))
+                .cloned()
+        };
+        let mut retention = crate::Retention::puppetdb_defaults();
+        let ttl = |k: &str, default| -> Result<Option<std::time::Duration>, DbError> {
+            match d(k) {
+                Some(v) => crate::Retention::parse_ttl(&v)
+                    .map_err(|e| DbError::Config(format!("[database] {k}: {e}"))),
+                None => Ok(default),
+            }
+        };
+        retention.node_ttl = ttl("node-ttl", retention.node_ttl)?;
+        retention.node_purge_ttl = ttl("node-purge-ttl", retention.node_purge_ttl)?;
+        retention.report_ttl = ttl("report-ttl", retention.report_ttl)?;
+        let gc_interval = match d("gc-interval") {
+            Some(v) => {
+                let minutes: u64 = v.trim().parse().map_err(|_| {
+                    DbError::Config(format!(
+                        "[database] gc-interval = {v:?} is not a number of minutes"
+                    ))
+                })?;
+                (minutes > 0).then(|| std::time::Duration::from_secs(minutes * 60))
+            }
+            None => Some(std::time::Duration::from_secs(3600)),
+        };
         let db = match d("subname") {
             Some(subname) => Some(
                 match Database::parse(&subname)
@@ -275,6 +317,8 @@ impl Settings {
             ssl_ca_cert: j("ssl-ca-cert").map(PathBuf::from),
             ssl_crl: j("ssl-crl-path").map(PathBuf::from),
             database: db,
+            retention,
+            gc_interval,
         })
     }
 }

@@ -60,7 +60,7 @@ pub use query::{OrderBy, Paging, parse_query};
 #[cfg(feature = "postgres")]
 pub use store::postgres::PostgresStorage;
 pub use store::sqlite::SqliteStorage;
-pub use store::{Decode, Dialect, Param, Rows, SqlQuery, Storage};
+pub use store::{Collected, Decode, Dialect, Param, Retention, Rows, SqlQuery, Storage};
 pub use time::Timestamp;
 
 /// The PuppetDB version this service answers on `/pdb/meta/v1/version`.
@@ -189,6 +189,20 @@ impl PuppetDb {
             total,
             single: route.single,
         })
+    }
+
+    /// PuppetDB's garbage collection now (node expiry and purge, report TTL); the binary
+    /// runs it every `gc-interval`.
+    ///
+    /// ```
+    /// use puppet_db::{PuppetDb, Retention};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let done = db.collect_garbage(&Retention::puppetdb_defaults()).unwrap();
+    /// assert_eq!(done.purged, 0);
+    /// ```
+    pub fn collect_garbage(&self, retention: &Retention) -> Result<Collected, DbError> {
+        self.store.collect_garbage(retention, &Timestamp::now())
     }
 
     /// The storage.

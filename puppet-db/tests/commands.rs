@@ -374,7 +374,87 @@ fn two_instances_share_one_database(b: Backend) {
     assert_eq!(q(&other, "catalogs", "").len(), 20);
 }
 
-crate::both!(two_instances_share_one_database);
+/// PuppetDB's garbage collection: nodes without new data for node-ttl are expired (and come
+/// back when they send data), nodes expired longer than node-purge-ttl are deleted with
+/// their data, reports older than report-ttl are deleted.
+fn garbage_collection_expires_purges_and_drops_old_reports(b: Backend) {
+    use puppet_db::{Retention, Timestamp};
+    let d = loaded(b);
+    let day = |n: u64| Some(std::time::Duration::from_secs(n * 86_400));
+    let fresh = "fresh.example.test";
+    let mut facts = doc(FACTS, fresh);
+    facts["producer_timestamp"] = json!("2026-12-20T10:00:00.000Z");
+    facts["values"] = json!({"kernel": "Linux"});
+    submit(&d.db, "replace facts", 5, fresh, &facts);
+    let any = r#"["=", "node_state", "any"]"#;
+
+    let now = Timestamp::parse("2026-12-20T12:00:00Z").expect("time");
+    let round = Retention {
+        node_ttl: day(7),
+        node_purge_ttl: None,
+        report_ttl: day(7),
+    };
+    let done = d.db.storage().collect_garbage(&round, &now).expect("gc");
+    assert_eq!((done.expired, done.purged, done.reports), (3, 0, 3));
+    assert_eq!(certnames(&q(&d.db, "nodes", "")), [fresh]);
+    let all = q(&d.db, "nodes", any);
+    assert_eq!(all.len(), 4);
+    let web1 = all
+        .iter()
+        .find(|n| n["certname"] == "web1.example.test")
+        .expect("web1");
+    assert_eq!(web1["expired"], json!("2026-12-20T12:00:00.000Z"));
+    assert_eq!(web1["latest_report_hash"], Value::Null);
+    assert!(q(&d.db, "reports", any).is_empty());
+    assert!(q(&d.db, "events", any).is_empty());
+    // Again: nothing more to do.
+    let again = d.db.storage().collect_garbage(&round, &now).expect("gc");
+    assert_eq!((again.expired, again.reports), (0, 0));
+
+    // web1 sends newer facts: active again, and not purged.
+    let mut facts = doc(FACTS, "web1.example.test");
+    facts["producer_timestamp"] = json!("2026-12-20T13:00:00.000Z");
+    submit(&d.db, "replace facts", 5, "web1.example.test", &facts);
+    assert_eq!(
+        certnames(&q(&d.db, "nodes", "")),
+        [fresh, "web1.example.test"]
+    );
+
+    let later = Timestamp::parse("2027-01-10T00:00:00Z").expect("time");
+    let purge = Retention {
+        node_ttl: None,
+        node_purge_ttl: day(14),
+        report_ttl: None,
+    };
+    let done = d.db.storage().collect_garbage(&purge, &later).expect("gc");
+    assert_eq!(done.purged, 2);
+    assert_eq!(
+        certnames(&q(&d.db, "nodes", any)),
+        [fresh, "web1.example.test"]
+    );
+    assert!(
+        q(
+            &d.db,
+            "catalogs",
+            r#"["=", "certname", "db1.example.test"]"#
+        )
+        .is_empty()
+    );
+    assert!(
+        q(
+            &d.db,
+            "fact-contents",
+            r#"["=", "certname", "db1.example.test"]"#
+        )
+        .is_empty()
+    );
+    assert_eq!(q(&d.db, "catalogs", "").len(), 1, "web1's catalog stays");
+}
+
+crate::both!(
+    two_instances_share_one_database,
+    garbage_collection_expires_purges_and_drops_old_reports
+);
 
 /// PostgreSQL: several instances opening one new database at once all succeed, and each
 /// migration is applied once.

@@ -90,6 +90,132 @@ pub trait Storage: Send + Sync {
 
     /// Runs a compiled query.
     fn query(&self, query: &SqlQuery) -> Result<Rows, DbError>;
+
+    /// PuppetDB's garbage collection at `now`, in one transaction: nodes without new data
+    /// for `node_ttl` are expired, nodes deactivated or expired for `node_purge_ttl` are
+    /// deleted with all their data, reports older than `report_ttl` are deleted.
+    fn collect_garbage(&self, retention: &Retention, now: &Timestamp)
+    -> Result<Collected, DbError>;
+}
+
+/// How long PuppetDB keeps things (`[database]`'s `node-ttl`, `node-purge-ttl`,
+/// `report-ttl`); `None` keeps them forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Expire a node whose newest factset, catalog and report are all older than this.
+    pub node_ttl: Option<std::time::Duration>,
+    /// Delete a node deactivated or expired longer ago than this, with all its data.
+    pub node_purge_ttl: Option<std::time::Duration>,
+    /// Delete reports (and their events) produced longer ago than this.
+    pub report_ttl: Option<std::time::Duration>,
+}
+
+impl Retention {
+    /// PuppetDB 7's defaults: `node-ttl = 7d`, `node-purge-ttl = 14d`, `report-ttl = 14d`.
+    pub fn puppetdb_defaults() -> Retention {
+        let days = |n: u64| Some(std::time::Duration::from_secs(n * 86_400));
+        Retention {
+            node_ttl: days(7),
+            node_purge_ttl: days(14),
+            report_ttl: days(14),
+        }
+    }
+
+    /// A PuppetDB duration (`14d`, `12h`, `30m`, `45s`, `500ms`; a bare number is days);
+    /// `0s` (any zero) is `None`: keep forever.
+    ///
+    /// ```
+    /// use puppet_db::Retention;
+    /// assert_eq!(Retention::parse_ttl("2h").unwrap(), Some(std::time::Duration::from_secs(7200)));
+    /// assert_eq!(Retention::parse_ttl("0s").unwrap(), None);
+    /// assert!(Retention::parse_ttl("soon").is_err());
+    /// ```
+    pub fn parse_ttl(s: &str) -> Result<Option<std::time::Duration>, DbError> {
+        let s = s.trim();
+        let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (n, unit) = s.split_at(digits);
+        let n: u64 = n
+            .parse()
+            .map_err(|_| DbError::Config(format!("{s:?} is not a duration such as 14d or 12h")))?;
+        let ms = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" | "" => 86_400_000,
+            _ => {
+                return Err(DbError::Config(format!(
+                    "{s:?} is not a duration such as 14d or 12h"
+                )));
+            }
+        };
+        Ok(Some(std::time::Duration::from_millis(n.saturating_mul(ms))).filter(|d| !d.is_zero()))
+    }
+}
+
+/// What a garbage collection did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Collected {
+    /// Nodes newly expired.
+    pub expired: u64,
+    /// Nodes deleted with their data.
+    pub purged: u64,
+    /// Reports deleted.
+    pub reports: u64,
+}
+
+/// The statements of a garbage collection, with `?` placeholders in this order:
+/// (expire: now, cutoff, cutoff, cutoff), (purge: cutoff, cutoff), (reports: cutoff).
+pub(crate) const GC_EXPIRE: &str = "UPDATE certnames SET expired = ? WHERE deactivated IS NULL \
+    AND expired IS NULL \
+    AND COALESCE((SELECT producer_timestamp FROM factsets s WHERE s.certname = certnames.certname), '') < ? \
+    AND COALESCE((SELECT producer_timestamp FROM catalogs s WHERE s.certname = certnames.certname), '') < ? \
+    AND COALESCE((SELECT max(producer_timestamp) FROM reports s WHERE s.certname = certnames.certname), '') < ?";
+
+/// Which nodes a purge deletes (two cutoffs).
+pub(crate) const GC_PURGED: &str = "SELECT certname FROM certnames \
+    WHERE (deactivated IS NOT NULL AND deactivated < ?) OR (expired IS NOT NULL AND expired < ?)";
+
+/// The tables holding a node's data, by certname, children before parents.
+pub(crate) const GC_NODE_TABLES: &[&str] = &[
+    "resource_events",
+    "reports",
+    "fact_values",
+    "facts",
+    "factsets",
+    "catalog_resources",
+    "edges",
+    "catalogs",
+    "catalog_inputs",
+    "certnames",
+];
+
+/// After a purge: fact paths no node has any more.
+pub(crate) const GC_FACT_PATHS: &str = "DELETE FROM fact_paths WHERE NOT EXISTS (SELECT 1 FROM facts f WHERE f.name = fact_paths.name)";
+
+/// Old reports: their events, then them, then latest-report pointers left dangling.
+pub(crate) const GC_REPORT_EVENTS: &str = "DELETE FROM resource_events WHERE report_hash IN \
+    (SELECT hash FROM reports WHERE producer_timestamp < ?)";
+pub(crate) const GC_REPORTS: &str = "DELETE FROM reports WHERE producer_timestamp < ?";
+pub(crate) const GC_LATEST: &str = "UPDATE certnames SET latest_report_hash = NULL \
+    WHERE latest_report_hash IS NOT NULL \
+    AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.hash = certnames.latest_report_hash)";
+
+/// `?` placeholders as `$1`, `$2`, ... (PostgreSQL).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Text of a JSON value, as both backends store it.

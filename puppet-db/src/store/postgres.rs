@@ -24,8 +24,9 @@ use postgres::{Client, NoTls, Row, Transaction};
 use serde_json::{Map, Value};
 
 use super::{
-    Decode, Dialect, Param, Rows, SqlQuery, Storage, catalog_hashes, fact_paths, factset_hash,
-    json_text, report_hash,
+    Collected, Decode, Dialect, GC_EXPIRE, GC_FACT_PATHS, GC_LATEST, GC_NODE_TABLES, GC_PURGED,
+    GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage, catalog_hashes,
+    fact_paths, factset_hash, json_text, numbered, report_hash,
 };
 use crate::command::{Catalog, CatalogInputs, Command, Factset, Report};
 use crate::error::DbError;
@@ -33,6 +34,9 @@ use crate::time::Timestamp;
 
 /// The advisory lock key taken around migrations ("puppetdb" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7075_7070_6574_6462;
+
+/// The advisory lock key of garbage collection: one instance collects at a time.
+const GC_LOCK: i64 = 0x7075_7070_6574_6467;
 
 /// How long one statement may run before PostgreSQL cancels it.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -757,12 +761,83 @@ impl Storage for PostgresStorage {
         result
     }
 
+    fn collect_garbage(
+        &self,
+        retention: &Retention,
+        now: &Timestamp,
+    ) -> Result<Collected, DbError> {
+        let mut client = self.client()?;
+        let result = collect(&mut client, retention, now);
+        self.give_back(client);
+        result
+    }
+
     fn query(&self, query: &SqlQuery) -> Result<Rows, DbError> {
         let mut client = self.client()?;
         let result = run(&mut client, query);
         self.give_back(client);
         result
     }
+}
+
+fn collect(
+    client: &mut Client,
+    retention: &Retention,
+    now: &Timestamp,
+) -> Result<Collected, DbError> {
+    let mut tx = client.transaction().map_err(pg_err)?;
+    let mut done = Collected::default();
+    // Another instance collecting right now does this round's work.
+    let mine: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&GC_LOCK])
+        .map_err(pg_err)?
+        .get(0);
+    if !mine {
+        return Ok(done);
+    }
+    if let Some(ttl) = retention.node_ttl {
+        let cutoff = now.minus(ttl);
+        let c = cutoff.as_str();
+        done.expired = tx
+            .execute(numbered(GC_EXPIRE).as_str(), &[&now.as_str(), &c, &c, &c])
+            .map_err(pg_err)?;
+    }
+    if let Some(ttl) = retention.node_purge_ttl {
+        let cutoff = now.minus(ttl);
+        let c = cutoff.as_str();
+        let names: Vec<String> = tx
+            .query(
+                format!("{} FOR UPDATE", numbered(GC_PURGED)).as_str(),
+                &[&c, &c],
+            )
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !names.is_empty() {
+            for table in GC_NODE_TABLES {
+                tx.execute(
+                    format!("DELETE FROM {table} WHERE certname = ANY($1)").as_str(),
+                    &[&names],
+                )
+                .map_err(pg_err)?;
+            }
+            tx.execute(GC_FACT_PATHS, &[]).map_err(pg_err)?;
+        }
+        done.purged = names.len() as u64;
+    }
+    if let Some(ttl) = retention.report_ttl {
+        let cutoff = now.minus(ttl);
+        let c = cutoff.as_str();
+        tx.execute(numbered(GC_REPORT_EVENTS).as_str(), &[&c])
+            .map_err(pg_err)?;
+        done.reports = tx
+            .execute(numbered(GC_REPORTS).as_str(), &[&c])
+            .map_err(pg_err)?;
+        tx.execute(GC_LATEST, &[]).map_err(pg_err)?;
+    }
+    tx.commit().map_err(pg_err)?;
+    Ok(done)
 }
 
 fn decode(row: &Row, i: usize, how: Decode) -> Result<Value, DbError> {

@@ -10,8 +10,9 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde_json::{Map, Value};
 
 use super::{
-    Decode, Dialect, Param, Rows, SqlQuery, Storage, catalog_hashes, fact_paths, factset_hash,
-    json_text, report_hash,
+    Collected, Decode, Dialect, GC_EXPIRE, GC_FACT_PATHS, GC_LATEST, GC_NODE_TABLES, GC_PURGED,
+    GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage, catalog_hashes,
+    fact_paths, factset_hash, json_text, report_hash,
 };
 use crate::command::{Catalog, CatalogInputs, Command, Factset, Report};
 use crate::error::DbError;
@@ -572,6 +573,52 @@ impl Storage for SqliteStorage {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn collect_garbage(
+        &self,
+        retention: &Retention,
+        now: &Timestamp,
+    ) -> Result<Collected, DbError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| DbError::Storage("the writer connection is poisoned".into()))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut done = Collected::default();
+        if let Some(ttl) = retention.node_ttl {
+            let cutoff = now.minus(ttl);
+            let c = cutoff.as_str();
+            done.expired = tx.execute(GC_EXPIRE, params![now.as_str(), c, c, c])? as u64;
+        }
+        if let Some(ttl) = retention.node_purge_ttl {
+            let cutoff = now.minus(ttl);
+            let c = cutoff.as_str();
+            let names: Vec<String> = tx
+                .prepare(GC_PURGED)?
+                .query_map(params![c, c], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for name in &names {
+                for table in GC_NODE_TABLES {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE certname = ?1"),
+                        params![name],
+                    )?;
+                }
+            }
+            if !names.is_empty() {
+                tx.execute(GC_FACT_PATHS, [])?;
+            }
+            done.purged = names.len() as u64;
+        }
+        if let Some(ttl) = retention.report_ttl {
+            let cutoff = now.minus(ttl);
+            tx.execute(GC_REPORT_EVENTS, params![cutoff.as_str()])?;
+            done.reports = tx.execute(GC_REPORTS, params![cutoff.as_str()])? as u64;
+            tx.execute(GC_LATEST, [])?;
+        }
+        tx.commit()?;
+        Ok(done)
     }
 
     fn query(&self, query: &SqlQuery) -> Result<Rows, DbError> {
