@@ -476,3 +476,77 @@ fn two_services_share_one_postgresql_database() {
         assert!(!text.contains("s3cret"), "{text}");
     }
 }
+
+/// `[database] node-ttl` in conf.d: the service collects garbage at start (then every
+/// `gc-interval`), so a node whose data is older than the TTL is expired after a restart.
+#[test]
+fn node_ttl_from_conf_d_expires_stale_nodes() {
+    let pki = pki();
+    let confd = pki.dir.join("conf.d");
+    std::fs::create_dir_all(&confd).unwrap();
+    std::fs::write(
+        confd.join("jetty.ini"),
+        format!(
+            "[jetty]\nssl-host = 127.0.0.1\nssl-port = 0\nssl-cert = {}\nssl-key = {}\nssl-ca-cert = {}\n",
+            pki.cert("localhost").display(),
+            pki.key("localhost").display(),
+            pki.ca().display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        confd.join("config.ini"),
+        format!("[global]\nvardir = {}\n", pki.dir.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        confd.join("database.ini"),
+        format!(
+            "[database]\nsubname = sqlite:{}\nnode-ttl = 1h\ngc-interval = 60\n",
+            pki.dir.join("gc.sqlite").display()
+        ),
+    )
+    .unwrap();
+    let args = [std::ffi::OsStr::new("--config"), confd.as_os_str()];
+    let log = pki.dir.join("gc.log");
+    let db = start_with(&args, &log);
+    let c = pki.client(db.port, true);
+    // Facts produced at 2026-12-02T10:00Z: older than an hour by the time this runs.
+    let (status, _, _) = call(
+        &c,
+        "POST",
+        &cmd_path("replace facts", 5, "web1.example.test").replace(' ', "%20"),
+        facts("web1.example.test"),
+    );
+    assert_eq!(status, 200);
+    let nodes = |c: &Client| -> Value {
+        let (status, _, body) = call(c, "GET", "/pdb/query/v4/nodes", Vec::new());
+        assert_eq!(status, 200);
+        serde_json::from_slice(&body).unwrap()
+    };
+    // (The collection at start may run before or after this command: either way the node
+    // is stored, and expired by the collection of the next start at the latest.)
+    drop(db);
+    let db = start_with(&args, &log);
+    let c = pki.client(db.port, true);
+    let mut left = nodes(&c);
+    for _ in 0..50 {
+        if left == json!([]) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = nodes(&c);
+    }
+    assert_eq!(left, json!([]), "the stale node is expired");
+    let (_, _, body) = call(
+        &c,
+        "GET",
+        &format!(
+            "/pdb/query/v4/nodes?query={}",
+            encode_query_value(r#"["=", "node_state", "any"]"#)
+        ),
+        Vec::new(),
+    );
+    let all: Value = serde_json::from_slice(&body).unwrap();
+    assert!(all[0]["expired"].is_string(), "{all}");
+}
