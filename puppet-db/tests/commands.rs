@@ -451,7 +451,27 @@ fn garbage_collection_expires_purges_and_drops_old_reports(b: Backend) {
     assert_eq!(q(&d.db, "catalogs", "").len(), 1, "web1's catalog stays");
 }
 
+/// A catalog naming one resource twice stores it once, the last one winning, on both
+/// backends (PostgreSQL writes a catalog's rows in one statement).
+fn a_resource_twice_in_a_catalog_is_stored_once(b: Backend) {
+    let d = db(b);
+    let name = "web1.example.test";
+    let mut catalog = doc(CATALOG, name);
+    let mut again = catalog["resources"][4].clone();
+    again["parameters"]["command"] = json!("/bin/false");
+    catalog["resources"]
+        .as_array_mut()
+        .expect("array")
+        .push(again);
+    submit(&d.db, "replace catalog", 9, name, &catalog);
+    let rows = q(&d.db, "resources", r#"["=", "type", "Exec"]"#);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["parameters"]["command"], json!("/bin/false"));
+    assert_eq!(q(&d.db, "resources", "").len(), 6);
+}
+
 crate::both!(
+    a_resource_twice_in_a_catalog_is_stored_once,
     two_instances_share_one_database,
     garbage_collection_expires_purges_and_drops_old_reports
 );

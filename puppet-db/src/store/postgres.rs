@@ -478,44 +478,48 @@ fn replace_facts(
         &[&f.certname],
     )
     .map_err(pg_err)?;
-    let insert = tx
-        .prepare("INSERT INTO facts (certname, name, value) VALUES ($1, $2, $3)")
-        .map_err(pg_err)?;
-    let leaf_insert = tx
-        .prepare(
-            "INSERT INTO fact_values (certname, path, name, depth, value) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .map_err(pg_err)?;
+    // Rows go in as arrays (`unnest`): one statement per table, not one per row.
+    let mut names: Vec<&str> = Vec::with_capacity(f.values.len());
+    let mut values: Vec<&Value> = Vec::with_capacity(f.values.len());
     let mut paths = Vec::new();
+    let (mut leaf_paths, mut leaf_names, mut leaf_depths, mut leaf_values) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (name, value) in &f.values {
-        tx.execute(&insert, &[&f.certname, name, value])
-            .map_err(pg_err)?;
+        names.push(name);
+        values.push(value);
         let mut leaves = Vec::new();
         let mut path = vec![Value::String(name.clone())];
         fact_paths(&mut path, value, &mut paths, &mut leaves);
         for (leaf_path, leaf_value, depth) in leaves {
-            tx.execute(
-                &leaf_insert,
-                &[
-                    &f.certname,
-                    &json(&leaf_path),
-                    name,
-                    &depth,
-                    &json(&leaf_value),
-                ],
-            )
-            .map_err(pg_err)?;
+            leaf_paths.push(json(&leaf_path));
+            leaf_names.push(name.as_str());
+            leaf_depths.push(depth);
+            leaf_values.push(json(&leaf_value));
         }
     }
-    let path_insert = tx
-        .prepare(
-            "INSERT INTO fact_paths (path, name, depth, type) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .map_err(pg_err)?;
-    for (path, name, depth, ty) in paths {
-        tx.execute(&path_insert, &[&json(&path), &name, &depth, &ty])
-            .map_err(pg_err)?;
-    }
+    tx.execute(
+        "INSERT INTO facts (certname, name, value) \
+         SELECT $1, n, v FROM unnest($2::text[], $3::json[]) AS t(n, v)",
+        &[&f.certname, &names, &values],
+    )
+    .map_err(pg_err)?;
+    tx.execute(
+        "INSERT INTO fact_values (certname, path, name, depth, value) \
+         SELECT $1, p, n, d, v FROM unnest($2::jsonb[], $3::text[], $4::int8[], $5::json[]) AS t(p, n, d, v)",
+        &[&f.certname, &leaf_paths, &leaf_names, &leaf_depths, &leaf_values],
+    )
+    .map_err(pg_err)?;
+    let path_values: Vec<Value> = paths.iter().map(|p| json(&p.0)).collect();
+    let path_names: Vec<&str> = paths.iter().map(|p| p.1.as_str()).collect();
+    let path_depths: Vec<i64> = paths.iter().map(|p| p.2).collect();
+    let path_types: Vec<&str> = paths.iter().map(|p| p.3).collect();
+    tx.execute(
+        "INSERT INTO fact_paths (path, name, depth, type) \
+         SELECT p, n, d, ty FROM unnest($1::jsonb[], $2::text[], $3::int8[], $4::text[]) AS t(p, n, d, ty) \
+         ON CONFLICT DO NOTHING",
+        &[&path_values, &path_names, &path_depths, &path_types],
+    )
+    .map_err(pg_err)?;
     Ok(())
 }
 
@@ -561,54 +565,63 @@ fn replace_catalog(
     .map_err(pg_err)?;
     tx.execute("DELETE FROM edges WHERE certname = $1", &[&c.certname])
         .map_err(pg_err)?;
-    let insert = tx
-        .prepare(
-            "INSERT INTO catalog_resources (certname, type, title, resource, tags, exported, file, line, parameters) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (certname, type, title) DO UPDATE SET \
-             resource = excluded.resource, tags = excluded.tags, exported = excluded.exported, \
-             file = excluded.file, line = excluded.line, parameters = excluded.parameters",
-        )
-        .map_err(pg_err)?;
-    for (r, h) in c.resources.iter().zip(&resource_hashes) {
-        let tags = Value::from(r.tags.clone());
-        let parameters = Value::Object(r.parameters.clone());
-        tx.execute(
-            &insert,
-            &[
-                &c.certname,
-                &r.r#type,
-                &r.title,
-                h,
-                &tags,
-                &r.exported,
-                &r.file,
-                &r.line,
-                &parameters,
-            ],
-        )
-        .map_err(pg_err)?;
-    }
-    let insert = tx
-        .prepare(
-            "INSERT INTO edges (certname, idx, source_type, source_title, target_type, target_title, relationship) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .map_err(pg_err)?;
-    for (i, e) in c.edges.iter().enumerate() {
-        tx.execute(
-            &insert,
-            &[
-                &c.certname,
-                &(i as i64),
-                &e.source_type,
-                &e.source_title,
-                &e.target_type,
-                &e.target_title,
-                &e.relationship,
-            ],
-        )
-        .map_err(pg_err)?;
-    }
+    // One row per (type, title), the last one winning (as SQLite's INSERT OR REPLACE):
+    // PostgreSQL refuses to touch a row twice in one statement.
+    let mut seen = std::collections::HashSet::new();
+    let mut keep: Vec<usize> = (0..c.resources.len())
+        .rev()
+        .filter(|&i| seen.insert((&c.resources[i].r#type, &c.resources[i].title)))
+        .collect();
+    keep.reverse();
+    let rs = |f: &dyn Fn(usize) -> Option<String>| keep.iter().map(|&i| f(i)).collect::<Vec<_>>();
+    let types = rs(&|i| Some(c.resources[i].r#type.clone()));
+    let titles = rs(&|i| Some(c.resources[i].title.clone()));
+    let hashes = rs(&|i| resource_hashes.get(i).cloned());
+    let files = rs(&|i| c.resources[i].file.clone());
+    let tags: Vec<Value> = keep
+        .iter()
+        .map(|&i| Value::from(c.resources[i].tags.clone()))
+        .collect();
+    let exported: Vec<bool> = keep.iter().map(|&i| c.resources[i].exported).collect();
+    let lines: Vec<Option<i64>> = keep.iter().map(|&i| c.resources[i].line).collect();
+    let parameters: Vec<Value> = keep
+        .iter()
+        .map(|&i| Value::Object(c.resources[i].parameters.clone()))
+        .collect();
+    tx.execute(
+        "INSERT INTO catalog_resources (certname, type, title, resource, tags, exported, file, line, parameters) \
+         SELECT $1, ty, ti, h, tg, ex, fi, li, pa FROM unnest($2::text[], $3::text[], $4::text[], \
+         $5::jsonb[], $6::bool[], $7::text[], $8::int8[], $9::json[]) AS t(ty, ti, h, tg, ex, fi, li, pa)",
+        &[
+            &c.certname,
+            &types,
+            &titles,
+            &hashes,
+            &tags,
+            &exported,
+            &files,
+            &lines,
+            &parameters,
+        ],
+    )
+    .map_err(pg_err)?;
+    let es = |f: &dyn Fn(&crate::command::Edge) -> &str| c.edges.iter().map(f).collect::<Vec<_>>();
+    let idx: Vec<i64> = (0..c.edges.len() as i64).collect();
+    tx.execute(
+        "INSERT INTO edges (certname, idx, source_type, source_title, target_type, target_title, relationship) \
+         SELECT $1, i, st, sti, tt, tti, r FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::text[]) AS t(i, st, sti, tt, tti, r)",
+        &[
+            &c.certname,
+            &idx,
+            &es(&|e| &e.source_type),
+            &es(&|e| &e.source_title),
+            &es(&|e| &e.target_type),
+            &es(&|e| &e.target_title),
+            &es(&|e| &e.relationship),
+        ],
+    )
+    .map_err(pg_err)?;
     Ok(())
 }
 
