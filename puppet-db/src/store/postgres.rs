@@ -352,7 +352,15 @@ impl ToSql for Param {
                     "false" => false.to_sql(ty, out),
                     _ => Ok(IsNull::Yes),
                 },
-                Type::INT8 | Type::INT4 | Type::INT2 | Type::FLOAT8 => Ok(IsNull::Yes),
+                // As SQLite compares text with an integer column: by its number, if any.
+                Type::INT8 | Type::INT4 | Type::INT2 => match s.trim().parse::<i64>() {
+                    Ok(n) => Param::Int(n).to_sql(ty, out),
+                    Err(_) => Ok(IsNull::Yes),
+                },
+                Type::FLOAT8 => match s.trim().parse::<f64>() {
+                    Ok(f) => f.to_sql(ty, out),
+                    Err(_) => Ok(IsNull::Yes),
+                },
                 _ => s.as_str().to_sql(ty, out),
             },
             Param::Json(s) => match *ty {
@@ -509,6 +517,10 @@ fn replace_facts(
         &[&f.certname, &leaf_paths, &leaf_names, &leaf_depths, &leaf_values],
     )
     .map_err(pg_err)?;
+    // Fact paths are shared by every node: insert them in one order (two transactions
+    // inserting overlapping paths in different orders could deadlock).
+    paths.sort_by(|a, b| (&a.0, a.3).cmp(&(&b.0, b.3)));
+    paths.dedup_by(|a, b| a.0 == b.0 && a.3 == b.3);
     let path_values: Vec<Value> = paths.iter().map(|p| json(&p.0)).collect();
     let path_names: Vec<&str> = paths.iter().map(|p| p.1.as_str()).collect();
     let path_depths: Vec<i64> = paths.iter().map(|p| p.2).collect();
