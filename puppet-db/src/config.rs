@@ -48,14 +48,37 @@ impl PostgresTarget {
         }
     }
 
-    /// The URL as `postgres://` (PuppetDB's `//host:port/db` gets the scheme).
+    /// The URL as `postgres://` (PuppetDB's `//host:port/db` gets the scheme), without
+    /// PuppetDB's JDBC-only `ssl=false`; a URL asking for TLS is refused (not supported).
     #[cfg(feature = "postgres")]
-    fn full_url(&self) -> String {
-        if self.url.starts_with("//") {
+    fn full_url(&self) -> Result<String, DbError> {
+        let url = if self.url.starts_with("//") {
             format!("postgres:{}", self.url)
         } else {
             self.url.clone()
+        };
+        let Some((base, query)) = url.split_once('?') else {
+            return Ok(url);
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match (k, v) {
+                ("ssl", "false") => {}
+                ("ssl", _) | ("sslmode", "require" | "verify-ca" | "verify-full") => {
+                    return Err(DbError::Config(format!(
+                        "{}: TLS to PostgreSQL is not supported (use a Unix socket or a trusted network, and ssl=false)",
+                        self.redacted_url()
+                    )));
+                }
+                _ => kept.push(pair),
+            }
         }
+        Ok(if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        })
     }
 
     /// The URL without a password it may hold (`postgres://user:secret@host` ->
@@ -98,10 +121,21 @@ impl PostgresTarget {
     }
 
     /// The client configuration: the URL, then `user` and `password` over it.
+    ///
+    /// ```
+    /// use puppet_db::config::PostgresTarget;
+    /// let mut t = PostgresTarget::new("//db.example.test:5433/puppetdb?ssl=false");
+    /// t.user = Some("puppetdb".into());
+    /// let c = t.client_config().unwrap();
+    /// assert_eq!(c.get_ports(), &[5433]);
+    /// assert_eq!(c.get_user(), Some("puppetdb"));
+    /// let tls = PostgresTarget::new("//db.example.test/puppetdb?ssl=true&sslmode=require");
+    /// assert!(tls.client_config().unwrap_err().to_string().contains("TLS to PostgreSQL is not supported"));
+    /// ```
     #[cfg(feature = "postgres")]
     pub fn client_config(&self) -> Result<postgres::Config, DbError> {
         let mut config: postgres::Config =
-            self.full_url().parse().map_err(|e: postgres::Error| {
+            self.full_url()?.parse().map_err(|e: postgres::Error| {
                 DbError::Config(format!(
                     "the PostgreSQL database {} does not parse: {e}",
                     self.redacted_url()
