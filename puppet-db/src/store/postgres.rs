@@ -206,8 +206,24 @@ impl std::fmt::Debug for PostgresStorage {
     }
 }
 
+/// How a storage error from a deadlock or a serialization failure starts: the command is
+/// tried again (its transaction was rolled back whole).
+const TRANSIENT: &str = "postgresql (transient): ";
+
+/// Attempts of one command when PostgreSQL reports a deadlock or a serialization failure.
+const ATTEMPTS: usize = 3;
+
 fn pg_err(e: postgres::Error) -> DbError {
-    DbError::Storage(format!("postgresql: {e}"))
+    use postgres::error::SqlState;
+    match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            DbError::Storage(format!("{TRANSIENT}{e}"))
+        }
+        _ => DbError::Storage(format!("postgresql: {e}")),
+    }
 }
 
 impl PostgresStorage {
@@ -780,10 +796,18 @@ impl Storage for PostgresStorage {
     }
 
     fn apply(&self, command: &Command, received: &Timestamp) -> Result<(), DbError> {
-        let mut client = self.client()?;
-        let result = apply_in(&mut client, command, received);
-        self.give_back(client);
-        result
+        let mut attempt = 1;
+        loop {
+            let mut client = self.client()?;
+            let result = apply_in(&mut client, command, received);
+            self.give_back(client);
+            match result {
+                Err(DbError::Storage(m)) if m.starts_with(TRANSIENT) && attempt < ATTEMPTS => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     fn collect_garbage(
