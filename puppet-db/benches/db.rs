@@ -3,7 +3,9 @@
 //! 10,000 nodes (inventory by a structured fact, resources by type).
 //!
 //! `cargo bench -p puppet-db` (the database lives in a temp dir: put TMPDIR on the disk
-//! you want to measure).
+//! you want to measure). On PostgreSQL: `PUPPET_DB_BENCH_DATABASE=postgres://user@host/db
+//! cargo bench -p puppet-db --features postgres`, each of the two groups on a new, empty
+//! database (`--bench db commands`, then `--bench db queries` on another).
 
 // criterion_group! generates an undocumented function.
 #![allow(missing_docs)]
@@ -81,6 +83,16 @@ fn facts(certname: &str, i: usize) -> Value {
         "producer": "puppet", "values": values})
 }
 
+/// The database under test: SQLite in `dir`, or `PUPPET_DB_BENCH_DATABASE`.
+fn open(dir: &std::path::Path) -> PuppetDb {
+    match std::env::var("PUPPET_DB_BENCH_DATABASE") {
+        Ok(url) => puppet_db::config::Database::parse(&url)
+            .and_then(|d| d.open())
+            .expect("PUPPET_DB_BENCH_DATABASE"),
+        Err(_) => PuppetDb::open_sqlite(dir.join("bench.sqlite")).expect("db"),
+    }
+}
+
 fn params<'a>(command: &'a str, version: &'a str, certname: &'a str) -> [(&'a str, &'a str); 3] {
     [
         ("command", command),
@@ -91,7 +103,7 @@ fn params<'a>(command: &'a str, version: &'a str, certname: &'a str) -> [(&'a st
 
 fn commands(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = PuppetDb::open_sqlite(dir.path().join("bench.sqlite")).expect("db");
+    let db = open(dir.path());
     let mut g = c.benchmark_group("commands");
     g.sample_size(30);
     let body = catalog("node-0", 1000, "2026-12-02T10:00:00.000Z")
@@ -123,7 +135,7 @@ fn commands(c: &mut Criterion) {
 
 fn queries(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = PuppetDb::open_sqlite(dir.path().join("bench.sqlite")).expect("db");
+    let db = open(dir.path());
     for i in 0..10_000 {
         let name = format!("node-{i:05}.example.test");
         db.submit(

@@ -15,7 +15,10 @@
 //!   `catalog-input-contents`): the AST language or PQL
 //!   ([`parse_query`]), compiled to SQL with bound parameters; client regexes run on the
 //!   `regex` crate (linear time).
-//! - Storage is a trait ([`Storage`]); [`SqliteStorage`] is the embedded backend.
+//! - Storage is a trait ([`Storage`]); [`SqliteStorage`] is the embedded backend, and
+//!   `PostgresStorage` (feature `postgres`) keeps the data in PostgreSQL, where several
+//!   `puppet-db` instances can share it. One query compiler writes SQL for both
+//!   ([`Dialect`]).
 //!
 //! ```
 //! use puppet_db::{Paging, PuppetDb};
@@ -54,8 +57,10 @@ pub use command::{
 };
 pub use error::{CommandErrorKind, DbError, QueryErrorKind};
 pub use query::{OrderBy, Paging, parse_query};
+#[cfg(feature = "postgres")]
+pub use store::postgres::PostgresStorage;
 pub use store::sqlite::SqliteStorage;
-pub use store::{Decode, Dialect, Param, Rows, SqlQuery, Storage};
+pub use store::{Collected, Decode, Dialect, Param, Retention, Rows, SqlQuery, Storage};
 pub use time::Timestamp;
 
 /// The PuppetDB version this service answers on `/pdb/meta/v1/version`.
@@ -93,6 +98,19 @@ impl PuppetDb {
     /// A PuppetDB over the SQLite database at `path` (created if absent).
     pub fn open_sqlite(path: impl Into<std::path::PathBuf>) -> Result<PuppetDb, DbError> {
         Ok(PuppetDb::new(Arc::new(SqliteStorage::open(path)?)))
+    }
+
+    /// A PuppetDB over the PostgreSQL database at `url` (`postgres://user@host:port/db`),
+    /// whose schema is created or migrated first. Feature `postgres`.
+    ///
+    /// ```no_run
+    /// let db = puppet_db::PuppetDb::open_postgres("postgres://puppetdb@127.0.0.1/puppetdb").unwrap();
+    /// let answer = db.query("", Some("nodes { certname ~ \"^web\" }"), &Default::default()).unwrap();
+    /// println!("{:?}", answer.rows);
+    /// ```
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(url: &str) -> Result<PuppetDb, DbError> {
+        Ok(PuppetDb::new(Arc::new(PostgresStorage::open(url)?)))
     }
 
     /// Checks and applies one `POST /pdb/cmd/v1` request; answers the command's UUID once it
@@ -144,7 +162,11 @@ impl PuppetDb {
             (Some(f), None) => Some(f),
             (Some(f), Some(q)) => Some(json!(["and", f, q])),
         };
-        let compiled = query::Compiler::default().compile(route.entity, filter.as_ref(), paging)?;
+        let compiled = query::Compiler::new(self.store.dialect()).compile(
+            route.entity,
+            filter.as_ref(),
+            paging,
+        )?;
         let rows = self.store.query(&compiled.sql)?;
         let total = rows.total;
         let entity = compiled.entity;
@@ -167,6 +189,20 @@ impl PuppetDb {
             total,
             single: route.single,
         })
+    }
+
+    /// PuppetDB's garbage collection now (node expiry and purge, report TTL); the binary
+    /// runs it every `gc-interval`.
+    ///
+    /// ```
+    /// use puppet_db::{PuppetDb, Retention};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let done = db.collect_garbage(&Retention::puppetdb_defaults()).unwrap();
+    /// assert_eq!(done.purged, 0);
+    /// ```
+    pub fn collect_garbage(&self, retention: &Retention) -> Result<Collected, DbError> {
+        self.store.collect_garbage(retention, &Timestamp::now())
     }
 
     /// The storage.

@@ -42,6 +42,19 @@ impl Timestamp {
         ))
     }
 
+    /// This time minus `d` (saturating at the earliest representable time).
+    ///
+    /// ```
+    /// use puppet_db::Timestamp;
+    /// let t = Timestamp::parse("2026-12-02T10:00:00Z").unwrap();
+    /// assert_eq!(t.minus(std::time::Duration::from_secs(86400)).as_str(), "2026-12-01T10:00:00.000Z");
+    /// ```
+    pub fn minus(&self, d: std::time::Duration) -> Timestamp {
+        let t = OffsetDateTime::parse(&self.0, &Rfc3339).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let d = time::Duration::try_from(d).unwrap_or(time::Duration::MAX);
+        Timestamp::from_datetime(t.checked_sub(d).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+    }
+
     /// The normalized text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -41,9 +41,8 @@ fn json_body(r: &HttpResponse) -> Value {
     serde_json::from_slice(&r.body).expect("JSON body")
 }
 
-#[test]
-fn paging_headers_post_queries_and_refusals() {
-    let d = loaded();
+fn paging_headers_post_queries_and_refusals(b: Backend) {
+    let d = loaded(b);
     let api = Api::new(d.db.clone());
     let r = call(
         &api,
@@ -128,9 +127,8 @@ fn paging_headers_post_queries_and_refusals() {
     );
 }
 
-#[test]
-fn commands_answer_a_uuid_or_puppetdbs_error_object() {
-    let d = db();
+fn commands_answer_a_uuid_or_puppetdbs_error_object(b: Backend) {
+    let d = db(b);
     let api = Api::new(d.db.clone());
     let q = [
         ("command", "replace facts"),
@@ -158,3 +156,8 @@ fn commands_answer_a_uuid_or_puppetdbs_error_object() {
     );
     assert_eq!(e.as_object().map(|o| o.len()), Some(1));
 }
+
+crate::both!(
+    paging_headers_post_queries_and_refusals,
+    commands_answer_a_uuid_or_puppetdbs_error_object,
+);

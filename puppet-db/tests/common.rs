@@ -7,21 +7,107 @@ pub const FACTS: &str = include_str!("fixtures/facts-v5.json");
 pub const CATALOG: &str = include_str!("fixtures/catalog-v9.json");
 pub const REPORT: &str = include_str!("fixtures/report-v8.json");
 
-pub struct Db {
-    pub db: PuppetDb,
-    _dir: tempfile::TempDir,
-    pub path: std::path::PathBuf,
+/// Which storage a test runs on: every test body runs on both (see [`both!`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
 }
 
-pub fn db() -> Db {
+pub struct Db {
+    pub db: PuppetDb,
+    pub backend: Backend,
+    _dir: tempfile::TempDir,
+    /// The SQLite file (SQLite only).
+    pub path: std::path::PathBuf,
+    /// The PostgreSQL connection string of this test's own database (PostgreSQL only).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub url: String,
+}
+
+pub fn db(backend: Backend) -> Db {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("pdb.sqlite");
-    Db {
-        db: PuppetDb::open_sqlite(&path).expect("open"),
-        _dir: dir,
-        path,
+    match backend {
+        Backend::Sqlite => Db {
+            db: PuppetDb::open_sqlite(&path).expect("open"),
+            backend,
+            _dir: dir,
+            path,
+            url: String::new(),
+        },
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => {
+            let url = pg::cluster().expect("a cluster").database();
+            Db {
+                db: PuppetDb::open_postgres(&url).expect("open postgres"),
+                backend,
+                _dir: dir,
+                path,
+                url,
+            }
+        }
     }
 }
+
+impl Db {
+    /// A second, independent opening of the same storage (another process, another instance).
+    pub fn reopen(&self) -> PuppetDb {
+        match self.backend {
+            Backend::Sqlite => PuppetDb::open_sqlite(&self.path).expect("reopen"),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => PuppetDb::open_postgres(&self.url).expect("reopen"),
+        }
+    }
+
+    /// Whether `needle` is anywhere in what the storage keeps (the SQLite file and its WAL;
+    /// PostgreSQL's dump of the database).
+    pub fn stored_anywhere(&self, needle: &str) -> bool {
+        let hay = match self.backend {
+            Backend::Sqlite => {
+                let mut bytes = std::fs::read(&self.path).expect("db file");
+                bytes.extend(
+                    std::fs::read(self.path.with_extension("sqlite-wal")).unwrap_or_default(),
+                );
+                bytes
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => pg::cluster().expect("a cluster").dump(&self.url),
+        };
+        hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+}
+
+/// `both!(test_fn, ...)`: each `fn test_fn(b: Backend)` becomes the tests `test_fn::sqlite`
+/// and `test_fn::postgres` (the latter skips with one line without PostgreSQL's binaries,
+/// unless PUPPET_RS_REQUIRE_REAL=1).
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite)
+                }
+
+                #[cfg(feature = "postgres")]
+                #[test]
+                fn postgres() {
+                    if $crate::common::pg::cluster().is_some() {
+                        super::$name($crate::common::Backend::Postgres)
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// The throwaway PostgreSQL cluster of this test binary.
+#[cfg(feature = "postgres")]
+#[path = "pg_cluster.rs"]
+pub mod pg;
 
 pub fn submit(db: &PuppetDb, command: &str, version: u32, certname: &str, body: &Value) {
     let params = [
@@ -44,8 +130,8 @@ pub fn doc(text: &str, certname: &str) -> Value {
 }
 
 /// Three nodes: web1 and web2 (Debian), db1 (RedHat), each with facts, catalog and report.
-pub fn loaded() -> Db {
-    let d = db();
+pub fn loaded(b: Backend) -> Db {
+    let d = db(b);
     for (name, family) in [
         ("web1.example.test", "Debian"),
         ("web2.example.test", "Debian"),

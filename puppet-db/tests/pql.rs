@@ -472,9 +472,8 @@ fn puppetdbs_own_pql_pairs() {
     );
 }
 
-#[test]
-fn the_issues_examples_run() {
-    let d = loaded();
+fn the_issues_examples_run(b: Backend) {
+    let d = loaded(b);
     let rows = q(&d.db, "", r#"nodes { certname ~ "web" }"#);
     assert_eq!(certnames(&rows), ["web1.example.test", "web2.example.test"]);
     let rows = q(
@@ -556,3 +555,5 @@ proptest! {
         if n > 70 { prop_assert!(r.is_err()); }
     }
 }
+
+crate::both!(the_issues_examples_run,);

@@ -5,9 +5,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-#[test]
-fn nodes_and_regex_and_boolean_logic() {
-    let d = loaded();
+fn nodes_and_regex_and_boolean_logic(b: Backend) {
+    let d = loaded(b);
     let rows = q(&d.db, "nodes", r#"["~", "certname", "^web"]"#);
     assert_eq!(certnames(&rows), ["web1.example.test", "web2.example.test"]);
     assert_eq!(rows[0]["facts_environment"], json!("production"));
@@ -45,9 +44,8 @@ fn nodes_and_regex_and_boolean_logic() {
     assert_eq!(rows.len(), 4);
 }
 
-#[test]
-fn inventory_with_dotted_facts_and_trusted() {
-    let d = loaded();
+fn inventory_with_dotted_facts_and_trusted(b: Backend) {
+    let d = loaded(b);
     let rows = q(
         &d.db,
         "inventory",
@@ -73,9 +71,8 @@ fn inventory_with_dotted_facts_and_trusted() {
     assert_eq!(rows.len(), 3);
 }
 
-#[test]
-fn facts_factsets_and_fact_paths() {
-    let d = loaded();
+fn facts_factsets_and_fact_paths(b: Backend) {
+    let d = loaded(b);
     let rows = q(
         &d.db,
         "facts",
@@ -117,9 +114,8 @@ fn facts_factsets_and_fact_paths() {
     );
 }
 
-#[test]
-fn catalogs_resources_and_edges() {
-    let d = loaded();
+fn catalogs_resources_and_edges(b: Backend) {
+    let d = loaded(b);
     let cat = q(&d.db, "catalogs/web1.example.test", "");
     assert_eq!(cat.len(), 1);
     assert_eq!(
@@ -165,9 +161,8 @@ fn catalogs_resources_and_edges() {
     assert_eq!(rows.len(), 6);
 }
 
-#[test]
-fn reports_events_environments() {
-    let d = loaded();
+fn reports_events_environments(b: Backend) {
+    let d = loaded(b);
     let rows = q(
         &d.db,
         "reports",
@@ -189,9 +184,8 @@ fn reports_events_environments() {
     assert_eq!(rows, vec![json!({"name": "production"})]);
 }
 
-#[test]
-fn subqueries_in_extract_from_and_implicit() {
-    let d = loaded();
+fn subqueries_in_extract_from_and_implicit(b: Backend) {
+    let d = loaded(b);
     let legacy = q(
         &d.db,
         "nodes",
@@ -225,9 +219,8 @@ fn subqueries_in_extract_from_and_implicit() {
     assert_eq!(rows.len(), 3);
 }
 
-#[test]
-fn paging_order_and_total() {
-    let d = loaded();
+fn paging_order_and_total(b: Backend) {
+    let d = loaded(b);
     let paging = Paging::from_params(&[
         ("order_by", r#"[{"field": "certname", "order": "desc"}]"#),
         ("limit", "2"),
@@ -257,55 +250,55 @@ fn paging_order_and_total() {
     assert!(rows.contains(&json!({"name": "kernel", "count": 3})));
 }
 
-fn refused(path: &str, query: &str) -> (QueryErrorKind, String) {
-    let d = loaded();
+fn refused(b: Backend, path: &str, query: &str) -> (QueryErrorKind, String) {
+    let d = loaded(b);
     match d.db.query(path, Some(query), &Paging::default()) {
         Err(DbError::Query { kind, message }) => (kind, message),
         other => panic!("{query}: {other:?}"),
     }
 }
 
-#[test]
-fn bad_queries_are_refused_with_puppetdbs_text() {
-    let (kind, msg) = refused("nodes", r#"["=", "nosuchfield", 1]"#);
+fn bad_queries_are_refused_with_puppetdbs_text(b: Backend) {
+    let (kind, msg) = refused(b, "nodes", r#"["=", "nosuchfield", 1]"#);
     assert_eq!(kind, QueryErrorKind::UnknownField);
     assert!(
         msg.starts_with("'nosuchfield' is not a queryable object for nodes. Known queryable objects are 'certname', 'deactivated',"),
         "{msg}"
     );
-    let (kind, msg) = refused("nodes", r#"["extract", ["nope"]]"#);
+    let (kind, msg) = refused(b, "nodes", r#"["extract", ["nope"]]"#);
     assert_eq!(kind, QueryErrorKind::UnknownField);
     assert!(
         msg.starts_with("Can't extract unknown 'nodes' field 'nope'. Acceptable fields are"),
         "{msg}"
     );
-    let (kind, _) = refused("nodes", r#"["~", "certname", "(unclosed"]"#);
+    let (kind, _) = refused(b, "nodes", r#"["~", "certname", "(unclosed"]"#);
     assert_eq!(kind, QueryErrorKind::Regex);
     // A regex that would run away under backtracking is just linear here; a huge one is refused.
     let (kind, _) = refused(
+        b,
         "nodes",
         &json!(["~", "certname", "(a{1000}){1000}"]).to_string(),
     );
     assert_eq!(kind, QueryErrorKind::Regex);
     let rows = q(
-        &loaded().db,
+        &loaded(b).db,
         "nodes",
         &json!(["~", "certname", "^(a+)+$"]).to_string(),
     );
     assert!(rows.is_empty());
-    let (kind, _) = refused("nodes", r#"["frobnicate", "certname", 1]"#);
+    let (kind, _) = refused(b, "nodes", r#"["frobnicate", "certname", 1]"#);
     assert_eq!(kind, QueryErrorKind::Ast);
-    let (kind, _) = refused("nodes", "[\"=\", \"certname\"");
+    let (kind, _) = refused(b, "nodes", "[\"=\", \"certname\"");
     assert_eq!(kind, QueryErrorKind::Ast);
-    let (kind, _) = refused("nosuch", r#"["=", "certname", "x"]"#);
+    let (kind, _) = refused(b, "nosuch", r#"["=", "certname", "x"]"#);
     assert_eq!(kind, QueryErrorKind::UnknownEntity);
-    let (kind, msg) = refused("nodes", r#"["<", "certname", 3]"#);
+    let (kind, msg) = refused(b, "nodes", r#"["<", "certname", 3]"#);
     assert_eq!(kind, QueryErrorKind::Ast);
     assert_eq!(
         msg,
         "Query operators >,>=,<,<= are not allowed on field certname"
     );
-    let (kind, msg) = refused("", "nodes { certname = }");
+    let (kind, msg) = refused(b, "", "nodes { certname = }");
     assert!(
         matches!(
             kind,
@@ -316,13 +309,12 @@ fn bad_queries_are_refused_with_puppetdbs_text() {
         ),
         "{kind:?} {msg}"
     );
-    let (kind, _) = refused("nodes/nobody.example.test", "");
+    let (kind, _) = refused(b, "nodes/nobody.example.test", "");
     assert_eq!(kind, QueryErrorKind::UnknownEntity);
 }
 
-#[test]
-fn fact_contents_leaves_by_path() {
-    let d = loaded();
+fn fact_contents_leaves_by_path(b: Backend) {
+    let d = loaded(b);
     let rows = q(
         &d.db,
         "fact-contents",
@@ -361,3 +353,125 @@ fn fact_contents_leaves_by_path() {
     );
     assert_eq!(rows, vec![json!({"value": 3600})]);
 }
+
+crate::both!(
+    nodes_and_regex_and_boolean_logic,
+    inventory_with_dotted_facts_and_trusted,
+    facts_factsets_and_fact_paths,
+    catalogs_resources_and_edges,
+    reports_events_environments,
+    subqueries_in_extract_from_and_implicit,
+    paging_order_and_total,
+    bad_queries_are_refused_with_puppetdbs_text,
+    fact_contents_leaves_by_path,
+);
+
+/// Client regexes mean the same on both backends (PostgreSQL gets them rewritten from the
+/// `regex` crate's syntax), and none runs away.
+fn regexes_match_the_same_on_both_backends(b: Backend) {
+    let d = loaded(b);
+    let cases: &[(&str, &[&str])] = &[
+        ("^web", &["web1.example.test", "web2.example.test"]),
+        (r"\bdb1\b", &["db1.example.test"]),
+        (r"(?i)^WEB\d\.", &["web1.example.test", "web2.example.test"]),
+        (
+            r"^(web|db)[12]\.example\.test$",
+            &["db1.example.test", "web1.example.test", "web2.example.test"],
+        ),
+        (r"2\.example", &["web2.example.test"]),
+        (r"^.{16}$", &["db1.example.test"]),
+        (r"e{2,}", &[]),
+        (r"^(a+)+$", &[]),
+        (r"(?m)^test$", &[]),
+        (r"[^a-z0-9.]", &[]),
+        (r"\.TEST$", &[]),
+    ];
+    for (pattern, expected) in cases {
+        let rows = q(
+            &d.db,
+            "nodes",
+            &json!(["~", "certname", pattern]).to_string(),
+        );
+        assert_eq!(&certnames(&rows), expected, "{pattern} on {b:?}");
+    }
+    // On JSON values and arrays too.
+    let rows = q(
+        &d.db,
+        "inventory",
+        r#"["~", "facts.os.release.full", "^12\\.\\d+$"]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(&d.db, "resources", r#"["~", "tag", "^ex"]"#);
+    assert_eq!(rows.len(), 3, "one Exec per node");
+    let rows = q(
+        &d.db,
+        "facts",
+        r#"["and", ["=", "name", "kernel"], ["~", "value", "^Lin"]]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "fact-paths",
+        r#"["~>", "path", ["^os$", "^rel", "^maj"]]"#,
+    );
+    assert_eq!(
+        rows,
+        vec![json!({"path": ["os", "release", "major"], "type": "string"})]
+    );
+}
+
+/// Aggregates, group_by and comparisons of JSON numbers give the same answers on both.
+fn aggregates_and_json_numbers(b: Backend) {
+    let d = loaded(b);
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["extract", [["function", "count"], ["function", "sum", "line"], ["function", "min", "line"], ["function", "max", "line"], ["function", "avg", "line"]], ["=", "certname", "web1.example.test"]]"#,
+    );
+    assert_eq!(
+        rows,
+        vec![json!({"count": 6, "sum": 36, "min": 3, "max": 15, "avg": 9.0})]
+    );
+    let rows = q(
+        &d.db,
+        "inventory",
+        r#"["extract", [["function", "avg", "facts.load"], ["function", "sum", "facts.uptime_seconds"]]]"#,
+    );
+    assert_eq!(rows, vec![json!({"avg": 0.25, "sum": 10800})]);
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["extract", ["type", ["function", "count"]], ["=", "certname", "db1.example.test"], ["group_by", "type"]]"#,
+    );
+    let mut rows = rows;
+    rows.sort_by_key(|r| r["type"].as_str().map(String::from));
+    assert_eq!(rows[1], json!({"type": "Exec", "count": 1}));
+    assert_eq!(rows[2], json!({"type": "File", "count": 2}));
+    let rows = q(&d.db, "inventory", r#"["<", "facts.load", 0.5]"#);
+    assert_eq!(rows.len(), 3);
+    let rows = q(&d.db, "inventory", r#"[">", "facts.os.family", 1]"#);
+    assert!(rows.is_empty(), "a string is not ordered against a number");
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["=", "parameters.refreshonly", true]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "resources",
+        r#"["and", ["=", "exported", true], ["=", "parameters.ip", "10.0.0.1"]]"#,
+    );
+    assert_eq!(rows.len(), 3);
+    let rows = q(
+        &d.db,
+        "facts",
+        r#"["in", "value", ["array", [2, "Linux"]]]"#,
+    );
+    assert_eq!(rows.len(), 3, "the kernel facts (processors is a map)");
+}
+
+crate::both!(
+    regexes_match_the_same_on_both_backends,
+    aggregates_and_json_numbers
+);

@@ -20,9 +20,8 @@ fn params<'a>(command: &'a str, version: &'a str, certname: &'a str) -> [(&'a st
     ]
 }
 
-#[test]
-fn real_command_bodies_parse_and_are_stored() {
-    let d = db();
+fn real_command_bodies_parse_and_are_stored(b: Backend) {
+    let d = db(b);
     for (command, version, body) in [
         ("replace_facts", "5", FACTS),
         ("replace_catalog", "9", CATALOG),
@@ -95,3 +94,5 @@ fn real_command_bodies_parse_and_are_stored() {
         vec![json!({"certname": "agent2.example.test", "deactivated": "2026-12-03T03:10:57.377Z"})]
     );
 }
+
+crate::both!(real_command_bodies_parse_and_are_stored,);

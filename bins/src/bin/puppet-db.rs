@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use puppet_db::config::{Database, Settings};
@@ -39,7 +40,7 @@ struct Cli {
     /// The port (default 8081; 0 picks a free one).
     #[arg(long)]
     port: Option<u16>,
-    /// sqlite:PATH (postgres://... is not implemented yet).
+    /// sqlite:PATH, or postgres://USER[:PASSWORD]@HOST:PORT/DB (no TLS to PostgreSQL).
     #[arg(long)]
     database: Option<String>,
 }
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
         },
         None => Settings::default(),
     };
+    let (retention, gc_interval) = (settings.retention, settings.gc_interval);
     let (Some(cert), Some(key), Some(ca)) = (
         cli.ssl_cert.or(settings.ssl_cert),
         cli.ssl_key.or(settings.ssl_key),
@@ -110,6 +112,9 @@ fn main() -> ExitCode {
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     runtime.block_on(async {
+        if let Some(every) = gc_interval {
+            tokio::spawn(collect_garbage(db.clone(), retention, every));
+        }
         let server = GenericServer::new(tls, Arc::new(Api::new(db)), Limits::default());
         let running = match server.bind(addr).await {
             Ok(r) => r,
@@ -133,4 +138,28 @@ fn main() -> ExitCode {
         eprintln!("puppet-db: stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// PuppetDB's periodic garbage collection (`node-ttl`, `node-purge-ttl`, `report-ttl`), at
+/// start and then every `gc-interval`.
+async fn collect_garbage(
+    db: puppet_db::PuppetDb,
+    retention: puppet_db::Retention,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || db.collect_garbage(&retention)).await {
+            Ok(Ok(done)) => tracing::info!(
+                expired = done.expired,
+                purged = done.purged,
+                reports = done.reports,
+                "garbage collection"
+            ),
+            Ok(Err(e)) => tracing::warn!("garbage collection failed: {e}"),
+            Err(e) => tracing::warn!("garbage collection failed: {e}"),
+        }
+    }
 }

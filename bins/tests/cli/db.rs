@@ -300,21 +300,20 @@ fn config_dir_settings_are_used_and_bad_ones_refused() {
     assert!(pki.dir.join("puppetdb.sqlite").exists());
     drop(db);
 
+    // A PostgreSQL that is not there: a one-line error, without the password.
     let out = Command::new(env!("CARGO_BIN_EXE_puppet-db"))
         .args([
             "--config",
             confd.to_str().unwrap(),
             "--database",
-            "postgres://localhost/puppetdb",
+            "postgres://pdb:s3cret-pw@127.0.0.1:1/puppetdb",
         ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("PostgreSQL backend is not implemented"),
-        "{err}"
-    );
+    assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
     let out = Command::new(env!("CARGO_BIN_EXE_puppet-db"))
         .args(["--database", "sqlite:/tmp/x"])
         .output()
@@ -324,4 +323,174 @@ fn config_dir_settings_are_used_and_bad_ones_refused() {
         String::from_utf8_lossy(&out.stderr)
             .contains("--ssl-cert, --ssl-key and --ssl-ca-cert are required")
     );
+}
+
+#[path = "../../../puppet-db/tests/pg_cluster.rs"]
+mod pg_cluster;
+
+/// `percent-encoded` for a URL's host: a Unix socket directory.
+fn url_host(path: &Path) -> String {
+    path.to_str().unwrap().replace('/', "%2F")
+}
+
+fn start_with(args: &[&std::ffi::OsStr], stderr: &Path) -> Running {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_puppet-db"));
+    command.args(args);
+    spawn_listening(command, Stdio::from(std::fs::File::create(stderr).unwrap()))
+}
+
+/// Two `puppet-db` processes on one PostgreSQL database, one from `--database postgres://`,
+/// the other from a PuppetDB `conf.d` (`database.ini`'s subname, username, password): what
+/// one stores, the other answers; the password never reaches the logs.
+#[test]
+fn two_services_share_one_postgresql_database() {
+    let Some(cluster) = pg_cluster::cluster() else {
+        return;
+    };
+    let conn = cluster.database();
+    let dbname = conn.rsplit("dbname=").next().unwrap().to_string();
+    let pki = pki();
+    let tls = |name: &str| -> Vec<std::ffi::OsString> {
+        vec![
+            "--ssl-cert".into(),
+            pki.cert(name).into(),
+            "--ssl-key".into(),
+            pki.key(name).into(),
+            "--ssl-ca-cert".into(),
+            pki.ca().into(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "0".into(),
+        ]
+    };
+    let url = format!(
+        "postgres://postgres:url-s3cret@{}/{dbname}",
+        url_host(cluster.socket())
+    );
+    let mut a_args = tls("localhost");
+    a_args.extend(["--database".into(), url.into()]);
+    let a_log = pki.dir.join("a.log");
+    let a = start_with(
+        &a_args.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+        &a_log,
+    );
+    let confd = pki.dir.join("conf.d");
+    std::fs::create_dir_all(&confd).unwrap();
+    std::fs::write(
+        confd.join("database.ini"),
+        format!(
+            "[database]\nsubname = //{}/{dbname}\nusername = postgres\npassword = ini-s3cret\n",
+            url_host(cluster.socket())
+        ),
+    )
+    .unwrap();
+    let mut b_args = tls("localhost");
+    b_args.extend(["--config".into(), confd.into()]);
+    let b_log = pki.dir.join("b.log");
+    let b = start_with(
+        &b_args.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+        &b_log,
+    );
+    let ca = pki.client(a.port, true);
+    let (status, _, _) = call(
+        &ca,
+        "POST",
+        &cmd_path("replace facts", 5, "web1.example.test").replace(' ', "%20"),
+        facts("web1.example.test"),
+    );
+    assert_eq!(status, 200);
+    let cb = pki.client(b.port, true);
+    let (status, _, body) = call(
+        &cb,
+        "GET",
+        &format!(
+            "/pdb/query/v4?query={}",
+            encode_query_value(r#"inventory[certname] { facts.os.family = "Debian" }"#)
+        ),
+        Vec::new(),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body, json!([{"certname": "web1.example.test"}]));
+    drop(a);
+    drop(b);
+    for log in [&a_log, &b_log] {
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+}
+
+/// `[database] node-ttl` in conf.d: the service collects garbage at start (then every
+/// `gc-interval`), so a node whose data is older than the TTL is expired after a restart.
+#[test]
+fn node_ttl_from_conf_d_expires_stale_nodes() {
+    let pki = pki();
+    let confd = pki.dir.join("conf.d");
+    std::fs::create_dir_all(&confd).unwrap();
+    std::fs::write(
+        confd.join("jetty.ini"),
+        format!(
+            "[jetty]\nssl-host = 127.0.0.1\nssl-port = 0\nssl-cert = {}\nssl-key = {}\nssl-ca-cert = {}\n",
+            pki.cert("localhost").display(),
+            pki.key("localhost").display(),
+            pki.ca().display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        confd.join("config.ini"),
+        format!("[global]\nvardir = {}\n", pki.dir.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        confd.join("database.ini"),
+        format!(
+            "[database]\nsubname = sqlite:{}\nnode-ttl = 1h\ngc-interval = 60\n",
+            pki.dir.join("gc.sqlite").display()
+        ),
+    )
+    .unwrap();
+    let args = [std::ffi::OsStr::new("--config"), confd.as_os_str()];
+    let log = pki.dir.join("gc.log");
+    let db = start_with(&args, &log);
+    let c = pki.client(db.port, true);
+    // Facts produced at 2026-12-02T10:00Z: older than an hour by the time this runs.
+    let (status, _, _) = call(
+        &c,
+        "POST",
+        &cmd_path("replace facts", 5, "web1.example.test").replace(' ', "%20"),
+        facts("web1.example.test"),
+    );
+    assert_eq!(status, 200);
+    let nodes = |c: &Client| -> Value {
+        let (status, _, body) = call(c, "GET", "/pdb/query/v4/nodes", Vec::new());
+        assert_eq!(status, 200);
+        serde_json::from_slice(&body).unwrap()
+    };
+    // (The collection at start may run before or after this command: either way the node
+    // is stored, and expired by the collection of the next start at the latest.)
+    drop(db);
+    let db = start_with(&args, &log);
+    let c = pki.client(db.port, true);
+    let mut left = nodes(&c);
+    for _ in 0..50 {
+        if left == json!([]) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = nodes(&c);
+    }
+    assert_eq!(left, json!([]), "the stale node is expired");
+    let (_, _, body) = call(
+        &c,
+        "GET",
+        &format!(
+            "/pdb/query/v4/nodes?query={}",
+            encode_query_value(r#"["=", "node_state", "any"]"#)
+        ),
+        Vec::new(),
+    );
+    let all: Value = serde_json::from_slice(&body).unwrap();
+    assert!(all[0]["expired"].is_string(), "{all}");
 }

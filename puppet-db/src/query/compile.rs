@@ -6,8 +6,9 @@ use serde_json::Value;
 use super::entities::{self, Dotted, Entity, Kind};
 use super::{OrderBy, Paging};
 use crate::error::{DbError, QueryErrorKind};
+use crate::store::regex_pg;
 use crate::store::sqlite::client_regex;
-use crate::store::{Decode, Param, SqlQuery};
+use crate::store::{Decode, Dialect, Param, SqlQuery};
 use crate::time::Timestamp;
 
 fn ast_err(message: impl Into<String>) -> DbError {
@@ -102,9 +103,12 @@ struct Select<'a> {
     paging: Paging,
 }
 
+/// The one compiler from queries to SQL; [`Dialect`] switches what differs between SQLite
+/// and PostgreSQL (placeholders, JSON operators, regex, booleans).
 #[derive(Default)]
 pub(crate) struct Compiler {
     aliases: usize,
+    dialect: Dialect,
 }
 
 /// The entity a top-level query is about, and the compiled SQL.
@@ -114,6 +118,18 @@ pub(crate) struct Compiled {
 }
 
 impl Compiler {
+    /// A compiler for `dialect`.
+    pub(crate) fn new(dialect: Dialect) -> Compiler {
+        Compiler {
+            aliases: 0,
+            dialect,
+        }
+    }
+
+    fn pg(&self) -> bool {
+        self.dialect == Dialect::Postgres
+    }
+
     fn scope(&mut self, entity: &'static Entity) -> Scope {
         self.aliases += 1;
         Scope {
@@ -166,13 +182,18 @@ impl Compiler {
         };
         let entity = select.entity;
         let (main, columns, count) = self.select(&select, true)?;
+        let dialect = self.dialect;
+        let count = match count {
+            Some(c) => Some((placeholders(dialect, c.sql, c.params.len())?, c.params)),
+            None => None,
+        };
         Ok(Compiled {
             entity,
             sql: SqlQuery {
-                sql: main.sql,
+                sql: placeholders(dialect, main.sql, main.params.len())?,
                 params: main.params,
                 columns,
-                count: count.map(|c| (c.sql, c.params)),
+                count,
             },
         })
     }
@@ -292,22 +313,48 @@ impl Compiler {
                             )));
                         }
                     };
+                    let mut decode = Decode::Plain;
                     match arg {
                         None if sql_func == "count" => {
                             cols.push("count(*)");
                         }
                         None => return Err(ast_err(format!("{func}() needs a field"))),
+                        Some(a) if self.pg() && sql_func != "count" => {
+                            // PostgreSQL: JSON numbers as numeric; numeric results as text,
+                            // read back as JSON numbers (the client decodes no NUMERIC).
+                            let f = self.field(&scope, a, false)?;
+                            let json = matches!(f.kind, Kind::Json | Kind::Scalar);
+                            let numeric = json || matches!(sql_func, "avg" | "sum");
+                            if numeric {
+                                cols.push("CAST(");
+                                decode = Decode::Json;
+                            }
+                            cols.push(sql_func).push("(");
+                            if json {
+                                cols.push("CASE WHEN jsonb_typeof(")
+                                    .append(f.value.clone())
+                                    .push(") = 'number' THEN CAST(")
+                                    .append(f.value)
+                                    .push(" #>> '{}' AS numeric) END");
+                            } else {
+                                cols.append(f.value);
+                            }
+                            cols.push(")");
+                            if numeric {
+                                cols.push(" AS text)");
+                            }
+                        }
                         Some(a) => {
                             let f = self.field(&scope, a, false)?;
                             cols.push(sql_func).push("(").append(f.value).push(")");
                         }
                     }
-                    columns.push((func.clone(), Decode::Plain));
+                    columns.push((func.clone(), decode));
                 }
             }
         }
         // FROM and WHERE.
-        let mut from = Frag::new(format!(" FROM {}", scope.sql(entity.from)));
+        let mut from = Frag::new(format!(" FROM {}", scope.sql(entity.tables(self.dialect))));
         let mut conditions = Vec::new();
         let mentions_state = select.filter.is_some_and(mentions_node_state);
         if let (Some(active), false) = (entity.active, mentions_state) {
@@ -326,13 +373,25 @@ impl Compiler {
                 if i > 0 {
                     from.push(", ");
                 }
-                let f = self.field(&scope, g, false)?;
-                from.append(f.value);
+                let position = projection
+                    .iter()
+                    .position(|p| matches!(p, Proj::Field(n) if n == g));
+                match position {
+                    // PostgreSQL wants the very expression of the select list (parameters
+                    // included): its position says that.
+                    Some(pos) if self.pg() => {
+                        from.push(&(pos + 1).to_string());
+                    }
+                    _ => {
+                        let f = self.field(&scope, g, false)?;
+                        from.append(f.value);
+                    }
+                }
             }
         }
         let count = (top && select.paging.include_total).then(|| {
             let mut c = Frag::new("SELECT count(*) FROM (SELECT 1");
-            c.append(from.clone()).push(")");
+            c.append(from.clone()).push(") AS total");
             c
         });
         let mut main = Frag::new("SELECT ");
@@ -370,7 +429,12 @@ impl Compiler {
         }
         if select.paging.limit.is_some() || select.paging.offset.is_some() {
             main.push(" LIMIT ");
-            main.bind(Param::Int(select.paging.limit.map_or(-1, clamp)));
+            let none = if self.pg() {
+                Param::Null
+            } else {
+                Param::Int(-1)
+            };
+            main.bind(select.paging.limit.map_or(none, |l| Param::Int(clamp(l))));
             main.push(" OFFSET ");
             main.bind(Param::Int(select.paging.offset.map_or(0, clamp)));
         }
@@ -382,10 +446,17 @@ impl Compiler {
         let entity = scope.entity;
         if let Some(f) = entity.field(name).filter(|f| f.query || for_out) {
             {
-                let sql = scope.sql(f.sql);
+                let sql = scope.sql(f.sql_for(self.dialect));
+                // PostgreSQL: documents are `json` (key order kept for answers); filters
+                // compare them as `jsonb`.
+                let value = if self.pg() && f.kind == Kind::Json {
+                    format!("CAST({sql} AS jsonb)")
+                } else {
+                    sql.clone()
+                };
                 return Ok(FieldSql {
                     kind: f.kind,
-                    value: Frag::new(sql.clone()),
+                    value: Frag::new(value),
                     out: Frag::new(sql),
                 });
             }
@@ -414,8 +485,29 @@ impl Compiler {
                 } else {
                     return Err(unknown());
                 };
-                let path = json_path(&rest).ok_or_else(unknown)?;
                 let a = self.alias();
+                if self.pg() {
+                    let certname = scope.sql("@c.certname");
+                    let build = |cast: bool| {
+                        let mut fr = Frag::new(if cast { "CAST(" } else { "" });
+                        fr.push(&format!("(SELECT {a}.value"));
+                        pg_path(&mut fr, &rest);
+                        fr.push(&format!(
+                            " FROM facts {a} WHERE {a}.certname = {certname} AND {a}.name = "
+                        ));
+                        fr.bind(Param::Text(fact.clone())).push(")");
+                        if cast {
+                            fr.push(" AS jsonb)");
+                        }
+                        fr
+                    };
+                    return Ok(FieldSql {
+                        kind: Kind::Scalar,
+                        value: build(true),
+                        out: build(false),
+                    });
+                }
+                let path = json_path(&rest).ok_or_else(unknown)?;
                 let build = |op: &str| {
                     let mut fr = Frag::new(format!("(SELECT {a}.value {op} "));
                     fr.bind(Param::Text(path.clone()));
@@ -435,8 +527,23 @@ impl Compiler {
             }
             Dotted::Parameters => {
                 let rest = name.strip_prefix("parameters.").ok_or_else(unknown)?;
-                let path = json_path(&segments(rest).ok_or_else(unknown)?).ok_or_else(unknown)?;
+                let segs = segments(rest).ok_or_else(unknown)?;
                 let column = scope.sql("@x.parameters");
+                if self.pg() {
+                    let build = |cast: bool| {
+                        let mut fr = Frag::new(if cast { "CAST((" } else { "(" });
+                        fr.push(&column);
+                        pg_path(&mut fr, &segs);
+                        fr.push(if cast { ") AS jsonb)" } else { ")" });
+                        fr
+                    };
+                    return Ok(FieldSql {
+                        kind: Kind::Scalar,
+                        value: build(true),
+                        out: build(false),
+                    });
+                }
+                let path = json_path(&segs).ok_or_else(unknown)?;
                 let build = |op: &str| {
                     let mut fr = Frag::new(format!("({column} {op} "));
                     fr.bind(Param::Text(path.clone()));
@@ -516,7 +623,7 @@ impl Compiler {
                     return node_state(scope, &args[2]);
                 }
                 let f = self.field(scope, field, false)?;
-                compare(op, field, f, &args[2])
+                compare(self.dialect, op, field, f, &args[2])
             }
             "null?" => {
                 let (Some(field), Some(is_null)) = (
@@ -530,6 +637,17 @@ impl Compiler {
                 };
                 let f = self.field(scope, field, false)?;
                 let mut fr = Frag::new("(");
+                if self.pg() && f.kind == Kind::Scalar {
+                    // SQLite's `->>` gives SQL NULL for a JSON null; jsonb keeps it a value.
+                    fr.push("COALESCE(jsonb_typeof(")
+                        .append(f.value)
+                        .push(if is_null {
+                            "), 'null') = 'null')"
+                        } else {
+                            "), 'null') <> 'null')"
+                        });
+                    return Ok(fr);
+                }
                 fr.append(f.value).push(if is_null {
                     " IS NULL)"
                 } else {
@@ -568,6 +686,8 @@ impl Compiler {
                 .collect::<Result<_, _>>()?,
             _ => return Err(ast_err(format!("{} is not well-formed", compact(q)))),
         };
+        let rhs = &args[2];
+        let array_form = head(rhs) == Some("array");
         let mut lhs = Frag::new("(");
         let mut kinds = Vec::new();
         for (i, n) in names.iter().enumerate() {
@@ -577,9 +697,12 @@ impl Compiler {
             let f = self.field(scope, n, false)?;
             kinds.push((f.kind, *n));
             lhs.append(f.value);
+            if array_form && f.kind == Kind::Json && !self.pg() {
+                // Values, not their JSON text, as `=` compares them.
+                lhs.push(" ->> '$'");
+            }
         }
         lhs.push(")");
-        let rhs = &args[2];
         match head(rhs) {
             Some("array") => {
                 let values = as_array(rhs)?
@@ -595,7 +718,7 @@ impl Compiler {
                     return Err(ast_err("'in' with an array takes one field"));
                 }
                 if values.is_empty() {
-                    return Ok(Frag::new("0"));
+                    return Ok(Frag::new("(1 = 0)"));
                 }
                 lhs.push(" IN (");
                 for (i, v) in values.iter().enumerate() {
@@ -714,7 +837,7 @@ fn node_state(scope: &Scope, v: &Value) -> Result<Frag, DbError> {
     let sql = match v.as_str() {
         Some("active") => active.to_string(),
         Some("inactive") => format!("NOT {active}"),
-        Some("any") => "1".to_string(),
+        Some("any") => "(1 = 1)".to_string(),
         _ => {
             return Err(ast_err(format!(
                 "{} is not a valid node_state: active, inactive or any",
@@ -735,19 +858,32 @@ fn node_state(scope: &Scope, v: &Value) -> Result<Frag, DbError> {
 }
 
 /// `field op value`.
-fn compare(op: &str, name: &str, f: FieldSql, v: &Value) -> Result<Frag, DbError> {
+fn compare(d: Dialect, op: &str, name: &str, f: FieldSql, v: &Value) -> Result<Frag, DbError> {
+    let pg = d == Dialect::Postgres;
     let mut fr = Frag::new("(");
     match (op, f.kind) {
+        ("~", Kind::Array) if pg => {
+            fr.push("EXISTS (SELECT 1 FROM jsonb_array_elements_text(")
+                .append(f.value)
+                .push(") AS el(value) WHERE el.value ~ ");
+            fr.bind(Param::Text(regex_value(d, v)?)).push("))");
+        }
         ("~", Kind::Array) => {
             fr.push("EXISTS (SELECT 1 FROM json_each(")
                 .append(f.value)
                 .push(") WHERE regexp(");
-            fr.bind(Param::Text(regex_value(v)?)).push(", value)))");
+            fr.bind(Param::Text(regex_value(d, v)?)).push(", value)))");
         }
         ("=", Kind::Array) => {
-            fr.push("EXISTS (SELECT 1 FROM json_each(")
-                .append(f.value)
-                .push(") WHERE value = ");
+            if pg {
+                fr.push("EXISTS (SELECT 1 FROM jsonb_array_elements_text(")
+                    .append(f.value)
+                    .push(") AS el(value) WHERE el.value = ");
+            } else {
+                fr.push("EXISTS (SELECT 1 FROM json_each(")
+                    .append(f.value)
+                    .push(") WHERE value = ");
+            }
             fr.bind(param(Kind::Scalar, name, v)?).push("))");
         }
         ("=", Kind::Path) => {
@@ -755,7 +891,7 @@ fn compare(op: &str, name: &str, f: FieldSql, v: &Value) -> Result<Frag, DbError
                 return Err(ast_err(format!("The path of {name} must be an array")));
             }
             fr.append(f.value).push(" = ");
-            fr.bind(Param::Text(compact(v))).push(")");
+            fr.bind(Param::Json(compact(v))).push(")");
         }
         ("~>", Kind::Path) => {
             let parts = v.as_array().ok_or_else(|| {
@@ -763,15 +899,26 @@ fn compare(op: &str, name: &str, f: FieldSql, v: &Value) -> Result<Frag, DbError
                     "Query operator ~> takes an array of regular expressions on {name}"
                 ))
             })?;
-            fr.push("json_array_length(")
-                .append(f.value.clone())
-                .push(") = ");
+            fr.push(if pg {
+                "jsonb_array_length("
+            } else {
+                "json_array_length("
+            })
+            .append(f.value.clone())
+            .push(") = ");
             fr.bind(Param::Int(parts.len() as i64));
             for (i, p) in parts.iter().enumerate() {
-                fr.push(" AND regexp(")
-                    .bind(Param::Text(regex_value(p)?))
-                    .push(", ");
-                fr.append(f.value.clone()).push(&format!(" ->> '$[{i}]')"));
+                if pg {
+                    fr.push(" AND (")
+                        .append(f.value.clone())
+                        .push(&format!(" ->> {i}) ~ "))
+                        .bind(Param::Text(regex_value(d, p)?));
+                } else {
+                    fr.push(" AND regexp(")
+                        .bind(Param::Text(regex_value(d, p)?))
+                        .push(", ");
+                    fr.append(f.value.clone()).push(&format!(" ->> '$[{i}]')"));
+                }
             }
             fr.push(")");
         }
@@ -790,9 +937,18 @@ fn compare(op: &str, name: &str, f: FieldSql, v: &Value) -> Result<Frag, DbError
                 "Query operator ~ is not allowed on field {name}"
             )));
         }
+        ("~", kind) if pg => {
+            fr.push("(").append(f.value);
+            if matches!(kind, Kind::Json | Kind::Scalar) {
+                fr.push(" #>> '{}'");
+            }
+            fr.push(") ~ ")
+                .bind(Param::Text(regex_value(d, v)?))
+                .push(")");
+        }
         ("~", kind) => {
             fr.push("regexp(")
-                .bind(Param::Text(regex_value(v)?))
+                .bind(Param::Text(regex_value(d, v)?))
                 .push(", ");
             fr.append(f.value);
             if kind == Kind::Json {
@@ -819,15 +975,21 @@ fn compare(op: &str, name: &str, f: FieldSql, v: &Value) -> Result<Frag, DbError
                 )));
             }
             let mut lhs = f.value;
-            if kind == Kind::Json {
+            if kind == Kind::Json && !pg {
                 lhs.push(" ->> '$'");
             }
             if op != "=" && matches!(kind, Kind::Json | Kind::Scalar) {
                 // Only numbers are ordered against a number (SQLite would put every
-                // string above every number).
-                fr.push("typeof(")
-                    .append(lhs.clone())
-                    .push(") IN ('integer', 'real') AND ");
+                // string above every number; jsonb orders across types too).
+                if pg {
+                    fr.push("jsonb_typeof(")
+                        .append(lhs.clone())
+                        .push(") = 'number' AND ");
+                } else {
+                    fr.push("typeof(")
+                        .append(lhs.clone())
+                        .push(") IN ('integer', 'real') AND ");
+                }
             }
             fr.append(lhs);
             fr.push(&format!(" {op} "));
@@ -837,7 +999,58 @@ fn compare(op: &str, name: &str, f: FieldSql, v: &Value) -> Result<Frag, DbError
     Ok(fr)
 }
 
-fn regex_value(v: &Value) -> Result<String, DbError> {
+/// PostgreSQL: `->` steps down a JSON value, keys and indexes as parameters.
+fn pg_path(fr: &mut Frag, segs: &[Seg]) {
+    for s in segs {
+        match s {
+            Seg::Key(k) => {
+                fr.push(" -> CAST(")
+                    .bind(Param::Text(k.clone()))
+                    .push(" AS text)");
+            }
+            Seg::Index(i) => {
+                fr.push(" -> CAST(")
+                    .bind(Param::Int(i64::try_from(*i).unwrap_or(i64::MAX)))
+                    .push(" AS integer)");
+            }
+        }
+    }
+}
+
+/// `?` placeholders as the dialect writes them (`$1`, `$2`, ... on PostgreSQL). The SQL's
+/// own text never holds a `?` outside string literals (client values are parameters).
+fn placeholders(d: Dialect, sql: String, count: usize) -> Result<String, DbError> {
+    if d == Dialect::Sqlite {
+        return Ok(sql);
+    }
+    let mut out = String::with_capacity(sql.len() + count * 2);
+    let mut n = 0;
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    if n != count {
+        return Err(DbError::Storage(format!(
+            "compiled SQL has {n} placeholders for {count} parameters"
+        )));
+    }
+    Ok(out)
+}
+
+/// A client regex, checked with the `regex` crate (and its size limit), as the dialect runs
+/// it: as it is for SQLite's `regexp()` (the `regex` crate), rewritten for PostgreSQL's `~`.
+fn regex_value(d: Dialect, v: &Value) -> Result<String, DbError> {
     let s = v.as_str().ok_or_else(|| {
         ast_err(format!(
             "A regular expression must be a string, not {}",
@@ -850,7 +1063,15 @@ fn regex_value(v: &Value) -> Result<String, DbError> {
             format!("Invalid regular expression {s:?}: {e}"),
         )
     })?;
-    Ok(s.to_string())
+    match d {
+        Dialect::Sqlite => Ok(s.to_string()),
+        Dialect::Postgres => regex_pg::to_postgres(s).map_err(|e| {
+            DbError::query(
+                QueryErrorKind::Regex,
+                format!("Invalid regular expression {s:?}: {e}"),
+            )
+        }),
+    }
 }
 
 /// A client value as a parameter for a field of `kind`.
@@ -867,11 +1088,9 @@ fn param(kind: Kind, name: &str, v: &Value) -> Result<Param, DbError> {
                 compact(other)
             )));
         }
-        (Kind::Bool, Value::String(s)) if s == "true" || s == "false" => {
-            Param::Int(i64::from(s == "true"))
-        }
+        (Kind::Bool, Value::String(s)) if s == "true" || s == "false" => Param::Bool(s == "true"),
         (_, Value::Null) => Param::Null,
-        (_, Value::Bool(b)) => Param::Int(i64::from(*b)),
+        (_, Value::Bool(b)) => Param::Bool(*b),
         (_, Value::Number(n)) => match n.as_i64() {
             Some(i) => Param::Int(i),
             None => Param::Real(n.as_f64().unwrap_or(0.0)),

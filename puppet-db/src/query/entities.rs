@@ -2,6 +2,11 @@
 //!
 //! `@` in a template is the alias prefix of one use of the entity (`q1_`, `q2_`, ...), so an
 //! entity can appear in its own subqueries.
+//!
+//! Templates are SQLite's; a field or FROM clause whose SQL differs on PostgreSQL (JSON
+//! functions, jsonb operators) carries PostgreSQL's as well (`pg`, `pg_from`).
+
+use crate::store::Dialect;
 
 /// How a field is stored, which decides how operators compile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,10 +30,12 @@ pub(crate) enum Kind {
 }
 
 /// One field of an entity.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Field {
     pub(crate) name: &'static str,
     pub(crate) sql: &'static str,
+    /// PostgreSQL's SQL when it differs (JSON functions): `None` is the same as `sql`.
+    pub(crate) pg: Option<&'static str>,
     pub(crate) kind: Kind,
     /// Part of the default answer (all but aliases such as `tag`).
     pub(crate) out: bool,
@@ -40,6 +47,7 @@ const fn f(name: &'static str, sql: &'static str, kind: Kind) -> Field {
     Field {
         name,
         sql,
+        pg: None,
         kind,
         out: true,
         query: true,
@@ -51,6 +59,7 @@ const fn out(name: &'static str, sql: &'static str) -> Field {
     Field {
         name,
         sql,
+        pg: None,
         kind: Kind::Json,
         out: true,
         query: false,
@@ -62,9 +71,28 @@ const fn hidden(name: &'static str, sql: &'static str, kind: Kind) -> Field {
     Field {
         name,
         sql,
+        pg: None,
         kind,
         out: false,
         query: true,
+    }
+}
+
+impl Field {
+    /// The same field with PostgreSQL's SQL.
+    const fn pg(self, sql: &'static str) -> Field {
+        Field {
+            pg: Some(sql),
+            ..self
+        }
+    }
+
+    /// The SQL template for `dialect`.
+    pub(crate) fn sql_for(&self, dialect: Dialect) -> &'static str {
+        match (dialect, self.pg) {
+            (Dialect::Postgres, Some(pg)) => pg,
+            _ => self.sql,
+        }
     }
 }
 
@@ -83,6 +111,8 @@ pub(crate) enum Dotted {
 pub(crate) struct Entity {
     pub(crate) name: &'static str,
     pub(crate) from: &'static str,
+    /// PostgreSQL's FROM clause when it differs from `from`.
+    pub(crate) pg_from: Option<&'static str>,
     pub(crate) fields: &'static [Field],
     /// The filter hiding deactivated and expired nodes (unless the query names
     /// `node_state`); `None` when the entity is not about nodes.
@@ -94,6 +124,14 @@ pub(crate) struct Entity {
 }
 
 impl Entity {
+    /// The FROM template for `dialect`.
+    pub(crate) fn tables(&self, dialect: Dialect) -> &'static str {
+        match (dialect, self.pg_from) {
+            (Dialect::Postgres, Some(pg)) => pg,
+            _ => self.from,
+        }
+    }
+
     pub(crate) fn field(&self, name: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.name == name)
     }
@@ -122,6 +160,7 @@ static NODES: Entity = Entity {
     from: "certnames @c LEFT JOIN factsets @fs ON @fs.certname = @c.certname \
            LEFT JOIN catalogs @ca ON @ca.certname = @c.certname \
            LEFT JOIN reports @r ON @r.hash = @c.latest_report_hash",
+    pg_from: None,
     fields: &[
         f("certname", "@c.certname", Kind::Text),
         f("deactivated", "@c.deactivated", Kind::Time),
@@ -156,6 +195,7 @@ static NODES: Entity = Entity {
 static ENVIRONMENTS: Entity = Entity {
     name: "environments",
     from: "environments @e",
+    pg_from: None,
     fields: &[f("name", "@e.name", Kind::Text)],
     active: None,
     dotted: Dotted::None,
@@ -166,6 +206,7 @@ static FACTS: Entity = Entity {
     name: "facts",
     from: "facts @f JOIN certnames @c ON @c.certname = @f.certname \
            JOIN factsets @fs ON @fs.certname = @f.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@f.certname", Kind::Text),
         f("name", "@f.name", Kind::Text),
@@ -180,6 +221,7 @@ static FACTS: Entity = Entity {
 static FACTSETS: Entity = Entity {
     name: "factsets",
     from: "factsets @fs JOIN certnames @c ON @c.certname = @fs.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@fs.certname", Kind::Text),
         f("environment", "@fs.environment", Kind::Text),
@@ -191,6 +233,10 @@ static FACTSETS: Entity = Entity {
             "facts",
             "(SELECT json_group_array(json_object('name', @je.key, 'value', @je.value)) \
              FROM json_each(@fs.facts) @je)",
+        )
+        .pg(
+            "(SELECT COALESCE(json_agg(json_build_object('name', @je.key, 'value', @je.value)), \
+             '[]'::json) FROM json_each(@fs.facts) @je)",
         ),
     ],
     active: Some(ACTIVE),
@@ -202,6 +248,7 @@ static FACT_CONTENTS: Entity = Entity {
     name: "fact_contents",
     from: "fact_values @fv JOIN certnames @c ON @c.certname = @fv.certname \
            JOIN factsets @fs ON @fs.certname = @fv.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@fv.certname", Kind::Text),
         f("environment", "@fs.environment", Kind::Text),
@@ -218,6 +265,7 @@ static FACT_CONTENTS: Entity = Entity {
 static FACT_PATHS: Entity = Entity {
     name: "fact_paths",
     from: "fact_paths @p",
+    pg_from: None,
     fields: &[
         f("path", "@p.path", Kind::Path),
         f("type", "@p.type", Kind::Text),
@@ -232,12 +280,13 @@ static FACT_PATHS: Entity = Entity {
 static INVENTORY: Entity = Entity {
     name: "inventory",
     from: "factsets @fs JOIN certnames @c ON @c.certname = @fs.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@fs.certname", Kind::Text),
         f("timestamp", "@fs.timestamp", Kind::Time),
         f("environment", "@fs.environment", Kind::Text),
         f("facts", "@fs.facts", Kind::Json),
-        f("trusted", "(@fs.facts -> '$.trusted')", Kind::Json),
+        f("trusted", "(@fs.facts -> '$.trusted')", Kind::Json).pg("(@fs.facts -> 'trusted')"),
     ],
     active: Some(ACTIVE),
     dotted: Dotted::Facts,
@@ -247,6 +296,7 @@ static INVENTORY: Entity = Entity {
 static CATALOGS: Entity = Entity {
     name: "catalogs",
     from: "catalogs @ca JOIN certnames @c ON @c.certname = @ca.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@ca.certname", Kind::Text),
         f("version", "@ca.version", Kind::Text),
@@ -263,12 +313,25 @@ static CATALOGS: Entity = Entity {
             "(SELECT json_group_array(json_object('source_type', @x.source_type, 'source_title', \
              @x.source_title, 'target_type', @x.target_type, 'target_title', @x.target_title, \
              'relationship', @x.relationship)) FROM edges @x WHERE @x.certname = @ca.certname)",
+        )
+        .pg(
+            "(SELECT COALESCE(json_agg(json_build_object('source_type', @x.source_type, \
+             'source_title', @x.source_title, 'target_type', @x.target_type, 'target_title', \
+             @x.target_title, 'relationship', @x.relationship) ORDER BY @x.idx), '[]'::json) \
+             FROM edges @x WHERE @x.certname = @ca.certname)",
         ),
         out(
             "resources",
             "(SELECT json_group_array(json_object('type', @x.type, 'title', @x.title, 'resource', \
              @x.resource, 'tags', json(@x.tags), 'exported', json(CASE WHEN @x.exported THEN 'true' \
              ELSE 'false' END), 'file', @x.file, 'line', @x.line, 'parameters', json(@x.parameters))) \
+             FROM catalog_resources @x WHERE @x.certname = @ca.certname)",
+        )
+        .pg(
+            "(SELECT COALESCE(json_agg(json_build_object('type', @x.type, 'title', @x.title, \
+             'resource', @x.resource, 'tags', @x.tags, 'exported', @x.exported, 'file', @x.file, \
+             'line', @x.line, 'parameters', @x.parameters) \
+             ORDER BY @x.type COLLATE \"C\", @x.title COLLATE \"C\"), '[]'::json) \
              FROM catalog_resources @x WHERE @x.certname = @ca.certname)",
         ),
     ],
@@ -288,6 +351,7 @@ static CATALOGS: Entity = Entity {
 static CATALOG_INPUTS: Entity = Entity {
     name: "catalog_inputs",
     from: "catalog_inputs @ci JOIN certnames @c ON @c.certname = @ci.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@ci.certname", Kind::Text),
         f("producer_timestamp", "@ci.producer_timestamp", Kind::Time),
@@ -303,12 +367,16 @@ static CATALOG_INPUT_CONTENTS: Entity = Entity {
     name: "catalog_input_contents",
     from: "catalog_inputs @ci JOIN certnames @c ON @c.certname = @ci.certname \
            JOIN json_each(@ci.inputs) @in",
+    pg_from: Some(
+        "catalog_inputs @ci JOIN certnames @c ON @c.certname = @ci.certname \
+         CROSS JOIN LATERAL jsonb_array_elements(@ci.inputs) @in(value)",
+    ),
     fields: &[
         f("certname", "@ci.certname", Kind::Text),
         f("producer_timestamp", "@ci.producer_timestamp", Kind::Time),
         f("catalog_uuid", "@ci.catalog_uuid", Kind::Text),
-        f("type", "(@in.value ->> '$[0]')", Kind::Text),
-        f("name", "(@in.value ->> '$[1]')", Kind::Text),
+        f("type", "(@in.value ->> '$[0]')", Kind::Text).pg("(@in.value ->> 0)"),
+        f("name", "(@in.value ->> '$[1]')", Kind::Text).pg("(@in.value ->> 1)"),
     ],
     active: Some(ACTIVE),
     dotted: Dotted::None,
@@ -319,6 +387,7 @@ static RESOURCES: Entity = Entity {
     name: "resources",
     from: "catalog_resources @x JOIN catalogs @ca ON @ca.certname = @x.certname \
            JOIN certnames @c ON @c.certname = @x.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@x.certname", Kind::Text),
         f("resource", "@x.resource", Kind::Text),
@@ -340,6 +409,7 @@ static RESOURCES: Entity = Entity {
 static EDGES: Entity = Entity {
     name: "edges",
     from: "edges @x JOIN certnames @c ON @c.certname = @x.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@x.certname", Kind::Text),
         f("relationship", "@x.relationship", Kind::Text),
@@ -356,6 +426,7 @@ static EDGES: Entity = Entity {
 static REPORTS: Entity = Entity {
     name: "reports",
     from: "reports @r JOIN certnames @c ON @c.certname = @r.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@r.certname", Kind::Text),
         f("hash", "@r.hash", Kind::Text),
@@ -403,6 +474,15 @@ static REPORTS: Entity = Entity {
              'corrective_change', json(CASE WHEN @v.corrective_change IS NULL THEN 'null' \
              WHEN @v.corrective_change THEN 'true' ELSE 'false' END))) \
              FROM resource_events @v WHERE @v.report_hash = @r.hash)",
+        )
+        .pg(
+            "(SELECT COALESCE(json_agg(json_build_object('status', @v.status, 'timestamp', \
+             @v.timestamp, 'resource_type', @v.resource_type, 'resource_title', \
+             @v.resource_title, 'property', @v.property, 'name', @v.name, 'new_value', \
+             @v.new_value, 'old_value', @v.old_value, 'message', @v.message, 'file', @v.file, \
+             'line', @v.line, 'containment_path', @v.containment_path, 'containing_class', \
+             @v.containing_class, 'corrective_change', @v.corrective_change) ORDER BY @v.idx), \
+             '[]'::json) FROM resource_events @v WHERE @v.report_hash = @r.hash)",
         ),
     ],
     active: Some(ACTIVE),
@@ -423,6 +503,7 @@ static EVENTS: Entity = Entity {
     name: "events",
     from: "resource_events @v JOIN reports @r ON @r.hash = @v.report_hash \
            JOIN certnames @c ON @c.certname = @v.certname",
+    pg_from: None,
     fields: &[
         f("certname", "@v.certname", Kind::Text),
         f("report", "@v.report_hash", Kind::Text),

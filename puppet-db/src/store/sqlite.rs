@@ -9,8 +9,12 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde_json::{Map, Value};
 
-use super::{Decode, Dialect, Param, Rows, SqlQuery, Storage};
-use crate::command::{Catalog, CatalogInputs, Command, Factset, Report, digest};
+use super::{
+    Collected, Decode, Dialect, GC_EXPIRE, GC_FACT_PATHS, GC_LATEST, GC_NODE_TABLES, GC_PURGED,
+    GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage, catalog_hashes,
+    fact_paths, factset_hash, json_text, report_hash,
+};
+use crate::command::{Catalog, CatalogInputs, Command, Factset, Report};
 use crate::error::DbError;
 use crate::time::Timestamp;
 
@@ -271,14 +275,11 @@ impl ToSql for Param {
         Ok(match self {
             Param::Null => ToSqlOutput::Owned(SqlValue::Null),
             Param::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            Param::Bool(b) => ToSqlOutput::Owned(SqlValue::Integer(i64::from(*b))),
             Param::Real(f) => ToSqlOutput::Owned(SqlValue::Real(*f)),
-            Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Param::Text(s) | Param::Json(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         })
     }
-}
-
-fn json_text(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
 fn opt_bool(v: Option<&Value>) -> Option<i64> {
@@ -315,63 +316,6 @@ fn environment(tx: &rusqlite::Transaction<'_>, env: Option<&str>) -> Result<(), 
     Ok(())
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "map",
-    }
-}
-
-/// A fact path and what is there: (path JSON, fact name, depth, type).
-type PathRow = (String, String, i64, &'static str);
-
-/// Every path of a fact value (maps by key, arrays by index), as fact-paths lists them, and
-/// every leaf (path JSON, value JSON, depth) as fact-contents answers them.
-fn fact_paths(
-    path: &mut Vec<Value>,
-    v: &Value,
-    out: &mut Vec<PathRow>,
-    leaves: &mut Vec<(String, String, i64)>,
-) {
-    if path.len() > 64 {
-        return;
-    }
-    if !matches!(v, Value::Object(_) | Value::Array(_)) {
-        leaves.push((json_text(&*path), json_text(v), path.len() as i64 - 1));
-    }
-    out.push((
-        json_text(&*path),
-        path.first()
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        path.len() as i64 - 1,
-        type_name(v),
-    ));
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                path.push(Value::String(k.clone()));
-                fact_paths(path, child, out, leaves);
-                path.pop();
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                path.push(Value::from(i));
-                fact_paths(path, child, out, leaves);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
 fn replace_facts(
     tx: &rusqlite::Transaction<'_>,
     f: &Factset,
@@ -397,7 +341,7 @@ fn replace_facts(
         received.as_str(),
         f.producer_timestamp.as_str(),
         f.producer,
-        digest(&serde_json::json!([f.certname, f.environment, facts])),
+        factset_hash(f),
         json_text(&facts)
     ])?;
     tx.prepare_cached("DELETE FROM facts WHERE certname = ?1")?
@@ -442,24 +386,7 @@ fn replace_catalog(
         return Ok(());
     }
     environment(tx, c.environment.as_deref())?;
-    let mut resource_hashes = Vec::with_capacity(c.resources.len());
-    for r in &c.resources {
-        resource_hashes.push(digest(&serde_json::json!([
-            r.r#type,
-            r.title,
-            r.exported,
-            r.file,
-            r.line,
-            r.tags,
-            r.parameters
-        ])));
-    }
-    let hash = digest(&serde_json::json!([
-        c.certname,
-        c.version,
-        c.environment,
-        resource_hashes
-    ]));
+    let (resource_hashes, hash) = catalog_hashes(c);
     tx.prepare_cached(
         "INSERT OR REPLACE INTO catalogs (certname, version, environment, transaction_uuid, catalog_uuid, \
          code_id, job_id, producer_timestamp, producer, hash, timestamp) \
@@ -544,15 +471,7 @@ fn store_report(
     touch_node(tx, &r.certname, &r.producer_timestamp)?;
     environment(tx, r.environment.as_deref())?;
     let a = &r.attributes;
-    let hash = digest(&serde_json::json!([
-        r.certname,
-        r.puppet_version,
-        r.configuration_version,
-        r.start_time.as_str(),
-        r.end_time.as_str(),
-        r.producer_timestamp.as_str(),
-        a.get("transaction_uuid")
-    ]));
+    let hash = report_hash(r);
     let inserted = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO reports (hash, certname, puppet_version, report_format, configuration_version, \
@@ -654,6 +573,52 @@ impl Storage for SqliteStorage {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn collect_garbage(
+        &self,
+        retention: &Retention,
+        now: &Timestamp,
+    ) -> Result<Collected, DbError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| DbError::Storage("the writer connection is poisoned".into()))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut done = Collected::default();
+        if let Some(ttl) = retention.node_ttl {
+            let cutoff = now.minus(ttl);
+            let c = cutoff.as_str();
+            done.expired = tx.execute(GC_EXPIRE, params![now.as_str(), c, c, c])? as u64;
+        }
+        if let Some(ttl) = retention.node_purge_ttl {
+            let cutoff = now.minus(ttl);
+            let c = cutoff.as_str();
+            let names: Vec<String> = tx
+                .prepare(GC_PURGED)?
+                .query_map(params![c, c], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for name in &names {
+                for table in GC_NODE_TABLES {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE certname = ?1"),
+                        params![name],
+                    )?;
+                }
+            }
+            if !names.is_empty() {
+                tx.execute(GC_FACT_PATHS, [])?;
+            }
+            done.purged = names.len() as u64;
+        }
+        if let Some(ttl) = retention.report_ttl {
+            let cutoff = now.minus(ttl);
+            tx.execute(GC_REPORT_EVENTS, params![cutoff.as_str()])?;
+            done.reports = tx.execute(GC_REPORTS, params![cutoff.as_str()])? as u64;
+            tx.execute(GC_LATEST, [])?;
+        }
+        tx.commit()?;
+        Ok(done)
     }
 
     fn query(&self, query: &SqlQuery) -> Result<Rows, DbError> {

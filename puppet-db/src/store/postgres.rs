@@ -1,0 +1,954 @@
+//! The PostgreSQL backend (feature `postgres`): PuppetDB's data in a PostgreSQL database,
+//! shared by as many `puppet-db` instances as point at it.
+//!
+//! - Connections: the synchronous `postgres` client, a few kept open for reuse. No TLS: the
+//!   database is reached on a Unix socket or a trusted network (`sslmode=disable`); put the
+//!   service next to its database or tunnel it.
+//! - Schema: created and migrated at [`PostgresStorage::open`], one version at a time,
+//!   recorded in `puppet_db_migrations`, under a transaction-level advisory lock so that
+//!   several instances opening the same database at once apply each migration once.
+//! - Commands: one transaction each, which first locks the node's `certnames` row, so that
+//!   two instances writing for the same node take turns (PuppetDB's rules then hold: an older
+//!   `producer_timestamp` does not replace newer data).
+//! - Queries: SQL compiled for [`Dialect::Postgres`]; client regexes are rewritten from the
+//!   `regex` crate's syntax (no back-references, so PostgreSQL matches them with its DFA), and
+//!   every connection has a statement timeout.
+
+use std::error::Error as StdError;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, NoTls, Row, Transaction};
+use serde_json::{Map, Value};
+
+use super::{
+    Collected, Decode, Dialect, GC_EXPIRE, GC_FACT_PATHS, GC_LATEST, GC_NODE_TABLES, GC_PURGED,
+    GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage, catalog_hashes,
+    fact_paths, factset_hash, json_text, numbered, report_hash,
+};
+use crate::command::{Catalog, CatalogInputs, Command, Factset, Report};
+use crate::error::DbError;
+use crate::time::Timestamp;
+
+/// The advisory lock key taken around migrations ("puppetdb" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7075_7070_6574_6462;
+
+/// The advisory lock key of garbage collection: one instance collects at a time.
+const GC_LOCK: i64 = 0x7075_7070_6574_6467;
+
+/// How long one statement may run before PostgreSQL cancels it.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Idle connections kept for reuse.
+const POOL_SIZE: usize = 16;
+
+/// The schema, one entry per version; a database is brought to the last one at open.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE certnames (
+  certname TEXT PRIMARY KEY,
+  deactivated TEXT,
+  expired TEXT,
+  latest_report_hash TEXT
+);
+CREATE TABLE environments (name TEXT PRIMARY KEY);
+CREATE TABLE factsets (
+  certname TEXT PRIMARY KEY,
+  environment TEXT,
+  timestamp TEXT NOT NULL,
+  producer_timestamp TEXT NOT NULL,
+  producer TEXT,
+  hash TEXT NOT NULL,
+  facts JSON NOT NULL
+);
+CREATE TABLE facts (
+  certname TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value JSON NOT NULL,
+  PRIMARY KEY (certname, name)
+);
+CREATE INDEX facts_name ON facts (name);
+CREATE TABLE fact_paths (
+  path JSONB NOT NULL,
+  name TEXT NOT NULL,
+  depth BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  PRIMARY KEY (path, type)
+);
+CREATE TABLE fact_values (
+  certname TEXT NOT NULL,
+  path JSONB NOT NULL,
+  name TEXT NOT NULL,
+  depth BIGINT NOT NULL,
+  value JSON NOT NULL
+);
+CREATE INDEX fact_values_certname ON fact_values (certname);
+CREATE INDEX fact_values_path ON fact_values (path);
+CREATE TABLE catalogs (
+  certname TEXT PRIMARY KEY,
+  version TEXT NOT NULL,
+  environment TEXT,
+  transaction_uuid TEXT,
+  catalog_uuid TEXT,
+  code_id TEXT,
+  job_id TEXT,
+  producer_timestamp TEXT NOT NULL,
+  producer TEXT,
+  hash TEXT NOT NULL,
+  timestamp TEXT NOT NULL
+);
+CREATE TABLE catalog_inputs (
+  certname TEXT PRIMARY KEY,
+  catalog_uuid TEXT NOT NULL,
+  producer_timestamp TEXT NOT NULL,
+  inputs JSONB NOT NULL
+);
+CREATE TABLE catalog_resources (
+  certname TEXT NOT NULL,
+  type TEXT NOT NULL,
+  title TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  tags JSONB NOT NULL,
+  exported BOOLEAN NOT NULL,
+  file TEXT,
+  line BIGINT,
+  parameters JSON NOT NULL,
+  PRIMARY KEY (certname, type, title)
+);
+CREATE INDEX catalog_resources_type_title ON catalog_resources (type, title);
+CREATE TABLE edges (
+  certname TEXT NOT NULL,
+  idx BIGINT NOT NULL,
+  source_type TEXT NOT NULL,
+  source_title TEXT NOT NULL,
+  target_type TEXT NOT NULL,
+  target_title TEXT NOT NULL,
+  relationship TEXT NOT NULL
+);
+CREATE INDEX edges_certname ON edges (certname);
+CREATE TABLE reports (
+  hash TEXT PRIMARY KEY,
+  certname TEXT NOT NULL,
+  puppet_version TEXT NOT NULL,
+  report_format BIGINT NOT NULL,
+  configuration_version TEXT NOT NULL,
+  start_time TEXT NOT NULL,
+  end_time TEXT NOT NULL,
+  producer_timestamp TEXT NOT NULL,
+  producer TEXT,
+  receive_time TEXT NOT NULL,
+  transaction_uuid TEXT,
+  catalog_uuid TEXT,
+  code_id TEXT,
+  job_id TEXT,
+  cached_catalog_status TEXT,
+  noop BOOLEAN,
+  noop_pending BOOLEAN,
+  corrective_change BOOLEAN,
+  environment TEXT,
+  status TEXT,
+  type TEXT NOT NULL,
+  metrics JSON NOT NULL,
+  logs JSON NOT NULL
+);
+CREATE INDEX reports_certname ON reports (certname, producer_timestamp);
+CREATE TABLE resource_events (
+  report_hash TEXT NOT NULL,
+  idx BIGINT NOT NULL,
+  certname TEXT NOT NULL,
+  status TEXT NOT NULL,
+  timestamp TEXT NOT NULL,
+  resource_type TEXT NOT NULL,
+  resource_title TEXT NOT NULL,
+  property TEXT,
+  name TEXT,
+  new_value JSON NOT NULL,
+  old_value JSON NOT NULL,
+  message TEXT,
+  file TEXT,
+  line BIGINT,
+  containment_path JSONB NOT NULL,
+  containing_class TEXT,
+  corrective_change BOOLEAN
+);
+CREATE INDEX resource_events_report ON resource_events (report_hash);
+CREATE INDEX resource_events_certname ON resource_events (certname);
+"#];
+
+/// PuppetDB's data in a PostgreSQL database.
+///
+/// `url` is a `postgres://user:password@host:port/database` URL or libpq's `key=value`
+/// form (`host=/run/postgresql user=puppetdb dbname=puppetdb`: a `host` that is a
+/// directory is a Unix socket). TLS to PostgreSQL is not supported.
+///
+/// ```no_run
+/// use puppet_db::{PostgresStorage, PuppetDb, Storage};
+/// let store = PostgresStorage::open("postgres://puppetdb@127.0.0.1:5432/puppetdb").unwrap();
+/// assert_eq!(store.dialect(), puppet_db::Dialect::Postgres);
+/// let db = PuppetDb::new(std::sync::Arc::new(store));
+/// let nodes = db.query("nodes", None, &Default::default()).unwrap();
+/// println!("{} active nodes", nodes.rows.len());
+/// ```
+pub struct PostgresStorage {
+    config: postgres::Config,
+    pool: Mutex<Vec<Client>>,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        f.debug_struct("PostgresStorage")
+            .field("hosts", &self.config.get_hosts())
+            .field("dbname", &self.config.get_dbname())
+            .field("user", &self.config.get_user())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a storage error from a deadlock or a serialization failure starts: the command is
+/// tried again (its transaction was rolled back whole).
+const TRANSIENT: &str = "postgresql (transient): ";
+
+/// Attempts of one command when PostgreSQL reports a deadlock or a serialization failure.
+const ATTEMPTS: usize = 3;
+
+fn pg_err(e: postgres::Error) -> DbError {
+    use postgres::error::SqlState;
+    match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            DbError::Storage(format!("{TRANSIENT}{e}"))
+        }
+        _ => DbError::Storage(format!("postgresql: {e}")),
+    }
+}
+
+impl PostgresStorage {
+    /// Connects to the database at `url`, then creates or migrates its schema.
+    pub fn open(url: &str) -> Result<PostgresStorage, DbError> {
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            DbError::Config(format!("the PostgreSQL database URL does not parse: {e}"))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(30));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("puppet-db");
+        }
+        PostgresStorage::with_config(config)
+    }
+
+    /// Connects with a client configuration built by the caller (host, user, password,
+    /// database), then creates or migrates the schema.
+    pub fn with_config(config: postgres::Config) -> Result<PostgresStorage, DbError> {
+        let store = PostgresStorage {
+            config,
+            pool: Mutex::new(Vec::new()),
+        };
+        let mut client = store.connect()?;
+        migrate(&mut client)?;
+        store.give_back(client);
+        Ok(store)
+    }
+
+    /// The schema version this crate migrates databases to.
+    pub fn schema_version() -> i64 {
+        MIGRATIONS.len() as i64
+    }
+
+    fn connect(&self) -> Result<Client, DbError> {
+        let mut client = self.config.connect(NoTls).map_err(|e| {
+            DbError::Storage(format!(
+                "cannot connect to PostgreSQL (database {:?}): {e}",
+                self.config.get_dbname().unwrap_or_default()
+            ))
+        })?;
+        client
+            .batch_execute(&format!(
+                "SET statement_timeout = {}; SET client_min_messages = warning",
+                STATEMENT_TIMEOUT.as_millis()
+            ))
+            .map_err(pg_err)?;
+        Ok(client)
+    }
+
+    fn client(&self) -> Result<Client, DbError> {
+        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
+        match pooled {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => self.connect(),
+        }
+    }
+
+    fn give_back(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        if let Ok(mut p) = self.pool.lock()
+            && p.len() < POOL_SIZE
+        {
+            p.push(client);
+        }
+    }
+}
+
+/// Brings the schema to the last version, under an advisory lock (concurrent openers wait,
+/// then find the work done).
+fn migrate(client: &mut Client) -> Result<(), DbError> {
+    let mut tx = client.transaction().map_err(pg_err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(pg_err)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS puppet_db_migrations (version BIGINT PRIMARY KEY, applied TEXT NOT NULL)",
+    )
+    .map_err(pg_err)?;
+    let current: i64 = tx
+        .query_one(
+            "SELECT COALESCE(max(version), 0) FROM puppet_db_migrations",
+            &[],
+        )
+        .map_err(pg_err)?
+        .get(0);
+    if current > MIGRATIONS.len() as i64 {
+        return Err(DbError::Storage(format!(
+            "the database's schema is version {current}, newer than this puppet-db knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.batch_execute(sql).map_err(pg_err)?;
+        tx.execute(
+            "INSERT INTO puppet_db_migrations (version, applied) VALUES ($1, $2)",
+            &[&(i as i64 + 1), &Timestamp::now().as_str()],
+        )
+        .map_err(pg_err)?;
+    }
+    tx.commit().map_err(pg_err)
+}
+
+impl ToSql for Param {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        let json = matches!(*ty, Type::JSON | Type::JSONB);
+        match self {
+            Param::Null => Ok(IsNull::Yes),
+            Param::Int(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                _ if json => Value::from(*i).to_sql(ty, out),
+                _ => i.to_string().to_sql(ty, out),
+            },
+            Param::Real(f) => match *ty {
+                Type::FLOAT8 => f.to_sql(ty, out),
+                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                _ if json => Value::from(*f).to_sql(ty, out),
+                Type::INT8 | Type::INT4 | Type::INT2 | Type::BOOL => Ok(IsNull::Yes),
+                _ => f.to_string().to_sql(ty, out),
+            },
+            Param::Bool(b) => match *ty {
+                Type::BOOL => b.to_sql(ty, out),
+                Type::INT8 => i64::from(*b).to_sql(ty, out),
+                Type::INT4 => i32::from(*b).to_sql(ty, out),
+                _ if json => Value::Bool(*b).to_sql(ty, out),
+                _ => b.to_string().to_sql(ty, out),
+            },
+            Param::Text(s) => match *ty {
+                _ if json => Value::String(s.clone()).to_sql(ty, out),
+                Type::BOOL => match s.as_str() {
+                    "true" => true.to_sql(ty, out),
+                    "false" => false.to_sql(ty, out),
+                    _ => Ok(IsNull::Yes),
+                },
+                // As SQLite compares text with an integer column: by its number, if any.
+                Type::INT8 | Type::INT4 | Type::INT2 => match s.trim().parse::<i64>() {
+                    Ok(n) => Param::Int(n).to_sql(ty, out),
+                    Err(_) => Ok(IsNull::Yes),
+                },
+                Type::FLOAT8 => match s.trim().parse::<f64>() {
+                    Ok(f) => f.to_sql(ty, out),
+                    Err(_) => Ok(IsNull::Yes),
+                },
+                _ => s.as_str().to_sql(ty, out),
+            },
+            Param::Json(s) => match *ty {
+                _ if json => serde_json::from_str::<Value>(s)?.to_sql(ty, out),
+                _ => s.as_str().to_sql(ty, out),
+            },
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(
+            *ty,
+            Type::INT8
+                | Type::INT4
+                | Type::INT2
+                | Type::FLOAT8
+                | Type::FLOAT4
+                | Type::BOOL
+                | Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::UNKNOWN
+                | Type::JSON
+                | Type::JSONB
+        )
+    }
+
+    to_sql_checked!();
+}
+
+/// Makes sure the node exists, locks its row for the transaction (instances writing for the
+/// same node take turns), and reactivates it when `ts` is newer than its deactivation.
+fn touch_node(tx: &mut Transaction<'_>, certname: &str, ts: &Timestamp) -> Result<(), DbError> {
+    lock_node(tx, certname)?;
+    tx.execute(
+        "UPDATE certnames SET deactivated = NULL, expired = NULL \
+         WHERE certname = $1 AND ((deactivated IS NOT NULL AND deactivated < $2) \
+         OR (expired IS NOT NULL AND expired < $2))",
+        &[&certname, &ts.as_str()],
+    )
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+fn lock_node(tx: &mut Transaction<'_>, certname: &str) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO certnames (certname) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&certname],
+    )
+    .map_err(pg_err)?;
+    tx.query_one(
+        "SELECT 1 FROM certnames WHERE certname = $1 FOR UPDATE",
+        &[&certname],
+    )
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+fn environment(tx: &mut Transaction<'_>, env: Option<&str>) -> Result<(), DbError> {
+    if let Some(env) = env {
+        tx.execute(
+            "INSERT INTO environments (name) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&env],
+        )
+        .map_err(pg_err)?;
+    }
+    Ok(())
+}
+
+/// The stored `producer_timestamp` of `table`'s row for `certname` is newer than `ts`.
+fn newer(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    certname: &str,
+    ts: &Timestamp,
+) -> Result<bool, DbError> {
+    let row = tx
+        .query_opt(
+            &format!("SELECT producer_timestamp FROM {table} WHERE certname = $1"),
+            &[&certname],
+        )
+        .map_err(pg_err)?;
+    Ok(row.is_some_and(|r| r.get::<_, String>(0).as_str() > ts.as_str()))
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+fn replace_facts(
+    tx: &mut Transaction<'_>,
+    f: &Factset,
+    received: &Timestamp,
+) -> Result<(), DbError> {
+    touch_node(tx, &f.certname, &f.producer_timestamp)?;
+    if newer(tx, "factsets", &f.certname, &f.producer_timestamp)? {
+        return Ok(());
+    }
+    environment(tx, f.environment.as_deref())?;
+    let facts = Value::Object(f.values.clone());
+    tx.execute(
+        "INSERT INTO factsets (certname, environment, timestamp, producer_timestamp, producer, hash, facts) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (certname) DO UPDATE SET \
+         environment = excluded.environment, timestamp = excluded.timestamp, \
+         producer_timestamp = excluded.producer_timestamp, producer = excluded.producer, \
+         hash = excluded.hash, facts = excluded.facts",
+        &[
+            &f.certname,
+            &f.environment,
+            &received.as_str(),
+            &f.producer_timestamp.as_str(),
+            &f.producer,
+            &factset_hash(f),
+            &facts,
+        ],
+    )
+    .map_err(pg_err)?;
+    tx.execute("DELETE FROM facts WHERE certname = $1", &[&f.certname])
+        .map_err(pg_err)?;
+    tx.execute(
+        "DELETE FROM fact_values WHERE certname = $1",
+        &[&f.certname],
+    )
+    .map_err(pg_err)?;
+    // Rows go in as arrays (`unnest`): one statement per table, not one per row.
+    let mut names: Vec<&str> = Vec::with_capacity(f.values.len());
+    let mut values: Vec<&Value> = Vec::with_capacity(f.values.len());
+    let mut paths = Vec::new();
+    let (mut leaf_paths, mut leaf_names, mut leaf_depths, mut leaf_values) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (name, value) in &f.values {
+        names.push(name);
+        values.push(value);
+        let mut leaves = Vec::new();
+        let mut path = vec![Value::String(name.clone())];
+        fact_paths(&mut path, value, &mut paths, &mut leaves);
+        for (leaf_path, leaf_value, depth) in leaves {
+            leaf_paths.push(json(&leaf_path));
+            leaf_names.push(name.as_str());
+            leaf_depths.push(depth);
+            leaf_values.push(json(&leaf_value));
+        }
+    }
+    tx.execute(
+        "INSERT INTO facts (certname, name, value) \
+         SELECT $1, n, v FROM unnest($2::text[], $3::json[]) AS t(n, v)",
+        &[&f.certname, &names, &values],
+    )
+    .map_err(pg_err)?;
+    tx.execute(
+        "INSERT INTO fact_values (certname, path, name, depth, value) \
+         SELECT $1, p, n, d, v FROM unnest($2::jsonb[], $3::text[], $4::int8[], $5::json[]) AS t(p, n, d, v)",
+        &[&f.certname, &leaf_paths, &leaf_names, &leaf_depths, &leaf_values],
+    )
+    .map_err(pg_err)?;
+    // Fact paths are shared by every node: insert them in one order (two transactions
+    // inserting overlapping paths in different orders could deadlock).
+    paths.sort_by(|a, b| (&a.0, a.3).cmp(&(&b.0, b.3)));
+    paths.dedup_by(|a, b| a.0 == b.0 && a.3 == b.3);
+    let path_values: Vec<Value> = paths.iter().map(|p| json(&p.0)).collect();
+    let path_names: Vec<&str> = paths.iter().map(|p| p.1.as_str()).collect();
+    let path_depths: Vec<i64> = paths.iter().map(|p| p.2).collect();
+    let path_types: Vec<&str> = paths.iter().map(|p| p.3).collect();
+    tx.execute(
+        "INSERT INTO fact_paths (path, name, depth, type) \
+         SELECT p, n, d, ty FROM unnest($1::jsonb[], $2::text[], $3::int8[], $4::text[]) AS t(p, n, d, ty) \
+         ON CONFLICT DO NOTHING",
+        &[&path_values, &path_names, &path_depths, &path_types],
+    )
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+fn replace_catalog(
+    tx: &mut Transaction<'_>,
+    c: &Catalog,
+    received: &Timestamp,
+) -> Result<(), DbError> {
+    touch_node(tx, &c.certname, &c.producer_timestamp)?;
+    if newer(tx, "catalogs", &c.certname, &c.producer_timestamp)? {
+        return Ok(());
+    }
+    environment(tx, c.environment.as_deref())?;
+    let (resource_hashes, hash) = catalog_hashes(c);
+    tx.execute(
+        "INSERT INTO catalogs (certname, version, environment, transaction_uuid, catalog_uuid, \
+         code_id, job_id, producer_timestamp, producer, hash, timestamp) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (certname) DO UPDATE SET \
+         version = excluded.version, environment = excluded.environment, \
+         transaction_uuid = excluded.transaction_uuid, catalog_uuid = excluded.catalog_uuid, \
+         code_id = excluded.code_id, job_id = excluded.job_id, \
+         producer_timestamp = excluded.producer_timestamp, producer = excluded.producer, \
+         hash = excluded.hash, timestamp = excluded.timestamp",
+        &[
+            &c.certname,
+            &c.version,
+            &c.environment,
+            &c.transaction_uuid,
+            &c.catalog_uuid,
+            &c.code_id,
+            &c.job_id,
+            &c.producer_timestamp.as_str(),
+            &c.producer,
+            &hash,
+            &received.as_str(),
+        ],
+    )
+    .map_err(pg_err)?;
+    tx.execute(
+        "DELETE FROM catalog_resources WHERE certname = $1",
+        &[&c.certname],
+    )
+    .map_err(pg_err)?;
+    tx.execute("DELETE FROM edges WHERE certname = $1", &[&c.certname])
+        .map_err(pg_err)?;
+    // One row per (type, title), the last one winning (as SQLite's INSERT OR REPLACE):
+    // PostgreSQL refuses to touch a row twice in one statement.
+    let mut seen = std::collections::HashSet::new();
+    let mut keep: Vec<usize> = (0..c.resources.len())
+        .rev()
+        .filter(|&i| seen.insert((&c.resources[i].r#type, &c.resources[i].title)))
+        .collect();
+    keep.reverse();
+    let rs = |f: &dyn Fn(usize) -> Option<String>| keep.iter().map(|&i| f(i)).collect::<Vec<_>>();
+    let types = rs(&|i| Some(c.resources[i].r#type.clone()));
+    let titles = rs(&|i| Some(c.resources[i].title.clone()));
+    let hashes = rs(&|i| resource_hashes.get(i).cloned());
+    let files = rs(&|i| c.resources[i].file.clone());
+    let tags: Vec<Value> = keep
+        .iter()
+        .map(|&i| Value::from(c.resources[i].tags.clone()))
+        .collect();
+    let exported: Vec<bool> = keep.iter().map(|&i| c.resources[i].exported).collect();
+    let lines: Vec<Option<i64>> = keep.iter().map(|&i| c.resources[i].line).collect();
+    let parameters: Vec<Value> = keep
+        .iter()
+        .map(|&i| Value::Object(c.resources[i].parameters.clone()))
+        .collect();
+    tx.execute(
+        "INSERT INTO catalog_resources (certname, type, title, resource, tags, exported, file, line, parameters) \
+         SELECT $1, ty, ti, h, tg, ex, fi, li, pa FROM unnest($2::text[], $3::text[], $4::text[], \
+         $5::jsonb[], $6::bool[], $7::text[], $8::int8[], $9::json[]) AS t(ty, ti, h, tg, ex, fi, li, pa)",
+        &[
+            &c.certname,
+            &types,
+            &titles,
+            &hashes,
+            &tags,
+            &exported,
+            &files,
+            &lines,
+            &parameters,
+        ],
+    )
+    .map_err(pg_err)?;
+    let es = |f: &dyn Fn(&crate::command::Edge) -> &str| c.edges.iter().map(f).collect::<Vec<_>>();
+    let idx: Vec<i64> = (0..c.edges.len() as i64).collect();
+    tx.execute(
+        "INSERT INTO edges (certname, idx, source_type, source_title, target_type, target_title, relationship) \
+         SELECT $1, i, st, sti, tt, tti, r FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::text[]) AS t(i, st, sti, tt, tti, r)",
+        &[
+            &c.certname,
+            &idx,
+            &es(&|e| &e.source_type),
+            &es(&|e| &e.source_title),
+            &es(&|e| &e.target_type),
+            &es(&|e| &e.target_title),
+            &es(&|e| &e.relationship),
+        ],
+    )
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+fn replace_catalog_inputs(tx: &mut Transaction<'_>, c: &CatalogInputs) -> Result<(), DbError> {
+    touch_node(tx, &c.certname, &c.producer_timestamp)?;
+    tx.execute(
+        "INSERT INTO catalog_inputs (certname, catalog_uuid, producer_timestamp, inputs) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (certname) DO UPDATE SET catalog_uuid = excluded.catalog_uuid, \
+         producer_timestamp = excluded.producer_timestamp, inputs = excluded.inputs \
+         WHERE excluded.producer_timestamp >= catalog_inputs.producer_timestamp",
+        &[
+            &c.certname,
+            &c.catalog_uuid,
+            &c.producer_timestamp.as_str(),
+            &json(&json_text(&c.inputs)),
+        ],
+    )
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+fn opt_bool(v: Option<&Value>) -> Option<bool> {
+    v.and_then(Value::as_bool)
+}
+
+fn opt_str(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+}
+
+fn store_report(tx: &mut Transaction<'_>, r: &Report, received: &Timestamp) -> Result<(), DbError> {
+    touch_node(tx, &r.certname, &r.producer_timestamp)?;
+    environment(tx, r.environment.as_deref())?;
+    let a = &r.attributes;
+    let hash = report_hash(r);
+    let metrics = Value::from(r.metrics.clone());
+    let logs = Value::from(r.logs.clone());
+    let inserted = tx
+        .execute(
+            "INSERT INTO reports (hash, certname, puppet_version, report_format, configuration_version, \
+             start_time, end_time, producer_timestamp, producer, receive_time, transaction_uuid, catalog_uuid, \
+             code_id, job_id, cached_catalog_status, noop, noop_pending, corrective_change, environment, status, \
+             type, metrics, logs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21, $22, $23) ON CONFLICT DO NOTHING",
+            &[
+                &hash,
+                &r.certname,
+                &r.puppet_version,
+                &r.report_format,
+                &r.configuration_version,
+                &r.start_time.as_str(),
+                &r.end_time.as_str(),
+                &r.producer_timestamp.as_str(),
+                &r.producer,
+                &received.as_str(),
+                &opt_str(a.get("transaction_uuid")),
+                &opt_str(a.get("catalog_uuid")),
+                &opt_str(a.get("code_id")),
+                &opt_str(a.get("job_id")),
+                &opt_str(a.get("cached_catalog_status")),
+                &opt_bool(a.get("noop")),
+                &opt_bool(a.get("noop_pending")),
+                &opt_bool(a.get("corrective_change")),
+                &r.environment,
+                &opt_str(a.get("status")),
+                &opt_str(a.get("type")).unwrap_or("agent"),
+                &metrics,
+                &logs,
+            ],
+        )
+        .map_err(pg_err)?;
+    if inserted == 0 {
+        // The same report again: PuppetDB stores it once.
+        return Ok(());
+    }
+    let insert = tx
+        .prepare(
+            "INSERT INTO resource_events (report_hash, idx, certname, status, timestamp, resource_type, \
+             resource_title, property, name, new_value, old_value, message, file, line, containment_path, \
+             containing_class, corrective_change) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .map_err(pg_err)?;
+    for (i, e) in r.events.iter().enumerate() {
+        let containment = Value::from(e.containment_path.clone());
+        tx.execute(
+            &insert,
+            &[
+                &hash,
+                &(i as i64),
+                &r.certname,
+                &e.status,
+                &e.timestamp.as_str(),
+                &e.resource_type,
+                &e.resource_title,
+                &e.property,
+                &e.name,
+                &e.new_value,
+                &e.old_value,
+                &e.message,
+                &e.file,
+                &e.line,
+                &containment,
+                &e.containing_class(),
+                &e.corrective_change,
+            ],
+        )
+        .map_err(pg_err)?;
+    }
+    tx.execute(
+        "UPDATE certnames SET latest_report_hash = $2 WHERE certname = $1 AND (latest_report_hash IS NULL \
+         OR $3 >= (SELECT producer_timestamp FROM reports WHERE hash = certnames.latest_report_hash))",
+        &[&r.certname, &hash, &r.producer_timestamp.as_str()],
+    )
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+fn apply_in(client: &mut Client, command: &Command, received: &Timestamp) -> Result<(), DbError> {
+    let mut tx = client.transaction().map_err(pg_err)?;
+    match command {
+        Command::ReplaceFacts(f) => replace_facts(&mut tx, f, received)?,
+        Command::ReplaceCatalog(c) => replace_catalog(&mut tx, c, received)?,
+        Command::ReplaceCatalogInputs(c) => replace_catalog_inputs(&mut tx, c)?,
+        Command::StoreReport(r) => store_report(&mut tx, r, received)?,
+        Command::DeactivateNode {
+            certname,
+            producer_timestamp,
+        } => {
+            lock_node(&mut tx, certname)?;
+            tx.execute(
+                "UPDATE certnames SET deactivated = $2 WHERE certname = $1 \
+                 AND (deactivated IS NULL OR deactivated < $2)",
+                &[certname, &producer_timestamp.as_str()],
+            )
+            .map_err(pg_err)?;
+        }
+    }
+    tx.commit().map_err(pg_err)
+}
+
+impl Storage for PostgresStorage {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn apply(&self, command: &Command, received: &Timestamp) -> Result<(), DbError> {
+        let mut attempt = 1;
+        loop {
+            let mut client = self.client()?;
+            let result = apply_in(&mut client, command, received);
+            self.give_back(client);
+            match result {
+                Err(DbError::Storage(m)) if m.starts_with(TRANSIENT) && attempt < ATTEMPTS => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn collect_garbage(
+        &self,
+        retention: &Retention,
+        now: &Timestamp,
+    ) -> Result<Collected, DbError> {
+        let mut client = self.client()?;
+        let result = collect(&mut client, retention, now);
+        self.give_back(client);
+        result
+    }
+
+    fn query(&self, query: &SqlQuery) -> Result<Rows, DbError> {
+        let mut client = self.client()?;
+        let result = run(&mut client, query);
+        self.give_back(client);
+        result
+    }
+}
+
+fn collect(
+    client: &mut Client,
+    retention: &Retention,
+    now: &Timestamp,
+) -> Result<Collected, DbError> {
+    let mut tx = client.transaction().map_err(pg_err)?;
+    let mut done = Collected::default();
+    // Another instance collecting right now does this round's work.
+    let mine: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&GC_LOCK])
+        .map_err(pg_err)?
+        .get(0);
+    if !mine {
+        return Ok(done);
+    }
+    if let Some(ttl) = retention.node_ttl {
+        let cutoff = now.minus(ttl);
+        let c = cutoff.as_str();
+        done.expired = tx
+            .execute(numbered(GC_EXPIRE).as_str(), &[&now.as_str(), &c, &c, &c])
+            .map_err(pg_err)?;
+    }
+    if let Some(ttl) = retention.node_purge_ttl {
+        let cutoff = now.minus(ttl);
+        let c = cutoff.as_str();
+        let names: Vec<String> = tx
+            .query(
+                format!("{} FOR UPDATE", numbered(GC_PURGED)).as_str(),
+                &[&c, &c],
+            )
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !names.is_empty() {
+            for table in GC_NODE_TABLES {
+                tx.execute(
+                    format!("DELETE FROM {table} WHERE certname = ANY($1)").as_str(),
+                    &[&names],
+                )
+                .map_err(pg_err)?;
+            }
+            tx.execute(GC_FACT_PATHS, &[]).map_err(pg_err)?;
+        }
+        done.purged = names.len() as u64;
+    }
+    if let Some(ttl) = retention.report_ttl {
+        let cutoff = now.minus(ttl);
+        let c = cutoff.as_str();
+        tx.execute(numbered(GC_REPORT_EVENTS).as_str(), &[&c])
+            .map_err(pg_err)?;
+        done.reports = tx
+            .execute(numbered(GC_REPORTS).as_str(), &[&c])
+            .map_err(pg_err)?;
+        tx.execute(GC_LATEST, &[]).map_err(pg_err)?;
+    }
+    tx.commit().map_err(pg_err)?;
+    Ok(done)
+}
+
+fn decode(row: &Row, i: usize, how: Decode) -> Result<Value, DbError> {
+    let ty = row.columns()[i].type_().clone();
+    let v = match ty {
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)
+            .map_err(pg_err)?
+            .map(Value::Bool),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)
+            .map_err(pg_err)?
+            .map(Value::from),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)
+            .map_err(pg_err)?
+            .map(Value::from),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)
+            .map_err(pg_err)?
+            .map(Value::from),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(i)
+            .map_err(pg_err)?
+            .map(Value::from),
+        Type::JSON | Type::JSONB => row.try_get::<_, Option<Value>>(i).map_err(pg_err)?,
+        _ => row
+            .try_get::<_, Option<String>>(i)
+            .map_err(pg_err)?
+            .map(|s| match how {
+                Decode::Json => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+                _ => Value::String(s),
+            }),
+    };
+    Ok(v.unwrap_or(Value::Null))
+}
+
+fn params(p: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    p.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+fn run(client: &mut Client, query: &SqlQuery) -> Result<Rows, DbError> {
+    let rows = client
+        .query(query.sql.as_str(), &params(&query.params))
+        .map_err(pg_err)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut m = Map::new();
+        for (i, (name, how)) in query.columns.iter().enumerate() {
+            m.insert(name.clone(), decode(row, i, *how)?);
+        }
+        out.push(m);
+    }
+    let total = match &query.count {
+        Some((sql, p)) => {
+            let n: i64 = client
+                .query_one(sql.as_str(), &params(p))
+                .map_err(pg_err)?
+                .get(0);
+            Some(u64::try_from(n).unwrap_or(0))
+        }
+        None => None,
+    };
+    Ok(Rows { rows: out, total })
+}
