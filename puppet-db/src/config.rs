@@ -70,6 +70,10 @@ pub struct Settings {
     /// `[database] subname` (`sqlite:PATH` here, or PostgreSQL's `//host:port/db`), else
     /// `[global] vardir`/`puppetdb.sqlite`.
     pub database: Option<Database>,
+    /// `[puppetdb] certificate-allowlist` of `config.ini` (PuppetDB 7; also read from
+    /// `[jetty]`, and under its former name `certificate-whitelist`): the file of the
+    /// certnames allowed to use the API.
+    pub certificate_allowlist: Option<PathBuf>,
 }
 
 /// An INI file as `section -> key -> value` (`#` and `;` comments).
@@ -138,7 +142,17 @@ impl Settings {
                 .and_then(|s| s.get("vardir"))
                 .map(|v| Database::Sqlite(Path::new(v).join("puppetdb.sqlite"))),
         };
+        let allowlist = ["certificate-allowlist", "certificate-whitelist"]
+            .iter()
+            .find_map(|k| {
+                config
+                    .get("puppetdb")
+                    .and_then(|s| s.get(*k))
+                    .or_else(|| jetty.get("jetty").and_then(|s| s.get(*k)))
+            })
+            .map(PathBuf::from);
         Ok(Settings {
+            certificate_allowlist: allowlist,
             ssl_host: j("ssl-host"),
             ssl_port,
             ssl_cert: j("ssl-cert").map(PathBuf::from),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use puppet_db::config::{Database, Settings};
-use puppet_db::server::{Api, tls_source};
+use puppet_db::server::{Api, CertificateAllowlist, tls_source};
 use puppet_protocol::server::Limits;
 use puppet_protocol::server::generic::GenericServer;
 
@@ -42,6 +42,10 @@ struct Cli {
     /// sqlite:PATH (postgres://... is not implemented yet).
     #[arg(long)]
     database: Option<String>,
+    /// A file of certnames, one a line: only they may use the API (PuppetDB's
+    /// `certificate-allowlist`; others get 403).
+    #[arg(long)]
+    certificate_allowlist: Option<PathBuf>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -105,12 +109,29 @@ fn main() -> ExitCode {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
+    let mut api = Api::new(db);
+    if let Some(path) = cli
+        .certificate_allowlist
+        .or(settings.certificate_allowlist)
+    {
+        match CertificateAllowlist::read(&path) {
+            Ok(list) => {
+                eprintln!(
+                    "puppet-db: certificate-allowlist {}: {} certnames",
+                    path.display(),
+                    list.len()
+                );
+                api = api.with_certificate_allowlist(list);
+            }
+            Err(e) => return fail(e),
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     runtime.block_on(async {
-        let server = GenericServer::new(tls, Arc::new(Api::new(db)), Limits::default());
+        let server = GenericServer::new(tls, Arc::new(api), Limits::default());
         let running = match server.bind(addr).await {
             Ok(r) => r,
             Err(e) => return fail(e),
