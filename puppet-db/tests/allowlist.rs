@@ -46,7 +46,10 @@ fn only_listed_certnames_may_use_the_api() {
     )
     .expect("config.ini");
     let from_conf = Settings::from_conf_dir(&conf).expect("settings");
-    assert_eq!(from_conf.certificate_allowlist.as_deref(), Some(list.as_path()));
+    assert_eq!(
+        from_conf.certificate_allowlist.as_deref(),
+        Some(list.as_path())
+    );
     let allowlist = CertificateAllowlist::read(&list).expect("read the allowlist");
     assert_eq!(allowlist.len(), 1);
 

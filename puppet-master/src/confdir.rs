@@ -546,7 +546,8 @@ impl MasterSetup {
                 &conf_path,
                 format!(
                     "storeconfigs = true needs storeconfigs_backend = puppetdb (got {:?}; no other backend exists here)",
-                    conf.server("storeconfigs_backend").unwrap_or("active_record")
+                    conf.server("storeconfigs_backend")
+                        .unwrap_or("active_record")
                 ),
             ));
         }

@@ -569,7 +569,9 @@ impl CatalogArchive for PuppetDbStorage {
         catalog: &Catalog,
         json: &[u8],
     ) -> Result<(), ProtocolError> {
-        self.fs.save_catalog(&request.certname, catalog, json).await?;
+        self.fs
+            .save_catalog(&request.certname, catalog, json)
+            .await?;
         if !self.storeconfigs {
             return Ok(());
         }
@@ -890,7 +892,10 @@ pub fn catalog_command(
     // Relationship metaparameters as edges, resolved by title or alias.
     let key = |m: &Map<String, Value>| -> (String, String) {
         (
-            m.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
+            m.get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             m.get("title")
                 .and_then(Value::as_str)
                 .unwrap_or("")
@@ -943,7 +948,9 @@ pub fn catalog_command(
                     )));
                 }
                 let Some((ot, mut otitle)) = split_ref(&other) else {
-                    return Err(invalid(&format!("{other} doesn't seem to be in the catalog")));
+                    return Err(invalid(&format!(
+                        "{other} doesn't seem to be in the catalog"
+                    )));
                 };
                 if ot == "File" && otitle.ends_with('/') {
                     otitle = otitle.trim_end_matches('/').to_string();
@@ -954,7 +961,9 @@ pub fn catalog_command(
                     aliases.get(&(ot.clone(), otitle.clone())).cloned()
                 };
                 let Some(found) = found else {
-                    return Err(invalid(&format!("{other} doesn't seem to be in the catalog")));
+                    return Err(invalid(&format!(
+                        "{other} doesn't seem to be in the catalog"
+                    )));
                 };
                 let mut edge = Map::new();
                 edge.insert("relationship".into(), relationship.into());
@@ -1076,7 +1085,11 @@ fn ruby_inspect(v: &Value) -> String {
 /// assert_eq!(doc["configuration_version"], "1796265858");
 /// assert_eq!(doc["producer_timestamp"], "2026-12-03T02:44:21.002Z");
 /// ```
-pub fn report_command(report: &Report, producer: &str, now: OffsetDateTime) -> Result<Value, String> {
+pub fn report_command(
+    report: &Report,
+    producer: &str,
+    now: OffsetDateTime,
+) -> Result<Value, String> {
     let redact = report
         .resource_statuses
         .values()
@@ -1133,7 +1146,10 @@ pub fn report_command(report: &Report, producer: &str, now: OffsetDateTime) -> R
         m.insert("timestamp".into(), wire_time_value(&s.time));
         m.insert("resource_type".into(), s.resource_type.clone().into());
         m.insert("resource_title".into(), s.title.clone().into());
-        m.insert("file".into(), s.file.clone().map_or(Value::Null, Value::from));
+        m.insert(
+            "file".into(),
+            s.file.clone().map_or(Value::Null, Value::from),
+        );
         m.insert("line".into(), s.line.map_or(Value::Null, Value::from));
         m.insert(
             "containment_path".into(),
@@ -1154,7 +1170,10 @@ pub fn report_command(report: &Report, producer: &str, now: OffsetDateTime) -> R
         .iter()
         .map(|l| {
             let mut m = Map::new();
-            m.insert("file".into(), l.file.clone().map_or(Value::Null, Value::from));
+            m.insert(
+                "file".into(),
+                l.file.clone().map_or(Value::Null, Value::from),
+            );
             m.insert("line".into(), l.line.map_or(Value::Null, Value::from));
             m.insert("level".into(), l.level.as_str().into());
             m.insert("message".into(), l.message.clone().into());
@@ -1181,7 +1200,10 @@ pub fn report_command(report: &Report, producer: &str, now: OffsetDateTime) -> R
     let mut doc = Map::new();
     doc.insert("certname".into(), report.host.clone().into());
     doc.insert("job_id".into(), opt(&report.job_id));
-    doc.insert("puppet_version".into(), report.puppet_version.clone().into());
+    doc.insert(
+        "puppet_version".into(),
+        report.puppet_version.clone().into(),
+    );
     doc.insert("report_format".into(), report.report_format.into());
     doc.insert(
         "configuration_version".into(),
@@ -1195,9 +1217,7 @@ pub fn report_command(report: &Report, producer: &str, now: OffsetDateTime) -> R
     doc.insert("start_time".into(), wire_time_value(&report.time));
     doc.insert(
         "end_time".into(),
-        Value::String(
-            wire_time_plus(&report.time, total).unwrap_or_else(|| report.time.clone()),
-        ),
+        Value::String(wire_time_plus(&report.time, total).unwrap_or_else(|| report.time.clone())),
     );
     doc.insert("environment".into(), report.environment.clone().into());
     doc.insert("transaction_uuid".into(), opt(&report.transaction_uuid));
@@ -1210,7 +1230,10 @@ pub fn report_command(report: &Report, producer: &str, now: OffsetDateTime) -> R
     doc.insert("resources".into(), Value::Array(resources));
     doc.insert(
         "catalog_uuid".into(),
-        opt(&report.catalog_uuid.clone().or(report.transaction_uuid.clone())),
+        opt(&report
+            .catalog_uuid
+            .clone()
+            .or(report.transaction_uuid.clone())),
     );
     doc.insert("code_id".into(), opt(&report.code_id));
     doc.insert(

@@ -26,11 +26,7 @@ const SENSITIVE_REPORT: &str = include_str!("../../fixtures/reports/sensitive.js
 const SECRETS: [&str; 3] = ["top secret message", "s3cr3t", "hidden-command"];
 
 fn keys(v: &Value) -> Vec<&str> {
-    v.as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect()
+    v.as_object().unwrap().keys().map(String::as_str).collect()
 }
 
 fn now() -> time::OffsetDateTime {
@@ -137,22 +133,29 @@ fn relationship_metaparameters_become_edges_and_aliases_resolve() {
         .iter()
         .map(|e| {
             (
-                format!("{}[{}]", e["source"]["type"].as_str().unwrap(), e["source"]["title"].as_str().unwrap()),
+                format!(
+                    "{}[{}]",
+                    e["source"]["type"].as_str().unwrap(),
+                    e["source"]["title"].as_str().unwrap()
+                ),
                 e["relationship"].as_str().unwrap().to_string(),
-                format!("{}[{}]", e["target"]["type"].as_str().unwrap(), e["target"]["title"].as_str().unwrap()),
+                format!(
+                    "{}[{}]",
+                    e["target"]["type"].as_str().unwrap(),
+                    e["target"]["title"].as_str().unwrap()
+                ),
             )
         })
         .collect();
-    let has = |s: &str, r: &str, t: &str| {
-        edges
-            .iter()
-            .any(|(a, b, c)| a == s && b == r && c == t)
-    };
+    let has = |s: &str, r: &str, t: &str| edges.iter().any(|(a, b, c)| a == s && b == r && c == t);
     assert!(has("Stage[main]", "contains", "File[motd]"), "{edges:?}");
     assert!(has("File[motd]", "before", "Service[a]"), "{edges:?}");
     assert!(has("File[motd]", "before", "Service[b]"), "{edges:?}");
     // `subscribe` to the alias: the edge names the resource by its title.
-    assert!(has("File[motd]", "subscription-of", "Service[a]"), "{edges:?}");
+    assert!(
+        has("File[motd]", "subscription-of", "Service[a]"),
+        "{edges:?}"
+    );
     // A relationship to nothing is refused, as the terminus refuses it.
     let bad = puppet_catalog::Catalog::from_json(
         br#"{"name": "n1", "resources": [{"type": "Notify", "title": "x", "parameters": {"require": "Notify[nope]"}}], "edges": []}"#,
@@ -323,7 +326,12 @@ async fn commands_follow_storeconfigs_and_reports_and_a_resent_catalog_is_sent_a
         .map(|c| format!("{} v{} {}", c.0, c.1, c.2))
         .collect();
     assert_eq!(names, ["store report v8 sensitive.fixtures.test"]);
-    assert!(FsStorage::new(dir.path()).reports(&report.host).unwrap().is_empty());
+    assert!(
+        FsStorage::new(dir.path())
+            .reports(&report.host)
+            .unwrap()
+            .is_empty()
+    );
 
     // `storeconfigs`: facts with the run's environment, the catalog with the run's
     // transaction_uuid, and again when the master resends its cached catalog.
@@ -407,14 +415,28 @@ async fn an_in_process_puppet_db_stores_what_the_master_sends() {
             .rows
     };
     assert_eq!(
-        q("", "inventory[certname, facts.os.family, trusted.hostname] {}"),
-        vec![json!({"certname": certname, "facts.os.family": "Debian", "trusted.hostname": "sensitive"})]
+        q(
+            "",
+            "inventory[certname, facts.os.family, trusted.hostname] {}"
+        ),
+        vec![
+            json!({"certname": certname, "facts.os.family": "Debian", "trusted.hostname": "sensitive"})
+        ]
     );
-    let notify = q("", r#"resources[parameters] { title = "sensitive-notify" }"#);
+    let notify = q(
+        "",
+        r#"resources[parameters] { title = "sensitive-notify" }"#,
+    );
     assert_eq!(notify, vec![json!({"parameters": {}})]);
     let reports = q("", "reports[certname, status] {}");
-    assert_eq!(reports, vec![json!({"certname": certname, "status": "changed"})]);
-    let events = q("", r#"events[new_value] { resource_title = "sensitive-notify" }"#);
+    assert_eq!(
+        reports,
+        vec![json!({"certname": certname, "status": "changed"})]
+    );
+    let events = q(
+        "",
+        r#"events[new_value] { resource_title = "sensitive-notify" }"#,
+    );
     assert_eq!(events, vec![json!({"new_value": "[redacted]"})]);
     drop(db);
     for entry in std::fs::read_dir(dir.path()).unwrap() {

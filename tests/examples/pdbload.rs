@@ -97,7 +97,10 @@ fn facts(certname: &str, i: usize, ts: &str) -> Value {
                "interfaces": {"eth0": {"ip": "10.0.0.1", "mtu": 1500}, "lo": {"ip": "127.0.0.1", "mtu": 65536}}}),
     );
     for k in 0..95 {
-        values.insert(format!("custom_fact_{k}"), json!(format!("value {k} of {i}")));
+        values.insert(
+            format!("custom_fact_{k}"),
+            json!(format!("value {k} of {i}")),
+        );
     }
     values.insert(
         "trusted".into(),
@@ -122,8 +125,10 @@ fn catalog(certname: &str, resources: usize, ts: &str, n: usize) -> Value {
             "target": {"type": if i % 10 == 0 { "Exec" } else { "File" }, "title": format!("/srv/app/file-{i}")},
             "relationship": "contains"}))
         .collect();
-    let mut all = vec![json!({"type": "Class", "title": "main", "tags": ["class"], "exported": false,
-        "parameters": {"name": "main", "alias": ["main"]}})];
+    let mut all = vec![
+        json!({"type": "Class", "title": "main", "tags": ["class"], "exported": false,
+        "parameters": {"name": "main", "alias": ["main"]}}),
+    ];
     all.extend(resources);
     json!({"version": "1796265799", "code_id": null,
         "catalog_uuid": format!("0d3c4c8b-5b1a-4d36-9c3e-{n:012}"), "resources": all, "edges": edges,
@@ -134,13 +139,15 @@ fn catalog(certname: &str, resources: usize, ts: &str, n: usize) -> Value {
 
 fn report(certname: &str, events: usize, ts: &str, n: usize) -> Value {
     let resources: Vec<Value> = (0..events)
-        .map(|i| json!({"skipped": false, "timestamp": ts, "resource_type": "File",
+        .map(|i| {
+            json!({"skipped": false, "timestamp": ts, "resource_type": "File",
             "resource_title": format!("/srv/app/file-{i}"), "file": "/site.pp", "line": i,
             "containment_path": ["Stage[main]", "Main", format!("File[/srv/app/file-{i}]")],
             "corrective_change": false,
             "events": [{"status": "success", "timestamp": ts, "name": "content_changed",
                 "property": "content", "new_value": "{sha256}a", "old_value": "{sha256}b",
-                "corrective_change": false, "message": "content changed"}]}))
+                "corrective_change": false, "message": "content changed"}]})
+        })
         .collect();
     json!({"certname": certname, "job_id": null, "puppet_version": "7.23.0", "report_format": 12,
         "configuration_version": "1796265799", "producer_timestamp": ts, "start_time": ts, "end_time": ts,
@@ -196,9 +203,8 @@ async fn main() -> Result<(), BoxError> {
     if args.clients == 0 || args.commands == 0 {
         return Err("--clients and --commands must be at least 1".into());
     }
-    let read = |p: &PathBuf| {
-        std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
-    };
+    let read =
+        |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
     let template = Client::builder(&args.host, args.port)
         .ca_pem(&read(&args.ca)?)
         .identity(Identity {
@@ -228,10 +234,7 @@ async fn main() -> Result<(), BoxError> {
                 let t0 = Instant::now();
                 if args.kind == "query" {
                     let q = args.query.as_deref().unwrap_or("nodes {}");
-                    let path = format!(
-                        "/pdb/query/v4?query={}",
-                        puppet_protocol::form::encode(q)
-                    );
+                    let path = format!("/pdb/query/v4?query={}", puppet_protocol::form::encode(q));
                     let answer = client
                         .request("GET", &path, &[("accept", "application/json")], Vec::new())
                         .await?;

@@ -169,9 +169,7 @@ async fn real_agent_through_our_master_into_our_puppet_db() {
     };
     let ca = CertificateAuthority::open_or_setup(&confdir.join("ca"), settings).unwrap();
     let ca_pem = ca.ca_certificate_pem().unwrap();
-    let (db_key, db_cert) = ca
-        .generate("localhost", &["IP:127.0.0.1".into()])
-        .unwrap();
+    let (db_key, db_cert) = ca.generate("localhost", &["IP:127.0.0.1".into()]).unwrap();
     let pdb_dir = dir.path().join("pdb");
     std::fs::create_dir_all(&pdb_dir).unwrap();
     let db = PuppetDb::open_sqlite(pdb_dir.join("puppetdb.sqlite")).unwrap();
@@ -297,7 +295,10 @@ async fn real_agent_through_our_master_into_our_puppet_db() {
     let file = resource("File", &secret_file);
     assert_eq!(file["parameters"]["mode"], "0600");
     assert!(file["parameters"].get("content").is_none(), "{file}");
-    assert_eq!(resource("Stage", "main")["parameters"]["alias"], json!(["main"]));
+    assert_eq!(
+        resource("Stage", "main")["parameters"]["alias"],
+        json!(["main"])
+    );
     let edges = query(
         &client,
         &format!(

@@ -110,10 +110,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
     let mut api = Api::new(db);
-    if let Some(path) = cli
-        .certificate_allowlist
-        .or(settings.certificate_allowlist)
-    {
+    if let Some(path) = cli.certificate_allowlist.or(settings.certificate_allowlist) {
         match CertificateAllowlist::read(&path) {
             Ok(list) => {
                 eprintln!(
