@@ -813,6 +813,12 @@ pub fn catalog_command(
             return Err("a resource is not an object".into());
         };
         m.shift_remove("sensitive_parameters");
+        // Rich data (`__ptype`) as the terminus sends it: stringified.
+        if let Some(Value::Object(params)) = m.get_mut("parameters") {
+            for v in params.values_mut() {
+                stringify_rich(v);
+            }
+        }
         if !m.contains_key("tags") {
             m.insert("tags".into(), Value::Array(Vec::new()));
         }
@@ -1023,6 +1029,44 @@ pub fn catalog_command(
     doc.insert("producer_timestamp".into(), wire_time_local(now).into());
     doc.insert("producer".into(), producer.into());
     Ok(Value::Object(doc))
+}
+
+/// Rich data values (`{"__ptype": ..., "__pvalue": ...}`) as strings, as the terminus's
+/// `stringify_rich` writes them: the value's text (a `Timestamp`, `Version`, `Binary`, a
+/// type), a regexp between slashes; values without a text form (`Deferred`, objects) as
+/// their JSON.
+fn stringify_rich(v: &mut Value) {
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(stringify_rich),
+        Value::Object(m) => {
+            let Some(ptype) = m.get("__ptype").and_then(Value::as_str).map(str::to_string) else {
+                m.values_mut().for_each(stringify_rich);
+                return;
+            };
+            let text = match (ptype.as_str(), m.get("__pvalue")) {
+                ("Sensitive", _) => "Sensitive [value redacted]".to_string(),
+                ("Regexp", Some(Value::String(s))) => format!("/{s}/"),
+                (_, Some(Value::String(s))) => s.clone(),
+                // A type: `Integer[1, 10]`, `String`.
+                (t, None) if t.starts_with("Pcore::") && t.ends_with("Type") => {
+                    let name = &t["Pcore::".len()..t.len() - "Type".len()];
+                    let args: Vec<String> = ["from", "to"]
+                        .iter()
+                        .filter_map(|k| m.get(*k))
+                        .map(|v| ruby_to_s(v))
+                        .collect();
+                    if args.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{name}[{}]", args.join(", "))
+                    }
+                }
+                _ => Value::Object(m.clone()).to_string(),
+            };
+            *v = Value::String(text);
+        }
+        _ => {}
+    }
 }
 
 /// `[alias].flatten.compact`, as strings.

@@ -103,6 +103,18 @@ fn catalog_command_has_the_terminus_shape_and_no_sensitive_value() {
         ours["edges"][0],
         json!({"source": {"type": "Stage", "title": "main"}, "target": {"type": "Class", "title": "Settings"}, "relationship": "contains"})
     );
+    // Rich values stringified, as the terminus's `stringify_rich`.
+    let rich = resources
+        .iter()
+        .find(|r| r["title"] == "rich-values")
+        .unwrap();
+    assert_eq!(
+        rich["parameters"]["message"]["when"],
+        "2024-01-02T03:04:05.000000006 UTC"
+    );
+    assert_eq!(rich["parameters"]["message"]["type"], "Integer[1, 10]");
+    assert_eq!(rich["parameters"]["message"]["pattern"], "/^a+b?$/");
+    assert!(!rich.to_string().contains("__ptype"), "{rich}");
     let text = ours.to_string();
     for s in SECRETS {
         assert!(!text.contains(s), "{s} left in {text}");
