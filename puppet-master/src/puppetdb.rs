@@ -1053,7 +1053,7 @@ fn stringify_rich(v: &mut Value) {
                     let args: Vec<String> = ["from", "to"]
                         .iter()
                         .filter_map(|k| m.get(*k))
-                        .map(|v| ruby_to_s(v))
+                        .map(ruby_to_s)
                         .collect();
                     if args.is_empty() {
                         name.to_string()
