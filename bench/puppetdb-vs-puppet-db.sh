@@ -21,7 +21,9 @@
 # with apt-get when missing (as root; dbconfig-common told not to create a database). Nothing of
 # the machine's own PuppetDB or PostgreSQL configuration is used or changed.
 #   SKIP_PUPPETDB=1 bench/puppetdb-vs-puppet-db.sh      # our figures alone
-#   FACTS=400 CATALOGS=60 REPORTS=200 QUERY_NODES=2000 QUERIES=200 PDB_JAVA_ARGS=-Xmx512m \
+# Each server first gets WARMUP (30) commands of each kind, not measured; then every measured run
+# sends new documents (facts with a changed fact, catalogs with 10 changed resources, reports).
+#   FACTS=400 CATALOGS=60 REPORTS=200 QUERY_NODES=2000 QUERIES=200 WARMUP=30 PDB_JAVA_ARGS=-Xmx512m \
 #   PG_PORT=25432 PDB_PORT=28081 PDB_HTTP_PORT=28080 bench/puppetdb-vs-puppet-db.sh
 set -euo pipefail
 
@@ -33,6 +35,7 @@ RESOURCES=${RESOURCES:-1000}
 EVENTS=${EVENTS:-100}
 QUERY_NODES=${QUERY_NODES:-2000}
 QUERIES=${QUERIES:-200}
+WARMUP=${WARMUP:-30}
 PG_PORT=${PG_PORT:-25432}
 PDB_PORT=${PDB_PORT:-28081}
 PDB_HTTP_PORT=${PDB_HTTP_PORT:-28080}
@@ -96,10 +99,18 @@ NODES_BY_FACT='nodes[certname] { facts { name = "kernel" and value = "Linux" } }
 
 suite() { # label port
   local label=$1 port=$2
+  # Warm-up, not measured (the JVM compiles its hot paths; SQLite's pages are read).
+  for kind in facts catalog report; do
+    "$PDBLOAD" --port "$port" "${CLIENT[@]}" --label warmup --kind "$kind" --clients 8 \
+      --commands "$WARMUP" --first 100000 --resources "$RESOURCES" --events "$EVENTS" >/dev/null
+  done
+  # Each run stores new documents (facts and catalogs that changed, new reports).
+  local first=0
   for c in 1 8; do
-    load "$label" "$port" facts "$c" "$FACTS"
-    load "$label" "$port" catalog "$c" "$CATALOGS" --nodes "$CATALOGS"
-    load "$label" "$port" report "$c" "$REPORTS" --nodes 50
+    load "$label" "$port" facts "$c" "$FACTS" --first $first
+    load "$label" "$port" catalog "$c" "$CATALOGS" --nodes "$CATALOGS" --first $first
+    load "$label" "$port" report "$c" "$REPORTS" --nodes 50 --first $first
+    first=$((first + 1000000))
   done
   # Nodes for the queries (not a figure).
   "$PDBLOAD" --port "$port" "${CLIENT[@]}" --label "$label" --kind facts --clients 8 \
@@ -161,6 +172,8 @@ else
   echo "== PuppetDB (127.0.0.1:$PDB_PORT, JAVA_ARGS $PDB_JAVA_ARGS)"
   CONF=$WORK/pdbconf
   mkdir -p "$CONF" "$WORK/pdbvar"
+  # The package's authorization rules (trapperkeeper's auth.conf: status open, metrics local).
+  cp /etc/puppetdb/conf.d/auth.conf "$CONF/"
   cat >"$CONF/jetty.ini" <<EOF
 [jetty]
 host = 127.0.0.1

@@ -79,7 +79,7 @@ struct Args {
     label: String,
 }
 
-fn facts(certname: &str, i: usize, ts: &str) -> Value {
+fn facts(certname: &str, i: usize, ts: &str, n: usize) -> Value {
     let family = if i.is_multiple_of(3) {
         "Debian"
     } else {
@@ -87,6 +87,8 @@ fn facts(certname: &str, i: usize, ts: &str) -> Value {
     };
     let mut values = serde_json::Map::new();
     values.insert("kernel".into(), json!("Linux"));
+    // Changes with every command, as `uptime_seconds` does between runs.
+    values.insert("uptime_seconds".into(), json!(n));
     values.insert(
         "os".into(),
         json!({"family": family, "name": family, "release": {"major": "12", "full": "12.7"}}),
@@ -117,7 +119,10 @@ fn catalog(certname: &str, resources: usize, ts: &str, n: usize) -> Value {
             json!({"type": if i % 10 == 0 { "Exec" } else { "File" }, "title": format!("/srv/app/file-{i}"),
                 "tags": ["file", "class", "app"], "exported": false,
                 "file": "/etc/puppet/code/environments/production/manifests/site.pp", "line": i,
-                "parameters": {"ensure": "file", "mode": "0644", "owner": "root", "content": format!("content {i}")}})
+                // The first ten change with every command (a catalog PuppetDB must store,
+                // not one it recognizes by its hash).
+                "parameters": {"ensure": "file", "mode": "0644", "owner": "root",
+                    "content": if i < 10 { format!("content {i} of {n}") } else { format!("content {i}") }}})
         })
         .collect();
     let edges: Vec<Value> = (0..resources.len())
@@ -248,7 +253,7 @@ async fn main() -> Result<(), BoxError> {
                     }
                 } else {
                     let (command, version, payload) = match args.kind.as_str() {
-                        "facts" => ("replace facts", 5, facts(&certname, i, &ts)),
+                        "facts" => ("replace facts", 5, facts(&certname, i, &ts, n)),
                         "catalog" => (
                             "replace catalog",
                             9,
