@@ -465,3 +465,40 @@ async fn an_in_process_puppet_db_stores_what_the_master_sends() {
         }
     }
 }
+
+/// `storeconfigs` without `storeconfigs_backend = puppetdb` is refused at start (there is no
+/// other backend), and a `puppetdb.conf` that is not `https://` names its file.
+#[test]
+fn confdir_settings_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("puppet.conf");
+    std::fs::write(
+        &conf,
+        "[server]\ncertname = puppet.example.test\nkeylength = 2048\nstoreconfigs = true\n",
+    )
+    .unwrap();
+    let err = puppet_master::confdir::MasterSetup::from_confdir(dir.path()).unwrap_err();
+    assert!(
+        err.to_string().contains("storeconfigs_backend = puppetdb"),
+        "{err}"
+    );
+    std::fs::write(
+        &conf,
+        "[server]\ncertname = puppet.example.test\nkeylength = 2048\nstoreconfigs = true\nstoreconfigs_backend = puppetdb\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("puppetdb.conf"),
+        "[main]\nserver_urls = http://localhost:8080\n",
+    )
+    .unwrap();
+    let err = puppet_master::confdir::MasterSetup::from_confdir(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("puppetdb.conf"), "{err}");
+    assert!(err.to_string().contains("https://HOST:PORT"), "{err}");
+    std::fs::write(
+        dir.path().join("puppetdb.conf"),
+        "[main]\nserver_urls = https://localhost:8081\nsoft_write_failure = true\n",
+    )
+    .unwrap();
+    puppet_master::confdir::MasterSetup::from_confdir(dir.path()).unwrap();
+}
