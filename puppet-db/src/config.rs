@@ -221,6 +221,10 @@ pub struct Settings {
     pub retention: crate::Retention,
     /// `[database] gc-interval` (minutes; PuppetDB's default 60; `0` turns collection off).
     pub gc_interval: Option<std::time::Duration>,
+    /// `[puppetdb] certificate-allowlist` of `config.ini` (PuppetDB 7; also read from
+    /// `[jetty]`, and under its former name `certificate-whitelist`): the file of the
+    /// certnames allowed to use the API.
+    pub certificate_allowlist: Option<PathBuf>,
 }
 
 /// An INI file as `section -> key -> value` (`#` and `;` comments).
@@ -343,7 +347,17 @@ impl Settings {
                 .and_then(|s| s.get("vardir"))
                 .map(|v| Database::Sqlite(Path::new(v).join("puppetdb.sqlite"))),
         };
+        let allowlist = ["certificate-allowlist", "certificate-whitelist"]
+            .iter()
+            .find_map(|k| {
+                config
+                    .get("puppetdb")
+                    .and_then(|s| s.get(*k))
+                    .or_else(|| jetty.get("jetty").and_then(|s| s.get(*k)))
+            })
+            .map(PathBuf::from);
         Ok(Settings {
+            certificate_allowlist: allowlist,
             ssl_host: j("ssl-host"),
             ssl_port,
             ssl_cert: j("ssl-cert").map(PathBuf::from),

@@ -58,6 +58,66 @@ impl Default for ApiLimits {
 pub struct Api {
     db: PuppetDb,
     limits: ApiLimits,
+    allowlist: Option<Arc<CertificateAllowlist>>,
+}
+
+/// PuppetDB's `certificate-allowlist`: a file of certnames, one a line; when set, only those
+/// certnames may use the `/pdb/` API (commands, queries, metadata), the others get 403 with
+/// PuppetDB's text. Read once, at start (as PuppetDB reads it). Blank lines and lines
+/// starting with `#` are ignored; names are matched exactly.
+///
+/// ```
+/// use puppet_db::server::CertificateAllowlist;
+/// let list = CertificateAllowlist::parse("puppet.example.test\n\n# dashboards\nboard.example.test\n");
+/// assert!(list.allows("puppet.example.test"));
+/// assert!(list.allows("board.example.test"));
+/// assert!(!list.allows("agent1.example.test"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CertificateAllowlist {
+    names: std::collections::HashSet<String>,
+    source: String,
+}
+
+impl CertificateAllowlist {
+    /// The certnames of `text`.
+    pub fn parse(text: &str) -> CertificateAllowlist {
+        CertificateAllowlist {
+            names: text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect(),
+            source: String::new(),
+        }
+    }
+
+    /// Reads the file `path`.
+    pub fn read(path: &std::path::Path) -> Result<CertificateAllowlist, DbError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DbError::Io {
+            what: format!("read the certificate-allowlist {}", path.display()),
+            source,
+        })?;
+        let mut list = CertificateAllowlist::parse(&text);
+        list.source = path.display().to_string();
+        Ok(list)
+    }
+
+    /// Whether `certname` may use the API.
+    pub fn allows(&self, certname: &str) -> bool {
+        self.names.contains(certname)
+    }
+
+    /// How many certnames it holds.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether it holds none (then nobody may use the API).
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
 }
 
 impl Api {
@@ -66,7 +126,15 @@ impl Api {
         Api {
             db,
             limits: ApiLimits::default(),
+            allowlist: None,
         }
+    }
+
+    /// The same, serving the `/pdb/` API only to the certnames of `allowlist` (PuppetDB's
+    /// `certificate-allowlist`).
+    pub fn with_certificate_allowlist(mut self, allowlist: CertificateAllowlist) -> Api {
+        self.allowlist = Some(Arc::new(allowlist));
+        self
     }
 
     /// The same, with `limits`.
@@ -198,6 +266,23 @@ impl Handler for Api {
     async fn handle(&self, req: HttpRequest) -> HttpResponse {
         let path = req.path.clone();
         let method = req.method.as_str().to_string();
+        if path.starts_with("/pdb/")
+            && let Some(list) = &self.allowlist
+        {
+            let cn = req.client.certname.as_deref();
+            if !cn.is_some_and(|c| list.allows(c)) {
+                let cn = cn.unwrap_or("");
+                if !cn.is_empty() {
+                    tracing::warn!("{cn} rejected by certificate allowlist {}", list.source);
+                }
+                return text(
+                    403,
+                    &format!(
+                        "Permission denied: The client certificate name {cn} doesn't appear in the certificate allowlist. Is your master's (or other PuppetDB client's) certname listed in PuppetDB's certificate-allowlist file?"
+                    ),
+                );
+            }
+        }
         if path.starts_with("/status/v1/") || path.starts_with("/pdb/meta/v1/") {
             return match (method.as_str(), path.as_str()) {
                 ("GET", "/status/v1/services/puppetdb-status") => {

@@ -1,6 +1,8 @@
 //! puppet-db's integration tests: one binary, one module per subject.
 
 #[cfg(feature = "server")]
+mod allowlist;
+#[cfg(feature = "server")]
 mod api;
 mod commands;
 mod common;

@@ -24,6 +24,11 @@
 //! admin endpoints and on `POST /file-sync/v1/publish`; default the master's certname) and
 //! `max_request_bytes` (default 32 MiB).
 //!
+//! PuppetDB ([`crate::puppetdb`]), as for Puppetserver's PuppetDB terminus: `storeconfigs =
+//! true` with `storeconfigs_backend = puppetdb` sends facts and catalogs, `reports` (a comma
+//! list, default `store`, `none` for none) with `puppetdb` sends reports, to the
+//! `server_urls` of `DIR/puppetdb.conf` (`soft_write_failure`, `server_url_timeout`).
+//!
 //! File sync ([`crate::filesync`]), in `[server]`:
 //!
 //! - `file_sync = off | primary | replica` (default `off`: the code under `environmentpath`
@@ -523,6 +528,80 @@ impl MasterSetup {
                 crate::DataCompiler::new(&environments),
                 Some(vardir.join("catalog-reuse")),
             );
+        }
+        // PuppetDB, as Puppetserver's terminus is configured: `storeconfigs` (facts and
+        // catalogs), `reports` (`puppetdb` among the processors), `$confdir/puppetdb.conf`.
+        let storeconfigs = match conf.server("storeconfigs") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(config_error(
+                    &conf_path,
+                    format!("storeconfigs: expected true or false, got {other:?}"),
+                ));
+            }
+        };
+        if storeconfigs && conf.server("storeconfigs_backend") != Some("puppetdb") {
+            return Err(config_error(
+                &conf_path,
+                format!(
+                    "storeconfigs = true needs storeconfigs_backend = puppetdb (got {:?}; no other backend exists here)",
+                    conf.server("storeconfigs_backend")
+                        .unwrap_or("active_record")
+                ),
+            ));
+        }
+        let reports: Vec<String> = match conf.server("reports").map(str::trim) {
+            None => vec!["store".into()],
+            Some("none") => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect(),
+        };
+        for r in &reports {
+            if r != "store" && r != "puppetdb" {
+                tracing::warn!("{}: reports: No report named '{r}'", conf_path.display());
+            }
+        }
+        if storeconfigs || reports.iter().any(|r| r == "puppetdb") || reports != ["store"] {
+            let pdb = crate::puppetdb::PuppetDbConf::read(&dir.join("puppetdb.conf"))?;
+            let (ca_pem, crl_path) = match &ca {
+                Some(ca) => (ca.ca_certificate_pem()?, cadir.join("ca_crl.pem")),
+                None => (read(&ssldir.join("certs/ca.pem"))?, ssldir.join("crl.pem")),
+            };
+            let crl = std::fs::read_to_string(&crl_path).ok();
+            let client = crate::puppetdb::PuppetDbClient::new(
+                &pdb,
+                &ca_pem,
+                crl.as_deref(),
+                puppet_protocol::client::Identity {
+                    cert_pem: read(&cert_path)?,
+                    key_pem: read(&key_path)?,
+                },
+            )?;
+            let db = Arc::new(crate::puppetdb::PuppetDbStorage::new(
+                storage.clone(),
+                Arc::new(client),
+                certname.clone(),
+                storeconfigs,
+                reports,
+                pdb.soft_write_failure,
+            ));
+            if storeconfigs {
+                tracing::info!(
+                    "facts and catalogs go to PuppetDB at {}",
+                    pdb.server_urls
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            services.facts = db.clone();
+            services.catalogs = db.clone();
+            services.reports = db;
         }
         let admins = conf
             .server("ca_admin_certnames")

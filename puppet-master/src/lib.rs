@@ -9,6 +9,8 @@
 //! - [`LocalCa`]: the CA endpoints over a [`puppet_ca::CertificateAuthority`];
 //! - [`filesync`]: file sync, a primary and its replicas serving versions of the code by
 //!   code_id (`file_sync = primary | replica` in `puppet.conf`);
+//! - [`puppetdb`]: facts, catalogs and reports sent to PuppetDB (or `puppet-db`) as
+//!   Puppetserver's PuppetDB terminus sends them (`storeconfigs`, `reports = puppetdb`);
 //! - [`confdir::MasterSetup`]: all of the above composed from a Puppet confdir, as the
 //!   `puppet-master` binary runs it;
 //! - `testing::TestMaster` (feature `testing`): an in-process master for harness tests.
@@ -45,6 +47,7 @@ pub mod confdir;
 mod error;
 pub mod files;
 pub mod filesync;
+pub mod puppetdb;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -10,6 +10,7 @@ mod compiler_cache;
 mod filesync;
 mod harness;
 mod http_server;
+mod puppetdb;
 mod served_catalog_cache;
 mod services;
 mod storage;

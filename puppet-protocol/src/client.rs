@@ -1213,6 +1213,99 @@ impl Client {
     }
 }
 
+/// A PuppetDB command as the Puppetserver terminus submits it to `POST /pdb/cmd/v1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PdbCommand<'a> {
+    /// The command's name with spaces (`replace facts`, `replace catalog`, `store report`,
+    /// `deactivate node`); sent with underscores, as the terminus does.
+    pub command: &'a str,
+    /// Its version (`replace facts` 5, `replace catalog` 9, `store report` 8).
+    pub version: u32,
+    /// The node it is about.
+    pub certname: &'a str,
+    /// When it was produced, in PuppetDB's wire format (`2026-12-03T02:44:21.002Z`).
+    pub producer_timestamp: &'a str,
+    /// The command's document.
+    pub payload: &'a Value,
+}
+
+/// PuppetDB (`/pdb/cmd/v1`): the commands a master sends, as Puppetserver's terminus sends
+/// them.
+impl Client {
+    /// Submits a command the way the PuppetDB terminus does: the payload as JSON, gzipped,
+    /// with `Content-Encoding: gzip` and `X-Uncompressed-Length`, the query parameters
+    /// `checksum` (SHA-1 of the command envelope), `version`, `certname`, `command` and
+    /// `producer-timestamp`. Returns the UUID PuppetDB answered with (`{"uuid": ...}`);
+    /// any status outside 2xx is [`ClientError::Status`] with PuppetDB's text.
+    ///
+    /// ```no_run
+    /// # async fn run(client: puppet_protocol::client::Client) -> Result<(), puppet_protocol::client::ClientError> {
+    /// use puppet_protocol::client::PdbCommand;
+    /// let payload = serde_json::json!({"certname": "web1", "values": {"kernel": "Linux"},
+    ///     "environment": "production", "producer_timestamp": "2026-12-03T02:44:17.701Z",
+    ///     "producer": "puppet.example.test"});
+    /// let uuid = client.pdb_command(&PdbCommand {
+    ///     command: "replace facts", version: 5, certname: "web1",
+    ///     producer_timestamp: "2026-12-03T02:44:17.701Z", payload: &payload,
+    /// }).await?;
+    /// println!("queued as {uuid}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn pdb_command(&self, command: &PdbCommand<'_>) -> Result<String, ClientError> {
+        use sha1::Digest;
+        use std::io::Write;
+        let body =
+            serde_json::to_vec(command.payload).map_err(|e| ClientError::decode("command", e))?;
+        // The terminus's checksum covers the command, version, certname and payload.
+        let mut envelope = Map::new();
+        envelope.insert("command".into(), Value::from(command.command));
+        envelope.insert("version".into(), Value::from(command.version));
+        envelope.insert("certname".into(), Value::from(command.certname));
+        envelope.insert("payload".into(), command.payload.clone());
+        let envelope = serde_json::to_vec(&Value::Object(envelope))
+            .map_err(|e| ClientError::decode("command", e))?;
+        let checksum: String = sha1::Sha1::digest(&envelope)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&body)
+            .map_err(|e| ClientError::decode("gzip body", e))?;
+        let gzipped = gz
+            .finish()
+            .map_err(|e| ClientError::decode("gzip body", e))?;
+        let path = format!(
+            "/pdb/cmd/v1?checksum={checksum}&version={}&certname={}&command={}&producer-timestamp={}",
+            command.version,
+            encode(command.certname),
+            encode(&command.command.replace(' ', "_")),
+            encode(command.producer_timestamp),
+        );
+        let length = body.len().to_string();
+        let answer = self
+            .call(
+                "POST",
+                &path,
+                &[
+                    ("accept", "application/json"),
+                    ("content-type", "application/json; charset=utf-8"),
+                    ("content-encoding", "gzip"),
+                    ("x-uncompressed-length", &length),
+                    ("x-puppet-version", ""),
+                ],
+                gzipped,
+            )
+            .await?;
+        #[derive(serde::Deserialize)]
+        struct Queued {
+            uuid: String,
+        }
+        serde_json::from_slice::<Queued>(&answer.body)
+            .map(|q| q.uuid)
+            .map_err(|e| ClientError::decode("command answer", e))
+    }
+}
+
 /// The verifier of [`ClientBuilder::insecure_ca_bootstrap`]: any certificate, signatures
 /// still checked by the provider (the handshake stays a handshake).
 #[derive(Debug)]

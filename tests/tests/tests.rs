@@ -9,4 +9,5 @@ mod custom_master;
 mod filesync_agent;
 mod fixtures_sanity;
 mod pluginsync_real_modules;
+mod puppetdb_master;
 mod support;

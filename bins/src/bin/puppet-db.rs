@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use puppet_db::config::{Database, Settings};
-use puppet_db::server::{Api, tls_source};
+use puppet_db::server::{Api, CertificateAllowlist, tls_source};
 use puppet_protocol::server::Limits;
 use puppet_protocol::server::generic::GenericServer;
 
@@ -43,6 +43,10 @@ struct Cli {
     /// sqlite:PATH, or postgres://USER[:PASSWORD]@HOST:PORT/DB (no TLS to PostgreSQL).
     #[arg(long)]
     database: Option<String>,
+    /// A file of certnames, one a line: only they may use the API (PuppetDB's
+    /// `certificate-allowlist`; others get 403).
+    #[arg(long)]
+    certificate_allowlist: Option<PathBuf>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -107,6 +111,20 @@ fn main() -> ExitCode {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
+    let mut api = Api::new(db.clone());
+    if let Some(path) = cli.certificate_allowlist.or(settings.certificate_allowlist) {
+        match CertificateAllowlist::read(&path) {
+            Ok(list) => {
+                eprintln!(
+                    "puppet-db: certificate-allowlist {}: {} certnames",
+                    path.display(),
+                    list.len()
+                );
+                api = api.with_certificate_allowlist(list);
+            }
+            Err(e) => return fail(e),
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
@@ -115,7 +133,7 @@ fn main() -> ExitCode {
         if let Some(every) = gc_interval {
             tokio::spawn(collect_garbage(db.clone(), retention, every));
         }
-        let server = GenericServer::new(tls, Arc::new(Api::new(db)), Limits::default());
+        let server = GenericServer::new(tls, Arc::new(api), Limits::default());
         let running = match server.bind(addr).await {
             Ok(r) => r,
             Err(e) => return fail(e),

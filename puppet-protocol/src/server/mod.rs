@@ -219,6 +219,18 @@ pub trait FactStore: Send + Sync {
     async fn save_facts(&self, certname: &str, facts: &Facts) -> Result<(), ProtocolError>;
     /// The last facts of `certname`.
     async fn facts(&self, certname: &str) -> Result<Option<Facts>, ProtocolError>;
+    /// Saves the facts an agent sent for a run in `environment` (with its catalog request,
+    /// or `PUT /puppet/v3/facts`), as Puppetserver's facts terminus receives them (PuppetDB's
+    /// `replace facts` names the environment). Default: [`FactStore::save_facts`].
+    async fn save_facts_for(
+        &self,
+        certname: &str,
+        facts: &Facts,
+        environment: &str,
+    ) -> Result<(), ProtocolError> {
+        let _ = environment;
+        self.save_facts(certname, facts).await
+    }
 }
 
 /// Keeps each node's last catalog.
@@ -231,6 +243,29 @@ pub trait CatalogArchive: Send + Sync {
         catalog: &Catalog,
         json: &[u8],
     ) -> Result<(), ProtocolError>;
+    /// Saves the catalog compiled for `request` (the node, its environment, the run's
+    /// `transaction_uuid`), as Puppetserver's catalog terminus receives it. Default:
+    /// [`CatalogArchive::save_catalog`].
+    async fn save_compiled(
+        &self,
+        request: &CompileRequest,
+        catalog: &Catalog,
+        json: &[u8],
+    ) -> Result<(), ProtocolError> {
+        self.save_catalog(&request.certname, catalog, json).await
+    }
+    /// Told when the master sends `request`'s node the catalog it sent last time again,
+    /// without compiling (see [`CatalogCompiler::cache_key`]); `json` is the catalog as sent.
+    /// Puppetserver would have compiled and saved it again: an archive that forwards each
+    /// run's catalog (to PuppetDB) does so here. Default: nothing (the archive holds it).
+    async fn catalog_resent(
+        &self,
+        request: &CompileRequest,
+        json: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let _ = (request, json);
+        Ok(())
+    }
 }
 
 /// Serves files: metadata and content by mount path (`modules/<m>/<path>`, `plugins/...`).

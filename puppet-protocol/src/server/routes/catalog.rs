@@ -66,7 +66,7 @@ pub(super) async fn catalog(
                 ProtocolError::BadRequest(format!("Could not parse the facts: {e}"))
             })?;
             check_facts(&facts, name)?;
-            s.facts.save_facts(name, &facts).await?;
+            s.facts.save_facts_for(name, &facts, &requested).await?;
             Some(facts)
         }
         None => None,
@@ -113,6 +113,7 @@ pub(super) async fn catalog(
         if let Some(code_id) = &hit.code_id {
             s.files.catalog_served(name, &env, code_id);
         }
+        s.catalogs.catalog_resent(&compile, &hit.plain).await?;
         return Ok(Reply::precompressed(
             format.content_type(),
             hit.plain.clone(),
@@ -127,7 +128,7 @@ pub(super) async fn catalog(
     let body = Bytes::from(
         serde_json::to_vec(&catalog).map_err(|e| ProtocolError::Internal(e.to_string()))?,
     );
-    s.catalogs.save_catalog(name, &catalog, &body).await?;
+    s.catalogs.save_compiled(&compile, &catalog, &body).await?;
     let code_id = match &catalog.code_id {
         Some(Value::String(code_id)) => Some(code_id.clone()),
         _ => None,

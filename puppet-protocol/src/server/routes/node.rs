@@ -31,7 +31,11 @@ pub(super) async fn dispatch(
                 ProtocolError::BadRequest(format!("Could not parse the facts: {e}"))
             })?;
             check_facts(&facts, name)?;
-            s.facts.save_facts(name, &facts).await?;
+            let env = call
+                .query
+                .get("environment")
+                .unwrap_or(inner.options.default_environment.as_str());
+            s.facts.save_facts_for(name, &facts, env).await?;
             Ok(Reply::new(200, JSON_UTF8, "0").no_gzip())
         }
         Endpoint::Report(name) if m == Method::PUT => {
