@@ -87,7 +87,7 @@ fn lock_memo<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PublishOptions {
-    /// Threads that hash files (default: the machine's available parallelism).
+    /// Threads that read the tree's directories and hash files (default: the machine's available parallelism).
     pub threads: usize,
     /// A file whose ctime is this close to (or after) the moment it was hashed is hashed again
     /// at the next publish even if its stat is unchanged, because a write in the same
@@ -1032,7 +1032,7 @@ impl Store {
         let _lock = self.lock(true)?;
         self.sweep()?;
         clock.mark(&mut phases, "lock, sweep");
-        let staged = walk(staging)?;
+        let staged = walk(staging, opts.threads)?;
         clock.mark(&mut phases, "walk");
         let state = self.root.join(STATE);
         let cache_path = state.join(format!("{env}.statcache"));
@@ -1228,9 +1228,12 @@ impl Store {
             let mut variants: Vec<(PathBuf, NamedTempFile)> = Vec::new();
             let mut seen = HashSet::new();
             for e in manifest.entries() {
-                if let EntryKind::File { sha256, .. } = &e.kind {
+                if let EntryKind::File { sha256, .. } = &e.kind
+                    && e.executable()
+                    && seen.insert(*sha256)
+                {
                     let dest = self.blob_file(sha256, true);
-                    if e.executable() && seen.insert(*sha256) && !dest.is_file() {
+                    if !dest.is_file() {
                         let src = match pending.get(sha256) {
                             Some(t) => t.path().to_path_buf(),
                             None => self.blob_file(sha256, false),

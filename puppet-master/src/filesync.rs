@@ -15,6 +15,11 @@
 //!   primary is back); for one second after a failed check it does not ask again, so a
 //!   primary that is down does not cost every request a connect timeout. It also fetches the
 //!   primary's CRL every minute.
+//!   A replica also keeps a long poll open on its primary ([`SyncedCode::follow`]), answered
+//!   the moment a publish changes a live version, so the copy starts at once instead of at
+//!   the next request (that request's check then finds it done or joins it: the long poll
+//!   speeds the copy up, the per-request check keeps the guarantee). A replica serves
+//!   `/file-sync/v1` (all but `publish`) to replicas of its own: chains and trees.
 //!
 //! On both, [`SyncedCompiler`] compiles each catalog from one materialized version, stamps it
 //! with that version's code_id, inlines static metadata from the same version, and reuses a
