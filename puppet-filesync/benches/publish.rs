@@ -203,8 +203,9 @@ fn main() {
     );
 
     let mut times = Vec::new();
+    let mut cpu = Duration::ZERO;
     let mut prepares = Vec::new();
-    for round in 0..5 {
+    for round in 0..10 {
         // Off the critical path (a master does it in the background after each publish).
         let t = Instant::now();
         store.prepare("production").expect("prepare");
@@ -215,11 +216,15 @@ fn main() {
         std::fs::write(&p, content).expect("write");
         // Past the racy window of the changed file (an edit, then a publish a second later).
         std::thread::sleep(Duration::from_millis(1100));
+        let c0 = cpu_time();
         let t = Instant::now();
         let one = store
             .publish_with("production", &staging, &opts)
             .expect("publish");
         times.push(t.elapsed());
+        cpu += cpu_time()
+            .zip(c0)
+            .map_or(Duration::ZERO, |(b, a)| b.saturating_sub(a));
         assert_eq!(one.stats.hashed_files, 1, "round {round}: {:?}", one.stats);
         println!("  one-file phases (ms): {}", phases(&one.stats.phases));
     }
@@ -230,6 +235,10 @@ fn main() {
         times.len(),
         times.iter().min().expect("times"),
         times.iter().max().expect("times")
+    );
+    println!(
+        "  CPU time (all threads, user + system) per one-file publish: {:.1?} (a lower bound of its time on an idle machine, fsync waits aside)",
+        cpu / times.len() as u32
     );
     println!(
         "  (Store::prepare before each, off the critical path: median {:.1?})",
