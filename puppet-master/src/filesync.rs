@@ -459,18 +459,34 @@ impl SyncedCode {
         };
         *lock(&self.background.0) += 1;
         let background = self.background.clone();
-        tokio::task::spawn_blocking(move || {
-            if retain && let Err(e) = store.retain(&Retention::default()) {
-                tracing::warn!("file sync: retention: {e}");
-            }
-            for env in envs {
-                if let Err(e) = store.prepare(&env) {
-                    tracing::warn!("file sync: preparing the next version of {env}: {e}");
+        let done = background.clone();
+        // A thread of its own at a lower priority (nice 10): the spare copy (one link per
+        // file) must not slow down what matters right after a publish, the replicas copying
+        // the new version and the requests being answered.
+        let spawned = std::thread::Builder::new()
+            .name("filesync-background".into())
+            .spawn(move || {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                let _ = rustix::process::setpriority_process(
+                    rustix::process::Pid::from_raw(rustix::thread::gettid().as_raw_nonzero().get()),
+                    10,
+                );
+                if retain && let Err(e) = store.retain(&Retention::default()) {
+                    tracing::warn!("file sync: retention: {e}");
                 }
-            }
-            *lock(&background.0) -= 1;
-            background.1.notify_all();
-        });
+                for env in envs {
+                    if let Err(e) = store.prepare(&env) {
+                        tracing::warn!("file sync: preparing the next version of {env}: {e}");
+                    }
+                }
+                *lock(&background.0) -= 1;
+                background.1.notify_all();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("file sync: cannot start the background work: {e}");
+            *lock(&done.0) -= 1;
+            done.1.notify_all();
+        }
     }
 
     /// Waits until the background work after the last publish or install (retention, the
