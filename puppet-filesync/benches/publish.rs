@@ -96,6 +96,31 @@ fn load() -> String {
         .join(" ")
 }
 
+fn phases(p: &[(&'static str, Duration)]) -> String {
+    p.iter()
+        .map(|(n, d)| format!("{n} {:.1}", d.as_secs_f64() * 1000.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `cp -a` of the staging tree beside the store, then `sync`: the plain copy a publish must
+/// at least do (every byte written once, durably). Returns (copy, copy + sync).
+fn plain_copy(staging: &Path, dest: &Path) -> Option<(Duration, Duration)> {
+    let t = Instant::now();
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(staging)
+        .arg(dest)
+        .status()
+        .ok()?
+        .success();
+    let copy = t.elapsed();
+    let synced = Command::new("sync").status().ok()?.success();
+    let all = t.elapsed();
+    std::fs::remove_dir_all(dest).ok()?;
+    (ok && synced).then_some((copy, all))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -120,8 +145,13 @@ fn main() {
     std::thread::sleep(Duration::from_millis(1100));
 
     let openssl = openssl_sha256();
+    // Nothing else dirty before each measurement.
+    let _ = Command::new("sync").status();
+    let copy = plain_copy(&staging, &dir.path().join("copy"));
+    let _ = Command::new("sync").status();
     let store = Store::open(dir.path().join("store")).expect("store");
-    let opts = PublishOptions::default();
+    // As a master and the CLI do: the stat cache is written by the next `prepare`.
+    let opts = PublishOptions::default().defer_stat_cache(true);
     println!(
         "load average before the cold publish: {} ({} cores)",
         load(),
@@ -142,6 +172,18 @@ fn main() {
         opts.threads,
         cold_cpu.unwrap_or_default()
     );
+    println!("  phases (ms): {}", phases(&cold.stats.phases));
+    if let Some((c, s)) = copy {
+        let mbs = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
+        println!(
+            "plain copy of the tree: cp -a {:.3?} = {:.0} MB/s; cp -a + sync {:.3?} = {:.0} MB/s; ratio publish/(cp -a + sync) = {:.0}%",
+            c,
+            mbs(c),
+            s,
+            mbs(s),
+            cold_mbs / mbs(s) * 100.0
+        );
+    }
     match openssl {
         Some(o) => println!(
             "openssl speed sha256 (1 core, 16 KiB blocks): {o:.0} MB/s; ratio publish/openssl = {:.0}%",
@@ -161,8 +203,9 @@ fn main() {
     );
 
     let mut times = Vec::new();
+    let mut cpu = Duration::ZERO;
     let mut prepares = Vec::new();
-    for round in 0..5 {
+    for round in 0..10 {
         // Off the critical path (a master does it in the background after each publish).
         let t = Instant::now();
         store.prepare("production").expect("prepare");
@@ -173,12 +216,17 @@ fn main() {
         std::fs::write(&p, content).expect("write");
         // Past the racy window of the changed file (an edit, then a publish a second later).
         std::thread::sleep(Duration::from_millis(1100));
+        let c0 = cpu_time();
         let t = Instant::now();
         let one = store
             .publish_with("production", &staging, &opts)
             .expect("publish");
         times.push(t.elapsed());
+        cpu += cpu_time()
+            .zip(c0)
+            .map_or(Duration::ZERO, |(b, a)| b.saturating_sub(a));
         assert_eq!(one.stats.hashed_files, 1, "round {round}: {:?}", one.stats);
+        println!("  one-file phases (ms): {}", phases(&one.stats.phases));
     }
     println!("load average: {}", load());
     println!(
@@ -187,6 +235,10 @@ fn main() {
         times.len(),
         times.iter().min().expect("times"),
         times.iter().max().expect("times")
+    );
+    println!(
+        "  CPU time (all threads, user + system) per one-file publish: {:.1?} (a lower bound of its time on an idle machine, fsync waits aside)",
+        cpu / times.len() as u32
     );
     println!(
         "  (Store::prepare before each, off the critical path: median {:.1?})",

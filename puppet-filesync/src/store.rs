@@ -5,8 +5,8 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tempfile::NamedTempFile;
@@ -54,19 +54,52 @@ const HISTORY_MAX: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// What this process remembers between calls (shared by the clones of this `Store`).
+    memo: Arc<Memo>,
+}
+
+/// Parsed manifests this many at most are remembered.
+const MEMO_MANIFESTS: usize = 6;
+
+/// In-memory copies of what the store keeps on disk, so that a small publish or install does
+/// not read and parse megabytes again. Only facts that cannot go stale are kept: a manifest
+/// never changes once written (its file is still checked to exist before the copy is used,
+/// since retention removes it), and a stat cache entry says what a staging file with that
+/// exact stat contained, whoever published it.
+#[derive(Default)]
+struct Memo {
+    manifests: Mutex<Vec<(String, CodeId, Arc<Manifest>)>>,
+    /// Per environment: the stat cache, and whether it still has to be written to disk.
+    stat: Mutex<HashMap<String, (StatCache, bool)>>,
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo").finish_non_exhaustive()
+    }
+}
+
+fn lock_memo<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Tuning of [`Store::publish_with`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PublishOptions {
-    /// Threads that hash files (default: the machine's available parallelism).
+    /// Threads that read the tree's directories and hash files (default: the machine's available parallelism).
     pub threads: usize,
     /// A file whose ctime is this close to (or after) the moment it was hashed is hashed again
     /// at the next publish even if its stat is unchanged, because a write in the same
     /// timestamp tick would not change its stat (Git's "racily clean" problem). Default 1 s,
     /// which covers coarse file system clocks.
     pub racy_window: Duration,
+    /// Keep the stat cache of this publish in the `Store`'s memory and write it at the next
+    /// [`Store::prepare`] of the environment (off the critical path) or the next publish
+    /// without this option, instead of before the publish returns. Default `false`. Losing it
+    /// (a crash before) costs the next publish from another process a full read of the tree,
+    /// never a wrong digest.
+    pub defer_stat_cache: bool,
 }
 
 impl PublishOptions {
@@ -86,6 +119,12 @@ impl PublishOptions {
         self.racy_window = d;
         self
     }
+
+    /// Sets [`PublishOptions::defer_stat_cache`].
+    pub fn defer_stat_cache(mut self, defer: bool) -> Self {
+        self.defer_stat_cache = defer;
+        self
+    }
 }
 
 impl Default for PublishOptions {
@@ -93,6 +132,7 @@ impl Default for PublishOptions {
         PublishOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             racy_window: Duration::from_secs(1),
+            defer_stat_cache: false,
         }
     }
 }
@@ -134,6 +174,23 @@ pub struct PublishStats {
     pub hashed_bytes: u64,
     /// Blobs that were new to the store.
     pub new_blobs: u64,
+    /// Where the time went, phase by phase in order (`walk`, `hash`, `sync blobs`, …): for a
+    /// benchmark or a log line.
+    pub phases: Vec<(&'static str, Duration)>,
+}
+
+/// Records the time since the previous mark under a phase name.
+struct Clock(std::time::Instant);
+
+impl Clock {
+    fn new() -> Clock {
+        Clock(std::time::Instant::now())
+    }
+    fn mark(&mut self, phases: &mut Vec<(&'static str, Duration)>, name: &'static str) {
+        let now = std::time::Instant::now();
+        phases.push((name, now - self.0));
+        self.0 = now;
+    }
 }
 
 /// The outcome of [`Store::publish`] or [`Store::install`].
@@ -274,7 +331,10 @@ impl Store {
                 fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
             }
         }
-        Ok(Store { root })
+        Ok(Store {
+            root,
+            memo: Arc::default(),
+        })
     }
 
     /// Opens an existing store without creating anything (for readers such as Puppetserver's
@@ -298,7 +358,10 @@ impl Store {
                 ),
             ));
         }
-        Ok(Store { root })
+        Ok(Store {
+            root,
+            memo: Arc::default(),
+        })
     }
 
     /// The store's directory.
@@ -361,6 +424,19 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the stat cache a deferred publish left in memory. With the lock held.
+    fn save_stat_cache(&self, env: &str) -> Result<(), Error> {
+        let mut memo = lock_memo(&self.memo.stat);
+        if let Some((cache, unsaved)) = memo.get_mut(env)
+            && *unsaved
+        {
+            let path = self.root.join(STATE).join(format!("{env}.statcache"));
+            cache.save(&path, &self.root.join(TMP))?;
+            *unsaved = false;
+        }
+        Ok(())
+    }
+
     fn spare_dir(&self, env: &str, code_id: &CodeId) -> PathBuf {
         self.root
             .join(VERSIONS)
@@ -390,6 +466,7 @@ impl Store {
         check_environment(env)?;
         let _lock = self.lock(true)?;
         self.sweep()?;
+        self.save_stat_cache(env)?;
         let Some(live) = self.live(env)? else {
             return Ok(false);
         };
@@ -397,12 +474,12 @@ impl Store {
         if spare.is_dir() {
             return Ok(false);
         }
-        let manifest = self
-            .manifest(env, &live.code_id)?
-            .ok_or_else(|| Error::UnknownVersion {
-                environment: env.to_owned(),
-                code_id: live.code_id.to_string(),
-            })?;
+        let manifest =
+            self.manifest_cached(env, &live.code_id)?
+                .ok_or_else(|| Error::UnknownVersion {
+                    environment: env.to_owned(),
+                    code_id: live.code_id.to_string(),
+                })?;
         self.materialize(&manifest, &spare)?;
         // Durable now, so that the publish that consumes it only has to sync what it changes.
         self.sync()?;
@@ -608,7 +685,8 @@ impl Store {
         }
     }
 
-    /// The digests a manifest needs that are not in the store, each once.
+    /// The digests a manifest needs that are not in the store, each once (one `stat` per
+    /// blob; see [`Store::missing_blobs_for`] for a new version of an environment).
     pub fn missing_blobs(&self, manifest: &Manifest) -> Vec<Digest> {
         let mut seen = HashSet::new();
         manifest
@@ -616,6 +694,36 @@ impl Store {
             .filter(|d| seen.insert(**d) && !self.has_blob(d))
             .copied()
             .collect()
+    }
+
+    /// As [`Store::missing_blobs`], for a manifest meant to become `env`'s next version: the
+    /// blobs of `env`'s live version are known to be present (retention keeps every blob of a
+    /// kept version, and the live one is always kept), so only the digests the live version
+    /// does not use are looked up: a one-file change costs one `stat`, not one per file.
+    ///
+    /// ```
+    /// # let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    /// # std::fs::write(dirs[1].path().join("a"), "1").unwrap();
+    /// use puppet_filesync::{Digest, Manifest, Store};
+    /// let store = Store::open(dirs[0].path())?;
+    /// store.publish("production", dirs[1].path())?;
+    /// std::fs::write(dirs[1].path().join("b"), "2").unwrap();
+    /// let other = Store::open(dirs[2].path())?;
+    /// let v2 = other.publish("production", dirs[1].path())?.code_id;
+    /// let m2 = Manifest::parse(&other.manifest_bytes("production", &v2)?.unwrap())?;
+    /// assert_eq!(store.missing_blobs_for("production", &m2)?, [Digest::of(b"2")]);
+    /// # Ok::<(), puppet_filesync::Error>(())
+    /// ```
+    pub fn missing_blobs_for(&self, env: &str, manifest: &Manifest) -> Result<Vec<Digest>, Error> {
+        let Some(live) = self.live_manifest(env)? else {
+            return Ok(self.missing_blobs(manifest));
+        };
+        let mut seen: HashSet<&Digest> = live.digests().collect();
+        Ok(manifest
+            .digests()
+            .filter(|d| seen.insert(*d) && !self.has_blob(d))
+            .copied()
+            .collect())
     }
 
     fn version_dir(&self, env: &str, code_id: &CodeId) -> PathBuf {
@@ -752,6 +860,46 @@ impl Store {
             .transpose()
     }
 
+    /// A version's manifest, from memory when this process read or wrote it recently (its
+    /// file is still checked to exist: one `stat`).
+    fn manifest_cached(&self, env: &str, code_id: &CodeId) -> Result<Option<Arc<Manifest>>, Error> {
+        if !self.manifest_file(env, code_id).is_file() {
+            return Ok(None);
+        }
+        {
+            let mut memo = lock_memo(&self.memo.manifests);
+            if let Some(i) = memo.iter().position(|(e, c, _)| e == env && c == code_id) {
+                let hit = memo.remove(i);
+                let m = hit.2.clone();
+                memo.push(hit);
+                return Ok(Some(m));
+            }
+        }
+        let Some(m) = self.manifest(env, code_id)? else {
+            return Ok(None);
+        };
+        let m = Arc::new(m);
+        self.remember_manifest(env, code_id, m.clone());
+        Ok(Some(m))
+    }
+
+    fn remember_manifest(&self, env: &str, code_id: &CodeId, m: Arc<Manifest>) {
+        let mut memo = lock_memo(&self.memo.manifests);
+        memo.retain(|(e, c, _)| !(e == env && c == code_id));
+        if memo.len() >= MEMO_MANIFESTS {
+            memo.remove(0);
+        }
+        memo.push((env.to_owned(), code_id.clone(), m));
+    }
+
+    /// The live version's manifest of `env`, if any.
+    fn live_manifest(&self, env: &str) -> Result<Option<Arc<Manifest>>, Error> {
+        match self.live(env)? {
+            Some(v) => self.manifest_cached(env, &v.code_id),
+            None => Ok(None),
+        }
+    }
+
     /// The content of `path` (relative to the environment, links inside the tree followed) in
     /// one version, checked against the manifest's digest: what Puppetserver's
     /// `code-content-command` prints.
@@ -812,6 +960,28 @@ impl Store {
         codedir: &Path,
         only: Option<&str>,
     ) -> Result<Vec<Published>, Error> {
+        self.publish_codedir_with(codedir, only, &PublishOptions::default())
+    }
+
+    /// [`Store::publish_codedir`] with options (see [`Store::publish_with`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let staging = tempfile::tempdir().unwrap();
+    /// # std::fs::create_dir_all(staging.path().join("environments/production")).unwrap();
+    /// use puppet_filesync::{PublishOptions, Store};
+    /// let store = Store::open(dir.path())?;
+    /// let opts = PublishOptions::default().defer_stat_cache(true);
+    /// store.publish_codedir_with(staging.path(), Some("production"), &opts)?;
+    /// store.prepare("production")?; // writes the stat cache, builds the spare
+    /// # Ok::<(), puppet_filesync::Error>(())
+    /// ```
+    pub fn publish_codedir_with(
+        &self,
+        codedir: &Path,
+        only: Option<&str>,
+        opts: &PublishOptions,
+    ) -> Result<Vec<Published>, Error> {
         let envs_dir = codedir.join("environments");
         let names = match only {
             Some(e) => vec![e.to_owned()],
@@ -829,7 +999,7 @@ impl Store {
         };
         names
             .iter()
-            .map(|env| self.publish(env, &envs_dir.join(env)))
+            .map(|env| self.publish_with(env, &envs_dir.join(env), opts))
             .collect()
     }
 
@@ -857,12 +1027,20 @@ impl Store {
         opts: &PublishOptions,
     ) -> Result<Published, Error> {
         check_environment(env)?;
+        let mut clock = Clock::new();
+        let mut phases = Vec::new();
         let _lock = self.lock(true)?;
         self.sweep()?;
-        let staged = walk(staging)?;
+        clock.mark(&mut phases, "lock, sweep");
+        let staged = walk(staging, opts.threads)?;
+        clock.mark(&mut phases, "walk");
         let state = self.root.join(STATE);
         let cache_path = state.join(format!("{env}.statcache"));
-        let cache = StatCache::load(&cache_path);
+        let remembered = lock_memo(&self.memo.stat).remove(env);
+        let cache = match remembered {
+            Some((c, _)) => c,
+            None => StatCache::load(&cache_path),
+        };
         // When the version made from the cached tree is still here, every digest in the
         // cache has its blob (retention keeps a version's blobs).
         let cache_blobs_present = cache
@@ -908,7 +1086,9 @@ impl Store {
                 }
             }
         }
+        clock.mark(&mut phases, "stat cache");
         let hashed = self.hash_files(staging, &entries, &jobs, opts.threads)?;
+        clock.mark(&mut phases, "hash, copy");
         let racy = i64::try_from(opts.racy_window.as_nanos()).unwrap_or(i64::MAX);
         let mut pending: HashMap<Digest, NamedTempFile> = HashMap::new();
         for h in hashed {
@@ -934,8 +1114,22 @@ impl Store {
         let bytes = manifest.to_bytes();
         let code_id = CodeId::from_digest(Digest::of(&bytes));
         new_cache.code_id = Some(code_id.to_string());
-        let status = self.commit(env, &manifest, &bytes, &code_id, pending)?;
-        new_cache.save(&cache_path, &self.root.join(TMP))?;
+        clock.mark(&mut phases, "manifest");
+        let status = self.commit(
+            env,
+            &manifest,
+            &bytes,
+            &code_id,
+            pending,
+            (&mut clock, &mut phases),
+        )?;
+        self.remember_manifest(env, &code_id, Arc::new(manifest));
+        if !opts.defer_stat_cache {
+            new_cache.save(&cache_path, &self.root.join(TMP))?;
+        }
+        lock_memo(&self.memo.stat).insert(env.to_owned(), (new_cache, opts.defer_stat_cache));
+        clock.mark(&mut phases, "save stat cache");
+        stats.phases = phases;
         Ok(Published {
             environment: env.to_owned(),
             code_id,
@@ -1018,6 +1212,7 @@ impl Store {
         bytes: &[u8],
         code_id: &CodeId,
         pending: HashMap<Digest, NamedTempFile>,
+        (clock, phases): (&mut Clock, &mut Vec<(&'static str, Duration)>),
     ) -> Result<Status, Error> {
         let code_id = code_id.clone();
         let previous = self.live(env)?;
@@ -1033,9 +1228,12 @@ impl Store {
             let mut variants: Vec<(PathBuf, NamedTempFile)> = Vec::new();
             let mut seen = HashSet::new();
             for e in manifest.entries() {
-                if let EntryKind::File { sha256, .. } = &e.kind {
+                if let EntryKind::File { sha256, .. } = &e.kind
+                    && e.executable()
+                    && seen.insert(*sha256)
+                {
                     let dest = self.blob_file(sha256, true);
-                    if e.executable() && seen.insert(*sha256) && !dest.is_file() {
+                    if !dest.is_file() {
                         let src = match pending.get(sha256) {
                             Some(t) => t.path().to_path_buf(),
                             None => self.blob_file(sha256, false),
@@ -1052,6 +1250,7 @@ impl Store {
                 .write_all(bytes)
                 .map_err(|e| Error::io(mtemp.path(), e))?;
             set_mode(mtemp.path(), 0o444)?;
+            clock.mark(phases, "executable copies, manifest");
             // Contents durable before any of them gets its final name.
             if pending.len() + variants.len() < SMALL_SYNC {
                 for t in pending.values().chain(variants.iter().map(|(_, t)| t)) {
@@ -1064,6 +1263,7 @@ impl Store {
             } else {
                 self.sync()?;
             }
+            clock.mark(phases, "sync blobs");
             let moves: Vec<(PathBuf, NamedTempFile)> = pending
                 .into_iter()
                 .map(|(d, t)| (self.blob_file(&d, false), t))
@@ -1108,6 +1308,7 @@ impl Store {
                 .map_err(|e| Error::io(&mfile, e.error))?;
             dirty.insert(mdir);
             dirty.insert(self.root.join(MANIFESTS));
+            clock.mark(phases, "name blobs, manifest");
             let mut whole_tree = false;
             if !vdir.is_dir() {
                 let spare = previous
@@ -1115,7 +1316,7 @@ impl Store {
                     .map(|v| (self.spare_dir(env, &v.code_id), &v.code_id))
                     .filter(|(p, _)| p.is_dir());
                 let old = match &spare {
-                    Some((_, id)) => self.manifest(env, id)?,
+                    Some((_, id)) => self.manifest_cached(env, id)?,
                     None => None,
                 };
                 match (spare, old) {
@@ -1129,6 +1330,7 @@ impl Store {
                     }
                 }
             }
+            clock.mark(phases, "materialize");
             // Names and the whole tree durable before the pointer moves.
             if whole_tree || dirty.len() >= SMALL_SYNC {
                 self.sync()?;
@@ -1137,9 +1339,11 @@ impl Store {
                     fsync_dir(d)?;
                 }
             }
+            clock.mark(phases, "sync tree");
         }
         self.flip(env, &code_id)?;
         self.record_history(env, &code_id)?;
+        clock.mark(phases, "flip, history");
         Ok(Status::Published)
     }
 
@@ -1307,14 +1511,24 @@ impl Store {
         let parsed = Manifest::parse(manifest)?;
         let _lock = self.lock(true)?;
         self.sweep()?;
-        let missing = self.missing_blobs(&parsed);
+        let missing = self.missing_blobs_for(env, &parsed)?;
         if !missing.is_empty() {
             return Err(Error::MissingBlobs {
                 code_id: code_id.to_string(),
                 missing,
             });
         }
-        let status = self.commit(env, &parsed, manifest, code_id, HashMap::new())?;
+        let mut phases = Vec::new();
+        let status = self.commit(
+            env,
+            &parsed,
+            manifest,
+            code_id,
+            HashMap::new(),
+            (&mut Clock::new(), &mut phases),
+        )?;
+        let parsed = Arc::new(parsed);
+        self.remember_manifest(env, code_id, parsed.clone());
         let stats = PublishStats {
             files: parsed.digests().count() as u64,
             dirs: parsed
@@ -1328,6 +1542,7 @@ impl Store {
                 .filter(|e| matches!(e.kind, EntryKind::Link { .. }))
                 .count() as u64,
             bytes: parsed.total_size(),
+            phases,
             ..PublishStats::default()
         };
         Ok(Published {

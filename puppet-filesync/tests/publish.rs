@@ -319,3 +319,73 @@ fn a_prepared_spare_becomes_the_next_version() {
     assert_eq!(spares(&s), 0);
     s.verify("production", &v1).unwrap();
 }
+
+#[test]
+fn a_deferred_stat_cache_is_kept_in_memory_and_written_by_prepare() {
+    let (d, s) = store();
+    let st = tempfile::tempdir().unwrap();
+    write_tree(st.path(), TREE);
+    let opts = no_racy_window().defer_stat_cache(true);
+    s.publish_with("production", st.path(), &opts).unwrap();
+    let cache = d.path().join("store/state/production.statcache");
+    assert!(!cache.exists(), "deferred: not written before prepare");
+    // This store remembers it: a one-file change reads one file.
+    std::fs::write(st.path().join("modules/motd/files/motd"), "bye\n").unwrap();
+    let second = s.publish_with("production", st.path(), &opts).unwrap();
+    assert_eq!(second.stats.hashed_files, 1);
+    // Another process (a new Store) has no cache yet: it reads every file, and is right.
+    let other = Store::open(d.path().join("store")).unwrap();
+    std::fs::write(st.path().join("modules/motd/files/motd"), "bye again\n").unwrap();
+    let third = other.publish_with("production", st.path(), &opts).unwrap();
+    assert_eq!(third.stats.hashed_files, 6);
+    assert!(other.prepare("production").unwrap());
+    assert!(cache.is_file(), "prepare writes the deferred cache");
+    // Now a third Store starts from that cache.
+    std::fs::write(st.path().join("modules/motd/files/motd"), "bye once more\n").unwrap();
+    let fresh = Store::open(d.path().join("store")).unwrap();
+    let fourth = fresh.publish_with("production", st.path(), &opts).unwrap();
+    assert_eq!(fourth.stats.hashed_files, 1);
+    fresh.verify("production", &fourth.code_id).unwrap();
+    assert!(!fourth.stats.phases.is_empty());
+}
+
+#[test]
+fn missing_blobs_for_an_environment_looks_up_only_what_the_live_version_lacks() {
+    let (_d, s) = store();
+    let (_d2, other) = store();
+    let st = tempfile::tempdir().unwrap();
+    write_tree(st.path(), TREE);
+    s.publish("production", st.path()).unwrap();
+    std::fs::write(st.path().join("modules/motd/files/new"), "new\n").unwrap();
+    let v2 = other.publish("production", st.path()).unwrap().code_id;
+    let m2 = puppet_filesync::Manifest::parse(
+        &other.manifest_bytes("production", &v2).unwrap().unwrap(),
+    )
+    .unwrap();
+    let want = vec![puppet_filesync::Digest::of(b"new\n")];
+    assert_eq!(s.missing_blobs_for("production", &m2).unwrap(), want);
+    assert_eq!(s.missing_blobs(&m2), want);
+    // An environment with no live version: every blob is looked up.
+    assert_eq!(
+        s.missing_blobs_for("testing", &m2).unwrap(),
+        s.missing_blobs(&m2)
+    );
+    // Installed once its blob is there.
+    assert!(matches!(
+        s.install(
+            "production",
+            &other.manifest_bytes("production", &v2).unwrap().unwrap(),
+            &v2
+        ),
+        Err(Error::MissingBlobs { .. })
+    ));
+    s.put_blob(&want[0], &b"new\n"[..]).unwrap();
+    s.install(
+        "production",
+        &other.manifest_bytes("production", &v2).unwrap().unwrap(),
+        &v2,
+    )
+    .unwrap();
+    s.verify("production", &v2).unwrap();
+    assert!(s.missing_blobs_for("production", &m2).unwrap().is_empty());
+}

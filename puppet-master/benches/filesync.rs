@@ -16,6 +16,24 @@ use puppet_master::testing::{ADMIN_CERTNAME, TestMaster};
 const FILES: usize = 10_000;
 const SIZE: usize = 20 * 1024;
 
+/// User + system CPU time of this process so far (all threads), from /proc (USER_HZ = 100).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((t(11) + t(12)) * 10)
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 async fn settle(primary: &TestMaster, replica: &TestMaster) {
     primary.code().unwrap().settle().await;
     replica.code().unwrap().settle().await;
@@ -70,7 +88,11 @@ fn bench(c: &mut Criterion) {
         settle(&primary, &replica).await;
     });
 
+    eprintln!("load average: {}", load());
     let mut n = 0u64;
+    // CPU time of the whole process (primary, replica, client) per measured operation.
+    let mut publish_cpu = (Duration::ZERO, 0u32);
+    let mut pickup_cpu = (Duration::ZERO, 0u32);
     let mut group = c.benchmark_group("file sync, 10,000-file environment");
     group
         .sample_size(20)
@@ -81,10 +103,13 @@ fn bench(c: &mut Criterion) {
             for _ in 0..iters {
                 n += 1;
                 std::fs::write(&changed, format!("change {n}\n")).unwrap();
+                let c = cpu_time();
                 let t = Instant::now();
                 rt.block_on(admin.file_sync_publish(Some("production")))
                     .unwrap();
                 total += t.elapsed();
+                publish_cpu.0 += cpu_time().saturating_sub(c);
+                publish_cpu.1 += 1;
                 // Let the replica catch up outside the measurement.
                 rt.block_on(node.file_content("production", "modules/big/d00/f00000.bin"))
                     .unwrap();
@@ -102,11 +127,14 @@ fn bench(c: &mut Criterion) {
                 std::fs::write(&changed, &text).unwrap();
                 rt.block_on(admin.file_sync_publish(Some("production")))
                     .unwrap();
+                let c = cpu_time();
                 let t = Instant::now();
                 let got = rt
                     .block_on(node.file_content("production", "modules/big/d00/f00000.bin"))
                     .unwrap();
                 total += t.elapsed();
+                pickup_cpu.0 += cpu_time().saturating_sub(c);
+                pickup_cpu.1 += 1;
                 assert_eq!(got, text.as_bytes(), "strictly the new version");
                 rt.block_on(settle(&primary, &replica));
             }
@@ -120,6 +148,13 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+    let per = |(d, n): (Duration, u32)| d.as_secs_f64() * 1000.0 / f64::from(n.max(1));
+    eprintln!(
+        "CPU time (all threads) per one-file publish over HTTP: {:.1} ms; per replica pickup (from the publish reply to the answer, the replica's copy under way meanwhile): {:.1} ms; load average: {}",
+        per(publish_cpu),
+        per(pickup_cpu),
+        load()
+    );
     drop(replica);
     drop(primary);
 }

@@ -15,6 +15,11 @@
 //!   primary is back); for one second after a failed check it does not ask again, so a
 //!   primary that is down does not cost every request a connect timeout. It also fetches the
 //!   primary's CRL every minute.
+//!   A replica also keeps a long poll open on its primary ([`SyncedCode::follow`]), answered
+//!   the moment a publish changes a live version, so the copy starts at once instead of at
+//!   the next request (that request's check then finds it done or joins it: the long poll
+//!   speeds the copy up, the per-request check keeps the guarantee). A replica serves
+//!   `/file-sync/v1` (all but `publish`) to replicas of its own: chains and trees.
 //!
 //! On both, [`SyncedCompiler`] compiles each catalog from one materialized version, stamps it
 //! with that version's code_id, inlines static metadata from the same version, and reuses a
@@ -49,7 +54,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use puppet_catalog::Catalog;
-use puppet_filesync::{CodeId, Digest, Manifest, Retention, Status, Store, Version};
+use puppet_filesync::{
+    CodeId, Digest, Manifest, PublishOptions, Retention, Status, Store, Version,
+};
 use puppet_protocol::ProtocolError;
 use puppet_protocol::client::{Client, ClientError};
 use puppet_protocol::files::{FileMetadata, MetadataOptions, pick_checksum};
@@ -126,6 +133,10 @@ struct Replica {
     failed_at: Mutex<Option<Instant>>,
     /// Where the primary's CRL is kept (the replica's TLS reads it), and when it was fetched.
     crl: Option<(PathBuf, Mutex<Option<Instant>>)>,
+    /// The replica itself, for the task that follows the primary ([`SyncedCode::follow`]).
+    this: std::sync::Weak<SyncedCode>,
+    /// Whether that task was started.
+    following: AtomicBool,
 }
 
 /// Connections a replica fetches blobs over in parallel (a first copy of a large tree).
@@ -137,6 +148,9 @@ const RETAIN_EVERY: Duration = Duration::from_secs(60);
 /// How often a replica fetches the primary's CRL.
 const CRL_EVERY: Duration = Duration::from_secs(60);
 
+/// How long a replica's long poll asks the primary to hold it.
+const FOLLOW_WAIT: Duration = Duration::from_secs(30);
+
 /// The versioned code a master serves: its store, and whether it is the primary (publishes
 /// from a staging codedir) or a replica (copies the primary's versions).
 pub struct SyncedCode {
@@ -146,6 +160,11 @@ pub struct SyncedCode {
     retained_at: Mutex<Option<Instant>>,
     /// Background tasks running, and their end signalled.
     background: Arc<(Mutex<usize>, std::sync::Condvar)>,
+    /// Counts the publishes and installs that changed a live version: the long polls of
+    /// replicas wait on it.
+    changed: tokio::sync::watch::Sender<u64>,
+    /// Dropped with this value: ends the task that follows the primary.
+    stop: tokio::sync::watch::Sender<()>,
 }
 
 impl std::fmt::Debug for SyncedCode {
@@ -168,14 +187,19 @@ impl SyncedCode {
             replica: None,
             retained_at: Mutex::new(None),
             background: Arc::default(),
+            changed: tokio::sync::watch::channel(0).0,
+            stop: tokio::sync::watch::channel(()).0,
         })
     }
 
     /// A replica: copies into `store` the versions of the primary that `primary` (a client
     /// with the replica's certificate) reaches. With `crl_path`, the primary's CRL is fetched
     /// there every minute (written atomically; the replica's TLS re-reads it when it changes).
+    ///
+    /// Started inside a tokio runtime, the replica also follows the primary at once
+    /// ([`SyncedCode::follow`]); otherwise from its first request.
     pub fn replica(store: Store, primary: Client, crl_path: Option<PathBuf>) -> Arc<SyncedCode> {
-        Arc::new(SyncedCode {
+        let code = Arc::new_cyclic(|this| SyncedCode {
             store,
             staging: None,
             replica: Some(Replica {
@@ -186,10 +210,73 @@ impl SyncedCode {
                 down: AtomicBool::new(false),
                 failed_at: Mutex::new(None),
                 crl: crl_path.map(|p| (p, Mutex::new(None))),
+                this: this.clone(),
+                following: AtomicBool::new(false),
             }),
             retained_at: Mutex::new(None),
             background: Arc::default(),
-        })
+            changed: tokio::sync::watch::channel(0).0,
+            stop: tokio::sync::watch::channel(()).0,
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            code.follow();
+        }
+        code
+    }
+
+    /// On a replica, starts (once) the task that follows the primary: a long poll
+    /// (`GET /file-sync/v1/latest?known=…&wait=30`, on a connection of its own) that the
+    /// primary answers the moment a publish changes a live version, upon which the replica
+    /// copies and installs it at once. This only makes the copy start early: the guarantee
+    /// that a request arriving after a publish returned is answered from the new version
+    /// comes from the check every request makes ([`SyncedCode::refresh`]), which then finds
+    /// the copy done or joins it. Must be called inside a tokio runtime; ends when this
+    /// value is dropped. On a primary, nothing.
+    pub fn follow(&self) {
+        let Some(r) = &self.replica else {
+            return;
+        };
+        if r.following.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let client = r.primary.with_own_connection();
+        let this = r.this.clone();
+        let mut stop = self.stop.subscribe();
+        tokio::spawn(async move {
+            // No tag names nothing: the first answer comes at once.
+            let mut known = "0".repeat(64);
+            loop {
+                let asked = Instant::now();
+                let answer = tokio::select! {
+                    a = client.file_sync_latest_changed(&known, FOLLOW_WAIT) => a,
+                    _ = stop.changed() => return,
+                };
+                let pause = match answer {
+                    Ok(latest) => {
+                        let tag = latest.tag();
+                        let same = tag == known;
+                        if !same {
+                            known = tag;
+                            let Some(code) = this.upgrade() else { return };
+                            code.refresh().await;
+                        }
+                        // A primary that does not hold long polls answers at once: ask it
+                        // again only after a pause.
+                        same && asked.elapsed() < Duration::from_secs(1)
+                    }
+                    Err(e) => {
+                        tracing::debug!("file sync: long poll of the primary: {e}");
+                        true
+                    }
+                };
+                if pause {
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY_AFTER) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+            }
+        });
     }
 
     /// The store.
@@ -209,6 +296,7 @@ impl SyncedCode {
         let Some(r) = &self.replica else {
             return;
         };
+        self.follow();
         let arrived = r.started.load(Ordering::SeqCst);
         let _turn = r.check.lock().await;
         if r.completed.load(Ordering::SeqCst) > arrived {
@@ -294,8 +382,16 @@ impl SyncedCode {
                     code_id: code_id.to_string(),
                 })?,
         };
-        let manifest = Manifest::parse(&bytes)?;
-        let missing = self.store.missing_blobs(&manifest);
+        let bytes = Arc::new(bytes);
+        // Only what the live version lacks is looked up (one stat per new digest).
+        let missing = {
+            let (store, env, bytes) = (self.store.clone(), env.clone(), bytes.clone());
+            tokio::task::spawn_blocking(move || -> Result<_, SyncError> {
+                Ok(store.missing_blobs_for(&env, &Manifest::parse(&bytes)?)?)
+            })
+            .await
+            .map_err(|e| SyncError::Task(e.to_string()))??
+        };
         // A few connections in parallel when there are many blobs (a first copy).
         let lanes = if missing.len() > 16 { FETCH_LANES } else { 1 };
         let mut tasks = tokio::task::JoinSet::new();
@@ -349,6 +445,9 @@ impl SyncedCode {
     /// each new live version, so the next publish or install of a small change costs a few
     /// file operations instead of one link per file ([`Store::prepare`]).
     fn after_change(&self, envs: Vec<String>) {
+        if !envs.is_empty() {
+            self.changed.send_modify(|n| *n += 1);
+        }
         let store = self.store.clone();
         let retain = {
             let mut last = lock(&self.retained_at);
@@ -360,18 +459,34 @@ impl SyncedCode {
         };
         *lock(&self.background.0) += 1;
         let background = self.background.clone();
-        tokio::task::spawn_blocking(move || {
-            if retain && let Err(e) = store.retain(&Retention::default()) {
-                tracing::warn!("file sync: retention: {e}");
-            }
-            for env in envs {
-                if let Err(e) = store.prepare(&env) {
-                    tracing::warn!("file sync: preparing the next version of {env}: {e}");
+        let done = background.clone();
+        // A thread of its own at a lower priority (nice 10): the spare copy (one link per
+        // file) must not slow down what matters right after a publish, the replicas copying
+        // the new version and the requests being answered.
+        let spawned = std::thread::Builder::new()
+            .name("filesync-background".into())
+            .spawn(move || {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                let _ = rustix::process::setpriority_process(
+                    rustix::process::Pid::from_raw(rustix::thread::gettid().as_raw_nonzero().get()),
+                    10,
+                );
+                if retain && let Err(e) = store.retain(&Retention::default()) {
+                    tracing::warn!("file sync: retention: {e}");
                 }
-            }
-            *lock(&background.0) -= 1;
-            background.1.notify_all();
-        });
+                for env in envs {
+                    if let Err(e) = store.prepare(&env) {
+                        tracing::warn!("file sync: preparing the next version of {env}: {e}");
+                    }
+                }
+                *lock(&background.0) -= 1;
+                background.1.notify_all();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("file sync: cannot start the background work: {e}");
+            *lock(&done.0) -= 1;
+            done.1.notify_all();
+        }
     }
 
     /// Waits until the background work after the last publish or install (retention, the
@@ -423,6 +538,26 @@ impl SyncedCode {
         // A replica may not have seen a version another master compiled a catalog for.
         self.refresh().await;
         blocking(move || store.version(&e, &id).map_err(store_error)).await
+    }
+
+    /// The live code_id of every environment of the store (no check of the primary).
+    async fn local_latest(&self) -> Result<Latest, ProtocolError> {
+        let store = self.store.clone();
+        blocking(move || {
+            let mut environments = BTreeMap::new();
+            for env in store.environments().map_err(store_error)? {
+                if let Some(v) = store.live(&env).map_err(store_error)? {
+                    environments.insert(
+                        env,
+                        LatestEnvironment {
+                            code_id: v.code_id.to_string(),
+                        },
+                    );
+                }
+            }
+            Ok(Latest { environments })
+        })
+        .await
     }
 
     /// The environments with a live version.
@@ -738,15 +873,18 @@ impl CatalogCompiler for SyncedCompiler {
     }
 }
 
-/// The `/file-sync/v1` service of a primary: publishes its staging codedir, and gives its
-/// versions to replicas.
+/// The `/file-sync/v1` service: a primary publishes its staging codedir; a primary or a
+/// replica gives its versions to replicas (so replicas can form a chain or a tree: a
+/// replica's `latest` first checks its own primary, and its long poll answers when it has
+/// installed a new version).
 #[derive(Debug, Clone)]
 pub struct PrimaryFileSync {
     code: Arc<SyncedCode>,
 }
 
 impl PrimaryFileSync {
-    /// Over a primary's code ([`SyncedCode::primary`]).
+    /// Over a primary's ([`SyncedCode::primary`]) or a replica's code
+    /// ([`SyncedCode::replica`]: publishing there answers 404).
     pub fn new(code: Arc<SyncedCode>) -> PrimaryFileSync {
         PrimaryFileSync { code }
     }
@@ -756,7 +894,9 @@ impl PrimaryFileSync {
 impl FileSync for PrimaryFileSync {
     async fn publish(&self, environment: Option<&str>) -> Result<PublishAnswer, ProtocolError> {
         let staging = self.code.staging.clone().ok_or_else(|| {
-            ProtocolError::NotFound("This master is not a file sync primary".into())
+            ProtocolError::NotFound(
+                "This master is not a file sync primary: publish on the primary".into(),
+            )
         })?;
         let envs_dir = staging.join("environments");
         if let Some(env) = environment
@@ -768,7 +908,13 @@ impl FileSync for PrimaryFileSync {
         let only = environment.map(String::from);
         let published = blocking(move || {
             store
-                .publish_codedir(&staging, only.as_deref())
+                // The stat cache is written with the spare copy, after the reply
+                // (`after_change`).
+                .publish_codedir_with(
+                    &staging,
+                    only.as_deref(),
+                    &PublishOptions::default().defer_stat_cache(true),
+                )
                 .map_err(store_error)
         })
         .await?;
@@ -801,23 +947,27 @@ impl FileSync for PrimaryFileSync {
         Ok(answer)
     }
 
+    /// On a replica, after a check of its own primary (a replica of this replica then sees
+    /// what a request here would: a publish that returned before it asked).
     async fn latest(&self) -> Result<Latest, ProtocolError> {
-        let store = self.code.store.clone();
-        blocking(move || {
-            let mut environments = BTreeMap::new();
-            for env in store.environments().map_err(store_error)? {
-                if let Some(v) = store.live(&env).map_err(store_error)? {
-                    environments.insert(
-                        env,
-                        LatestEnvironment {
-                            code_id: v.code_id.to_string(),
-                        },
-                    );
-                }
+        self.code.refresh().await;
+        self.code.local_latest().await
+    }
+
+    async fn latest_changed(&self, known: &str, wait: Duration) -> Result<Latest, ProtocolError> {
+        let mut changed = self.code.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            changed.borrow_and_update();
+            let latest = self.code.local_latest().await?;
+            if latest.tag() != known {
+                return Ok(latest);
             }
-            Ok(Latest { environments })
-        })
-        .await
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Ok(latest),
+            }
+        }
     }
 
     async fn manifest(
@@ -922,7 +1072,8 @@ impl CaService for ReplicaCa {
 
 /// Replaces the compiler and the file server of `services` by those of file sync over
 /// `code` (the compiler keeps `compiler`'s caches, and with `keep_dir` keeps its catalogs
-/// there for reuse after a restart: [`SyncedCompiler::keep_in`]), and, for a primary, sets the `/file-sync/v1` service. Returns the
+/// there for reuse after a restart: [`SyncedCompiler::keep_in`]), and sets the `/file-sync/v1` service (a replica serves its versions to replicas of its
+/// own). Returns the
 /// compiler (to count its compiles).
 pub fn use_file_sync(
     services: &mut puppet_protocol::server::Services,
@@ -936,8 +1087,6 @@ pub fn use_file_sync(
     }
     services.files = Arc::new(SyncedFileServer::new(code.clone()));
     services.compiler = Arc::new(synced.clone());
-    if code.staging.is_some() {
-        services.file_sync = Some(Arc::new(PrimaryFileSync::new(code)));
-    }
+    services.file_sync = Some(Arc::new(PrimaryFileSync::new(code)));
     synced
 }

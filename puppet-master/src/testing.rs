@@ -41,6 +41,8 @@ pub struct TestMaster {
     addr: SocketAddr,
     ca: Arc<CertificateAuthority>,
     ca_pem: String,
+    /// The CA's CRL (the primary's, for a replica).
+    crl_path: PathBuf,
     storage: FsStorage,
     environments: PathBuf,
     code: Option<Arc<SyncedCode>>,
@@ -125,7 +127,7 @@ impl TestMasterBuilder {
     }
 
     /// Makes the master a file sync replica of `primary` (a test master started with
-    /// [`TestMasterBuilder::file_sync_primary`]): no CA of its own, its certificate for
+    /// [`TestMasterBuilder::file_sync_primary`], or another replica: a chain): no CA of its own, its certificate for
     /// `certname` (also `localhost`, `127.0.0.1`) signed by the primary's CA, which its
     /// clients trust ([`TestMaster::ca`] is the primary's).
     pub fn file_sync_replica_of(mut self, primary: &TestMaster, certname: &str) -> Self {
@@ -133,7 +135,7 @@ impl TestMasterBuilder {
             certname: certname.to_string(),
             ca: primary.ca.clone(),
             ca_pem: primary.ca_pem.clone(),
-            crl_path: primary.dir().join("ca/ca_crl.pem"),
+            crl_path: primary.crl_path.clone(),
             primary: primary.addr,
         });
         self
@@ -241,6 +243,10 @@ impl TestMasterBuilder {
         for f in self.options {
             f(&mut options);
         }
+        let crl_path = match &self.sync {
+            Some(Sync::Replica { crl_path, .. }) => crl_path.clone(),
+            _ => dir.path().join("ca/ca_crl.pem"),
+        };
         let running = Master::new(tls, services, options)
             .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await?;
@@ -249,6 +255,7 @@ impl TestMasterBuilder {
             running: Some(running),
             ca,
             ca_pem,
+            crl_path,
             storage,
             environments,
             code,

@@ -949,3 +949,158 @@ async fn a_replica_copies_a_many_file_version_whole_over_parallel_connections() 
         .verify("production", &CodeId::parse(&code_id).unwrap())
         .unwrap();
 }
+
+/// Waits (bounded) until `master`'s store has `code_id` live for production, without
+/// sending the master any request.
+async fn live_without_asking(master: &TestMaster, code_id: &str) -> bool {
+    let store = master.code().unwrap().store().clone();
+    for _ in 0..500 {
+        if store
+            .live("production")
+            .unwrap()
+            .is_some_and(|v| v.code_id.as_str() == code_id)
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_learns_of_a_publish_by_long_poll_without_a_request() {
+    let (primary, replicas) = primary_and_replicas(1).await;
+    let admin = primary.client_for(ADMIN_CERTNAME).unwrap();
+    for n in 1..=3 {
+        stage(&primary, n);
+        let id = publish(&admin).await.environments["production"]
+            .code_id
+            .clone();
+        // Nobody asks the replica anything: its long poll brings the version.
+        assert!(
+            live_without_asking(&replicas[0], &id).await,
+            "version {n} reached the replica by itself"
+        );
+    }
+    // The long poll itself: an unknown tag is answered at once with the code_ids; the
+    // current tag is held until the wait runs out; a bad tag or wait is refused.
+    let client = primary.client_for("replica7.example.test").unwrap();
+    let latest = client
+        .file_sync_latest_changed(&"0".repeat(64), std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(latest, client.file_sync_latest().await.unwrap());
+    let t = std::time::Instant::now();
+    let held = client
+        .file_sync_latest_changed(&latest.tag(), std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(held, latest);
+    assert!(t.elapsed() >= std::time::Duration::from_millis(900), "held");
+    // Held, then answered when a publish changes the code_ids.
+    let waiter = {
+        let (client, tag) = (client.with_own_connection(), latest.tag());
+        tokio::spawn(async move {
+            client
+                .file_sync_latest_changed(&tag, std::time::Duration::from_secs(30))
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stage(&primary, 4);
+    let v4 = publish(&admin).await.environments["production"]
+        .code_id
+        .clone();
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .expect("the long poll answers when the publish happens")
+        .unwrap();
+    assert_eq!(woken.environments["production"].code_id, v4);
+    for (known, wait) in [("xyz", "1"), (&"0".repeat(64)[..], "soon")] {
+        let a = client
+            .request(
+                "GET",
+                &format!("/file-sync/v1/latest?known={known}&wait={wait}"),
+                &[],
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(a.status, 400, "{known} {wait}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_of_a_replica_is_strictly_consistent_and_serves_retained_versions() {
+    let (primary, replicas) = primary_and_replicas(1).await;
+    let middle = &replicas[0];
+    let leaf = TestMaster::builder()
+        .file_sync_replica_of(middle, "leaf.example.test")
+        .start()
+        .await
+        .unwrap();
+    let admin_identity = primary.identity(ADMIN_CERTNAME).unwrap();
+    let admin = primary.client(Some(&admin_identity)).unwrap();
+    let node = leaf.client_for("n1.example.test").unwrap();
+    let catalog = |n: &'static str| {
+        let node = node.clone();
+        async move {
+            node.catalog(n, "production", &facts(n), &CatalogOptions::default())
+                .await
+                .unwrap()
+        }
+    };
+    stage(&primary, 1);
+    let v1 = publish(&admin).await.environments["production"]
+        .code_id
+        .clone();
+    // The leaf's first request after the publish returned: the new version, through the
+    // middle replica.
+    let c1 = catalog("n1.example.test").await;
+    assert_eq!(version_of(&c1), (v1.clone(), 1));
+    // An agent mid-run: it got its catalog for v1, then v2 is published.
+    for n in 2..=4 {
+        stage(&primary, n);
+        let id = publish(&admin).await.environments["production"]
+            .code_id
+            .clone();
+        let c = catalog("n1.example.test").await;
+        assert_eq!(version_of(&c), (id.clone(), n), "version {n} at the leaf");
+        assert_eq!(
+            node.file_content("production", "modules/m/f.txt")
+                .await
+                .unwrap(),
+            format!("version {n}\n").into_bytes()
+        );
+    }
+    // ...still gets its catalog's files, from the leaf and from the middle replica.
+    assert_eq!(static_file(&node, &c1, &v1).await, b"version 1\n");
+    let other = middle.client_for("n2.example.test").unwrap();
+    assert_eq!(static_file(&other, &c1, &v1).await, b"version 1\n");
+    // The leaf holds every version it served, whole.
+    let store = leaf.code().unwrap().store();
+    for id in store.versions("production").unwrap() {
+        store.verify("production", &id).unwrap();
+    }
+    assert_eq!(store.versions("production").unwrap().len(), 4);
+    // Publishing is the primary's: a replica answers 404 and changes nothing.
+    let admin_at_middle = middle.client(Some(&admin_identity)).unwrap();
+    let err = admin_at_middle
+        .file_sync_publish(Some("production"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404), "{err}");
+    // A replica's endpoints need a certificate too.
+    let anonymous = middle.client(None).unwrap();
+    let a = anonymous
+        .request("GET", "/file-sync/v1/latest", &[], vec![])
+        .await
+        .unwrap();
+    assert_eq!(a.status, 403);
+    // The primary down: the chain keeps serving its newest version.
+    let last = store.live("production").unwrap().unwrap().code_id;
+    primary.shutdown().await;
+    let c = catalog("n1.example.test").await;
+    assert_eq!(version_of(&c).0, last.as_str());
+}

@@ -1141,6 +1141,23 @@ impl Client {
             .await
     }
 
+    /// The long poll `GET /file-sync/v1/latest?known=TAG&wait=SECONDS`: the primary's code_ids
+    /// as soon as they differ from `known` ([`Latest::tag`](crate::filesync::Latest::tag) of
+    /// what this replica has), or after `wait` (at most 60 s). Use a client of its own
+    /// ([`Client::with_own_connection`]): the request holds its connection while it waits.
+    pub async fn file_sync_latest_changed(
+        &self,
+        known: &str,
+        wait: Duration,
+    ) -> Result<crate::filesync::Latest, ClientError> {
+        let path = format!(
+            "/file-sync/v1/latest?known={}&wait={}",
+            encode_path(known),
+            wait.as_secs()
+        );
+        self.get_json(&path, "latest code_ids").await
+    }
+
     /// `GET /file-sync/v1/manifest/:env/:code_id`: a version's serialized manifest, checked
     /// to hash to `code_id` ([`ClientError::DigestMismatch`] otherwise); `None` when the
     /// primary does not have that version (404).

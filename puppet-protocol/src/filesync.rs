@@ -3,7 +3,9 @@
 //! - `POST /file-sync/v1/publish` (admin certnames only): body empty (every environment of
 //!   the staging codedir) or [`PublishRequest`]; answer [`PublishAnswer`].
 //! - `GET /file-sync/v1/latest` (any certificate of the CA): [`Latest`], the live code_id
-//!   of every environment.
+//!   of every environment. With `?known=TAG&wait=SECONDS` (a long poll, at most 60 s) the
+//!   answer comes as soon as the code_ids differ from those [`Latest::tag`] `TAG` names, or
+//!   when the wait runs out: a replica learns of a publish the moment it happens.
 //! - `GET /file-sync/v1/manifest/:environment/:code_id`: the version's manifest in
 //!   `puppet-filesync`'s canonical form (its SHA-256 is the code_id), `application/octet-stream`.
 //! - `GET /file-sync/v1/blob/:sha256`: a file's content, checked against its digest before it
@@ -67,4 +69,29 @@ pub struct LatestEnvironment {
 pub struct Latest {
     /// By environment name.
     pub environments: BTreeMap<String, LatestEnvironment>,
+}
+
+impl Latest {
+    /// What `known` of the long poll `GET /file-sync/v1/latest?known=TAG&wait=SECONDS`
+    /// names: the SHA-256 (hex) of `env code_id` lines in name order, so two masters give
+    /// the same set of versions the same tag.
+    ///
+    /// ```
+    /// use puppet_protocol::filesync::{Latest, LatestEnvironment};
+    /// let mut a = Latest::default();
+    /// let empty = a.tag();
+    /// a.environments.insert("production".into(), LatestEnvironment { code_id: "c1".into() });
+    /// assert_ne!(a.tag(), empty);
+    /// assert_eq!(a.tag().len(), 64);
+    /// ```
+    pub fn tag(&self) -> String {
+        let mut s = String::new();
+        for (env, l) in &self.environments {
+            s.push_str(env);
+            s.push(' ');
+            s.push_str(&l.code_id);
+            s.push('\n');
+        }
+        puppet_filesync::Digest::of(s.as_bytes()).to_string()
+    }
 }

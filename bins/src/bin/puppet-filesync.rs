@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use puppet_filesync::{CodeId, Error, Retention, Store};
+use puppet_filesync::{CodeId, Error, PublishOptions, Retention, Store};
 use serde_json::json;
 
 const DEFAULT_STORE: &str = "/var/lib/puppet-filesync";
@@ -131,7 +131,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             min_age,
         } => {
             let store = Store::open(&cli.store)?;
-            let published = store.publish_codedir(&staging, environment.as_deref())?;
+            // The stat cache is written by `prepare` below, after the reply.
+            let opts = PublishOptions::default().defer_stat_cache(true);
+            let published = store.publish_codedir_with(&staging, environment.as_deref(), &opts)?;
             let mut report = serde_json::Map::new();
             for p in &published {
                 let reply = json!({"code_id": p.code_id.as_str(), "status": p.status.as_str()});

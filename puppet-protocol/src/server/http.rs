@@ -150,6 +150,8 @@ fn per_connection(e: &std::io::Error) -> bool {
 pub(crate) trait Serve: Send + Sync + 'static {
     fn limits(&self) -> &super::Limits;
     fn tls_config(&self) -> Arc<rustls::ServerConfig>;
+    /// Called once when the accept loop stops, before the requests in flight are let finish.
+    fn draining(&self) {}
     fn serve<'a>(
         &'a self,
         peer: &'a Peer,
@@ -164,6 +166,10 @@ impl Serve for Inner {
 
     fn tls_config(&self) -> Arc<rustls::ServerConfig> {
         self.tls.current()
+    }
+
+    fn draining(&self) {
+        self.draining.send_replace(true);
     }
 
     fn serve<'a>(
@@ -259,6 +265,7 @@ pub(crate) async fn accept_loop<S: Serve>(
     }
     drop(listener);
     let open = connections.len();
+    inner.draining();
     let _ = drain.send(true);
     if open > 0 {
         tracing::info!(

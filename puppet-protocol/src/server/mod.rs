@@ -410,6 +410,19 @@ pub trait FileSync: Send + Sync {
         &self,
         digest: &puppet_filesync::Digest,
     ) -> Result<Option<Vec<u8>>, ProtocolError>;
+    /// The long poll of `GET /file-sync/v1/latest?known=TAG&wait=SECONDS`: the live code_ids
+    /// as soon as their [`Latest::tag`](crate::filesync::Latest::tag) differs from `known`
+    /// (at once if it already does), or when `wait` runs out. A replica keeps one open so
+    /// that it starts copying a new version the moment it is published. The default answers
+    /// at once (no waiting: the replica then asks again after its pause).
+    async fn latest_changed(
+        &self,
+        known: &str,
+        wait: std::time::Duration,
+    ) -> Result<crate::filesync::Latest, ProtocolError> {
+        let _ = (known, wait);
+        self.latest().await
+    }
 }
 
 /// The parts a master is made of.
@@ -480,6 +493,8 @@ pub(crate) struct Inner {
     pub(crate) options: MasterOptions,
     /// The last catalog sent to each node, for compilers that give a cache key.
     pub(crate) catalogs: cache::CatalogCache,
+    /// Becomes `true` when the master starts draining: a long poll answers at once.
+    pub(crate) draining: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Master {
@@ -498,6 +513,7 @@ impl Master {
         Master {
             inner: Arc::new(Inner {
                 catalogs: cache::CatalogCache::new(options.limits.catalog_cache_bytes),
+                draining: tokio::sync::watch::channel(false).0,
                 tls,
                 services,
                 options,

@@ -1,6 +1,8 @@
 //! `/file-sync/v1`: publish (primary, admins), and the latest code_ids, manifests and blobs
 //! a replica copies (any certificate of the CA). See [`crate::filesync`].
 
+use std::time::Duration;
+
 use hyper::Method;
 use puppet_filesync::{CodeId, Digest};
 
@@ -10,6 +12,9 @@ use super::{json_reply, not_allowed, require_json};
 use crate::content::OCTET_STREAM;
 use crate::filesync::PublishRequest;
 use crate::{Endpoint, ProtocolError};
+
+/// The longest a `latest` long poll is held (a client asking for more gets this).
+const LONG_POLL_MAX: Duration = Duration::from_secs(60);
 
 pub(super) async fn dispatch(
     inner: &Inner,
@@ -41,7 +46,35 @@ pub(super) async fn dispatch(
             }
             json_reply(&sync.publish(environment.as_deref()).await?)
         }
-        Endpoint::FileSyncLatest if m == Method::GET => json_reply(&sync.latest().await?),
+        Endpoint::FileSyncLatest if m == Method::GET => {
+            let Some(known) = call.query.get("known") else {
+                return json_reply(&sync.latest().await?);
+            };
+            if known.len() != 64 || !known.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ProtocolError::BadRequest(format!(
+                    "Invalid known {known:?} for file-sync (64 hexadecimal digits)"
+                )));
+            }
+            let wait = match call.query.get("wait") {
+                None => LONG_POLL_MAX,
+                Some(w) => w
+                    .parse::<u64>()
+                    .map(|s| Duration::from_secs(s).min(LONG_POLL_MAX))
+                    .map_err(|_| {
+                        ProtocolError::BadRequest(format!("Invalid wait {w:?} for file-sync"))
+                    })?,
+            };
+            let mut draining = inner.draining.subscribe();
+            let changed = tokio::select! {
+                l = sync.latest_changed(known, wait) => Some(l?),
+                // A master shutting down answers its long polls at once.
+                _ = async { draining.wait_for(|d| *d).await.is_ok() } => None,
+            };
+            match changed {
+                Some(latest) => json_reply(&latest),
+                None => json_reply(&sync.latest().await?),
+            }
+        }
         Endpoint::FileSyncManifest {
             environment,
             code_id,
