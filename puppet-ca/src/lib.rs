@@ -9,6 +9,7 @@ mod crl;
 mod csr;
 mod csr_attributes;
 mod error;
+mod group;
 mod keys;
 pub mod oids;
 mod paths;
@@ -144,6 +145,7 @@ pub struct CertificateAuthority {
     key: PrivateKey,
     cert: Certificate,
     clock: Arc<dyn Clock>,
+    signer: sign::Signer,
 }
 
 impl std::fmt::Debug for CertificateAuthority {
