@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use x509_cert::ext::Extension;
@@ -99,6 +100,63 @@ impl CertificateAuthority {
         )
     }
 
+    /// Signs the pending CSRs of `certnames` ([`Self::sign`] for each), several at once on
+    /// threads of its own, so that they share their fsyncs (see
+    /// [Durability](CertificateAuthority#durability)): one result per name, in the order
+    /// given. How `puppet-ca sign --all` signs.
+    ///
+    /// ```
+    /// # use puppet_ca::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let ca = CertificateAuthority::setup(dir.path(), CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: t") }).unwrap();
+    /// for name in ["a.example.test", "b.example.test"] {
+    ///     let csr = CsrBuilder::new(name)?.key_type(KeyType::EcP256).build()?.csr_pem;
+    ///     ca.submit_csr(name, csr.as_bytes())?;
+    /// }
+    /// let results = ca.sign_many(&ca.pending()?);
+    /// assert!(results.iter().all(Result::is_ok));
+    /// assert!(matches!(ca.sign_many(&["c.example.test".to_string()])[0], Err(CaError::NoCsr { .. })));
+    /// # Ok::<(), CaError>(())
+    /// ```
+    pub fn sign_many(&self, certnames: &[String]) -> Vec<Result<String, CaError>> {
+        // More threads than cores: while some wait for a commit's fsyncs, others sign.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let workers = certnames.len().min(cores * 4).min(32);
+        if workers <= 1 {
+            return certnames.iter().map(|n| self.sign(n)).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut results: Vec<(usize, Result<String, CaError>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::SeqCst);
+                            let Some(name) = certnames.get(i) else {
+                                return mine;
+                            };
+                            mine.push((i, self.sign(name)));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        results.sort_by_key(|(i, _)| *i);
+        let mut results = results.into_iter().peekable();
+        // A worker that panicked took its names' results with it.
+        (0..certnames.len())
+            .map(|i| match results.next_if(|(j, _)| *j == i) {
+                Some((_, r)) => r,
+                None => Err(leader_panicked(&self.layout.dir)),
+            })
+            .collect()
+    }
+
     /// Issues a certificate: the signing path every certificate takes (autosign, `sign`,
     /// `generate`, `renew`). Thread-safe, and built for many threads at once: the durable
     /// steps are group-committed (see [`Signer`]), the signature is computed by the calling
@@ -169,11 +227,13 @@ impl CertificateAuthority {
         Ok(pem)
     }
 
-    /// The reserve step for `n` certificates: serials `serial`..`serial + n`, `serial`
-    /// advanced past them (durable content, renamed; the rename is made durable by the
-    /// commit step's fsync of the CA directory, before any certificate bearing one of them
-    /// is renamed into place). Refused, nothing written, when `serial` is missing or
-    /// corrupt, when `inventory.txt` is corrupt, or when it already records one of them.
+    /// The reserve step for `n` certificates: `n` serials from the block this CA reserved
+    /// ahead ([`crate::CaSettings::serial_block`]) while `serial` still holds the block's
+    /// end (nobody else reserved since), else from `serial`: at least `n` reserved by one
+    /// write (durable content, renamed; the rename is made durable by the commit step's
+    /// fsync of the CA directory, before any certificate bearing one of them is renamed
+    /// into place). Refused, nothing written, when `serial` is missing or corrupt, when
+    /// `inventory.txt` is corrupt, or when it already records one of the serials.
     fn reserve_serials(&self, n: usize) -> Vec<Result<u64, CaError>> {
         let reserved = (|| {
             let _lock = CaLock::acquire(&self.layout)?;
@@ -184,18 +244,30 @@ impl CertificateAuthority {
                     reason: "missing".into(),
                 })?;
             let first = store::parse_serial(&serial_path, &serial_text)?;
-            let next = u64::try_from(n)
-                .ok()
-                .and_then(|n| first.checked_add(n))
-                .ok_or_else(|| CaError::CorruptSerial {
-                    path: serial_path.clone(),
-                    reason: "exhausted".into(),
-                })?;
+            let exhausted = || CaError::CorruptSerial {
+                path: serial_path.clone(),
+                reason: "exhausted".into(),
+            };
+            let n64 = u64::try_from(n).map_err(|_| exhausted())?;
+            let mut block = self.signer.block.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(b) = block.as_mut()
+                && b.end == first
+                && b.end - b.next >= n64
+            {
+                let taken = b.next;
+                b.next += n64;
+                return Ok(taken);
+            }
+            // What is left of a block is skipped: `serial` moved on, or it is too small.
+            *block = None;
+            let end = first
+                .checked_add(n64.max(self.settings.serial_block))
+                .ok_or_else(exhausted)?;
             let inv_path = self.layout.inventory();
             let inventory = store::read_string_opt(&inv_path)?.unwrap_or_default();
             if let Some(used) = store::parse_inventory(&inv_path, &inventory)?
                 .into_iter()
-                .find(|s| (first..next).contains(s))
+                .find(|s| (first..end).contains(s))
             {
                 return Err(CaError::CorruptSerial {
                     path: serial_path,
@@ -205,14 +277,52 @@ impl CertificateAuthority {
             self.fail_at(FailPoint::BeforeSerialWrite)?;
             store::write_renamed(
                 &serial_path,
-                store::format_serial(next).as_bytes(),
+                store::format_serial(end).as_bytes(),
                 store::PUBLIC_MODE,
             )?;
+            self.signer.cadir_unsynced.store(true, Ordering::SeqCst);
+            if end > first + n64 {
+                *block = Some(SerialBlock {
+                    next: first + n64,
+                    end,
+                });
+            }
             Ok(first)
         })();
         match reserved {
             Ok(first) => (first..).take(n).map(Ok).collect(),
             Err(e) => for_each(e, n),
+        }
+    }
+
+    /// Gives back the serials reserved ahead and not used (see
+    /// [`crate::CaSettings::serial_block`]): `serial` rewritten to the first of them, if it
+    /// still holds the block's end. Best effort: on failure they are skipped.
+    pub(crate) fn give_back_serials(&self) {
+        let Some(b) = self
+            .signer
+            .block
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        let Ok(_lock) = CaLock::acquire(&self.layout) else {
+            return;
+        };
+        let path = self.layout.serial();
+        let current = store::read_string_opt(&path)
+            .ok()
+            .flatten()
+            .and_then(|t| store::parse_serial(&path, &t).ok());
+        if current == Some(b.end) {
+            let _ = store::write_renamed(
+                &path,
+                store::format_serial(b.next).as_bytes(),
+                store::PUBLIC_MODE,
+            )
+            .and_then(|()| store::sync_dir(&self.layout.dir));
         }
     }
 
@@ -247,12 +357,24 @@ impl CertificateAuthority {
         if !kept.is_empty() {
             // The inventory lines before the certificates: a certificate is never
             // unrecorded. Appended (one write, fsynced), as Puppetserver does.
-            let recorded =
-                store::append_line(&self.layout.inventory(), &lines, store::PRIVATE_MODE)
-                    .and_then(|()| self.fail_at(FailPoint::AfterInventory))
-                    // Makes the `serial` renames (and a new inventory.txt) durable.
-                    .and_then(|()| store::sync_dir(&self.layout.dir));
+            let inventory = self.layout.inventory();
+            let created = !inventory.exists();
+            let unsynced = self.signer.cadir_unsynced.swap(false, Ordering::SeqCst);
+            let recorded = store::append_line(&inventory, &lines, store::PRIVATE_MODE)
+                .and_then(|()| self.fail_at(FailPoint::AfterInventory))
+                // Makes the `serial` renames (and a new inventory.txt) durable; not needed
+                // when these serials came from a block whose write was synced already.
+                .and_then(|()| {
+                    if unsynced || created {
+                        store::sync_dir(&self.layout.dir)
+                    } else {
+                        Ok(())
+                    }
+                });
             if let Err(e) = recorded {
+                if unsynced {
+                    self.signer.cadir_unsynced.store(true, Ordering::SeqCst);
+                }
                 for ((i, _), e) in kept.iter().zip(for_each(e, kept.len())) {
                     results[*i] = Some(e);
                 }
@@ -513,8 +635,19 @@ impl CertificateAuthority {
 pub(crate) struct Signer {
     reserve: Group<(), Result<u64, CaError>>,
     commit: Group<Commit, Result<(), CaError>>,
+    /// Serials reserved ahead, not used yet.
+    block: std::sync::Mutex<Option<SerialBlock>>,
+    /// A `serial` rename not yet made durable by an fsync of the CA directory.
+    cadir_unsynced: AtomicBool,
     #[cfg(test)]
     pub(crate) fail_at: std::sync::Mutex<Option<FailPoint>>,
+}
+
+/// Serials `next..end` reserved by this CA value, `serial` holding `end`.
+#[derive(Debug, Clone, Copy)]
+struct SerialBlock {
+    next: u64,
+    end: u64,
 }
 
 /// A signed certificate waiting for the commit step.

@@ -188,7 +188,55 @@ fn the_same_name_at_once_is_signed_once() {
     );
 }
 
+/// Serials reserved ahead ([`CaSettings::serial_block`]): taken from the block while this
+/// CA value is the only writer, the block dropped (its rest skipped) when another writer
+/// moved `serial` on, the unused rest given back when the value is dropped, skipped after a
+/// crash. No serial is ever issued twice.
+#[test]
+fn serials_reserved_ahead_are_used_given_back_or_skipped_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = |n| CaSettings {
+        serial_block: n,
+        ..settings()
+    };
+    drop(CertificateAuthority::setup(dir.path(), settings()).unwrap());
+    let serial = || fs::read_to_string(dir.path().join("serial")).unwrap();
+    let sign = |ca: &CertificateAuthority, name: &str| match ca
+        .submit_csr(name, csr(name).as_bytes())
+        .unwrap()
+    {
+        CsrOutcome::Signed(pem) => serial_of(&pem),
+        other => panic!("{name}: {other:?}"),
+    };
+
+    let a = CertificateAuthority::open(dir.path(), block(16)).unwrap();
+    assert_eq!(sign(&a, "a1.example.test"), 2);
+    assert_eq!(serial(), "0012", "16 reserved by one write");
+    assert_eq!(sign(&a, "a2.example.test"), 3);
+    assert_eq!(serial(), "0012", "taken from the block, no write");
+    // Another writer (a second CA value, as another process would be) takes the next
+    // serial from the file; `a` sees that `serial` moved and leaves the rest of its block.
+    let b = CertificateAuthority::open(dir.path(), settings()).unwrap();
+    assert_eq!(sign(&b, "b1.example.test"), 0x12);
+    assert_eq!(sign(&a, "a3.example.test"), 0x13);
+    assert_eq!(serial(), "0023");
+    drop(b);
+    drop(a);
+    assert_eq!(serial(), "0014", "the unused rest given back");
+
+    // A crash (no drop): the block's rest is skipped, the next CA goes on after it.
+    let c = CertificateAuthority::open(dir.path(), block(8)).unwrap();
+    assert_eq!(sign(&c, "c1.example.test"), 0x14);
+    std::mem::forget(c);
+    assert_eq!(serial(), "001C");
+    let d = CertificateAuthority::open(dir.path(), settings()).unwrap();
+    assert_eq!(sign(&d, "d1.example.test"), 0x1C);
+    let inv = check_consistent(dir.path());
+    assert_eq!(inv.len(), 1 + 6);
+}
+
 const CHILD_ENV: &str = "PUPPET_CA_TEST_CRASH_CADIR";
+const CHILD_BLOCK_ENV: &str = "PUPPET_CA_TEST_CRASH_SERIAL_BLOCK";
 
 /// Run as a child process by the test below (never on its own): signs certificates from
 /// four threads until killed, printing `issued <certname> <serial>` for each one returned.
@@ -196,7 +244,15 @@ const CHILD_ENV: &str = "PUPPET_CA_TEST_CRASH_CADIR";
 #[ignore = "the child process of a_signer_killed_mid_burst_loses_nothing_it_answered"]
 fn child_signs_until_killed() {
     let cadir = std::env::var(CHILD_ENV).expect("run by the crash test");
-    let ca = CertificateAuthority::open(Path::new(&cadir), settings()).unwrap();
+    let serial_block = std::env::var(CHILD_BLOCK_ENV).unwrap().parse().unwrap();
+    let ca = CertificateAuthority::open(
+        Path::new(&cadir),
+        CaSettings {
+            serial_block,
+            ..settings()
+        },
+    )
+    .unwrap();
     let out = std::sync::Mutex::new(std::io::stdout());
     std::thread::scope(|s| {
         for t in 0..4 {
@@ -218,6 +274,15 @@ fn child_signs_until_killed() {
 
 #[test]
 fn a_signer_killed_mid_burst_loses_nothing_it_answered() {
+    killed_mid_burst(1);
+}
+
+#[test]
+fn a_signer_killed_mid_burst_with_serials_reserved_ahead_loses_nothing_it_answered() {
+    killed_mid_burst(8);
+}
+
+fn killed_mid_burst(serial_block: u64) {
     let dir = tempfile::tempdir().unwrap();
     drop(CertificateAuthority::setup(dir.path(), settings()).unwrap());
     let mut child = Command::new(std::env::current_exe().unwrap())
@@ -228,6 +293,7 @@ fn a_signer_killed_mid_burst_loses_nothing_it_answered() {
             "--nocapture",
         ])
         .env(CHILD_ENV, dir.path())
+        .env(CHILD_BLOCK_ENV, serial_block.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
