@@ -219,6 +219,34 @@ impl CaError {
         }
     }
 
+    /// The same error again, for each job of a batch that one failure stopped (the source
+    /// of an I/O error is copied as its kind and message).
+    pub(crate) fn duplicate(&self) -> CaError {
+        match self {
+            CaError::Io { path, source } => CaError::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            CaError::CorruptSerial { path, reason } => CaError::CorruptSerial {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            CaError::CorruptInventory { path, line, reason } => CaError::CorruptInventory {
+                path: path.clone(),
+                line: *line,
+                reason: reason.clone(),
+            },
+            CaError::Malformed { what, reason } => CaError::Malformed {
+                what: what.clone(),
+                reason: reason.clone(),
+            },
+            other => CaError::Malformed {
+                what: "CA directory".into(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
     pub(crate) fn malformed(what: impl Into<String>, reason: impl ToString) -> Self {
         CaError::Malformed {
             what: what.into(),

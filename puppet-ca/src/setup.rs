@@ -74,6 +74,7 @@ impl CertificateAuthority {
             key,
             cert,
             clock: Arc::new(clock),
+            signer: Default::default(),
         };
         ca.write_initial_files(&cert::cert_pem(&ca.cert)?, None, 2, true)?;
         Ok(ca)
@@ -129,6 +130,7 @@ impl CertificateAuthority {
             key,
             cert,
             clock: Arc::new(SystemClock),
+            signer: Default::default(),
         })
     }
 
@@ -241,6 +243,7 @@ impl CertificateAuthority {
             key,
             cert: ca_cert,
             clock: Arc::new(SystemClock),
+            signer: Default::default(),
         };
         ca.write_initial_files(&bundle_pem, Some(&crl_pem), 1, false)?;
         Ok(ca)
@@ -309,14 +312,15 @@ fn crl_signed_by(crl: &CertificateList, issuer: &Certificate) -> Result<bool, Ca
 
 /// Removes the temp files a crash left in the CA directory, `signed/` and `requests/`. Looks
 /// first without the lock (opening must keep working for a user who may only read); takes
-/// the lock only when there is something to remove.
+/// the lock only when there is something to remove. In `signed/` only those older than
+/// [`store::TEMP_GRACE`]: certificates are written there outside the lock.
 fn sweep(layout: &Layout) -> Result<(), CaError> {
     let dirs = [
-        layout.dir.clone(),
-        layout.signed_dir(),
-        layout.requests_dir(),
+        (layout.dir.clone(), std::time::Duration::ZERO),
+        (layout.signed_dir(), store::TEMP_GRACE),
+        (layout.requests_dir(), std::time::Duration::ZERO),
     ];
-    let orphaned = dirs.iter().any(|d| {
+    let orphaned = dirs.iter().any(|(d, _)| {
         std::fs::read_dir(d).is_ok_and(|mut entries| {
             entries.any(|e| {
                 e.is_ok_and(|e| {
@@ -330,12 +334,11 @@ fn sweep(layout: &Layout) -> Result<(), CaError> {
     if !orphaned {
         return Ok(());
     }
-    // Every temp file in these directories is written under the lock: none is in use now.
     let Ok(_lock) = CaLock::acquire(layout) else {
         return Ok(());
     };
-    for dir in &dirs {
-        store::sweep_temp_files(dir)?;
+    for (dir, grace) in &dirs {
+        store::sweep_temp_files(dir, *grace)?;
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ pub(crate) fn create_dir(dir: &Path) -> Result<(), CaError> {
 /// The owner a file at `path` should have: the file's current owner, else its directory's.
 /// A CA directory run by Puppetserver belongs to `puppet`; a `puppet-ca` run as root must
 /// not leave root-owned files that Puppetserver can no longer read.
-fn owner_for(path: &Path) -> Option<(u32, u32)> {
+pub(crate) fn owner_for(path: &Path) -> Option<(u32, u32)> {
     let m = match fs::metadata(path) {
         Ok(m) => m,
         Err(_) => fs::metadata(path.parent()?).ok()?,
@@ -116,7 +116,21 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Ca
 /// file's directory (one directory fsync can cover several renames).
 pub(crate) fn write_renamed(path: &Path, data: &[u8], mode: u32) -> Result<(), CaError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let owner = owner_for(path);
+    let tmp = write_temp(dir, data, mode, owner_for(path))?;
+    // On error the temp file is removed when `persist`'s error drops it.
+    tmp.persist(path).map_err(|e| CaError::io(path, e.error))?;
+    Ok(())
+}
+
+/// Writes `data` to a new temp file ([`TEMP_PREFIX`]) in `dir` with `mode` (and `owner`,
+/// when root) and fsyncs it: durable content, waiting to be renamed into place with
+/// `persist`. Dropped unpersisted, it is removed.
+pub(crate) fn write_temp(
+    dir: &Path,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<tempfile::NamedTempFile, CaError> {
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .permissions(fs::Permissions::from_mode(mode))
@@ -133,10 +147,8 @@ pub(crate) fn write_renamed(path: &Path, data: &[u8], mode: u32) -> Result<(), C
         f.write_all(data)?;
         f.sync_all()
     })();
-    written.map_err(|e| CaError::io(path, e))?;
-    // On error the temp file is removed when `persist`'s error drops it.
-    tmp.persist(path).map_err(|e| CaError::io(path, e.error))?;
-    Ok(())
+    written.map_err(|e| CaError::io(tmp.path(), e))?;
+    Ok(tmp)
 }
 
 /// Appends `line` to `path` (created with `mode` if absent) in one write, then fsyncs the
@@ -157,9 +169,14 @@ pub(crate) fn append_line(path: &Path, line: &str, mode: u32) -> Result<(), CaEr
         .map_err(|e| CaError::io(path, e))
 }
 
-/// Removes the temp files ([`TEMP_PREFIX`]) a crash left in `dir`; returns how many. Must
-/// run under the CA lock: every temp file of the CA directory is written under it.
-pub(crate) fn sweep_temp_files(dir: &Path) -> Result<usize, CaError> {
+/// How old a temp file must be before [`sweep_temp_files`] takes it for a crash's leftover:
+/// certificates are written to their temp files outside the CA lock (in parallel, by the
+/// threads that signed them), so a young one may be in use.
+pub(crate) const TEMP_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the temp files ([`TEMP_PREFIX`]) a crash left in `dir`, those not modified for
+/// `grace`; returns how many. Runs under the CA lock.
+pub(crate) fn sweep_temp_files(dir: &Path, grace: std::time::Duration) -> Result<usize, CaError> {
     let mut removed = 0;
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -169,8 +186,15 @@ pub(crate) fn sweep_temp_files(dir: &Path) -> Result<usize, CaError> {
     for entry in entries {
         let entry = entry.map_err(|e| CaError::io(dir, e))?;
         let name = entry.file_name();
+        let old = || {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= grace))
+        };
         if name.to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX))
             && entry.file_type().is_ok_and(|t| t.is_file())
+            && old()
         {
             remove_unsynced(&entry.path())?;
             removed += 1;
@@ -440,7 +464,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(format!("{TEMP_PREFIX}abc123")), b"half").unwrap();
         fs::write(dir.path().join("keep.pem"), b"x").unwrap();
-        assert_eq!(sweep_temp_files(dir.path()).unwrap(), 1);
+        assert_eq!(
+            sweep_temp_files(dir.path(), TEMP_GRACE).unwrap(),
+            0,
+            "a young temp file may be a certificate being written"
+        );
+        assert_eq!(
+            sweep_temp_files(dir.path(), std::time::Duration::ZERO).unwrap(),
+            1
+        );
         let left: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

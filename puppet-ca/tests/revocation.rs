@@ -207,14 +207,26 @@ fn temp_files_left_by_a_crash_are_swept_at_open() {
         dir.path().join("signed/.puppet-ca.tmp.XyZ789"),
         dir.path().join("requests/.puppet-ca.tmp.q1w2e3"),
     ];
+    // Certificates are written to temp files in signed/ outside the lock, by the threads
+    // that signed them: only one older than ten minutes there is a crash's leftover.
+    let eleven_minutes_ago = SystemTime::now() - Duration::from_secs(660);
     for o in &orphans {
         fs::write(o, b"half-written").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(o)
+            .unwrap()
+            .set_modified(eleven_minutes_ago)
+            .unwrap();
     }
+    let young = dir.path().join("signed/.puppet-ca.tmp.InUse1");
+    fs::write(&young, b"being written").unwrap();
     fs::write(dir.path().join("signed/keep.example.test.pem"), b"x").unwrap();
     CertificateAuthority::open(dir.path(), settings()).unwrap();
     for o in &orphans {
         assert!(!o.exists(), "{} not swept", o.display());
     }
+    assert!(young.exists(), "a young temp file in signed/ may be in use");
     assert!(dir.path().join("signed/keep.example.test.pem").exists());
 }
 

@@ -5,6 +5,7 @@
 mod bad_input;
 mod builder;
 mod extensions;
+mod group_commit;
 mod import;
 mod inventory;
 mod openssl;

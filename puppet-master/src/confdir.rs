@@ -383,6 +383,9 @@ impl MasterSetup {
         };
         let mut settings = CaSettings::new(format!("Puppet CA: {certname}"));
         settings.autosign = autosign;
+        // Serials reserved 64 at a time: a busy CA writes and syncs `serial` once per 64
+        // certificates; the rest of a block is given back at shutdown, skipped after a crash.
+        settings.serial_block = 64;
         if let Some(ttl) = conf.server("ca_ttl") {
             settings.ca_ttl = parse_duration(ttl).ok_or_else(|| {
                 config_error(&conf_path, format!("ca_ttl: invalid duration {ttl:?}"))

@@ -153,8 +153,12 @@ fn run(cadir: &Path, action: Action, mut settings: CaSettings) -> Result<ExitCod
                 eprintln!("Error: No waiting certificate requests to sign");
                 return Ok(ExitCode::from(24));
             }
+            // Signed several at once (they share their fsyncs), reported in order.
+            let mut results = ca.sign_many(&names).into_iter();
             each(&names, &mut |n| {
-                ca.sign(n)?;
+                results.next().unwrap_or(Err(CaError::NoCsr {
+                    certname: n.to_string(),
+                }))?;
                 println!("Successfully signed certificate request for {n}");
                 Ok(())
             });
