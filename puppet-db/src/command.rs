@@ -690,6 +690,11 @@ struct ReportResourceWire {
     containment_path: Vec<String>,
     #[serde(default)]
     events: Vec<EventWire>,
+    /// A skipped resource has no events of its own; PuppetDB stores one `skipped` event.
+    #[serde(default)]
+    skipped: bool,
+    #[serde(default)]
+    timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -729,7 +734,21 @@ impl ReportWire {
         let mut events = Vec::new();
         for r in self.resources {
             let title = title(r.resource_title);
-            for e in r.events {
+            let own = if r.skipped {
+                vec![EventWire {
+                    status: "skipped".into(),
+                    timestamp: r.timestamp.clone().unwrap_or_else(|| self.end_time.clone()),
+                    property: None,
+                    name: None,
+                    new_value: Value::Null,
+                    old_value: Value::Null,
+                    message: None,
+                    corrective_change: Some(false),
+                }]
+            } else {
+                r.events
+            };
+            for e in own {
                 events.push(ResourceEvent {
                     status: e.status,
                     timestamp: ts(&e.timestamp, "event timestamp")?,

@@ -56,6 +56,7 @@ pub use command::{
     Resource, ResourceEvent, redact_parameters,
 };
 pub use error::{CommandErrorKind, DbError, QueryErrorKind};
+use query::event_counts::{EventCountsQuery, SummarizeBy};
 pub use query::{OrderBy, Paging, parse_query};
 #[cfg(feature = "postgres")]
 pub use store::postgres::PostgresStorage;
@@ -189,6 +190,97 @@ impl PuppetDb {
             total,
             single: route.single,
         })
+    }
+
+    /// `/event-counts`: the events matching `query` counted by status per subject
+    /// (`summarize_by`: one of `resource`, `containing_class`, `certname`), as PuppetDB
+    /// answers it; `counts_filter` and paging apply to the counted rows.
+    ///
+    /// ```
+    /// use puppet_db::query::event_counts::EventCountsQuery;
+    /// use puppet_db::PuppetDb;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let by_node = EventCountsQuery::from_params(&[("summarize_by", "certname")]).unwrap();
+    /// let answer = db
+    ///     .event_counts(Some(r#"["=", "status", "failure"]"#), &by_node, &Default::default())
+    ///     .unwrap();
+    /// assert!(answer.rows.is_empty(), "no report stored yet");
+    /// ```
+    pub fn event_counts(
+        &self,
+        query: Option<&str>,
+        counts: &EventCountsQuery,
+        paging: &Paging,
+    ) -> Result<Answer, DbError> {
+        let [by] = counts.summarize_by.as_slice() else {
+            return Err(DbError::query(
+                QueryErrorKind::Ast,
+                "event-counts takes one 'summarize_by' (several only for aggregate-event-counts)",
+            ));
+        };
+        let subjects = self.counted(*by, counts, query)?;
+        let (rows, total) = query::event_counts::page(*by, subjects, paging)?;
+        Ok(Answer {
+            rows,
+            total: paging.include_total.then_some(total),
+            single: false,
+        })
+    }
+
+    /// `/aggregate-event-counts`: for each `summarize_by`, how many subjects had at least
+    /// one success, failure, noop and skip among the events matching `query`, and how many
+    /// subjects there were (`total`); one row per `summarize_by`.
+    ///
+    /// ```
+    /// use puppet_db::query::event_counts::EventCountsQuery;
+    /// use puppet_db::PuppetDb;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let q = EventCountsQuery::from_params(&[("summarize_by", "certname,resource")]).unwrap();
+    /// let rows = db.aggregate_event_counts(None, &q).unwrap();
+    /// assert_eq!(rows[1]["summarize_by"], "resource");
+    /// assert_eq!(rows[1]["total"], 0);
+    /// ```
+    pub fn aggregate_event_counts(
+        &self,
+        query: Option<&str>,
+        counts: &EventCountsQuery,
+    ) -> Result<Vec<Value>, DbError> {
+        counts
+            .summarize_by
+            .iter()
+            .map(|by| {
+                let subjects = self.counted(*by, counts, query)?;
+                Ok(query::event_counts::aggregate(*by, &subjects))
+            })
+            .collect()
+    }
+
+    fn counted(
+        &self,
+        by: SummarizeBy,
+        counts: &EventCountsQuery,
+        query: Option<&str>,
+    ) -> Result<Vec<(Vec<Value>, query::event_counts::Counts)>, DbError> {
+        let filter = match query.filter(|q| !q.trim().is_empty()) {
+            Some(q) => Some(parse_query(q)?),
+            None => None,
+        };
+        let ast = query::event_counts::counting_query(by, counts.count_by, filter.as_ref());
+        let compiled = query::Compiler::new(self.store.dialect()).compile(
+            Some("events"),
+            Some(&ast),
+            &Paging::default(),
+        )?;
+        let grouped: Vec<Value> = self
+            .store
+            .query(&compiled.sql)?
+            .rows
+            .into_iter()
+            .map(Value::Object)
+            .collect();
+        query::event_counts::fold(by, counts.count_by, counts.counts_filter.as_ref(), &grouped)
     }
 
     /// PuppetDB's garbage collection now (node expiry and purge, report TTL); the binary

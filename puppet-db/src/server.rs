@@ -10,6 +10,7 @@ use puppet_protocol::server::generic::{Handler, HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
 use crate::error::{DbError, QueryErrorKind};
+use crate::query::event_counts::EventCountsQuery;
 use crate::{PUPPETDB_VERSION, Paging, PuppetDb, Timestamp};
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -225,6 +226,36 @@ impl Api {
             .map(|(_, v)| v.clone());
         let db = self.db.clone();
         let path = rest.clone();
+        let endpoint = rest.trim_matches('/').to_string();
+        if endpoint == "event-counts" || endpoint == "aggregate-event-counts" {
+            let counts = match EventCountsQuery::from_params(&params) {
+                Ok(c) => c,
+                Err(e) => return text(e.http_status(), &e.to_string()),
+            };
+            let answer = blocking(move || {
+                if endpoint == "event-counts" {
+                    db.event_counts(query.as_deref(), &counts, &paging)
+                } else {
+                    db.aggregate_event_counts(query.as_deref(), &counts)
+                        .map(|rows| crate::Answer {
+                            rows,
+                            total: None,
+                            single: false,
+                        })
+                }
+            })
+            .await;
+            return match answer {
+                Ok(answer) => {
+                    let mut r = json_response(200, &Value::Array(answer.rows));
+                    if let Some(total) = answer.total {
+                        r.headers.push(("X-Records".into(), total.to_string()));
+                    }
+                    r
+                }
+                Err(e) => text(e.http_status(), &e.to_string()),
+            };
+        }
         match blocking(move || db.query(&path, query.as_deref(), &paging)).await {
             Ok(answer) => {
                 let body = if answer.single {

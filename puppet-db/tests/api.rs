@@ -44,6 +44,36 @@ fn json_body(r: &HttpResponse) -> Value {
 fn paging_headers_post_queries_and_refusals(b: Backend) {
     let d = loaded(b);
     let api = Api::new(d.db.clone());
+    // Event counts: one success on each of the three nodes' File[/etc/motd].
+    let r = call(
+        &api,
+        "GET",
+        "/pdb/query/v4/event-counts",
+        &[("summarize_by", "certname"), ("include_total", "true")],
+        "",
+        true,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(json_body(&r).as_array().map(Vec::len), Some(3));
+    assert!(
+        r.headers
+            .contains(&("X-Records".to_string(), "3".to_string()))
+    );
+    let r = call(
+        &api,
+        "POST",
+        "/pdb/query/v4/aggregate-event-counts",
+        &[],
+        &json!({"summarize_by": "resource", "query": ["=", "status", "success"]}).to_string(),
+        true,
+    );
+    assert_eq!(
+        json_body(&r),
+        json!([{"summarize_by": "resource", "successes": 1, "failures": 0, "noops": 0, "skips": 0, "total": 1}])
+    );
+    let r = call(&api, "GET", "/pdb/query/v4/event-counts", &[], "", true);
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("summarize_by"));
     let r = call(
         &api,
         "GET",

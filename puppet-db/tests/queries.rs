@@ -1,5 +1,6 @@
 //! The AST language on every endpoint, paging, and refusals.
 
+use puppet_db::query::event_counts::EventCountsQuery;
 use puppet_db::{DbError, Paging, QueryErrorKind};
 use serde_json::{Value, json};
 
@@ -475,3 +476,164 @@ crate::both!(
     regexes_match_the_same_on_both_backends,
     aggregates_and_json_numbers
 );
+
+/// A report whose resources are `(type, title, class, statuses)`; a resource with no
+/// statuses is `skipped` (PuppetDB stores one `skipped` event for it).
+fn report_with(certname: &str, resources: &[(&str, &str, &str, &[&str])]) -> Value {
+    let mut report = doc(REPORT, certname);
+    let template = report["resources"][0].clone();
+    let list: Vec<Value> = resources
+        .iter()
+        .map(|(ty, title, class, statuses)| {
+            let mut r = template.clone();
+            r["resource_type"] = json!(ty);
+            r["resource_title"] = json!(title);
+            r["containment_path"] = json!(["Stage[main]", class, format!("{ty}[{title}]")]);
+            r["skipped"] = json!(statuses.is_empty());
+            let event = r["events"][0].clone();
+            r["events"] = statuses
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut e = event.clone();
+                    e["status"] = json!(s);
+                    e["property"] = json!(format!("p{i}"));
+                    e
+                })
+                .collect();
+            r
+        })
+        .collect();
+    report["resources"] = Value::Array(list);
+    report
+}
+
+/// `/event-counts` and `/aggregate-event-counts` as PuppetDB counts: per subject, by status;
+/// `count_by=certname` counts nodes; `counts_filter`, paging; and over HTTP-level errors.
+fn event_counts_and_aggregates(b: Backend) {
+    let d = db(b);
+    let both: &[&str] = &["success", "success"];
+    submit(
+        &d.db,
+        "store report",
+        8,
+        "web1.example.test",
+        &report_with(
+            "web1.example.test",
+            &[
+                ("File", "/etc/motd", "Main", both),
+                ("Exec", "deploy", "App", &["failure"]),
+                ("Service", "app", "App", &[]),
+            ],
+        ),
+    );
+    submit(
+        &d.db,
+        "store report",
+        8,
+        "web2.example.test",
+        &report_with(
+            "web2.example.test",
+            &[
+                ("File", "/etc/motd", "Main", &["success"]),
+                ("Exec", "deploy", "App", &["noop"]),
+            ],
+        ),
+    );
+    let params = |p: &[(&str, &str)]| EventCountsQuery::from_params(p).unwrap();
+    let by_resource =
+        d.db.event_counts(
+            None,
+            &params(&[("summarize_by", "resource")]),
+            &Paging::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        by_resource.rows,
+        vec![
+            json!({"subject_type": "resource", "subject": {"type": "Exec", "title": "deploy"},
+                   "failures": 1, "successes": 0, "noops": 1, "skips": 0}),
+            json!({"subject_type": "resource", "subject": {"type": "File", "title": "/etc/motd"},
+                   "failures": 0, "successes": 3, "noops": 0, "skips": 0}),
+            json!({"subject_type": "resource", "subject": {"type": "Service", "title": "app"},
+                   "failures": 0, "successes": 0, "noops": 0, "skips": 1}),
+        ]
+    );
+    // Counting nodes: File[/etc/motd] succeeded on two nodes (three events).
+    let nodes =
+        d.db.event_counts(
+            Some(r#"["=", "resource_type", "File"]"#),
+            &params(&[("summarize_by", "resource"), ("count_by", "certname")]),
+            &Paging::default(),
+        )
+        .unwrap();
+    assert_eq!(nodes.rows.len(), 1);
+    assert_eq!(nodes.rows[0]["successes"], 2);
+    let classes =
+        d.db.event_counts(
+            None,
+            &params(&[
+                ("summarize_by", "containing_class"),
+                ("counts_filter", r#"[">", "failures", 0]"#),
+            ]),
+            &Paging::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        classes.rows,
+        vec![
+            json!({"subject_type": "containing_class", "subject": {"title": "App"},
+                    "failures": 1, "successes": 0, "noops": 1, "skips": 1})
+        ]
+    );
+    let paging = Paging::from_params(&[
+        ("order_by", r#"[{"field": "successes", "order": "desc"}]"#),
+        ("limit", "1"),
+        ("include_total", "true"),
+    ])
+    .unwrap();
+    let certs =
+        d.db.event_counts(None, &params(&[("summarize_by", "certname")]), &paging)
+            .unwrap();
+    assert_eq!(certs.total, Some(2));
+    assert_eq!(certs.rows.len(), 1);
+    assert_eq!(certs.rows[0]["subject"]["title"], "web1.example.test");
+    let bad = Paging::from_params(&[("order_by", r#"[{"field": "title"}]"#)]).unwrap();
+    assert!(
+        d.db.event_counts(None, &params(&[("summarize_by", "certname")]), &bad)
+            .is_err()
+    );
+    assert!(
+        d.db.event_counts(
+            None,
+            &params(&[("summarize_by", "certname,resource")]),
+            &Paging::default()
+        )
+        .is_err()
+    );
+
+    let aggregate =
+        d.db.aggregate_event_counts(
+            Some(r#"["=", "certname", "web1.example.test"]"#),
+            &params(&[("summarize_by", "resource,certname")]),
+        )
+        .unwrap();
+    assert_eq!(
+        aggregate,
+        vec![
+            json!({"summarize_by": "resource", "successes": 1, "failures": 1, "noops": 0,
+                   "skips": 1, "total": 3}),
+            json!({"summarize_by": "certname", "successes": 1, "failures": 1, "noops": 0,
+                   "skips": 1, "total": 1}),
+        ]
+    );
+    assert!(
+        EventCountsQuery::from_params(&[
+            ("summarize_by", "resource"),
+            ("counts_filter", r#"["~", "failures", "1"]"#)
+        ])
+        .is_err()
+    );
+}
+
+crate::both!(event_counts_and_aggregates);

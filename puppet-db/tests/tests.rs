@@ -1,5 +1,7 @@
 //! puppet-db's integration tests: one binary, one module per subject.
 
+#![allow(clippy::unwrap_used)]
+
 #[cfg(feature = "server")]
 mod allowlist;
 #[cfg(feature = "server")]

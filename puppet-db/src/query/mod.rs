@@ -2,6 +2,7 @@
 
 mod compile;
 pub(crate) mod entities;
+pub mod event_counts;
 pub mod pql;
 
 use serde_json::Value;
