@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use crate::support::show;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -67,50 +68,10 @@ struct Agent {
 
 impl Agent {
     async fn run(&self, extra: &[&str]) -> Output {
-        let r = &self.root;
-        let mut cmd = tokio::process::Command::new(&self.puppet);
-        cmd.arg("agent")
-            .args(["--test", "--detailed-exitcodes", "--server", "localhost"])
-            .args(["--masterport", &self.port.to_string()])
-            .arg("--confdir")
-            .arg(r.join("conf"))
-            .arg("--vardir")
-            .arg(r.join("var"))
-            .arg("--ssldir")
-            .arg(r.join("ssl"))
-            .arg("--publicdir")
-            .arg(r.join("public"))
-            .arg("--logdir")
-            .arg(r.join("log"))
-            .arg("--rundir")
-            .arg(r.join("run"))
-            .args([
-                "--certname",
-                AGENT,
-                "--keylength",
-                "2048",
-                "--color",
-                "false",
-            ])
-            .args(extra)
-            .env("FACTER_puppet_rs_target", &self.target)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        match tokio::time::timeout(Duration::from_secs(300), cmd.output()).await {
-            Ok(Ok(out)) => out,
-            Ok(Err(e)) => panic!("cannot run puppet agent: {e}"),
-            Err(_) => panic!("puppet agent did not finish within 300 s"),
-        }
+        let mut cmd = crate::support::agent_command(&self.puppet, &self.root, self.port, AGENT);
+        cmd.args(extra).env("FACTER_puppet_rs_target", &self.target);
+        crate::support::finish(cmd).await
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit status {:?}\n--- agent stdout ---\n{}\n--- agent stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn mode(path: &Path) -> u32 {

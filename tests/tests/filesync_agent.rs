@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use crate::support::show;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -50,64 +51,16 @@ fn stage(staging: &Path, n: u32) {
 }
 
 async fn run_agent(puppet: &Path, root: &Path, replica: u16, primary: u16) -> Output {
-    let mut cmd = tokio::process::Command::new(puppet);
-    cmd.arg("agent")
-        .args(["--test", "--detailed-exitcodes", "--http_debug"])
-        .args([
-            "--server",
-            "localhost",
-            "--masterport",
-            &replica.to_string(),
-        ])
+    let mut cmd = crate::support::agent_command(puppet, root, replica, AGENT);
+    cmd.arg("--http_debug")
         .args([
             "--ca_server",
             "localhost",
             "--ca_port",
             &primary.to_string(),
         ])
-        .args([
-            "--certname",
-            AGENT,
-            "--keylength",
-            "2048",
-            "--color",
-            "false",
-        ]);
-    for (flag, sub) in [
-        ("--confdir", "conf"),
-        ("--vardir", "var"),
-        ("--ssldir", "ssl"),
-        ("--publicdir", "public"),
-        ("--logdir", "log"),
-        ("--rundir", "run"),
-    ] {
-        cmd.arg(flag).arg(root.join(sub));
-    }
-    cmd.env("FACTER_puppet_rs_target", root.join("target"))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(300), cmd.output())
-        .await
-        .expect("puppet agent finishes within 300 s")
-        .unwrap()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit status {:?}\n--- stdout ---\n{}\n--- stderr (tail) ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .rev()
-            .filter(|l| !l.starts_with("->") && !l.starts_with("<-") && !l.contains("Facter"))
-            .take(60)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
-    )
+        .env("FACTER_puppet_rs_target", root.join("target"));
+    crate::support::finish(cmd).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

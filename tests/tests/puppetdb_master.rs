@@ -7,10 +7,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use crate::support::show;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
-use std::time::Duration;
 
 use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
 use puppet_db::PuppetDb;
@@ -83,46 +83,7 @@ fn catalog(target: &Path) -> Value {
 }
 
 async fn agent_run(puppet: &Path, root: &Path, port: u16) -> Output {
-    let mut cmd = tokio::process::Command::new(puppet);
-    cmd.arg("agent")
-        .args(["--test", "--detailed-exitcodes", "--server", "localhost"])
-        .args(["--masterport", &port.to_string()])
-        .arg("--confdir")
-        .arg(root.join("conf"))
-        .arg("--vardir")
-        .arg(root.join("var"))
-        .arg("--ssldir")
-        .arg(root.join("ssl"))
-        .arg("--publicdir")
-        .arg(root.join("public"))
-        .arg("--logdir")
-        .arg(root.join("log"))
-        .arg("--rundir")
-        .arg(root.join("run"))
-        .args([
-            "--certname",
-            AGENT,
-            "--keylength",
-            "2048",
-            "--color",
-            "false",
-        ])
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    match tokio::time::timeout(Duration::from_secs(300), cmd.output()).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => panic!("cannot run puppet agent: {e}"),
-        Err(_) => panic!("puppet agent did not finish within 300 s"),
-    }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit status {:?}\n--- agent stdout ---\n{}\n--- agent stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    crate::support::finish(crate::support::agent_command(puppet, root, port, AGENT)).await
 }
 
 async fn query(client: &Client, path: &str) -> Value {

@@ -24,3 +24,50 @@ pub fn skip_or_fail(test: &str, what: &str) {
     }
     eprintln!("{test}: skipped: {what} is not installed");
 }
+
+/// `puppet agent --test --detailed-exitcodes` against `localhost:port` as `certname`, with
+/// every directory of its own under `root` (conf, var, ssl, public, log, run), a 2048-bit key,
+/// no colour, no stdin. Callers add their own flags and environment, then [`finish`] it.
+pub fn agent_command(
+    puppet: &std::path::Path,
+    root: &std::path::Path,
+    port: u16,
+    certname: &str,
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(puppet);
+    cmd.arg("agent")
+        .args(["--test", "--detailed-exitcodes", "--server", "localhost"])
+        .args(["--masterport", &port.to_string(), "--certname", certname])
+        .args(["--keylength", "2048", "--color", "false"]);
+    for (flag, sub) in [
+        ("--confdir", "conf"),
+        ("--vardir", "var"),
+        ("--ssldir", "ssl"),
+        ("--publicdir", "public"),
+        ("--logdir", "log"),
+        ("--rundir", "run"),
+    ] {
+        cmd.arg(flag).arg(root.join(sub));
+    }
+    cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    cmd
+}
+
+/// Runs an agent command to its end (at most 300 s).
+pub async fn finish(mut cmd: tokio::process::Command) -> std::process::Output {
+    match tokio::time::timeout(std::time::Duration::from_secs(300), cmd.output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => panic!("cannot run puppet agent: {e}"),
+        Err(_) => panic!("puppet agent did not finish within 300 s"),
+    }
+}
+
+/// An agent's exit status and output, for assertion messages.
+pub fn show(out: &std::process::Output) -> String {
+    format!(
+        "exit status {:?}\n--- agent stdout ---\n{}\n--- agent stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
