@@ -88,7 +88,7 @@ pub(super) fn resolve(
 
 /// Backs up what is at `path` (of type `cur`) before it is replaced or removed, as Puppet's
 /// `remove_existing` does; `recurse`: the resource recurses (its directory is not backed up
-/// file by file), `force`: a directory may be replaced (and so is backed up).
+/// file by file), `force`: a directory may be replaced (and so is backed up). Nothing in noop.
 pub(super) async fn before_removing(
     backup: &Backup,
     path: &Path,
@@ -97,7 +97,7 @@ pub(super) async fn before_removing(
     force: bool,
     ctx: &Context<'_>,
 ) -> Result<(), String> {
-    if *backup == Backup::Off || *cur == Current::Absent {
+    if ctx.noop || *backup == Backup::Off || *cur == Current::Absent {
         return Ok(());
     }
     let can = match cur {

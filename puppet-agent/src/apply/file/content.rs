@@ -115,19 +115,15 @@ pub(super) async fn sync_content(
         None if noop => None,
         None => Some(fetch(origin, spec.checksum.as_deref(), spec.sum, ctx).await),
     };
-    let backed = if noop {
-        Ok(())
-    } else {
-        backup::before_removing(
-            &spec.backup,
-            path,
-            &Current::File,
-            spec.recurse,
-            spec.force,
-            ctx,
-        )
-        .await
-    };
+    let backed = backup::before_removing(
+        &spec.backup,
+        path,
+        &Current::File,
+        spec.recurse,
+        spec.force,
+        ctx,
+    )
+    .await;
     let mode = meta.mode() & 0o7777;
     let (ouid, ogid) = (meta.uid(), meta.gid());
     let write = move || {

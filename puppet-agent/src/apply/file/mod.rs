@@ -212,19 +212,15 @@ async fn sync_one(
         match wanted {
             Wanted::Absent => {
                 if cur != Current::Absent {
-                    let backed = if noop {
-                        Ok(())
-                    } else {
-                        backup::before_removing(
-                            &spec.backup,
-                            path,
-                            &cur,
-                            spec.recurse,
-                            spec.force,
-                            ctx,
-                        )
-                        .await
-                    };
+                    let backed = backup::before_removing(
+                        &spec.backup,
+                        path,
+                        &cur,
+                        spec.recurse,
+                        spec.force,
+                        ctx,
+                    )
+                    .await;
                     if cur == Current::Directory && !spec.force {
                         if !noop && backed.is_ok() {
                             ctx.log.notice(
@@ -322,19 +318,15 @@ async fn sync_one(
                         Some(m) => desired_mode(m, 0o644, false)?,
                         None => umask_default(0o666),
                     };
-                    let backed = if noop {
-                        Ok(())
-                    } else {
-                        backup::before_removing(
-                            &spec.backup,
-                            path,
-                            &cur,
-                            spec.recurse,
-                            spec.force,
-                            ctx,
-                        )
-                        .await
-                    };
+                    let backed = backup::before_removing(
+                        &spec.backup,
+                        path,
+                        &cur,
+                        spec.recurse,
+                        spec.force,
+                        ctx,
+                    )
+                    .await;
                     let c = cur.clone();
                     ctx.redact = spec.sensitive;
                     ctx.change("ensure", is, "file".into(), "file_created", message, || {
@@ -365,19 +357,15 @@ async fn sync_one(
                         Some(m) => desired_mode(m, 0o755, true)?,
                         None => umask_default(0o777),
                     };
-                    let backed = if noop {
-                        Ok(())
-                    } else {
-                        backup::before_removing(
-                            &spec.backup,
-                            path,
-                            &cur,
-                            spec.recurse,
-                            spec.force,
-                            ctx,
-                        )
-                        .await
-                    };
+                    let backed = backup::before_removing(
+                        &spec.backup,
+                        path,
+                        &cur,
+                        spec.recurse,
+                        spec.force,
+                        ctx,
+                    )
+                    .await;
                     let c = cur.clone();
                     ctx.change(
                         "ensure",
@@ -411,12 +399,9 @@ async fn sync_one(
                 _ if !replace_ok => {}
                 Current::Link(old) => {
                     let msg = format!("target changed '{old}' to '{target}'");
-                    let backed = if noop {
-                        Ok(())
-                    } else {
+                    let backed =
                         backup::before_removing(&spec.backup, path, &cur, false, spec.force, ctx)
-                            .await
-                    };
+                            .await;
                     let t = target.clone();
                     ctx.change(
                         "target",
@@ -460,19 +445,15 @@ async fn sync_one(
                     } else {
                         format!("ensure changed '{}' to 'link'", other.name())
                     };
-                    let backed = if noop {
-                        Ok(())
-                    } else {
-                        backup::before_removing(
-                            &spec.backup,
-                            path,
-                            other,
-                            spec.recurse,
-                            spec.force,
-                            ctx,
-                        )
-                        .await
-                    };
+                    let backed = backup::before_removing(
+                        &spec.backup,
+                        path,
+                        other,
+                        spec.recurse,
+                        spec.force,
+                        ctx,
+                    )
+                    .await;
                     let c = other.clone();
                     let t = target.clone();
                     ctx.change("ensure", is, "link".into(), "link_created", message, || {
