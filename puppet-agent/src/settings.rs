@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use puppet_protocol::conf::PuppetConf;
+
 use crate::AgentError;
 
 /// Everything a run needs to know.
@@ -68,38 +70,6 @@ pub struct Settings {
     pub unknown: Vec<String>,
 }
 
-/// One `[section]` map of a `puppet.conf`.
-type Section = HashMap<String, String>;
-
-/// Parses `puppet.conf`: `key = value` lines under `[section]` headers, `#` comments; keys
-/// before any header are in `main`.
-///
-/// ```
-/// let conf = puppet_agent::settings::parse_puppet_conf("server = a\n[agent]\nserver = b # x\n");
-/// assert_eq!(conf["main"]["server"], "a");
-/// assert_eq!(conf["agent"]["server"], "b");
-/// ```
-pub fn parse_puppet_conf(text: &str) -> HashMap<String, Section> {
-    let mut out: HashMap<String, Section> = HashMap::new();
-    let mut section = "main".to_string();
-    for raw in text.lines() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = name.trim().to_string();
-            continue;
-        }
-        if let Some((k, v)) = line.split_once('=') {
-            out.entry(section.clone())
-                .or_default()
-                .insert(k.trim().to_string(), v.trim().to_string());
-        }
-    }
-    out
-}
-
 fn truthy(v: &str) -> Result<bool, AgentError> {
     match v {
         "true" | "yes" | "on" => Ok(true),
@@ -110,31 +80,7 @@ fn truthy(v: &str) -> Result<bool, AgentError> {
     }
 }
 
-/// A Puppet duration: seconds, or a number with `s`, `m`, `h`, `d`, `y`.
-///
-/// ```
-/// use std::time::Duration;
-/// assert_eq!(puppet_agent::settings::parse_duration("2m"), Some(Duration::from_secs(120)));
-/// assert_eq!(puppet_agent::settings::parse_duration("0"), Some(Duration::ZERO));
-/// assert_eq!(puppet_agent::settings::parse_duration("x"), None);
-/// ```
-pub fn parse_duration(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    let (num, unit) = match v.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => v.split_at(i),
-        None => (v, ""),
-    };
-    let n: u64 = num.parse().ok()?;
-    let mult = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        "y" => 365 * 86400,
-        _ => return None,
-    };
-    Some(Duration::from_secs(n.checked_mul(mult)?))
-}
+pub use puppet_protocol::conf::parse_duration;
 
 impl Settings {
     /// What the `file` type reads of these settings.
@@ -175,18 +121,24 @@ impl Settings {
         let confdir = PathBuf::from(cli.get("confdir").copied().unwrap_or("/etc/puppet"));
         let conf_path = confdir.join("puppet.conf");
         let conf = match std::fs::read_to_string(&conf_path) {
-            Ok(text) => parse_puppet_conf(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+            Ok(text) => PuppetConf::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PuppetConf::default(),
             Err(e) => return Err(AgentError::io("read", &conf_path)(e)),
         };
-        let mut merged: HashMap<String, String> = HashMap::new();
-        for section in ["main", "agent"] {
-            if let Some(s) = conf.get(section) {
-                for (k, v) in s {
-                    merged.insert(k.clone(), v.clone());
-                }
-            }
+        // Puppet refuses to start on a line it cannot read.
+        if let Some(p) = conf.problems().first() {
+            return Err(AgentError::Setting(format!(
+                "{} (file: {}, line: {})",
+                p.message,
+                conf_path.display(),
+                p.line
+            )));
         }
+        let mut merged: HashMap<String, String> = conf
+            .merged(&["agent", "main"])
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let from_conf_env = merged.contains_key("environment");
         for (k, v) in &cli {
             merged.insert((*k).to_string(), (*v).to_string());

@@ -44,7 +44,6 @@
 //!   and its copy of the primary's versions in `$vardir/filesync` ([`bootstrap_replica`] asks
 //!   the primary's CA for the certificate when it is absent).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,14 +56,15 @@ use puppet_protocol::server::{Master, MasterOptions, TlsFiles, TlsSource};
 use crate::filesync::{ReplicaCa, SyncedCode};
 use crate::{FsStorage, MasterError};
 
-/// `puppet.conf`: sections of `key = value` settings, and what looked wrong in it.
+/// `puppet.conf` as this master reads it (Puppet's syntax, [`puppet_protocol::conf`]), and
+/// what looked wrong in it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PuppetConf {
-    sections: BTreeMap<String, BTreeMap<String, String>>,
+    conf: puppet_protocol::conf::PuppetConf,
     warnings: Vec<ConfWarning>,
 }
 
-/// A line of `puppet.conf` that is ignored: not a setting, or a setting Puppet does not
+/// A line of `puppet.conf` that is ignored: not Puppet syntax, or a setting Puppet does not
 /// know (a typo, as Puppet warns).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfWarning {
@@ -150,7 +150,8 @@ const KNOWN_SETTINGS: &[&str] = &[
 ];
 
 impl PuppetConf {
-    /// Parses the INI text (`#`/`;` comments, `[section]`, `key = value`).
+    /// Parses the text. Lines Puppet would refuse, and settings no Puppet component knows,
+    /// are kept as warnings: the master starts and logs them.
     ///
     /// ```
     /// use puppet_master::confdir::PuppetConf;
@@ -159,39 +160,25 @@ impl PuppetConf {
     /// assert_eq!(conf.server("autosign"), Some("true"));
     /// ```
     pub fn parse(text: &str) -> PuppetConf {
-        let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        let mut warnings = Vec::new();
-        let mut current = "main".to_string();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                current = name.trim().to_string();
-                continue;
-            }
-            match line.split_once('=') {
-                Some((k, v)) => {
-                    let key = k.trim();
-                    if !KNOWN_SETTINGS.contains(&key) {
-                        warnings.push(ConfWarning {
-                            line: i + 1,
-                            message: format!("unknown setting {key:?} (ignored)"),
-                        });
-                    }
-                    sections
-                        .entry(current.clone())
-                        .or_default()
-                        .insert(key.to_string(), v.trim().to_string());
-                }
-                None => warnings.push(ConfWarning {
-                    line: i + 1,
-                    message: format!("not a setting or a [section]: {line:?} (ignored)"),
-                }),
+        let conf = puppet_protocol::conf::PuppetConf::parse(text);
+        let mut warnings: Vec<ConfWarning> = conf
+            .problems()
+            .iter()
+            .map(|p| ConfWarning {
+                line: p.line,
+                message: format!("{} (ignored)", p.message),
+            })
+            .collect();
+        for (_, key, setting) in conf.settings() {
+            if !KNOWN_SETTINGS.contains(&key) {
+                warnings.push(ConfWarning {
+                    line: setting.line,
+                    message: format!("unknown setting {key:?} (ignored)"),
+                });
             }
         }
-        PuppetConf { sections, warnings }
+        warnings.sort_by_key(|w| w.line);
+        PuppetConf { conf, warnings }
     }
 
     /// The lines that were ignored, with why.
@@ -209,39 +196,11 @@ impl PuppetConf {
 
     /// A setting as the server sees it: `[server]`, then `[master]`, then `[main]`.
     pub fn server(&self, key: &str) -> Option<&str> {
-        ["server", "master", "main"]
-            .iter()
-            .find_map(|s| self.sections.get(*s).and_then(|m| m.get(key)))
-            .map(String::as_str)
+        self.conf.get(&["server", "master", "main"], key)
     }
 }
 
-/// Puppet's duration syntax: plain seconds, or a number with `s`, `m`, `h`, `d` or `y`.
-///
-/// ```
-/// use std::time::Duration;
-/// use puppet_master::confdir::parse_duration;
-/// assert_eq!(parse_duration("5y"), Some(Duration::from_secs(5 * 365 * 86400)));
-/// assert_eq!(parse_duration("3600"), Some(Duration::from_secs(3600)));
-/// assert_eq!(parse_duration("x"), None);
-/// ```
-pub fn parse_duration(value: &str) -> Option<Duration> {
-    let v = value.trim();
-    let (num, unit) = match v.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&v[..i], c),
-        _ => (v, 's'),
-    };
-    let n: u64 = num.trim().parse().ok()?;
-    let mult = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86400,
-        'y' => 365 * 86400,
-        _ => return None,
-    };
-    n.checked_mul(mult).map(Duration::from_secs)
-}
+pub use puppet_protocol::conf::parse_duration;
 
 /// A master and what it was made from: the paths, the CA and the storage, so a caller (a
 /// test, an admin tool) can read back what the master stored.

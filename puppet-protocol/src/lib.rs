@@ -25,6 +25,7 @@
 
 pub mod auth;
 pub mod ca;
+pub mod conf;
 pub mod content;
 pub mod error;
 pub mod files;
