@@ -97,11 +97,13 @@ impl PuppetConf {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                if is_word(name) {
-                    current = name.to_string();
-                    continue;
-                }
+            if let Some(name) = line
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+                .filter(|n| is_word(n))
+            {
+                current = name.to_string();
+                continue;
             }
             let setting = line
                 .split_once('=')
