@@ -5,6 +5,7 @@
 mod accounts;
 mod common;
 mod file;
+mod file_params;
 mod file_real;
 mod master;
 mod real;
