@@ -285,3 +285,192 @@ async fn permissions_validation_and_bucket_content_as_puppet() {
     );
     assert_eq!(state(&ours, &our_bucket), state(&real, &real_bucket));
 }
+
+/// A small HTTP/1.1 server on 127.0.0.1 for `http://` sources: `HEAD` and `GET`, one request
+/// per connection. Paths: `/md5.txt` (`Content-MD5`), `/sha.txt` (`X-Checksum-Sha256`),
+/// `/lm.txt` (`Last-Modified` only), `/nohead.txt` (405 to `HEAD`, `X-Checksum-Md5`), anything
+/// else 404. Returns its port.
+fn http_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let mut words = head.split_whitespace();
+                let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let md5 = |b: &[u8]| {
+                    use base64ct::Encoding;
+                    use md5::Digest;
+                    base64ct::Base64::encode_string(&md5::Md5::digest(b))
+                };
+                let (status, headers, body): (&str, Vec<String>, &[u8]) = match path {
+                    "/md5.txt" => (
+                        "200 OK",
+                        vec![format!("Content-MD5: {}", md5(b"md5 body\n"))],
+                        b"md5 body\n",
+                    ),
+                    "/sha.txt" => {
+                        use sha2::Digest;
+                        let sum = sha2::Sha256::digest(b"sha body\n");
+                        let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+                        (
+                            "200 OK",
+                            vec![format!("X-Checksum-Sha256: {hex}")],
+                            b"sha body\n",
+                        )
+                    }
+                    "/lm.txt" => (
+                        "200 OK",
+                        vec!["Last-Modified: Wed, 02 Dec 2026 10:00:00 GMT".into()],
+                        b"lm body\n",
+                    ),
+                    "/nohead.txt" if method == "HEAD" => ("405 Method Not Allowed", vec![], b""),
+                    "/nohead.txt" => (
+                        "200 OK",
+                        vec!["X-Checksum-Md5: e3b4a535f0b07f1d7643ad1bc893c52c".into()],
+                        b"nohead\n",
+                    ),
+                    _ => ("404 Not Found", vec![], b"not here"),
+                };
+                let mut out = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                for h in headers {
+                    out.push_str(&h);
+                    out.push_str("\r\n");
+                }
+                out.push_str("\r\n");
+                let mut bytes = out.into_bytes();
+                if method != "HEAD" {
+                    bytes.extend_from_slice(body);
+                }
+                let _ = stream.write_all(&bytes);
+            });
+        }
+    });
+    port
+}
+
+/// `source => 'http://...'` beside the real Puppet, both against the same local HTTP server:
+/// checksums from `Content-MD5`, `X-Checksum-Sha256`, `Last-Modified`; a server refusing
+/// `HEAD`; a missing file; a list of sources. Messages, report statuses and trees the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_sources_as_puppet() {
+    if !have_real_puppet("http_sources_as_puppet") {
+        return;
+    }
+    let port = http_server();
+    let base = format!("http://127.0.0.1:{port}");
+    let work = tempfile::tempdir().unwrap();
+    let (real, ours) = (work.path().join("real/t"), work.path().join("ours/t"));
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800);
+    for root in [&real, &ours] {
+        std::fs::create_dir_all(root).unwrap();
+        std::fs::write(root.join("md5-old"), "old\n").unwrap();
+        std::fs::write(root.join("lm-old"), "old\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(root.join("lm-old"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        std::fs::write(root.join("lm-new"), "local\n").unwrap();
+    }
+    let doc = |root: &Path| {
+        let p = |n: &str| root.join(n).display().to_string();
+        let list = vec![
+            (p("md5"), json!({"source": format!("{base}/md5.txt")})),
+            (p("md5-old"), json!({"source": format!("{base}/md5.txt")})),
+            (p("sha"), json!({"source": format!("{base}/sha.txt")})),
+            (
+                p("sha-md5"),
+                json!({"source": format!("{base}/sha.txt"), "checksum": "md5"}),
+            ),
+            (p("lm"), json!({"source": format!("{base}/lm.txt")})),
+            (p("lm-old"), json!({"source": format!("{base}/lm.txt")})),
+            (p("lm-new"), json!({"source": format!("{base}/lm.txt")})),
+            (p("nohead"), json!({"source": format!("{base}/nohead.txt")})),
+            (
+                p("missing"),
+                json!({"source": format!("{base}/missing.txt")}),
+            ),
+            (
+                p("fallback"),
+                json!({"source": [format!("{base}/missing.txt"), format!("{base}/sha.txt")]}),
+            ),
+        ];
+        let list: Vec<(&str, &str, Value)> = list
+            .iter()
+            .map(|(n, v)| ("File", n.as_str(), v.clone()))
+            .collect();
+        catalog_doc(&list)
+    };
+    let (real_lines, report) = real_apply(&work.path().join("real/p"), &doc(&real), &[]);
+
+    let catalog = puppet_catalog::Catalog::from_json(doc(&ours).to_string().as_bytes()).unwrap();
+    let log = Logger::capturing(LogLevel::Debug);
+    let applied = apply(&catalog, &ApplyOptions::new("production"), &log, None)
+        .await
+        .unwrap();
+
+    let lines = |lines: &[String], root: &Path| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.replace(&root.display().to_string(), "<dir>"))
+            .filter(|l| {
+                (l.starts_with("Notice: /Stage") || l.starts_with("Error: /Stage"))
+                    && l.contains("<dir>")
+            })
+            .collect()
+    };
+    let (theirs, mine) = (lines(&real_lines, &real), lines(&log.lines(), &ours));
+    assert_eq!(mine, theirs, "ours: {mine:#?}\nreal: {theirs:#?}");
+    assert!(
+        theirs.iter().any(|l| l
+            .ends_with("<dir>/lm]/ensure: defined content as '{mtime}2026-12-02 10:00:00 UTC'")),
+        "{theirs:#?}"
+    );
+    let statuses = |v: Vec<crate::common::StatusKey>, root: &Path| -> Vec<_> {
+        let mut v: Vec<_> = v
+            .into_iter()
+            .filter(|s| s.0.starts_with("File["))
+            .map(|mut s| {
+                s.0 = s.0.replace(&root.display().to_string(), "<dir>");
+                s
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        statuses(our_statuses(&applied), &ours),
+        statuses(report_statuses(&report), &real)
+    );
+    let files = |root: &Path| -> Vec<(String, String)> {
+        let mut v: Vec<_> = std::fs::read_dir(root)
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files(&ours), files(&real));
+}

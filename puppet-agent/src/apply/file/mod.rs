@@ -15,6 +15,7 @@ mod backup;
 mod checksum;
 mod content;
 mod diff;
+mod http;
 mod mode;
 mod recurse;
 mod source;
@@ -637,7 +638,7 @@ fn source_permissions(
         return Ok(());
     }
     let (m, u, g) = match origin {
-        Origin::Inline(_) | Origin::Bucket { .. } => return Ok(()),
+        Origin::Inline(_) | Origin::Bucket { .. } | Origin::Http { .. } => return Ok(()),
         Origin::Local(p) => {
             let meta = if follow {
                 std::fs::metadata(p)
@@ -684,7 +685,7 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
     } else {
         path
     };
-    let sum = match param_str(resource, "checksum") {
+    let mut sum = match param_str(resource, "checksum") {
         None => ctx.file.digest,
         Some(name) => Sum::parse(&name).ok_or_else(|| {
             format!(
@@ -811,6 +812,16 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
                 .as_ref()
                 .map(|c| c.value.clone())
                 .filter(|v| v.starts_with(&format!("{{{}}}", sum.name())));
+        }
+        // The checksum type and value the headers gave replace the resource's.
+        if let Origin::Http {
+            sum: s,
+            checksum: c,
+            ..
+        } = &o
+        {
+            sum = *s;
+            checksum = Some(c.clone());
         }
         if let Origin::Local(p) = &o
             && !sum.is_digest()

@@ -21,6 +21,12 @@ pub(super) enum Origin {
     },
     /// A local source path.
     Local(String),
+    /// An `http://` source, with the checksum type and value its headers gave.
+    Http {
+        url: String,
+        sum: Sum,
+        checksum: String,
+    },
     /// `content => '{sha256}<hex>'`: the contents of that checksum in the filebucket the
     /// resource's `backup` names (none: `Could not get filebucket from file`).
     Bucket {
@@ -143,6 +149,25 @@ pub(super) async fn resolve_source(
         }
     }
     for uri in sources {
+        if uri.starts_with("http://") {
+            match super::http::metadata(uri, sum).await {
+                Ok(Some((sum, checksum))) => {
+                    let origin = Origin::Http {
+                        url: uri.clone(),
+                        sum,
+                        checksum,
+                    };
+                    return Ok((origin, "file".into(), None));
+                }
+                Ok(None) => continue,
+                Err(e) => return Err(format!("Could not retrieve file metadata for {uri}: {e}")),
+            }
+        }
+        if uri.starts_with("https://") {
+            return Err(format!(
+                "Could not retrieve file metadata for {uri}: https sources are not supported by this agent"
+            ));
+        }
         if let Some(p) = local_path(uri) {
             let (cur, _) = Current::look(Path::new(&p), follow);
             match cur {
@@ -207,6 +232,7 @@ pub(super) async fn fetch(
 ) -> Result<Vec<u8>, String> {
     let bytes = match origin {
         Origin::Inline(b) => return Ok(b.clone()),
+        Origin::Http { url, .. } => super::http::content(url).await?,
         Origin::Bucket { checksum, bucket } => {
             from_bucket(checksum, bucket.as_deref(), ctx).await?
         }
