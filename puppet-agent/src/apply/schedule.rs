@@ -100,24 +100,18 @@ fn range_shape(value: &str) -> bool {
 
 /// Splits on `\s*-\s*` as Ruby's `String#split` does (trailing empty fields dropped).
 fn split_dash(value: &str) -> Vec<String> {
-    let mut out: Vec<String> = value
-        .split('-')
-        .map(|p| p.to_string())
-        .collect::<Vec<_>>()
-        .into_iter()
+    let parts: Vec<&str> = value.split('-').collect();
+    let last = parts.len().saturating_sub(1);
+    // Blanks next to a dash belong to the separator.
+    let mut out: Vec<String> = parts
+        .iter()
         .enumerate()
         .map(|(i, p)| {
-            // Blanks next to a dash belong to the separator.
-            let p = if i > 0 { p.trim_start().to_string() } else { p };
-            p
+            let p = if i > 0 { p.trim_start() } else { p };
+            let p = if i < last { p.trim_end() } else { p };
+            p.to_string()
         })
         .collect();
-    let n = out.len();
-    for (i, p) in out.iter_mut().enumerate() {
-        if i + 1 < n {
-            *p = p.trim_end().to_string();
-        }
-    }
     while out.last().is_some_and(String::is_empty) {
         out.pop();
     }
@@ -533,7 +527,7 @@ mod tests {
             .map(|r| (r.reference(), r))
             .collect();
         let utc = TimeZone::UTC;
-        let mut due_at = |name: &str, last: Option<Timestamp>, now: Timestamp| {
+        let due_at = |name: &str, last: Option<Timestamp>, now: Timestamp| {
             due(name, &by_ref, last.map(|t| t.as_second()), now, &utc)
         };
         // 2026-12-03 is a Thursday.

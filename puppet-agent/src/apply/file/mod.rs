@@ -1,9 +1,12 @@
 //! `file`: `ensure` (`file`, `present`, `directory`, `link`, `absent`, or a link target),
-//! `content`, `source` ([`source`]: `puppet:///` URIs, local paths, `file://` URIs;
-//! `sourceselect`), `recurse`, `recurselimit`, `ignore`, `max_files`, `purge` ([`recurse`]),
-//! `target`, `mode` (numeric and symbolic), `owner`, `group`, `replace`, `force`, `backup`
-//! ([`backup`]: local and remote filebuckets, suffixes), `show_diff` ([`diff`]), `checksum`
-//! and `checksum_value` ([`checksum`]).
+//! `content` (a checksum `{sha256}...` as content: the contents of that checksum in the
+//! filebucket `backup` names), `source` ([`source`]: `puppet:///` URIs, local paths, `file://`
+//! URIs, `http://` URLs ([`http`]); `sourceselect`), `source_permissions`, `recurse`,
+//! `recurselimit`, `ignore`, `max_files`, `purge` ([`recurse`]), `target`, `mode` (numeric and
+//! symbolic), `owner`, `group`, `replace`, `force`, `backup` ([`backup`]: local and remote
+//! filebuckets, suffixes), `show_diff` ([`diff`]), `checksum` and `checksum_value`
+//! ([`checksum`]), `validate_cmd` and `validate_replacement` (run on the temporary file before
+//! the rename: a failure fails the change and leaves the file as it was).
 //!
 //! Every write goes to a temporary file beside the target that is fsynced and renamed over
 //! it: a reader never sees a half-written file, and a failed download changes nothing. A file
