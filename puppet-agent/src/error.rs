@@ -56,6 +56,11 @@ pub enum AgentError {
     /// A setting is invalid (`puppet.conf` or the command line).
     #[error("{0}")]
     Setting(String),
+    /// The transaction stopped, as Puppet's does, with Puppet's message: a resource names a
+    /// schedule that does not exist (`Could not find schedule nightly`), or a schedule has an
+    /// invalid parameter (`Parameter range failed on Schedule[x]: Invalid range value 'x'`).
+    #[error("{0}")]
+    Apply(String),
     /// Another agent holds the run lock.
     #[error("Run of Puppet configuration client already in progress; skipping  ({} exists)", .0.display())]
     Locked(PathBuf),

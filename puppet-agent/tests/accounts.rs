@@ -804,3 +804,81 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
         }
     }
 }
+
+/// Moving a cron entry between users, beside the real Puppet: created for user A; then
+/// `target => A, user => B` (Puppet: `user changed 'A' to 'B'`, A's table rewritten without
+/// the entry, B's not written); again (created in A again); then `user => B` alone (created in
+/// B, A's entry stays). Messages, report events and both crontabs after each step the same.
+#[tokio::test]
+async fn cron_user_changes_move_entries_as_puppet_does() {
+    if !can_manage("cron_user_changes_move_entries_as_puppet_does", true) {
+        return;
+    }
+    let base = unique();
+    let (a, b) = (format!("{base}a"), format!("{base}b"));
+    let _cleanup = Cleanup {
+        users: vec![a.clone(), b.clone()],
+        groups: vec![a.clone(), b.clone()],
+    };
+    for u in [&a, &b] {
+        let out = Command::new("useradd").arg(u).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let entry = |params: Value| {
+        let mut p = json!({"command": "/bin/true", "minute": 5});
+        p.as_object_mut()
+            .unwrap()
+            .extend(params.as_object().unwrap().clone());
+        catalog_json(&[("Cron", "mv", p)])
+    };
+    // B has a table already (Puppet reads every table in the spool).
+    let seed = |who: &str| {
+        let _ = Command::new("crontab").args(["-u", &a, "-r"]).output();
+        let mut child = Command::new("crontab")
+            .args(["-u", &b, "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"1 1 * * * /bin/b\n")
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "seed for {who}");
+    };
+    let steps = [
+        entry(json!({"user": a})),
+        entry(json!({"user": b, "target": a})),
+        entry(json!({"user": b, "target": a})),
+        entry(json!({"user": b})),
+    ];
+    let state = || (crontab(&a), crontab(&b));
+
+    seed("real");
+    let root = tempfile::tempdir().unwrap();
+    let mut theirs = Vec::new();
+    for (i, doc) in steps.iter().enumerate() {
+        let (lines, report) = crate::common::real_apply(&root.path().join("p"), doc, &[]);
+        let events = report_events(&report);
+        assert!(!events.is_empty(), "step {i}: {lines:#?}");
+        theirs.push((resource_lines(&lines), state(), events));
+    }
+    // What Puppet did, for the reader: the entry left A and went nowhere, then came back.
+    assert!(theirs[1].0[0].ends_with(&format!("user: user changed '{a}' to '{b}'")));
+    assert!(!theirs[1].1.0.contains("/bin/true") && !theirs[1].1.1.contains("/bin/true"));
+    assert!(theirs[3].1.0.contains("/bin/true") && theirs[3].1.1.contains("/bin/true"));
+
+    seed("ours");
+    for (i, doc) in steps.iter().enumerate() {
+        let (lines, applied) = ours(doc, false).await;
+        assert_eq!(resource_lines(&lines), theirs[i].0, "messages of step {i}");
+        assert_eq!(state(), theirs[i].1, "crontabs after step {i}");
+        assert_eq!(
+            our_events(&applied),
+            theirs[i].2,
+            "report events of step {i}"
+        );
+    }
+}

@@ -5,7 +5,9 @@
 mod accounts;
 mod common;
 mod file;
+mod file_params;
 mod file_real;
 mod master;
 mod real;
+mod schedule;
 mod types;

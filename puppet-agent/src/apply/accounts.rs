@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use puppet_report::{Event, EventStatus};
+use serde_json::Value;
 
 use super::Context;
 
@@ -210,6 +211,57 @@ pub(crate) async fn execute(
             output.trim()
         )),
     }
+}
+
+/// Runs `argv` as [`execute`] unless the resource is in noop (then nothing runs); a failure
+/// reads `<failure>: <error>`, as the `useradd`/`groupadd` providers word them
+/// (`Could not create group g: Execution of ...`).
+pub(crate) async fn execute_unless_noop(
+    ctx: &Context<'_>,
+    argv: &[String],
+    failure: &str,
+) -> Result<(), String> {
+    if ctx.noop {
+        return Ok(());
+    }
+    execute(ctx, argv, None, false)
+        .await
+        .map(drop)
+        .map_err(|e| format!("{failure}: {e}"))
+}
+
+/// A property change the `useradd`/`groupadd` family of providers makes with one command.
+#[derive(Debug)]
+pub(crate) struct CommandChange<'a> {
+    /// The property (`ensure`, `gid`, ...).
+    pub(crate) property: &'a str,
+    /// Its current and desired values.
+    pub(crate) values: (Value, Value),
+    /// The event's name (`group_created`).
+    pub(crate) name: &'a str,
+    /// The change's message (`created`, `gid changed 1 to 2`).
+    pub(crate) message: String,
+}
+
+/// The step every account change shares: [`execute_unless_noop`] with `argv`, then the change
+/// recorded as [`Context::change`] does (a `noop` event, a `success` one, or the failure).
+/// Whether the change was made.
+pub(crate) async fn change_by_command(
+    ctx: &mut Context<'_>,
+    argv: &[String],
+    failure: &str,
+    change: CommandChange<'_>,
+) -> bool {
+    let result = execute_unless_noop(ctx, argv, failure).await;
+    let (is, should) = change.values;
+    ctx.change(
+        change.property,
+        is,
+        should,
+        change.name,
+        change.message,
+        || result,
+    )
 }
 
 /// Runs `argv` and gives its exit code (`None`: killed by a signal), its combined output

@@ -13,9 +13,14 @@
 //! (`cron_removed`), `hour changed ['2'] to ['3', '15']`, `defined 'weekday' as ['1']`,
 //! `defined 'environment' as MAILTO=a` (`<property>_changed`).
 //!
-//! Moving an entry between users (`user` changed) is not done: the entry is looked for in the
-//! resource's crontab only, so the old user's entry stays, as with Puppet when the old entry is
-//! not in the new user's table.
+//! Moving an entry between users, as Puppet's provider does it. With `user` alone changed the
+//! crontab read is the new user's (`target` defaults to `user`), so the entry is created there
+//! and the old user's entry stays. With `target => <old user>, user => <new user>`, the entry
+//! found in the old table gets `user changed 'old' to 'new'` (`user_changed`) and the old table
+//! is rewritten without it; the new user's table is not written (Puppet's `user=` marks only
+//! the old table for flushing, so the moved entry is written nowhere unless a later `cron` of
+//! the same run rewrites the new user's table, which this engine does not model); the next run
+//! creates it in `target` again.
 
 use puppet_catalog::Resource;
 use serde_json::Value;
@@ -661,6 +666,15 @@ pub(crate) async fn evaluate_with(
                     );
                     changed |= !noop;
                     record.environment = (!wants_none).then(|| env.clone());
+                }
+            }
+            // `user`: the entry's user is its table's; another user moves it out of this table.
+            if let Some(user) = param_str(resource, "user").filter(|u| *u != target) {
+                let (is, should) = (Value::from(target.clone()), Value::from(user));
+                let msg = change_text("user", &is, &should);
+                if ctx.change("user", is, should, "user_changed", msg, || Ok(())) {
+                    record.removed = true;
+                    changed = true;
                 }
             }
         }

@@ -11,7 +11,7 @@ use puppet_catalog::Resource;
 use serde_json::Value;
 
 use super::Context;
-use super::accounts::{Databases, execute, which};
+use super::accounts::{CommandChange, Databases, change_by_command, which};
 use super::values::{param_bool, param_str};
 
 /// A gid as Puppet's `group` type munges it: an integer (`Invalid GID <v>` otherwise).
@@ -79,22 +79,20 @@ pub(crate) async fn evaluate_with(
     match (present, current) {
         (false, None) => Ok(()),
         (false, Some(_)) => {
-            let result = if ctx.noop {
-                Ok(())
-            } else {
-                execute(ctx, &[which("groupdel"), name.clone()], None, false)
-                    .await
-                    .map(drop)
-                    .map_err(|e| format!("Could not delete group {name}: {e}"))
+            let change = CommandChange {
+                property: "ensure",
+                values: ("present".into(), "absent".into()),
+                name: "group_removed",
+                message: "removed".into(),
             };
-            ctx.change(
-                "ensure",
-                "present".into(),
-                "absent".into(),
-                "group_removed",
-                "removed".into(),
-                || result,
-            );
+            let argv = [which("groupdel"), name.clone()];
+            change_by_command(
+                ctx,
+                &argv,
+                &format!("Could not delete group {name}"),
+                change,
+            )
+            .await;
             Ok(())
         }
         (true, None) => {
@@ -109,22 +107,19 @@ pub(crate) async fn evaluate_with(
                 argv.push("-r".into());
             }
             argv.push(name.clone());
-            let result = if ctx.noop {
-                Ok(())
-            } else {
-                execute(ctx, &argv, None, false)
-                    .await
-                    .map(drop)
-                    .map_err(|e| format!("Could not create group {name}: {e}"))
+            let change = CommandChange {
+                property: "ensure",
+                values: ("absent".into(), "present".into()),
+                name: "group_created",
+                message: "created".into(),
             };
-            ctx.change(
-                "ensure",
-                "absent".into(),
-                "present".into(),
-                "group_created",
-                "created".into(),
-                || result,
-            );
+            change_by_command(
+                ctx,
+                &argv,
+                &format!("Could not create group {name}"),
+                change,
+            )
+            .await;
             Ok(())
         }
         (true, Some(group)) => {
@@ -136,22 +131,14 @@ pub(crate) async fn evaluate_with(
                     argv.push("-o".into());
                 }
                 argv.push(name.clone());
-                let result = if ctx.noop {
-                    Ok(())
-                } else {
-                    execute(ctx, &argv, None, false)
-                        .await
-                        .map(drop)
-                        .map_err(|e| format!("Could not set gid on group[{name}]: {e}"))
+                let change = CommandChange {
+                    property: "gid",
+                    values: (group.gid.into(), want.into()),
+                    name: "gid_changed",
+                    message: format!("gid changed {} to {want}", group.gid),
                 };
-                ctx.change(
-                    "gid",
-                    group.gid.into(),
-                    want.into(),
-                    "gid_changed",
-                    format!("gid changed {} to {want}", group.gid),
-                    || result,
-                );
+                let failure = format!("Could not set gid on group[{name}]");
+                change_by_command(ctx, &argv, &failure, change).await;
             }
             Ok(())
         }

@@ -325,6 +325,11 @@ pub async fn apply(
 
     let mut statuses = Vec::new();
     let mut resources_failed_to_generate = false;
+    // Invalid schedules fail the catalog's conversion, before anything is applied.
+    schedule::check_all(catalog).map_err(AgentError::Apply)?;
+    // Schedules read local time, as Ruby's `Time.local`.
+    let zone = puppet_facts::collect::local_zone(std::env::var("TZ").ok().as_deref())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
     let packages = package::Prefetch::default();
     // Resources that failed, or were skipped because of a failure.
     let mut failed: HashSet<ResourceRef> = HashSet::new();
@@ -409,17 +414,17 @@ pub async fn apply(
 
         // Schedules.
         if let Some(name) = resource.parameter("schedule").and_then(Value::as_str) {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
             let last = options.last_checked.get(&reference.to_string()).copied();
-            let mut warn = |w: String| log.warning(&path, &w);
-            if !schedule::due(name, &by_ref, last, now, &mut warn) {
-                log.debug(&path, "Not scheduled");
-                status.skipped = true;
-                statuses.push(status);
-                continue;
+            match schedule::due(name, &by_ref, last, jiff::Timestamp::now(), &zone) {
+                Ok(true) => {}
+                Ok(false) => {
+                    log.debug(&path, "Not scheduled");
+                    status.skipped = true;
+                    statuses.push(status);
+                    continue;
+                }
+                // Puppet's transaction stops here (`Failed to apply catalog: ...`).
+                Err(message) => return Err(AgentError::Apply(message)),
             }
         }
 

@@ -16,7 +16,10 @@
 use puppet_catalog::Resource;
 use serde_json::Value;
 
-use super::accounts::{Databases, change_sensitive, change_shown, execute, run, which};
+use super::accounts::{
+    CommandChange, Databases, change_by_command, change_sensitive, change_shown, execute,
+    execute_unless_noop, run, which,
+};
 use super::group::ensure_of;
 use super::values::{param_bool, param_list, param_str};
 use super::{Context, format_value};
@@ -326,6 +329,14 @@ async fn create(
     Ok(())
 }
 
+/// `usermod`/`chage <flag> <value> <name>` and how its failure reads.
+fn modify_argv(command: &str, param: &str, args: Vec<String>, name: &str) -> (Vec<String>, String) {
+    let mut argv = vec![which(command)];
+    argv.extend(args);
+    argv.push(name.to_string());
+    (argv, format!("Could not set {param} on user[{name}]"))
+}
+
 /// Runs `usermod`/`chage <flag> <value> <name>` unless in noop.
 async fn modify(
     ctx: &Context<'_>,
@@ -334,16 +345,29 @@ async fn modify(
     args: Vec<String>,
     name: &str,
 ) -> Result<(), String> {
-    if ctx.noop {
-        return Ok(());
-    }
-    let mut argv = vec![which(command)];
-    argv.extend(args);
-    argv.push(name.to_string());
-    execute(ctx, &argv, None, false)
-        .await
-        .map(drop)
-        .map_err(|e| format!("Could not set {param} on user[{name}]: {e}"))
+    let (argv, failure) = modify_argv(command, param, args, name);
+    execute_unless_noop(ctx, &argv, &failure).await
+}
+
+/// A property changed by one `usermod`/`chage` call (the shared noop-or-execute-then-change
+/// step).
+async fn modify_change(
+    ctx: &mut Context<'_>,
+    (command, args): (&str, Vec<String>),
+    name: &str,
+    property: &str,
+    values: (Value, Value),
+    message: String,
+) {
+    let (argv, failure) = modify_argv(command, property, args, name);
+    let event = format!("{property}_changed");
+    let change = CommandChange {
+        property,
+        values,
+        name: &event,
+        message,
+    };
+    change_by_command(ctx, &argv, &failure, change).await;
 }
 
 pub(crate) async fn evaluate_with(
@@ -379,22 +403,13 @@ pub(crate) async fn evaluate_with(
             argv.push("-r".into());
         }
         argv.push(name.clone());
-        let result = if ctx.noop {
-            Ok(())
-        } else {
-            execute(ctx, &argv, None, false)
-                .await
-                .map(drop)
-                .map_err(|e| format!("Could not delete user {name}: {e}"))
+        let change = CommandChange {
+            property: "ensure",
+            values: ("present".into(), "absent".into()),
+            name: "user_removed",
+            message: "removed".into(),
         };
-        ctx.change(
-            "ensure",
-            "present".into(),
-            "absent".into(),
-            "user_removed",
-            "removed".into(),
-            || result,
-        );
+        change_by_command(ctx, &argv, &format!("Could not delete user {name}"), change).await;
         return Ok(());
     }
     // /etc/shadow is read only when a shadow property is managed (it is root's to read).
@@ -419,34 +434,21 @@ pub(crate) async fn evaluate_with(
     // The type's property order: home, uid, gid, comment, shell, password, password ages,
     // groups, expiry.
     if let Some(home) = want.home.as_ref().filter(|h| **h != user.home) {
-        let r = modify(
-            ctx,
-            "usermod",
-            "home",
-            vec!["-d".into(), home.clone()],
-            &name,
-        )
-        .await;
         let msg = format!(
             "home changed {} to {}",
             format_value(&user.home.clone().into()),
             format_value(&home.clone().into())
         );
-        ctx.change(
-            "home",
-            user.home.clone().into(),
-            home.clone().into(),
-            "home_changed",
-            msg,
-            || r,
-        );
+        let args = vec!["-d".into(), home.clone()];
+        let values = (user.home.clone().into(), home.clone().into());
+        modify_change(ctx, ("usermod", args), &name, "home", values, msg).await;
     }
     if let Some(uid) = want.uid.filter(|u| *u != user.uid) {
         let mut args = vec!["-u".to_string(), uid.to_string()];
         args.extend(dupe());
-        let r = modify(ctx, "usermod", "uid", args, &name).await;
         let msg = format!("uid changed {} to {uid}", user.uid);
-        ctx.change("uid", user.uid.into(), uid.into(), "uid_changed", msg, || r);
+        let values = (user.uid.into(), uid.into());
+        modify_change(ctx, ("usermod", args), &name, "uid", values, msg).await;
     }
     if let Some(gid) = &want.gid {
         let number = db.gid_of(&gid.text())?;
@@ -477,27 +479,14 @@ pub(crate) async fn evaluate_with(
         }
     }
     if let Some(comment) = want.comment.as_ref().filter(|c| **c != user.gecos) {
-        let r = modify(
-            ctx,
-            "usermod",
-            "comment",
-            vec!["-c".into(), comment.clone()],
-            &name,
-        )
-        .await;
         let msg = format!(
             "comment changed {} to {}",
             format_value(&user.gecos.clone().into()),
             format_value(&comment.clone().into())
         );
-        ctx.change(
-            "comment",
-            user.gecos.clone().into(),
-            comment.clone().into(),
-            "comment_changed",
-            msg,
-            || r,
-        );
+        let args = vec!["-c".into(), comment.clone()];
+        let values = (user.gecos.clone().into(), comment.clone().into());
+        modify_change(ctx, ("usermod", args), &name, "comment", values, msg).await;
     }
     if let Some(shell) = want.shell.as_ref().filter(|s| **s != user.shell) {
         let r = match check_shell(shell) {
@@ -564,22 +553,10 @@ pub(crate) async fn evaluate_with(
         if is == should {
             continue;
         }
-        let r = modify(
-            ctx,
-            "chage",
-            property,
-            vec![flag.into(), should.to_string()],
-            &name,
-        )
-        .await;
-        ctx.change(
-            property,
-            is.into(),
-            should.into(),
-            &format!("{property}_changed"),
-            format!("{property} changed {is} to {should}"),
-            || r,
-        );
+        let args = vec![flag.into(), should.to_string()];
+        let msg = format!("{property} changed {is} to {should}");
+        let values = (is.into(), should.into());
+        modify_change(ctx, ("chage", args), &name, property, values, msg).await;
     }
     if let Some(groups) = &want.groups {
         let current = db.groups_of(&name)?;
@@ -624,7 +601,6 @@ pub(crate) async fn evaluate_with(
             } else {
                 expiry.clone()
             };
-            let r = modify(ctx, "usermod", "expiry", vec!["-e".into(), value], &name).await;
             let msg = if is == "absent" {
                 format!(
                     "defined 'expiry' as {}",
@@ -642,14 +618,9 @@ pub(crate) async fn evaluate_with(
                     format_value(&expiry.clone().into())
                 )
             };
-            ctx.change(
-                "expiry",
-                is.into(),
-                expiry.clone().into(),
-                "expiry_changed",
-                msg,
-                || r,
-            );
+            let values = (is.into(), expiry.clone().into());
+            let args = vec!["-e".into(), value];
+            modify_change(ctx, ("usermod", args), &name, "expiry", values, msg).await;
         }
     }
     Ok(())

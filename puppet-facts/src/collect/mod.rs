@@ -55,7 +55,8 @@ pub mod virtualization;
 mod yaml;
 
 pub use system::{
-    FsStats, IfAddr, Live, Route, System, Uname, UserInfo, parse_route_dump, timezone_abbreviation,
+    FsStats, IfAddr, Live, Route, System, Uname, UserInfo, local_zone, parse_route_dump,
+    timezone_abbreviation,
 };
 
 /// The facter version whose output this crate reproduces; the `facterversion` fact.

@@ -208,8 +208,14 @@ pub fn timezone_abbreviation(tz: Option<&str>) -> Option<String> {
 /// The local zone as libc's `localtime` finds it: `TZ` (`:path`, a zone name under
 /// `/usr/share/zoneinfo`, or a POSIX rule such as `EST5EDT`), else `/etc/localtime`, else UTC.
 /// Reading the one TZif file directly avoids jiff's search of the whole zone database for the
-/// zone's name, which a one-shot process would pay for on every run.
-fn local_zone(tz: Option<&str>) -> Option<jiff::tz::TimeZone> {
+/// zone's name, which a one-shot process would pay for on every run. (Also what the agent's
+/// `schedule` reads local hours and weekdays with, as Ruby's `Time.local` does.)
+///
+/// ```
+/// let zone = puppet_facts::collect::local_zone(Some("UTC")).unwrap();
+/// assert_eq!(jiff::Timestamp::UNIX_EPOCH.to_zoned(zone).hour(), 0);
+/// ```
+pub fn local_zone(tz: Option<&str>) -> Option<jiff::tz::TimeZone> {
     use jiff::tz::TimeZone;
     let tzif = |path: &Path| {
         std::fs::read(path)

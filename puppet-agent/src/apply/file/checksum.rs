@@ -161,7 +161,11 @@ pub(crate) fn time_text(secs: i64) -> String {
 pub(crate) fn parse_time_text(text: &str) -> Option<i64> {
     let mut parts = text.split_whitespace();
     let (date, time) = (parts.next()?, parts.next()?);
-    let offset = parts.next().unwrap_or("+0000");
+    // Ruby prints a UTC time's zone as `UTC` (the `{mtime}` of an http source).
+    let offset = match parts.next() {
+        None | Some("UTC") => "+0000",
+        Some(o) => o,
+    };
     let d: Vec<i64> = date
         .split('-')
         .map(|p| p.parse().ok())

@@ -13,14 +13,55 @@ use super::checksum::{self, sum_data};
 use super::source::{Origin, fetch};
 use super::{Context, Current, Spec, backup, diff, format_value};
 
+/// `validate_cmd` with its `validate_replacement` (`%` by default), and where to log.
+#[derive(Debug, Clone)]
+pub(super) struct Validate {
+    pub(super) command: String,
+    pub(super) replacement: String,
+}
+
+impl Validate {
+    /// Runs the command on the temporary file `tmp` as Puppet's `replace_file` callback does:
+    /// `Executing: '<command>'`, through `/bin/sh -c`, stdout and stderr together; its output
+    /// lines are debug lines of the resource (`source`); a non-zero exit is `Execution of
+    /// '<command>' returned <n>: <output>` (which the change's failure logs).
+    fn run(&self, tmp: &Path, log: &crate::Logger, source: &str) -> Result<(), String> {
+        let command = self
+            .command
+            .replace(&self.replacement, &tmp.to_string_lossy());
+        log.debug("Puppet", &format!("Executing: '{command}'"));
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&command)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("Could not execute '{command}': {e}"))?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        if out.status.success() {
+            for line in text.lines() {
+                log.debug(source, line);
+            }
+            return Ok(());
+        }
+        let message = format!(
+            "Execution of '{command}' returned {}: {}",
+            out.status.code().unwrap_or(-1),
+            text.trim()
+        );
+        Err(message)
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file beside it (mode, owner, group set before
-/// the rename).
+/// the rename); with `validate`, the command runs on the temporary file first and its failure
+/// leaves `path` untouched.
 pub(super) fn write_file(
     path: &Path,
     bytes: &[u8],
     mode: u32,
-    uid: Option<u32>,
-    gid: Option<u32>,
+    (uid, gid): (Option<u32>, Option<u32>),
+    validate: Option<(&Validate, &crate::Logger, &str)>,
 ) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let fail = |e: std::io::Error| format!("Could not write {}: {e}", path.display());
@@ -43,6 +84,9 @@ pub(super) fn write_file(
             .map_err(|e| format!("Could not set owner of {}: {e}", path.display()))?;
     }
     tmp.as_file().sync_all().map_err(fail)?;
+    if let Some((v, log, source)) = validate {
+        v.run(tmp.path(), log, source)?;
+    }
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
 }
@@ -110,11 +154,7 @@ pub(super) async fn sync_content(
             }
         }
     }
-    let content = match content {
-        Some(c) => Some(c),
-        None if noop => None,
-        None => Some(fetch(origin, spec.checksum.as_deref(), spec.sum, ctx).await),
-    };
+    // As Puppet's `write`: the old content is backed up, then the new one fetched.
     let backed = backup::before_removing(
         &spec.backup,
         path,
@@ -124,15 +164,22 @@ pub(super) async fn sync_content(
         ctx,
     )
     .await;
+    let content = match content {
+        Some(c) => Some(c),
+        None if noop => None,
+        None => Some(fetch(origin, spec.checksum.as_deref(), spec.sum, ctx).await),
+    };
     let mode = meta.mode() & 0o7777;
     let (ouid, ogid) = (meta.uid(), meta.gid());
+    let (log, source) = (ctx.log, ctx.path.clone());
     let write = move || {
         backed?;
         let bytes = match content {
             Some(r) => r?,
             None => return Err("no content".to_string()),
         };
-        write_file(path, &bytes, mode, Some(ouid), Some(ogid))
+        let validate = spec.validate.as_ref().map(|v| (v, log, source.as_str()));
+        write_file(path, &bytes, mode, (Some(ouid), Some(ogid)), validate)
     };
     ctx.redact = spec.sensitive;
     if spec.checksum_value {

@@ -1,9 +1,12 @@
 //! `file`: `ensure` (`file`, `present`, `directory`, `link`, `absent`, or a link target),
-//! `content`, `source` ([`source`]: `puppet:///` URIs, local paths, `file://` URIs;
-//! `sourceselect`), `recurse`, `recurselimit`, `ignore`, `max_files`, `purge` ([`recurse`]),
-//! `target`, `mode` (numeric and symbolic), `owner`, `group`, `replace`, `force`, `backup`
-//! ([`backup`]: local and remote filebuckets, suffixes), `show_diff` ([`diff`]), `checksum`
-//! and `checksum_value` ([`checksum`]).
+//! `content` (a checksum `{sha256}...` as content: the contents of that checksum in the
+//! filebucket `backup` names), `source` ([`source`]: `puppet:///` URIs, local paths, `file://`
+//! URIs, `http://` URLs ([`http`]); `sourceselect`), `source_permissions`, `recurse`,
+//! `recurselimit`, `ignore`, `max_files`, `purge` ([`recurse`]), `target`, `mode` (numeric and
+//! symbolic), `owner`, `group`, `replace`, `force`, `backup` ([`backup`]: local and remote
+//! filebuckets, suffixes), `show_diff` ([`diff`]), `checksum` and `checksum_value`
+//! ([`checksum`]), `validate_cmd` and `validate_replacement` (run on the temporary file before
+//! the rename: a failure fails the change and leaves the file as it was).
 //!
 //! Every write goes to a temporary file beside the target that is fsynced and renamed over
 //! it: a reader never sees a half-written file, and a failed download changes nothing. A file
@@ -15,6 +18,7 @@ mod backup;
 mod checksum;
 mod content;
 mod diff;
+mod http;
 mod mode;
 mod recurse;
 mod source;
@@ -178,6 +182,8 @@ struct Spec {
     sensitive: bool,
     /// `links => follow`: the path's target is managed.
     follow: bool,
+    /// `validate_cmd`, run on the new content before it replaces the file.
+    validate: Option<content::Validate>,
 }
 
 /// What was found at a path before it is synced: from [`Current::look`] and, for a file whose
@@ -328,6 +334,7 @@ async fn sync_one(
                     )
                     .await;
                     let c = cur.clone();
+                    let (log, source) = (ctx.log, ctx.path.clone());
                     ctx.redact = spec.sensitive;
                     ctx.change("ensure", is, "file".into(), "file_created", message, || {
                         backed?;
@@ -339,7 +346,8 @@ async fn sync_one(
                             remove(path, &c)
                                 .map_err(|e| format!("Could not remove {}: {e}", spec.path))?;
                         }
-                        content::write_file(path, &bytes, mode, uid, gid)
+                        let validate = spec.validate.as_ref().map(|v| (v, log, source.as_str()));
+                        content::write_file(path, &bytes, mode, (uid, gid), validate)
                     });
                     ctx.redact = false;
                     return Ok(());
@@ -590,6 +598,85 @@ enum Recurse {
     Remote,
 }
 
+/// Puppet's warning for `content => '{sha256}...'` on a resource with a manifest location.
+const CHECKSUM_CONTENT_DEPRECATED: &str = "Using a checksum in a file's \"content\" property is deprecated. The ability to use a checksum to retrieve content from the filebucket using the \"content\" property will be removed in a future release. The literal value of the \"content\" property will be written to the file. The checksum retrieval functionality is being replaced by the use of static catalogs. See https://puppet.com/docs/puppet/latest/static_catalogs.html for more information.";
+
+/// `source_permissions`: with `use` (or `use_when_creating` and nothing at the path yet) the
+/// source's mode, and as root its owner and group, for those of the three the resource does
+/// not set, as Puppet's `copy_source_values`; `ignore` (Puppet 7's default) leaves them. A
+/// value other than `ignore` on a resource with a manifest location gives Puppet's
+/// deprecation warning.
+fn source_permissions(
+    resource: &Resource,
+    origin: &Origin,
+    path: &str,
+    follow: bool,
+    ctx: &Context<'_>,
+    (mode, owner, group): (
+        &mut Option<String>,
+        &mut Option<String>,
+        &mut Option<String>,
+    ),
+) -> Result<(), String> {
+    let value = param_str(resource, "source_permissions");
+    match value.as_deref() {
+        None | Some("ignore") => return Ok(()),
+        Some("use") | Some("use_when_creating") => {}
+        Some(other) => {
+            return Err(format!(
+                "Parameter source_permissions failed on {}: Invalid value \"{other}\". Valid values are use, use_when_creating, ignore.",
+                resource.reference()
+            ));
+        }
+    }
+    if let (Some(file), Some(line)) = (&resource.file, resource.line) {
+        ctx.log.warning(
+            "Puppet",
+            &format!(
+                "The `source_permissions` parameter is deprecated. Explicitly set `owner`, `group`, and `mode`.\n   (file: {file}, line: {line})"
+            ),
+        );
+    }
+    if value.as_deref() == Some("use_when_creating") && std::fs::metadata(path).is_ok() {
+        return Ok(());
+    }
+    let (m, u, g) = match origin {
+        Origin::Inline(_) | Origin::Bucket { .. } | Origin::Http { .. } => return Ok(()),
+        Origin::Local(p) => {
+            let meta = if follow {
+                std::fs::metadata(p)
+            } else {
+                std::fs::symlink_metadata(p)
+            }
+            .map_err(|e| format!("Could not retrieve file metadata for {p}: {e}"))?;
+            (
+                Some(meta.mode() & 0o7777),
+                Some(meta.uid().to_string()),
+                Some(meta.gid().to_string()),
+            )
+        }
+        Origin::Remote { meta, .. } => {
+            let id = |v: &Option<Value>| match v {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            (meta.mode, id(&meta.owner), id(&meta.group))
+        }
+    };
+    let root = nix::unistd::geteuid().is_root();
+    if owner.is_none() && root {
+        *owner = u;
+    }
+    if mode.is_none() {
+        *mode = m.map(|m| format!("{m:o}"));
+    }
+    if group.is_none() && root {
+        *group = g;
+    }
+    Ok(())
+}
+
 /// Evaluates a `file` resource (see the module docs).
 pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), String> {
     let path = param_str(resource, "path").unwrap_or_else(|| resource.title.clone());
@@ -601,7 +688,7 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
     } else {
         path
     };
-    let sum = match param_str(resource, "checksum") {
+    let mut sum = match param_str(resource, "checksum") {
         None => ctx.file.digest,
         Some(name) => Sum::parse(&name).ok_or_else(|| {
             format!(
@@ -695,8 +782,30 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
         Some("follow") => !matches!(wanted, Some(Wanted::Link(_))),
         Some(other) => return Err(format!("Invalid :links value '{other}'")),
     };
-    let mut origin = content.map(|c| Origin::Inline(c.into_bytes()));
     let mut checksum = None;
+    let mut origin = match content {
+        // A checksum as content: the contents of that checksum in the resource's filebucket.
+        Some(c) if source::is_checksum(&c) => {
+            if let (Some(file), Some(line), true) =
+                (&resource.file, resource.line, sources.is_empty())
+            {
+                ctx.log.warning(
+                    "Puppet",
+                    &format!("{CHECKSUM_CONTENT_DEPRECATED}\n   (file: {file}, line: {line})"),
+                );
+            }
+            checksum = Some(c.clone());
+            Some(Origin::Bucket {
+                checksum: c,
+                bucket: match &backup {
+                    Backup::Bucket(name) => Some(name.clone()),
+                    _ => None,
+                },
+            })
+        }
+        Some(c) => Some(Origin::Inline(c.into_bytes())),
+        None => None,
+    };
     let mut source_kind = None;
     if !sources.is_empty() && wanted != Some(Wanted::Absent) {
         let (o, kind, dest) = resolve_source(&sources, &resource.title, sum, follow, ctx).await?;
@@ -706,6 +815,16 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
                 .as_ref()
                 .map(|c| c.value.clone())
                 .filter(|v| v.starts_with(&format!("{{{}}}", sum.name())));
+        }
+        // The checksum type and value the headers gave replace the resource's.
+        if let Origin::Http {
+            sum: s,
+            checksum: c,
+            ..
+        } = &o
+        {
+            sum = *s;
+            checksum = Some(c.clone());
         }
         if let Origin::Local(p) = &o
             && !sum.is_digest()
@@ -732,7 +851,9 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
         }
         (None, Some("link")) => wanted = Some(Wanted::Link(String::new())),
         (None, Some(_)) => wanted = Some(Wanted::File),
-        (None, None) if matches!(origin, Some(Origin::Inline(_))) => wanted = Some(Wanted::File),
+        (None, None) if matches!(origin, Some(Origin::Inline(_) | Origin::Bucket { .. })) => {
+            wanted = Some(Wanted::File)
+        }
         (None, None) if target.is_some() => wanted = Some(Wanted::Link(String::new())),
         _ => {}
     }
@@ -741,15 +862,30 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
     }
     let is_dir = wanted == Some(Wanted::Directory);
     let sensitive = resource.is_sensitive("content") || resource.is_sensitive("source");
+    let (mut mode, mut owner, mut group) = (
+        param_str(resource, "mode"),
+        param_str(resource, "owner"),
+        param_str(resource, "group"),
+    );
+    if let Some(o) = &origin {
+        source_permissions(
+            resource,
+            o,
+            &path,
+            follow,
+            ctx,
+            (&mut mode, &mut owner, &mut group),
+        )?;
+    }
     let spec = Spec {
         path: path.clone(),
         wanted: wanted.clone(),
         origin: if is_dir { None } else { origin.clone() },
         checksum,
         checksum_value: checksum_value.is_some() && origin.is_some(),
-        mode: param_str(resource, "mode"),
-        owner: param_str(resource, "owner"),
-        group: param_str(resource, "group"),
+        mode,
+        owner,
+        group,
         replace: param_bool(resource, "replace").unwrap_or(true),
         force: param_bool(resource, "force").unwrap_or(false),
         sum,
@@ -758,6 +894,10 @@ pub async fn evaluate(resource: &Resource, ctx: &mut Context<'_>) -> Result<(), 
         show_diff: param_bool(resource, "show_diff").unwrap_or(true),
         sensitive,
         follow,
+        validate: param_str(resource, "validate_cmd").map(|command| content::Validate {
+            command,
+            replacement: param_str(resource, "validate_replacement").unwrap_or_else(|| "%".into()),
+        }),
     };
     sync_one(&spec, ctx, None).await?;
 

@@ -21,6 +21,85 @@ pub(super) enum Origin {
     },
     /// A local source path.
     Local(String),
+    /// An `http://` source, with the checksum type and value its headers gave.
+    Http {
+        url: String,
+        sum: Sum,
+        checksum: String,
+    },
+    /// `content => '{sha256}<hex>'`: the contents of that checksum in the filebucket the
+    /// resource's `backup` names (none: `Could not get filebucket from file`).
+    Bucket {
+        checksum: String,
+        bucket: Option<String>,
+    },
+}
+
+/// Puppet's `checksum?`: `^\{\w{3,10}\}\S+`.
+pub(super) fn is_checksum(value: &str) -> bool {
+    let Some(rest) = value.strip_prefix('{') else {
+        return false;
+    };
+    let Some(end) = rest.find('}') else {
+        return false;
+    };
+    let (name, after) = (&rest[..end], &rest[end + 1..]);
+    (3..=10).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && after
+            .bytes()
+            .next()
+            .is_some_and(|b| !b.is_ascii_whitespace())
+}
+
+/// The contents of `checksum` in the filebucket `bucket`, as Puppet's content property reads
+/// them (`FileBucket read <hex>` from a local bucket); errors are Puppet's.
+async fn from_bucket(
+    checksum: &str,
+    bucket: Option<&str>,
+    ctx: &Context<'_>,
+) -> Result<Vec<u8>, String> {
+    let fail = |detail: String| {
+        format!("Could not retrieve content for {checksum} from filebucket: {detail}")
+    };
+    let bucket = bucket.ok_or_else(|| fail("Could not get filebucket from file".into()))?;
+    // Ruby's `sub(/\{\w+\}/, '')`: the first `{type}` removed, wherever it is.
+    let hex = match (checksum.find('{'), checksum.find('}')) {
+        (Some(a), Some(b)) if a < b => format!("{}{}", &checksum[..a], &checksum[b + 1..]),
+        _ => checksum.to_string(),
+    };
+    let sum = ctx.file.digest;
+    match super::backup::resolve(bucket, ctx.catalog, &ctx.file.clientbucketdir).map_err(fail)? {
+        super::backup::Store::Local(dir) => {
+            if !sum.valid_value(&hex) {
+                return Err(fail(format!("Invalid checksum {hex:?}")));
+            }
+            let contents = super::backup::bucket_dir(&dir, &hex).join("contents");
+            match std::fs::read(&contents) {
+                Ok(bytes) => {
+                    ctx.log.info("Puppet", &format!("FileBucket read {hex}"));
+                    Ok(bytes)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(fail("File not found".into()))
+                }
+                Err(e) => Err(fail(e.to_string())),
+            }
+        }
+        super::backup::Store::Remote => {
+            let client = ctx
+                .client
+                .ok_or_else(|| fail("no master to read the filebucket from".into()))?;
+            match client
+                .file_bucket_get(ctx.environment, sum.name(), &hex)
+                .await
+            {
+                Ok(bytes) => Ok(bytes),
+                Err(e) if e.status() == Some(404) => Err(fail("File not found".into())),
+                Err(e) => Err(fail(e.to_string())),
+            }
+        }
+    }
 }
 
 pub(super) fn mount_path(uri: &str) -> Option<&str> {
@@ -70,6 +149,25 @@ pub(super) async fn resolve_source(
         }
     }
     for uri in sources {
+        if uri.starts_with("http://") {
+            match super::http::metadata(uri, sum).await {
+                Ok(Some((sum, checksum))) => {
+                    let origin = Origin::Http {
+                        url: uri.clone(),
+                        sum,
+                        checksum,
+                    };
+                    return Ok((origin, "file".into(), None));
+                }
+                Ok(None) => continue,
+                Err(e) => return Err(format!("Could not retrieve file metadata for {uri}: {e}")),
+            }
+        }
+        if uri.starts_with("https://") {
+            return Err(format!(
+                "Could not retrieve file metadata for {uri}: https sources are not supported by this agent"
+            ));
+        }
         if let Some(p) = local_path(uri) {
             let (cur, _) = Current::look(Path::new(&p), follow);
             match cur {
@@ -134,6 +232,10 @@ pub(super) async fn fetch(
 ) -> Result<Vec<u8>, String> {
     let bytes = match origin {
         Origin::Inline(b) => return Ok(b.clone()),
+        Origin::Http { url, .. } => super::http::content(url).await?,
+        Origin::Bucket { checksum, bucket } => {
+            from_bucket(checksum, bucket.as_deref(), ctx).await?
+        }
         Origin::Local(p) => std::fs::read(p).map_err(|e| format!("Could not read {p}: {e}"))?,
         Origin::Remote { uri, meta } => {
             let client = ctx
