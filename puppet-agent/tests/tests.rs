@@ -8,4 +8,5 @@ mod file;
 mod file_real;
 mod master;
 mod real;
+mod ssl_refresh;
 mod types;
