@@ -405,7 +405,8 @@ async fn against_real_puppetserver() {
         .append(true)
         .open(&crl)
         .unwrap()
-        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        // Older than the interval, newer than the server's CRL (made when it started).
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(61))
         .unwrap();
     let log = Logger::capturing(LogLevel::Info);
     let outcome = puppet_agent::run::run_once(&refresh, &log).await.unwrap();
