@@ -1,8 +1,8 @@
 //! `puppet-agent` as a daemon, a real process against our own `puppet-master` binary: it
 //! forks into the background (the command exits 0 at once), writes `$rundir/agent.pid`, logs
-//! to `--logdest`, runs, runs again on `SIGUSR1`, exits on `SIGTERM` and removes the pidfile;
-//! a second daemon is refused (`Could not create PID file`). And `--http_debug` in the
-//! foreground.
+//! to `--logdest`, runs, runs again on `SIGUSR1`, re-executes itself on `SIGHUP`, exits on
+//! `SIGTERM` and removes the pidfile; a second daemon is refused (`Could not create PID
+//! file`). And `--splay` of a one-time run, `--http_debug` in the foreground.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -155,12 +155,56 @@ fn daemon_forks_runs_on_usr1_and_exits_on_term() {
     assert_eq!(count(&log, "Caught USR1; storing reload"), 1);
     assert_eq!(count(&log, "Processing reload"), 1);
 
+    // SIGHUP: a restart, re-executing the agent with the same arguments: a new daemon (a
+    // new PID in the pidfile) that starts and runs again.
+    signal(&pid, "HUP");
+    wait_for("the restarted daemon", || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|p| !p.is_empty() && p != pid)
+    });
+    let new_pid = std::fs::read_to_string(&pidfile).unwrap();
+    let _reaper2 = Reaper(new_pid.clone());
+    wait_for("the restarted daemon's run", || {
+        count(&log, "Applied catalog in ") == 3
+    });
+    assert_eq!(count(&log, "Caught HUP; storing restart"), 1);
+    assert_eq!(count(&log, "Processing restart"), 1);
+    assert_eq!(count(&log, "Restarting with '"), 1);
+    assert_eq!(count(&log, "Starting Puppet client version 7.23.0"), 2);
+
     // SIGTERM: Puppet's notice, the process ends, the pidfile is removed.
-    signal(&pid, "TERM");
-    wait_for("the daemon to exit", || ended(&pid));
+    signal(&new_pid, "TERM");
+    wait_for("the daemon to exit", || ended(&new_pid));
+    assert!(ended(&pid));
     assert_eq!(count(&log, "Caught TERM; exiting"), 1);
     assert!(!pidfile.exists());
     assert!(!root.join("var/state/agent_catalog_run.lock").exists());
+}
+
+#[test]
+fn onetime_splay_sleeps_once_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = start_master(&dir.path().join("master"));
+    let root = dir.path().join("agent");
+    let out = agent(&root, master.port)
+        .args(["--onetime", "--no-daemonize", "--verbose"])
+        .args(["--splay", "--splaylimit", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first == "Info: Sleeping for 0 seconds (splay is enabled)"
+            || first == "Info: Sleeping for 1 seconds (splay is enabled)",
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("(splay is enabled)").count(), 1);
+    // --test turns splay off.
+    let out = agent(&root, master.port)
+        .args(["--test", "--splay"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("splay is enabled"));
 }
 
 #[test]
