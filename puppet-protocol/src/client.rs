@@ -1604,3 +1604,33 @@ impl Connection {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod trace_tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::Tracer;
+
+    #[test]
+    fn secret_header_values_are_redacted() {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let t = Tracer::new(move |l| sink.lock().unwrap().push(l.to_string()));
+        t.header("<-", "Authorization", "Bearer s3cret");
+        t.header("->", "set-cookie", "session=s3cret");
+        t.header("<-", "X-Authentication", "s3cret");
+        t.header("<-", "accept", "application/json");
+        let lines = lines.lock().unwrap();
+        assert_eq!(
+            *lines,
+            [
+                r#"<- "Authorization: [redacted]\r\n""#,
+                r#"-> "set-cookie: [redacted]\r\n""#,
+                r#"<- "X-Authentication: [redacted]\r\n""#,
+                r#"<- "accept: application/json\r\n""#,
+            ]
+        );
+        assert!(lines.iter().all(|l| !l.contains("s3cret")));
+    }
+}
