@@ -243,33 +243,43 @@ async fn http_debug_traces_requests_and_answers_without_bodies_or_keys() {
     for want in [
         format!("opening connection to 127.0.0.1:{port}..."),
         "opened".to_string(),
-        r#"<- "GET /puppet-ca/v1/certificate/ca HTTP/1.1\r\n""#.to_string(),
-        r#"<- "PUT /puppet-ca/v1/certificate_request/agent1.example.test HTTP/1.1\r\n""#
-            .to_string(),
+        format!("starting SSL for 127.0.0.1:{port}..."),
         r#"-> "HTTP/1.1 200 OK\r\n""#.to_string(),
-        r#"<- "x-puppet-version: 7.23.0\r\n""#.to_string(),
+        r#"-> "\r\n""#.to_string(),
+        "Conn keep-alive".to_string(),
     ] {
         assert!(lines.contains(&want), "{want:?} not in {lines:#?}");
     }
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with(r#"<- "POST /puppet/v3/catalog/agent1.example.test?"#)),
+            .any(|l| l.starts_with("SSL established, protocol: TLSv1.")),
         "{lines:#?}"
     );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(r#"<- "PUT /puppet/v3/report/agent1.example.test?"#)),
-        "{lines:#?}"
-    );
+    // A request is one quoted line: request line, headers, blank line.
+    let request = |start: &str| lines.iter().find(|l| l.starts_with(start)).cloned();
+    let ca = request(r#"<- "GET /puppet-ca/v1/certificate/ca HTTP/1.1\r\n"#)
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(ca.contains(r"\r\nx-puppet-version: 7.23.0\r\n"), "{ca}");
+    assert!(ca.ends_with(r#"\r\n\r\n""#), "{ca}");
+    for start in [
+        r#"<- "PUT /puppet-ca/v1/certificate_request/agent1.example.test HTTP/1.1\r\n"#,
+        r#"<- "POST /puppet/v3/catalog/agent1.example.test?"#,
+        r#"<- "PUT /puppet/v3/report/agent1.example.test?"#,
+    ] {
+        assert!(request(start).is_some(), "{start} not in {lines:#?}");
+    }
     assert!(lines.iter().any(|l| l.starts_with("read ")));
     // Headers only: no key, no certificate, no body (the CSR, the facts, the catalog).
     for l in &lines {
         assert!(
             l.starts_with("opening connection")
                 || l == "opened"
+                || l.starts_with("starting SSL for ")
+                || l.starts_with("SSL established, ")
+                || l.starts_with("reading ")
                 || l.starts_with("read ")
+                || l.starts_with("Conn ")
                 || l.starts_with("<- \"")
                 || l.starts_with("-> \""),
             "{l}"

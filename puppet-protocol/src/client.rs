@@ -201,12 +201,15 @@ pub struct Identity {
     pub key_pem: String,
 }
 
-/// Where [`ClientBuilder::trace`] sends the lines of each exchange, as Puppet's
-/// `--http_debug` prints them (`opening connection to host:port...`, `<- "GET /path
-/// HTTP/1.1\r\n"`, one line per header, `-> "HTTP/1.1 200 OK\r\n"`, `read N bytes`): request
-/// and response lines and headers only, never a body; the values of `Authorization`,
-/// `Proxy-Authorization`, `Cookie`, `Set-Cookie` and `X-Authentication` are printed as
-/// `[redacted]`.
+/// Where [`ClientBuilder::trace`] sends the lines of each exchange, in the shape of Puppet's
+/// `--http_debug` (Ruby's `Net::HTTP` debug output): `opening connection to host:port...`,
+/// `opened`, `starting SSL for host:port...`, `SSL established, protocol: TLSv1.3, cipher:
+/// TLS_AES_256_GCM_SHA384`, the request line and headers as one quoted string (`<- "GET /path
+/// HTTP/1.1\r\nAccept: ...\r\n\r\n"`), the answer's status line and each header quoted
+/// (`-> "HTTP/1.1 200 OK\r\n"`), `reading N bytes...`, `read N bytes`, `Conn keep-alive`.
+/// Unlike Puppet's, never a body (no key, CSR, facts, catalog or Sensitive value); the values of
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie` and `X-Authentication` are
+/// printed as `[redacted]`.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -238,7 +241,8 @@ impl Tracer {
         (self.0)(line)
     }
 
-    fn header(&self, arrow: &str, name: &str, value: &str) {
+    /// `name: value\r\n`, the value redacted when it is a secret.
+    fn header(name: &str, value: &str) -> String {
         const SECRET: &[&str] = &[
             "authorization",
             "proxy-authorization",
@@ -251,7 +255,7 @@ impl Tracer {
         } else {
             value
         };
-        self.line(&format!("{arrow} {:?}", format!("{name}: {value}\r\n")));
+        format!("{name}: {value}\r\n")
     }
 }
 
@@ -761,13 +765,34 @@ impl Client {
                 addr,
                 source,
             })?;
+        if let Some(t) = &s.trace {
+            let (_, session) = tls.get_ref();
+            let version = match session.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+                Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+                Some(v) => format!("{v:?}"),
+                None => "unknown".into(),
+            };
+            let cipher = session
+                .negotiated_cipher_suite()
+                .map(|c| {
+                    let name = format!("{:?}", c.suite());
+                    match name.strip_prefix("TLS13_") {
+                        Some(rest) => format!("TLS_{rest}"),
+                        None => name,
+                    }
+                })
+                .unwrap_or_default();
+            t.line("opened");
+            t.line(&format!("starting SSL for {}...", s.host_header));
+            t.line(&format!(
+                "SSL established, protocol: {version}, cipher: {cipher}"
+            ));
+        }
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(ClientError::http)?;
         tokio::spawn(conn);
-        if let Some(t) = &s.trace {
-            t.line("opened");
-        }
         Ok(Connection {
             sender,
             host_header: s.host_header.clone(),
@@ -1526,10 +1551,15 @@ impl Connection {
         }
         let req = req.body(Full::new(body)).map_err(ClientError::http)?;
         if let Some(t) = &self.trace {
-            t.line(&format!("<- {:?}", format!("{method} {path} HTTP/1.1\r\n")));
+            let mut block = format!("{method} {path} HTTP/1.1\r\n");
             for (name, value) in req.headers() {
-                t.header("<-", name.as_str(), value.to_str().unwrap_or("<binary>"));
+                block.push_str(&Tracer::header(
+                    name.as_str(),
+                    value.to_str().unwrap_or("<binary>"),
+                ));
             }
+            block.push_str("\r\n");
+            t.line(&format!("<- {block:?}"));
         }
         self.sender.ready().await.map_err(ClientError::http)?;
         let resp = self
@@ -1547,8 +1577,10 @@ impl Connection {
                 )
             ));
             for (name, value) in resp.headers() {
-                t.header("->", name.as_str(), value.to_str().unwrap_or("<binary>"));
+                let h = Tracer::header(name.as_str(), value.to_str().unwrap_or("<binary>"));
+                t.line(&format!("-> {h:?}"));
             }
+            t.line(r#"-> "\r\n""#);
         }
         let header = |n: &str| {
             resp.headers()
@@ -1577,7 +1609,13 @@ impl Connection {
         })?
         .to_bytes();
         if let Some(t) = &self.trace {
+            t.line(&format!("reading {} bytes...", raw.len()));
             t.line(&format!("read {} bytes", raw.len()));
+            t.line(if close {
+                "Conn close"
+            } else {
+                "Conn keep-alive"
+            });
         }
         // A HEAD answer (or a 204) has no body to gunzip, whatever its headers say.
         let body = if gzipped && !raw.is_empty() {
@@ -1617,18 +1655,22 @@ mod trace_tests {
         let lines = Arc::new(Mutex::new(Vec::<String>::new()));
         let sink = lines.clone();
         let t = Tracer::new(move |l| sink.lock().unwrap().push(l.to_string()));
-        t.header("<-", "Authorization", "Bearer s3cret");
-        t.header("->", "set-cookie", "session=s3cret");
-        t.header("<-", "X-Authentication", "s3cret");
-        t.header("<-", "accept", "application/json");
+        for (name, value) in [
+            ("Authorization", "Bearer s3cret"),
+            ("set-cookie", "session=s3cret"),
+            ("X-Authentication", "s3cret"),
+            ("accept", "application/json"),
+        ] {
+            t.line(&Tracer::header(name, value));
+        }
         let lines = lines.lock().unwrap();
         assert_eq!(
             *lines,
             [
-                r#"<- "Authorization: [redacted]\r\n""#,
-                r#"-> "set-cookie: [redacted]\r\n""#,
-                r#"<- "X-Authentication: [redacted]\r\n""#,
-                r#"<- "accept: application/json\r\n""#,
+                "Authorization: [redacted]\r\n",
+                "set-cookie: [redacted]\r\n",
+                "X-Authentication: [redacted]\r\n",
+                "accept: application/json\r\n",
             ]
         );
         assert!(lines.iter().all(|l| !l.contains("s3cret")));
