@@ -64,6 +64,9 @@ pub enum AgentError {
     /// Another agent holds the run lock.
     #[error("Run of Puppet configuration client already in progress; skipping  ({} exists)", .0.display())]
     Locked(PathBuf),
+    /// The daemon's pidfile is held by a live process (another daemon).
+    #[error("Could not create PID file: {}", .0.display())]
+    Pidfile(PathBuf),
     /// The agent is administratively disabled.
     #[error(
         "Skipping run of Puppet configuration client; administratively disabled (Reason: '{0}');\nUse 'puppet agent --enable' to re-enable."

@@ -6,6 +6,7 @@
 //!   report) and the files Puppet writes;
 //! - [`apply`]: the apply engine on `puppet-catalog`'s graph (types `file`, `exec`, `notify`, ...);
 //! - [`Settings`]: Puppet's settings from `puppet.conf` and the command line;
+//! - [`daemon`]: daemon mode (fork, pidfile, `runinterval`, `splay`, signals);
 //! - [`Logger`]: console lines in Puppet's shape, kept for the report.
 //!
 //! ```no_run
@@ -18,6 +19,7 @@
 //! ```
 
 pub mod apply;
+pub mod daemon;
 mod error;
 mod fsutil;
 mod log;
@@ -27,5 +29,5 @@ pub mod ssl;
 
 pub use error::{AgentError, SslErrorKind};
 pub use fsutil::write_atomic;
-pub use log::Logger;
+pub use log::{LogDest, Logger};
 pub use settings::Settings;

@@ -1,6 +1,7 @@
 //! Console output in Puppet's shape, and the run's log messages for the report.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use puppet_report::{Log, LogLevel};
@@ -22,8 +23,89 @@ pub struct Logger {
     level: LogLevel,
     color: bool,
     print: bool,
+    sinks: Vec<Sink>,
     kept: Mutex<Vec<Log>>,
     lines: Mutex<Vec<String>>,
+}
+
+/// A log destination besides the console (Puppet's `--logdest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogDest {
+    /// The console (stdout; warnings and errors on stderr).
+    Console,
+    /// The local syslog (`/dev/log`), facility `daemon`, ident `puppet-agent`.
+    Syslog,
+    /// A file, appended to: `2026-12-03 09:02:46 +0000 Puppet (notice): <message>`.
+    File(PathBuf),
+}
+
+impl LogDest {
+    /// Parses a `--logdest` value: `console`, `syslog` or an absolute path.
+    ///
+    /// ```
+    /// use puppet_agent::LogDest;
+    /// assert_eq!(LogDest::parse("syslog"), Some(LogDest::Syslog));
+    /// assert_eq!(LogDest::parse("/var/log/a.log"), Some(LogDest::File("/var/log/a.log".into())));
+    /// assert_eq!(LogDest::parse("relative.log"), None);
+    /// ```
+    pub fn parse(v: &str) -> Option<LogDest> {
+        match v {
+            "console" => Some(LogDest::Console),
+            "syslog" => Some(LogDest::Syslog),
+            p if p.starts_with('/') => Some(LogDest::File(PathBuf::from(p))),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Sink {
+    File(PathBuf, Mutex<Option<std::fs::File>>),
+    Syslog(Mutex<Option<std::os::unix::net::UnixDatagram>>),
+}
+
+fn open_log(path: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)
+        .ok()
+}
+
+fn open_syslog() -> Option<std::os::unix::net::UnixDatagram> {
+    let s = std::os::unix::net::UnixDatagram::unbound().ok()?;
+    s.connect("/dev/log").ok()?;
+    Some(s)
+}
+
+/// syslog severity of a level.
+fn severity(level: LogLevel) -> u8 {
+    match level {
+        LogLevel::Debug => 7,
+        LogLevel::Info => 6,
+        LogLevel::Notice => 5,
+        LogLevel::Warning => 4,
+        LogLevel::Err => 3,
+        LogLevel::Alert => 1,
+        LogLevel::Emerg => 0,
+        _ => 2,
+    }
+}
+
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Notice => "notice",
+        LogLevel::Warning => "warning",
+        LogLevel::Err => "err",
+        LogLevel::Alert => "alert",
+        LogLevel::Emerg => "emerg",
+        _ => "crit",
+    }
 }
 
 fn rank(level: LogLevel) -> u8 {
@@ -59,6 +141,7 @@ impl Logger {
             level,
             color,
             print: true,
+            sinks: Vec::new(),
             kept: Mutex::new(Vec::new()),
             lines: Mutex::new(Vec::new()),
         }
@@ -69,6 +152,108 @@ impl Logger {
         Logger {
             print: false,
             ..Logger::console(level, false)
+        }
+    }
+
+    /// A logger writing to `dests` (Puppet's `--logdest`, which may be given several times);
+    /// a file that cannot be opened is created when first written, as far as possible.
+    ///
+    /// ```
+    /// use puppet_agent::{LogDest, Logger};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("agent.log");
+    /// let log = Logger::to(puppet_report::LogLevel::Notice, false, &[LogDest::File(path.clone())]);
+    /// log.notice("Puppet", "Starting Puppet client version 7.23.0");
+    /// let text = std::fs::read_to_string(&path).unwrap();
+    /// assert!(text.ends_with(" Puppet (notice): Starting Puppet client version 7.23.0\n"), "{text}");
+    /// ```
+    pub fn to(level: LogLevel, color: bool, dests: &[LogDest]) -> Logger {
+        let mut sinks = Vec::new();
+        let mut print = false;
+        for d in dests {
+            match d {
+                LogDest::Console => print = true,
+                LogDest::Syslog => sinks.push(Sink::Syslog(Mutex::new(open_syslog()))),
+                LogDest::File(p) => sinks.push(Sink::File(p.clone(), Mutex::new(open_log(p)))),
+            }
+        }
+        Logger {
+            print,
+            sinks,
+            ..Logger::console(level, color)
+        }
+    }
+
+    /// Reopens the log files and the syslog socket (a daemon's `SIGUSR2`, after rotation).
+    pub fn reopen(&self) {
+        for sink in &self.sinks {
+            match sink {
+                Sink::File(p, f) => {
+                    if let Ok(mut f) = f.lock() {
+                        *f = open_log(p);
+                    }
+                }
+                Sink::Syslog(s) => {
+                    if let Ok(mut s) = s.lock() {
+                        *s = open_syslog();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops printing on the console (a daemon, whose stdout is `/dev/null`).
+    pub fn without_console(mut self) -> Logger {
+        self.print = false;
+        self
+    }
+
+    fn to_sinks(&self, level: LogLevel, source: &str, message: &str) {
+        if self.sinks.is_empty() {
+            return;
+        }
+        let now = time::OffsetDateTime::now_utc();
+        for sink in &self.sinks {
+            match sink {
+                Sink::File(p, f) => {
+                    let Ok(mut f) = f.lock() else { continue };
+                    if f.is_none() {
+                        *f = open_log(p);
+                    }
+                    if let Some(file) = f.as_mut() {
+                        let fmt = time::macros::format_description!(
+                            "[year]-[month]-[day] [hour]:[minute]:[second] +0000"
+                        );
+                        let stamp = now.format(&fmt).unwrap_or_default();
+                        let src = if source.is_empty() { "Puppet" } else { source };
+                        let _ = writeln!(file, "{stamp} {src} ({}): {message}", level_name(level));
+                    }
+                }
+                Sink::Syslog(s) => {
+                    let Ok(s) = s.lock() else { continue };
+                    let Some(sock) = s.as_ref() else { continue };
+                    let fmt = time::macros::format_description!(
+                        "[month repr:short] [day padding:space] [hour]:[minute]:[second]"
+                    );
+                    let stamp = now.format(&fmt).unwrap_or_default();
+                    // Facility daemon (3).
+                    let pri = 3 * 8 + u16::from(severity(level));
+                    for line in message.lines() {
+                        let text = if source == "Puppet" || source.is_empty() {
+                            line.to_string()
+                        } else {
+                            format!("({source}) {line}")
+                        };
+                        let _ = sock.send(
+                            format!(
+                                "<{pri}>{stamp} puppet-agent[{}]: {text}",
+                                std::process::id()
+                            )
+                            .as_bytes(),
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -100,6 +285,7 @@ impl Logger {
                 let _ = std::io::stdout().lock().write_all(text.as_bytes());
             }
         }
+        self.to_sinks(level, source, message);
         if let Ok(mut lines) = self.lines.lock() {
             lines.push(line);
         }
@@ -135,6 +321,16 @@ impl Logger {
         self.lines.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// Forgets the lines and report messages logged so far (a daemon, between runs).
+    pub fn clear(&self) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.clear();
+        }
+        if let Ok(mut k) = self.kept.lock() {
+            k.clear();
+        }
+    }
+
     /// Takes the report's log messages logged so far.
     pub fn take_logs(&self) -> Vec<Log> {
         self.kept
@@ -149,6 +345,9 @@ impl Logger {
     pub fn plain(&self, text: &str) {
         if self.print {
             let _ = writeln!(std::io::stdout().lock(), "{text}");
+        } else {
+            // A daemon's stdout is /dev/null: Puppet logs these as errors then.
+            self.to_sinks(LogLevel::Err, "Puppet", text);
         }
         if let Ok(mut lines) = self.lines.lock() {
             lines.push(text.to_string());

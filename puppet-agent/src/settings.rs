@@ -65,9 +65,67 @@ pub struct Settings {
     pub diff: (String, String),
     /// `digest_algorithm` (`sha256`; `md5` and the other sha2 digests are accepted).
     pub digest_algorithm: String,
+    /// `certificate_revocation`: which certificates are checked against the CRL.
+    pub certificate_revocation: Revocation,
+    /// `hostcrl`, when set: the agent's copy of the CRL (`None`: `$ssldir/crl.pem`, see
+    /// [`Settings::hostcrl`]).
+    pub hostcrl: Option<PathBuf>,
+    /// `crl_refresh_interval`: refresh the CRL when `hostcrl` is older (by its mtime). Puppet
+    /// 7.23 has no default (the CRL is downloaded once and never refreshed); Puppet 8's is 1d.
+    pub crl_refresh_interval: Option<Duration>,
+    /// `ca_refresh_interval`: refresh the CA certificates when `certs/ca.pem` is older (a
+    /// Puppet 8.1 setting; Puppet 7.23 never refreshes them, which is the default here too).
+    pub ca_refresh_interval: Option<Duration>,
+    /// `splay`: wait a random time up to `splaylimit` before the first run of the process.
+    pub splay: bool,
+    /// `splaylimit` (default: `runinterval`).
+    pub splaylimit: Duration,
+    /// `daemonize` (default true; `--no-daemonize`, `--test` turn it off).
+    pub daemonize: bool,
+    /// `rundir` (Debian: `/run/puppet`).
+    pub rundir: PathBuf,
+    /// `pidfile` (`$rundir/agent.pid`).
+    pub pidfile: PathBuf,
+    /// `logdir` (Debian: `/var/log/puppet`).
+    pub logdir: PathBuf,
+    /// `http_debug`: where each HTTP request and response line goes (headers only, never a
+    /// body or a key). `http_debug = true` sends them to stderr; a caller may set its own.
+    pub http_trace: Option<puppet_protocol::client::Tracer>,
     /// Settings from puppet.conf or the command line this agent does not know (kept so a
     /// caller can warn).
     pub unknown: Vec<String>,
+}
+
+/// `certificate_revocation`: Puppet's `chain` (`true`, the default), `leaf` or `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Revocation {
+    /// Every certificate of a chain is checked against a CRL of its issuer.
+    Chain,
+    /// Only the peer's own certificate is checked.
+    Leaf,
+    /// No CRL is downloaded or checked.
+    Off,
+}
+
+impl Revocation {
+    /// Parses the setting's value as Puppet does (`true`/`chain`, `leaf`, `false`).
+    ///
+    /// ```
+    /// use puppet_agent::settings::Revocation;
+    /// assert_eq!(Revocation::parse("true"), Some(Revocation::Chain));
+    /// assert_eq!(Revocation::parse("leaf"), Some(Revocation::Leaf));
+    /// assert_eq!(Revocation::parse("false"), Some(Revocation::Off));
+    /// assert_eq!(Revocation::parse("maybe"), None);
+    /// ```
+    pub fn parse(v: &str) -> Option<Revocation> {
+        match v {
+            "true" | "chain" => Some(Revocation::Chain),
+            "leaf" => Some(Revocation::Leaf),
+            "false" => Some(Revocation::Off),
+            _ => None,
+        }
+    }
 }
 
 fn truthy(v: &str) -> Result<bool, AgentError> {
@@ -162,6 +220,12 @@ impl Settings {
         let statedir = get("statedir")
             .unwrap_or_else(|| "$vardir/state".into())
             .replace("$vardir", &vardir);
+        let rundir = get("rundir")
+            .unwrap_or_else(|| "/run/puppet".into())
+            .replace("$vardir", &vardir);
+        let logdir = get("logdir")
+            .unwrap_or_else(|| "/var/log/puppet".into())
+            .replace("$vardir", &vardir);
         let certname = match get("certname") {
             Some(c) => c.to_lowercase(),
             None => default_certname(),
@@ -241,6 +305,14 @@ impl Settings {
             "color",
             "detailed_exitcodes",
             "usecacheonfailure",
+            "certificate_revocation",
+            "hostcrl",
+            "crl_refresh_interval",
+            "ca_refresh_interval",
+            "splaylimit",
+            "pidfile",
+            "http_debug",
+            "logdest",
         ];
         let mut unknown: Vec<String> = merged
             .keys()
@@ -248,7 +320,40 @@ impl Settings {
             .cloned()
             .collect();
         unknown.sort();
+        let runinterval = duration("runinterval", Duration::from_secs(1800))?;
+        let optional = |k: &str| -> Result<Option<Duration>, AgentError> {
+            match get(k) {
+                Some(v) => parse_duration(&v)
+                    .map(Some)
+                    .ok_or_else(|| AgentError::Setting(format!("invalid {k} {v:?}"))),
+                None => Ok(None),
+            }
+        };
+        let certificate_revocation = match get("certificate_revocation") {
+            Some(v) => Revocation::parse(&v).ok_or_else(|| {
+                AgentError::Setting(format!(
+                    "Invalid certificate_revocation value {v:?}: must be one of 'true', 'chain', 'leaf', or 'false'"
+                ))
+            })?,
+            None => Revocation::Chain,
+        };
+        let http_trace = flag("http_debug", false)?.then(puppet_protocol::client::Tracer::stderr);
         Ok(Settings {
+            hostcrl: get("hostcrl").map(|v| PathBuf::from(v.replace("$ssldir", &ssldir))),
+            pidfile: PathBuf::from(
+                get("pidfile")
+                    .unwrap_or_else(|| "$rundir/agent.pid".into())
+                    .replace("$rundir", &rundir),
+            ),
+            rundir: PathBuf::from(&rundir),
+            logdir: PathBuf::from(&logdir),
+            certificate_revocation,
+            crl_refresh_interval: optional("crl_refresh_interval")?,
+            ca_refresh_interval: optional("ca_refresh_interval")?,
+            splay: flag("splay", false)?,
+            splaylimit: duration("splaylimit", runinterval)?,
+            daemonize: flag("daemonize", true)?,
+            http_trace,
             certname,
             ca_server,
             ca_port,
@@ -258,7 +363,7 @@ impl Settings {
             environment: get("environment").unwrap_or_else(|| "production".into()),
             confdir,
             vardir: PathBuf::from(&vardir),
-            ssldir: PathBuf::from(ssldir),
+            ssldir: PathBuf::from(&ssldir),
             publicdir: PathBuf::from(publicdir),
             statedir: PathBuf::from(statedir),
             keylength,
@@ -268,7 +373,7 @@ impl Settings {
             report: flag("report", true)?,
             pluginsync: flag("pluginsync", true)?,
             dns_alt_names: list("dns_alt_names"),
-            runinterval: duration("runinterval", Duration::from_secs(1800))?,
+            runinterval,
             show_diff: flag("show_diff", false)?,
             clientbucketdir: PathBuf::from(
                 get("clientbucketdir")
@@ -291,6 +396,18 @@ impl Settings {
             usecacheonfailure: flag("usecacheonfailure", true)?,
             unknown,
         })
+    }
+
+    /// `hostcrl`: the agent's CRL (`$ssldir/crl.pem` unless set).
+    ///
+    /// ```
+    /// let s = puppet_agent::Settings::load(&[("ssldir".into(), "/tmp/s".into())]).unwrap();
+    /// assert_eq!(s.hostcrl(), std::path::Path::new("/tmp/s/crl.pem"));
+    /// ```
+    pub fn hostcrl(&self) -> PathBuf {
+        self.hostcrl
+            .clone()
+            .unwrap_or_else(|| self.ssldir.join("crl.pem"))
     }
 
     /// `$vardir/lib` (pluginsync's `plugins` mount).

@@ -4,12 +4,18 @@
 //! `certs/<certname>.pem`.
 //!
 //! 1. CA certificate: loaded, or downloaded over an unverified connection (the agent has
-//!    nothing to verify with yet) and saved;
-//! 2. CRL: loaded, or downloaded over a connection verified with the CA and saved;
+//!    nothing to verify with yet) and saved; with `ca_refresh_interval` set, refreshed
+//!    (`If-Modified-Since` the file's mtime) when `certs/ca.pem` is older than that;
+//! 2. CRL (`hostcrl`): loaded, or downloaded over a connection verified with the CA and
+//!    saved; with `crl_refresh_interval` set, refreshed when the file is older than that (its
+//!    mtime is set to now first, so a failed refresh is not retried before the next
+//!    interval; `304 Not Modified` keeps it); skipped with `certificate_revocation = false`;
 //! 3. key: loaded, or generated (RSA `keylength`) and saved;
 //! 4. certificate: loaded, or a CSR (with `csr_attributes.yaml`) submitted and the signed
 //!    certificate fetched, waiting `waitforcert` between tries (0: exit as Puppet does);
-//! 5. the certificate must belong to the key and must not be on the CRL.
+//! 5. the certificate must belong to the key and must not be on the CRL: a certificate the
+//!    CA revoked stops the agent with Puppet's `Certificate 'CN=<name>' is revoked` once the
+//!    refreshed CRL lists it.
 //!
 //! Every later connection verifies the server against the CA and the CRL; private keys are
 //! never logged.
@@ -23,6 +29,7 @@ use sha2::Digest;
 
 use crate::error::SslErrorKind;
 use crate::fsutil::{ensure_dir, write_atomic};
+use crate::settings::Revocation;
 use crate::{AgentError, Logger, Settings};
 
 /// The files of an ssldir.
@@ -97,11 +104,13 @@ impl SslDir {
 pub struct SslContext {
     /// CA bundle, PEM.
     pub ca_pem: String,
-    /// CRL chain, PEM.
+    /// CRL chain, PEM (empty with `certificate_revocation = false`).
     pub crl_pem: String,
     /// Our certificate, PEM.
     pub cert_pem: String,
     key_pem: String,
+    revocation: Revocation,
+    trace: Option<puppet_protocol::client::Tracer>,
 }
 
 impl std::fmt::Debug for SslContext {
@@ -117,14 +126,126 @@ impl SslContext {
     /// A client of `host:port` presenting our certificate, verifying the server against the
     /// CA and the CRL.
     pub fn client(&self, host: &str, port: u16) -> Result<Client, AgentError> {
-        Ok(Client::builder(host, port)
+        let builder = Client::builder(host, port)
             .ca_pem(&self.ca_pem)
-            .crl_pem(&self.crl_pem)
             .identity(Identity {
                 cert_pem: self.cert_pem.clone(),
                 key_pem: self.key_pem.clone(),
-            })
-            .build()?)
+            });
+        Ok(verifying(builder, &self.crl_pem, self.revocation, &self.trace).build()?)
+    }
+}
+
+/// The CRL check (`certificate_revocation`) and the trace (`http_debug`) of a client.
+fn verifying(
+    mut builder: puppet_protocol::client::ClientBuilder,
+    crl_pem: &str,
+    revocation: Revocation,
+    trace: &Option<puppet_protocol::client::Tracer>,
+) -> puppet_protocol::client::ClientBuilder {
+    if revocation != Revocation::Off && !crl_pem.is_empty() {
+        builder = builder.crl_pem(crl_pem);
+        if revocation == Revocation::Leaf {
+            builder = builder.crl_leaf_only();
+        }
+    }
+    if let Some(t) = trace {
+        builder = builder.trace(t.clone());
+    }
+    builder
+}
+
+/// A client of the CA server trusting `ca_pem` (and checking `crl_pem`), no identity.
+fn ca_client(
+    settings: &Settings,
+    ca_pem: &str,
+    crl_pem: &str,
+    revocation: Revocation,
+) -> Result<Client, AgentError> {
+    let builder = Client::builder(&settings.ca_server, settings.ca_port).ca_pem(ca_pem);
+    Ok(verifying(builder, crl_pem, revocation, &settings.http_trace).build()?)
+}
+
+/// The reason phrase of a status, as Puppet's `ResponseError` message is.
+fn reason(status: u16) -> String {
+    match status {
+        400 => "Bad Request".into(),
+        401 => "Unauthorized".into(),
+        403 => "Forbidden".into(),
+        404 => "Not Found".into(),
+        500 => "Internal Server Error".into(),
+        502 => "Bad Gateway".into(),
+        503 => "Service Unavailable".into(),
+        other => format!("HTTP {other}"),
+    }
+}
+
+/// An HTTP date (`If-Modified-Since`): `Thu, 03 Dec 2026 09:02:46 GMT`.
+///
+/// ```
+/// let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_288_566);
+/// assert_eq!(puppet_agent::ssl::http_date(t), "Thu, 03 Dec 2026 09:02:46 GMT");
+/// ```
+pub fn http_date(t: std::time::SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.format(&fmt).unwrap_or_default()
+}
+
+/// What a refresh (`GET` with `If-Modified-Since`) gave.
+enum Refreshed {
+    /// A new document.
+    New(String),
+    /// `304 Not Modified`.
+    Unmodified,
+    /// The server answered with another error status (its reason phrase).
+    Refused(String),
+    /// The request failed (connection, TLS, timeout).
+    Failed(String),
+}
+
+async fn refresh(client: &Client, path: &str, since: Option<std::time::SystemTime>) -> Refreshed {
+    let date = since.map(http_date);
+    let mut headers = vec![("accept", "text/plain")];
+    if let Some(d) = &date {
+        headers.push(("if-modified-since", d.as_str()));
+    }
+    match client.request("GET", path, &headers, Vec::new()).await {
+        Ok(a) if a.status == 200 => match String::from_utf8(a.body) {
+            Ok(s) => Refreshed::New(s),
+            Err(e) => Refreshed::Failed(e.to_string()),
+        },
+        Ok(a) if a.status == 304 => Refreshed::Unmodified,
+        Ok(a) => Refreshed::Refused(reason(a.status)),
+        Err(e) => Refreshed::Failed(e.to_string()),
+    }
+}
+
+/// The mtime of `path`, if it has one.
+fn mtime(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Whether a file last updated at `last` is due for a refresh every `ttl` (Puppet compares
+/// whole seconds: due when now > last + ttl).
+fn due(last: Option<std::time::SystemTime>, ttl: std::time::Duration) -> bool {
+    let secs = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    match last {
+        None => true,
+        Some(l) => secs(std::time::SystemTime::now()) > secs(l) + ttl.as_secs(),
+    }
+}
+
+/// Sets the mtime of `path` to now (Puppet's `crl_last_update=`), best effort.
+fn touch(path: &Path) {
+    if let Ok(f) = std::fs::File::options().append(true).open(path) {
+        let _ = f.set_modified(std::time::SystemTime::now());
     }
 }
 
@@ -244,12 +365,62 @@ pub async fn bootstrap(settings: &Settings, log: &Logger) -> Result<SslContext, 
 
     // 1. CA certificate.
     log.debug("Puppet", "Loading CA certs");
+    let mut force_crl_refresh = false;
     let ca_pem = match read_opt(&dir.ca())? {
-        Some(pem) => pem,
+        Some(pem) => match settings.ca_refresh_interval {
+            Some(ttl) if due(mtime(&dir.ca()), ttl) => {
+                let last = mtime(&dir.ca());
+                touch(&dir.ca());
+                log.info("Puppet", "Refreshing CA certificate");
+                let client = ca_client(settings, &pem, "", Revocation::Off)?;
+                match refresh(&client, "/puppet-ca/v1/certificate/ca", last).await {
+                    Refreshed::New(new) => {
+                        if pem_blocks(&new, "CERTIFICATE").is_empty() {
+                            return Err(invalid("Failed to parse CA certificates as PEM"));
+                        }
+                        // Verified by building a client with it before it is saved.
+                        ca_client(settings, &new, "", Revocation::Off)?;
+                        write_atomic(&dir.ca(), new.as_bytes(), 0o644)?;
+                        log.info(
+                            "Puppet",
+                            &format!("Refreshed CA certificate: {}", fingerprint(new.as_bytes())),
+                        );
+                        // A new CA may come with a CRL of its own.
+                        force_crl_refresh = true;
+                        new
+                    }
+                    Refreshed::Unmodified => {
+                        log.info(
+                            "Puppet",
+                            "CA certificate is unmodified, using existing CA certificate",
+                        );
+                        pem
+                    }
+                    Refreshed::Refused(m) => {
+                        log.info(
+                            "Puppet",
+                            &format!("Failed to refresh CA certificate, using existing CA certificate: {m}"),
+                        );
+                        pem
+                    }
+                    Refreshed::Failed(m) => {
+                        log.warning(
+                            "Puppet",
+                            &format!("Failed to refresh CA certificate, using existing CA certificate: {m}"),
+                        );
+                        pem
+                    }
+                }
+            }
+            _ => pem,
+        },
         None => {
-            let insecure = Client::builder(&settings.ca_server, settings.ca_port)
-                .insecure_ca_bootstrap()
-                .build()?;
+            let mut insecure =
+                Client::builder(&settings.ca_server, settings.ca_port).insecure_ca_bootstrap();
+            if let Some(t) = &settings.http_trace {
+                insecure = insecure.trace(t.clone());
+            }
+            let insecure = insecure.build()?;
             let pem = insecure
                 .ca_certificate()
                 .await
@@ -267,34 +438,100 @@ pub async fn bootstrap(settings: &Settings, log: &Logger) -> Result<SslContext, 
 
     // 2. CRL.
     log.debug("Puppet", "Loading CRLs");
-    let crl_pem = match read_opt(&dir.crl())? {
-        Some(pem) => pem,
-        None => {
-            let client = Client::builder(&settings.ca_server, settings.ca_port)
-                .ca_pem(&ca_pem)
-                .build()?;
-            let pem = client.crl().await.map_err(|e| match e.status() {
-                Some(404) => ca_error("CRL is missing from the server"),
-                _ => ca_error(format!("Could not download CRLs: {e}")),
-            })?;
-            if pem_blocks(&pem, "X509 CRL").is_empty() {
-                return Err(invalid("Failed to parse CRLs as PEM"));
+    let revocation = settings.certificate_revocation;
+    let hostcrl = settings.hostcrl();
+    let crl_pem = if revocation == Revocation::Off {
+        log.info(
+            "Puppet",
+            "Certificate revocation is disabled, skipping CRL download",
+        );
+        String::new()
+    } else {
+        match read_opt(&hostcrl)? {
+            Some(pem) => {
+                let last = mtime(&hostcrl);
+                let wanted = force_crl_refresh
+                    || settings
+                        .crl_refresh_interval
+                        .is_some_and(|ttl| due(last, ttl));
+                if wanted {
+                    // The time first, then a best effort (as Puppet: a failed refresh is not
+                    // retried before the next interval).
+                    touch(&hostcrl);
+                    log.info("Puppet", "Refreshing CRL");
+                    let client = ca_client(settings, &ca_pem, &pem, revocation)?;
+                    match refresh(
+                        &client,
+                        "/puppet-ca/v1/certificate_revocation_list/ca",
+                        last,
+                    )
+                    .await
+                    {
+                        Refreshed::New(new) => {
+                            if pem_blocks(&new, "X509 CRL").is_empty() {
+                                return Err(invalid("Failed to parse CRLs as PEM"));
+                            }
+                            // Verified by building a client with it before it is saved.
+                            ca_client(settings, &ca_pem, &new, revocation)?;
+                            write_atomic(&hostcrl, new.as_bytes(), 0o644)?;
+                            // (Puppet 8 logs `Refreshed CRL: <digest>` here; 7.23 nothing.)
+                            new
+                        }
+                        Refreshed::Unmodified => {
+                            log.info("Puppet", "CRL is unmodified, using existing CRL");
+                            pem
+                        }
+                        Refreshed::Refused(m) => {
+                            log.info(
+                                "Puppet",
+                                &format!("Failed to refresh CRL, using existing CRL: {m}"),
+                            );
+                            pem
+                        }
+                        Refreshed::Failed(m) => {
+                            log.warning(
+                                "Puppet",
+                                &format!("Failed to refresh CRL, using existing CRL: {m}"),
+                            );
+                            pem
+                        }
+                    }
+                } else {
+                    pem
+                }
             }
-            write_atomic(&dir.crl(), pem.as_bytes(), 0o644)?;
-            pem
+            None => {
+                let client = ca_client(settings, &ca_pem, "", Revocation::Off)?;
+                let pem = client.crl().await.map_err(|e| match e.status() {
+                    Some(404) => ca_error("CRL is missing from the server"),
+                    _ => ca_error(format!("Could not download CRLs: {e}")),
+                })?;
+                if pem_blocks(&pem, "X509 CRL").is_empty() {
+                    return Err(invalid("Failed to parse CRLs as PEM"));
+                }
+                write_atomic(&hostcrl, pem.as_bytes(), 0o644)?;
+                pem
+            }
         }
     };
 
     // 3. Key.
     log.debug("Puppet", "Loading/generating private key");
     let existing_key = read_opt(&dir.key())?;
+    let finish = |cert_pem: String, key_pem: String| {
+        finish(SslContext {
+            ca_pem: ca_pem.clone(),
+            crl_pem: crl_pem.clone(),
+            cert_pem,
+            key_pem,
+            revocation,
+            trace: settings.http_trace.clone(),
+        })
+    };
     if let (Some(key_pem), Some(cert_pem)) = (&existing_key, read_opt(&dir.cert())?) {
-        return finish(&ca_pem, &crl_pem, cert_pem, key_pem.clone());
+        return finish(cert_pem, key_pem.clone());
     }
-    let ca_client = Client::builder(&settings.ca_server, settings.ca_port)
-        .ca_pem(&ca_pem)
-        .crl_pem(&crl_pem)
-        .build()?;
+    let ca_client = ca_client(settings, &ca_pem, &crl_pem, revocation)?;
 
     // A certificate may already wait for us (signed after an earlier run exited).
     let mut builder = CsrBuilder::new(&settings.certname)?;
@@ -383,7 +620,7 @@ pub async fn bootstrap(settings: &Settings, log: &Logger) -> Result<SslContext, 
                         settings.certname
                     ),
                 );
-                let ctx = finish(&ca_pem, &crl_pem, cert_pem.clone(), key_pem.clone())?;
+                let ctx = finish(cert_pem.clone(), key_pem.clone())?;
                 write_atomic(&dir.cert(), cert_pem.as_bytes(), 0o644)?;
                 let _ = std::fs::remove_file(dir.request());
                 return Ok(ctx);
@@ -431,19 +668,10 @@ fn wrap_cert_error(certname: &str, e: ClientError) -> AgentError {
 }
 
 /// Checks a certificate against the CRL and the key, and makes the context.
-fn finish(
-    ca_pem: &str,
-    crl_pem: &str,
-    cert_pem: String,
-    key_pem: String,
-) -> Result<SslContext, AgentError> {
-    check_not_revoked(&cert_pem, crl_pem)?;
-    let ctx = SslContext {
-        ca_pem: ca_pem.to_string(),
-        crl_pem: crl_pem.to_string(),
-        cert_pem,
-        key_pem,
-    };
+fn finish(ctx: SslContext) -> Result<SslContext, AgentError> {
+    if ctx.revocation != Revocation::Off {
+        check_not_revoked(&ctx.cert_pem, &ctx.crl_pem)?;
+    }
     // rustls refuses a certificate whose public key is not the key's.
     match ctx.client("localhost", 1) {
         Ok(_) => Ok(ctx),

@@ -2,7 +2,12 @@
 //! binary from a temporary directory on 127.0.0.1 by `scripts/lib-puppetserver.sh`), with
 //! the real Puppet agent beside ours: bootstrap with autosign, apply, report; the files,
 //! modes, links and the apply order compared with what the real agent makes from the same
-//! code; the second run; a dependency cycle; each agent reusing the other's ssldir.
+//! code; the second run; a dependency cycle; each agent reusing the other's ssldir; then the
+//! same with Puppetserver's versioned code on (`versioned-code.code-id-command` and
+//! `code-content-command`: a static catalog with a code_id, file content fetched from
+//! `static_file_content`), in an environment `versioned` of the same server (`production`
+//! has `static_catalogs = false`, so its files come the classic way); and a CRL refresh that
+//! Puppetserver answers `304 Not Modified`.
 //!
 //! Skipped with one line when `puppetserver` or `puppet` is absent, unless
 //! `PUPPET_RS_REQUIRE_REAL=1`.
@@ -34,14 +39,17 @@ impl Server {
         let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lib-puppetserver.sh");
         let port = 20000 + (std::process::id() % 19000) as u16;
         let script = format!(
-            ". {lib}; ps_configure {d} puppet.example.test true && write_code {d} && ps_start {d}",
+            ". {lib}; ps_configure {d} puppet.example.test true && write_code {d} && write_versioned {d} && ps_start {d}",
             lib = lib.display(),
             d = dir.path().display()
         );
         let server = Server { dir, port, lib };
         let out = Command::new("bash")
             .env("PS_PORT", port.to_string())
-            .args(["-c", &format!("{} ; {script}", server.code_fn())])
+            .args([
+                "-c",
+                &format!("{} ; {} ; {script}", server.code_fn(), versioned_fn()),
+            ])
             .output()
             .unwrap();
         assert!(
@@ -97,6 +105,44 @@ PP
     }
 }
 
+/// The code_id Puppetserver's code-id-command gives.
+const CODE_ID: &str = "urn:puppet-rs:v1";
+
+/// A shell function turning versioned code on: the code-id and code-content scripts in
+/// puppetserver.conf, an environment `versioned` (a copy of production's modules with its
+/// own nodes), and `static_catalogs = false` in production.
+fn versioned_fn() -> String {
+    let envs = "$1/code/environments";
+    format!(
+        r#"write_versioned() {{
+  mkdir -p "$1/scripts" "{envs}/versioned/manifests"
+  printf '#!/bin/sh
+echo {CODE_ID}
+' > "$1/scripts/code-id"
+  printf '#!/bin/sh
+[ "$2" = "{CODE_ID}" ] || exit 1
+exec cat "%s/$1/$3"
+' "{envs}" > "$1/scripts/code-content"
+  chmod 755 "$1/scripts/code-id" "$1/scripts/code-content"
+  cp -r "{envs}/production/modules" "{envs}/versioned/"
+  printf 'static_catalogs = false
+' > "{envs}/production/environment.conf"
+  cat > "{envs}/versioned/manifests/site.pp" <<PP
+node /^vours/ {{ class {{ 'demo': target => '$1/out/vours' }} }}
+node /^vreal/ {{ class {{ 'demo': target => '$1/out/vreal' }} }}
+node default {{ }}
+PP
+  cat >> "$1/ps/conf.d/puppetserver.conf" <<CONF
+
+versioned-code: {{
+    code-id-command: "$1/scripts/code-id"
+    code-content-command: "$1/scripts/code-content"
+}}
+CONF
+}}"#
+    )
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = Command::new("bash")
@@ -131,6 +177,17 @@ fn our_settings(server: &Server, name: &str, certname: &str) -> Settings {
 
 /// `puppet agent --test` with its own directories; (exit code, stdout).
 fn real_agent(server: &Server, name: &str, certname: &str, ssldir: Option<&Path>) -> (i32, String) {
+    real_agent_in(server, name, certname, ssldir, &[])
+}
+
+/// [`real_agent`] with more arguments.
+fn real_agent_in(
+    server: &Server,
+    name: &str,
+    certname: &str,
+    ssldir: Option<&Path>,
+    extra: &[&str],
+) -> (i32, String) {
     let root = server.path(&format!("agents/{name}"));
     let d = |x: &str| root.join(x).to_str().unwrap().to_string();
     std::fs::create_dir_all(root.join("conf")).unwrap();
@@ -163,6 +220,7 @@ fn real_agent(server: &Server, name: &str, certname: &str, ssldir: Option<&Path>
             certname,
         ])
         .args(["--keylength", "2048"])
+        .args(extra)
         .output()
         .unwrap();
     (
@@ -336,4 +394,95 @@ async fn against_real_puppetserver() {
     );
     assert!(code == 0 || code == 2, "{stdout}");
     assert!(!stdout.contains("Creating a new"), "{stdout}");
+
+    // A CRL refresh (crl_refresh_interval, the file older than that): Puppetserver answers
+    // the agent's If-Modified-Since with 304, and the agent keeps its CRL.
+    let mut refresh = our_settings(&server, "ours", "ours1.example.test");
+    refresh.crl_refresh_interval = Some(std::time::Duration::from_secs(60));
+    let crl = refresh.hostcrl();
+    let before = std::fs::read_to_string(&crl).unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(&crl)
+        .unwrap()
+        // Older than the interval, newer than the server's CRL (made when it started).
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(61))
+        .unwrap();
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&refresh, &log).await.unwrap();
+    let lines = log.lines();
+    assert!(outcome.completed, "{lines:#?}");
+    assert!(
+        lines.contains(&"Info: Refreshing CRL".to_string()),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&"Info: CRL is unmodified, using existing CRL".to_string()),
+        "{lines:#?}"
+    );
+    assert_eq!(std::fs::read_to_string(&crl).unwrap(), before);
+
+    // Versioned code: the real agent, then ours, in environment `versioned`.
+    let (code, real_v) = real_agent_in(
+        &server,
+        "vreal",
+        "vreal1.example.test",
+        None,
+        &["--environment", "versioned"],
+    );
+    assert_eq!(code, 2, "real agent, versioned: {real_v}");
+    let mut versioned = our_settings(&server, "vours", "vours1.example.test");
+    versioned.environment = "versioned".into();
+    versioned.environment_given = true;
+    let traced = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = traced.clone();
+    versioned.http_trace = Some(puppet_protocol::client::Tracer::new(move |l| {
+        sink.lock().unwrap().push(l.to_string())
+    }));
+    let log = Logger::capturing(LogLevel::Info);
+    let outcome = puppet_agent::run::run_once(&versioned, &log).await.unwrap();
+    let lines = log.lines();
+    assert_eq!(outcome.exit_code(true), 2, "{lines:#?}");
+    let report = outcome.report.unwrap();
+    assert_eq!(report.code_id.as_deref(), Some(CODE_ID));
+    // The catalog was static: a code_id and the tree's metadata inlined with content URIs.
+    let cached = std::fs::read_to_string(versioned.catalog_cache()).unwrap();
+    let cached: serde_json::Value = serde_json::from_str(&cached).unwrap();
+    assert_eq!(cached["code_id"], CODE_ID, "{cached}");
+    assert!(
+        cached["recursive_metadata"]
+            .to_string()
+            .contains("puppet:///modules/demo/files/tree/a.txt"),
+        "{cached}"
+    );
+    // Every file of the tree came from static_file_content with the catalog's code_id, none
+    // from file_content.
+    let trace = traced.lock().unwrap().clone();
+    let requests: Vec<&String> = trace.iter().filter(|l| l.starts_with("<- \"")).collect();
+    for file in ["a.txt", "sub/b.txt"] {
+        let want = format!(
+            "<- \"GET /puppet/v3/static_file_content/modules/demo/files/tree/{file}?code_id={}&environment=versioned HTTP/1.1\\r\\n",
+            CODE_ID.replace(':', "%3A")
+        );
+        assert!(
+            requests.iter().any(|l| l.starts_with(&want)),
+            "{want} not in {requests:#?}"
+        );
+    }
+    assert!(
+        !requests
+            .iter()
+            .any(|l| l.contains("/puppet/v3/file_content/modules/demo")),
+        "{requests:#?}"
+    );
+    // The same files as the real agent made from the same versioned code, in the same order.
+    assert_eq!(tree(&out.join("vours")), tree(&out.join("vreal")));
+    let real_v: Vec<String> = real_v.lines().map(String::from).collect();
+    assert_eq!(
+        changed_order(&lines, out.join("vours").to_str().unwrap()),
+        changed_order(&real_v, out.join("vreal").to_str().unwrap()),
+    );
+    // The production runs above were not static (static_catalogs = false there).
+    let cached = std::fs::read_to_string(settings.catalog_cache()).unwrap();
+    assert!(!cached.contains("content_uri"), "{cached}");
 }

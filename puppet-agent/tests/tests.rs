@@ -10,4 +10,5 @@ mod file_real;
 mod master;
 mod real;
 mod schedule;
+mod ssl_refresh;
 mod types;

@@ -201,6 +201,70 @@ pub struct Identity {
     pub key_pem: String,
 }
 
+/// Where [`ClientBuilder::trace`] sends the lines of each exchange, in the shape of Puppet's
+/// `--http_debug` (Ruby's `Net::HTTP` debug output): `opening connection to host:port...`,
+/// `opened`, `starting SSL for host:port...`, `SSL established, protocol: TLSv1.3, cipher:
+/// TLS_AES_256_GCM_SHA384`, the request line and headers as one quoted string (`<- "GET /path
+/// HTTP/1.1\r\nAccept: ...\r\n\r\n"`), the answer's status line and each header quoted
+/// (`-> "HTTP/1.1 200 OK\r\n"`), `reading N bytes...`, `read N bytes`, `Conn keep-alive`.
+/// Unlike Puppet's, never a body (no key, CSR, facts, catalog or Sensitive value); the values of
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie` and `X-Authentication` are
+/// printed as `[redacted]`.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let lines = Arc::new(Mutex::new(Vec::new()));
+/// let sink = lines.clone();
+/// let tracer = puppet_protocol::client::Tracer::new(move |l| sink.lock().unwrap().push(l.to_string()));
+/// tracer.line("opened");
+/// assert_eq!(lines.lock().unwrap()[0], "opened");
+/// ```
+#[derive(Clone)]
+pub struct Tracer(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl Tracer {
+    /// A tracer calling `f` with each line (no line ending).
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Tracer {
+        Tracer(Arc::new(f))
+    }
+
+    /// A tracer writing each line to stderr, as `--http_debug` does.
+    pub fn stderr() -> Tracer {
+        Tracer::new(|l| {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "{l}");
+        })
+    }
+
+    /// Sends one line.
+    pub fn line(&self, line: &str) {
+        (self.0)(line)
+    }
+
+    /// `name: value\r\n`, the value redacted when it is a secret.
+    fn header(name: &str, value: &str) -> String {
+        const SECRET: &[&str] = &[
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "set-cookie",
+            "x-authentication",
+        ];
+        let value = if SECRET.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+            "[redacted]"
+        } else {
+            value
+        };
+        format!("{name}: {value}\r\n")
+    }
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tracer")
+    }
+}
+
 /// Builds a [`Client`]; see [`Client::builder`].
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
@@ -209,11 +273,13 @@ pub struct ClientBuilder {
     addr: Option<SocketAddr>,
     ca_pem: Option<String>,
     crl_pem: Option<String>,
+    crl_leaf_only: bool,
     insecure: bool,
     identity: Option<Identity>,
     connect_timeout: Duration,
     read_timeout: Duration,
     max_response_bytes: u64,
+    trace: Option<Tracer>,
 }
 
 impl ClientBuilder {
@@ -228,6 +294,13 @@ impl ClientBuilder {
     /// certificate of the chain must be covered by a CRL of its issuer).
     pub fn crl_pem(mut self, pem: &str) -> Self {
         self.crl_pem = Some(pem.to_string());
+        self
+    }
+
+    /// Checks only the server's own certificate against the CRLs, not the CAs above it
+    /// (Puppet's `certificate_revocation = leaf`).
+    pub fn crl_leaf_only(mut self) -> Self {
+        self.crl_leaf_only = true;
         self
     }
 
@@ -272,6 +345,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Traces every exchange of the client (and of its [`Client::with_own_connection`]
+    /// copies) to `tracer`: see [`Tracer`].
+    pub fn trace(mut self, tracer: Tracer) -> Self {
+        self.trace = Some(tracer);
+        self
+    }
+
     /// The client. Fails when the CA, the identity or the host name cannot be used.
     pub fn build(self) -> Result<Client, ClientError> {
         let cfg = |e: &dyn std::fmt::Display| ClientError::Config(e.to_string());
@@ -302,13 +382,15 @@ impl ClientBuilder {
             match self.crl_pem.as_deref() {
                 Some(crl) => {
                     let crls = crate::cert::pem_crls(crl.as_bytes(), "CRL").map_err(|e| cfg(&e))?;
-                    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    let mut verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
                         Arc::new(roots),
                         provider,
                     )
-                    .with_crls(crls)
-                    .build()
-                    .map_err(|e| cfg(&e))?;
+                    .with_crls(crls);
+                    if self.crl_leaf_only {
+                        verifier = verifier.only_check_end_entity_revocation();
+                    }
+                    let verifier = verifier.build().map_err(|e| cfg(&e))?;
                     builder.with_webpki_verifier(verifier)
                 }
                 None => builder.with_root_certificates(roots),
@@ -350,6 +432,7 @@ impl ClientBuilder {
                 connect_timeout: self.connect_timeout,
                 read_timeout: self.read_timeout,
                 max_response_bytes: self.max_response_bytes,
+                trace: self.trace,
                 pooled: tokio::sync::Mutex::new(None),
             }),
         })
@@ -376,6 +459,7 @@ struct Shared {
     connect_timeout: Duration,
     read_timeout: Duration,
     max_response_bytes: u64,
+    trace: Option<Tracer>,
     pooled: tokio::sync::Mutex<Option<Connection>>,
 }
 
@@ -556,11 +640,13 @@ impl Client {
             addr: None,
             ca_pem: None,
             crl_pem: None,
+            crl_leaf_only: false,
             insecure: false,
             identity: None,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
             max_response_bytes: 256 * 1024 * 1024,
+            trace: None,
         }
     }
 
@@ -593,6 +679,7 @@ impl Client {
                 connect_timeout: s.connect_timeout,
                 read_timeout: s.read_timeout,
                 max_response_bytes: s.max_response_bytes,
+                trace: s.trace.clone(),
                 pooled: tokio::sync::Mutex::new(None),
             }),
         }
@@ -638,6 +725,9 @@ impl Client {
 
     async fn connect_inner(&self) -> Result<Connection, ClientError> {
         let s = &self.shared;
+        if let Some(t) = &s.trace {
+            t.line(&format!("opening connection to {}...", s.host_header));
+        }
         let addrs: Vec<SocketAddr> = match s.addr {
             Some(a) => vec![a],
             None => tokio::net::lookup_host((s.host.as_str(), s.port))
@@ -675,6 +765,30 @@ impl Client {
                 addr,
                 source,
             })?;
+        if let Some(t) = &s.trace {
+            let (_, session) = tls.get_ref();
+            let version = match session.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+                Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+                Some(v) => format!("{v:?}"),
+                None => "unknown".into(),
+            };
+            let cipher = session
+                .negotiated_cipher_suite()
+                .map(|c| {
+                    let name = format!("{:?}", c.suite());
+                    match name.strip_prefix("TLS13_") {
+                        Some(rest) => format!("TLS_{rest}"),
+                        None => name,
+                    }
+                })
+                .unwrap_or_default();
+            t.line("opened");
+            t.line(&format!("starting SSL for {}...", s.host_header));
+            t.line(&format!(
+                "SSL established, protocol: {version}, cipher: {cipher}"
+            ));
+        }
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(ClientError::http)?;
@@ -683,6 +797,7 @@ impl Client {
             sender,
             host_header: s.host_header.clone(),
             max_response_bytes: s.max_response_bytes,
+            trace: s.trace.clone(),
         })
     }
 
@@ -1379,6 +1494,7 @@ pub struct Connection {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     host_header: String,
     max_response_bytes: u64,
+    trace: Option<Tracer>,
 }
 
 impl Connection {
@@ -1434,6 +1550,17 @@ impl Connection {
             }
         }
         let req = req.body(Full::new(body)).map_err(ClientError::http)?;
+        if let Some(t) = &self.trace {
+            let mut block = format!("{method} {path} HTTP/1.1\r\n");
+            for (name, value) in req.headers() {
+                block.push_str(&Tracer::header(
+                    name.as_str(),
+                    value.to_str().unwrap_or("<binary>"),
+                ));
+            }
+            block.push_str("\r\n");
+            t.line(&format!("<- {block:?}"));
+        }
         self.sender.ready().await.map_err(ClientError::http)?;
         let resp = self
             .sender
@@ -1441,6 +1568,20 @@ impl Connection {
             .await
             .map_err(ClientError::http)?;
         let status = resp.status().as_u16();
+        if let Some(t) = &self.trace {
+            t.line(&format!(
+                "-> {:?}",
+                format!(
+                    "HTTP/1.1 {status} {}\r\n",
+                    resp.status().canonical_reason().unwrap_or("")
+                )
+            ));
+            for (name, value) in resp.headers() {
+                let h = Tracer::header(name.as_str(), value.to_str().unwrap_or("<binary>"));
+                t.line(&format!("-> {h:?}"));
+            }
+            t.line(r#"-> "\r\n""#);
+        }
         let header = |n: &str| {
             resp.headers()
                 .get(n)
@@ -1467,6 +1608,15 @@ impl Connection {
             }
         })?
         .to_bytes();
+        if let Some(t) = &self.trace {
+            t.line(&format!("reading {} bytes...", raw.len()));
+            t.line(&format!("read {} bytes", raw.len()));
+            t.line(if close {
+                "Conn close"
+            } else {
+                "Conn keep-alive"
+            });
+        }
         // A HEAD answer (or a 204) has no body to gunzip, whatever its headers say.
         let body = if gzipped && !raw.is_empty() {
             use std::io::Read;
@@ -1490,5 +1640,39 @@ impl Connection {
             close,
             body,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod trace_tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::Tracer;
+
+    #[test]
+    fn secret_header_values_are_redacted() {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let t = Tracer::new(move |l| sink.lock().unwrap().push(l.to_string()));
+        for (name, value) in [
+            ("Authorization", "Bearer s3cret"),
+            ("set-cookie", "session=s3cret"),
+            ("X-Authentication", "s3cret"),
+            ("accept", "application/json"),
+        ] {
+            t.line(&Tracer::header(name, value));
+        }
+        let lines = lines.lock().unwrap();
+        assert_eq!(
+            *lines,
+            [
+                "Authorization: [redacted]\r\n",
+                "set-cookie: [redacted]\r\n",
+                "X-Authentication: [redacted]\r\n",
+                "accept: application/json\r\n",
+            ]
+        );
+        assert!(lines.iter().all(|l| !l.contains("s3cret")));
     }
 }

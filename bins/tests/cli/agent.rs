@@ -1,6 +1,7 @@
 //! `puppet-agent` against our own `puppet-master` binary (no Ruby at all): `--test` bootstraps
 //! with autosign, applies, prints Puppet's console lines and exits 2; a second agent while the
-//! run lock is held exits 1 with Puppet's notice; `--waitforcert 0` without signing exits 1.
+//! run lock is held exits 1 with Puppet's notice; `--waitforcert 0` without signing exits 1; a
+//! certificate the CA revoked since stops the agent once its CRL is refreshed.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -122,5 +123,55 @@ fn waitforcert_zero_exits_one() {
     assert!(
         stdout.contains("Exiting now because the waitforcert setting is set to 0."),
         "{stdout}"
+    );
+}
+
+#[test]
+fn a_certificate_revoked_since_stops_the_agent_after_the_crl_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let confdir = dir.path().join("master");
+    std::fs::create_dir_all(confdir.join("code/environments/production")).unwrap();
+    let code = serde_json::json!({
+        "classes": {"greet": [{"type": "Notify", "title": "greeting", "parameters": {}}]},
+        "nodes": [{"certname": "*", "classes": ["greet"]}]
+    });
+    std::fs::write(
+        confdir.join("code/environments/production/resources.json"),
+        code.to_string(),
+    )
+    .unwrap();
+    let master = start_master(&confdir, true);
+    let root = dir.path().join("agent");
+    let (code, stdout, stderr) = agent(&root, master.port, &["--test"]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+
+    // The CA revokes the agent (puppet-ca on the running master's CA directory).
+    let out = Command::new(env!("CARGO_BIN_EXE_puppet-ca"))
+        .arg("--cadir")
+        .arg(confdir.join("ca"))
+        .args(["revoke", "--certname", "agent1.example.test"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    // Its CRL is a day old, the refresh interval an hour: refreshed, and the agent stops
+    // with Puppet's message (the real 7.23 agent prints the same two lines).
+    let crl = root.join("ssl/crl.pem");
+    std::fs::File::options()
+        .append(true)
+        .open(&crl)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(86_400))
+        .unwrap();
+    let (code, stdout, stderr) = agent(
+        &root,
+        master.port,
+        &["--test", "--crl_refresh_interval", "1h"],
+    );
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "Info: Refreshing CRL\n", "{stderr}");
+    assert_eq!(
+        stderr,
+        "Error: Certificate 'CN=agent1.example.test' is revoked\n"
     );
 }

@@ -7,6 +7,7 @@
 mod support;
 
 mod agent;
+mod agent_daemon;
 mod ca;
 mod catalog;
 mod db;
