@@ -13,3 +13,4 @@ mod queries;
 mod real_fixtures;
 #[cfg(feature = "server")]
 mod real_terminus;
+mod subqueries;
