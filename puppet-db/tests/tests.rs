@@ -6,6 +6,7 @@
 mod allowlist;
 #[cfg(feature = "server")]
 mod api;
+mod catalog_inputs;
 mod commands;
 mod common;
 mod pql;
