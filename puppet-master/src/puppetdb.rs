@@ -16,7 +16,11 @@
 //! catalog again, where Puppetserver would have compiled it again), and `store report` v8
 //! for each report, over mTLS with the master's own certificate, gzipped, on keep-alive
 //! connections. Sensitive values are taken out before anything leaves (parameters of
-//! `sensitive_parameters`, and report events marked `redacted`).
+//! `sensitive_parameters`, and report events marked `redacted`). The facts carry `trusted` as
+//! Puppetserver makes it from the certificate the agent presented ([`trusted_data`]:
+//! `trusted.extensions` holds its `pp_role` and other Puppet extensions).
+//! `replace catalog inputs` goes out only when a compiler has inputs to report
+//! ([`PuppetDbStorage::send_catalog_inputs`]): the data compiler looks up no Hiera keys.
 //!
 //! Failures are handled as the terminus handles them: with `soft_write_failure = true` a
 //! failed command is logged and the request goes on; with `false` (the default) the agent's
@@ -34,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use puppet_ca::oids::{PP_PRIV_CERT_EXT, PP_REG_CERT_EXT};
 use puppet_catalog::Catalog;
 use puppet_facts::Facts;
 use puppet_protocol::ProtocolError;
@@ -480,6 +485,61 @@ impl PuppetDbStorage {
         }
     }
 
+    /// Sends `replace catalog inputs` v1: the `(type, name)` inputs the compile of the catalog
+    /// `catalog_uuid` of `certname` used, as Puppetserver's terminus sends them after the
+    /// catalog (one `("hiera", key)` per Hiera key looked up, with Puppetserver's
+    /// `jruby-puppet.track-lookups`). The master's own data compiler looks nothing up and has
+    /// no such inputs; a compiler that does sends them with this. No inputs: nothing is sent,
+    /// as the terminus sends nothing. Without `storeconfigs` nothing is sent either.
+    ///
+    /// ```
+    /// # #[cfg(feature = "puppet-db")] tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use puppet_master::{FsStorage, puppetdb::PuppetDbStorage};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = puppet_db::PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let storage = PuppetDbStorage::new(FsStorage::new(dir.path().join("fs")), Arc::new(db.clone()),
+    ///     "puppet.example.test", true, vec![], false);
+    /// let inputs = [("hiera".to_string(), "ntp::servers".to_string())];
+    /// storage.send_catalog_inputs("n1", "6c2a2b15-1c1e-4081-a723-e9b40989d1e5", &inputs).await.unwrap();
+    /// let rows = db.query("catalog-input-contents", Some(r#"["=", "node_state", "any"]"#), &Default::default()).unwrap().rows;
+    /// assert_eq!(rows[0]["name"], "ntp::servers");
+    /// # });
+    /// ```
+    pub async fn send_catalog_inputs(
+        &self,
+        certname: &str,
+        catalog_uuid: &str,
+        inputs: &[(String, String)],
+    ) -> Result<(), ProtocolError> {
+        if !self.storeconfigs || inputs.is_empty() {
+            return Ok(());
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut doc = Map::new();
+        doc.insert("certname".into(), certname.into());
+        doc.insert("catalog_uuid".into(), catalog_uuid.into());
+        doc.insert("producer_timestamp".into(), wire_time_local(now).into());
+        doc.insert(
+            "inputs".into(),
+            Value::Array(
+                inputs
+                    .iter()
+                    .map(|(t, n)| Value::Array(vec![t.as_str().into(), n.as_str().into()]))
+                    .collect(),
+            ),
+        );
+        self.send(
+            "replace catalog inputs",
+            1,
+            certname,
+            now,
+            Ok(Value::Object(doc)),
+            self.soft_write_failure,
+        )
+        .await
+    }
+
     async fn replace_catalog(
         &self,
         request: &CompileRequest,
@@ -522,12 +582,30 @@ impl FactStore for PuppetDbStorage {
         facts: &Facts,
         environment: &str,
     ) -> Result<(), ProtocolError> {
+        self.save_client_facts(certname, facts, environment, None)
+            .await
+    }
+
+    async fn save_client_facts(
+        &self,
+        certname: &str,
+        facts: &Facts,
+        environment: &str,
+        client_cert_der: Option<&[u8]>,
+    ) -> Result<(), ProtocolError> {
         self.fs.save_facts(certname, facts).await?;
         if !self.storeconfigs {
             return Ok(());
         }
         let now = OffsetDateTime::now_utc();
-        let payload = facts_command(facts, certname, environment, &self.producer, now);
+        let payload = client_facts_command(
+            facts,
+            certname,
+            environment,
+            &self.producer,
+            now,
+            client_cert_der,
+        );
         self.send(
             "replace facts",
             5,
@@ -685,19 +763,60 @@ fn wire_time_value(s: &str) -> Value {
     Value::String(wire_time_of(s).unwrap_or_else(|| s.to_string()))
 }
 
-/// `trusted` as Puppetserver computes it for a remote, authenticated node (without
-/// certificate extensions: [`FactStore`] is not given the client's certificate).
-fn trusted(certname: &str) -> Value {
+/// `trusted` as Puppetserver computes it for a remote node authenticated with the
+/// certificate `client_cert_der` (DER): `authenticated`, `certname`, `hostname` and `domain`
+/// (the certname split at its first dot; `domain` null without one), `external` (empty: no
+/// `trusted_external_command`) and `extensions`: the certificate's extensions under Puppet's
+/// registered (1.3.6.1.4.1.34380.1.1) and private (1.3.6.1.4.1.34380.1.2) arcs, in the
+/// certificate's order, by Puppet's short name (`pp_role`) where the OID has one and by
+/// dotted OID otherwise, valued by their text. Puppetserver selects them by a plain prefix of
+/// the OID's text, and so does this. Authorization extensions (`pp_cli_auth`) are not among
+/// them, as in Puppetserver. Without a certificate (or one that does not parse) the
+/// extensions are empty.
+///
+/// ```
+/// use puppet_ca::*;
+/// let dir = tempfile::tempdir().unwrap();
+/// let ca = CertificateAuthority::setup(dir.path(), CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: t") }).unwrap();
+/// let attrs = CsrAttributes::parse("extension_requests:\n  pp_role: web\n  1.3.6.1.4.1.34380.1.2.1: mine\n").unwrap();
+/// let csr = CsrBuilder::new("n1.example.test").unwrap().key_type(KeyType::EcP256).attributes(attrs).build().unwrap();
+/// ca.submit_csr("n1.example.test", csr.csr_pem.as_bytes()).unwrap();
+/// let der = certificate_der(&ca.sign("n1.example.test").unwrap()).unwrap();
+/// let trusted = puppet_master::puppetdb::trusted_data("n1.example.test", Some(&der));
+/// assert_eq!(trusted["extensions"], serde_json::json!({"pp_role": "web", "1.3.6.1.4.1.34380.1.2.1": "mine"}));
+/// assert_eq!(trusted["hostname"], "n1");
+/// assert_eq!(puppet_master::puppetdb::trusted_data("n1", None)["domain"], serde_json::Value::Null);
+/// ```
+pub fn trusted_data(certname: &str, client_cert_der: Option<&[u8]>) -> Value {
     let (hostname, domain) = match certname.split_once('.') {
-        Some((h, d)) => (h, d),
-        None => (certname, ""),
+        Some((h, d)) => (h, Value::from(d)),
+        None => (certname, Value::Null),
     };
+    let mut extensions = Map::new();
+    if let Some(der) = client_cert_der {
+        match puppet_ca::certificate_extensions(der) {
+            Ok(exts) => {
+                for e in exts {
+                    let puppet = [PP_REG_CERT_EXT, PP_PRIV_CERT_EXT]
+                        .iter()
+                        .any(|arc| e.oid.len() > arc.len() && e.oid.starts_with(arc));
+                    if puppet {
+                        let key = e.name.map_or_else(|| e.oid.clone(), str::to_string);
+                        extensions.insert(key, Value::String(e.value));
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!("the certificate of {certname} does not parse: {err}");
+            }
+        }
+    }
     let mut m = Map::new();
     m.insert("authenticated".into(), "remote".into());
     m.insert("certname".into(), certname.into());
-    m.insert("extensions".into(), Value::Object(Map::new()));
+    m.insert("extensions".into(), Value::Object(extensions));
     m.insert("hostname".into(), hostname.into());
-    m.insert("domain".into(), domain.into());
+    m.insert("domain".into(), domain);
     m.insert("external".into(), Value::Object(Map::new()));
     Value::Object(m)
 }
@@ -720,8 +839,21 @@ pub fn facts_command(
     producer: &str,
     now: OffsetDateTime,
 ) -> Value {
+    client_facts_command(facts, certname, environment, producer, now, None)
+}
+
+/// [`facts_command`] for facts an agent sent with the certificate `client_cert_der` (DER):
+/// `trusted` has its extensions ([`trusted_data`]), as Puppetserver's terminus stores them.
+pub fn client_facts_command(
+    facts: &Facts,
+    certname: &str,
+    environment: &str,
+    producer: &str,
+    now: OffsetDateTime,
+    client_cert_der: Option<&[u8]>,
+) -> Value {
     let mut values = facts.values.clone();
-    values.insert("trusted".into(), trusted(certname));
+    values.insert("trusted".into(), trusted_data(certname, client_cert_der));
     let inventory = values.shift_remove("_puppet_inventory_1");
     let mut doc = Map::new();
     doc.insert("certname".into(), facts.name.clone().into());
