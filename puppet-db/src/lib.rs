@@ -167,11 +167,11 @@ impl PuppetDb {
             None => parsed,
             Some(f) => Some(query::add_criteria(f, parsed)),
         };
-        let compiled = query::Compiler::new(self.store.dialect()).compile(
-            route.entity,
-            filter.as_ref(),
-            paging,
-        )?;
+        let mut compiler = query::Compiler::new(self.store.dialect());
+        if route.single {
+            compiler = compiler.all_nodes();
+        }
+        let compiled = compiler.compile(route.entity, filter.as_ref(), paging)?;
         let rows = self.store.query(&compiled.sql)?;
         let total = rows.total;
         let entity = compiled.entity;

@@ -256,7 +256,82 @@ fn bad_subqueries_are_refused_with_puppetdbs_text(b: Backend) {
     }
 }
 
+/// Which queries see a deactivated node's data, as in PuppetDB: the root endpoint and
+/// `/nodes`, `/facts`, `/inventory`, `/resources`... restrict the top-level query to active
+/// nodes unless `node_state` appears anywhere in it; `/reports`, `/catalogs`, `/events` and
+/// the single-object routes do not; subqueries never are.
+fn inactive_nodes_where_puppetdb_answers_them(b: Backend) {
+    let d = loaded(b);
+    let name = "web2.example.test";
+    submit(
+        &d.db,
+        "deactivate node",
+        3,
+        name,
+        &json!({"certname": name, "producer_timestamp": "2026-12-02T11:00:00.000Z"}),
+    );
+    let web2 = r#"[{"certname": "web2.example.test"}]"#;
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "reports",
+            r#"["extract", "certname", ["=", "certname", "web2.example.test"]]"#,
+            web2,
+        ),
+        (
+            "catalogs",
+            r#"["extract", "certname", ["=", "certname", "web2.example.test"]]"#,
+            web2,
+        ),
+        (
+            "events",
+            r#"["extract", "certname", ["=", "certname", "web2.example.test"]]"#,
+            web2,
+        ),
+        (
+            "nodes/web2.example.test",
+            r#"["extract", "certname"]"#,
+            web2,
+        ),
+        (
+            "",
+            r#"["from", "reports", ["extract", "certname", ["=", "certname", "web2.example.test"]]]"#,
+            "[]",
+        ),
+        (
+            "nodes",
+            r#"["extract", "certname", ["=", "certname", "web2.example.test"]]"#,
+            "[]",
+        ),
+        (
+            "facts",
+            r#"["extract", "certname", ["and", ["=", "certname", "web2.example.test"], ["=", "name", "kernel"]]]"#,
+            "[]",
+        ),
+        (
+            "",
+            r#"["from", "environments", ["subquery", "facts", ["=", "certname", "web2.example.test"]]]"#,
+            r#"[{"name": "production"}]"#,
+        ),
+        (
+            "",
+            r#"["from", "nodes", ["extract", "certname", ["in", "certname", ["extract", "certname",
+                ["select_nodes", ["=", "node_state", "inactive"]]]]]]"#,
+            web2,
+        ),
+        ("", r#"nodes[certname] { node_state = "inactive" }"#, web2),
+    ];
+    for (endpoint, query, expected) in cases {
+        let expected: Value = serde_json::from_str(expected).expect("expected rows");
+        let got =
+            d.db.query(endpoint, Some(query), &Paging::default())
+                .unwrap_or_else(|e| panic!("{endpoint} {query}: {e}"))
+                .rows;
+        assert_eq!(json!(got), expected, "{endpoint} {query}");
+    }
+}
+
 crate::both!(
+    inactive_nodes_where_puppetdb_answers_them,
     subqueries_answer_as_puppetdb,
     bad_subqueries_are_refused_with_puppetdbs_text,
 );

@@ -109,7 +109,27 @@ struct Select<'a> {
 pub(crate) struct Compiler {
     aliases: usize,
     dialect: Dialect,
+    /// Answer inactive nodes' data too (a single-object route such as `/nodes/<n>`).
+    all_nodes: bool,
+    /// The top-level query is restricted to active nodes (decided in `compile`).
+    restrict: bool,
 }
+
+/// The endpoints PuppetDB restricts to active nodes unless the query names `node_state`
+/// (the root endpoint too); `/catalogs`, `/reports`, `/events` and the others answer
+/// inactive nodes' data as well, and subqueries are never restricted.
+const RESTRICTED: [&str; 10] = [
+    "nodes",
+    "facts",
+    "fact_contents",
+    "inventory",
+    "resources",
+    "edges",
+    "factsets",
+    "package_inventory",
+    "catalog_inputs",
+    "catalog_input_contents",
+];
 
 /// The entity a top-level query is about, and the compiled SQL.
 pub(crate) struct Compiled {
@@ -123,7 +143,16 @@ impl Compiler {
         Compiler {
             aliases: 0,
             dialect,
+            all_nodes: false,
+            restrict: false,
         }
+    }
+
+    /// Not restricted to active nodes (PuppetDB's single-object routes: `/nodes/<n>`,
+    /// `/catalogs/<n>`, `/factsets/<n>` answer inactive nodes too).
+    pub(crate) fn all_nodes(mut self) -> Compiler {
+        self.all_nodes = true;
+        self
     }
 
     fn pg(&self) -> bool {
@@ -150,6 +179,8 @@ impl Compiler {
         query: Option<&Value>,
         paging: &Paging,
     ) -> Result<Compiled, DbError> {
+        self.restrict = !self.all_nodes
+            && endpoint.is_none_or(|name| RESTRICTED.contains(&name.replace('-', "_").as_str()));
         let select = match endpoint {
             Some(name) => {
                 let entity = entity(name)?;
@@ -386,7 +417,7 @@ impl Compiler {
         let mut from = Frag::new(format!(" FROM {}", scope.sql(entity.tables(self.dialect))));
         let mut conditions = Vec::new();
         let mentions_state = select.filter.is_some_and(mentions_node_state);
-        if let (Some(active), false) = (entity.active, mentions_state) {
+        if let (Some(active), false, true) = (entity.active, mentions_state, top && self.restrict) {
             conditions.push(Frag::new(format!("({})", scope.sql(active))));
         }
         if let Some(filter) = select.filter {
@@ -1263,19 +1294,21 @@ fn param(kind: Kind, name: &str, v: &Value) -> Result<Param, DbError> {
     })
 }
 
+/// Whether the query has `["=", "node_state", _]` or `["=", ["node", "active"], _]`
+/// anywhere, subqueries included (PuppetDB searches the whole tree): then the top-level
+/// query is not restricted to active nodes.
 fn mentions_node_state(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s == "node_state",
-        Value::Array(a) if a.len() == 2 && a[0] == "node" && a[1] == "active" => true,
-        Value::Array(a) => {
-            // A subquery has its own node_state.
-            if matches!(head(v), Some("from" | "subquery" | "extract")) {
-                return false;
-            }
-            a.iter().any(mentions_node_state)
-        }
-        _ => false,
+    let Some(a) = v.as_array() else {
+        return false;
+    };
+    let node_active = |f: &Value| {
+        f.as_array()
+            .is_some_and(|p| p.len() == 2 && p[0] == "node" && p[1] == "active")
+    };
+    if a.len() == 3 && a[0] == "=" && (a[1] == "node_state" || node_active(&a[1])) {
+        return true;
     }
+    a.iter().any(mentions_node_state)
 }
 
 /// The entity of `["select_<entity>", query?]` (`None` when `v` is not one); PuppetDB's
