@@ -372,6 +372,7 @@ pub struct PuppetDbStorage {
     storeconfigs: bool,
     reports: Vec<String>,
     soft_write_failure: bool,
+    oid_mapping: Arc<OidMapping>,
 }
 
 impl std::fmt::Debug for PuppetDbStorage {
@@ -432,7 +433,15 @@ impl PuppetDbStorage {
             storeconfigs,
             reports,
             soft_write_failure,
+            oid_mapping: Arc::new(OidMapping::default()),
         }
+    }
+
+    /// Names private certificate extensions in `trusted.extensions` by the short names of a
+    /// `custom_trusted_oid_mapping.yaml`, as Puppetserver does.
+    pub fn with_oid_mapping(mut self, mapping: OidMapping) -> PuppetDbStorage {
+        self.oid_mapping = Arc::new(mapping);
+        self
     }
 
     /// The filesystem store underneath.
@@ -598,14 +607,9 @@ impl FactStore for PuppetDbStorage {
             return Ok(());
         }
         let now = OffsetDateTime::now_utc();
-        let payload = client_facts_command(
-            facts,
-            certname,
-            environment,
-            &self.producer,
-            now,
-            client_cert_der,
-        );
+        let mut payload = facts_command(facts, certname, environment, &self.producer, now);
+        payload["values"]["trusted"] =
+            trusted_data_mapped(certname, client_cert_der, &self.oid_mapping);
         self.send(
             "replace facts",
             5,
@@ -788,6 +792,30 @@ fn wire_time_value(s: &str) -> Value {
 /// assert_eq!(puppet_master::puppetdb::trusted_data("n1", None)["domain"], serde_json::Value::Null);
 /// ```
 pub fn trusted_data(certname: &str, client_cert_der: Option<&[u8]>) -> Value {
+    trusted_data_mapped(certname, client_cert_der, &OidMapping::default())
+}
+
+/// [`trusted_data`] with the short names of a `custom_trusted_oid_mapping.yaml` for OIDs
+/// Puppet has no name for (Puppet's own names come first, as in Puppetserver).
+///
+/// ```
+/// use puppet_ca::*;
+/// use puppet_master::puppetdb::{OidMapping, trusted_data_mapped};
+/// let dir = tempfile::tempdir().unwrap();
+/// let ca = CertificateAuthority::setup(dir.path(), CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: t") }).unwrap();
+/// let attrs = CsrAttributes::parse("extension_requests:\n  pp_role: web\n  1.3.6.1.4.1.34380.1.2.1: lab1\n").unwrap();
+/// let csr = CsrBuilder::new("n1").unwrap().key_type(KeyType::EcP256).attributes(attrs).build().unwrap();
+/// ca.submit_csr("n1", csr.csr_pem.as_bytes()).unwrap();
+/// let der = certificate_der(&ca.sign("n1").unwrap()).unwrap();
+/// let mapping = OidMapping::parse("oid_mapping:\n  1.3.6.1.4.1.34380.1.2.1:\n    shortname: site\n    longname: Site\n  1.3.6.1.4.1.34380.1.1.13:\n    shortname: role\n    longname: Role\n").unwrap();
+/// let trusted = trusted_data_mapped("n1", Some(&der), &mapping);
+/// assert_eq!(trusted["extensions"], serde_json::json!({"pp_role": "web", "site": "lab1"}));
+/// ```
+pub fn trusted_data_mapped(
+    certname: &str,
+    client_cert_der: Option<&[u8]>,
+    mapping: &OidMapping,
+) -> Value {
     let (hostname, domain) = match certname.split_once('.') {
         Some((h, d)) => (h, Value::from(d)),
         None => (certname, Value::Null),
@@ -801,7 +829,10 @@ pub fn trusted_data(certname: &str, client_cert_der: Option<&[u8]>) -> Value {
                         .iter()
                         .any(|arc| e.oid.len() > arc.len() && e.oid.starts_with(arc));
                     if puppet {
-                        let key = e.name.map_or_else(|| e.oid.clone(), str::to_string);
+                        let key = e
+                            .name
+                            .or_else(|| mapping.short_name(&e.oid))
+                            .map_or_else(|| e.oid.clone(), str::to_string);
                         extensions.insert(key, Value::String(e.value));
                     }
                 }
@@ -819,6 +850,125 @@ pub fn trusted_data(certname: &str, client_cert_der: Option<&[u8]>) -> Value {
     m.insert("domain".into(), domain);
     m.insert("external".into(), Value::Object(Map::new()));
     Value::Object(m)
+}
+
+/// Puppet's `custom_trusted_oid_mapping.yaml` (the `trusted_oid_mapping_file` setting,
+/// default `$confdir/custom_trusted_oid_mapping.yaml`): short names for OIDs, used for
+/// `trusted.extensions`.
+///
+/// ```text
+/// ---
+/// oid_mapping:
+///   1.3.6.1.4.1.34380.1.2.1.1:
+///     shortname: 'myshortname'
+///     longname: 'My Long Name'
+/// ```
+///
+/// Only that shape is read (no YAML crate): `oid_mapping`, then each OID with its
+/// `shortname` and `longname` (plain, `'single'` or `"double"` quoted); anything else is
+/// refused with its line, as Puppet refuses a mapping without a shortname or longname.
+///
+/// ```
+/// use puppet_master::puppetdb::OidMapping;
+/// let m = OidMapping::parse("---\noid_mapping:\n  1.3.6.1.4.1.34380.1.2.1.1:\n    shortname: 'site'\n    longname: 'Site'\n").unwrap();
+/// assert_eq!(m.short_name("1.3.6.1.4.1.34380.1.2.1.1"), Some("site"));
+/// assert!(OidMapping::parse("oid_mapping:\n  1.2.3:\n    longname: x\n").is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OidMapping {
+    names: Vec<(String, String)>,
+}
+
+impl OidMapping {
+    /// Parses the file's text.
+    pub fn parse(text: &str) -> Result<OidMapping, String> {
+        fn unquote(v: &str) -> &str {
+            let v = v.trim();
+            for q in ['\'', '"'] {
+                if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+                    return inner;
+                }
+            }
+            v
+        }
+        let mut names = Vec::new();
+        // (oid, shortname, longname, line)
+        let mut current: Option<(String, Option<String>, Option<String>, usize)> = None;
+        let mut finish = |c: Option<(String, Option<String>, Option<String>, usize)>| match c {
+            None => Ok(()),
+            Some((oid, Some(short), Some(_), _)) => {
+                names.push((oid, short));
+                Ok(())
+            }
+            Some((oid, short, _, line)) => Err(format!(
+                "line {line}: the mapping for {oid} is missing a {}",
+                if short.is_none() {
+                    "shortname"
+                } else {
+                    "longname"
+                }
+            )),
+        };
+        let mut seen_top = false;
+        for (i, raw) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = raw.split(" #").next().unwrap_or("").trim_end();
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed == "---" {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            let Some((key, value)) = trimmed.split_once(':') else {
+                return Err(format!("line {n}: expected `key: value`"));
+            };
+            let (key, value) = (unquote(key), value.trim());
+            match (indent, seen_top) {
+                (0, false) if key == "oid_mapping" && value.is_empty() => seen_top = true,
+                (0, _) => return Err(format!("line {n}: expected oid_mapping:")),
+                (_, true) if value.is_empty() => {
+                    finish(current.take())?;
+                    if !key
+                        .split('.')
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                    {
+                        return Err(format!("line {n}: {key:?} is not an OID"));
+                    }
+                    current = Some((key.to_string(), None, None, n));
+                }
+                (_, true) => match (&mut current, key) {
+                    (Some(c), "shortname") => c.1 = Some(unquote(value).to_string()),
+                    (Some(c), "longname") => c.2 = Some(unquote(value).to_string()),
+                    _ => return Err(format!("line {n}: unexpected {key:?}")),
+                },
+                (_, false) => return Err(format!("line {n}: expected oid_mapping:")),
+            }
+        }
+        finish(current.take())?;
+        Ok(OidMapping { names })
+    }
+
+    /// Reads `path`; empty when the file does not exist (as Puppet).
+    pub fn read(path: &Path) -> Result<OidMapping, MasterError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => OidMapping::parse(&text).map_err(|message| MasterError::Config {
+                file: path.to_path_buf(),
+                message,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(OidMapping::default()),
+            Err(source) => Err(MasterError::Io {
+                what: format!("read {}", path.display()),
+                source,
+            }),
+        }
+    }
+
+    /// The short name of `oid`, if the file names it.
+    pub fn short_name(&self, oid: &str) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(o, _)| o == oid)
+            .map(|(_, s)| s.as_str())
+    }
 }
 
 /// The `replace facts` v5 document the terminus sends for `facts` received for a run in
