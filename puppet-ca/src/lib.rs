@@ -245,6 +245,34 @@ pub fn certificate_der(pem: &str) -> Result<Vec<u8>, CaError> {
     Ok(der)
 }
 
+/// The extensions of a certificate (DER), in its order, decoded as
+/// [`Csr::extension_requests`] decodes a CSR's (Puppet's string values as text, the short
+/// name of Puppet's OIDs). A master makes a node's `trusted.extensions` from these.
+///
+/// ```
+/// # use puppet_ca::*;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let ca = CertificateAuthority::setup(dir.path(), CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: t") }).unwrap();
+/// let attrs = CsrAttributes::parse("extension_requests:\n  pp_role: web\n").unwrap();
+/// let csr = CsrBuilder::new("n1.example.test").unwrap().key_type(KeyType::EcP256).attributes(attrs).build().unwrap();
+/// ca.submit_csr("n1.example.test", csr.csr_pem.as_bytes()).unwrap();
+/// let der = certificate_der(&ca.sign("n1.example.test").unwrap()).unwrap();
+/// let role = certificate_extensions(&der).unwrap().into_iter().find(|e| e.name == Some("pp_role")).unwrap();
+/// assert_eq!(role.value, "web");
+/// ```
+pub fn certificate_extensions(der: &[u8]) -> Result<Vec<RequestedExtension>, CaError> {
+    use der::Decode;
+    let cert =
+        x509_cert::Certificate::from_der(der).map_err(|e| CaError::malformed("certificate", e))?;
+    Ok(cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .map(csr::describe_extension)
+        .collect())
+}
+
 // The master shares one CA between its connection tasks.
 const _: fn() = || {
     fn is<T: Send + Sync>() {}

@@ -218,11 +218,15 @@ impl Command {
                     Some(t) => Timestamp::parse(t).map_err(body_error)?,
                     None => Timestamp::now(),
                 };
+                // Stored as PuppetDB stores them: distinct, sorted.
+                let mut inputs = wire.inputs;
+                inputs.sort();
+                inputs.dedup();
                 Command::ReplaceCatalogInputs(CatalogInputs {
                     certname: nonempty(wire.certname, "certname").map_err(body_error)?,
                     catalog_uuid: wire.catalog_uuid,
                     producer_timestamp: ts,
-                    inputs: wire.inputs,
+                    inputs,
                 })
             }
             "store report" => {

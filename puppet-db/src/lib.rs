@@ -141,6 +141,11 @@ impl PuppetDb {
     /// assert_eq!(all.rows[0]["deactivated"], "2026-12-02T10:00:00.000Z");
     /// ```
     pub fn apply(&self, command: &Command) -> Result<(), DbError> {
+        // PuppetDB does nothing at all for catalog inputs without inputs (not even bring
+        // the node back).
+        if matches!(command, Command::ReplaceCatalogInputs(c) if c.inputs.is_empty()) {
+            return Ok(());
+        }
         self.store.apply(command, &Timestamp::now())
     }
 
@@ -158,16 +163,15 @@ impl PuppetDb {
             None => None,
         };
         let route = route(path)?;
-        let filter = match (route.filter, parsed) {
-            (None, q) => q,
-            (Some(f), None) => Some(f),
-            (Some(f), Some(q)) => Some(json!(["and", f, q])),
+        let filter = match route.filter {
+            None => parsed,
+            Some(f) => Some(query::add_criteria(f, parsed)),
         };
-        let compiled = query::Compiler::new(self.store.dialect()).compile(
-            route.entity,
-            filter.as_ref(),
-            paging,
-        )?;
+        let mut compiler = query::Compiler::new(self.store.dialect());
+        if route.single {
+            compiler = compiler.all_nodes();
+        }
+        let compiled = compiler.compile(route.entity, filter.as_ref(), paging)?;
         let rows = self.store.query(&compiled.sql)?;
         let total = rows.total;
         let entity = compiled.entity;
@@ -371,6 +375,15 @@ fn route(path: &str) -> Result<Route<'_>, DbError> {
             false,
         ),
         ["reports", h, "events"] => r("events", Some(json!(["=", "report", h])), false),
+        ["producers", p] => r("producers", Some(json!(["=", "name", p])), true),
+        ["producers", p, e @ ("factsets" | "catalogs" | "reports")] => {
+            r(e, Some(json!(["=", "producer", p])), false)
+        }
+        [
+            "environments",
+            env,
+            e @ ("facts" | "resources" | "reports" | "events"),
+        ] => r(e, Some(json!(["=", "environment", env])), false),
         _ => Err(DbError::query(
             QueryErrorKind::UnknownEntity,
             format!("No such endpoint: /pdb/query/v4/{}", parts.join("/")),

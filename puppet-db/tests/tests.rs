@@ -6,6 +6,7 @@
 mod allowlist;
 #[cfg(feature = "server")]
 mod api;
+mod catalog_inputs;
 mod commands;
 mod common;
 mod pql;
@@ -13,3 +14,4 @@ mod queries;
 mod real_fixtures;
 #[cfg(feature = "server")]
 mod real_terminus;
+mod subqueries;

@@ -543,14 +543,22 @@ impl MasterSetup {
                     key_pem: read(&key_path)?,
                 },
             )?;
-            let db = Arc::new(crate::puppetdb::PuppetDbStorage::new(
-                storage.clone(),
-                Arc::new(client),
-                certname.clone(),
-                storeconfigs,
-                reports,
-                pdb.soft_write_failure,
-            ));
+            let db = Arc::new(
+                crate::puppetdb::PuppetDbStorage::new(
+                    storage.clone(),
+                    Arc::new(client),
+                    certname.clone(),
+                    storeconfigs,
+                    reports,
+                    pdb.soft_write_failure,
+                )
+                .with_oid_mapping(crate::puppetdb::OidMapping::read(
+                    &conf.server("trusted_oid_mapping_file").map_or_else(
+                        || dir.join("custom_trusted_oid_mapping.yaml"),
+                        PathBuf::from,
+                    ),
+                )?),
+            );
             if storeconfigs {
                 tracing::info!(
                     "facts and catalogs go to PuppetDB at {}",

@@ -16,7 +16,11 @@
 //! catalog again, where Puppetserver would have compiled it again), and `store report` v8
 //! for each report, over mTLS with the master's own certificate, gzipped, on keep-alive
 //! connections. Sensitive values are taken out before anything leaves (parameters of
-//! `sensitive_parameters`, and report events marked `redacted`).
+//! `sensitive_parameters`, and report events marked `redacted`). The facts carry `trusted` as
+//! Puppetserver makes it from the certificate the agent presented ([`trusted_data`]:
+//! `trusted.extensions` holds its `pp_role` and other Puppet extensions).
+//! `replace catalog inputs` goes out only when a compiler has inputs to report
+//! ([`PuppetDbStorage::send_catalog_inputs`]): the data compiler looks up no Hiera keys.
 //!
 //! Failures are handled as the terminus handles them: with `soft_write_failure = true` a
 //! failed command is logged and the request goes on; with `false` (the default) the agent's
@@ -34,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use puppet_ca::oids::{PP_PRIV_CERT_EXT, PP_REG_CERT_EXT};
 use puppet_catalog::Catalog;
 use puppet_facts::Facts;
 use puppet_protocol::ProtocolError;
@@ -367,6 +372,7 @@ pub struct PuppetDbStorage {
     storeconfigs: bool,
     reports: Vec<String>,
     soft_write_failure: bool,
+    oid_mapping: Arc<OidMapping>,
 }
 
 impl std::fmt::Debug for PuppetDbStorage {
@@ -427,7 +433,15 @@ impl PuppetDbStorage {
             storeconfigs,
             reports,
             soft_write_failure,
+            oid_mapping: Arc::new(OidMapping::default()),
         }
+    }
+
+    /// Names private certificate extensions in `trusted.extensions` by the short names of a
+    /// `custom_trusted_oid_mapping.yaml`, as Puppetserver does.
+    pub fn with_oid_mapping(mut self, mapping: OidMapping) -> PuppetDbStorage {
+        self.oid_mapping = Arc::new(mapping);
+        self
     }
 
     /// The filesystem store underneath.
@@ -480,6 +494,61 @@ impl PuppetDbStorage {
         }
     }
 
+    /// Sends `replace catalog inputs` v1: the `(type, name)` inputs the compile of the catalog
+    /// `catalog_uuid` of `certname` used, as Puppetserver's terminus sends them after the
+    /// catalog (one `("hiera", key)` per Hiera key looked up, with Puppetserver's
+    /// `jruby-puppet.track-lookups`). The master's own data compiler looks nothing up and has
+    /// no such inputs; a compiler that does sends them with this. No inputs: nothing is sent,
+    /// as the terminus sends nothing. Without `storeconfigs` nothing is sent either.
+    ///
+    /// ```
+    /// # #[cfg(feature = "puppet-db")] tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use puppet_master::{FsStorage, puppetdb::PuppetDbStorage};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = puppet_db::PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let storage = PuppetDbStorage::new(FsStorage::new(dir.path().join("fs")), Arc::new(db.clone()),
+    ///     "puppet.example.test", true, vec![], false);
+    /// let inputs = [("hiera".to_string(), "ntp::servers".to_string())];
+    /// storage.send_catalog_inputs("n1", "6c2a2b15-1c1e-4081-a723-e9b40989d1e5", &inputs).await.unwrap();
+    /// let rows = db.query("catalog-input-contents", Some(r#"["=", "node_state", "any"]"#), &Default::default()).unwrap().rows;
+    /// assert_eq!(rows[0]["name"], "ntp::servers");
+    /// # });
+    /// ```
+    pub async fn send_catalog_inputs(
+        &self,
+        certname: &str,
+        catalog_uuid: &str,
+        inputs: &[(String, String)],
+    ) -> Result<(), ProtocolError> {
+        if !self.storeconfigs || inputs.is_empty() {
+            return Ok(());
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut doc = Map::new();
+        doc.insert("certname".into(), certname.into());
+        doc.insert("catalog_uuid".into(), catalog_uuid.into());
+        doc.insert("producer_timestamp".into(), wire_time_local(now).into());
+        doc.insert(
+            "inputs".into(),
+            Value::Array(
+                inputs
+                    .iter()
+                    .map(|(t, n)| Value::Array(vec![t.as_str().into(), n.as_str().into()]))
+                    .collect(),
+            ),
+        );
+        self.send(
+            "replace catalog inputs",
+            1,
+            certname,
+            now,
+            Ok(Value::Object(doc)),
+            self.soft_write_failure,
+        )
+        .await
+    }
+
     async fn replace_catalog(
         &self,
         request: &CompileRequest,
@@ -522,12 +591,25 @@ impl FactStore for PuppetDbStorage {
         facts: &Facts,
         environment: &str,
     ) -> Result<(), ProtocolError> {
+        self.save_client_facts(certname, facts, environment, None)
+            .await
+    }
+
+    async fn save_client_facts(
+        &self,
+        certname: &str,
+        facts: &Facts,
+        environment: &str,
+        client_cert_der: Option<&[u8]>,
+    ) -> Result<(), ProtocolError> {
         self.fs.save_facts(certname, facts).await?;
         if !self.storeconfigs {
             return Ok(());
         }
         let now = OffsetDateTime::now_utc();
-        let payload = facts_command(facts, certname, environment, &self.producer, now);
+        let mut payload = facts_command(facts, certname, environment, &self.producer, now);
+        payload["values"]["trusted"] =
+            trusted_data_mapped(certname, client_cert_der, &self.oid_mapping);
         self.send(
             "replace facts",
             5,
@@ -685,21 +767,208 @@ fn wire_time_value(s: &str) -> Value {
     Value::String(wire_time_of(s).unwrap_or_else(|| s.to_string()))
 }
 
-/// `trusted` as Puppetserver computes it for a remote, authenticated node (without
-/// certificate extensions: [`FactStore`] is not given the client's certificate).
-fn trusted(certname: &str) -> Value {
+/// `trusted` as Puppetserver computes it for a remote node authenticated with the
+/// certificate `client_cert_der` (DER): `authenticated`, `certname`, `hostname` and `domain`
+/// (the certname split at its first dot; `domain` null without one), `external` (empty: no
+/// `trusted_external_command`) and `extensions`: the certificate's extensions under Puppet's
+/// registered (1.3.6.1.4.1.34380.1.1) and private (1.3.6.1.4.1.34380.1.2) arcs, in the
+/// certificate's order, by Puppet's short name (`pp_role`) where the OID has one and by
+/// dotted OID otherwise, valued by their text. Puppetserver selects them by a plain prefix of
+/// the OID's text, and so does this. Authorization extensions (`pp_cli_auth`) are not among
+/// them, as in Puppetserver. Without a certificate (or one that does not parse) the
+/// extensions are empty.
+///
+/// ```
+/// use puppet_ca::*;
+/// let dir = tempfile::tempdir().unwrap();
+/// let ca = CertificateAuthority::setup(dir.path(), CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: t") }).unwrap();
+/// let attrs = CsrAttributes::parse("extension_requests:\n  pp_role: web\n  1.3.6.1.4.1.34380.1.2.1: mine\n").unwrap();
+/// let csr = CsrBuilder::new("n1.example.test").unwrap().key_type(KeyType::EcP256).attributes(attrs).build().unwrap();
+/// ca.submit_csr("n1.example.test", csr.csr_pem.as_bytes()).unwrap();
+/// let der = certificate_der(&ca.sign("n1.example.test").unwrap()).unwrap();
+/// let trusted = puppet_master::puppetdb::trusted_data("n1.example.test", Some(&der));
+/// assert_eq!(trusted["extensions"], serde_json::json!({"pp_role": "web", "1.3.6.1.4.1.34380.1.2.1": "mine"}));
+/// assert_eq!(trusted["hostname"], "n1");
+/// assert_eq!(puppet_master::puppetdb::trusted_data("n1", None)["domain"], serde_json::Value::Null);
+/// ```
+pub fn trusted_data(certname: &str, client_cert_der: Option<&[u8]>) -> Value {
+    trusted_data_mapped(certname, client_cert_der, &OidMapping::default())
+}
+
+/// [`trusted_data`] with the short names of a `custom_trusted_oid_mapping.yaml` for OIDs
+/// Puppet has no name for (Puppet's own names come first, as in Puppetserver).
+///
+/// ```
+/// use puppet_ca::*;
+/// use puppet_master::puppetdb::{OidMapping, trusted_data_mapped};
+/// let dir = tempfile::tempdir().unwrap();
+/// let ca = CertificateAuthority::setup(dir.path(), CaSettings { key: KeyType::EcP256, ..CaSettings::new("Puppet CA: t") }).unwrap();
+/// let attrs = CsrAttributes::parse("extension_requests:\n  pp_role: web\n  1.3.6.1.4.1.34380.1.2.1: lab1\n").unwrap();
+/// let csr = CsrBuilder::new("n1").unwrap().key_type(KeyType::EcP256).attributes(attrs).build().unwrap();
+/// ca.submit_csr("n1", csr.csr_pem.as_bytes()).unwrap();
+/// let der = certificate_der(&ca.sign("n1").unwrap()).unwrap();
+/// let mapping = OidMapping::parse("oid_mapping:\n  1.3.6.1.4.1.34380.1.2.1:\n    shortname: site\n    longname: Site\n  1.3.6.1.4.1.34380.1.1.13:\n    shortname: role\n    longname: Role\n").unwrap();
+/// let trusted = trusted_data_mapped("n1", Some(&der), &mapping);
+/// assert_eq!(trusted["extensions"], serde_json::json!({"pp_role": "web", "site": "lab1"}));
+/// ```
+pub fn trusted_data_mapped(
+    certname: &str,
+    client_cert_der: Option<&[u8]>,
+    mapping: &OidMapping,
+) -> Value {
     let (hostname, domain) = match certname.split_once('.') {
-        Some((h, d)) => (h, d),
-        None => (certname, ""),
+        Some((h, d)) => (h, Value::from(d)),
+        None => (certname, Value::Null),
     };
+    let mut extensions = Map::new();
+    if let Some(der) = client_cert_der {
+        match puppet_ca::certificate_extensions(der) {
+            Ok(exts) => {
+                for e in exts {
+                    let puppet = [PP_REG_CERT_EXT, PP_PRIV_CERT_EXT]
+                        .iter()
+                        .any(|arc| e.oid.len() > arc.len() && e.oid.starts_with(arc));
+                    if puppet {
+                        let key = e
+                            .name
+                            .or_else(|| mapping.short_name(&e.oid))
+                            .map_or_else(|| e.oid.clone(), str::to_string);
+                        extensions.insert(key, Value::String(e.value));
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!("the certificate of {certname} does not parse: {err}");
+            }
+        }
+    }
     let mut m = Map::new();
     m.insert("authenticated".into(), "remote".into());
     m.insert("certname".into(), certname.into());
-    m.insert("extensions".into(), Value::Object(Map::new()));
+    m.insert("extensions".into(), Value::Object(extensions));
     m.insert("hostname".into(), hostname.into());
-    m.insert("domain".into(), domain.into());
+    m.insert("domain".into(), domain);
     m.insert("external".into(), Value::Object(Map::new()));
     Value::Object(m)
+}
+
+/// Puppet's `custom_trusted_oid_mapping.yaml` (the `trusted_oid_mapping_file` setting,
+/// default `$confdir/custom_trusted_oid_mapping.yaml`): short names for OIDs, used for
+/// `trusted.extensions`.
+///
+/// ```text
+/// ---
+/// oid_mapping:
+///   1.3.6.1.4.1.34380.1.2.1.1:
+///     shortname: 'myshortname'
+///     longname: 'My Long Name'
+/// ```
+///
+/// Only that shape is read (no YAML crate): `oid_mapping`, then each OID with its
+/// `shortname` and `longname` (plain, `'single'` or `"double"` quoted); anything else is
+/// refused with its line, as Puppet refuses a mapping without a shortname or longname.
+///
+/// ```
+/// use puppet_master::puppetdb::OidMapping;
+/// let m = OidMapping::parse("---\noid_mapping:\n  1.3.6.1.4.1.34380.1.2.1.1:\n    shortname: 'site'\n    longname: 'Site'\n").unwrap();
+/// assert_eq!(m.short_name("1.3.6.1.4.1.34380.1.2.1.1"), Some("site"));
+/// assert!(OidMapping::parse("oid_mapping:\n  1.2.3:\n    longname: x\n").is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OidMapping {
+    names: Vec<(String, String)>,
+}
+
+impl OidMapping {
+    /// Parses the file's text.
+    pub fn parse(text: &str) -> Result<OidMapping, String> {
+        fn unquote(v: &str) -> &str {
+            let v = v.trim();
+            for q in ['\'', '"'] {
+                if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+                    return inner;
+                }
+            }
+            v
+        }
+        let mut names = Vec::new();
+        // (oid, shortname, longname, line)
+        let mut current: Option<(String, Option<String>, Option<String>, usize)> = None;
+        let mut finish = |c: Option<(String, Option<String>, Option<String>, usize)>| match c {
+            None => Ok(()),
+            Some((oid, Some(short), Some(_), _)) => {
+                names.push((oid, short));
+                Ok(())
+            }
+            Some((oid, short, _, line)) => Err(format!(
+                "line {line}: the mapping for {oid} is missing a {}",
+                if short.is_none() {
+                    "shortname"
+                } else {
+                    "longname"
+                }
+            )),
+        };
+        let mut seen_top = false;
+        for (i, raw) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = raw.split(" #").next().unwrap_or("").trim_end();
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed == "---" {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            let Some((key, value)) = trimmed.split_once(':') else {
+                return Err(format!("line {n}: expected `key: value`"));
+            };
+            let (key, value) = (unquote(key), value.trim());
+            match (indent, seen_top) {
+                (0, false) if key == "oid_mapping" && value.is_empty() => seen_top = true,
+                (0, _) => return Err(format!("line {n}: expected oid_mapping:")),
+                (_, true) if value.is_empty() => {
+                    finish(current.take())?;
+                    if !key
+                        .split('.')
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                    {
+                        return Err(format!("line {n}: {key:?} is not an OID"));
+                    }
+                    current = Some((key.to_string(), None, None, n));
+                }
+                (_, true) => match (&mut current, key) {
+                    (Some(c), "shortname") => c.1 = Some(unquote(value).to_string()),
+                    (Some(c), "longname") => c.2 = Some(unquote(value).to_string()),
+                    _ => return Err(format!("line {n}: unexpected {key:?}")),
+                },
+                (_, false) => return Err(format!("line {n}: expected oid_mapping:")),
+            }
+        }
+        finish(current.take())?;
+        Ok(OidMapping { names })
+    }
+
+    /// Reads `path`; empty when the file does not exist (as Puppet).
+    pub fn read(path: &Path) -> Result<OidMapping, MasterError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => OidMapping::parse(&text).map_err(|message| MasterError::Config {
+                file: path.to_path_buf(),
+                message,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(OidMapping::default()),
+            Err(source) => Err(MasterError::Io {
+                what: format!("read {}", path.display()),
+                source,
+            }),
+        }
+    }
+
+    /// The short name of `oid`, if the file names it.
+    pub fn short_name(&self, oid: &str) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(o, _)| o == oid)
+            .map(|(_, s)| s.as_str())
+    }
 }
 
 /// The `replace facts` v5 document the terminus sends for `facts` received for a run in
@@ -720,8 +989,21 @@ pub fn facts_command(
     producer: &str,
     now: OffsetDateTime,
 ) -> Value {
+    client_facts_command(facts, certname, environment, producer, now, None)
+}
+
+/// [`facts_command`] for facts an agent sent with the certificate `client_cert_der` (DER):
+/// `trusted` has its extensions ([`trusted_data`]), as Puppetserver's terminus stores them.
+pub fn client_facts_command(
+    facts: &Facts,
+    certname: &str,
+    environment: &str,
+    producer: &str,
+    now: OffsetDateTime,
+    client_cert_der: Option<&[u8]>,
+) -> Value {
     let mut values = facts.values.clone();
-    values.insert("trusted".into(), trusted(certname));
+    values.insert("trusted".into(), trusted_data(certname, client_cert_der));
     let inventory = values.shift_remove("_puppet_inventory_1");
     let mut doc = Map::new();
     doc.insert("certname".into(), facts.name.clone().into());

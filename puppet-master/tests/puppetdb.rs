@@ -502,3 +502,121 @@ fn confdir_settings_are_checked() {
     .unwrap();
     puppet_master::confdir::MasterSetup::from_confdir(dir.path()).unwrap();
 }
+
+/// A node whose certificate carries Puppet extensions (asked for in its CSR, signed by the
+/// master's CA over HTTP): the facts the master sends to puppet-db (with its catalog request,
+/// and by `PUT /facts`) have `trusted` as Puppetserver makes it from the client's
+/// certificate, the extensions by Puppet's short names (and private ones by OID).
+#[cfg(feature = "puppet-db")]
+#[tokio::test]
+async fn trusted_extensions_of_the_client_certificate_reach_puppet_db() {
+    use puppet_master::testing::TestMaster;
+    use puppet_protocol::client::{CatalogOptions, Identity};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = puppet_db::PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    let storage = Arc::new(PuppetDbStorage::new(
+        FsStorage::new(dir.path().join("fs")),
+        Arc::new(db.clone()),
+        "puppet.example.test",
+        true,
+        Vec::new(),
+        false,
+    ));
+    let master = TestMaster::builder()
+        .ca_settings(|s| s.autosign = puppet_ca::Autosign::On)
+        .services(move |s| {
+            s.facts = storage.clone();
+            s.catalogs = storage;
+        })
+        .start()
+        .await
+        .unwrap();
+    let name = "web7.example.test";
+    // As in the oracle's csr_attributes.yaml (fixtures/csr-attributes).
+    let attributes = puppet_ca::CsrAttributes::parse(
+        "---\nextension_requests:\n  pp_role: webserver\n  pp_environment: production\n  \
+         pp_uuid: ED803750-E3C7-44F5-BB08-41A04433FE2E\n  pp_datacenter: lab1\n  \
+         1.3.6.1.4.1.34380.1.2.1: my-private-extension\n",
+    )
+    .unwrap();
+    let csr = puppet_ca::CsrBuilder::new(name)
+        .unwrap()
+        .key_type(puppet_ca::KeyType::EcP256)
+        .attributes(attributes)
+        .build()
+        .unwrap();
+    let anonymous = master.client(None).unwrap();
+    anonymous.submit_csr(name, &csr.csr_pem).await.unwrap();
+    let cert_pem = anonymous.certificate(name).await.unwrap().unwrap();
+    let agent = master
+        .client(Some(&Identity {
+            cert_pem,
+            key_pem: csr.key_pem,
+        }))
+        .unwrap();
+    let expected = json!({
+        "authenticated": "remote", "certname": name, "hostname": "web7", "domain": "example.test",
+        "extensions": {"pp_role": "webserver", "pp_environment": "production",
+            "pp_uuid": "ED803750-E3C7-44F5-BB08-41A04433FE2E", "pp_datacenter": "lab1",
+            "1.3.6.1.4.1.34380.1.2.1": "my-private-extension"},
+        "external": {}
+    });
+    let q = |query: &str| {
+        db.query("", Some(query), &puppet_db::Paging::default())
+            .unwrap()
+            .rows
+    };
+
+    let facts = puppet_facts::Facts::from_json(
+        br#"{"name": "web7.example.test", "values": {"kernel": "Linux"}}"#,
+    )
+    .unwrap();
+    let answer = agent
+        .request(
+            "PUT",
+            "/puppet/v3/facts/web7.example.test?environment=production",
+            &[("content-type", "application/json")],
+            serde_json::to_vec(&facts).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        q(r#"facts[value] { name = "trusted" }"#),
+        vec![json!({ "value": expected })]
+    );
+
+    let facts = puppet_facts::Facts::from_json(
+        br#"{"name": "web7.example.test", "values": {"kernel": "Linux", "role": "new"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        master.environments().join("production/resources.json"),
+        r#"{"classes": {"base": [{"type": "Notify", "title": "hello"}]},
+            "nodes": [{"certname": "*", "classes": ["base"]}]}"#,
+    )
+    .unwrap();
+    agent
+        .catalog(name, "production", &facts, &CatalogOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        q("inventory[facts.role, trusted.extensions.pp_role, trusted.extensions.pp_datacenter] {}"),
+        vec![
+            json!({"facts.role": "new", "trusted.extensions.pp_role": "webserver",
+            "trusted.extensions.pp_datacenter": "lab1"})
+        ]
+    );
+    assert_eq!(
+        q(r#"nodes[certname] { trusted.extensions.pp_role = "webserver" }"#),
+        vec![json!({ "certname": name })]
+    );
+    assert_eq!(
+        q(
+            r#"resources[certname] { title = "hello" and nodes { trusted.extensions.pp_datacenter = "lab1" } }"#
+        ),
+        vec![json!({ "certname": name })]
+    );
+    master.shutdown().await;
+}

@@ -109,7 +109,27 @@ struct Select<'a> {
 pub(crate) struct Compiler {
     aliases: usize,
     dialect: Dialect,
+    /// Answer inactive nodes' data too (a single-object route such as `/nodes/<n>`).
+    all_nodes: bool,
+    /// The top-level query is restricted to active nodes (decided in `compile`).
+    restrict: bool,
 }
+
+/// The endpoints PuppetDB restricts to active nodes unless the query names `node_state`
+/// (the root endpoint too); `/catalogs`, `/reports`, `/events` and the others answer
+/// inactive nodes' data as well, and subqueries are never restricted.
+const RESTRICTED: [&str; 10] = [
+    "nodes",
+    "facts",
+    "fact_contents",
+    "inventory",
+    "resources",
+    "edges",
+    "factsets",
+    "package_inventory",
+    "catalog_inputs",
+    "catalog_input_contents",
+];
 
 /// The entity a top-level query is about, and the compiled SQL.
 pub(crate) struct Compiled {
@@ -123,7 +143,16 @@ impl Compiler {
         Compiler {
             aliases: 0,
             dialect,
+            all_nodes: false,
+            restrict: false,
         }
+    }
+
+    /// Not restricted to active nodes (PuppetDB's single-object routes: `/nodes/<n>`,
+    /// `/catalogs/<n>`, `/factsets/<n>` answer inactive nodes too).
+    pub(crate) fn all_nodes(mut self) -> Compiler {
+        self.all_nodes = true;
+        self
     }
 
     fn pg(&self) -> bool {
@@ -150,6 +179,8 @@ impl Compiler {
         query: Option<&Value>,
         paging: &Paging,
     ) -> Result<Compiled, DbError> {
+        self.restrict = !self.all_nodes
+            && endpoint.is_none_or(|name| RESTRICTED.contains(&name.replace('-', "_").as_str()));
         let select = match endpoint {
             Some(name) => {
                 let entity = entity(name)?;
@@ -181,7 +212,7 @@ impl Compiler {
             }
         };
         let entity = select.entity;
-        let (main, columns, count) = self.select(&select, true)?;
+        let (main, columns, count) = self.select(&select, true, None)?;
         let dialect = self.dialect;
         let count = match count {
             Some(c) => Some((placeholders(dialect, c.sql, c.params.len())?, c.params)),
@@ -262,7 +293,23 @@ impl Compiler {
                     );
                 }
             } else if select.filter.is_none() {
-                select.filter = Some(clause);
+                match subquery_of(clause) {
+                    // `["extract", fields, ["select_<entity>", query?]]` as the query
+                    // itself: PuppetDB answers the subquery's rows (its engine plans the
+                    // extract over the subquery's entity).
+                    Some(sub) => {
+                        let inner = as_array(clause)?;
+                        if inner.len() > 2 {
+                            return Err(ast_err(format!(
+                                "{} is not well-formed: a subquery takes one query",
+                                compact(clause)
+                            )));
+                        }
+                        select.entity = sub?;
+                        select.filter = inner.get(1);
+                    }
+                    None => select.filter = Some(clause),
+                }
             } else {
                 return Err(ast_err(format!("{} is not well-formed", compact(q))));
             }
@@ -270,8 +317,17 @@ impl Compiler {
         Ok(())
     }
 
-    /// The SELECT, its columns and (top level with `include_total`) its COUNT.
-    fn select(&mut self, select: &Select<'_>, top: bool) -> Result<Selected, DbError> {
+    /// The SELECT, its columns and (top level with `include_total`) its COUNT. `compared`:
+    /// the SELECT is the right side of an `in` whose fields are of these kinds; its columns
+    /// are then written in their comparable form, converted to those kinds (a string
+    /// compared with a JSON value as a JSON string, a JSON value with a string as its text:
+    /// PuppetDB's type coercion for `in`).
+    fn select(
+        &mut self,
+        select: &Select<'_>,
+        top: bool,
+        compared: Option<&[Kind]>,
+    ) -> Result<Selected, DbError> {
         let scope = self.scope(select.entity);
         let entity = select.entity;
         // Projection.
@@ -301,8 +357,12 @@ impl Compiler {
                             ),
                         )
                     })?;
-                    cols.append(f.out);
-                    columns.push((name.clone(), decode(f.kind)));
+                    let kind = f.kind;
+                    match compared.and_then(|k| k.get(i)) {
+                        Some(&outer) => cols.append(coerce(self.dialect, f, outer)),
+                        None => cols.append(f.out),
+                    };
+                    columns.push((name.clone(), decode(kind)));
                 }
                 Proj::Function(func, arg) => {
                     let sql_func = match func.as_str() {
@@ -357,7 +417,7 @@ impl Compiler {
         let mut from = Frag::new(format!(" FROM {}", scope.sql(entity.tables(self.dialect))));
         let mut conditions = Vec::new();
         let mentions_state = select.filter.is_some_and(mentions_node_state);
-        if let (Some(active), false) = (entity.active, mentions_state) {
+        if let (Some(active), false, true) = (entity.active, mentions_state, top && self.restrict) {
             conditions.push(Frag::new(format!("({})", scope.sql(active))));
         }
         if let Some(filter) = select.filter {
@@ -444,7 +504,7 @@ impl Compiler {
     /// A field of the scope's entity, dotted fields included.
     fn field(&mut self, scope: &Scope, name: &str, for_out: bool) -> Result<FieldSql, DbError> {
         let entity = scope.entity;
-        if let Some(f) = entity.field(name).filter(|f| f.query || for_out) {
+        if let Some(f) = entity.field_for(name, for_out) {
             {
                 let sql = scope.sql(f.sql_for(self.dialect));
                 // PostgreSQL: documents are `json` (key order kept for answers); filters
@@ -613,6 +673,9 @@ impl Compiler {
                         compact(q)
                     )));
                 }
+                if let Some(pseudo) = args[1].as_array() {
+                    return self.pseudo_field(scope, q, op, pseudo, &args[2]);
+                }
                 let field = args[1].as_str().ok_or_else(|| {
                     ast_err(format!(
                         "{} is not well-formed: the field must be a string",
@@ -657,10 +720,15 @@ impl Compiler {
             }
             "in" => self.in_expr(scope, q, args),
             "subquery" => self.implicit(scope, q, args),
-            other if other.starts_with("select_") => Err(ast_err(format!(
-                "{} is not well-formed: '{other}' must be inside 'in' and 'extract'",
-                compact(q)
-            ))),
+            other if other.starts_with("select_") || other.starts_with("select-") => {
+                if let Some(Err(e)) = subquery_of(q) {
+                    return Err(e);
+                }
+                Err(ast_err(format!(
+                    "{} is not well-formed: '{other}' must be the query of an 'extract' (inside 'in', or as the whole query)",
+                    compact(q)
+                )))
+            }
             other => Err(ast_err(format!(
                 "{} is not well-formed: query operator '{other}' is unknown",
                 compact(q)
@@ -687,22 +755,6 @@ impl Compiler {
             _ => return Err(ast_err(format!("{} is not well-formed", compact(q)))),
         };
         let rhs = &args[2];
-        let array_form = head(rhs) == Some("array");
-        let mut lhs = Frag::new("(");
-        let mut kinds = Vec::new();
-        for (i, n) in names.iter().enumerate() {
-            if i > 0 {
-                lhs.push(", ");
-            }
-            let f = self.field(scope, n, false)?;
-            kinds.push((f.kind, *n));
-            lhs.append(f.value);
-            if array_form && f.kind == Kind::Json && !self.pg() {
-                // Values, not their JSON text, as `=` compares them.
-                lhs.push(" ->> '$'");
-            }
-        }
-        lhs.push(")");
         match head(rhs) {
             Some("array") => {
                 let values = as_array(rhs)?
@@ -717,15 +769,28 @@ impl Compiler {
                 if names.len() != 1 {
                     return Err(ast_err("'in' with an array takes one field"));
                 }
+                let f = self.field(scope, names[0], false)?;
+                if f.kind == Kind::Array {
+                    return Err(ast_err(
+                        "Operator 'in'...'array' is not supported on array types",
+                    ));
+                }
                 if values.is_empty() {
                     return Ok(Frag::new("(1 = 0)"));
                 }
-                lhs.push(" IN (");
+                let kind = f.kind;
+                let mut lhs = Frag::new("(");
+                lhs.append(f.value);
+                if kind == Kind::Json && !self.pg() {
+                    // Values, not their JSON text, as `=` compares them.
+                    lhs.push(" ->> '$'");
+                }
+                lhs.push(") IN (");
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
                         lhs.push(", ");
                     }
-                    lhs.bind(param(kinds[0].0, kinds[0].1, v)?);
+                    lhs.bind(param(kind, names[0], v)?);
                 }
                 lhs.push(")");
                 Ok(lhs)
@@ -739,16 +804,14 @@ impl Compiler {
                     let inner = a
                         .get(2)
                         .ok_or_else(|| ast_err(format!("{} is not well-formed", compact(rhs))))?;
-                    let name = head(inner)
-                        .and_then(|h| h.strip_prefix("select_"))
-                        .ok_or_else(|| {
-                            ast_err(format!(
-                                "{} is not well-formed: expected a select_<entity> subquery",
-                                compact(rhs)
-                            ))
-                        })?;
+                    let sub = subquery_of(inner).ok_or_else(|| {
+                        ast_err(format!(
+                            "{} is not well-formed: expected a select_<entity> subquery",
+                            compact(rhs)
+                        ))
+                    })?;
                     Select {
-                        entity: entity(name)?,
+                        entity: sub?,
                         projection: Some(projection(&a[1])?),
                         filter: as_array(inner)?.get(1),
                         group_by: Vec::new(),
@@ -763,9 +826,7 @@ impl Compiler {
                         names.len()
                     )));
                 }
-                let (inner, _, _) = self.select(&sub, false)?;
-                lhs.push(" IN (").append(inner).push(")");
-                Ok(lhs)
+                self.in_select(scope, &names, &sub)
             }
             _ => Err(ast_err(format!(
                 "{} is not well-formed: 'in' takes an \"extract\", \"from\" or \"array\"",
@@ -774,39 +835,127 @@ impl Compiler {
         }
     }
 
-    /// `["subquery", entity, filter?]`: rows whose join field is in the entity's matching rows.
+    /// PuppetDB's pseudo-fields, as its engine expands them: `[op, ["fact", name], v]` (the
+    /// nodes whose fact `name` compares so: a `select_facts` subquery on `certname`),
+    /// `[op, ["parameter", name], v]` (resources whose parameter compares so) and
+    /// `["=", ["node", "active"], bool]` (`node_state`).
+    fn pseudo_field(
+        &mut self,
+        scope: &Scope,
+        q: &Value,
+        op: &str,
+        pseudo: &[Value],
+        v: &Value,
+    ) -> Result<Frag, DbError> {
+        let bad = || {
+            ast_err(format!(
+                "{} is not well-formed: the field must be a string, [\"fact\", name], [\"parameter\", name] or [\"node\", \"active\"]",
+                compact(q)
+            ))
+        };
+        let (Some(kind), Some(name), 2) = (
+            pseudo.first().and_then(Value::as_str),
+            pseudo.get(1).and_then(Value::as_str),
+            pseudo.len(),
+        ) else {
+            return Err(bad());
+        };
+        match kind {
+            "node" if name == "active" && op == "=" => {
+                let state = match v {
+                    Value::Bool(true) => "active",
+                    Value::Bool(false) => "inactive",
+                    _ => {
+                        return Err(ast_err(format!(
+                            "{} is not well-formed: [\"node\", \"active\"] takes true or false",
+                            compact(q)
+                        )));
+                    }
+                };
+                node_state(scope, &Value::from(state))
+            }
+            "fact" => {
+                let allowed = match v {
+                    Value::String(_) | Value::Bool(_) => matches!(op, "=" | "~"),
+                    Value::Number(_) => op != "~",
+                    _ => false,
+                };
+                if !allowed {
+                    return Err(ast_err(format!(
+                        "Operator '{op}' not allowed on value '{}'",
+                        v.as_str().map_or_else(|| compact(v), str::to_string)
+                    )));
+                }
+                let sub = serde_json::json!([
+                    "in",
+                    "certname",
+                    [
+                        "extract",
+                        "certname",
+                        [
+                            "select_facts",
+                            ["and", ["=", "name", name], [op, "value", v]]
+                        ]
+                    ]
+                ]);
+                self.expr(scope, &sub)
+            }
+            "parameter" if scope.entity.dotted == Dotted::Parameters && matches!(op, "=" | "~") => {
+                if name.contains('"') {
+                    return Err(ast_err(format!(
+                        "The parameter name {name:?} cannot be queried (it holds a double quote)"
+                    )));
+                }
+                let dotted = format!("parameters.\"{name}\"");
+                let f = self.field(scope, &dotted, false)?;
+                compare(self.dialect, op, &dotted, f, v)
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// `(fields) IN (SELECT ...)`, the subquery's columns coerced to the fields' kinds.
+    fn in_select(
+        &mut self,
+        scope: &Scope,
+        names: &[&str],
+        sub: &Select<'_>,
+    ) -> Result<Frag, DbError> {
+        let mut lhs = Frag::new("((");
+        let mut kinds = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            if i > 0 {
+                lhs.push(", ");
+            }
+            let f = self.field(scope, n, false)?;
+            kinds.push(f.kind);
+            lhs.append(f.value);
+        }
+        let (inner, _, _) = self.select(sub, false, Some(&kinds))?;
+        lhs.push(") IN (").append(inner).push("))");
+        Ok(lhs)
+    }
+
+    /// `["subquery", entity, filter?]`: rows whose join fields are in the entity's matching
+    /// rows, joined as PuppetDB's engine relates the two entities.
     fn implicit(&mut self, scope: &Scope, q: &Value, args: &[Value]) -> Result<Frag, DbError> {
         let name = args
             .get(1)
             .and_then(Value::as_str)
             .ok_or_else(|| ast_err(format!("{} is not well-formed", compact(q))))?;
-        let inner = entity(name)?;
-        let (outer_field, inner_field) =
-            if scope.entity.field("certname").is_some() && inner.field("certname").is_some() {
-                ("certname", "certname")
-            } else if scope.entity.name == "environments" && inner.field("environment").is_some() {
-                ("name", "environment")
-            } else {
-                return Err(ast_err(format!(
-                    "There is no implicit relationship between {} and {}",
-                    scope.entity.name, inner.name
-                )));
-            };
+        if args.len() > 3 {
+            return Err(ast_err(format!("{} is not well-formed", compact(q))));
+        }
+        let (local, foreign) = entities::relationship(scope.entity.name, name)
+            .ok_or_else(|| ast_err(format!("No implicit relationship for entity '{name}'")))?;
         let sub = Select {
-            entity: inner,
-            projection: Some(vec![Proj::Field(inner_field.into())]),
+            entity: entity(name)?,
+            projection: Some(foreign.iter().map(|f| Proj::Field(f.to_string())).collect()),
             filter: args.get(2),
             group_by: Vec::new(),
             paging: Paging::default(),
         };
-        let f = self.field(scope, outer_field, false)?;
-        let (inner_sql, _, _) = self.select(&sub, false)?;
-        let mut fr = Frag::new("(");
-        fr.append(f.value)
-            .push(" IN (")
-            .append(inner_sql)
-            .push("))");
-        Ok(fr)
+        self.in_select(scope, local, &sub)
     }
 }
 
@@ -974,11 +1123,18 @@ fn compare(d: Dialect, op: &str, name: &str, f: FieldSql, v: &Value) -> Result<F
                     v.as_str().unwrap_or_default()
                 )));
             }
+            // SQLite: the JSON text of the value, whose type `->>` loses (true is 1).
+            let json_text = if kind == Kind::Json {
+                f.value.clone()
+            } else {
+                f.out.clone()
+            };
             let mut lhs = f.value;
             if kind == Kind::Json && !pg {
                 lhs.push(" ->> '$'");
             }
-            if op != "=" && matches!(kind, Kind::Json | Kind::Scalar) {
+            let json = matches!(kind, Kind::Json | Kind::Scalar);
+            if op != "=" && json {
                 // Only numbers are ordered against a number (SQLite would put every
                 // string above every number; jsonb orders across types too).
                 if pg {
@@ -986,10 +1142,19 @@ fn compare(d: Dialect, op: &str, name: &str, f: FieldSql, v: &Value) -> Result<F
                         .append(lhs.clone())
                         .push(") = 'number' AND ");
                 } else {
-                    fr.push("typeof(")
-                        .append(lhs.clone())
+                    fr.push("json_type(")
+                        .append(json_text)
                         .push(") IN ('integer', 'real') AND ");
                 }
+            } else if json && !pg && (v.is_number() || v.is_boolean()) {
+                // A number equals numbers only, a boolean booleans only (as jsonb's `=`).
+                fr.push("json_type(")
+                    .append(json_text)
+                    .push(if v.is_number() {
+                        ") IN ('integer', 'real') AND "
+                    } else {
+                        ") IN ('true', 'false') AND "
+                    });
             }
             fr.append(lhs);
             fr.push(&format!(" {op} "));
@@ -997,6 +1162,30 @@ fn compare(d: Dialect, op: &str, name: &str, f: FieldSql, v: &Value) -> Result<F
         }
     }
     Ok(fr)
+}
+
+/// A subquery column (`f`) as the right side of an `in` on a field of kind `outer`.
+fn coerce(d: Dialect, f: FieldSql, outer: Kind) -> Frag {
+    let json = |k: Kind| matches!(k, Kind::Json | Kind::Scalar);
+    let pg = d == Dialect::Postgres;
+    let wrap = |pre: &str, inner: Frag, post: &str| {
+        let mut fr = Frag::new(pre);
+        fr.append(inner).push(post);
+        fr
+    };
+    match (f.kind, outer) {
+        // SQLite: a JSON column compares as JSON text; a dotted field's value is its SQL value.
+        (Kind::Scalar, Kind::Json) if !pg => f.out,
+        (Kind::Json, Kind::Scalar) if !pg => wrap("(", f.value, " ->> '$')"),
+        (inner, outer) if json(inner) == json(outer) => f.value,
+        (_, Kind::Json) if pg => wrap("to_jsonb(", f.value, ")"),
+        (_, Kind::Scalar) if pg => wrap("to_jsonb(", f.value, ")"),
+        (_, Kind::Json) => wrap("json_quote(", f.value, ")"),
+        (_, Kind::Scalar) => f.value,
+        (Kind::Json | Kind::Scalar, Kind::Text) if pg => wrap("(", f.value, " #>> '{}')"),
+        (Kind::Json, Kind::Text) => wrap("(", f.value, " ->> '$')"),
+        _ => f.value,
+    }
 }
 
 /// PostgreSQL: `->` steps down a JSON value, keys and indexes as parameters.
@@ -1105,18 +1294,39 @@ fn param(kind: Kind, name: &str, v: &Value) -> Result<Param, DbError> {
     })
 }
 
+/// Whether the query has `["=", "node_state", _]` or `["=", ["node", "active"], _]`
+/// anywhere, subqueries included (PuppetDB searches the whole tree): then the top-level
+/// query is not restricted to active nodes.
 fn mentions_node_state(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s == "node_state",
-        Value::Array(a) => {
-            // A subquery has its own node_state.
-            if matches!(head(v), Some("from" | "subquery" | "extract")) {
-                return false;
-            }
-            a.iter().any(mentions_node_state)
-        }
-        _ => false,
+    let Some(a) = v.as_array() else {
+        return false;
+    };
+    let node_active = |f: &Value| {
+        f.as_array()
+            .is_some_and(|p| p.len() == 2 && p[0] == "node" && p[1] == "active")
+    };
+    if a.len() == 3 && a[0] == "=" && (a[1] == "node_state" || node_active(&a[1])) {
+        return true;
     }
+    a.iter().any(mentions_node_state)
+}
+
+/// The entity of `["select_<entity>", query?]` (`None` when `v` is not one); PuppetDB's
+/// error for a `select…` name it does not know.
+fn subquery_of(v: &Value) -> Option<Result<&'static Entity, DbError>> {
+    let h = head(v)?;
+    if !h.starts_with("select_") && !h.starts_with("select-") {
+        return None;
+    }
+    Some(entities::subquery_entity(h).ok_or_else(|| {
+        let underscored = h.replace('-', "_");
+        let message = if entities::subquery_entity(&underscored).is_some() {
+            format!("Unsupported subquery `{h}` - did you mean `{underscored}`?")
+        } else {
+            format!("Unsupported subquery `{h}`")
+        };
+        DbError::query(QueryErrorKind::UnknownEntity, message)
+    }))
 }
 
 fn head(v: &Value) -> Option<&str> {

@@ -136,6 +136,15 @@ impl Entity {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// The field `name` as a filter uses it (`for_out`: or as an answer shows it): a field
+    /// may have a form for each.
+    pub(crate) fn field_for(&self, name: &str, for_out: bool) -> Option<&'static Field> {
+        self.fields
+            .iter()
+            .find(|f| f.name == name && (if for_out { f.out } else { f.query }))
+            .or_else(|| self.field(name).filter(|f| f.query || for_out))
+    }
+
     pub(crate) fn queryable(&self) -> Vec<&'static str> {
         self.fields
             .iter()
@@ -357,6 +366,18 @@ static CATALOG_INPUTS: Entity = Entity {
         f("producer_timestamp", "@ci.producer_timestamp", Kind::Time),
         f("catalog_uuid", "@ci.catalog_uuid", Kind::Text),
         out("inputs", "@ci.inputs"),
+        // Filters see every type and name of the inputs (PuppetDB compares with its
+        // two-dimensional text array, whose elements are those).
+        hidden(
+            "inputs",
+            "(SELECT json_group_array(@j2.value) FROM json_each(@ci.inputs) @j1, \
+             json_each(@j1.value) @j2)",
+            Kind::Array,
+        )
+        .pg(
+            "(SELECT COALESCE(jsonb_agg(@j2.e), '[]'::jsonb) FROM jsonb_array_elements(@ci.inputs) \
+             @j1(v), jsonb_array_elements(@j1.v) @j2(e))",
+        ),
     ],
     active: Some(ACTIVE),
     dotted: Dotted::None,
@@ -541,8 +562,56 @@ static EVENTS: Entity = Entity {
     wrap: &[],
 };
 
+/// The producers (Puppetservers) named by stored factsets, catalogs and reports.
+static PRODUCERS: Entity = Entity {
+    name: "producers",
+    from: "(SELECT producer AS name FROM factsets WHERE producer IS NOT NULL \
+           UNION SELECT producer FROM catalogs WHERE producer IS NOT NULL \
+           UNION SELECT producer FROM reports WHERE producer IS NOT NULL) @p",
+    pg_from: None,
+    fields: &[f("name", "@p.name", Kind::Text)],
+    active: None,
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+/// `select_not_active_nodes` (PuppetDB's internal subquery: deactivated or expired nodes).
+const NOT_ACTIVE: Entity = Entity {
+    name: "not_active_nodes",
+    from: "(SELECT certname FROM certnames \
+           WHERE deactivated IS NOT NULL OR expired IS NOT NULL) @n",
+    pg_from: None,
+    fields: &[f("certname", "@n.certname", Kind::Text)],
+    active: None,
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+static NOT_ACTIVE_NODES: Entity = NOT_ACTIVE;
+
+/// `select_inactive_nodes`: the nodes `node_state = "inactive"` finds (here the same as not
+/// active: purged nodes are gone from storage).
+static INACTIVE_NODES: Entity = Entity {
+    name: "inactive_nodes",
+    ..NOT_ACTIVE
+};
+
+/// `select_latest_report`: the hash of each node's latest report.
+static LATEST_REPORT: Entity = Entity {
+    name: "latest_report",
+    from: "(SELECT latest_report_hash FROM certnames WHERE latest_report_hash IS NOT NULL) @l",
+    pg_from: None,
+    fields: &[f("latest_report_hash", "@l.latest_report_hash", Kind::Text)],
+    active: None,
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+/// Entities PuppetDB has only as `select_<name>` subqueries, without an endpoint.
+static SUBQUERY_ONLY: [&Entity; 3] = [&NOT_ACTIVE_NODES, &INACTIVE_NODES, &LATEST_REPORT];
+
 /// Every entity, by its name with underscores.
-static ALL: [&Entity; 14] = [
+static ALL: [&Entity; 15] = [
     &NODES,
     &ENVIRONMENTS,
     &FACTS,
@@ -557,6 +626,7 @@ static ALL: [&Entity; 14] = [
     &EDGES,
     &REPORTS,
     &EVENTS,
+    &PRODUCERS,
 ];
 
 /// The entity named `name` (`fact-paths` and `fact_paths` alike).
@@ -568,4 +638,87 @@ pub(crate) fn entity(name: &str) -> Option<&'static Entity> {
 /// The names of every entity, as PuppetDB lists them in errors.
 pub(crate) fn names() -> Vec<&'static str> {
     ALL.iter().map(|e| e.name).collect()
+}
+
+/// The entity of a `select_<name>` subquery (`select_facts`, and the subquery-only ones such
+/// as `select_not_active_nodes`); `None` for a name PuppetDB does not know.
+pub(crate) fn subquery_entity(select: &str) -> Option<&'static Entity> {
+    let name = select.strip_prefix("select_")?;
+    ALL.iter()
+        .chain(SUBQUERY_ONLY.iter())
+        .copied()
+        .find(|e| e.name == name)
+}
+
+/// The entities with a certname that `["subquery", X, ...]` joins on `certname` (PuppetDB's
+/// `certname-relations`).
+const BY_CERTNAME: [&str; 12] = [
+    "factsets",
+    "reports",
+    "inventory",
+    "catalogs",
+    "catalog_input_contents",
+    "catalog_inputs",
+    "nodes",
+    "facts",
+    "fact_contents",
+    "events",
+    "edges",
+    "resources",
+];
+
+/// The fields an implicit subquery `["subquery", to, q]` on `from` joins by, as PuppetDB's
+/// engine declares its relationships: `(local fields) in to[foreign fields] { q }`. `None`
+/// when PuppetDB has no such relationship.
+pub(crate) fn relationship(
+    from: &str,
+    to: &str,
+) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    const CERTNAME: &[&str] = &["certname"];
+    const CERTNAME_NAME: &[&str] = &["certname", "name"];
+    const NAME: &[&str] = &["name"];
+    const ENVIRONMENT: &[&str] = &["environment"];
+    const PRODUCER: &[&str] = &["producer"];
+    let by_certname = BY_CERTNAME.contains(&to).then_some((CERTNAME, CERTNAME));
+    match (from, to) {
+        ("facts", "fact_contents") | ("fact_contents", "facts") => {
+            Some((CERTNAME_NAME, CERTNAME_NAME))
+        }
+        (
+            "facts" | "fact_contents" | "reports" | "catalogs" | "factsets" | "events"
+            | "resources",
+            "environments",
+        ) => Some((ENVIRONMENT, NAME)),
+        ("reports" | "catalogs" | "factsets", "producers") => Some((PRODUCER, NAME)),
+        ("reports", "events") => Some((&["hash"], &["report"])),
+        ("events", "reports") => Some((&["report"], &["hash"])),
+        ("resources", "catalogs" | "nodes") => Some((CERTNAME, CERTNAME)),
+        ("resources", _) => None,
+        ("fact_paths", "facts") => Some((NAME, NAME)),
+        ("fact_paths", "fact_contents") => Some((&["path"], &["path"])),
+        ("fact_paths", _) => None,
+        (
+            "environments",
+            "inventory" | "factsets" | "catalogs" | "reports" | "facts" | "fact_contents"
+            | "events" | "resources",
+        ) => Some((NAME, ENVIRONMENT)),
+        ("environments", _) => None,
+        ("producers", "factsets" | "catalogs" | "reports") => Some((NAME, PRODUCER)),
+        ("producers", _) => None,
+        (
+            "nodes"
+            | "inventory"
+            | "catalogs"
+            | "catalog_inputs"
+            | "catalog_input_contents"
+            | "edges"
+            | "factsets"
+            | "facts"
+            | "fact_contents"
+            | "reports"
+            | "events",
+            _,
+        ) => by_certname,
+        _ => None,
+    }
 }

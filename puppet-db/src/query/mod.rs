@@ -149,3 +149,44 @@ pub fn parse_query(text: &str) -> Result<Value, DbError> {
         pql::parse(text)
     }
 }
+
+/// `query` restricted by `criteria` (an endpoint's own filter, such as the certname of
+/// `/nodes/<certname>/facts`), as PuppetDB adds it: into an `extract`'s filter (beside a
+/// `group_by`, or into a `select_<entity>` subquery's query) rather than around it.
+pub(crate) fn add_criteria(criteria: Value, query: Option<Value>) -> Value {
+    let Some(query) = query else {
+        return criteria;
+    };
+    let Some(items) = query
+        .as_array()
+        .filter(|a| a.first() == Some(&Value::from("extract")))
+    else {
+        return serde_json::json!(["and", query, criteria]);
+    };
+    let mut items = items.clone();
+    let is =
+        |v: &Value, word: &str| v.as_array().and_then(|a| a.first()) == Some(&Value::from(word));
+    match items.get(2).cloned() {
+        None | Some(Value::Null) => {
+            items.truncate(2);
+            items.push(criteria);
+        }
+        Some(g) if is(&g, "group_by") => items.insert(2, criteria),
+        Some(Value::Array(mut sub))
+            if sub
+                .first()
+                .and_then(Value::as_str)
+                .is_some_and(|h| h.starts_with("select_")) =>
+        {
+            let restricted = match sub.get(1).cloned() {
+                Some(inner) => serde_json::json!(["and", inner, criteria]),
+                None => criteria,
+            };
+            sub.truncate(1);
+            sub.push(restricted);
+            items[2] = Value::Array(sub);
+        }
+        Some(filter) => items[2] = serde_json::json!(["and", filter, criteria]),
+    }
+    Value::Array(items)
+}

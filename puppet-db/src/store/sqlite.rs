@@ -452,7 +452,7 @@ fn replace_catalog_inputs(
         "INSERT INTO catalog_inputs (certname, catalog_uuid, producer_timestamp, inputs) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (certname) DO UPDATE SET catalog_uuid = excluded.catalog_uuid, \
          producer_timestamp = excluded.producer_timestamp, inputs = excluded.inputs \
-         WHERE excluded.producer_timestamp >= catalog_inputs.producer_timestamp",
+         WHERE excluded.producer_timestamp > catalog_inputs.producer_timestamp",
     )?
     .execute(params![
         c.certname,

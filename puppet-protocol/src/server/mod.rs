@@ -231,6 +231,22 @@ pub trait FactStore: Send + Sync {
         let _ = environment;
         self.save_facts(certname, facts).await
     }
+    /// Saves the facts an agent sent, as [`FactStore::save_facts_for`], knowing the
+    /// certificate (DER) the agent's request was made with, `None` without one. Puppetserver
+    /// makes the node's `trusted` data from that certificate (`trusted.extensions`: its Puppet
+    /// extensions, `pp_role` and the like), and its PuppetDB terminus stores it with the facts.
+    /// The master calls this for the facts of a catalog request and of `PUT /facts`. Default:
+    /// [`FactStore::save_facts_for`].
+    async fn save_client_facts(
+        &self,
+        certname: &str,
+        facts: &Facts,
+        environment: &str,
+        client_cert_der: Option<&[u8]>,
+    ) -> Result<(), ProtocolError> {
+        let _ = client_cert_der;
+        self.save_facts_for(certname, facts, environment).await
+    }
 }
 
 /// Keeps each node's last catalog.

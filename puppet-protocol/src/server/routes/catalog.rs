@@ -66,7 +66,9 @@ pub(super) async fn catalog(
                 ProtocolError::BadRequest(format!("Could not parse the facts: {e}"))
             })?;
             check_facts(&facts, name)?;
-            s.facts.save_facts_for(name, &facts, &requested).await?;
+            s.facts
+                .save_client_facts(name, &facts, &requested, call.peer.cert_der.as_deref())
+                .await?;
             Some(facts)
         }
         None => None,

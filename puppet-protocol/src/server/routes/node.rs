@@ -35,7 +35,9 @@ pub(super) async fn dispatch(
                 .query
                 .get("environment")
                 .unwrap_or(inner.options.default_environment.as_str());
-            s.facts.save_facts_for(name, &facts, env).await?;
+            s.facts
+                .save_client_facts(name, &facts, env, call.peer.cert_der.as_deref())
+                .await?;
             Ok(Reply::new(200, JSON_UTF8, "0").no_gzip())
         }
         Endpoint::Report(name) if m == Method::PUT => {
