@@ -163,16 +163,20 @@ impl CertificateAuthority {
     /// thread, in parallel with the others.
     ///
     /// 1. The TBS certificate is built and checked (everything a request can make fail
-    ///    happens before a serial is reserved).
+    ///    happens before a serial is reserved); with `exclusive`, the name is claimed in
+    ///    this process (a second call for a name being issued is refused at once).
     /// 2. Reserve: a serial, taken with the serials of every thread waiting at that moment,
     ///    under the CA lock, by one write of `serial` (temp file, fsync, rename).
-    /// 3. The signature, then the certificate written to a temp file in `signed/` and
-    ///    fsynced, by this thread, outside the lock.
+    /// 3. At the same time, on two threads: the signature, then the certificate written to
+    ///    a temp file in `signed/` and fsynced (this thread); and the record step, with the
+    ///    lines of every thread waiting at that moment, under the CA lock: the inventory
+    ///    lines appended in one write and fsynced, the CA directory fsynced when a `serial`
+    ///    rename is not yet durable (a helper thread). The inventory's fsync costs no time
+    ///    of its own: it overlaps the signature.
     /// 4. Commit, with every certificate waiting at that moment, under the CA lock: with
-    ///    `exclusive`, a name that got a certificate meanwhile (or twice in the batch) is
-    ///    refused (its serial skipped); the inventory lines appended in one write and
-    ///    fsynced; the CA directory fsynced (the `serial` renames durable); the certificates
-    ///    renamed into `signed/`; `signed/` fsynced once. Only then does any of them return.
+    ///    `exclusive`, a name that got a certificate meanwhile (from another process) is
+    ///    refused (its serial skipped, its line left recorded); the certificates renamed
+    ///    into `signed/`; `signed/` fsynced once. Only then does any of them return.
     ///
     /// A crash at any point can skip serials but never issues one twice, and never leaves a
     /// certificate without its inventory line: `serial` is durable before a certificate
@@ -198,6 +202,11 @@ impl CertificateAuthority {
         let mut tbs = cert::leaf_tbs(&self.issuer(), &req)?;
         let not_before = cert::puppet_time(&tbs.validity.not_before);
         let not_after = cert::puppet_time(&tbs.validity.not_after);
+        let _claim = if exclusive {
+            Some(self.claim(certname)?)
+        } else {
+            None
+        };
 
         let serial = self
             .signer
@@ -206,17 +215,42 @@ impl CertificateAuthority {
             .unwrap_or_else(|| Err(leader_panicked(&self.layout.dir)))?;
         self.fail_at(FailPoint::AfterReserve)?;
         tbs.serial_number = cert::serial_number(serial)?;
-        let pem = cert::cert_pem(&cert::sign_tbs(&self.key, tbs)?)?;
+        let line = store::inventory_line(serial, &not_before, &not_after, certname);
         let signed = self.layout.signed(certname);
-        let temp = store::write_temp(
-            &self.layout.signed_dir(),
-            pem.as_bytes(),
-            store::PUBLIC_MODE,
-            store::owner_for(&signed),
-        )?;
+        // The inventory line recorded and the certificate's temp file created (an inode's
+        // allocation: costly on a busy filesystem) by a helper thread while this one signs.
+        let ahead = || {
+            let temp = store::create_temp(
+                &self.layout.signed_dir(),
+                store::PUBLIC_MODE,
+                store::owner_for(&signed),
+            );
+            let recorded = self
+                .signer
+                .record
+                .run(line.clone(), |jobs| self.record_lines(jobs))
+                .unwrap_or_else(|| Err(leader_panicked(&self.layout.dir)));
+            recorded.and(temp)
+        };
+        let (ahead, pem) = std::thread::scope(|s| {
+            let helper = std::thread::Builder::new()
+                .name("puppet-ca-record".into())
+                .spawn_scoped(s, || ahead());
+            let pem = cert::sign_tbs(&self.key, tbs).and_then(|c| cert::cert_pem(&c));
+            let ahead = match helper {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| Err(leader_panicked(&self.layout.dir))),
+                // No thread to spare: done after the signature, on this thread.
+                Err(_) => ahead(),
+            };
+            (ahead, pem)
+        });
+        let mut temp = ahead?;
+        let pem = pem?;
+        store::fill_temp(&mut temp, pem.as_bytes())?;
         let job = Commit {
             certname: certname.to_string(),
-            line: store::inventory_line(serial, &not_before, &not_after, certname),
             temp,
             exclusive,
         };
@@ -225,6 +259,55 @@ impl CertificateAuthority {
             .run(job, |jobs| self.commit_certificates(jobs))
             .unwrap_or_else(|| Err(leader_panicked(&self.layout.dir)))?;
         Ok(pem)
+    }
+
+    /// Claims `certname` for an exclusive issue in this process until the guard is dropped:
+    /// a second one at the same time is refused as the commit would refuse it (the name
+    /// has a certificate), before it reserves a serial or records a line.
+    fn claim(&self, certname: &str) -> Result<Claim<'_>, CaError> {
+        let mut claims = self.signer.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if !claims.insert(certname.to_string()) {
+            return Err(CaError::AlreadyHasCertificate {
+                certname: certname.to_string(),
+                state: "signed",
+            });
+        }
+        Ok(Claim {
+            claims: &self.signer.claims,
+            certname: certname.to_string(),
+        })
+    }
+
+    /// The record step for a batch of inventory lines (see [`Self::issue`]): appended in
+    /// one write and fsynced, as Puppetserver appends; then the CA directory fsynced if a
+    /// `serial` rename (or a new `inventory.txt`) is not yet durable.
+    fn record_lines(&self, lines: Vec<String>) -> Vec<Result<(), CaError>> {
+        let n = lines.len();
+        let recorded = (|| {
+            let _lock = CaLock::acquire(&self.layout)?;
+            let inventory = self.layout.inventory();
+            let created = !inventory.exists();
+            let unsynced = self.signer.cadir_unsynced.swap(false, Ordering::SeqCst);
+            let done = store::append_line(&inventory, &lines.concat(), store::PRIVATE_MODE)
+                .and_then(|()| self.fail_at(FailPoint::AfterInventory))
+                // Makes the `serial` renames (and a new inventory.txt) durable; not needed
+                // when these serials came from a block whose write was synced already.
+                .and_then(|()| {
+                    if unsynced || created {
+                        store::sync_dir(&self.layout.dir)
+                    } else {
+                        Ok(())
+                    }
+                });
+            if done.is_err() && unsynced {
+                self.signer.cadir_unsynced.store(true, Ordering::SeqCst);
+            }
+            done
+        })();
+        match recorded {
+            Ok(()) => (0..n).map(|_| Ok(())).collect(),
+            Err(e) => for_each(e, n),
+        }
     }
 
     /// The reserve step for `n` certificates: `n` serials from the block this CA reserved
@@ -326,7 +409,7 @@ impl CertificateAuthority {
         }
     }
 
-    /// The commit step for a batch of signed certificates (see [`Self::issue`]).
+    /// The commit step for a batch of signed and recorded certificates (see [`Self::issue`]).
     fn commit_certificates(&self, jobs: Vec<Commit>) -> Vec<Result<(), CaError>> {
         let n = jobs.len();
         let _lock = match CaLock::acquire(&self.layout) {
@@ -334,52 +417,18 @@ impl CertificateAuthority {
             Err(e) => return for_each(e, n),
         };
         let mut results: Vec<Option<Result<(), CaError>>> = (0..n).map(|_| None).collect();
-        let mut names = HashSet::new();
-        let mut lines = String::new();
         let mut kept = Vec::new();
         for (i, job) in jobs.into_iter().enumerate() {
-            if job.exclusive {
-                let refused = self.check_no_certificate(&job.certname).err().or_else(|| {
-                    (!names.insert(job.certname.clone())).then(|| CaError::AlreadyHasCertificate {
-                        certname: job.certname.clone(),
-                        state: "signed",
-                    })
-                });
-                if let Some(e) = refused {
-                    // The temp file goes with the job; its serial is skipped.
-                    results[i] = Some(Err(e));
-                    continue;
-                }
+            // Claimed in this process: only another process can have given the name a
+            // certificate since the checks before the signature.
+            if job.exclusive
+                && let Err(e) = self.check_no_certificate(&job.certname)
+            {
+                // The temp file goes with the job; its serial is skipped.
+                results[i] = Some(Err(e));
+                continue;
             }
-            lines.push_str(&job.line);
             kept.push((i, job));
-        }
-        if !kept.is_empty() {
-            // The inventory lines before the certificates: a certificate is never
-            // unrecorded. Appended (one write, fsynced), as Puppetserver does.
-            let inventory = self.layout.inventory();
-            let created = !inventory.exists();
-            let unsynced = self.signer.cadir_unsynced.swap(false, Ordering::SeqCst);
-            let recorded = store::append_line(&inventory, &lines, store::PRIVATE_MODE)
-                .and_then(|()| self.fail_at(FailPoint::AfterInventory))
-                // Makes the `serial` renames (and a new inventory.txt) durable; not needed
-                // when these serials came from a block whose write was synced already.
-                .and_then(|()| {
-                    if unsynced || created {
-                        store::sync_dir(&self.layout.dir)
-                    } else {
-                        Ok(())
-                    }
-                });
-            if let Err(e) = recorded {
-                if unsynced {
-                    self.signer.cadir_unsynced.store(true, Ordering::SeqCst);
-                }
-                for ((i, _), e) in kept.iter().zip(for_each(e, kept.len())) {
-                    results[*i] = Some(e);
-                }
-                kept.clear();
-            }
         }
         let mut placed = Vec::new();
         for (i, job) in kept {
@@ -629,12 +678,17 @@ impl CertificateAuthority {
 }
 
 /// The group-commit queues of a CA: concurrent calls that issue certificates share the
-/// `serial` write of their reservations and the inventory append and directory fsyncs of
-/// their commits (see [`CertificateAuthority::issue`]).
+/// `serial` write of their reservations, the inventory append (and CA directory fsync) of
+/// their records and the `signed/` fsync of their commits (see
+/// [`CertificateAuthority::issue`]).
 #[derive(Default)]
 pub(crate) struct Signer {
     reserve: Group<(), Result<u64, CaError>>,
+    /// Inventory lines to append (one write and one fsync per batch).
+    record: Group<String, Result<(), CaError>>,
     commit: Group<Commit, Result<(), CaError>>,
+    /// Names being issued exclusively by this process (see `CertificateAuthority::claim`).
+    claims: std::sync::Mutex<HashSet<String>>,
     /// Serials reserved ahead, not used yet.
     block: std::sync::Mutex<Option<SerialBlock>>,
     /// A `serial` rename not yet made durable by an fsync of the CA directory.
@@ -650,13 +704,27 @@ struct SerialBlock {
     end: u64,
 }
 
-/// A signed certificate waiting for the commit step.
+/// A signed and recorded certificate waiting for the commit step.
 struct Commit {
     certname: String,
-    line: String,
     /// The certificate, fsynced, to be renamed to `signed/<certname>.pem`.
     temp: tempfile::NamedTempFile,
     exclusive: bool,
+}
+
+/// A name claimed by [`CertificateAuthority::claim`], released when dropped.
+struct Claim<'a> {
+    claims: &'a std::sync::Mutex<HashSet<String>>,
+    certname: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.claims
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.certname);
+    }
 }
 
 /// Where a test can make [`CertificateAuthority::issue`] fail, as a crash there would stop it.
