@@ -126,6 +126,33 @@ https_run() {
   [ ! -e "$WORK/$tag-cert$((got + 1)).pem" ] || { echo "$tag: more certificates than requests" >&2; return 1; }
   rate $((last - first + 1)) "$t0" "$t1"
 }
+# https_floor BASE_URL COUNT: the same two requests per certificate over one connection with no
+# signature and no write: the PUT is refused after the CSR checks (its CN is not the name in the
+# URL), the GET fetches a certificate signed in the warm-up. Pairs per second: the ceiling that
+# HTTPS, the client and the CSR checks alone put on one connection's rate.
+https_floor() {
+  local base=$1 count=$2 i t0 t1
+  for i in $(seq 1 "$count"); do
+    cat <<EOF
+url = "$base/puppet-ca/v1/certificate_request/not-bench1.example.test"
+request = "PUT"
+insecure
+header = "Content-Type: text/plain"
+data-binary = "@$WORK/csr/bench1.pem"
+output = "/dev/null"
+next
+url = "$base/puppet-ca/v1/certificate/bench1.example.test"
+insecure
+fail
+EOF
+    [ "$i" = "$count" ] || echo next
+  done >"$WORK/floor.cfg"
+  t0=$(now)
+  curl -sk --fail-early -K "$WORK/floor.cfg" >"$WORK/floor.out"
+  t1=$(now)
+  [ "$(grep -c 'BEGIN CERTIFICATE' "$WORK/floor.out")" = "$count" ] || { echo "floor: a GET failed" >&2; return 1; }
+  rate "$count" "$t0" "$t1"
+}
 # https_rows BASE_URL NAME: the warm-up, then one row per client count, into ROW_<NAME>_<clients>.
 https_rows() {
   local base=$1 name=$2 r=0 clients first row
@@ -154,6 +181,8 @@ PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$WORK/master.out")
 [ -n "$PORT" ] || { echo "puppet-master did not start" >&2; cat "$WORK/master.log" >&2; exit 1; }
 echo "ours: puppet-master on 127.0.0.1:$PORT (load $(loadavg))" >&2
 https_rows "https://127.0.0.1:$PORT" ours
+OURS_FLOOR=$(https_floor "https://127.0.0.1:$PORT" "$N")
+echo "  ours, PUT refused + GET, no signature (1 connection): $OURS_FLOOR pairs/s (load $(loadavg))" >&2
 kill "$MASTER_PID"; wait "$MASTER_PID" 2>/dev/null || true; MASTER_PID=
 [ "$(grep -c "^0x" "$C/ca/inventory.txt")" -ge $((WARMUP + N * ROWS)) ] || { echo "ours: inventory.txt is short" >&2; exit 1; }
 
@@ -210,6 +239,7 @@ for clients in $CLIENTS_LIST; do
   [ "$clients" = 1 ] && goal=$(awk -v r="$r" 'BEGIN { print (r != "-" && r >= 20) ? "  (goal >= 20x: met)" : "  (goal >= 20x: MISSED)" }')
   printf '  %-62s %8s x%s\n' "ratio ours / Puppetserver over HTTPS, $clients conn" "$r" "$goal"
 done
+printf '  %-62s %8s/s\n' "ours, PUT refused + GET over 1 conn, no signature (ceiling)" "$OURS_FLOOR"
 printf '  %-62s %8s/s\n' "puppet-ca CLI, submit + sign per certificate (2 execs)" "$OURS_CLI"
 printf '  %-62s %8s/s\n' "puppet-ca CLI, sign --all of $N pending requests" "$OURS_BATCH"
 P1=ROW_ps_$(echo "$CLIENTS_LIST" | awk '{print $1}')
