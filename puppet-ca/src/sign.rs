@@ -167,15 +167,19 @@ impl CertificateAuthority {
     ///    this process (a second call for a name being issued is refused at once).
     /// 2. Reserve: a serial, taken with the serials of every thread waiting at that moment,
     ///    under the CA lock, by one write of `serial` (temp file, fsync, rename).
-    /// 3. At the same time, on two threads: the signature, then the certificate written to
-    ///    a temp file in `signed/` and fsynced (this thread); and the record step, with the
-    ///    lines of every thread waiting at that moment, under the CA lock: the inventory
-    ///    lines appended in one write and fsynced, the CA directory fsynced when a `serial`
-    ///    rename is not yet durable (a helper thread). The inventory's fsync costs no time
-    ///    of its own: it overlaps the signature.
+    /// 3. The signature, then the certificate written to a temp file in `signed/` and
+    ///    fsynced, by this thread. When this is the only certificate being issued (one
+    ///    client: a core is free), a helper thread meanwhile creates the temp file and does
+    ///    the record step, with the lines of every thread waiting at that moment, under the
+    ///    CA lock: the inventory lines appended in one write and fsynced, the CA directory
+    ///    fsynced when a `serial` rename is not yet durable. The inventory's fsync and the
+    ///    inode's allocation then cost no time of their own: they overlap the signature.
+    ///    When others are being issued (the cores are busy signing), no helper: the line
+    ///    goes with the commit.
     /// 4. Commit, with every certificate waiting at that moment, under the CA lock: with
     ///    `exclusive`, a name that got a certificate meanwhile (from another process) is
-    ///    refused (its serial skipped, its line left recorded); the certificates renamed
+    ///    refused (its serial skipped; a line already recorded stays); the lines not yet
+    ///    recorded appended and fsynced as in the record step; the certificates renamed
     ///    into `signed/`; `signed/` fsynced once. Only then does any of them return.
     ///
     /// A crash at any point can skip serials but never issues one twice, and never leaves a
@@ -207,6 +211,8 @@ impl CertificateAuthority {
         } else {
             None
         };
+        let alone = self.signer.in_flight.fetch_add(1, Ordering::SeqCst) == 0;
+        let _in_flight = InFlight(&self.signer.in_flight);
 
         let serial = self
             .signer
@@ -217,40 +223,57 @@ impl CertificateAuthority {
         tbs.serial_number = cert::serial_number(serial)?;
         let line = store::inventory_line(serial, &not_before, &not_after, certname);
         let signed = self.layout.signed(certname);
-        // The inventory line recorded and the certificate's temp file created (an inode's
-        // allocation: costly on a busy filesystem) by a helper thread while this one signs.
-        let ahead = || {
-            let temp = store::create_temp(
+        let (temp, pem, line) = if alone {
+            // The inventory line recorded and the certificate's temp file created (an inode's
+            // allocation: costly on a busy filesystem) by a helper thread while this one
+            // signs: a core is free, this is the only certificate being issued.
+            let ahead = || {
+                let temp = store::create_temp(
+                    &self.layout.signed_dir(),
+                    store::PUBLIC_MODE,
+                    store::owner_for(&signed),
+                );
+                let recorded = self
+                    .signer
+                    .record
+                    .run(line.clone(), |jobs| self.record_lines(jobs))
+                    .unwrap_or_else(|| Err(leader_panicked(&self.layout.dir)));
+                recorded.and(temp)
+            };
+            let (ahead, pem) = std::thread::scope(|s| {
+                let helper = std::thread::Builder::new()
+                    .name("puppet-ca-record".into())
+                    .spawn_scoped(s, || ahead());
+                let pem = cert::sign_tbs(&self.key, tbs).and_then(|c| cert::cert_pem(&c));
+                let ahead = match helper {
+                    Ok(handle) => handle
+                        .join()
+                        .unwrap_or_else(|_| Err(leader_panicked(&self.layout.dir))),
+                    // No thread to spare: done after the signature, on this thread.
+                    Err(_) => ahead(),
+                };
+                (ahead, pem)
+            });
+            let mut temp = ahead?;
+            let pem = pem?;
+            store::fill_temp(&mut temp, pem.as_bytes())?;
+            (temp, pem, None)
+        } else {
+            // Other certificates are being issued: their signatures keep the cores busy, a
+            // helper thread would only add work. The line goes with the commit, appended
+            // and fsynced once for the whole batch.
+            let pem = cert::cert_pem(&cert::sign_tbs(&self.key, tbs)?)?;
+            let temp = store::write_temp(
                 &self.layout.signed_dir(),
+                pem.as_bytes(),
                 store::PUBLIC_MODE,
                 store::owner_for(&signed),
-            );
-            let recorded = self
-                .signer
-                .record
-                .run(line.clone(), |jobs| self.record_lines(jobs))
-                .unwrap_or_else(|| Err(leader_panicked(&self.layout.dir)));
-            recorded.and(temp)
+            )?;
+            (temp, pem, Some(line))
         };
-        let (ahead, pem) = std::thread::scope(|s| {
-            let helper = std::thread::Builder::new()
-                .name("puppet-ca-record".into())
-                .spawn_scoped(s, || ahead());
-            let pem = cert::sign_tbs(&self.key, tbs).and_then(|c| cert::cert_pem(&c));
-            let ahead = match helper {
-                Ok(handle) => handle
-                    .join()
-                    .unwrap_or_else(|_| Err(leader_panicked(&self.layout.dir))),
-                // No thread to spare: done after the signature, on this thread.
-                Err(_) => ahead(),
-            };
-            (ahead, pem)
-        });
-        let mut temp = ahead?;
-        let pem = pem?;
-        store::fill_temp(&mut temp, pem.as_bytes())?;
         let job = Commit {
             certname: certname.to_string(),
+            line,
             temp,
             exclusive,
         };
@@ -283,31 +306,35 @@ impl CertificateAuthority {
     /// `serial` rename (or a new `inventory.txt`) is not yet durable.
     fn record_lines(&self, lines: Vec<String>) -> Vec<Result<(), CaError>> {
         let n = lines.len();
-        let recorded = (|| {
-            let _lock = CaLock::acquire(&self.layout)?;
-            let inventory = self.layout.inventory();
-            let created = !inventory.exists();
-            let unsynced = self.signer.cadir_unsynced.swap(false, Ordering::SeqCst);
-            let done = store::append_line(&inventory, &lines.concat(), store::PRIVATE_MODE)
-                .and_then(|()| self.fail_at(FailPoint::AfterInventory))
-                // Makes the `serial` renames (and a new inventory.txt) durable; not needed
-                // when these serials came from a block whose write was synced already.
-                .and_then(|()| {
-                    if unsynced || created {
-                        store::sync_dir(&self.layout.dir)
-                    } else {
-                        Ok(())
-                    }
-                });
-            if done.is_err() && unsynced {
-                self.signer.cadir_unsynced.store(true, Ordering::SeqCst);
-            }
-            done
-        })();
+        let recorded =
+            CaLock::acquire(&self.layout).and_then(|_lock| self.append_inventory(&lines.concat()));
         match recorded {
             Ok(()) => (0..n).map(|_| Ok(())).collect(),
             Err(e) => for_each(e, n),
         }
+    }
+
+    /// Appends `lines` to `inventory.txt` in one write and fsyncs it, then the CA directory
+    /// if a `serial` rename (or a new `inventory.txt`) is not yet durable. Under the CA lock.
+    fn append_inventory(&self, lines: &str) -> Result<(), CaError> {
+        let inventory = self.layout.inventory();
+        let created = !inventory.exists();
+        let unsynced = self.signer.cadir_unsynced.swap(false, Ordering::SeqCst);
+        let done = store::append_line(&inventory, lines, store::PRIVATE_MODE)
+            .and_then(|()| self.fail_at(FailPoint::AfterInventory))
+            // Makes the `serial` renames (and a new inventory.txt) durable; not needed when
+            // these serials came from a block whose write was synced already.
+            .and_then(|()| {
+                if unsynced || created {
+                    store::sync_dir(&self.layout.dir)
+                } else {
+                    Ok(())
+                }
+            });
+        if done.is_err() && unsynced {
+            self.signer.cadir_unsynced.store(true, Ordering::SeqCst);
+        }
+        done
     }
 
     /// The reserve step for `n` certificates: `n` serials from the block this CA reserved
@@ -409,7 +436,7 @@ impl CertificateAuthority {
         }
     }
 
-    /// The commit step for a batch of signed and recorded certificates (see [`Self::issue`]).
+    /// The commit step for a batch of signed certificates (see [`Self::issue`]).
     fn commit_certificates(&self, jobs: Vec<Commit>) -> Vec<Result<(), CaError>> {
         let n = jobs.len();
         let _lock = match CaLock::acquire(&self.layout) {
@@ -429,6 +456,17 @@ impl CertificateAuthority {
                 continue;
             }
             kept.push((i, job));
+        }
+        // The lines not recorded yet (certificates signed while others were), before the
+        // certificates: a certificate is never unrecorded.
+        let lines: String = kept.iter().filter_map(|(_, j)| j.line.as_deref()).collect();
+        if !lines.is_empty()
+            && let Err(e) = self.append_inventory(&lines)
+        {
+            for ((i, _), e) in kept.iter().zip(for_each(e, kept.len())) {
+                results[*i] = Some(e);
+            }
+            kept.clear();
         }
         let mut placed = Vec::new();
         for (i, job) in kept {
@@ -687,6 +725,8 @@ pub(crate) struct Signer {
     /// Inventory lines to append (one write and one fsync per batch).
     record: Group<String, Result<(), CaError>>,
     commit: Group<Commit, Result<(), CaError>>,
+    /// Certificates being issued by this CA value now.
+    in_flight: std::sync::atomic::AtomicUsize,
     /// Names being issued exclusively by this process (see `CertificateAuthority::claim`).
     claims: std::sync::Mutex<HashSet<String>>,
     /// Serials reserved ahead, not used yet.
@@ -704,12 +744,23 @@ struct SerialBlock {
     end: u64,
 }
 
-/// A signed and recorded certificate waiting for the commit step.
+/// A signed certificate waiting for the commit step.
 struct Commit {
     certname: String,
+    /// Its inventory line, when not recorded yet.
+    line: Option<String>,
     /// The certificate, fsynced, to be renamed to `signed/<certname>.pem`.
     temp: tempfile::NamedTempFile,
     exclusive: bool,
+}
+
+/// One certificate being issued (`Signer::in_flight`), until dropped.
+struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A name claimed by [`CertificateAuthority::claim`], released when dropped.
