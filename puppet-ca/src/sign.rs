@@ -243,7 +243,7 @@ impl CertificateAuthority {
             let (ahead, pem) = std::thread::scope(|s| {
                 let helper = std::thread::Builder::new()
                     .name("puppet-ca-record".into())
-                    .spawn_scoped(s, || ahead());
+                    .spawn_scoped(s, ahead);
                 let pem = cert::sign_tbs(&self.key, tbs).and_then(|c| cert::cert_pem(&c));
                 let ahead = match helper {
                     Ok(handle) => handle
