@@ -67,40 +67,13 @@ for i in $(seq 1 "$TOTAL"); do
   openssl req -new -key "$WORK/csr/key.pem" -subj "/CN=bench$i.example.test" -out "$WORK/csr/bench$i.pem"
 done
 
-# ---- ours, one certificate at a time through the CLI
-"$PUPPET_CA" --cadir "$WORK/ours1" setup --ca-name "Puppet CA: bench" >/dev/null
-t0=$(now)
-for i in $(seq 1 "$N"); do
-  "$PUPPET_CA" --cadir "$WORK/ours1" submit --certname "bench$i.example.test" --csr "$WORK/csr/bench$i.pem" >/dev/null
-  "$PUPPET_CA" --cadir "$WORK/ours1" sign --certname "bench$i.example.test" >/dev/null
-done
-t1=$(now)
-[ "$(ls "$WORK/ours1/signed" | wc -l)" -ge "$N" ]
-OURS_CLI=$(rate "$N" "$t0" "$t1")
-
-# ---- ours, batch
-"$PUPPET_CA" --cadir "$WORK/ours2" setup --ca-name "Puppet CA: bench" >/dev/null
-for i in $(seq 1 "$N"); do
-  "$PUPPET_CA" --cadir "$WORK/ours2" submit --certname "bench$i.example.test" --csr "$WORK/csr/bench$i.pem" >/dev/null
-done
-t0=$(now)
-"$PUPPET_CA" --cadir "$WORK/ours2" sign --all >/dev/null
-t1=$(now)
-[ "$(ls "$WORK/ours2/signed" | wc -l)" -ge "$N" ]
-OURS_BATCH=$(rate "$N" "$t0" "$t1")
-
-# ---- ours, library bench (criterion), if present
-OURS_LIB=""
-if [ "${BENCH_LIB:-1}" = 1 ] && [ -f "$REPO/puppet-ca/benches/ca.rs" ]; then
-  (cd "$REPO" && cargo bench -p puppet-ca --bench ca 2>/dev/null) >"$WORK/criterion.txt" || true
-  OURS_LIB=$(grep -E '^\S.*|time:' "$WORK/criterion.txt" | grep -B1 'time:' | head -20 || true)
-fi
-
 # ---- autosign over HTTPS: PUT the CSR, GET the certificate, one keep-alive connection per client
-# curl_config FIRST LAST BASE_URL TAG: PUT then GET for each CSR, as one curl run (one keep-alive
-# connection); certificates to $WORK/TAG-cert<i>.pem.
+# curl_config FIRST LAST BASE_URL: PUT then GET for each CSR, as one curl run (one keep-alive
+# connection); the certificates go to curl's standard output, one after the other (one file
+# per certificate would make the client allocate an inode per certificate, on the critical
+# path of a one-connection run; they are split and checked after the timing).
 curl_config() {
-  local i base=$3 tag=$4
+  local i base=$3
   for i in $(seq "$1" "$2"); do
     cat <<EOF
 url = "$base/puppet-ca/v1/certificate_request/bench$i.example.test"
@@ -114,7 +87,6 @@ next
 url = "$base/puppet-ca/v1/certificate/bench$i.example.test"
 insecure
 fail
-output = "$WORK/$tag-cert$i.pem"
 EOF
     [ "$i" = "$2" ] || echo next
   done
@@ -128,20 +100,58 @@ https_run() {
     lo=$((first + c * per)); hi=$((lo + per - 1))
     [ "$hi" -le "$last" ] || hi=$last
     [ "$lo" -le "$hi" ] || continue
-    curl_config "$lo" "$hi" "$base" "$tag" >"$WORK/$tag-$c.cfg"
+    curl_config "$lo" "$hi" "$base" >"$WORK/$tag-$c.cfg"
   done
   t0=$(now)
   for c in $(seq 0 $((clients - 1))); do
     [ -f "$WORK/$tag-$c.cfg" ] || continue
-    curl -sk --fail-early -K "$WORK/$tag-$c.cfg" &
+    curl -sk --fail-early -K "$WORK/$tag-$c.cfg" >"$WORK/$tag-$c.out" &
     pids+=($!)
   done
   for c in "${pids[@]}"; do wait "$c" || { echo "$tag: a request failed" >&2; return 1; }; done
   t1=$(now)
+  # Every certificate fetched, each for its own name: one per name, in request order.
+  for c in $(seq 0 $((clients - 1))); do
+    [ ! -f "$WORK/$tag-$c.out" ] || cat "$WORK/$tag-$c.out"
+  done | awk -v d="$WORK/$tag-cert" '/BEGIN CERTIFICATE/ { n++ } n { print > (d n ".pem") }'
+  local got=0 subject
   for i in $(seq "$first" "$last"); do
-    openssl x509 -in "$WORK/$tag-cert$i.pem" -noout 2>/dev/null || { echo "$tag: certificate $i missing" >&2; return 1; }
+    got=$((got + 1))
+    subject=$(openssl x509 -in "$WORK/$tag-cert$got.pem" -noout -subject 2>/dev/null) || { echo "$tag: certificate $got missing" >&2; return 1; }
+    case "$subject" in
+      *"CN = bench$i.example.test"|*"CN=bench$i.example.test") ;;
+      *) echo "$tag: certificate $got is for $subject, not bench$i.example.test" >&2; return 1 ;;
+    esac
   done
+  [ ! -e "$WORK/$tag-cert$((got + 1)).pem" ] || { echo "$tag: more certificates than requests" >&2; return 1; }
   rate $((last - first + 1)) "$t0" "$t1"
+}
+# https_floor BASE_URL COUNT: the same two requests per certificate over one connection with no
+# signature and no write: the PUT is refused after the CSR checks (its CN is not the name in the
+# URL), the GET fetches a certificate signed in the warm-up. Pairs per second: the ceiling that
+# HTTPS, the client and the CSR checks alone put on one connection's rate.
+https_floor() {
+  local base=$1 count=$2 i t0 t1
+  for i in $(seq 1 "$count"); do
+    cat <<EOF
+url = "$base/puppet-ca/v1/certificate_request/not-bench1.example.test"
+request = "PUT"
+insecure
+header = "Content-Type: text/plain"
+data-binary = "@$WORK/csr/bench1.pem"
+output = "/dev/null"
+next
+url = "$base/puppet-ca/v1/certificate/bench1.example.test"
+insecure
+fail
+EOF
+    [ "$i" = "$count" ] || echo next
+  done >"$WORK/floor.cfg"
+  t0=$(now)
+  curl -sk --fail-early -K "$WORK/floor.cfg" >"$WORK/floor.out"
+  t1=$(now)
+  [ "$(grep -c 'BEGIN CERTIFICATE' "$WORK/floor.out")" = "$count" ] || { echo "floor: a GET failed" >&2; return 1; }
+  rate "$count" "$t0" "$t1"
 }
 # https_rows BASE_URL NAME: the warm-up, then one row per client count, into ROW_<NAME>_<clients>.
 https_rows() {
@@ -171,8 +181,42 @@ PORT=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$WORK/master.out")
 [ -n "$PORT" ] || { echo "puppet-master did not start" >&2; cat "$WORK/master.log" >&2; exit 1; }
 echo "ours: puppet-master on 127.0.0.1:$PORT (load $(loadavg))" >&2
 https_rows "https://127.0.0.1:$PORT" ours
+OURS_FLOOR=$(https_floor "https://127.0.0.1:$PORT" "$N")
+echo "  ours, PUT refused + GET, no signature (1 connection): $OURS_FLOOR pairs/s (load $(loadavg))" >&2
 kill "$MASTER_PID"; wait "$MASTER_PID" 2>/dev/null || true; MASTER_PID=
 [ "$(grep -c "^0x" "$C/ca/inventory.txt")" -ge $((WARMUP + N * ROWS)) ] || { echo "ours: inventory.txt is short" >&2; exit 1; }
+
+# ---- ours, one certificate at a time through the CLI. After the HTTPS rows: these runs create
+# and delete a request file per certificate, and ext4 without a journal (this machine's) skips
+# recently deleted inodes when it allocates one, for up to 5 minutes: the master's certificate
+# files, new inodes in the same block group, would pay for that scan.
+"$PUPPET_CA" --cadir "$WORK/ours1" setup --ca-name "Puppet CA: bench" >/dev/null
+t0=$(now)
+for i in $(seq 1 "$N"); do
+  "$PUPPET_CA" --cadir "$WORK/ours1" submit --certname "bench$i.example.test" --csr "$WORK/csr/bench$i.pem" >/dev/null
+  "$PUPPET_CA" --cadir "$WORK/ours1" sign --certname "bench$i.example.test" >/dev/null
+done
+t1=$(now)
+[ "$(ls "$WORK/ours1/signed" | wc -l)" -ge "$N" ]
+OURS_CLI=$(rate "$N" "$t0" "$t1")
+
+# ---- ours, batch
+"$PUPPET_CA" --cadir "$WORK/ours2" setup --ca-name "Puppet CA: bench" >/dev/null
+for i in $(seq 1 "$N"); do
+  "$PUPPET_CA" --cadir "$WORK/ours2" submit --certname "bench$i.example.test" --csr "$WORK/csr/bench$i.pem" >/dev/null
+done
+t0=$(now)
+"$PUPPET_CA" --cadir "$WORK/ours2" sign --all >/dev/null
+t1=$(now)
+[ "$(ls "$WORK/ours2/signed" | wc -l)" -ge "$N" ]
+OURS_BATCH=$(rate "$N" "$t0" "$t1")
+
+# ---- ours, library bench (criterion), if present
+OURS_LIB=""
+if [ "${BENCH_LIB:-1}" = 1 ] && [ -f "$REPO/puppet-ca/benches/ca.rs" ]; then
+  (cd "$REPO" && cargo bench -p puppet-ca --bench ca 2>/dev/null) >"$WORK/criterion.txt" || true
+  OURS_LIB=$(grep -E '^\S.*|time:' "$WORK/criterion.txt" | grep -B1 'time:' | head -20 || true)
+fi
 
 # Puppetserver, autosign.
 if [ "${SKIP_PUPPETSERVER:-0}" != 1 ]; then
@@ -195,6 +239,7 @@ for clients in $CLIENTS_LIST; do
   [ "$clients" = 1 ] && goal=$(awk -v r="$r" 'BEGIN { print (r != "-" && r >= 20) ? "  (goal >= 20x: met)" : "  (goal >= 20x: MISSED)" }')
   printf '  %-62s %8s x%s\n' "ratio ours / Puppetserver over HTTPS, $clients conn" "$r" "$goal"
 done
+printf '  %-62s %8s/s\n' "ours, PUT refused + GET over 1 conn, no signature (ceiling)" "$OURS_FLOOR"
 printf '  %-62s %8s/s\n' "puppet-ca CLI, submit + sign per certificate (2 execs)" "$OURS_CLI"
 printf '  %-62s %8s/s\n' "puppet-ca CLI, sign --all of $N pending requests" "$OURS_BATCH"
 P1=ROW_ps_$(echo "$CLIENTS_LIST" | awk '{print $1}')

@@ -169,10 +169,12 @@ pub struct CleanOutcome {
 ///   appended to.
 /// - **Shared fsyncs.** Threads issuing at the same time (the master's connections,
 ///   [`Self::sign_many`]) are batched: one `serial` write reserves the serials of all the
-///   threads waiting at that moment, each thread signs and fsyncs its own certificate's
-///   temp file in parallel, then one inventory append, one fsync of the CA directory and
-///   one of `signed/` commit all the certificates waiting, before any of their calls
-///   returns. One call alone costs the same fsyncs as before: batching only shares them.
+///   threads waiting at that moment; each thread signs and fsyncs its own certificate's
+///   temp file in parallel; then one inventory append (and fsync of the CA directory when
+///   a `serial` write is not yet durable) and one fsync of `signed/` commit all the
+///   certificates waiting, before any of their calls returns. A call issuing alone records
+///   its inventory line on a helper thread while it signs, so that it waits for two fsyncs
+///   after its signature (its temp file, `signed/`) instead of three.
 /// - With [`CaSettings::serial_block`] above 1, `serial` is written once per that many
 ///   serials; the ones reserved ahead are given back when the value is dropped and
 ///   skipped after a crash.

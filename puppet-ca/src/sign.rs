@@ -163,16 +163,24 @@ impl CertificateAuthority {
     /// thread, in parallel with the others.
     ///
     /// 1. The TBS certificate is built and checked (everything a request can make fail
-    ///    happens before a serial is reserved).
+    ///    happens before a serial is reserved); with `exclusive`, the name is claimed in
+    ///    this process (a second call for a name being issued is refused at once).
     /// 2. Reserve: a serial, taken with the serials of every thread waiting at that moment,
     ///    under the CA lock, by one write of `serial` (temp file, fsync, rename).
     /// 3. The signature, then the certificate written to a temp file in `signed/` and
-    ///    fsynced, by this thread, outside the lock.
+    ///    fsynced, by this thread. When this is the only certificate being issued (one
+    ///    client: a core is free), a helper thread meanwhile creates the temp file and does
+    ///    the record step, with the lines of every thread waiting at that moment, under the
+    ///    CA lock: the inventory lines appended in one write and fsynced, the CA directory
+    ///    fsynced when a `serial` rename is not yet durable. The inventory's fsync and the
+    ///    inode's allocation then cost no time of their own: they overlap the signature.
+    ///    When others are being issued (the cores are busy signing), no helper: the line
+    ///    goes with the commit.
     /// 4. Commit, with every certificate waiting at that moment, under the CA lock: with
-    ///    `exclusive`, a name that got a certificate meanwhile (or twice in the batch) is
-    ///    refused (its serial skipped); the inventory lines appended in one write and
-    ///    fsynced; the CA directory fsynced (the `serial` renames durable); the certificates
-    ///    renamed into `signed/`; `signed/` fsynced once. Only then does any of them return.
+    ///    `exclusive`, a name that got a certificate meanwhile (from another process) is
+    ///    refused (its serial skipped; a line already recorded stays); the lines not yet
+    ///    recorded appended and fsynced as in the record step; the certificates renamed
+    ///    into `signed/`; `signed/` fsynced once. Only then does any of them return.
     ///
     /// A crash at any point can skip serials but never issues one twice, and never leaves a
     /// certificate without its inventory line: `serial` is durable before a certificate
@@ -198,6 +206,13 @@ impl CertificateAuthority {
         let mut tbs = cert::leaf_tbs(&self.issuer(), &req)?;
         let not_before = cert::puppet_time(&tbs.validity.not_before);
         let not_after = cert::puppet_time(&tbs.validity.not_after);
+        let _claim = if exclusive {
+            Some(self.claim(certname)?)
+        } else {
+            None
+        };
+        let alone = self.signer.in_flight.fetch_add(1, Ordering::SeqCst) == 0;
+        let _in_flight = InFlight(&self.signer.in_flight);
 
         let serial = self
             .signer
@@ -206,17 +221,59 @@ impl CertificateAuthority {
             .unwrap_or_else(|| Err(leader_panicked(&self.layout.dir)))?;
         self.fail_at(FailPoint::AfterReserve)?;
         tbs.serial_number = cert::serial_number(serial)?;
-        let pem = cert::cert_pem(&cert::sign_tbs(&self.key, tbs)?)?;
+        let line = store::inventory_line(serial, &not_before, &not_after, certname);
         let signed = self.layout.signed(certname);
-        let temp = store::write_temp(
-            &self.layout.signed_dir(),
-            pem.as_bytes(),
-            store::PUBLIC_MODE,
-            store::owner_for(&signed),
-        )?;
+        let (temp, pem, line) = if alone {
+            // The inventory line recorded and the certificate's temp file created (an inode's
+            // allocation: costly on a busy filesystem) by a helper thread while this one
+            // signs: a core is free, this is the only certificate being issued.
+            let ahead = || {
+                let temp = store::create_temp(
+                    &self.layout.signed_dir(),
+                    store::PUBLIC_MODE,
+                    store::owner_for(&signed),
+                );
+                let recorded = self
+                    .signer
+                    .record
+                    .run(line.clone(), |jobs| self.record_lines(jobs))
+                    .unwrap_or_else(|| Err(leader_panicked(&self.layout.dir)));
+                recorded.and(temp)
+            };
+            let (ahead, pem) = std::thread::scope(|s| {
+                let helper = std::thread::Builder::new()
+                    .name("puppet-ca-record".into())
+                    .spawn_scoped(s, ahead);
+                let pem = cert::sign_tbs(&self.key, tbs).and_then(|c| cert::cert_pem(&c));
+                let ahead = match helper {
+                    Ok(handle) => handle
+                        .join()
+                        .unwrap_or_else(|_| Err(leader_panicked(&self.layout.dir))),
+                    // No thread to spare: done after the signature, on this thread.
+                    Err(_) => ahead(),
+                };
+                (ahead, pem)
+            });
+            let mut temp = ahead?;
+            let pem = pem?;
+            store::fill_temp(&mut temp, pem.as_bytes())?;
+            (temp, pem, None)
+        } else {
+            // Other certificates are being issued: their signatures keep the cores busy, a
+            // helper thread would only add work. The line goes with the commit, appended
+            // and fsynced once for the whole batch.
+            let pem = cert::cert_pem(&cert::sign_tbs(&self.key, tbs)?)?;
+            let temp = store::write_temp(
+                &self.layout.signed_dir(),
+                pem.as_bytes(),
+                store::PUBLIC_MODE,
+                store::owner_for(&signed),
+            )?;
+            (temp, pem, Some(line))
+        };
         let job = Commit {
             certname: certname.to_string(),
-            line: store::inventory_line(serial, &not_before, &not_after, certname),
+            line,
             temp,
             exclusive,
         };
@@ -225,6 +282,59 @@ impl CertificateAuthority {
             .run(job, |jobs| self.commit_certificates(jobs))
             .unwrap_or_else(|| Err(leader_panicked(&self.layout.dir)))?;
         Ok(pem)
+    }
+
+    /// Claims `certname` for an exclusive issue in this process until the guard is dropped:
+    /// a second one at the same time is refused as the commit would refuse it (the name
+    /// has a certificate), before it reserves a serial or records a line.
+    fn claim(&self, certname: &str) -> Result<Claim<'_>, CaError> {
+        let mut claims = self.signer.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if !claims.insert(certname.to_string()) {
+            return Err(CaError::AlreadyHasCertificate {
+                certname: certname.to_string(),
+                state: "signed",
+            });
+        }
+        Ok(Claim {
+            claims: &self.signer.claims,
+            certname: certname.to_string(),
+        })
+    }
+
+    /// The record step for a batch of inventory lines (see [`Self::issue`]): appended in
+    /// one write and fsynced, as Puppetserver appends; then the CA directory fsynced if a
+    /// `serial` rename (or a new `inventory.txt`) is not yet durable.
+    fn record_lines(&self, lines: Vec<String>) -> Vec<Result<(), CaError>> {
+        let n = lines.len();
+        let recorded =
+            CaLock::acquire(&self.layout).and_then(|_lock| self.append_inventory(&lines.concat()));
+        match recorded {
+            Ok(()) => (0..n).map(|_| Ok(())).collect(),
+            Err(e) => for_each(e, n),
+        }
+    }
+
+    /// Appends `lines` to `inventory.txt` in one write and fsyncs it, then the CA directory
+    /// if a `serial` rename (or a new `inventory.txt`) is not yet durable. Under the CA lock.
+    fn append_inventory(&self, lines: &str) -> Result<(), CaError> {
+        let inventory = self.layout.inventory();
+        let created = !inventory.exists();
+        let unsynced = self.signer.cadir_unsynced.swap(false, Ordering::SeqCst);
+        let done = store::append_line(&inventory, lines, store::PRIVATE_MODE)
+            .and_then(|()| self.fail_at(FailPoint::AfterInventory))
+            // Makes the `serial` renames (and a new inventory.txt) durable; not needed when
+            // these serials came from a block whose write was synced already.
+            .and_then(|()| {
+                if unsynced || created {
+                    store::sync_dir(&self.layout.dir)
+                } else {
+                    Ok(())
+                }
+            });
+        if done.is_err() && unsynced {
+            self.signer.cadir_unsynced.store(true, Ordering::SeqCst);
+        }
+        done
     }
 
     /// The reserve step for `n` certificates: `n` serials from the block this CA reserved
@@ -334,52 +444,29 @@ impl CertificateAuthority {
             Err(e) => return for_each(e, n),
         };
         let mut results: Vec<Option<Result<(), CaError>>> = (0..n).map(|_| None).collect();
-        let mut names = HashSet::new();
-        let mut lines = String::new();
         let mut kept = Vec::new();
         for (i, job) in jobs.into_iter().enumerate() {
-            if job.exclusive {
-                let refused = self.check_no_certificate(&job.certname).err().or_else(|| {
-                    (!names.insert(job.certname.clone())).then(|| CaError::AlreadyHasCertificate {
-                        certname: job.certname.clone(),
-                        state: "signed",
-                    })
-                });
-                if let Some(e) = refused {
-                    // The temp file goes with the job; its serial is skipped.
-                    results[i] = Some(Err(e));
-                    continue;
-                }
+            // Claimed in this process: only another process can have given the name a
+            // certificate since the checks before the signature.
+            if job.exclusive
+                && let Err(e) = self.check_no_certificate(&job.certname)
+            {
+                // The temp file goes with the job; its serial is skipped.
+                results[i] = Some(Err(e));
+                continue;
             }
-            lines.push_str(&job.line);
             kept.push((i, job));
         }
-        if !kept.is_empty() {
-            // The inventory lines before the certificates: a certificate is never
-            // unrecorded. Appended (one write, fsynced), as Puppetserver does.
-            let inventory = self.layout.inventory();
-            let created = !inventory.exists();
-            let unsynced = self.signer.cadir_unsynced.swap(false, Ordering::SeqCst);
-            let recorded = store::append_line(&inventory, &lines, store::PRIVATE_MODE)
-                .and_then(|()| self.fail_at(FailPoint::AfterInventory))
-                // Makes the `serial` renames (and a new inventory.txt) durable; not needed
-                // when these serials came from a block whose write was synced already.
-                .and_then(|()| {
-                    if unsynced || created {
-                        store::sync_dir(&self.layout.dir)
-                    } else {
-                        Ok(())
-                    }
-                });
-            if let Err(e) = recorded {
-                if unsynced {
-                    self.signer.cadir_unsynced.store(true, Ordering::SeqCst);
-                }
-                for ((i, _), e) in kept.iter().zip(for_each(e, kept.len())) {
-                    results[*i] = Some(e);
-                }
-                kept.clear();
+        // The lines not recorded yet (certificates signed while others were), before the
+        // certificates: a certificate is never unrecorded.
+        let lines: String = kept.iter().filter_map(|(_, j)| j.line.as_deref()).collect();
+        if !lines.is_empty()
+            && let Err(e) = self.append_inventory(&lines)
+        {
+            for ((i, _), e) in kept.iter().zip(for_each(e, kept.len())) {
+                results[*i] = Some(e);
             }
+            kept.clear();
         }
         let mut placed = Vec::new();
         for (i, job) in kept {
@@ -629,12 +716,19 @@ impl CertificateAuthority {
 }
 
 /// The group-commit queues of a CA: concurrent calls that issue certificates share the
-/// `serial` write of their reservations and the inventory append and directory fsyncs of
-/// their commits (see [`CertificateAuthority::issue`]).
+/// `serial` write of their reservations, the inventory append (and CA directory fsync) of
+/// their records and the `signed/` fsync of their commits (see
+/// [`CertificateAuthority::issue`]).
 #[derive(Default)]
 pub(crate) struct Signer {
     reserve: Group<(), Result<u64, CaError>>,
+    /// Inventory lines to append (one write and one fsync per batch).
+    record: Group<String, Result<(), CaError>>,
     commit: Group<Commit, Result<(), CaError>>,
+    /// Certificates being issued by this CA value now.
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Names being issued exclusively by this process (see `CertificateAuthority::claim`).
+    claims: std::sync::Mutex<HashSet<String>>,
     /// Serials reserved ahead, not used yet.
     block: std::sync::Mutex<Option<SerialBlock>>,
     /// A `serial` rename not yet made durable by an fsync of the CA directory.
@@ -653,10 +747,35 @@ struct SerialBlock {
 /// A signed certificate waiting for the commit step.
 struct Commit {
     certname: String,
-    line: String,
+    /// Its inventory line, when not recorded yet.
+    line: Option<String>,
     /// The certificate, fsynced, to be renamed to `signed/<certname>.pem`.
     temp: tempfile::NamedTempFile,
     exclusive: bool,
+}
+
+/// One certificate being issued (`Signer::in_flight`), until dropped.
+struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A name claimed by [`CertificateAuthority::claim`], released when dropped.
+struct Claim<'a> {
+    claims: &'a std::sync::Mutex<HashSet<String>>,
+    certname: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.claims
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.certname);
+    }
 }
 
 /// Where a test can make [`CertificateAuthority::issue`] fail, as a crash there would stop it.

@@ -131,24 +131,41 @@ pub(crate) fn write_temp(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Result<tempfile::NamedTempFile, CaError> {
-    let mut tmp = tempfile::Builder::new()
+    let mut tmp = create_temp(dir, mode, owner)?;
+    fill_temp(&mut tmp, data)?;
+    Ok(tmp)
+}
+
+/// A new empty temp file ([`TEMP_PREFIX`]) in `dir` with `mode` (and `owner`, when root),
+/// to be filled by [`fill_temp`]: the creation (the inode's allocation) apart from the
+/// write, so that it can be done ahead, on another thread. Dropped, it is removed.
+pub(crate) fn create_temp(
+    dir: &Path,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<tempfile::NamedTempFile, CaError> {
+    let tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
         .map_err(|e| CaError::io(dir, e))?;
-    let written = (|| {
-        let f = tmp.as_file_mut();
-        // The umask may have narrowed the mode given at creation.
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        if let Some((uid, gid)) = owner {
-            // Only root may give files away; for anyone else the file stays theirs.
-            let _ = std::os::unix::fs::fchown(&*f, Some(uid), Some(gid));
-        }
-        f.write_all(data)?;
-        f.sync_all()
-    })();
-    written.map_err(|e| CaError::io(tmp.path(), e))?;
+    let f = tmp.as_file();
+    // The umask may have narrowed the mode given at creation.
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| CaError::io(tmp.path(), e))?;
+    if let Some((uid, gid)) = owner {
+        // Only root may give files away; for anyone else the file stays theirs.
+        let _ = std::os::unix::fs::fchown(f, Some(uid), Some(gid));
+    }
     Ok(tmp)
+}
+
+/// Writes `data` to a temp file made by [`create_temp`] and fsyncs it.
+pub(crate) fn fill_temp(tmp: &mut tempfile::NamedTempFile, data: &[u8]) -> Result<(), CaError> {
+    let f = tmp.as_file_mut();
+    f.write_all(data)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| CaError::io(tmp.path(), e))
 }
 
 /// Appends `line` to `path` (created with `mode` if absent) in one write, then fsyncs the
