@@ -11,5 +11,6 @@ mod common;
 mod pql;
 mod queries;
 mod real_fixtures;
+mod replace;
 #[cfg(feature = "server")]
 mod real_terminus;
