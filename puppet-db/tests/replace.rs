@@ -89,7 +89,10 @@ fn a_replaced_factset_stores_exactly_the_new_facts(b: Backend) {
     let d = db(b);
     let first = facts_doc(OLD, "2026-12-02T10:00:00.000Z", first_facts());
     submit(&d.db, "replace facts", 5, OLD, &first);
-    for (certname, ts) in [(OLD, "2026-12-02T11:00:00.000Z"), (NEW, "2026-12-02T11:00:00.000Z")] {
+    for (certname, ts) in [
+        (OLD, "2026-12-02T11:00:00.000Z"),
+        (NEW, "2026-12-02T11:00:00.000Z"),
+    ] {
         submit(
             &d.db,
             "replace facts",
@@ -106,15 +109,24 @@ fn a_replaced_factset_stores_exactly_the_new_facts(b: Backend) {
     let release = q(
         &d.db,
         "fact-contents",
-        &json!(["and", ["=", "certname", OLD], ["=", "path", ["os", "release", "major"]]])
-            .to_string(),
+        &json!([
+            "and",
+            ["=", "certname", OLD],
+            ["=", "path", ["os", "release", "major"]]
+        ])
+        .to_string(),
     );
     assert_eq!(release.len(), 1);
     assert_eq!(release[0]["value"], json!("13"));
-    let inv = q(&d.db, "inventory", &json!(["=", "facts.uptime_seconds", 200]).to_string());
+    let inv = q(
+        &d.db,
+        "inventory",
+        &json!(["=", "facts.uptime_seconds", 200]).to_string(),
+    );
     assert_eq!(certnames(&inv), vec![NEW.to_string(), OLD.to_string()]);
     // The factset's hash is the one the new facts have, not the first one's.
-    let hash = |c: &str| q(&d.db, "factsets", &json!(["=", "certname", c]).to_string())[0]["hash"].clone();
+    let hash =
+        |c: &str| q(&d.db, "factsets", &json!(["=", "certname", c]).to_string())[0]["hash"].clone();
     let fresh = db(b);
     submit(
         &fresh.db,
@@ -125,7 +137,11 @@ fn a_replaced_factset_stores_exactly_the_new_facts(b: Backend) {
     );
     assert_eq!(
         hash(OLD),
-        q(&fresh.db, "factsets", &json!(["=", "certname", OLD]).to_string())[0]["hash"]
+        q(
+            &fresh.db,
+            "factsets",
+            &json!(["=", "certname", OLD]).to_string()
+        )[0]["hash"]
     );
 }
 
@@ -141,16 +157,29 @@ fn the_same_factset_again_changes_only_its_timestamps(b: Backend) {
             &facts_doc(certname, "2026-12-02T10:00:00.000Z", first_facts()),
         );
     }
-    let before = q(&d.db, "factsets", &json!(["=", "certname", OLD]).to_string());
-    submit(
+    let before = q(
         &d.db,
-        "replace facts",
-        5,
-        OLD,
-        &facts_doc(OLD, "2026-12-02T12:00:00.000Z", first_facts()),
+        "factsets",
+        &json!(["=", "certname", OLD]).to_string(),
     );
-    let after = q(&d.db, "factsets", &json!(["=", "certname", OLD]).to_string());
-    assert_eq!(after[0]["producer_timestamp"], json!("2026-12-02T12:00:00.000Z"));
+    for certname in [OLD, NEW] {
+        submit(
+            &d.db,
+            "replace facts",
+            5,
+            certname,
+            &facts_doc(certname, "2026-12-02T12:00:00.000Z", first_facts()),
+        );
+    }
+    let after = q(
+        &d.db,
+        "factsets",
+        &json!(["=", "certname", OLD]).to_string(),
+    );
+    assert_eq!(
+        after[0]["producer_timestamp"],
+        json!("2026-12-02T12:00:00.000Z")
+    );
     assert_eq!(after[0]["hash"], before[0]["hash"]);
     assert_eq!(after[0]["facts"], before[0]["facts"]);
     assert_same(&d.db, FACT_ENDPOINTS);
@@ -242,12 +271,24 @@ fn a_replaced_catalog_stores_exactly_the_new_resources_and_edges(b: Backend) {
     let mine = json!(["=", "certname", OLD]).to_string();
     let mut titles: Vec<String> = q(&d.db, "resources", &mine)
         .iter()
-        .map(|r| format!("{}[{}]", r["type"].as_str().unwrap(), r["title"].as_str().unwrap()))
+        .map(|r| {
+            format!(
+                "{}[{}]",
+                r["type"].as_str().unwrap(),
+                r["title"].as_str().unwrap()
+            )
+        })
         .collect();
     titles.sort();
     assert_eq!(
         titles,
-        ["Class[main]", "Exec[tagged]", "File[/added]", "File[/changed]", "File[/same]"]
+        [
+            "Class[main]",
+            "Exec[tagged]",
+            "File[/added]",
+            "File[/changed]",
+            "File[/same]"
+        ]
     );
     let added = q(
         &d.db,
@@ -257,9 +298,8 @@ fn a_replaced_catalog_stores_exactly_the_new_resources_and_edges(b: Backend) {
     assert_eq!(added[0]["parameters"], json!({"ensure": "link"}));
     assert_eq!(q(&d.db, "edges", &mine).len(), 5);
     // The catalog's hash is the new catalog's.
-    let hash = |c: &str| {
-        q(&d.db, "catalogs", &json!(["=", "certname", c]).to_string())[0]["hash"].clone()
-    };
+    let hash =
+        |c: &str| q(&d.db, "catalogs", &json!(["=", "certname", c]).to_string())[0]["hash"].clone();
     let fresh = db(b);
     submit(&fresh.db, "replace catalog", 9, OLD, &second_catalog(OLD));
     assert_eq!(
@@ -380,3 +420,41 @@ fn any_factset_replaced_by_any_other_is_stored_as_the_other_postgres() {
         diff_property(Backend::Postgres, 60);
     }
 }
+
+/// Commands sent at once (SQLite: several share one transaction, group commit): every one
+/// answered is stored, and a reader sees each node's newest factset.
+fn concurrent_commands_are_all_stored(b: Backend) {
+    let d = db(b);
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let db = &d.db;
+            s.spawn(move || {
+                for i in 0..10 {
+                    for round in 0..2 {
+                        let certname = format!("n{t}-{i}.example.test");
+                        let ts = format!("2026-12-02T1{round}:00:00.000Z");
+                        let mut values = second_facts();
+                        values["uptime_seconds"] = json!(round);
+                        submit(
+                            db,
+                            "replace facts",
+                            5,
+                            &certname,
+                            &facts_doc(&certname, &ts, values),
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let nodes = q(&d.db, "nodes", "");
+    assert_eq!(nodes.len(), 80);
+    let uptimes = q(&d.db, "facts", r#"["=", "name", "uptime_seconds"]"#);
+    assert_eq!(uptimes.len(), 80);
+    assert!(
+        uptimes.iter().all(|r| r["value"] == json!(1)),
+        "{uptimes:?}"
+    );
+}
+
+crate::both!(concurrent_commands_are_all_stored);

@@ -11,6 +11,6 @@ mod common;
 mod pql;
 mod queries;
 mod real_fixtures;
-mod replace;
 #[cfg(feature = "server")]
 mod real_terminus;
+mod replace;

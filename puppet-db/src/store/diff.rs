@@ -101,11 +101,17 @@ pub(crate) fn catalog<'a>(
     for (i, r) in resources.iter().enumerate() {
         last.insert((&r.r#type, &r.title), i);
     }
+    // The stored ones by borrowed keys (no key copied per lookup).
+    let stored: HashMap<(&str, &str), &str> = stored_resources
+        .iter()
+        .map(|((ty, ti), h)| ((ty.as_str(), ti.as_str()), h.as_str()))
+        .collect();
     for (i, (r, h)) in resources.iter().zip(hashes).enumerate() {
-        if last.get(&(r.r#type.as_str(), r.title.as_str())) != Some(&i) {
+        let key = (r.r#type.as_str(), r.title.as_str());
+        if last.get(&key) != Some(&i) {
             continue;
         }
-        if stored_resources.get(&(r.r#type.clone(), r.title.clone())) != Some(h) {
+        if stored.get(&key) != Some(&h.as_str()) {
             diff.written.push((r, h));
         }
     }
@@ -177,14 +183,11 @@ mod tests {
 
     #[test]
     fn facts_removed_changed_added_and_unchanged() {
-        let stored: HashMap<String, String> = [
-            ("kernel", "\"Linux\""),
-            ("uptime", "1"),
-            ("gone", "true"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let stored: HashMap<String, String> =
+            [("kernel", "\"Linux\""), ("uptime", "1"), ("gone", "true")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let new = json!({"kernel": "Linux", "uptime": 2, "os": {"family": "Debian"}});
         let d = facts(&stored, new.as_object().unwrap());
         assert_eq!(d.removed, vec!["gone".to_string()]);

@@ -1,8 +1,8 @@
 //! Storage behind a trait: what a backend must do, and the SQL a query compiles to.
 
+pub(crate) mod diff;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-pub(crate) mod diff;
 pub(crate) mod regex_pg;
 pub mod sqlite;
 
@@ -305,12 +305,7 @@ pub(crate) fn resource_hash(r: &crate::command::Resource) -> String {
 /// environment, resource hashes]`).
 pub(crate) fn catalog_hashes(c: &crate::command::Catalog) -> (Vec<String>, String) {
     let resource_hashes: Vec<String> = c.resources.iter().map(resource_hash).collect();
-    let hash = crate::command::digest(&(
-        &c.certname,
-        &c.version,
-        &c.environment,
-        &resource_hashes,
-    ));
+    let hash = crate::command::digest(&(&c.certname, &c.version, &c.environment, &resource_hashes));
     (resource_hashes, hash)
 }
 
@@ -341,7 +336,10 @@ mod tests {
     fn hashes_are_those_of_the_json_arrays() {
         let mut values = Map::new();
         values.insert("kernel".into(), json!("Linux"));
-        values.insert("os".into(), json!({"family": "Debian", "n": [1, 2.5, null]}));
+        values.insert(
+            "os".into(),
+            json!({"family": "Debian", "n": [1, 2.5, null]}),
+        );
         let f = Factset {
             certname: "web1".into(),
             environment: None,
@@ -378,13 +376,24 @@ mod tests {
             edges: vec![],
         };
         let old_resource = digest(&json!([
-            r.r#type, r.title, r.exported, r.file, r.line, r.tags, r.parameters
+            r.r#type,
+            r.title,
+            r.exported,
+            r.file,
+            r.line,
+            r.tags,
+            r.parameters
         ]));
         let (hashes, hash) = catalog_hashes(&c);
         assert_eq!(hashes, vec![old_resource.clone()]);
         assert_eq!(
             hash,
-            digest(&json!([c.certname, c.version, c.environment, [old_resource]]))
+            digest(&json!([
+                c.certname,
+                c.version,
+                c.environment,
+                [old_resource]
+            ]))
         );
         assert_eq!(hash.len(), 40);
     }

@@ -736,7 +736,8 @@ fn replace_catalog(
     }
     if !diff.edges_written.is_empty() {
         let ew = &diff.edges_written;
-        let es = |f: &dyn Fn(&crate::command::Edge) -> &str| ew.iter().map(|e| f(e)).collect::<Vec<_>>();
+        let es =
+            |f: &dyn Fn(&crate::command::Edge) -> &str| ew.iter().map(|e| f(e)).collect::<Vec<_>>();
         let idx: Vec<i64> = (next_idx..next_idx + ew.len() as i64).collect();
         tx.execute(
             "INSERT INTO edges (certname, idx, source_type, source_title, target_type, target_title, relationship) \

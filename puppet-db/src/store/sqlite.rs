@@ -1,7 +1,7 @@
 //! The embedded backend: one SQLite file (WAL, `synchronous=FULL`).
 
-use std::collections::HashMap;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -282,6 +282,16 @@ impl SqliteStorage {
                 })?;
         }
         let writer = connect(&path)?;
+        // The writer's own settings. Its page cache holds the indexes every command touches
+        // (fact names and paths, resources by type and title): 16 MB in place of 2 MB. The
+        // WAL is checkpointed every 8,192 pages (32 MB) in place of 1,000: a page written by
+        // many commands (an index page) is copied into the database file once per
+        // checkpoint, so fewer checkpoints copy fewer pages. Statement journals (the
+        // savepoints of group commit) stay in memory, not in a temporary file: they are never
+        // read after a crash. None of this touches durability.
+        writer.pragma_update(None, "cache_size", -16_384)?;
+        writer.pragma_update(None, "temp_store", "MEMORY")?;
+        writer.pragma_update(None, "wal_autocheckpoint", 8_192)?;
         writer.execute_batch(SCHEMA)?;
         Ok(SqliteStorage {
             path,
@@ -374,11 +384,7 @@ fn opt_str(v: Option<&Value>) -> Option<&str> {
 
 /// Makes sure the node exists, and reactivates it when `ts` is newer than its deactivation
 /// (PuppetDB: a node that sends data again is active again).
-fn touch_node(
-    tx: &Connection,
-    certname: &str,
-    ts: &Timestamp,
-) -> Result<(), DbError> {
+fn touch_node(tx: &Connection, certname: &str, ts: &Timestamp) -> Result<(), DbError> {
     tx.prepare_cached("INSERT OR IGNORE INTO certnames (certname) VALUES (?1)")?
         .execute(params![certname])?;
     tx.prepare_cached(
@@ -398,11 +404,7 @@ fn environment(tx: &Connection, env: Option<&str>) -> Result<(), DbError> {
     Ok(())
 }
 
-fn replace_facts(
-    tx: &Connection,
-    f: &Factset,
-    received: &Timestamp,
-) -> Result<(), DbError> {
+fn replace_facts(tx: &Connection, f: &Factset, received: &Timestamp) -> Result<(), DbError> {
     touch_node(tx, &f.certname, &f.producer_timestamp)?;
     let stored: Option<(String, String)> = tx
         .prepare_cached("SELECT producer_timestamp, hash FROM factsets WHERE certname = ?1")?
@@ -493,11 +495,7 @@ fn replace_facts(
     Ok(())
 }
 
-fn replace_catalog(
-    tx: &Connection,
-    c: &Catalog,
-    received: &Timestamp,
-) -> Result<(), DbError> {
+fn replace_catalog(tx: &Connection, c: &Catalog, received: &Timestamp) -> Result<(), DbError> {
     touch_node(tx, &c.certname, &c.producer_timestamp)?;
     let newer: Option<String> = tx
         .prepare_cached("SELECT producer_timestamp FROM catalogs WHERE certname = ?1")?
@@ -544,7 +542,13 @@ fn replace_catalog(
         )?;
         let mut rows = stmt.query(params![c.certname])?;
         while let Some(row) = rows.next()? {
-            old_edges.push((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?));
+            old_edges.push((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ));
         }
     }
     let diff = diff::catalog(
@@ -601,10 +605,7 @@ fn replace_catalog(
     Ok(())
 }
 
-fn replace_catalog_inputs(
-    tx: &Connection,
-    c: &CatalogInputs,
-) -> Result<(), DbError> {
+fn replace_catalog_inputs(tx: &Connection, c: &CatalogInputs) -> Result<(), DbError> {
     touch_node(tx, &c.certname, &c.producer_timestamp)?;
     tx.prepare_cached(
         "INSERT INTO catalog_inputs (certname, catalog_uuid, producer_timestamp, inputs) VALUES (?1, ?2, ?3, ?4) \
@@ -621,11 +622,7 @@ fn replace_catalog_inputs(
     Ok(())
 }
 
-fn store_report(
-    tx: &Connection,
-    r: &Report,
-    received: &Timestamp,
-) -> Result<(), DbError> {
+fn store_report(tx: &Connection, r: &Report, received: &Timestamp) -> Result<(), DbError> {
     touch_node(tx, &r.certname, &r.producer_timestamp)?;
     environment(tx, r.environment.as_deref())?;
     let a = &r.attributes;
@@ -748,28 +745,43 @@ impl Storage for SqliteStorage {
             }
         };
         w.in_batch += 1;
-        let result = match w.conn.execute_batch("SAVEPOINT command") {
-            Ok(()) => {
-                let result = apply_one(&w.conn, command, received);
-                let end = if result.is_ok() {
-                    "RELEASE command"
-                } else {
-                    "ROLLBACK TO command; RELEASE command"
-                };
-                match w.conn.execute_batch(end) {
-                    Ok(()) => result,
-                    Err(e) => {
-                        // The transaction is in an unknown state: the whole batch fails.
-                        let message = format!("savepoint: {e}");
-                        self.end_batch(&mut w, Err(message.clone()));
-                        return Err(DbError::Storage(message));
+        let result = if w.in_batch == 1 {
+            // Alone in the transaction so far: no savepoint (SQLite would copy every page the
+            // command changes into a statement journal); if it fails, the transaction goes.
+            let result = apply_one(&w.conn, command, received);
+            if result.is_err() {
+                if !w.conn.is_autocommit() {
+                    let _ = w.conn.execute_batch("ROLLBACK");
+                }
+                // Nothing else was in the batch: it is over, and no one waits for it.
+                self.end_batch(&mut w, Ok(()));
+                return result;
+            }
+            result
+        } else {
+            match w.conn.execute_batch("SAVEPOINT command") {
+                Ok(()) => {
+                    let result = apply_one(&w.conn, command, received);
+                    let end = if result.is_ok() {
+                        "RELEASE command"
+                    } else {
+                        "ROLLBACK TO command; RELEASE command"
+                    };
+                    match w.conn.execute_batch(end) {
+                        Ok(()) => result,
+                        Err(e) => {
+                            // The transaction is in an unknown state: the whole batch fails.
+                            let message = format!("savepoint: {e}");
+                            self.end_batch(&mut w, Err(message.clone()));
+                            return Err(DbError::Storage(message));
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                let message = format!("savepoint: {e}");
-                self.end_batch(&mut w, Err(message.clone()));
-                return Err(DbError::Storage(message));
+                Err(e) => {
+                    let message = format!("savepoint: {e}");
+                    self.end_batch(&mut w, Err(message.clone()));
+                    return Err(DbError::Storage(message));
+                }
             }
         };
         if self.waiting.load(Ordering::SeqCst) > 0 && w.in_batch < MAX_BATCH {
