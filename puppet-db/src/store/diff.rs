@@ -155,6 +155,7 @@ pub(crate) fn catalog<'a>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -323,6 +323,7 @@ pub(crate) fn report_hash(r: &crate::command::Report) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
 
