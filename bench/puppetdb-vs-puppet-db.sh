@@ -134,6 +134,7 @@ rss() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # --- ours ------------------------------------------------------------------------------------
 echo "== puppet-db (SQLite, $WORK/ours/puppetdb.sqlite)"
 mkdir -p "$WORK/ours"
+: >"$WORK/ours/out.log" # exists before the server's own redirection does (read below at once)
 T0=$(date +%s%N)
 "$PUPPET_DB" --ssl-cert "$SERVER_CERT" --ssl-key "$SERVER_KEY" --ssl-ca-cert "$CA" --bind 127.0.0.1 \
   --port 0 --database "sqlite:$WORK/ours/puppetdb.sqlite" >"$WORK/ours/out.log" 2>"$WORK/ours/err.log" &
