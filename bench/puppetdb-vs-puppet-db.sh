@@ -22,7 +22,8 @@
 # the machine's own PuppetDB or PostgreSQL configuration is used or changed.
 #   SKIP_PUPPETDB=1 bench/puppetdb-vs-puppet-db.sh      # our figures alone
 # Each server first gets WARMUP (30) commands of each kind, not measured; then every measured run
-# sends new documents (facts with a changed fact, catalogs with 10 changed resources, reports).
+# sends new documents for new nodes (first factsets and catalogs, new reports); then the nodes of
+# the 1-connection runs get facts (one changed fact) and catalogs (10 changed resources) again.
 #   FACTS=400 CATALOGS=60 REPORTS=200 QUERY_NODES=2000 QUERIES=200 WARMUP=30 PDB_JAVA_ARGS=-Xmx512m \
 #   PG_PORT=25432 PDB_PORT=28081 PDB_HTTP_PORT=28080 bench/puppetdb-vs-puppet-db.sh
 set -euo pipefail
@@ -112,6 +113,11 @@ suite() { # label port
     load "$label" "$port" report "$c" "$REPORTS" --nodes 50 --first $first
     first=$((first + 1000000))
   done
+  # The nodes of the 1-connection runs again: every factset and catalog now replaces a
+  # stored one (one fact, 10 resources changed: the steady state of a site, where PuppetDB
+  # writes only what changed, and so does ours).
+  load "$label-again" "$port" facts 1 "$FACTS" --first 0 --round 1
+  load "$label-again" "$port" catalog 1 "$CATALOGS" --nodes "$CATALOGS" --first 0 --round 1
   # Nodes for the queries (not a figure).
   "$PDBLOAD" --port "$port" "${CLIENT[@]}" --label "$label" --kind facts --clients 8 \
     --commands "$QUERY_NODES" >/dev/null
@@ -128,6 +134,7 @@ rss() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # --- ours ------------------------------------------------------------------------------------
 echo "== puppet-db (SQLite, $WORK/ours/puppetdb.sqlite)"
 mkdir -p "$WORK/ours"
+: >"$WORK/ours/out.log" # exists before the server's own redirection does (read below at once)
 T0=$(date +%s%N)
 "$PUPPET_DB" --ssl-cert "$SERVER_CERT" --ssl-key "$SERVER_KEY" --ssl-ca-cert "$CA" --bind 127.0.0.1 \
   --port 0 --database "sqlite:$WORK/ours/puppetdb.sqlite" >"$WORK/ours/out.log" 2>"$WORK/ours/err.log" &
@@ -234,6 +241,12 @@ for kind in facts catalog report; do
     r=${FIG[puppetdb.$kind.$c.per_s]:-}
     printf '%-34s %8s %14s %14s %8s\n' "$name" "$c" "$o" "${r:--}" "$( [ "$REAL" = 1 ] && ratio "$o" "$r" || echo -)"
   done
+done
+for kind in facts catalog; do
+  o=${FIG[ours-again.$kind.1.per_s]}
+  r=${FIG[puppetdb-again.$kind.1.per_s]:-}
+  printf '%-34s %8s %14s %14s %8s\n' "$kind again (stored node)" 1 "$o" "${r:--}" \
+    "$( [ "$REAL" = 1 ] && ratio "$o" "$r" || echo -)"
 done
 printf '%-34s %8s %14s %14s %8s\n' "query ($QUERY_NODES nodes), p50/p99 ms" "" "puppet-db" "PuppetDB" "p50 ratio"
 for q in inventory nodes; do

@@ -312,11 +312,36 @@ fn ts(s: &str, what: &str) -> Result<Timestamp, String> {
 }
 
 /// A hex digest of a JSON value (what PuppetDB calls a `hash`: here SHA-256, first 40 hex
-/// digits, so it has the length of PuppetDB's SHA-1 but is not the same value).
-pub(crate) fn digest(v: &Value) -> String {
-    let bytes = serde_json::to_vec(v).unwrap_or_default();
-    let sum = Sha256::digest(&bytes);
-    sum.iter().take(20).map(|b| format!("{b:02x}")).collect()
+/// digits, so it has the length of PuppetDB's SHA-1 but is not the same value). `v` is
+/// serialized straight into the hash (a tuple hashes as the JSON array of its members).
+pub(crate) fn digest(v: &impl serde::Serialize) -> String {
+    let mut hasher = HashWriter(Sha256::new());
+    if serde_json::to_writer(&mut hasher, v).is_err() {
+        hasher = HashWriter(Sha256::new());
+    }
+    let sum = hasher.0.finalize();
+    let mut out = String::with_capacity(40);
+    for b in sum.iter().take(20) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Bytes written into a SHA-256.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]

@@ -14,4 +14,5 @@ mod queries;
 mod real_fixtures;
 #[cfg(feature = "server")]
 mod real_terminus;
+mod replace;
 mod subqueries;

@@ -74,6 +74,10 @@ struct Args {
     /// The query (PQL) for --kind query
     #[arg(long)]
     query: Option<String>,
+    /// Mixed into what changes between commands (the fact `uptime_seconds`, 10 resources'
+    /// content): a second round for the same nodes sends changed documents, not the same ones
+    #[arg(long, default_value_t = 0)]
+    round: usize,
     /// A label printed with the result
     #[arg(long, default_value = "db")]
     label: String,
@@ -236,6 +240,8 @@ async fn main() -> Result<(), BoxError> {
                 let i = args.first + n % nodes;
                 let certname = format!("bench-{i}.example.test");
                 let ts = stamp(base, n);
+                // What changes with every command (and every round).
+                let n_changing = n + args.round * 1_000_000;
                 let t0 = Instant::now();
                 if args.kind == "query" {
                     let q = args.query.as_deref().unwrap_or("nodes {}");
@@ -253,11 +259,11 @@ async fn main() -> Result<(), BoxError> {
                     }
                 } else {
                     let (command, version, payload) = match args.kind.as_str() {
-                        "facts" => ("replace facts", 5, facts(&certname, i, &ts, n)),
+                        "facts" => ("replace facts", 5, facts(&certname, i, &ts, n_changing)),
                         "catalog" => (
                             "replace catalog",
                             9,
-                            catalog(&certname, args.resources, &ts, n),
+                            catalog(&certname, args.resources, &ts, n_changing),
                         ),
                         "report" => ("store report", 8, report(&certname, args.events, &ts, n)),
                         other => return Err(format!("unknown --kind {other}").into()),

@@ -1,5 +1,6 @@
 //! Storage behind a trait: what a backend must do, and the SQL a query compiles to.
 
+pub(crate) mod diff;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub(crate) mod regex_pg;
@@ -281,38 +282,30 @@ pub(crate) fn fact_paths(
     }
 }
 
-/// A factset's hash, as both backends store it.
+/// A factset's hash, as both backends store it: of `[certname, environment, values]`.
 pub(crate) fn factset_hash(f: &crate::command::Factset) -> String {
-    crate::command::digest(&serde_json::json!([
-        f.certname,
-        f.environment,
-        Value::Object(f.values.clone())
-    ]))
+    crate::command::digest(&(&f.certname, &f.environment, &f.values))
 }
 
-/// A catalog's resources' hashes and the catalog's hash.
+/// A resource's hash: of `[type, title, exported, file, line, tags, parameters]`, every
+/// column a backend stores of it (so an unchanged hash is an unchanged row).
+pub(crate) fn resource_hash(r: &crate::command::Resource) -> String {
+    crate::command::digest(&(
+        &r.r#type,
+        &r.title,
+        r.exported,
+        &r.file,
+        r.line,
+        &r.tags,
+        &r.parameters,
+    ))
+}
+
+/// A catalog's resources' hashes and the catalog's hash (of `[certname, version,
+/// environment, resource hashes]`).
 pub(crate) fn catalog_hashes(c: &crate::command::Catalog) -> (Vec<String>, String) {
-    let resource_hashes: Vec<String> = c
-        .resources
-        .iter()
-        .map(|r| {
-            crate::command::digest(&serde_json::json!([
-                r.r#type,
-                r.title,
-                r.exported,
-                r.file,
-                r.line,
-                r.tags,
-                r.parameters
-            ]))
-        })
-        .collect();
-    let hash = crate::command::digest(&serde_json::json!([
-        c.certname,
-        c.version,
-        c.environment,
-        resource_hashes
-    ]));
+    let resource_hashes: Vec<String> = c.resources.iter().map(resource_hash).collect();
+    let hash = crate::command::digest(&(&c.certname, &c.version, &c.environment, &resource_hashes));
     (resource_hashes, hash)
 }
 
@@ -327,4 +320,82 @@ pub(crate) fn report_hash(r: &crate::command::Report) -> String {
         r.producer_timestamp.as_str(),
         r.attributes.get("transaction_uuid")
     ]))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::command::{Catalog, Factset, Resource, digest};
+
+    /// Hashes are of the JSON array of the members: serialized from a tuple straight into
+    /// the hash, they are the ones stored before (when they were built as `json!` arrays),
+    /// so a database written by an earlier version diffs against the same hashes.
+    #[test]
+    fn hashes_are_those_of_the_json_arrays() {
+        let mut values = Map::new();
+        values.insert("kernel".into(), json!("Linux"));
+        values.insert(
+            "os".into(),
+            json!({"family": "Debian", "n": [1, 2.5, null]}),
+        );
+        let f = Factset {
+            certname: "web1".into(),
+            environment: None,
+            producer_timestamp: crate::time::Timestamp::parse("2026-12-02T10:00:00Z").unwrap(),
+            producer: Some("puppet".into()),
+            values: values.clone(),
+        };
+        assert_eq!(
+            factset_hash(&f),
+            digest(&json!([f.certname, f.environment, Value::Object(values)]))
+        );
+        let mut parameters = Map::new();
+        parameters.insert("ensure".into(), json!("file"));
+        let r = Resource {
+            r#type: "File".into(),
+            title: "/etc/motd".into(),
+            exported: false,
+            file: Some("/site.pp".into()),
+            line: Some(3),
+            tags: vec!["file".into()],
+            parameters,
+        };
+        let c = Catalog {
+            certname: "web1".into(),
+            version: "1".into(),
+            environment: Some("production".into()),
+            transaction_uuid: None,
+            catalog_uuid: None,
+            code_id: None,
+            job_id: None,
+            producer_timestamp: f.producer_timestamp.clone(),
+            producer: None,
+            resources: vec![r.clone()],
+            edges: vec![],
+        };
+        let old_resource = digest(&json!([
+            r.r#type,
+            r.title,
+            r.exported,
+            r.file,
+            r.line,
+            r.tags,
+            r.parameters
+        ]));
+        let (hashes, hash) = catalog_hashes(&c);
+        assert_eq!(hashes, vec![old_resource.clone()]);
+        assert_eq!(
+            hash,
+            digest(&json!([
+                c.certname,
+                c.version,
+                c.environment,
+                [old_resource]
+            ]))
+        );
+        assert_eq!(hash.len(), 40);
+    }
 }

@@ -14,6 +14,7 @@
 //!   `regex` crate's syntax (no back-references, so PostgreSQL matches them with its DFA), and
 //!   every connection has a statement timeout.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -25,7 +26,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Collected, Decode, Dialect, GC_EXPIRE, GC_FACT_PATHS, GC_LATEST, GC_NODE_TABLES, GC_PURGED,
-    GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage, catalog_hashes,
+    GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage, catalog_hashes, diff,
     fact_paths, factset_hash, json_text, numbered, report_hash,
 };
 use crate::command::{Catalog, CatalogInputs, Command, Factset, Report};
@@ -447,22 +448,6 @@ fn environment(tx: &mut Transaction<'_>, env: Option<&str>) -> Result<(), DbErro
     Ok(())
 }
 
-/// The stored `producer_timestamp` of `table`'s row for `certname` is newer than `ts`.
-fn newer(
-    tx: &mut Transaction<'_>,
-    table: &str,
-    certname: &str,
-    ts: &Timestamp,
-) -> Result<bool, DbError> {
-    let row = tx
-        .query_opt(
-            &format!("SELECT producer_timestamp FROM {table} WHERE certname = $1"),
-            &[&certname],
-        )
-        .map_err(pg_err)?;
-    Ok(row.is_some_and(|r| r.get::<_, String>(0).as_str() > ts.as_str()))
-}
-
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
@@ -473,11 +458,36 @@ fn replace_facts(
     received: &Timestamp,
 ) -> Result<(), DbError> {
     touch_node(tx, &f.certname, &f.producer_timestamp)?;
-    if newer(tx, "factsets", &f.certname, &f.producer_timestamp)? {
+    let stored: Option<(String, String)> = tx
+        .query_opt(
+            "SELECT producer_timestamp, hash FROM factsets WHERE certname = $1",
+            &[&f.certname],
+        )
+        .map_err(pg_err)?
+        .map(|r| (r.get(0), r.get(1)));
+    if stored
+        .as_ref()
+        .is_some_and(|(t, _)| t.as_str() > f.producer_timestamp.as_str())
+    {
         return Ok(());
     }
     environment(tx, f.environment.as_deref())?;
-    let facts = Value::Object(f.values.clone());
+    let hash = factset_hash(f);
+    if stored.as_ref().is_some_and(|(_, h)| *h == hash) {
+        // The same facts (and environment) again: only the timestamps change.
+        tx.execute(
+            "UPDATE factsets SET timestamp = $2, producer_timestamp = $3, producer = $4 \
+             WHERE certname = $1",
+            &[
+                &f.certname,
+                &received.as_str(),
+                &f.producer_timestamp.as_str(),
+                &f.producer,
+            ],
+        )
+        .map_err(pg_err)?;
+        return Ok(());
+    }
     tx.execute(
         "INSERT INTO factsets (certname, environment, timestamp, producer_timestamp, producer, hash, facts) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (certname) DO UPDATE SET \
@@ -490,40 +500,72 @@ fn replace_facts(
             &received.as_str(),
             &f.producer_timestamp.as_str(),
             &f.producer,
-            &factset_hash(f),
-            &facts,
+            &hash,
+            &postgres::types::Json(&f.values),
         ],
     )
     .map_err(pg_err)?;
-    tx.execute("DELETE FROM facts WHERE certname = $1", &[&f.certname])
+    // Only the facts that changed (what PuppetDB does too); a node's first factset has
+    // nothing stored to compare with. `value::text` of a `json` column is the text stored,
+    // the same `json_text` the diff compares with.
+    let mut old = HashMap::new();
+    if stored.is_some() {
+        for row in tx
+            .query(
+                "SELECT name, value::text FROM facts WHERE certname = $1",
+                &[&f.certname],
+            )
+            .map_err(pg_err)?
+        {
+            old.insert(row.get::<_, String>(0), row.get::<_, String>(1));
+        }
+    }
+    let diff = diff::facts(&old, &f.values);
+    let gone: Vec<&str> = diff
+        .removed
+        .iter()
+        .map(String::as_str)
+        .chain(diff.changed.iter().map(|c| c.0))
+        .collect();
+    if !gone.is_empty() {
+        tx.execute(
+            "DELETE FROM facts WHERE certname = $1 AND name = ANY($2)",
+            &[&f.certname, &diff.removed],
+        )
         .map_err(pg_err)?;
-    tx.execute(
-        "DELETE FROM fact_values WHERE certname = $1",
-        &[&f.certname],
-    )
-    .map_err(pg_err)?;
+        tx.execute(
+            "DELETE FROM fact_values WHERE certname = $1 AND name = ANY($2)",
+            &[&f.certname, &gone],
+        )
+        .map_err(pg_err)?;
+    }
     // Rows go in as arrays (`unnest`): one statement per table, not one per row.
-    let mut names: Vec<&str> = Vec::with_capacity(f.values.len());
-    let mut values: Vec<&Value> = Vec::with_capacity(f.values.len());
+    let mut names: Vec<&str> = Vec::new();
+    let mut values: Vec<&Value> = Vec::new();
     let mut paths = Vec::new();
     let (mut leaf_paths, mut leaf_names, mut leaf_depths, mut leaf_values) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (name, value) in &f.values {
+    let mut leaves = Vec::new();
+    for (name, value, _) in diff.written() {
         names.push(name);
         values.push(value);
-        let mut leaves = Vec::new();
-        let mut path = vec![Value::String(name.clone())];
+        leaves.clear();
+        let mut path = vec![Value::String((*name).to_string())];
         fact_paths(&mut path, value, &mut paths, &mut leaves);
-        for (leaf_path, leaf_value, depth) in leaves {
+        for (leaf_path, leaf_value, depth) in leaves.drain(..) {
             leaf_paths.push(json(&leaf_path));
-            leaf_names.push(name.as_str());
+            leaf_names.push(*name);
             leaf_depths.push(depth);
             leaf_values.push(json(&leaf_value));
         }
     }
+    if names.is_empty() {
+        return Ok(());
+    }
     tx.execute(
         "INSERT INTO facts (certname, name, value) \
-         SELECT $1, n, v FROM unnest($2::text[], $3::json[]) AS t(n, v)",
+         SELECT $1, n, v FROM unnest($2::text[], $3::json[]) AS t(n, v) \
+         ON CONFLICT (certname, name) DO UPDATE SET value = excluded.value",
         &[&f.certname, &names, &values],
     )
     .map_err(pg_err)?;
@@ -557,7 +599,15 @@ fn replace_catalog(
     received: &Timestamp,
 ) -> Result<(), DbError> {
     touch_node(tx, &c.certname, &c.producer_timestamp)?;
-    if newer(tx, "catalogs", &c.certname, &c.producer_timestamp)? {
+    let stored: Option<String> = tx
+        .query_opt(
+            "SELECT producer_timestamp FROM catalogs WHERE certname = $1",
+            &[&c.certname],
+        )
+        .map_err(pg_err)?
+        .map(|r| r.get(0));
+    let existed = stored.is_some();
+    if stored.is_some_and(|t| t.as_str() > c.producer_timestamp.as_str()) {
         return Ok(());
     }
     environment(tx, c.environment.as_deref())?;
@@ -586,70 +636,125 @@ fn replace_catalog(
         ],
     )
     .map_err(pg_err)?;
-    tx.execute(
-        "DELETE FROM catalog_resources WHERE certname = $1",
-        &[&c.certname],
-    )
-    .map_err(pg_err)?;
-    tx.execute("DELETE FROM edges WHERE certname = $1", &[&c.certname])
+    // Only what changed: resources by their hash, edges by what they link.
+    let mut old_resources = HashMap::new();
+    let mut old_edges = Vec::new();
+    let mut next_idx: i64 = 0;
+    if existed {
+        for row in tx
+            .query(
+                "SELECT type, title, resource FROM catalog_resources WHERE certname = $1",
+                &[&c.certname],
+            )
+            .map_err(pg_err)?
+        {
+            old_resources.insert((row.get(0), row.get(1)), row.get(2));
+        }
+        for row in tx
+            .query(
+                "SELECT source_type, source_title, target_type, target_title, relationship, idx \
+                 FROM edges WHERE certname = $1",
+                &[&c.certname],
+            )
+            .map_err(pg_err)?
+        {
+            old_edges.push((row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)));
+            next_idx = next_idx.max(row.get::<_, i64>(5) + 1);
+        }
+    }
+    let diff = diff::catalog(
+        &old_resources,
+        &old_edges,
+        &c.resources,
+        &resource_hashes,
+        &c.edges,
+    );
+    if !diff.removed.is_empty() {
+        let types: Vec<&str> = diff.removed.iter().map(|r| r.0.as_str()).collect();
+        let titles: Vec<&str> = diff.removed.iter().map(|r| r.1.as_str()).collect();
+        tx.execute(
+            "DELETE FROM catalog_resources WHERE certname = $1 AND (type, title) IN \
+             (SELECT * FROM unnest($2::text[], $3::text[]))",
+            &[&c.certname, &types, &titles],
+        )
         .map_err(pg_err)?;
-    // One row per (type, title), the last one winning (as SQLite's INSERT OR REPLACE):
-    // PostgreSQL refuses to touch a row twice in one statement.
-    let mut seen = std::collections::HashSet::new();
-    let mut keep: Vec<usize> = (0..c.resources.len())
-        .rev()
-        .filter(|&i| seen.insert((&c.resources[i].r#type, &c.resources[i].title)))
-        .collect();
-    keep.reverse();
-    let rs = |f: &dyn Fn(usize) -> Option<String>| keep.iter().map(|&i| f(i)).collect::<Vec<_>>();
-    let types = rs(&|i| Some(c.resources[i].r#type.clone()));
-    let titles = rs(&|i| Some(c.resources[i].title.clone()));
-    let hashes = rs(&|i| resource_hashes.get(i).cloned());
-    let files = rs(&|i| c.resources[i].file.clone());
-    let tags: Vec<Value> = keep
-        .iter()
-        .map(|&i| Value::from(c.resources[i].tags.clone()))
-        .collect();
-    let exported: Vec<bool> = keep.iter().map(|&i| c.resources[i].exported).collect();
-    let lines: Vec<Option<i64>> = keep.iter().map(|&i| c.resources[i].line).collect();
-    let parameters: Vec<Value> = keep
-        .iter()
-        .map(|&i| Value::Object(c.resources[i].parameters.clone()))
-        .collect();
-    tx.execute(
-        "INSERT INTO catalog_resources (certname, type, title, resource, tags, exported, file, line, parameters) \
-         SELECT $1, ty, ti, h, tg, ex, fi, li, pa FROM unnest($2::text[], $3::text[], $4::text[], \
-         $5::jsonb[], $6::bool[], $7::text[], $8::int8[], $9::json[]) AS t(ty, ti, h, tg, ex, fi, li, pa)",
-        &[
-            &c.certname,
-            &types,
-            &titles,
-            &hashes,
-            &tags,
-            &exported,
-            &files,
-            &lines,
-            &parameters,
-        ],
-    )
-    .map_err(pg_err)?;
-    let es = |f: &dyn Fn(&crate::command::Edge) -> &str| c.edges.iter().map(f).collect::<Vec<_>>();
-    let idx: Vec<i64> = (0..c.edges.len() as i64).collect();
-    tx.execute(
-        "INSERT INTO edges (certname, idx, source_type, source_title, target_type, target_title, relationship) \
-         SELECT $1, i, st, sti, tt, tti, r FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::text[]) AS t(i, st, sti, tt, tti, r)",
-        &[
-            &c.certname,
-            &idx,
-            &es(&|e| &e.source_type),
-            &es(&|e| &e.source_title),
-            &es(&|e| &e.target_type),
-            &es(&|e| &e.target_title),
-            &es(&|e| &e.relationship),
-        ],
-    )
-    .map_err(pg_err)?;
+    }
+    if !diff.written.is_empty() {
+        let w = &diff.written;
+        let types: Vec<&str> = w.iter().map(|(r, _)| r.r#type.as_str()).collect();
+        let titles: Vec<&str> = w.iter().map(|(r, _)| r.title.as_str()).collect();
+        let hashes: Vec<&str> = w.iter().map(|(_, h)| *h).collect();
+        let files: Vec<Option<&str>> = w.iter().map(|(r, _)| r.file.as_deref()).collect();
+        let tags: Vec<postgres::types::Json<&Vec<String>>> = w
+            .iter()
+            .map(|(r, _)| postgres::types::Json(&r.tags))
+            .collect();
+        let exported: Vec<bool> = w.iter().map(|(r, _)| r.exported).collect();
+        let lines: Vec<Option<i64>> = w.iter().map(|(r, _)| r.line).collect();
+        let parameters: Vec<postgres::types::Json<&serde_json::Map<String, Value>>> = w
+            .iter()
+            .map(|(r, _)| postgres::types::Json(&r.parameters))
+            .collect();
+        tx.execute(
+            "INSERT INTO catalog_resources (certname, type, title, resource, tags, exported, file, line, parameters) \
+             SELECT $1, ty, ti, h, tg, ex, fi, li, pa FROM unnest($2::text[], $3::text[], $4::text[], \
+             $5::jsonb[], $6::bool[], $7::text[], $8::int8[], $9::json[]) AS t(ty, ti, h, tg, ex, fi, li, pa) \
+             ON CONFLICT (certname, type, title) DO UPDATE SET resource = excluded.resource, \
+             tags = excluded.tags, exported = excluded.exported, file = excluded.file, \
+             line = excluded.line, parameters = excluded.parameters",
+            &[
+                &c.certname,
+                &types,
+                &titles,
+                &hashes,
+                &tags,
+                &exported,
+                &files,
+                &lines,
+                &parameters,
+            ],
+        )
+        .map_err(pg_err)?;
+    }
+    if !diff.edges_removed.is_empty() {
+        let er = &diff.edges_removed;
+        let col = |f: &dyn Fn(&diff::EdgeKey) -> &str| er.iter().map(f).collect::<Vec<_>>();
+        tx.execute(
+            "DELETE FROM edges WHERE certname = $1 AND \
+             (source_type, source_title, target_type, target_title, relationship) IN \
+             (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]))",
+            &[
+                &c.certname,
+                &col(&|k| &k.0),
+                &col(&|k| &k.1),
+                &col(&|k| &k.2),
+                &col(&|k| &k.3),
+                &col(&|k| &k.4),
+            ],
+        )
+        .map_err(pg_err)?;
+    }
+    if !diff.edges_written.is_empty() {
+        let ew = &diff.edges_written;
+        let es =
+            |f: &dyn Fn(&crate::command::Edge) -> &str| ew.iter().map(|e| f(e)).collect::<Vec<_>>();
+        let idx: Vec<i64> = (next_idx..next_idx + ew.len() as i64).collect();
+        tx.execute(
+            "INSERT INTO edges (certname, idx, source_type, source_title, target_type, target_title, relationship) \
+             SELECT $1, i, st, sti, tt, tti, r FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[]) AS t(i, st, sti, tt, tti, r)",
+            &[
+                &c.certname,
+                &idx,
+                &es(&|e| &e.source_type),
+                &es(&|e| &e.source_title),
+                &es(&|e| &e.target_type),
+                &es(&|e| &e.target_title),
+                &es(&|e| &e.relationship),
+            ],
+        )
+        .map_err(pg_err)?;
+    }
     Ok(())
 }
 
