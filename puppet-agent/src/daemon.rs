@@ -17,13 +17,13 @@
 //! with is logged, and the daemon goes on.
 
 use std::collections::VecDeque;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
+use crate::fsutil::PidFile;
 use crate::run::{PUPPET_VERSION, run_once};
 use crate::{AgentError, Logger, Settings, SslErrorKind};
 
@@ -38,7 +38,7 @@ pub fn daemonize() -> Result<(), AgentError> {
 /// The daemon's pidfile; removed when dropped.
 #[derive(Debug)]
 pub struct Pidfile {
-    path: PathBuf,
+    file: PidFile,
 }
 
 impl Pidfile {
@@ -64,44 +64,15 @@ impl Pidfile {
         {
             std::fs::create_dir_all(dir).map_err(AgentError::io("create", dir))?;
         }
-        for _ in 0..3 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(mut f) => {
-                    f.write_all(std::process::id().to_string().as_bytes())
-                        .map_err(AgentError::io("write", path))?;
-                    return Ok(Pidfile {
-                        path: path.to_path_buf(),
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(path).unwrap_or_default();
-                    let held = text.trim().parse::<u32>().ok().is_some_and(|pid| {
-                        pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
-                    });
-                    if held {
-                        return Err(AgentError::Pidfile(path.to_path_buf()));
-                    }
-                    let _ = std::fs::remove_file(path);
-                }
-                Err(e) => return Err(AgentError::io("create", path)(e)),
-            }
+        match PidFile::claim(path)? {
+            Some(file) => Ok(Pidfile { file }),
+            None => Err(AgentError::Pidfile(path.to_path_buf())),
         }
-        Err(AgentError::Pidfile(path.to_path_buf()))
     }
 
     /// The file's path.
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Pidfile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        self.file.path()
     }
 }
 

@@ -87,3 +87,55 @@ mod tests {
         );
     }
 }
+
+/// A file holding this process's PID, created exclusively and removed when dropped: Puppet's
+/// run lock and daemon pidfile. A file left by a process that is gone (or that does not hold
+/// a PID) is stale and taken over.
+#[derive(Debug)]
+pub(crate) struct PidFile {
+    path: std::path::PathBuf,
+}
+
+impl PidFile {
+    /// Claims `path`; `Ok(None)` when another live process holds it.
+    pub(crate) fn claim(path: &Path) -> Result<Option<PidFile>, AgentError> {
+        for _ in 0..3 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(mut f) => {
+                    f.write_all(std::process::id().to_string().as_bytes())
+                        .map_err(AgentError::io("write", path))?;
+                    return Ok(Some(PidFile {
+                        path: path.to_path_buf(),
+                    }));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let text = std::fs::read_to_string(path).unwrap_or_default();
+                    let held = text.trim().parse::<u32>().ok().is_some_and(|pid| {
+                        pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
+                    });
+                    if held {
+                        return Ok(None);
+                    }
+                    let _ = std::fs::remove_file(path);
+                }
+                Err(e) => return Err(AgentError::io("create", path)(e)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

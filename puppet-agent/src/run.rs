@@ -3,8 +3,7 @@
 //! the cached catalog), apply, report (sent, `last_run_report.yaml`,
 //! `last_run_summary.yaml`). Every file is written atomically.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use puppet_catalog::{Catalog, CatalogError};
@@ -12,7 +11,7 @@ use puppet_protocol::client::{CatalogOptions, Client, LinksMode, MetadataQuery};
 use puppet_report::{Report, ReportBuilder, SummaryOptions};
 
 use crate::apply::{ApplyOptions, apply};
-use crate::fsutil::{ensure_dir, write_atomic};
+use crate::fsutil::{PidFile, ensure_dir, write_atomic};
 use crate::{AgentError, Logger, Settings};
 
 /// The Puppet version the agent claims (facts, reports).
@@ -44,7 +43,7 @@ impl Outcome {
 /// when dropped.
 #[derive(Debug)]
 pub struct RunLock {
-    path: PathBuf,
+    _file: PidFile,
 }
 
 impl RunLock {
@@ -62,40 +61,10 @@ impl RunLock {
     /// assert!(!path.exists());
     /// ```
     pub fn acquire(path: &Path) -> Result<RunLock, AgentError> {
-        for _ in 0..3 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(mut f) => {
-                    f.write_all(std::process::id().to_string().as_bytes())
-                        .map_err(AgentError::io("write", path))?;
-                    return Ok(RunLock {
-                        path: path.to_path_buf(),
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(path).unwrap_or_default();
-                    let alive = text.trim().parse::<i32>().ok().is_some_and(|pid| {
-                        pid as u32 != std::process::id()
-                            && Path::new(&format!("/proc/{pid}")).exists()
-                    });
-                    if alive {
-                        return Err(AgentError::Locked(path.to_path_buf()));
-                    }
-                    let _ = std::fs::remove_file(path);
-                }
-                Err(e) => return Err(AgentError::io("create", path)(e)),
-            }
+        match PidFile::claim(path)? {
+            Some(file) => Ok(RunLock { _file: file }),
+            None => Err(AgentError::Locked(path.to_path_buf())),
         }
-        Err(AgentError::Locked(path.to_path_buf()))
-    }
-}
-
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
