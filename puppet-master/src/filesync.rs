@@ -666,7 +666,7 @@ impl SyncedCode {
                 .as_ref()
                 .and_then(|(l, t)| l.then(|| ProtocolError::LoopDetected(t.clone())))
         };
-        if chain.iter().any(|id| *id == r.id) {
+        if chain.contains(&r.id) {
             let path: Vec<&str> = chain
                 .iter()
                 .map(String::as_str)

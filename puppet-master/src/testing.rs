@@ -275,9 +275,7 @@ impl TestMasterBuilder {
             Some(Sync::Replica { crl_path, .. }) => crl_path.clone(),
             _ => dir.path().join("ca/ca_crl.pem"),
         };
-        let running = Master::new(tls, services, options)
-            .bind(self.addr)
-            .await?;
+        let running = Master::new(tls, services, options).bind(self.addr).await?;
         Ok(TestMaster {
             addr: running.local_addr(),
             running: Some(running),
