@@ -378,9 +378,9 @@ impl SyncedCode {
         let text = e.to_string();
         let new = {
             let mut problem = lock(&r.problem);
-            let new = problem
-                .as_ref()
-                .is_none_or(|(l, t)| *l != is_loop || (is_loop && *t != text));
+            // A loop is logged once until it is fixed (its members see it named from
+            // each one's side: the text alone would flap).
+            let new = problem.as_ref().is_none_or(|(l, _)| *l != is_loop);
             *problem = Some((is_loop, text));
             new
         };
@@ -677,7 +677,8 @@ impl SyncedCode {
                 path.join(" -> "),
                 r.id
             );
-            tracing::error!("file sync: refused GET /file-sync/v1/latest: {message}");
+            // Each member logs the loop as an error once, when its own check meets it.
+            tracing::debug!("file sync: refused GET /file-sync/v1/latest: {message}");
             return Err(ProtocolError::LoopDetected(message));
         }
         if chain.is_empty() {
@@ -725,7 +726,9 @@ impl SyncedCode {
             Ok(true)
         })
         .await?;
-        if !current {
+        if current {
+            self.checked(r);
+        } else {
             // Copied as a check copies (one at a time), from the answer just received.
             let _turn = r.check.lock().await;
             match self.sync_latest(&r.primary, latest).await {
