@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -263,7 +263,33 @@ struct Hashed {
     size: u64,
     stat: Stat,
     started: SystemTime,
-    temp: NamedTempFile,
+    written: Written,
+}
+
+/// Where [`hash_one`] copied a staging file.
+enum Written {
+    /// A temporary file in `tmp/` (removed when dropped), renamed to its blob name later.
+    Temp(tempfile::TempPath),
+    /// Its place in the version being built (a cold publish: [`Build`]); its blob name
+    /// becomes a hard link to it, so the content is written once and named twice, without
+    /// a rename.
+    Placed(PathBuf),
+}
+
+impl Written {
+    fn path(&self) -> &Path {
+        match self {
+            Written::Temp(t) => t,
+            Written::Placed(p) => p,
+        }
+    }
+}
+
+/// A version being built from scratch (a publish with no spare copy to change): a temporary
+/// directory beside the versions, holding the tree's directories from the start, so that
+/// the hashing threads write new contents straight to their place in it.
+struct Build {
+    dir: tempfile::TempDir,
 }
 
 fn ns_since_epoch(t: SystemTime) -> i64 {
@@ -1087,10 +1113,22 @@ impl Store {
             }
         }
         clock.mark(&mut phases, "stat cache");
-        let hashed = self.hash_files(staging, &entries, &jobs, opts.threads)?;
+        // Without a spare copy of the live version to change (a first publish, or the
+        // spare not prepared yet), the new version is built from scratch: new contents are
+        // written straight into it.
+        let spare_usable = self
+            .live(env)?
+            .is_some_and(|v| self.spare_dir(env, &v.code_id).is_dir());
+        let build = if !jobs.is_empty() && !spare_usable {
+            Some(self.start_build(&entries)?)
+        } else {
+            None
+        };
+        clock.mark(&mut phases, "directories");
+        let hashed = self.hash_files(staging, &entries, &jobs, opts.threads, build.as_ref())?;
         clock.mark(&mut phases, "hash, copy");
         let racy = i64::try_from(opts.racy_window.as_nanos()).unwrap_or(i64::MAX);
-        let mut pending: HashMap<Digest, NamedTempFile> = HashMap::new();
+        let mut pending: HashMap<Digest, Written> = HashMap::new();
         for h in hashed {
             let e = &mut entries[h.idx];
             e.kind = EntryKind::File {
@@ -1106,7 +1144,11 @@ impl Store {
                 new_cache.entries.insert(e.path.clone(), (h.stat, h.digest));
             }
             if !pending.contains_key(&h.digest) && !self.has_blob(&h.digest) {
-                pending.insert(h.digest, h.temp);
+                pending.insert(h.digest, h.written);
+            } else if let Written::Placed(p) = h.written {
+                // Content the store has (or another file of this tree): the version gets a
+                // link to that blob instead, one inode per content.
+                fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
             }
         }
         stats.new_blobs = pending.len() as u64;
@@ -1120,7 +1162,7 @@ impl Store {
             &manifest,
             &bytes,
             &code_id,
-            pending,
+            (pending, build),
             (&mut clock, &mut phases),
         )?;
         self.remember_manifest(env, &code_id, Arc::new(manifest));
@@ -1138,14 +1180,16 @@ impl Store {
         })
     }
 
-    /// Reads, hashes and copies into temporary blob files the files `jobs` names, on
-    /// `threads` threads.
+    /// Reads, hashes and copies the files `jobs` names, on `threads` threads: into their place
+    /// in `build` when there is one (executable files aside: they need a `0o555` blob of their
+    /// own), otherwise into temporary blob files.
     fn hash_files(
         &self,
         staging: &Path,
         entries: &[Entry],
         jobs: &[(usize, Stat)],
         threads: usize,
+        build: Option<&Build>,
     ) -> Result<Vec<Hashed>, Error> {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
@@ -1162,14 +1206,17 @@ impl Store {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(&(idx, _)) = jobs.get(i) else { break };
                             let rel = &entries[idx].path;
-                            match hash_one(&staging.join(rel), rel, &tmp_dir, &mut buf) {
-                                Ok((digest, size, stat, started, temp)) => out.push(Hashed {
+                            let place = build
+                                .filter(|_| !entries[idx].executable())
+                                .map(|b| b.dir.path().join(rel));
+                            match hash_one(&staging.join(rel), rel, &tmp_dir, place, &mut buf) {
+                                Ok((digest, size, stat, started, written)) => out.push(Hashed {
                                     idx,
                                     digest,
                                     size,
                                     stat,
                                     started,
-                                    temp,
+                                    written,
                                 }),
                                 Err(e) => {
                                     failed.store(true, Ordering::Relaxed);
@@ -1202,16 +1249,39 @@ impl Store {
         Ok(all)
     }
 
-    /// Makes `manifest` the live version of `env`: blobs in `pending` (temporary files) and
-    /// the manifest are made durable and moved into place, the version is materialized, the
-    /// store synced, the pointer swapped.
+    /// A new version's temporary directory beside the versions (swept if this is
+    /// interrupted), with every directory of `entries` made.
+    fn start_build(&self, entries: &[Entry]) -> Result<Build, Error> {
+        let versions = self.root.join(VERSIONS);
+        let dir = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .tempdir_in(&versions)
+            .map_err(|e| Error::io(&versions, e))?;
+        let mut dirs: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Dir)
+            .map(|e| e.path.as_str())
+            .collect();
+        // A parent sorts before what it holds.
+        dirs.sort_unstable();
+        for d in dirs {
+            let p = dir.path().join(d);
+            fs::create_dir(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        Ok(Build { dir })
+    }
+
+    /// Makes `manifest` the live version of `env`: blobs in `pending` (temporary files, or
+    /// files already in their place in `build`) and the manifest are made durable and named,
+    /// the version is materialized (`build` completed, or the spare changed, or made from
+    /// the blobs), the store synced, the pointer swapped.
     fn commit(
         &self,
         env: &str,
         manifest: &Manifest,
         bytes: &[u8],
         code_id: &CodeId,
-        pending: HashMap<Digest, NamedTempFile>,
+        (pending, build): (HashMap<Digest, Written>, Option<Build>),
         (clock, phases): (&mut Clock, &mut Vec<(&'static str, Duration)>),
     ) -> Result<Status, Error> {
         let code_id = code_id.clone();
@@ -1235,7 +1305,7 @@ impl Store {
                     let dest = self.blob_file(sha256, true);
                     if !dest.is_file() {
                         let src = match pending.get(sha256) {
-                            Some(t) => t.path().to_path_buf(),
+                            Some(w) => w.path().to_path_buf(),
                             None => self.blob_file(sha256, false),
                         };
                         let t = new_tmp()?;
@@ -1253,8 +1323,14 @@ impl Store {
             clock.mark(phases, "executable copies, manifest");
             // Contents durable before any of them gets its final name.
             if pending.len() + variants.len() < SMALL_SYNC {
-                for t in pending.values().chain(variants.iter().map(|(_, t)| t)) {
-                    t.as_file().sync_all().map_err(|e| Error::io(t.path(), e))?;
+                for p in pending
+                    .values()
+                    .map(Written::path)
+                    .chain(variants.iter().map(|(_, t)| t.path()))
+                {
+                    File::open(p)
+                        .and_then(|f| f.sync_all())
+                        .map_err(|e| Error::io(p, e))?;
                 }
                 mtemp
                     .as_file()
@@ -1264,10 +1340,21 @@ impl Store {
                 self.sync()?;
             }
             clock.mark(phases, "sync blobs");
-            let moves: Vec<(PathBuf, NamedTempFile)> = pending
+            // Files of `build` that are their blob's own inode (the others get links).
+            let mut own: HashSet<PathBuf> = HashSet::new();
+            let moves: Vec<(PathBuf, Written)> = pending
                 .into_iter()
-                .map(|(d, t)| (self.blob_file(&d, false), t))
-                .chain(variants)
+                .map(|(d, w)| {
+                    if let Written::Placed(p) = &w {
+                        own.insert(p.clone());
+                    }
+                    (self.blob_file(&d, false), w)
+                })
+                .chain(
+                    variants
+                        .into_iter()
+                        .map(|(d, t)| (d, Written::Temp(t.into_temp_path()))),
+                )
                 .collect();
             // Directories whose entries changed, to fsync before the pointer moves.
             let mut dirty: HashSet<PathBuf> = moves
@@ -1282,11 +1369,17 @@ impl Store {
                 while !moves.is_empty() {
                     let part: Vec<_> = moves.drain(..chunk.min(moves.len())).collect();
                     handles.push(s.spawn(move || -> Result<(), Error> {
-                        for (dest, t) in part {
-                            match t.persist_noclobber(&dest) {
-                                Ok(_) => {}
-                                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {}
-                                Err(e) => return Err(Error::io(&dest, e.error)),
+                        for (dest, w) in part {
+                            let named = match w {
+                                Written::Temp(t) => t.persist_noclobber(&dest).map_err(|e| e.error),
+                                // Named by a second link: no rename, and the content stays
+                                // where the version needs it.
+                                Written::Placed(p) => fs::hard_link(&p, &dest),
+                            };
+                            match named {
+                                Ok(()) => {}
+                                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                                Err(e) => return Err(Error::io(&dest, e)),
                             }
                         }
                         Ok(())
@@ -1310,7 +1403,10 @@ impl Store {
             dirty.insert(self.root.join(MANIFESTS));
             clock.mark(phases, "name blobs, manifest");
             let mut whole_tree = false;
-            if !vdir.is_dir() {
+            if let Some(build) = build.filter(|_| !vdir.is_dir()) {
+                self.complete(manifest, build, &own, &vdir)?;
+                whole_tree = true;
+            } else if !vdir.is_dir() {
                 let spare = previous
                     .as_ref()
                     .map(|v| (self.spare_dir(env, &v.code_id), &v.code_id))
@@ -1355,6 +1451,31 @@ impl Store {
             .prefix(TMP_PREFIX)
             .tempdir_in(&versions)
             .map_err(|e| Error::io(&versions, e))?;
+        self.fill(manifest, tmp, false, &HashSet::new(), vdir)
+    }
+
+    /// Completes a version whose directories and new contents `build` holds (`own`: its
+    /// files that are their blob's inode), then renames it to `vdir`.
+    fn complete(
+        &self,
+        manifest: &Manifest,
+        build: Build,
+        own: &HashSet<PathBuf>,
+        vdir: &Path,
+    ) -> Result<(), Error> {
+        self.fill(manifest, build.dir, true, own, vdir)
+    }
+
+    /// Makes `tmp` the tree of `manifest` (its directories already made if `dirs_made`; the
+    /// files in `own` already in place), read-only, and renames it to `vdir`.
+    fn fill(
+        &self,
+        manifest: &Manifest,
+        tmp: tempfile::TempDir,
+        dirs_made: bool,
+        own: &HashSet<PathBuf>,
+        vdir: &Path,
+    ) -> Result<(), Error> {
         let base = tmp.path();
         let mut files = Vec::new();
         let mut dirs = Vec::new();
@@ -1362,12 +1483,18 @@ impl Store {
             let dest = base.join(&e.path);
             match &e.kind {
                 EntryKind::Dir => {
-                    fs::create_dir(&dest).map_err(|err| Error::io(&dest, err))?;
+                    if !dirs_made {
+                        fs::create_dir(&dest).map_err(|err| Error::io(&dest, err))?;
+                    }
                     dirs.push(dest);
                 }
                 EntryKind::Link { target } => std::os::unix::fs::symlink(target, &dest)
                     .map_err(|err| Error::io(&dest, err))?,
-                EntryKind::File { .. } => files.push(e),
+                EntryKind::File { .. } => {
+                    if !own.contains(&dest) {
+                        files.push(e);
+                    }
+                }
             }
         }
         let threads = std::thread::available_parallelism()
@@ -1524,7 +1651,7 @@ impl Store {
             &parsed,
             manifest,
             code_id,
-            HashMap::new(),
+            (HashMap::new(), None),
             (&mut Clock::new(), &mut phases),
         )?;
         let parsed = Arc::new(parsed);
@@ -1870,13 +1997,15 @@ fn digest_file(p: &Path) -> std::io::Result<Digest> {
 }
 
 /// Reads one staging file (without following a symlink that replaced it, without blocking on a
-/// FIFO that replaced it), hashing it and copying it into a temporary file of the store.
+/// FIFO that replaced it), hashing it and copying it to `place` (a new read-only file in a
+/// version being built) or, without one, into a temporary file of the store.
 fn hash_one(
     path: &Path,
     rel: &str,
     tmp_dir: &Path,
+    place: Option<PathBuf>,
     buf: &mut [u8],
-) -> Result<(Digest, u64, Stat, SystemTime, NamedTempFile), Error> {
+) -> Result<(Digest, u64, Stat, SystemTime, Written), Error> {
     use rustix::fs::{Mode, OFlags};
     let started = SystemTime::now();
     let unreadable = |e: std::io::Error| Error::refused(rel, Refusal::Unreadable(e));
@@ -1897,7 +2026,27 @@ fn hash_one(
         ));
     }
     let stat = Stat::of(&meta);
-    let mut tmp = NamedTempFile::new_in(tmp_dir).map_err(|e| Error::io(tmp_dir, e))?;
+    let (mut out, written) = match place {
+        Some(p) => {
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o444)
+                .open(&p)
+                .map_err(|e| Error::io(&p, e))?;
+            (f, Written::Placed(p))
+        }
+        None => {
+            let (f, tmp) = NamedTempFile::new_in(tmp_dir)
+                .map_err(|e| Error::io(tmp_dir, e))?
+                .into_parts();
+            (f, Written::Temp(tmp))
+        }
+    };
+    // Blobs are read-only (whatever the umask); set now, through the descriptor that still
+    // writes, rather than by path later.
+    out.set_permissions(fs::Permissions::from_mode(0o444))
+        .map_err(|e| Error::io(written.path(), e))?;
     let mut h = Hasher::default();
     let mut size = 0u64;
     loop {
@@ -1908,18 +2057,9 @@ fn hash_one(
             Err(e) => return Err(unreadable(e)),
         };
         h.update(&buf[..n]);
-        tmp.write_all(&buf[..n])
-            .map_err(|e| Error::io(tmp.path(), e))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::io(written.path(), e))?;
         size += n as u64;
     }
-    // Start writing the blob back to disk now, while other files are hashed, so the syncfs
-    // before the blobs get their names has little left to wait for (POSIX_FADV_DONTNEED starts
-    // writeback of dirty pages without waiting; only clean pages are dropped).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let _ = rustix::fs::fadvise(tmp.as_file(), 0, None, rustix::fs::Advice::DontNeed);
-    // Blobs are read-only; set now, on this thread, rather than by path later.
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o444))
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    Ok((h.finish(), size, stat, started, tmp))
+    Ok((h.finish(), size, stat, started, written))
 }

@@ -389,3 +389,85 @@ fn missing_blobs_for_an_environment_looks_up_only_what_the_live_version_lacks() 
     s.verify("production", &v2).unwrap();
     assert!(s.missing_blobs_for("production", &m2).unwrap().is_empty());
 }
+
+/// The inode numbers of every file of a version and whether each is its blob's own inode.
+fn files_share_their_blobs_inode(s: &Store, env: &str, code_id: &CodeId) -> Vec<(String, bool)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = s.manifest(env, code_id).unwrap().unwrap();
+    let vdir = s.version(env, code_id).unwrap().unwrap().path;
+    m.entries()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::File { sha256, .. } if e.mode & 0o111 == 0 => {
+                let file = std::fs::metadata(vdir.join(&e.path)).unwrap().ino();
+                let blob = std::fs::metadata(s.blob_path(sha256).unwrap())
+                    .unwrap()
+                    .ino();
+                Some((e.path.clone(), file == blob))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_version_built_from_scratch_has_one_inode_per_content_and_leaves_nothing_behind() {
+    let (_d, s) = store();
+    let st = tempfile::tempdir().unwrap();
+    write_tree(st.path(), TREE);
+    let run = st.path().join("modules/motd/files/run.sh");
+    std::fs::write(&run, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A first publish writes new contents straight into the new version: each file there
+    // is its blob (also `same`, whose content `motd` has too), and the executable has a
+    // 0555 blob of its own.
+    let v1 = s.publish("production", st.path()).unwrap();
+    for (path, shared) in files_share_their_blobs_inode(&s, "production", &v1.code_id) {
+        assert!(shared, "{path} is not a link to its blob");
+    }
+    s.verify("production", &v1.code_id).unwrap();
+    let vdir = s.live("production").unwrap().unwrap().path;
+    let mode = std::fs::metadata(vdir.join("modules/motd/files/run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o555);
+    // Without a spare, a change is built from scratch again; a content the store has
+    // already (v1's `hello`) is linked, not copied again.
+    std::fs::write(st.path().join("manifests/site.pp"), "hello\n").unwrap();
+    let v2 = s.publish("production", st.path()).unwrap();
+    assert_eq!(v2.stats.new_blobs, 0);
+    for (path, shared) in files_share_their_blobs_inode(&s, "production", &v2.code_id) {
+        assert!(shared, "{path} is not a link to its blob");
+    }
+    s.verify("production", &v2.code_id).unwrap();
+    s.verify("production", &v1.code_id).unwrap();
+    // Nothing temporary is left: no half-built version, no temporary blob.
+    let hidden = |dir: &str| {
+        std::fs::read_dir(s.root().join(dir))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count()
+    };
+    assert_eq!(hidden("versions"), 0);
+    assert_eq!(std::fs::read_dir(s.root().join("tmp")).unwrap().count(), 0);
+    // A refused tree (a FIFO) built nothing either.
+    let status = std::process::Command::new("mkfifo")
+        .arg(st.path().join("fifo"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(st.path().join("manifests/site.pp"), "changed\n").unwrap();
+    assert!(matches!(
+        s.publish("production", st.path()),
+        Err(Error::Refused { .. })
+    ));
+    assert_eq!(hidden("versions"), 0);
+    assert_eq!(s.live("production").unwrap().unwrap().code_id, v2.code_id);
+}

@@ -19,7 +19,11 @@
 //!   the moment a publish changes a live version, so the copy starts at once instead of at
 //!   the next request (that request's check then finds it done or joins it: the long poll
 //!   speeds the copy up, the per-request check keeps the guarantee). A replica serves
-//!   `/file-sync/v1` (all but `publish`) to replicas of its own: chains and trees.
+//!   `/file-sync/v1` (all but `publish`) to replicas of its own: chains and trees. Its
+//!   `latest` asks its own primary first, naming the replicas the question came through
+//!   (`x-puppet-file-sync-chain`): replicas whose `file_sync_primary` settings form a ring
+//!   refuse the question that comes back to them (508, Puppet's JSON error body naming the
+//!   loop, an error in each one's log) instead of passing it round or waiting on it.
 //!
 //! On both, [`SyncedCompiler`] compiles each catalog from one materialized version, stamps it
 //! with that version's code_id, inlines static metadata from the same version, and reuses a
@@ -61,7 +65,7 @@ use puppet_protocol::ProtocolError;
 use puppet_protocol::client::{Client, ClientError};
 use puppet_protocol::files::{FileMetadata, MetadataOptions, pick_checksum};
 use puppet_protocol::filesync::{
-    Latest, LatestEnvironment, PublishAnswer, PublishStatus, PublishedEnvironment,
+    LOOP_MESSAGE, Latest, LatestEnvironment, PublishAnswer, PublishStatus, PublishedEnvironment,
 };
 use puppet_protocol::server::{CaService, CatalogCompiler, CompileRequest, FileServer, FileSync};
 
@@ -107,6 +111,21 @@ enum SyncError {
     },
     #[error("{0}")]
     Task(String),
+    /// The question went round a ring of replicas (the message names it).
+    #[error("{0}")]
+    Loop(String),
+}
+
+/// The message of a `508` that says the question went round a ring of replicas.
+fn loop_message(e: &ClientError) -> Option<&str> {
+    match e {
+        ClientError::Status {
+            status: 508,
+            message,
+            ..
+        } if message.starts_with(LOOP_MESSAGE) => Some(message),
+        _ => None,
+    }
 }
 
 impl From<ClientError> for SyncError {
@@ -123,6 +142,16 @@ impl From<puppet_filesync::Error> for SyncError {
 
 struct Replica {
     primary: Client,
+    /// This replica's id in the chains of `latest` questions it asks ([`CHAIN_HEADER`](puppet_protocol::filesync::CHAIN_HEADER)):
+    /// its certname and a number drawn at start, so that two replicas that share a
+    /// certificate still tell each other apart.
+    id: String,
+    /// Idle clients (each its own connection) that pass a downstream replica's question on:
+    /// such a question never waits for a connection another question holds, so questions
+    /// that go round a ring cannot wait on each other.
+    relays: Mutex<Vec<Client>>,
+    /// Why the last check failed, and whether that was a loop of replicas.
+    problem: Mutex<Option<(bool, String)>>,
     /// Serializes checks; waiters that arrived before the running check began run their own.
     check: tokio::sync::Mutex<()>,
     /// Checks begun (the number of the latest).
@@ -199,11 +228,19 @@ impl SyncedCode {
     /// Started inside a tokio runtime, the replica also follows the primary at once
     /// ([`SyncedCode::follow`]); otherwise from its first request.
     pub fn replica(store: Store, primary: Client, crl_path: Option<PathBuf>) -> Arc<SyncedCode> {
+        let id = format!(
+            "{}/{}",
+            primary.certname().unwrap_or("replica"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         let code = Arc::new_cyclic(|this| SyncedCode {
             store,
             staging: None,
             replica: Some(Replica {
                 primary,
+                id,
+                relays: Mutex::new(Vec::new()),
+                problem: Mutex::new(None),
                 check: tokio::sync::Mutex::new(()),
                 started: AtomicU64::new(0),
                 completed: AtomicU64::new(0),
@@ -306,12 +343,9 @@ impl SyncedCode {
             return;
         }
         let n = r.started.fetch_add(1, Ordering::SeqCst) + 1;
-        match self.sync_from_primary(&r.primary).await {
+        match self.sync_from_primary(r).await {
             Ok(()) => {
-                *lock(&r.failed_at) = None;
-                if r.down.swap(false, Ordering::SeqCst) {
-                    tracing::info!("file sync: the primary is reachable again");
-                }
+                self.checked(r);
                 if let Some((path, fetched)) = &r.crl {
                     let due = lock(fetched).is_none_or(|t| t.elapsed() >= CRL_EVERY);
                     if due {
@@ -322,22 +356,78 @@ impl SyncedCode {
                     }
                 }
             }
-            Err(e) => {
-                *lock(&r.failed_at) = Some(Instant::now());
-                if !r.down.swap(true, Ordering::SeqCst) {
-                    tracing::warn!(
-                        "file sync: cannot get the primary's latest code ({e}); serving the newest complete local versions until it answers"
-                    );
-                }
-            }
+            Err(e) => self.failed(r, &e),
         }
         r.completed.store(n, Ordering::SeqCst);
     }
 
-    /// One check: the primary's latest code_ids; every environment whose live version
-    /// differs is copied (manifest, missing blobs, digests checked) and installed.
-    async fn sync_from_primary(&self, primary: &Client) -> Result<(), SyncError> {
-        let latest = primary.file_sync_latest().await?;
+    /// After a check that reached the primary.
+    fn checked(&self, r: &Replica) {
+        *lock(&r.failed_at) = None;
+        *lock(&r.problem) = None;
+        if r.down.swap(false, Ordering::SeqCst) {
+            tracing::info!("file sync: the primary is reachable again");
+        }
+    }
+
+    /// After a check that failed: logged when the problem is new (a loop of replicas is an
+    /// error: it lasts until the settings are fixed).
+    fn failed(&self, r: &Replica, e: &SyncError) {
+        *lock(&r.failed_at) = Some(Instant::now());
+        let is_loop = matches!(e, SyncError::Loop(_));
+        let text = e.to_string();
+        let new = {
+            let mut problem = lock(&r.problem);
+            // A loop is logged once until it is fixed (its members see it named from
+            // each one's side: the text alone would flap).
+            let new = problem.as_ref().is_none_or(|(l, _)| *l != is_loop);
+            *problem = Some((is_loop, text));
+            new
+        };
+        let first = !r.down.swap(true, Ordering::SeqCst);
+        if is_loop && new {
+            tracing::error!(
+                "file sync: replica {}: {e}; serving the newest complete local versions until file_sync_primary is fixed",
+                r.id
+            );
+        } else if first || new {
+            tracing::warn!(
+                "file sync: cannot get the primary's latest code ({e}); serving the newest complete local versions until it answers"
+            );
+        }
+    }
+
+    /// This replica's id in the chains of `latest` questions ([`CHAIN_HEADER`](puppet_protocol::filesync::CHAIN_HEADER)): its
+    /// certname, `/`, and a number drawn at start. `None` on a primary.
+    pub fn id(&self) -> Option<&str> {
+        self.replica.as_ref().map(|r| r.id.as_str())
+    }
+
+    /// On a replica, why the last check of its primary failed (the primary unreachable, a
+    /// copy refused, a loop of replicas…); `None` after a check that succeeded, and on a
+    /// primary.
+    pub fn problem(&self) -> Option<String> {
+        let r = self.replica.as_ref()?;
+        lock(&r.problem).as_ref().map(|(_, t)| t.clone())
+    }
+
+    /// One check: the primary's latest code_ids (asked with this replica's id as the
+    /// chain); every environment whose live version differs is copied (manifest, missing
+    /// blobs, digests checked) and installed.
+    async fn sync_from_primary(&self, r: &Replica) -> Result<(), SyncError> {
+        let latest = r
+            .primary
+            .file_sync_latest_via(std::slice::from_ref(&r.id))
+            .await
+            .map_err(|e| match loop_message(&e) {
+                Some(m) => SyncError::Loop(m.to_string()),
+                None => e.into(),
+            })?;
+        self.sync_latest(&r.primary, latest).await
+    }
+
+    /// Makes every environment of `latest` (the primary's) live here, copying what is missing.
+    async fn sync_latest(&self, primary: &Client, latest: Latest) -> Result<(), SyncError> {
         // Every environment is tried; the first failure is reported after the others.
         let mut first_error = None;
         for (env, l) in latest.environments {
@@ -558,6 +648,95 @@ impl SyncedCode {
             Ok(Latest { environments })
         })
         .await
+    }
+
+    /// Before a `latest` answer: on a replica, the primary's latest code is made live here,
+    /// asked with `chain` (the servers the question came through) and this replica's id; a
+    /// chain that holds this replica's id already is a loop, refused (508 Loop Detected) with a message
+    /// that names it, and so is a question whose answer was that loop further on. Without a
+    /// chain (a client that is no file sync server) this is [`SyncedCode::refresh`], and a
+    /// loop that check met is the answer. With the primary unreachable, the local versions
+    /// stand, as for any request.
+    async fn before_latest(&self, chain: &[String]) -> Result<(), ProtocolError> {
+        let Some(r) = &self.replica else {
+            return Ok(());
+        };
+        let looped = |r: &Replica| {
+            lock(&r.problem)
+                .as_ref()
+                .and_then(|(l, t)| l.then(|| ProtocolError::LoopDetected(t.clone())))
+        };
+        if chain.contains(&r.id) {
+            let path: Vec<&str> = chain
+                .iter()
+                .map(String::as_str)
+                .chain([r.id.as_str()])
+                .collect();
+            let message = format!(
+                "{LOOP_MESSAGE} {}: the question of the latest code came back to replica {}; each replica's file_sync_primary leads to the next, and a replica's primary must never lead back to it",
+                path.join(" -> "),
+                r.id
+            );
+            // Each member logs the loop as an error once, when its own check meets it.
+            tracing::debug!("file sync: refused GET /file-sync/v1/latest: {message}");
+            return Err(ProtocolError::LoopDetected(message));
+        }
+        if chain.is_empty() {
+            self.refresh().await;
+            return looped(r).map_or(Ok(()), Err);
+        }
+        if lock(&r.failed_at).is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+            return looped(r).map_or(Ok(()), Err);
+        }
+        let mut via = chain.to_vec();
+        via.push(r.id.clone());
+        let relay = lock(&r.relays)
+            .pop()
+            .unwrap_or_else(|| r.primary.with_own_connection());
+        let answer = relay.file_sync_latest_via(&via).await;
+        {
+            let mut idle = lock(&r.relays);
+            if idle.len() < FETCH_LANES {
+                idle.push(relay);
+            }
+        }
+        let latest = match answer {
+            Ok(latest) => latest,
+            Err(e) => {
+                let e = match loop_message(&e) {
+                    Some(m) => SyncError::Loop(m.to_string()),
+                    None => e.into(),
+                };
+                self.failed(r, &e);
+                return match e {
+                    SyncError::Loop(m) => Err(ProtocolError::LoopDetected(m)),
+                    _ => Ok(()),
+                };
+            }
+        };
+        let store = self.store.clone();
+        let wanted = latest.clone();
+        let current = blocking(move || {
+            for (env, l) in &wanted.environments {
+                let live = store.live(env).map_err(store_error)?;
+                if live.is_none_or(|v| v.code_id.as_str() != l.code_id) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+        .await?;
+        if current {
+            self.checked(r);
+        } else {
+            // Copied as a check copies (one at a time), from the answer just received.
+            let _turn = r.check.lock().await;
+            match self.sync_latest(&r.primary, latest).await {
+                Ok(()) => self.checked(r),
+                Err(e) => self.failed(r, &e),
+            }
+        }
+        Ok(())
     }
 
     /// The environments with a live version.
@@ -950,7 +1129,14 @@ impl FileSync for PrimaryFileSync {
     /// On a replica, after a check of its own primary (a replica of this replica then sees
     /// what a request here would: a publish that returned before it asked).
     async fn latest(&self) -> Result<Latest, ProtocolError> {
-        self.code.refresh().await;
+        self.latest_via(&[]).await
+    }
+
+    /// On a replica, after a check of its own primary asked with `chain` and this replica's
+    /// id ([`CHAIN_HEADER`](puppet_protocol::filesync::CHAIN_HEADER)): a chain that holds this replica already is a loop of replicas,
+    /// refused with a 508 that names it.
+    async fn latest_via(&self, chain: &[String]) -> Result<Latest, ProtocolError> {
+        self.code.before_latest(chain).await?;
         self.code.local_latest().await
     }
 

@@ -72,6 +72,7 @@ pub struct TestMasterBuilder {
     options: Vec<Edit<MasterOptions>>,
     ca: Vec<Edit<CaSettings>>,
     sync: Option<Sync>,
+    addr: SocketAddr,
 }
 
 /// The file sync role of a test master.
@@ -138,6 +139,33 @@ impl TestMasterBuilder {
             crl_path: primary.crl_path.clone(),
             primary: primary.addr,
         });
+        self
+    }
+
+    /// Makes the master a file sync replica whose primary is the master at `primary` (which
+    /// may not be started yet: replicas whose primaries form a ring, to test that it is
+    /// refused), with a certificate for `certname` signed by `ca_of`'s CA (as
+    /// [`TestMasterBuilder::file_sync_replica_of`]).
+    pub fn file_sync_replica_at(
+        self,
+        ca_of: &TestMaster,
+        certname: &str,
+        primary: SocketAddr,
+    ) -> Self {
+        self.file_sync_replica_of(ca_of, certname)
+            .primary_at(primary)
+    }
+
+    fn primary_at(mut self, addr: SocketAddr) -> Self {
+        if let Some(Sync::Replica { primary, .. }) = &mut self.sync {
+            *primary = addr;
+        }
+        self
+    }
+
+    /// Listens on `addr` (default `127.0.0.1:0`, a free port).
+    pub fn listen_on(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
         self
     }
 
@@ -247,9 +275,7 @@ impl TestMasterBuilder {
             Some(Sync::Replica { crl_path, .. }) => crl_path.clone(),
             _ => dir.path().join("ca/ca_crl.pem"),
         };
-        let running = Master::new(tls, services, options)
-            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await?;
+        let running = Master::new(tls, services, options).bind(self.addr).await?;
         Ok(TestMaster {
             addr: running.local_addr(),
             running: Some(running),
@@ -293,6 +319,7 @@ impl TestMaster {
             options: Vec::new(),
             ca: Vec::new(),
             sync: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 

@@ -1104,3 +1104,125 @@ async fn a_replica_of_a_replica_is_strictly_consistent_and_serves_retained_versi
     let c = catalog("n1.example.test").await;
     assert_eq!(version_of(&c).0, last.as_str());
 }
+
+/// Loopback addresses free a moment ago, for masters not started yet (each replica of a ring
+/// needs its primary's address before that one starts).
+fn free_addrs(n: usize) -> Vec<std::net::SocketAddr> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter().map(|l| l.local_addr().unwrap()).collect()
+}
+
+/// `n` replicas, each the primary of the one before (the last's primary is the first), with
+/// certificates of another master's CA.
+async fn ring_of_replicas(n: usize) -> (TestMaster, Vec<TestMaster>) {
+    let ca = TestMaster::builder()
+        .file_sync_primary()
+        .start()
+        .await
+        .unwrap();
+    let addrs = free_addrs(n);
+    let mut ring = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        ring.push(
+            TestMaster::builder()
+                .file_sync_replica_at(&ca, &format!("ring{i}.example.test"), addrs[(i + 1) % n])
+                .listen_on(*addr)
+                .start()
+                .await
+                .unwrap(),
+        );
+    }
+    (ca, ring)
+}
+
+/// Every member of a ring refuses `latest` with a 508 and Puppet's JSON error body naming
+/// the loop (through each member), at once rather than after a timeout; and each member's
+/// own check met the loop (what it logs as an error).
+async fn a_ring_is_refused(n: usize) {
+    let (_ca, ring) = ring_of_replicas(n).await;
+    let ids: Vec<String> = ring
+        .iter()
+        .map(|m| m.code().unwrap().id().unwrap().to_string())
+        .collect();
+    for (i, member) in ring.iter().enumerate() {
+        let node = member.client_for(&format!("node{i}.example.test")).unwrap();
+        let started = std::time::Instant::now();
+        // Bounded: a loop that hung would fail here, not stall the test run.
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            loop {
+                let a = node
+                    .request("GET", "/file-sync/v1/latest", &[], vec![])
+                    .await
+                    .unwrap();
+                // Until the whole ring is up (a member whose primary did not answer yet
+                // serves its local versions for a second).
+                if a.status != 200 {
+                    return a;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        })
+        .await
+        .expect("the loop is refused, not left going round");
+        let body = String::from_utf8_lossy(&answer.body).to_string();
+        assert_eq!(answer.status, 508, "ring{i}: {body}");
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["issue_kind"], "RUNTIME_ERROR", "{body}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.starts_with("File sync loop: "), "{message}");
+        for id in &ids {
+            assert!(message.contains(id.as_str()), "{id} not in {message}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "ring{i} took {:?}",
+            started.elapsed()
+        );
+    }
+    for (i, member) in ring.iter().enumerate() {
+        let problem = member.code().unwrap().problem();
+        assert!(
+            problem
+                .as_deref()
+                .is_some_and(|p| p.starts_with("File sync loop: ")),
+            "ring{i}: {problem:?}"
+        );
+    }
+    // A chain header that names the asked replica is refused without asking anyone.
+    let node = ring[0].client_for("asker.example.test").unwrap();
+    let a = node
+        .request(
+            "GET",
+            "/file-sync/v1/latest",
+            &[("x-puppet-file-sync-chain", &format!("other/1, {}", ids[0]))],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 508);
+    // A chain header that is not one is a 400.
+    for bad in ["a b", "a,,b", &vec!["r"; 33].join(",")] {
+        let a = node
+            .request(
+                "GET",
+                "/file-sync/v1/latest",
+                &[("x-puppet-file-sync-chain", bad)],
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(a.status, 400, "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_that_are_each_others_primary_refuse_the_loop() {
+    a_ring_is_refused(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ring_of_three_replicas_refuses_the_loop() {
+    a_ring_is_refused(3).await;
+}

@@ -1256,6 +1256,29 @@ impl Client {
             .await
     }
 
+    /// `GET /file-sync/v1/latest` asked on behalf of the file sync servers `chain` names
+    /// (sent as [`CHAIN_HEADER`](crate::filesync::CHAIN_HEADER), oldest first): how a
+    /// replica asks its primary, so that a ring of replicas is refused
+    /// ([`LOOP_MESSAGE`](crate::filesync::LOOP_MESSAGE), 508) instead of going round.
+    pub async fn file_sync_latest_via(
+        &self,
+        chain: &[String],
+    ) -> Result<crate::filesync::Latest, ClientError> {
+        let value = chain.join(",");
+        let answer = self
+            .call(
+                "GET",
+                "/file-sync/v1/latest",
+                &[
+                    ("accept", ACCEPT_JSON),
+                    (crate::filesync::CHAIN_HEADER, &value),
+                ],
+                Vec::new(),
+            )
+            .await?;
+        serde_json::from_slice(&answer.body).map_err(|e| ClientError::decode("latest code_ids", e))
+    }
+
     /// The long poll `GET /file-sync/v1/latest?known=TAG&wait=SECONDS`: the primary's code_ids
     /// as soon as they differ from `known` ([`Latest::tag`](crate::filesync::Latest::tag) of
     /// what this replica has), or after `wait` (at most 60 s). Use a client of its own

@@ -98,6 +98,16 @@ pub enum ProtocolError {
     /// A conflict with the current state (CA: already signed, nothing to sign): 409.
     #[error("{0}")]
     Conflict(String),
+    /// A request that would go round a loop of servers (file sync replicas whose primaries
+    /// form a ring): 508 (Loop Detected), Puppet's JSON error body.
+    ///
+    /// ```
+    /// let e = puppet_protocol::ProtocolError::LoopDetected("File sync loop: a -> b -> a".into());
+    /// assert_eq!(e.status(), 508);
+    /// assert!(e.body().1.contains(r#""message":"File sync loop: a -> b -> a""#));
+    /// ```
+    #[error("{0}")]
+    LoopDetected(String),
     /// The body is larger than the limit: 413.
     #[error("Request body of {size} bytes is over the limit of {limit} bytes")]
     TooLarge {
@@ -244,6 +254,7 @@ impl ProtocolError {
             ProtocolError::MethodNotAllowed { .. } => 405,
             ProtocolError::NotAcceptable(_) => 406,
             ProtocolError::Conflict(_) => 409,
+            ProtocolError::LoopDetected(_) => 508,
             ProtocolError::TooLarge { .. } => 413,
             ProtocolError::UnsupportedMediaType(_) => 415,
             ProtocolError::Internal(_) | ProtocolError::Io { .. } | ProtocolError::Service(_) => {
@@ -330,6 +341,7 @@ impl ProtocolError {
             ProtocolError::NotAcceptable(_) => issue_kind::UNSUPPORTED_FORMAT,
             ProtocolError::UnsupportedMediaType(_) => issue_kind::UNSUPPORTED_MEDIA_TYPE,
             ProtocolError::BadRequest(_)
+            | ProtocolError::LoopDetected(_)
             | ProtocolError::TooLarge { .. }
             | ProtocolError::Internal(_)
             | ProtocolError::Io { .. }

@@ -6,6 +6,14 @@
 //!   of every environment. With `?known=TAG&wait=SECONDS` (a long poll, at most 60 s) the
 //!   answer comes as soon as the code_ids differ from those [`Latest::tag`] `TAG` names, or
 //!   when the wait runs out: a replica learns of a publish the moment it happens.
+//!
+//!   A replica that asks its own primary for `latest` (to answer a request, or before it
+//!   serves anything) sends [`CHAIN_HEADER`]: the ids of the file sync servers the question
+//!   came through, itself last. A server that finds its own id there refuses the request
+//!   (508 Loop Detected, Puppet's JSON error body, a message starting with [`LOOP_MESSAGE`]
+//!   that names the loop) instead of asking
+//!   its primary again: replicas whose `file_sync_primary` settings form a ring get a clear
+//!   error, never a request that goes round (or waits on itself) until a timeout.
 //! - `GET /file-sync/v1/manifest/:environment/:code_id`: the version's manifest in
 //!   `puppet-filesync`'s canonical form (its SHA-256 is the code_id), `application/octet-stream`.
 //! - `GET /file-sync/v1/blob/:sha256`: a file's content, checked against its digest before it
@@ -94,4 +102,50 @@ impl Latest {
         }
         puppet_filesync::Digest::of(s.as_bytes()).to_string()
     }
+}
+
+/// The request header of `GET /file-sync/v1/latest` that names the file sync servers a
+/// question came through (ids separated by `,`, oldest first; see [`parse_chain`]).
+pub const CHAIN_HEADER: &str = "x-puppet-file-sync-chain";
+
+/// The most servers a [`CHAIN_HEADER`] may name: a longer chain of replicas is refused.
+pub const MAX_CHAIN: usize = 32;
+
+/// How the message of a file sync loop begins (a `508` of `GET /file-sync/v1/latest`): a
+/// replica that gets it from its primary passes it on as it is.
+pub const LOOP_MESSAGE: &str = "File sync loop:";
+
+/// Parses a [`CHAIN_HEADER`] value: at most [`MAX_CHAIN`] ids, each 1 to 255 characters of
+/// `[A-Za-z0-9._:/@-]`. The error says what is wrong (for a 400).
+///
+/// ```
+/// use puppet_protocol::filesync::parse_chain;
+/// assert_eq!(parse_chain("r1.example.test/1a2b, r2/3c").unwrap(), ["r1.example.test/1a2b", "r2/3c"]);
+/// assert!(parse_chain("").unwrap().is_empty());
+/// assert!(parse_chain("a b").is_err());
+/// ```
+pub fn parse_chain(value: &str) -> Result<Vec<String>, String> {
+    let mut chain = Vec::new();
+    for id in value.split(',').map(str::trim) {
+        if id.is_empty() && value.trim().is_empty() {
+            break;
+        }
+        let ok = !id.is_empty()
+            && id.len() <= 255
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:/@-".contains(&b));
+        if !ok {
+            return Err(format!(
+                "Invalid {CHAIN_HEADER} {value:?}: ids of [A-Za-z0-9._:/@-] separated by ','"
+            ));
+        }
+        if chain.len() == MAX_CHAIN {
+            return Err(format!(
+                "{CHAIN_HEADER} names more than {MAX_CHAIN} file sync servers: a chain of replicas that long is refused"
+            ));
+        }
+        chain.push(id.to_string());
+    }
+    Ok(chain)
 }

@@ -413,6 +413,14 @@ pub trait FileSync: Send + Sync {
     ) -> Result<crate::filesync::PublishAnswer, ProtocolError>;
     /// The live code_id of every environment.
     async fn latest(&self) -> Result<crate::filesync::Latest, ProtocolError>;
+    /// [`FileSync::latest`] for a request that came through the file sync servers `chain`
+    /// names ([`CHAIN_HEADER`](crate::filesync::CHAIN_HEADER), oldest first; empty: from a
+    /// client that is no file sync server). A server that would ask another must refuse a
+    /// chain holding its own id (a loop). The default ignores the chain.
+    async fn latest_via(&self, chain: &[String]) -> Result<crate::filesync::Latest, ProtocolError> {
+        let _ = chain;
+        self.latest().await
+    }
     /// A version's manifest, serialized (it hashes to `code_id`); `None` when that version
     /// is unknown or gone.
     async fn manifest(

@@ -10,7 +10,7 @@ use super::super::Inner;
 use super::super::http::{Call, Reply};
 use super::{json_reply, not_allowed, require_json};
 use crate::content::OCTET_STREAM;
-use crate::filesync::PublishRequest;
+use crate::filesync::{CHAIN_HEADER, PublishRequest, parse_chain};
 use crate::{Endpoint, ProtocolError};
 
 /// The longest a `latest` long poll is held (a client asking for more gets this).
@@ -47,8 +47,12 @@ pub(super) async fn dispatch(
             json_reply(&sync.publish(environment.as_deref()).await?)
         }
         Endpoint::FileSyncLatest if m == Method::GET => {
+            let chain = match call.header(CHAIN_HEADER) {
+                Some(v) => parse_chain(v).map_err(ProtocolError::BadRequest)?,
+                None => Vec::new(),
+            };
             let Some(known) = call.query.get("known") else {
-                return json_reply(&sync.latest().await?);
+                return json_reply(&sync.latest_via(&chain).await?);
             };
             if known.len() != 64 || !known.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(ProtocolError::BadRequest(format!(
@@ -72,7 +76,7 @@ pub(super) async fn dispatch(
             };
             match changed {
                 Some(latest) => json_reply(&latest),
-                None => json_reply(&sync.latest().await?),
+                None => json_reply(&sync.latest_via(&chain).await?),
             }
         }
         Endpoint::FileSyncManifest {
