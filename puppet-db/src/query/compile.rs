@@ -183,7 +183,10 @@ impl Compiler {
             && endpoint.is_none_or(|name| RESTRICTED.contains(&name.replace('-', "_").as_str()));
         let select = match endpoint {
             Some(name) => {
-                let entity = entity(name)?;
+                let entity = match entities::endpoint_entity(name) {
+                    Some(e) => e,
+                    None => entity(name)?,
+                };
                 let mut select = Select {
                     entity,
                     projection: None,
@@ -229,6 +232,16 @@ impl Compiler {
         })
     }
 
+    /// `["from", entity, query?, ...]` as the right side of an `in`: PuppetDB takes its
+    /// subquery-only entities there too (`["from", "params", ...]`).
+    fn from_in<'a>(&mut self, q: &'a Value) -> Result<Select<'a>, DbError> {
+        let name = q.as_array().and_then(|a| a.get(1)).and_then(Value::as_str);
+        match name.and_then(|n| entities::subquery_entity(&format!("select_{n}"))) {
+            Some(sub) if entities::entity(sub.name).is_none() => self.from_entity(q, sub),
+            _ => self.from(q),
+        }
+    }
+
     /// `["from", entity, query?, paging clauses...]`.
     fn from<'a>(&mut self, q: &'a Value) -> Result<Select<'a>, DbError> {
         let args = as_array(q)?;
@@ -244,14 +257,24 @@ impl Compiler {
                 compact(q)
             ))
         })?;
+        self.from_entity(q, entity(name)?)
+    }
+
+    /// The clauses of `["from", _, query?, paging clauses...]` on `entity`.
+    fn from_entity<'a>(
+        &mut self,
+        q: &'a Value,
+        entity: &'static Entity,
+    ) -> Result<Select<'a>, DbError> {
+        let args = as_array(q)?;
         let mut select = Select {
-            entity: entity(name)?,
+            entity,
             projection: None,
             filter: None,
             group_by: Vec::new(),
             paging: Paging::default(),
         };
-        for clause in &args[2..] {
+        for clause in args.iter().skip(2) {
             match head(clause) {
                 Some("limit") => select.paging.limit = Some(paging_number(clause)?),
                 Some("offset") => select.paging.offset = Some(paging_number(clause)?),
@@ -797,7 +820,7 @@ impl Compiler {
             }
             Some("extract") | Some("from") => {
                 let sub = if head(rhs) == Some("from") {
-                    self.from(rhs)?
+                    self.from_in(rhs)?
                 } else {
                     // Legacy: ["extract", fields, ["select_<entity>", query?]].
                     let a = as_array(rhs)?;
@@ -818,6 +841,26 @@ impl Compiler {
                         paging: Paging::default(),
                     }
                 };
+                // PuppetDB's check of the fields an `in` matches on: queryable fields of
+                // the entity, no dotted field.
+                let queryable = scope.entity.queryable();
+                let unknown: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| !queryable.contains(n))
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(DbError::query(
+                        QueryErrorKind::UnknownField,
+                        format!(
+                            "Can't match on unknown '{}' {} {} for 'in'. Acceptable fields are {}",
+                            scope.entity.name,
+                            if unknown.len() > 1 { "fields" } else { "field" },
+                            quoted_list(&unknown),
+                            quoted_list(&queryable)
+                        ),
+                    ));
+                }
                 let width = sub.projection.as_ref().map_or(0, Vec::len);
                 if width != names.len() {
                     return Err(ast_err(format!(
@@ -1346,10 +1389,7 @@ fn entity(name: &str) -> Result<&'static Entity, DbError> {
     entities::entity(name).ok_or_else(|| {
         DbError::query(
             QueryErrorKind::UnknownEntity,
-            format!(
-                "{name} is not a valid entity: known entities are {}",
-                quoted_list(&entities::names())
-            ),
+            format!("Invalid entity '{name}' in query"),
         )
     })
 }
