@@ -206,6 +206,11 @@ impl PuppetDb {
                 if route.field.is_none() {
                     wrap(entity, &mut row);
                 }
+                if let (Some(format), Some(v)) =
+                    (compiled.to_string.as_deref(), row.get_mut("to_string"))
+                {
+                    *v = query::to_char::to_char(v, format).map_or(Value::Null, Value::String);
+                }
                 Value::Object(row)
             })
             .collect();

@@ -129,6 +129,24 @@ const CASES: &[(&str, &str, &str)] = &[
                 ["=", "res_param_name", "ensure"]]]]]]]"#,
         r#"[{"title": "/etc/motd"}, {"title": "/etc/secret"}]"#,
     ),
+    // `to_string`: PostgreSQL's `to_char` formats, as PuppetDB answers them.
+    (
+        "reports",
+        r#"["extract", [["function", "to_string", "start_time", "FMDD Month YYYY HH24:MI"], "certname"],
+            ["=", "certname", "db1.example.test"]]"#,
+        r#"[{"to_string": "2 December  2026 10:00", "certname": "db1.example.test"}]"#,
+    ),
+    (
+        "facts",
+        r#"["extract", [["function", "to_string", "value", "999999999"]],
+            ["and", ["=", "name", "uptime_seconds"], ["=", "certname", "db1.example.test"]]]"#,
+        r#"[{"to_string": "      3600"}]"#,
+    ),
+    (
+        "",
+        r#"reports[to_string(producer_timestamp, "YYYY-MM")] { certname = "db1.example.test" }"#,
+        r#"[{"to_string": "2026-12"}]"#,
+    ),
     // `select_latest_report_id`: each node's latest report (here by its hash).
     (
         "reports",
@@ -327,6 +345,25 @@ fn unknown_objects_and_fields_get_puppetdbs_text(b: Backend) {
         ),
         "{got}"
     );
+    // `to_string` needs a field and a format, and formats timestamps and numbers only.
+    let (_, got) = refused(
+        &d,
+        "reports",
+        Some(r#"["extract", [["function", "to_string", "producer_timestamp"]]]"#),
+    );
+    assert_eq!(
+        got,
+        "wrong number of arguments (1) provided for function to_string"
+    );
+    let (_, got) = refused(
+        &d,
+        "nodes",
+        Some(r#"["extract", [["function", "to_string", "certname", "999"]]]"#),
+    );
+    assert_eq!(
+        got,
+        "to_string formats timestamps and numbers, not the field certname"
+    );
     let (_, got) = refused(
         &d,
         "",
@@ -340,7 +377,63 @@ fn unknown_objects_and_fields_get_puppetdbs_text(b: Backend) {
     );
 }
 
+/// Paging refusals with PuppetDB's text, and PQL's negations as PuppetDB parses them.
+#[test]
+fn paging_errors_and_pql_negations() {
+    let e = Paging::from_params(&[("limit", "x")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Illegal value 'x' for :limit; expected a positive non-zero integer."
+    );
+    let e = Paging::from_params(&[("order_by", r#"[{"field": "certname", "order": "up"}]"#)])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"Illegal value '{:field "certname", :order "up"}' in :order_by; 'order' must be either 'asc' or 'desc'"#
+    );
+    let ast = puppet_db::parse_query(
+        r#"nodes[certname] { certname != "web1.example.test" and certname !~ "^db" and !(certname = "x") }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        ast,
+        json!([
+            "from",
+            "nodes",
+            [
+                "extract",
+                ["certname"],
+                [
+                    "and",
+                    ["not", ["=", "certname", "web1.example.test"]],
+                    ["not", ["~", "certname", "^db"]],
+                    ["not", ["=", "certname", "x"]]
+                ]
+            ]
+        ])
+    );
+}
+
+fn unknown_order_by_column(b: Backend) {
+    let d = loaded(b);
+    let paging = Paging::from_params(&[("order_by", r#"[{"field": "nosuch"}]"#)]).unwrap();
+    let e = d.db.query("edges", None, &paging).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Unrecognized column 'nosuch' specified in :order_by; Supported columns are 'certname', \
+         'relationship', 'source_title', 'source_type', 'target_title', 'target_type'"
+    );
+    // Negations run: every node but web1 and the db nodes.
+    let rows = q(
+        &d.db,
+        "",
+        r#"nodes[certname] { certname != "web1.example.test" and certname !~ "^db" }"#,
+    );
+    assert_eq!(rows, vec![json!({"certname": "web2.example.test"})]);
+}
+
 crate::both!(
+    unknown_order_by_column,
     answers_the_path_forms_and_subqueries,
     fact_names_metrics_and_logs,
     unknown_objects_and_fields_get_puppetdbs_text,

@@ -89,6 +89,8 @@ struct FieldSql {
 enum Proj {
     Field(String),
     Function(String, Option<String>),
+    /// `["function", "to_string", field, format]`: the field, formatted after the query.
+    ToString(String, String),
 }
 
 /// A compiled SELECT, its answer's columns and (top level with `include_total`) its COUNT.
@@ -113,6 +115,8 @@ pub(crate) struct Compiler {
     all_nodes: bool,
     /// The top-level query is restricted to active nodes (decided in `compile`).
     restrict: bool,
+    /// The format of a top-level `to_string` (its column is `to_string`).
+    to_string: Option<String>,
 }
 
 /// The endpoints PuppetDB restricts to active nodes unless the query names `node_state`
@@ -135,6 +139,8 @@ const RESTRICTED: [&str; 10] = [
 pub(crate) struct Compiled {
     pub(crate) entity: &'static Entity,
     pub(crate) sql: SqlQuery,
+    /// `to_string`'s format: the `to_string` column is formatted with it (`to_char`).
+    pub(crate) to_string: Option<String>,
 }
 
 impl Compiler {
@@ -145,6 +151,7 @@ impl Compiler {
             dialect,
             all_nodes: false,
             restrict: false,
+            to_string: None,
         }
     }
 
@@ -223,6 +230,7 @@ impl Compiler {
         };
         Ok(Compiled {
             entity,
+            to_string: self.to_string.take(),
             sql: SqlQuery {
                 sql: placeholders(dialect, main.sql, main.params.len())?,
                 params: main.params,
@@ -387,12 +395,29 @@ impl Compiler {
                     };
                     columns.push((name.clone(), decode(kind)));
                 }
+                Proj::ToString(name, format) => {
+                    if !top || self.to_string.is_some() {
+                        return Err(ast_err(
+                            "to_string is answered once per query, in the top-level extract",
+                        ));
+                    }
+                    let f = self.field(&scope, name, false)?;
+                    if !matches!(f.kind, Kind::Time | Kind::Int | Kind::Json | Kind::Scalar) {
+                        return Err(ast_err(format!(
+                            "to_string formats timestamps and numbers, not the field {name}"
+                        )));
+                    }
+                    let kind = f.kind;
+                    cols.append(f.out);
+                    columns.push(("to_string".to_string(), decode(kind)));
+                    self.to_string = Some(format.clone());
+                }
                 Proj::Function(func, arg) => {
                     let sql_func = match func.as_str() {
                         "count" | "avg" | "sum" | "min" | "max" => func.as_str(),
                         other => {
                             return Err(ast_err(format!(
-                                "'{other}' is not a supported function: count, avg, sum, min and max are"
+                                "'{other}' is not a supported function: count, avg, sum, min, max and to_string are"
                             )));
                         }
                     };
@@ -1003,11 +1028,14 @@ impl Compiler {
 }
 
 fn order_err(entity: &Entity, field: &str) -> DbError {
+    // Sorted, as PuppetDB lists them.
+    let mut columns = entity.projectable();
+    columns.sort_unstable();
     DbError::query(
         QueryErrorKind::Paging,
         format!(
             "Unrecognized column '{field}' specified in :order_by; Supported columns are '{}'",
-            entity.projectable().join(", ")
+            columns.join("', '")
         ),
     )
 }
@@ -1450,6 +1478,17 @@ fn projection(fields: &Value) -> Result<Vec<Proj>, DbError> {
                     .and_then(Value::as_str)
                     .ok_or_else(|| ast_err("function needs a name"))?;
                 let arg = a.get(2).and_then(Value::as_str).map(String::from);
+                if name == "to_string" {
+                    return match (arg, a.get(3).and_then(Value::as_str), a.len()) {
+                        (Some(field), Some(format), 4) => {
+                            Ok(Proj::ToString(field, format.to_string()))
+                        }
+                        _ => Err(ast_err(format!(
+                            "wrong number of arguments ({}) provided for function to_string",
+                            a.len().saturating_sub(2)
+                        ))),
+                    };
+                }
                 Ok(Proj::Function(name.to_string(), arg))
             }
             other => Err(ast_err(format!(

@@ -4,6 +4,7 @@ mod compile;
 pub(crate) mod entities;
 pub mod event_counts;
 pub mod pql;
+pub(crate) mod to_char;
 
 use serde_json::Value;
 
@@ -98,9 +99,10 @@ impl Paging {
                             None => false,
                             Some(o) if o.eq_ignore_ascii_case("asc") => false,
                             Some(o) if o.eq_ignore_ascii_case("desc") => true,
-                            Some(o) => {
+                            Some(_) => {
                                 return Err(paging_err(format!(
-                                    "Illegal value '{o}' for :order; expected 'ASC' or 'DESC'."
+                                    "Illegal value '{}' in :order_by; 'order' must be either 'asc' or 'desc'",
+                                    clojure_map(item)
                                 )));
                             }
                         };
@@ -128,6 +130,18 @@ impl Paging {
             self.order_by = from_params.order_by.clone();
         }
         self.include_total |= from_params.include_total;
+    }
+}
+
+/// A JSON object as PuppetDB prints it in its paging errors (a Clojure map with keyword
+/// keys): `{:field "certname", :order "up"}`.
+fn clojure_map(v: &Value) -> String {
+    match v.as_object() {
+        Some(map) => {
+            let items: Vec<String> = map.iter().map(|(k, v)| format!(":{k} {v}")).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        None => v.to_string(),
     }
 }
 
