@@ -242,10 +242,10 @@ impl Compiler {
 
     /// `["from", entity, query?, ...]` as the right side of an `in`: PuppetDB takes its
     /// subquery-only entities there too (`["from", "params", ...]`).
-    fn from_in<'a>(&mut self, q: &'a Value) -> Result<Select<'a>, DbError> {
+    fn in_from<'a>(&mut self, q: &'a Value) -> Result<Select<'a>, DbError> {
         let name = q.as_array().and_then(|a| a.get(1)).and_then(Value::as_str);
         match name.and_then(|n| entities::subquery_entity(&format!("select_{n}"))) {
-            Some(sub) if entities::entity(sub.name).is_none() => self.from_entity(q, sub),
+            Some(sub) if entities::entity(sub.name).is_none() => self.entity_clauses(q, sub),
             _ => self.from(q),
         }
     }
@@ -265,11 +265,11 @@ impl Compiler {
                 compact(q)
             ))
         })?;
-        self.from_entity(q, entity(name)?)
+        self.entity_clauses(q, entity(name)?)
     }
 
     /// The clauses of `["from", _, query?, paging clauses...]` on `entity`.
-    fn from_entity<'a>(
+    fn entity_clauses<'a>(
         &mut self,
         q: &'a Value,
         entity: &'static Entity,
@@ -845,7 +845,7 @@ impl Compiler {
             }
             Some("extract") | Some("from") => {
                 let sub = if head(rhs) == Some("from") {
-                    self.from_in(rhs)?
+                    self.in_from(rhs)?
                 } else {
                     // Legacy: ["extract", fields, ["select_<entity>", query?]].
                     let a = as_array(rhs)?;

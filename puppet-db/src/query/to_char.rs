@@ -236,7 +236,8 @@ mod tests {
 
     #[test]
     fn timestamps_as_postgresql_formats_them() {
-        let t = OffsetDateTime::parse("2026-12-02T15:04:05.123Z", &Rfc3339).unwrap();
+        let t = OffsetDateTime::parse("2026-12-02T15:04:05.123Z", &Rfc3339)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             timestamp(t, "YYYY-MM-DD HH24:MI:SS.MS"),
             "2026-12-02 15:04:05.123"
