@@ -345,6 +345,12 @@ fn unknown_objects_and_fields_get_puppetdbs_text(b: Backend) {
         ),
         "{got}"
     );
+    // An entity PuppetDB does not know at the top level (`params` is one only inside `in`).
+    for name in ["foo", "params"] {
+        let (kind, got) = refused(&d, "", Some(&format!(r#"["from", "{name}"]"#)));
+        assert_eq!(kind, QueryErrorKind::UnknownEntity);
+        assert_eq!(got, format!("Invalid entity '{name}' in query"));
+    }
     // `to_string` needs a field and a format, and formats timestamps and numbers only.
     let (_, got) = refused(
         &d,
