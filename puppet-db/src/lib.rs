@@ -162,38 +162,132 @@ impl PuppetDb {
             Some(q) => Some(parse_query(q)?),
             None => None,
         };
-        let route = route(path)?;
+        let segments = path_segments(path)?;
+        let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let route = route_parts(&parts).ok_or_else(|| {
+            DbError::query(
+                QueryErrorKind::UnknownEntity,
+                format!("No such endpoint: /pdb/query/v4/{}", parts.join("/")),
+            )
+        })?;
+        if route.field.is_some() && parsed.is_some() {
+            return Err(DbError::query(
+                QueryErrorKind::Paging,
+                "Unsupported query parameter 'query'",
+            ));
+        }
+        for parent in &route.parents {
+            self.parent_check(parent)?;
+        }
         let filter = match route.filter {
             None => parsed,
             Some(f) => Some(query::add_criteria(f, parsed)),
         };
         let mut compiler = query::Compiler::new(self.store.dialect());
-        if route.single {
+        if route.single.is_some() {
             compiler = compiler.all_nodes();
         }
-        let compiled = compiler.compile(route.entity, filter.as_ref(), paging)?;
+        let mut paging = paging.clone();
+        if route.entity == Some("fact-names") && paging.order_by.is_empty() {
+            // PuppetDB answers fact names sorted unless the client orders them.
+            paging.order_by.push(OrderBy {
+                field: "name".into(),
+                descending: false,
+            });
+        }
+        let compiled = compiler.compile(route.entity, filter.as_ref(), &paging)?;
         let rows = self.store.query(&compiled.sql)?;
         let total = rows.total;
         let entity = compiled.entity;
-        let rows: Vec<Value> = rows
+        let mut rows: Vec<Value> = rows
             .rows
             .into_iter()
             .map(|mut row| {
-                wrap(entity, &mut row);
+                if route.field.is_none() {
+                    wrap(entity, &mut row);
+                }
+                if let (Some(format), Some(v)) =
+                    (compiled.to_string.as_deref(), row.get_mut("to_string"))
+                {
+                    *v = query::to_char::to_char(v, format).map_or(Value::Null, Value::String);
+                }
                 Value::Object(row)
             })
             .collect();
-        if route.single && rows.is_empty() {
-            return Err(DbError::query(
-                QueryErrorKind::UnknownEntity,
-                format!("No information is known about {}", path.trim_matches('/')),
-            ));
+        if let Some((kind, id)) = route.single
+            && rows.is_empty()
+        {
+            return Err(not_known(kind, id));
+        }
+        if let Some(field) = route.field {
+            // `/reports/<hash>/metrics` and `/logs`: the field's value itself.
+            let value = rows
+                .first_mut()
+                .and_then(|r| r.get_mut(field))
+                .map(Value::take)
+                .unwrap_or(Value::Array(Vec::new()));
+            return Ok(Answer {
+                rows: vec![value],
+                total: None,
+                single: true,
+            });
+        }
+        if route.entity == Some("fact-names") && filter_extracts(filter.as_ref()).is_none() {
+            // `/fact-names`: the names themselves, not objects.
+            for row in &mut rows {
+                if let Some(name) = row.get_mut("name").map(Value::take) {
+                    *row = name;
+                }
+            }
         }
         Ok(Answer {
             rows,
             total,
-            single: route.single,
+            single: route.single.is_some(),
         })
+    }
+
+    /// The root endpoint's `ast_only=true`: the query as PuppetDB's AST (PQL parsed), once it
+    /// is known to compile; nothing is run.
+    ///
+    /// ```
+    /// use puppet_db::PuppetDb;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let ast = db.ast_only(r#"nodes[certname] { facts.os.family = "Debian" }"#).unwrap();
+    /// assert_eq!(ast, serde_json::json!(["from", "nodes",
+    ///     ["extract", ["certname"], ["=", "facts.os.family", "Debian"]]]));
+    /// assert!(db.ast_only(r#"nodes { nosuch = 1 }"#).is_err());
+    /// ```
+    pub fn ast_only(&self, query: &str) -> Result<Value, DbError> {
+        let ast = parse_query(query)?;
+        query::Compiler::new(self.store.dialect()).compile(None, Some(&ast), &Paging::default())?;
+        Ok(ast)
+    }
+
+    /// PuppetDB's parent check of a nested route (`/nodes/<n>/facts` needs node `n`): 404
+    /// with its text when the parent is unknown.
+    fn parent_check(&self, parent: &Parent<'_>) -> Result<(), DbError> {
+        let key = match parent.entity {
+            "reports" => "hash",
+            "environments" | "producers" => "name",
+            _ => "certname",
+        };
+        let q = json!(["extract", [key], ["=", key, parent.id]]);
+        let compiled = query::Compiler::new(self.store.dialect())
+            .all_nodes()
+            .compile(
+                Some(parent.entity),
+                Some(&q),
+                &Paging {
+                    limit: Some(1),
+                    ..Paging::default()
+                },
+            )?;
+        if self.store.query(&compiled.sql)?.rows.is_empty() {
+            return Err(not_known(parent.kind, parent.id));
+        }
+        Ok(())
     }
 
     /// `/event-counts`: the events matching `query` counted by status per subject
@@ -326,68 +420,211 @@ fn wrap(entity: &query::entities::Entity, row: &mut Map<String, Value>) {
     }
 }
 
+/// PuppetDB's 404 for an object it does not have: `No information is known about node web1`.
+fn not_known(kind: &str, id: &str) -> DbError {
+    DbError::query(
+        QueryErrorKind::UnknownEntity,
+        format!("No information is known about {kind} {id}"),
+    )
+}
+
+/// The fields a query's `extract` asks for, if it has one.
+fn filter_extracts(query: Option<&Value>) -> Option<&Value> {
+    let items = query?.as_array()?;
+    (items.first()? == "extract").then(|| items.get(1))?
+}
+
+/// An object a nested route needs (`/nodes/<n>/facts`: node `n`): its word in PuppetDB's
+/// 404 text, its id and the entity that holds it.
+struct Parent<'a> {
+    kind: &'static str,
+    id: &'a str,
+    entity: &'static str,
+}
+
 struct Route<'a> {
     entity: Option<&'a str>,
     filter: Option<Value>,
-    single: bool,
+    /// One object (`/nodes/<n>`): its word and id for PuppetDB's 404.
+    single: Option<(&'static str, &'a str)>,
+    /// Parents that must exist, outermost first.
+    parents: Vec<Parent<'a>>,
+    /// Answer this field of the one row as it is (`/reports/<hash>/metrics`).
+    field: Option<&'static str>,
 }
 
-/// `/pdb/query/v4/<path>`: the entity, a filter from the path, one object or many.
-fn route(path: &str) -> Result<Route<'_>, DbError> {
-    let parts: Vec<&str> = path
-        .trim_matches('/')
-        .split('/')
+/// The segments of `/pdb/query/v4/<path>`, each percent-decoded after splitting (so a title
+/// with a `/`, `%2F` in the path, stays one segment, as PuppetDB routes it).
+fn path_segments(path: &str) -> Result<Vec<String>, DbError> {
+    path.split('/')
         .filter(|p| !p.is_empty())
-        .collect();
+        .map(|segment| {
+            let bytes = segment.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' {
+                    let byte = segment
+                        .get(i + 1..i + 3)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        .ok_or_else(|| {
+                            DbError::query(
+                                QueryErrorKind::Ast,
+                                format!("Invalid percent-encoding in the query path: {segment}"),
+                            )
+                        })?;
+                    out.push(byte);
+                    i += 3;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).map_err(|_| {
+                DbError::query(
+                    QueryErrorKind::Ast,
+                    format!("The query path is not UTF-8 once decoded: {segment}"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The routes of PuppetDB 7's query API, nested ones included (`/nodes/<n>/facts/<name>`,
+/// `/environments/<e>/reports/<hash>/events`, ...): `None` when there is no such route.
+fn route_parts<'a>(parts: &[&'a str]) -> Option<Route<'a>> {
     let r = |entity, filter, single| {
-        Ok(Route {
+        Some(Route {
             entity: Some(entity),
             filter,
             single,
+            parents: Vec::new(),
+            field: None,
         })
     };
-    match parts.as_slice() {
-        [] => Ok(Route {
+    // A route mounted under a parent (`/nodes/<n>` + `/facts/...`): the inner route, also
+    // restricted by `criteria`, once the parent exists.
+    let nested = |inner: &[&'a str], criteria: Value, parent: Parent<'a>| {
+        let mut route = route_parts(inner)?;
+        route.filter = Some(match route.filter.take() {
+            Some(f) => json!(["and", f, criteria]),
+            None => criteria,
+        });
+        route.parents.insert(0, parent);
+        Some(route)
+    };
+    let parent = |kind, id, entity| Parent { kind, id, entity };
+    match parts {
+        [] => Some(Route {
             entity: None,
             filter: None,
-            single: false,
+            single: None,
+            parents: Vec::new(),
+            field: None,
         }),
-        [e] if query::entities::entity(e).is_some() => r(e, None, false),
-        ["nodes", c] => r("nodes", Some(json!(["=", "certname", c])), true),
-        ["environments", e] => r("environments", Some(json!(["=", "name", e])), true),
-        ["catalogs", c] => r("catalogs", Some(json!(["=", "certname", c])), true),
-        ["catalogs", c, "resources"] => r("resources", Some(json!(["=", "certname", c])), false),
-        ["catalogs", c, "edges"] => r("edges", Some(json!(["=", "certname", c])), false),
-        ["factsets", c] => r("factsets", Some(json!(["=", "certname", c])), true),
-        ["factsets", c, "facts"] => r("facts", Some(json!(["=", "certname", c])), false),
-        ["nodes", c, "facts"] => r("facts", Some(json!(["=", "certname", c])), false),
-        ["nodes", c, "resources"] => r("resources", Some(json!(["=", "certname", c])), false),
-        ["facts", n] => r("facts", Some(json!(["=", "name", n])), false),
+        ["fact-names"] => r("fact-names", None, None),
+        [e] if query::entities::entity(e).is_some() => r(e, None, None),
+        ["nodes", c] => r(
+            "nodes",
+            Some(json!(["=", "certname", c])),
+            Some(("node", c)),
+        ),
+        ["nodes", c, rest @ ..] if matches!(rest.first(), Some(&("facts" | "resources"))) => {
+            nested(
+                rest,
+                json!(["=", "certname", c]),
+                parent("node", c, "nodes"),
+            )
+        }
+        ["environments", e] => r(
+            "environments",
+            Some(json!(["=", "name", e])),
+            Some(("environment", e)),
+        ),
+        ["environments", e, rest @ ..]
+            if matches!(
+                rest.first(),
+                Some(&("facts" | "resources" | "reports" | "events"))
+            ) =>
+        {
+            nested(
+                rest,
+                json!(["=", "environment", e]),
+                parent("environment", e, "environments"),
+            )
+        }
+        ["producers", p] => r(
+            "producers",
+            Some(json!(["=", "name", p])),
+            Some(("producer", p)),
+        ),
+        ["producers", p, rest @ ..]
+            if matches!(rest.first(), Some(&("factsets" | "catalogs" | "reports"))) =>
+        {
+            nested(
+                rest,
+                json!(["=", "producer", p]),
+                parent("producer", p, "producers"),
+            )
+        }
+        ["catalogs", c] => r(
+            "catalogs",
+            Some(json!(["=", "certname", c])),
+            Some(("catalog", c)),
+        ),
+        ["catalogs", c, "edges"] => nested(
+            &["edges"],
+            json!(["=", "certname", c]),
+            parent("catalog", c, "catalogs"),
+        ),
+        ["catalogs", c, rest @ ..] if rest.first() == Some(&"resources") => nested(
+            rest,
+            json!(["=", "certname", c]),
+            parent("catalog", c, "catalogs"),
+        ),
+        ["factsets", c] => r(
+            "factsets",
+            Some(json!(["=", "certname", c])),
+            Some(("factset", c)),
+        ),
+        // PuppetDB 7 answers the node's factset here (not its facts, as its docs say).
+        ["factsets", c, "facts"] => nested(
+            &["factsets"],
+            json!(["=", "certname", c]),
+            parent("factset", c, "factsets"),
+        ),
+        ["facts", n] => r("facts", Some(json!(["=", "name", n])), None),
         ["facts", n, v] => r(
             "facts",
             Some(json!(["and", ["=", "name", n], ["=", "value", v]])),
-            false,
+            None,
         ),
-        ["resources", t] => r("resources", Some(json!(["=", "type", t])), false),
+        ["resources", t] => r("resources", Some(json!(["=", "type", t])), None),
         ["resources", t, title] => r(
             "resources",
             Some(json!(["and", ["=", "type", t], ["=", "title", title]])),
-            false,
+            None,
         ),
-        ["reports", h, "events"] => r("events", Some(json!(["=", "report", h])), false),
-        ["producers", p] => r("producers", Some(json!(["=", "name", p])), true),
-        ["producers", p, e @ ("factsets" | "catalogs" | "reports")] => {
-            r(e, Some(json!(["=", "producer", p])), false)
+        ["reports", h, "events"] => nested(
+            &["events"],
+            json!(["=", "report", h]),
+            parent("report", h, "reports"),
+        ),
+        ["reports", h, field @ ("metrics" | "logs")] => {
+            let mut route = nested(
+                &[],
+                json!(["extract", [*field], ["=", "hash", h]]),
+                parent("report", h, "reports"),
+            )?;
+            route.entity = Some("reports");
+            route.field = Some(if *field == "metrics" {
+                "metrics"
+            } else {
+                "logs"
+            });
+            Some(route)
         }
-        [
-            "environments",
-            env,
-            e @ ("facts" | "resources" | "reports" | "events"),
-        ] => r(e, Some(json!(["=", "environment", env])), false),
-        _ => Err(DbError::query(
-            QueryErrorKind::UnknownEntity,
-            format!("No such endpoint: /pdb/query/v4/{}", parts.join("/")),
-        )),
+        _ => None,
     }
 }
 

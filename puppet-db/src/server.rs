@@ -193,10 +193,13 @@ impl Api {
     }
 
     async fn query(&self, req: HttpRequest, rest: &str) -> HttpResponse {
-        let rest = match puppet_protocol::form::decode_path(rest, "query path") {
+        // Decoded segment by segment by the routes (a `%2F` in a title is not a `/`); the
+        // endpoint's name is compared decoded.
+        let decoded = match puppet_protocol::form::decode_path(rest, "query path") {
             Ok(r) => r,
             Err(e) => return text(400, &e.to_string()),
         };
+        let rest = rest.to_string();
         // GET: parameters; POST: a JSON body with the same keys.
         let mut params: Vec<(String, String)> = req.query.0.clone();
         if req.method.as_str() == "POST" {
@@ -225,8 +228,25 @@ impl Api {
             .find(|(k, _)| k == "query")
             .map(|(_, v)| v.clone());
         let db = self.db.clone();
+        let ast_only = params
+            .iter()
+            .any(|(k, v)| k == "ast_only" && (v == "true" || v.is_empty()));
+        if params.iter().any(|(k, _)| k == "ast_only") && !decoded.trim_matches('/').is_empty() {
+            // PuppetDB takes `ast_only` on the root endpoint only.
+            return text(400, "Unsupported query parameter 'ast_only'");
+        }
+        if ast_only {
+            // The root endpoint's `ast_only`: the AST of a query that compiles.
+            let Some(query) = query else {
+                return text(400, "Missing required query parameter 'query'");
+            };
+            return match blocking(move || db.ast_only(&query)).await {
+                Ok(ast) => json_response(200, &ast),
+                Err(e) => text(e.http_status(), &e.to_string()),
+            };
+        }
         let path = rest.clone();
-        let endpoint = rest.trim_matches('/').to_string();
+        let endpoint = decoded.trim_matches('/').to_string();
         if endpoint == "event-counts" || endpoint == "aggregate-event-counts" {
             let counts = match EventCountsQuery::from_params(&params) {
                 Ok(c) => c,

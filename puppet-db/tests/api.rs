@@ -187,7 +187,103 @@ fn commands_answer_a_uuid_or_puppetdbs_error_object(b: Backend) {
     assert_eq!(e.as_object().map(|o| o.len()), Some(1));
 }
 
+fn path_forms_ast_only_and_unknown_objects_over_http(b: Backend) {
+    let d = loaded(b);
+    let api = Api::new(d.db.clone());
+    // A title with a `/` is one segment, `%2F` in the path (as PuppetDB routes it).
+    let r = call(
+        &api,
+        "GET",
+        "/pdb/query/v4/resources/File/%2Fetc%2Fmotd",
+        &[(
+            "query",
+            r#"["extract", "certname", ["=", "certname", "web1.example.test"]]"#,
+        )],
+        "",
+        true,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(json_body(&r), json!([{"certname": "web1.example.test"}]));
+    // An unknown object or parent: 404 with PuppetDB's JSON error.
+    for (path, error) in [
+        (
+            "/pdb/query/v4/nodes/nobody",
+            "No information is known about node nobody",
+        ),
+        (
+            "/pdb/query/v4/nodes/nobody/facts/kernel",
+            "No information is known about node nobody",
+        ),
+        (
+            "/pdb/query/v4/reports/00/metrics",
+            "No information is known about report 00",
+        ),
+    ] {
+        let r = call(&api, "GET", path, &[], "", true);
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(json_body(&r), json!({"error": error}), "{path}");
+    }
+    // `/fact-names`: an array of strings.
+    let r = call(
+        &api,
+        "GET",
+        "/pdb/query/v4/fact-names",
+        &[("limit", "2")],
+        "",
+        true,
+    );
+    assert_eq!(json_body(&r), json!(["is_virtual", "kernel"]));
+    // The root endpoint's `ast_only`: PQL answered as its AST, not run; a query that does not
+    // compile is refused.
+    let r = call(
+        &api,
+        "GET",
+        "/pdb/query/v4",
+        &[
+            ("query", r#"nodes[certname] { certname ~ "web" }"#),
+            ("ast_only", "true"),
+        ],
+        "",
+        true,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        json_body(&r),
+        json!([
+            "from",
+            "nodes",
+            ["extract", ["certname"], ["~", "certname", "web"]]
+        ])
+    );
+    let r = call(
+        &api,
+        "GET",
+        "/pdb/query/v4/nodes",
+        &[("query", r#"["=", "certname", "x"]"#), ("ast_only", "true")],
+        "",
+        true,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(&r.body[..], b"Unsupported query parameter 'ast_only'");
+    let r = call(
+        &api,
+        "GET",
+        "/pdb/query/v4",
+        &[("query", r#"nodes { nosuch = "x" }"#), ("ast_only", "true")],
+        "",
+        true,
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        String::from_utf8_lossy(&r.body)
+            .starts_with("'nosuch' is not a queryable object for nodes"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
 crate::both!(
+    path_forms_ast_only_and_unknown_objects_over_http,
     paging_headers_post_queries_and_refusals,
     commands_answer_a_uuid_or_puppetdbs_error_object,
 );

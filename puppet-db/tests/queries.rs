@@ -263,7 +263,7 @@ fn bad_queries_are_refused_with_puppetdbs_text(b: Backend) {
     let (kind, msg) = refused(b, "nodes", r#"["=", "nosuchfield", 1]"#);
     assert_eq!(kind, QueryErrorKind::UnknownField);
     assert!(
-        msg.starts_with("'nosuchfield' is not a queryable object for nodes. Known queryable objects are 'certname', 'deactivated',"),
+        msg.starts_with("'nosuchfield' is not a queryable object for nodes. Known queryable objects are 'cached_catalog_status', 'catalog_environment', 'catalog_timestamp', 'certname', 'deactivated',"),
         "{msg}"
     );
     let (kind, msg) = refused(b, "nodes", r#"["extract", ["nope"]]"#);

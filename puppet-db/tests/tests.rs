@@ -9,6 +9,7 @@ mod api;
 mod catalog_inputs;
 mod commands;
 mod common;
+mod coverage;
 mod pql;
 mod queries;
 mod real_fixtures;

@@ -205,7 +205,7 @@ fn commands_and_queries_over_mtls_and_a_200_survives_kill_9() {
     assert_eq!(status, 404);
     assert_eq!(
         serde_json::from_slice::<Value>(&body).unwrap(),
-        json!({"error": "No information is known about nodes/nobody"})
+        json!({"error": "No information is known about node nobody"})
     );
 
     // Refusals: PuppetDB's codes and bodies.

@@ -89,6 +89,8 @@ struct FieldSql {
 enum Proj {
     Field(String),
     Function(String, Option<String>),
+    /// `["function", "to_string", field, format]`: the field, formatted after the query.
+    ToString(String, String),
 }
 
 /// A compiled SELECT, its answer's columns and (top level with `include_total`) its COUNT.
@@ -113,6 +115,8 @@ pub(crate) struct Compiler {
     all_nodes: bool,
     /// The top-level query is restricted to active nodes (decided in `compile`).
     restrict: bool,
+    /// The format of a top-level `to_string` (its column is `to_string`).
+    to_string: Option<String>,
 }
 
 /// The endpoints PuppetDB restricts to active nodes unless the query names `node_state`
@@ -135,6 +139,8 @@ const RESTRICTED: [&str; 10] = [
 pub(crate) struct Compiled {
     pub(crate) entity: &'static Entity,
     pub(crate) sql: SqlQuery,
+    /// `to_string`'s format: the `to_string` column is formatted with it (`to_char`).
+    pub(crate) to_string: Option<String>,
 }
 
 impl Compiler {
@@ -145,6 +151,7 @@ impl Compiler {
             dialect,
             all_nodes: false,
             restrict: false,
+            to_string: None,
         }
     }
 
@@ -183,7 +190,10 @@ impl Compiler {
             && endpoint.is_none_or(|name| RESTRICTED.contains(&name.replace('-', "_").as_str()));
         let select = match endpoint {
             Some(name) => {
-                let entity = entity(name)?;
+                let entity = match entities::endpoint_entity(name) {
+                    Some(e) => e,
+                    None => entity(name)?,
+                };
                 let mut select = Select {
                     entity,
                     projection: None,
@@ -220,6 +230,7 @@ impl Compiler {
         };
         Ok(Compiled {
             entity,
+            to_string: self.to_string.take(),
             sql: SqlQuery {
                 sql: placeholders(dialect, main.sql, main.params.len())?,
                 params: main.params,
@@ -227,6 +238,16 @@ impl Compiler {
                 count,
             },
         })
+    }
+
+    /// `["from", entity, query?, ...]` as the right side of an `in`: PuppetDB takes its
+    /// subquery-only entities there too (`["from", "params", ...]`).
+    fn in_from<'a>(&mut self, q: &'a Value) -> Result<Select<'a>, DbError> {
+        let name = q.as_array().and_then(|a| a.get(1)).and_then(Value::as_str);
+        match name.and_then(|n| entities::subquery_entity(&format!("select_{n}"))) {
+            Some(sub) if entities::entity(sub.name).is_none() => self.entity_clauses(q, sub),
+            _ => self.from(q),
+        }
     }
 
     /// `["from", entity, query?, paging clauses...]`.
@@ -244,14 +265,24 @@ impl Compiler {
                 compact(q)
             ))
         })?;
+        self.entity_clauses(q, entity(name)?)
+    }
+
+    /// The clauses of `["from", _, query?, paging clauses...]` on `entity`.
+    fn entity_clauses<'a>(
+        &mut self,
+        q: &'a Value,
+        entity: &'static Entity,
+    ) -> Result<Select<'a>, DbError> {
+        let args = as_array(q)?;
         let mut select = Select {
-            entity: entity(name)?,
+            entity,
             projection: None,
             filter: None,
             group_by: Vec::new(),
             paging: Paging::default(),
         };
-        for clause in &args[2..] {
+        for clause in args.iter().skip(2) {
             match head(clause) {
                 Some("limit") => select.paging.limit = Some(paging_number(clause)?),
                 Some("offset") => select.paging.offset = Some(paging_number(clause)?),
@@ -364,12 +395,29 @@ impl Compiler {
                     };
                     columns.push((name.clone(), decode(kind)));
                 }
+                Proj::ToString(name, format) => {
+                    if !top || self.to_string.is_some() {
+                        return Err(ast_err(
+                            "to_string is answered once per query, in the top-level extract",
+                        ));
+                    }
+                    let f = self.field(&scope, name, false)?;
+                    if !matches!(f.kind, Kind::Time | Kind::Int | Kind::Json | Kind::Scalar) {
+                        return Err(ast_err(format!(
+                            "to_string formats timestamps and numbers, not the field {name}"
+                        )));
+                    }
+                    let kind = f.kind;
+                    cols.append(f.out);
+                    columns.push(("to_string".to_string(), decode(kind)));
+                    self.to_string = Some(format.clone());
+                }
                 Proj::Function(func, arg) => {
                     let sql_func = match func.as_str() {
                         "count" | "avg" | "sum" | "min" | "max" => func.as_str(),
                         other => {
                             return Err(ast_err(format!(
-                                "'{other}' is not a supported function: count, avg, sum, min and max are"
+                                "'{other}' is not a supported function: count, avg, sum, min, max and to_string are"
                             )));
                         }
                     };
@@ -797,7 +845,7 @@ impl Compiler {
             }
             Some("extract") | Some("from") => {
                 let sub = if head(rhs) == Some("from") {
-                    self.from(rhs)?
+                    self.in_from(rhs)?
                 } else {
                     // Legacy: ["extract", fields, ["select_<entity>", query?]].
                     let a = as_array(rhs)?;
@@ -818,6 +866,26 @@ impl Compiler {
                         paging: Paging::default(),
                     }
                 };
+                // PuppetDB's check of the fields an `in` matches on: queryable fields of
+                // the entity, no dotted field.
+                let queryable = scope.entity.queryable();
+                let unknown: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| !queryable.contains(n))
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(DbError::query(
+                        QueryErrorKind::UnknownField,
+                        format!(
+                            "Can't match on unknown '{}' {} {} for 'in'. Acceptable fields are {}",
+                            scope.entity.name,
+                            if unknown.len() > 1 { "fields" } else { "field" },
+                            quoted_list(&unknown),
+                            quoted_list(&queryable)
+                        ),
+                    ));
+                }
                 let width = sub.projection.as_ref().map_or(0, Vec::len);
                 if width != names.len() {
                     return Err(ast_err(format!(
@@ -960,11 +1028,14 @@ impl Compiler {
 }
 
 fn order_err(entity: &Entity, field: &str) -> DbError {
+    // Sorted, as PuppetDB lists them.
+    let mut columns = entity.projectable();
+    columns.sort_unstable();
     DbError::query(
         QueryErrorKind::Paging,
         format!(
             "Unrecognized column '{field}' specified in :order_by; Supported columns are '{}'",
-            entity.projectable().join(", ")
+            columns.join("', '")
         ),
     )
 }
@@ -1346,10 +1417,7 @@ fn entity(name: &str) -> Result<&'static Entity, DbError> {
     entities::entity(name).ok_or_else(|| {
         DbError::query(
             QueryErrorKind::UnknownEntity,
-            format!(
-                "{name} is not a valid entity: known entities are {}",
-                quoted_list(&entities::names())
-            ),
+            format!("Invalid entity '{name}' in query"),
         )
     })
 }
@@ -1410,6 +1478,17 @@ fn projection(fields: &Value) -> Result<Vec<Proj>, DbError> {
                     .and_then(Value::as_str)
                     .ok_or_else(|| ast_err("function needs a name"))?;
                 let arg = a.get(2).and_then(Value::as_str).map(String::from);
+                if name == "to_string" {
+                    return match (arg, a.get(3).and_then(Value::as_str), a.len()) {
+                        (Some(field), Some(format), 4) => {
+                            Ok(Proj::ToString(field, format.to_string()))
+                        }
+                        _ => Err(ast_err(format!(
+                            "wrong number of arguments ({}) provided for function to_string",
+                            a.len().saturating_sub(2)
+                        ))),
+                    };
+                }
                 Ok(Proj::Function(name.to_string(), arg))
             }
             other => Err(ast_err(format!(

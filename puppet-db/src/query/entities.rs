@@ -145,12 +145,17 @@ impl Entity {
             .or_else(|| self.field(name).filter(|f| f.query || for_out))
     }
 
+    /// The queryable fields, sorted (as PuppetDB lists them in its errors).
     pub(crate) fn queryable(&self) -> Vec<&'static str> {
-        self.fields
+        let mut names: Vec<&'static str> = self
+            .fields
             .iter()
             .filter(|f| f.query)
             .map(|f| f.name)
-            .collect()
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     pub(crate) fn projectable(&self) -> Vec<&'static str> {
@@ -607,8 +612,62 @@ static LATEST_REPORT: Entity = Entity {
     wrap: &[],
 };
 
+/// `select_latest_report_id`: each node's latest report. PuppetDB answers its internal row
+/// id (a number no other endpoint shows); this answers the report's hash, the identity of a
+/// report here.
+static LATEST_REPORT_ID: Entity = Entity {
+    name: "latest_report_id",
+    from: "(SELECT latest_report_hash FROM certnames WHERE latest_report_hash IS NOT NULL) @l",
+    pg_from: None,
+    fields: &[f("latest_report_id", "@l.latest_report_hash", Kind::Text)],
+    active: None,
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+/// `select_params`: one row per parameter of the stored resources (PuppetDB's
+/// `resource_params`): the resource's hash, the parameter's name and its value as JSON text
+/// (PuppetDB's serialized form, so `["=", "res_param_value", "\"present\""]`).
+static PARAMS: Entity = Entity {
+    name: "params",
+    from: "(SELECT DISTINCT @x.resource AS resource, @pp.key AS name, \
+           (@x.parameters -> @pp.fullkey) AS value \
+           FROM catalog_resources @x, json_each(@x.parameters) @pp) @rp",
+    pg_from: Some(
+        "(SELECT DISTINCT @x.resource AS resource, @pp.key AS name, \
+         CAST(@pp.value AS text) AS value \
+         FROM catalog_resources @x CROSS JOIN LATERAL json_each(@x.parameters) @pp) @rp",
+    ),
+    fields: &[
+        f("res_param_resource", "@rp.resource", Kind::Text),
+        f("res_param_name", "@rp.name", Kind::Text),
+        f("res_param_value", "@rp.value", Kind::Text),
+    ],
+    active: None,
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
+/// `/fact-names`: the distinct names of the stored facts (PuppetDB answers them as a list of
+/// strings; an endpoint only, no `select_fact_names`).
+static FACT_NAMES: Entity = Entity {
+    name: "fact_names",
+    from: "(SELECT DISTINCT name FROM fact_paths) @n",
+    pg_from: None,
+    fields: &[f("name", "@n.name", Kind::Text)],
+    active: None,
+    dotted: Dotted::None,
+    wrap: &[],
+};
+
 /// Entities PuppetDB has only as `select_<name>` subqueries, without an endpoint.
-static SUBQUERY_ONLY: [&Entity; 3] = [&NOT_ACTIVE_NODES, &INACTIVE_NODES, &LATEST_REPORT];
+static SUBQUERY_ONLY: [&Entity; 5] = [
+    &NOT_ACTIVE_NODES,
+    &INACTIVE_NODES,
+    &LATEST_REPORT,
+    &LATEST_REPORT_ID,
+    &PARAMS,
+];
 
 /// Every entity, by its name with underscores.
 static ALL: [&Entity; 15] = [
@@ -635,9 +694,12 @@ pub(crate) fn entity(name: &str) -> Option<&'static Entity> {
     ALL.iter().copied().find(|e| e.name == name)
 }
 
-/// The names of every entity, as PuppetDB lists them in errors.
-pub(crate) fn names() -> Vec<&'static str> {
-    ALL.iter().map(|e| e.name).collect()
+/// The entity an endpoint of its own answers (`/fact-names` besides every entity).
+pub(crate) fn endpoint_entity(name: &str) -> Option<&'static Entity> {
+    match name.replace('-', "_").as_str() {
+        "fact_names" => Some(&FACT_NAMES),
+        _ => entity(name),
+    }
 }
 
 /// The entity of a `select_<name>` subquery (`select_facts`, and the subquery-only ones such

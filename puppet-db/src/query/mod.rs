@@ -4,6 +4,7 @@ mod compile;
 pub(crate) mod entities;
 pub mod event_counts;
 pub mod pql;
+pub(crate) mod to_char;
 
 use serde_json::Value;
 
@@ -57,9 +58,13 @@ impl Paging {
             match k {
                 "limit" | "offset" => {
                     let n = v.parse::<u64>().map_err(|_| {
-                        paging_err(format!(
-                            "Illegal value '{v}' for :{k}; expected a non-negative integer."
-                        ))
+                        paging_err(if k == "limit" {
+                            format!(
+                                "Illegal value '{v}' for :limit; expected a positive non-zero integer."
+                            )
+                        } else {
+                            format!("Illegal value '{v}' for :{k}; expected a non-negative integer.")
+                        })
                     })?;
                     if k == "limit" {
                         if n == 0 {
@@ -94,9 +99,10 @@ impl Paging {
                             None => false,
                             Some(o) if o.eq_ignore_ascii_case("asc") => false,
                             Some(o) if o.eq_ignore_ascii_case("desc") => true,
-                            Some(o) => {
+                            Some(_) => {
                                 return Err(paging_err(format!(
-                                    "Illegal value '{o}' for :order; expected 'ASC' or 'DESC'."
+                                    "Illegal value '{}' in :order_by; 'order' must be either 'asc' or 'desc'",
+                                    clojure_map(item)
                                 )));
                             }
                         };
@@ -124,6 +130,18 @@ impl Paging {
             self.order_by = from_params.order_by.clone();
         }
         self.include_total |= from_params.include_total;
+    }
+}
+
+/// A JSON object as PuppetDB prints it in its paging errors (a Clojure map with keyword
+/// keys): `{:field "certname", :order "up"}`.
+fn clojure_map(v: &Value) -> String {
+    match v.as_object() {
+        Some(map) => {
+            let items: Vec<String> = map.iter().map(|(k, v)| format!(":{k} {v}")).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        None => v.to_string(),
     }
 }
 
