@@ -495,11 +495,7 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
-fn replace_facts(
-    tx: &mut Tx<'_>,
-    f: &Factset,
-    received: &Timestamp,
-) -> Result<(), DbError> {
+fn replace_facts(tx: &mut Tx<'_>, f: &Factset, received: &Timestamp) -> Result<(), DbError> {
     touch_node(tx, &f.certname, &f.producer_timestamp)?;
     let stored: Option<(String, String)> = tx
         .query_opt(
@@ -636,11 +632,7 @@ fn replace_facts(
     Ok(())
 }
 
-fn replace_catalog(
-    tx: &mut Tx<'_>,
-    c: &Catalog,
-    received: &Timestamp,
-) -> Result<(), DbError> {
+fn replace_catalog(tx: &mut Tx<'_>, c: &Catalog, received: &Timestamp) -> Result<(), DbError> {
     touch_node(tx, &c.certname, &c.producer_timestamp)?;
     let stored: Option<String> = tx
         .query_opt(
