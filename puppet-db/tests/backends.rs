@@ -37,26 +37,26 @@ fn varied_report(certname: &str, ts: &str, n: usize) -> Value {
                         "new_value": new_value,
                         "old_value": old_value,
                     });
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         e["property"] = json!(format!("prop{k}"));
                         e["message"] = json!(format!("changed {i}/{k}"));
                     }
                     if i % 5 != 0 {
                         e["name"] = json!(format!("name_{i}"));
-                        e["corrective_change"] = json!(i % 4 == 0);
+                        e["corrective_change"] = json!(i.is_multiple_of(4));
                     }
                     e
                 })
                 .collect();
             let mut path = vec!["Stage[main]".to_string()];
             for d in 0..(i % 4) {
-                path.push(if d % 2 == 0 {
+                path.push(if d.is_multiple_of(2) {
                     format!("Class{d}")
                 } else {
                     format!("Define{d}[x{i}]")
                 });
             }
-            let ty = if i % 2 == 0 { "File" } else { "Exec" };
+            let ty = if i.is_multiple_of(2) { "File" } else { "Exec" };
             let skipped = i % 7 == 6;
             let events = if skipped {
                 json!([])
@@ -88,12 +88,16 @@ fn varied_report(certname: &str, ts: &str, n: usize) -> Value {
 fn catalog(certname: &str, ts: &str, n: usize, changed: usize) -> Value {
     let resources: Vec<Value> = (0..n)
         .map(|i| {
-            let ty = if i % 3 == 0 { "File" } else { "Package" };
+            let ty = if i.is_multiple_of(3) {
+                "File"
+            } else {
+                "Package"
+            };
             let v = if i < changed { "new" } else { "old" };
             let mut r = json!({
                 "type": ty,
                 "title": format!("r{i}"),
-                "exported": i % 11 == 0,
+                "exported": i.is_multiple_of(11),
                 "tags": ["a", format!("t{}", i % 5)],
                 "parameters": {"ensure": "present", "n": i, "v": v},
             });
@@ -104,10 +108,20 @@ fn catalog(certname: &str, ts: &str, n: usize, changed: usize) -> Value {
             r
         })
         .collect();
-    let ty = |i: usize| if i % 3 == 0 { "File" } else { "Package" };
+    let ty = |i: usize| {
+        if i.is_multiple_of(3) {
+            "File"
+        } else {
+            "Package"
+        }
+    };
     let edges: Vec<Value> = (1..n)
         .map(|i| {
-            let rel = if i % 2 == 0 { "before" } else { "contains" };
+            let rel = if i.is_multiple_of(2) {
+                "before"
+            } else {
+                "contains"
+            };
             json!({"source": {"type": ty(i - 1), "title": format!("r{}", i - 1)},
                    "target": {"type": ty(i), "title": format!("r{i}")},
                    "relationship": rel})
