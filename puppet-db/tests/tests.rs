@@ -6,6 +6,8 @@
 mod allowlist;
 #[cfg(feature = "server")]
 mod api;
+#[cfg(feature = "postgres")]
+mod backends;
 mod catalog_inputs;
 mod commands;
 mod common;

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls, Row, Transaction};
+use postgres::{Client, NoTls, Row, Statement, Transaction};
 use serde_json::{Map, Value};
 
 use super::{
@@ -29,7 +29,7 @@ use super::{
     GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage, catalog_hashes, diff,
     fact_paths, factset_hash, json_text, numbered, report_hash,
 };
-use crate::command::{Catalog, CatalogInputs, Command, Factset, Report};
+use crate::command::{Catalog, CatalogInputs, Command, Factset, Report, ResourceEvent};
 use crate::error::DbError;
 use crate::time::Timestamp;
 
@@ -193,7 +193,59 @@ CREATE INDEX resource_events_certname ON resource_events (certname);
 /// ```
 pub struct PostgresStorage {
     config: postgres::Config,
-    pool: Mutex<Vec<Client>>,
+    pool: Mutex<Vec<Conn>>,
+}
+
+/// A connection and the statements of commands prepared on it (prepared once per
+/// connection: a statement given as text would cost a round trip to prepare it every time).
+struct Conn {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+/// A command's transaction, with its connection's prepared statements.
+struct Tx<'a> {
+    tx: Transaction<'a>,
+    prepared: &'a mut HashMap<&'static str, Statement>,
+}
+
+impl Tx<'_> {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        // A named statement outlives the transaction that prepared it (even rolled back).
+        let s = self.tx.prepare(sql)?;
+        self.prepared.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.tx.execute(&s, params)
+    }
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.tx.query(&s, params)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.tx.query_opt(&s, params)
+    }
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -249,9 +301,9 @@ impl PostgresStorage {
             config,
             pool: Mutex::new(Vec::new()),
         };
-        let mut client = store.connect()?;
-        migrate(&mut client)?;
-        store.give_back(client);
+        let mut conn = store.connect()?;
+        migrate(&mut conn.client)?;
+        store.give_back(conn);
         Ok(store)
     }
 
@@ -260,7 +312,7 @@ impl PostgresStorage {
         MIGRATIONS.len() as i64
     }
 
-    fn connect(&self) -> Result<Client, DbError> {
+    fn connect(&self) -> Result<Conn, DbError> {
         let mut client = self.config.connect(NoTls).map_err(|e| {
             DbError::Storage(format!(
                 "cannot connect to PostgreSQL (database {:?}): {e}",
@@ -273,25 +325,28 @@ impl PostgresStorage {
                 STATEMENT_TIMEOUT.as_millis()
             ))
             .map_err(pg_err)?;
-        Ok(client)
+        Ok(Conn {
+            client,
+            prepared: HashMap::new(),
+        })
     }
 
-    fn client(&self) -> Result<Client, DbError> {
+    fn client(&self) -> Result<Conn, DbError> {
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
         match pooled {
-            Some(c) if !c.is_closed() => Ok(c),
+            Some(c) if !c.client.is_closed() => Ok(c),
             _ => self.connect(),
         }
     }
 
-    fn give_back(&self, client: Client) {
-        if client.is_closed() {
+    fn give_back(&self, conn: Conn) {
+        if conn.client.is_closed() {
             return;
         }
         if let Ok(mut p) = self.pool.lock()
             && p.len() < POOL_SIZE
         {
-            p.push(client);
+            p.push(conn);
         }
     }
 }
@@ -410,34 +465,22 @@ impl ToSql for Param {
 }
 
 /// Makes sure the node exists, locks its row for the transaction (instances writing for the
-/// same node take turns), and reactivates it when `ts` is newer than its deactivation.
-fn touch_node(tx: &mut Transaction<'_>, certname: &str, ts: &Timestamp) -> Result<(), DbError> {
-    lock_node(tx, certname)?;
+/// same node take turns), and reactivates it when `ts` is newer than its deactivation or
+/// expiry: one statement (`ON CONFLICT DO UPDATE` locks the row it finds even when its
+/// `WHERE` leaves it as it is).
+fn touch_node(tx: &mut Tx<'_>, certname: &str, ts: &Timestamp) -> Result<(), DbError> {
     tx.execute(
-        "UPDATE certnames SET deactivated = NULL, expired = NULL \
-         WHERE certname = $1 AND ((deactivated IS NOT NULL AND deactivated < $2) \
-         OR (expired IS NOT NULL AND expired < $2))",
+        "INSERT INTO certnames AS c (certname) VALUES ($1) \
+         ON CONFLICT (certname) DO UPDATE SET deactivated = NULL, expired = NULL \
+         WHERE (c.deactivated IS NOT NULL AND c.deactivated < $2) \
+         OR (c.expired IS NOT NULL AND c.expired < $2)",
         &[&certname, &ts.as_str()],
     )
     .map_err(pg_err)?;
     Ok(())
 }
 
-fn lock_node(tx: &mut Transaction<'_>, certname: &str) -> Result<(), DbError> {
-    tx.execute(
-        "INSERT INTO certnames (certname) VALUES ($1) ON CONFLICT DO NOTHING",
-        &[&certname],
-    )
-    .map_err(pg_err)?;
-    tx.query_one(
-        "SELECT 1 FROM certnames WHERE certname = $1 FOR UPDATE",
-        &[&certname],
-    )
-    .map_err(pg_err)?;
-    Ok(())
-}
-
-fn environment(tx: &mut Transaction<'_>, env: Option<&str>) -> Result<(), DbError> {
+fn environment(tx: &mut Tx<'_>, env: Option<&str>) -> Result<(), DbError> {
     if let Some(env) = env {
         tx.execute(
             "INSERT INTO environments (name) VALUES ($1) ON CONFLICT DO NOTHING",
@@ -452,11 +495,7 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
-fn replace_facts(
-    tx: &mut Transaction<'_>,
-    f: &Factset,
-    received: &Timestamp,
-) -> Result<(), DbError> {
+fn replace_facts(tx: &mut Tx<'_>, f: &Factset, received: &Timestamp) -> Result<(), DbError> {
     touch_node(tx, &f.certname, &f.producer_timestamp)?;
     let stored: Option<(String, String)> = tx
         .query_opt(
@@ -593,11 +632,7 @@ fn replace_facts(
     Ok(())
 }
 
-fn replace_catalog(
-    tx: &mut Transaction<'_>,
-    c: &Catalog,
-    received: &Timestamp,
-) -> Result<(), DbError> {
+fn replace_catalog(tx: &mut Tx<'_>, c: &Catalog, received: &Timestamp) -> Result<(), DbError> {
     touch_node(tx, &c.certname, &c.producer_timestamp)?;
     let stored: Option<String> = tx
         .query_opt(
@@ -758,7 +793,7 @@ fn replace_catalog(
     Ok(())
 }
 
-fn replace_catalog_inputs(tx: &mut Transaction<'_>, c: &CatalogInputs) -> Result<(), DbError> {
+fn replace_catalog_inputs(tx: &mut Tx<'_>, c: &CatalogInputs) -> Result<(), DbError> {
     touch_node(tx, &c.certname, &c.producer_timestamp)?;
     tx.execute(
         "INSERT INTO catalog_inputs (certname, catalog_uuid, producer_timestamp, inputs) VALUES ($1, $2, $3, $4) \
@@ -784,7 +819,7 @@ fn opt_str(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
 }
 
-fn store_report(tx: &mut Transaction<'_>, r: &Report, received: &Timestamp) -> Result<(), DbError> {
+fn store_report(tx: &mut Tx<'_>, r: &Report, received: &Timestamp) -> Result<(), DbError> {
     touch_node(tx, &r.certname, &r.producer_timestamp)?;
     environment(tx, r.environment.as_deref())?;
     let a = &r.attributes;
@@ -829,36 +864,47 @@ fn store_report(tx: &mut Transaction<'_>, r: &Report, received: &Timestamp) -> R
         // The same report again: PuppetDB stores it once.
         return Ok(());
     }
-    let insert = tx
-        .prepare(
+    // Every event in one statement (arrays, `unnest`), not one statement per event.
+    let ev = &r.events;
+    if !ev.is_empty() {
+        let idx: Vec<i64> = (0..ev.len() as i64).collect();
+        let text = |f: &dyn Fn(&ResourceEvent) -> &str| ev.iter().map(f).collect::<Vec<_>>();
+        let opt_text =
+            |f: &dyn Fn(&ResourceEvent) -> Option<&str>| ev.iter().map(f).collect::<Vec<_>>();
+        let new_values: Vec<&Value> = ev.iter().map(|e| &e.new_value).collect();
+        let old_values: Vec<&Value> = ev.iter().map(|e| &e.old_value).collect();
+        let lines: Vec<Option<i64>> = ev.iter().map(|e| e.line).collect();
+        let containment: Vec<postgres::types::Json<&Vec<String>>> = ev
+            .iter()
+            .map(|e| postgres::types::Json(&e.containment_path))
+            .collect();
+        let corrective: Vec<Option<bool>> = ev.iter().map(|e| e.corrective_change).collect();
+        tx.execute(
             "INSERT INTO resource_events (report_hash, idx, certname, status, timestamp, resource_type, \
              resource_title, property, name, new_value, old_value, message, file, line, containment_path, \
              containing_class, corrective_change) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .map_err(pg_err)?;
-    for (i, e) in r.events.iter().enumerate() {
-        let containment = Value::from(e.containment_path.clone());
-        tx.execute(
-            &insert,
+             SELECT $1, i, $2, st, ts, ty, ti, pr, na, nv, ov, me, fi, li, cp, cc, co FROM unnest($3::int8[], \
+             $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::json[], \
+             $11::json[], $12::text[], $13::text[], $14::int8[], $15::jsonb[], $16::text[], $17::bool[]) \
+             AS t(i, st, ts, ty, ti, pr, na, nv, ov, me, fi, li, cp, cc, co)",
             &[
                 &hash,
-                &(i as i64),
                 &r.certname,
-                &e.status,
-                &e.timestamp.as_str(),
-                &e.resource_type,
-                &e.resource_title,
-                &e.property,
-                &e.name,
-                &e.new_value,
-                &e.old_value,
-                &e.message,
-                &e.file,
-                &e.line,
+                &idx,
+                &text(&|e| &e.status),
+                &text(&|e| e.timestamp.as_str()),
+                &text(&|e| &e.resource_type),
+                &text(&|e| &e.resource_title),
+                &opt_text(&|e| e.property.as_deref()),
+                &opt_text(&|e| e.name.as_deref()),
+                &new_values,
+                &old_values,
+                &opt_text(&|e| e.message.as_deref()),
+                &opt_text(&|e| e.file.as_deref()),
+                &lines,
                 &containment,
-                &e.containing_class(),
-                &e.corrective_change,
+                &opt_text(&|e| e.containing_class()),
+                &corrective,
             ],
         )
         .map_err(pg_err)?;
@@ -872,8 +918,11 @@ fn store_report(tx: &mut Transaction<'_>, r: &Report, received: &Timestamp) -> R
     Ok(())
 }
 
-fn apply_in(client: &mut Client, command: &Command, received: &Timestamp) -> Result<(), DbError> {
-    let mut tx = client.transaction().map_err(pg_err)?;
+fn apply_in(conn: &mut Conn, command: &Command, received: &Timestamp) -> Result<(), DbError> {
+    let mut tx = Tx {
+        tx: conn.client.transaction().map_err(pg_err)?,
+        prepared: &mut conn.prepared,
+    };
     match command {
         Command::ReplaceFacts(f) => replace_facts(&mut tx, f, received)?,
         Command::ReplaceCatalog(c) => replace_catalog(&mut tx, c, received)?,
@@ -883,16 +932,17 @@ fn apply_in(client: &mut Client, command: &Command, received: &Timestamp) -> Res
             certname,
             producer_timestamp,
         } => {
-            lock_node(&mut tx, certname)?;
+            // Created deactivated, or its row locked (and deactivated when this is newer).
             tx.execute(
-                "UPDATE certnames SET deactivated = $2 WHERE certname = $1 \
-                 AND (deactivated IS NULL OR deactivated < $2)",
+                "INSERT INTO certnames AS c (certname, deactivated) VALUES ($1, $2) \
+                 ON CONFLICT (certname) DO UPDATE SET deactivated = $2 \
+                 WHERE c.deactivated IS NULL OR c.deactivated < $2",
                 &[certname, &producer_timestamp.as_str()],
             )
             .map_err(pg_err)?;
         }
     }
-    tx.commit().map_err(pg_err)
+    tx.tx.commit().map_err(pg_err)
 }
 
 impl Storage for PostgresStorage {
@@ -921,14 +971,14 @@ impl Storage for PostgresStorage {
         now: &Timestamp,
     ) -> Result<Collected, DbError> {
         let mut client = self.client()?;
-        let result = collect(&mut client, retention, now);
+        let result = collect(&mut client.client, retention, now);
         self.give_back(client);
         result
     }
 
     fn query(&self, query: &SqlQuery) -> Result<Rows, DbError> {
         let mut client = self.client()?;
-        let result = run(&mut client, query);
+        let result = run(&mut client.client, query);
         self.give_back(client);
         result
     }
