@@ -35,6 +35,7 @@ impl FactsDiff<'_> {
 
 /// Compares the stored facts (name -> value JSON text, as both backends keep it) with a new
 /// factset's values.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn facts<'a>(
     stored: &HashMap<String, String>,
     new: &'a Map<String, Value>,
@@ -107,6 +108,7 @@ pub(crate) struct CatalogDiff<'a> {
 
 /// Compares the stored resources (`(type, title)` -> hash) and edges (one entry per row) of
 /// a node with a new catalog's resources (with their hashes, in order) and edges.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn catalog<'a>(
     stored_resources: &HashMap<(String, String), String>,
     stored_edges: &[EdgeKey],
