@@ -188,5 +188,95 @@ fn queries(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, commands, queries);
+/// A catalog shaped as the load client's (`tests/examples/pdbload.rs`): `Class[main]`, then
+/// `resources` File/Exec resources of which the first ten change with `n`, one edge each.
+fn pdbload_catalog(certname: &str, resources: usize, ts: &str, n: usize) -> Value {
+    let mut all = vec![
+        json!({"type": "Class", "title": "main", "tags": ["class"], "exported": false,
+        "parameters": {"name": "main", "alias": ["main"]}}),
+    ];
+    all.extend((0..resources).map(|i| {
+        json!({"type": if i % 10 == 0 { "Exec" } else { "File" }, "title": format!("/srv/app/file-{i}"),
+            "tags": ["file", "class", "app"], "exported": false,
+            "file": "/etc/puppet/code/environments/production/manifests/site.pp", "line": i,
+            "parameters": {"ensure": "file", "mode": "0644", "owner": "root",
+                "content": if i < 10 { format!("content {i} of {n}") } else { format!("content {i}") }}})
+    }));
+    let edges: Vec<Value> = (0..resources)
+        .map(|i| json!({"source": {"type": "Class", "title": "main"},
+            "target": {"type": if i % 10 == 0 { "Exec" } else { "File" }, "title": format!("/srv/app/file-{i}")},
+            "relationship": "contains"}))
+        .collect();
+    json!({"version": "1796265799", "code_id": null,
+        "catalog_uuid": format!("0d3c4c8b-5b1a-4d36-9c3e-{n:012}"), "resources": all, "edges": edges,
+        "job_id": null, "certname": certname,
+        "transaction_uuid": format!("5b1a7d36-0d3c-4c8b-9c3e-{n:012}"), "environment": "production",
+        "producer_timestamp": ts, "producer": "puppet.example.test"})
+}
+
+/// Gzipped as the terminus (and the load client) sends a command body.
+fn gzipped(v: &Value) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(v.to_string().as_bytes()).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// The CPU of one command before the database: gunzip, JSON parse and checks, and (for
+/// catalogs) the resources' hashes; then a stored node's catalog replaced with ten changed
+/// resources, the whole command (the durable commit included).
+fn parse_and_hash(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse and hash");
+    g.sample_size(30);
+    let catalog = gzipped(&pdbload_catalog(
+        "node-0",
+        1000,
+        "2026-12-02T10:00:00.000Z",
+        0,
+    ));
+    g.bench_function("replace catalog, 1000 resources, gzipped: parse", |b| {
+        b.iter(|| {
+            puppet_db::Command::from_request(&params("replace catalog", "9", "node-0"), &catalog)
+                .expect("command")
+        })
+    });
+    let facts_body = gzipped(&facts("node-0", 0));
+    g.bench_function("replace facts, gzipped: parse", |b| {
+        b.iter(|| {
+            puppet_db::Command::from_request(&params("replace facts", "5", "node-0"), &facts_body)
+                .expect("command")
+        })
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    db.submit(&params("replace catalog", "9", "node-0"), &catalog)
+        .expect("submit");
+    let n = AtomicU64::new(1);
+    g.bench_function(
+        "replace catalog, stored node, 10 of 1000 resources changed",
+        |b| {
+            b.iter_batched(
+                || {
+                    let n = n.fetch_add(1, Ordering::Relaxed);
+                    let ts = format!(
+                        "2026-12-02T{:02}:{:02}:{:02}.{:03}Z",
+                        10 + n / 3_600_000,
+                        n / 60_000 % 60,
+                        n / 1000 % 60,
+                        n % 1000
+                    );
+                    gzipped(&pdbload_catalog("node-0", 1000, &ts, n as usize))
+                },
+                |body| {
+                    db.submit(&params("replace catalog", "9", "node-0"), &body)
+                        .expect("submit")
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, parse_and_hash, commands, queries);
 criterion_main!(benches);

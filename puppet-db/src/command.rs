@@ -1,6 +1,7 @@
 //! Commands as PuppetDB 7 accepts them on `POST /pdb/cmd/v1`: the query parameters, the
 //! (possibly gzipped) body, and the typed documents they carry.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use serde::Deserialize;
@@ -266,12 +267,26 @@ fn quoted(s: Option<&str>) -> String {
     }
 }
 
-/// The body, gunzipped when it starts with gzip's magic bytes (the terminus always gzips).
-fn gunzip(body: &[u8]) -> Result<Vec<u8>, DbError> {
+/// The body, gunzipped when it starts with gzip's magic bytes (the terminus always gzips);
+/// a plain body is used as it is, not copied.
+fn gunzip(body: &[u8]) -> Result<Cow<'_, [u8]>, DbError> {
     if !body.starts_with(&[0x1f, 0x8b]) {
-        return Ok(body.to_vec());
+        return Ok(Cow::Borrowed(body));
     }
-    let mut out = Vec::new();
+    // The gzip trailer's ISIZE (the length mod 2^32) sizes the buffer once, bounded by what
+    // the body could hold at deflate's highest ratio (about 1,032:1) and by the limit, so a
+    // lying trailer costs no more memory than reading does.
+    let isize_hint = body
+        .len()
+        .checked_sub(4)
+        .and_then(|at| body.get(at..))
+        .and_then(|t| <[u8; 4]>::try_from(t).ok())
+        .map_or(0, |t| u32::from_le_bytes(t) as usize);
+    let capacity = isize_hint
+        .min(body.len().saturating_mul(1032))
+        .min(MAX_UNCOMPRESSED_BYTES as usize)
+        + 1;
+    let mut out = Vec::with_capacity(capacity);
     flate2::read::GzDecoder::new(body)
         .take(MAX_UNCOMPRESSED_BYTES + 1)
         .read_to_end(&mut out)
@@ -282,10 +297,16 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, DbError> {
             format!("Command size exceeds max-command-size ({MAX_UNCOMPRESSED_BYTES} bytes)"),
         ));
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+/// A body as `T`. Parsed once without tracking where in the document the parser is (the
+/// common case: a valid body); only a body that fails is parsed again with the path, for
+/// the error message.
+fn from_json<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> Result<T, String> {
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -319,7 +340,11 @@ pub(crate) fn digest(v: &impl serde::Serialize) -> String {
     if serde_json::to_writer(&mut hasher, v).is_err() {
         hasher = HashWriter(Sha256::new());
     }
-    let sum = hasher.0.finalize();
+    hex40(&hasher.0.finalize())
+}
+
+/// The first 20 bytes of a digest as 40 lowercase hex digits.
+pub(crate) fn hex40(sum: &[u8]) -> String {
     let mut out = String::with_capacity(40);
     for b in sum.iter().take(20) {
         out.push(char::from(HEX[usize::from(b >> 4)]));

@@ -35,22 +35,40 @@ impl FactsDiff<'_> {
 
 /// Compares the stored facts (name -> value JSON text, as both backends keep it) with a new
 /// factset's values.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn facts<'a>(
     stored: &HashMap<String, String>,
     new: &'a Map<String, Value>,
 ) -> FactsDiff<'a> {
+    let texts: Vec<(&str, &Value, String)> = new
+        .iter()
+        .map(|(name, value)| (name.as_str(), value, json_text(value)))
+        .collect();
+    facts_with_texts(
+        stored,
+        texts.iter().map(|(n, v, t)| (*n, *v, t.as_str())),
+        new,
+    )
+}
+
+/// [`facts`] with each new fact's value text already at hand (name, value, text: see
+/// [`super::FactsText`]); `all` is the new factset's values.
+pub(crate) fn facts_with_texts<'a, 't>(
+    stored: &HashMap<String, String>,
+    new: impl Iterator<Item = (&'a str, &'a Value, &'t str)>,
+    all: &Map<String, Value>,
+) -> FactsDiff<'a> {
     let mut diff = FactsDiff::default();
-    for (name, value) in new {
-        let text = json_text(value);
+    for (name, value, text) in new {
         match stored.get(name) {
-            Some(old) if *old == text => {}
-            Some(_) => diff.changed.push((name, value, text)),
-            None => diff.added.push((name, value, text)),
+            Some(old) if old == text => {}
+            Some(_) => diff.changed.push((name, value, text.to_string())),
+            None => diff.added.push((name, value, text.to_string())),
         }
     }
     diff.removed = stored
         .keys()
-        .filter(|name| !new.contains_key(name.as_str()))
+        .filter(|name| !all.contains_key(name.as_str()))
         .cloned()
         .collect();
     diff.removed.sort();
@@ -78,6 +96,8 @@ pub(crate) struct CatalogDiff<'a> {
     /// Resources new or with another hash (one per `(type, title)`: of several with the same
     /// type and title, the last one, as a full write keeps it), with their hash.
     pub written: Vec<(&'a Resource, &'a str)>,
+    /// Where each of `written` is in the catalog's resources.
+    pub written_index: Vec<usize>,
     /// Edges whose stored rows all go (the new catalog has them a different number of times,
     /// maybe none).
     pub edges_removed: Vec<EdgeKey>,
@@ -88,12 +108,13 @@ pub(crate) struct CatalogDiff<'a> {
 
 /// Compares the stored resources (`(type, title)` -> hash) and edges (one entry per row) of
 /// a node with a new catalog's resources (with their hashes, in order) and edges.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn catalog<'a>(
     stored_resources: &HashMap<(String, String), String>,
     stored_edges: &[EdgeKey],
     resources: &'a [Resource],
-    hashes: &'a [String],
-    edges: &'a [Edge],
+    hashes: &'a [impl AsRef<str>],
+    edges_new: &'a [Edge],
 ) -> CatalogDiff<'a> {
     let mut diff = CatalogDiff::default();
     // The last resource of each (type, title) wins.
@@ -111,8 +132,10 @@ pub(crate) fn catalog<'a>(
         if last.get(&key) != Some(&i) {
             continue;
         }
-        if stored.get(&key) != Some(&h.as_str()) {
+        let h = h.as_ref();
+        if stored.get(&key) != Some(&h) {
             diff.written.push((r, h));
+            diff.written_index.push(i);
         }
     }
     diff.removed = stored_resources
@@ -122,36 +145,197 @@ pub(crate) fn catalog<'a>(
         .collect();
     diff.removed.sort();
 
-    let mut old: HashMap<(&str, &str, &str, &str, &str), usize> = HashMap::new();
-    for (a, b, c, d, e) in stored_edges {
-        *old.entry((a, b, c, d, e)).or_default() += 1;
+    let stored: Vec<EdgeRef<'_>> = stored_edges
+        .iter()
+        .map(|(a, b, c, d, e)| (a.as_str(), b.as_str(), c.as_str(), d.as_str(), e.as_str()))
+        .collect();
+    edges(&stored, edges_new, &mut diff);
+    diff
+}
+
+/// The edges part of [`catalog`]: by count per edge, every stored row of an edge whose count
+/// differs goes, and every copy the new catalog has of it is written.
+fn edges<'a>(stored: &[EdgeRef<'_>], edges: &'a [Edge], diff: &mut CatalogDiff<'a>) {
+    let mut old: HashMap<EdgeRef<'_>, usize> = HashMap::with_capacity(stored.len());
+    for k in stored {
+        *old.entry(*k).or_default() += 1;
     }
-    let mut new: HashMap<(&str, &str, &str, &str, &str), usize> = HashMap::new();
+    let mut new: HashMap<EdgeRef<'_>, usize> = HashMap::with_capacity(edges.len());
     for e in edges {
         *new.entry(edge_key(e)).or_default() += 1;
     }
-    for e in edges {
-        let k = edge_key(e);
-        if old.get(&k).copied().unwrap_or(0) != new[&k] {
-            diff.edges_written.push(e);
-        }
-    }
+    diff.edges_written = edges
+        .iter()
+        .filter(|e| {
+            let k = edge_key(e);
+            old.get(&k).copied().unwrap_or(0) != new.get(&k).copied().unwrap_or(0)
+        })
+        .collect();
     let mut removed: Vec<EdgeKey> = old
         .iter()
         .filter(|(k, n)| new.get(*k).copied().unwrap_or(0) != **n)
-        .map(|((a, b, c, d, e), _)| {
-            (
-                a.to_string(),
-                b.to_string(),
-                c.to_string(),
-                d.to_string(),
-                e.to_string(),
-            )
-        })
+        .map(|(k, _)| owned_edge(*k))
         .collect();
     removed.sort();
     diff.edges_removed = removed;
-    diff
+}
+
+/// An edge by what it links, borrowed.
+type EdgeRef<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
+/// A stored node's resources compared with a new catalog's while the stored rows are read,
+/// in `(type, title)` order (the read's `ORDER BY type, title`: SQLite's BINARY order is
+/// the byte order `str` compares in), so that nothing is copied for an unchanged row. The
+/// same outcome as [`catalog`]'s resources.
+pub(crate) struct ResourceMerge<'a, H> {
+    resources: &'a [Resource],
+    hashes: &'a [H],
+    /// The new resources' indices by `(type, title)`, the last of each `(type, title)` only.
+    order: Vec<usize>,
+    /// How many of `order` the stored rows have gone past.
+    next: usize,
+    /// Per entry of `order`: stored with the same hash.
+    same: Vec<bool>,
+    removed: Vec<(String, String)>,
+}
+
+impl<'a, H: AsRef<str>> ResourceMerge<'a, H> {
+    /// Ready for the stored rows of a node whose new catalog has `resources` (with their
+    /// `hashes`, in the same order).
+    pub fn new(resources: &'a [Resource], hashes: &'a [H]) -> Self {
+        let key = |i: usize| (resources[i].r#type.as_str(), resources[i].title.as_str());
+        let mut order: Vec<usize> = (0..resources.len().min(hashes.len())).collect();
+        // Stable: of equal keys, the indices stay ascending; keep the last of each.
+        order.sort_by(|&a, &b| key(a).cmp(&key(b)));
+        let mut last: Vec<usize> = Vec::with_capacity(order.len());
+        for (at, &i) in order.iter().enumerate() {
+            if order.get(at + 1).is_none_or(|&j| key(j) != key(i)) {
+                last.push(i);
+            }
+        }
+        let same = vec![false; last.len()];
+        ResourceMerge {
+            resources,
+            hashes,
+            order: last,
+            next: 0,
+            same,
+            removed: Vec::new(),
+        }
+    }
+
+    fn key(&self, at: usize) -> (&'a str, &'a str) {
+        let r = &self.resources[self.order[at]];
+        (r.r#type.as_str(), r.title.as_str())
+    }
+
+    /// One stored row (rows come in ascending `(type, title)`).
+    pub fn stored(&mut self, ty: &str, title: &str, hash: &str) {
+        while self.next < self.order.len() && self.key(self.next) < (ty, title) {
+            self.next += 1;
+        }
+        if self.next < self.order.len() && self.key(self.next) == (ty, title) {
+            self.same[self.next] = self.hashes[self.order[self.next]].as_ref() == hash;
+            self.next += 1;
+        } else {
+            self.removed.push((ty.to_string(), title.to_string()));
+        }
+    }
+
+    /// The resources to write (new or changed, in the catalog's order) and to delete.
+    pub fn finish(self, diff: &mut CatalogDiff<'a>) {
+        let (resources, hashes) = (self.resources, self.hashes);
+        let mut written: Vec<usize> = self
+            .order
+            .iter()
+            .zip(&self.same)
+            .filter(|(_, same)| !**same)
+            .map(|(i, _)| *i)
+            .collect();
+        written.sort_unstable();
+        diff.written = written
+            .iter()
+            .map(|&i| (&resources[i], hashes[i].as_ref()))
+            .collect();
+        diff.written_index = written;
+        diff.removed = self.removed;
+    }
+}
+
+/// A stored node's edges compared with a new catalog's while the stored rows are read:
+/// while they are the new edges in the same order (a catalog compiled again from the same
+/// code) nothing is copied; from the first difference on, every stored row is kept for
+/// [`edges`]. The same outcome as [`catalog`]'s edges.
+pub(crate) struct EdgeMatch<'a> {
+    edges: &'a [Edge],
+    /// The stored rows so far are `edges[..matched]`.
+    matched: usize,
+    /// Every stored row, once one differed.
+    rows: Option<Vec<EdgeKey>>,
+}
+
+impl<'a> EdgeMatch<'a> {
+    /// Ready for the stored rows of a node whose new catalog has `edges`.
+    pub fn new(edges: &'a [Edge]) -> Self {
+        EdgeMatch {
+            edges,
+            matched: 0,
+            rows: None,
+        }
+    }
+
+    /// One stored row.
+    pub fn stored(&mut self, row: EdgeRef<'_>) {
+        if let Some(rows) = &mut self.rows {
+            rows.push(owned_edge(row));
+            return;
+        }
+        if self
+            .edges
+            .get(self.matched)
+            .is_some_and(|e| edge_key(e) == row)
+        {
+            self.matched += 1;
+            return;
+        }
+        let mut rows: Vec<EdgeKey> = self.edges[..self.matched]
+            .iter()
+            .map(|e| owned_edge(edge_key(e)))
+            .collect();
+        rows.push(owned_edge(row));
+        self.rows = Some(rows);
+    }
+
+    /// The edges to delete and to write.
+    pub fn finish(self, diff: &mut CatalogDiff<'a>) {
+        match self.rows {
+            None if self.matched == self.edges.len() => {}
+            None => {
+                let stored: Vec<EdgeRef<'_>> =
+                    self.edges[..self.matched].iter().map(edge_key).collect();
+                edges(&stored, self.edges, diff);
+            }
+            Some(rows) => {
+                let stored: Vec<EdgeRef<'_>> = rows
+                    .iter()
+                    .map(|(a, b, c, d, e)| {
+                        (a.as_str(), b.as_str(), c.as_str(), d.as_str(), e.as_str())
+                    })
+                    .collect();
+                edges(&stored, self.edges, diff);
+            }
+        }
+    }
+}
+
+fn owned_edge((a, b, c, d, e): EdgeRef<'_>) -> EdgeKey {
+    (
+        a.to_string(),
+        b.to_string(),
+        c.to_string(),
+        d.to_string(),
+        e.to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -242,5 +426,96 @@ mod tests {
             .map(|e| e.target_title.as_str())
             .collect();
         assert_eq!(titles, vec!["/a", "/c"]);
+    }
+
+    use proptest::prelude::*;
+
+    /// What the merge over stored rows read in `(type, title)` order and the edge match give
+    /// is what [`catalog`] gives (the same rows to delete and to write).
+    fn merged<'a>(
+        stored: &HashMap<(String, String), String>,
+        stored_edges: &[EdgeKey],
+        resources: &'a [Resource],
+        hashes: &'a [String],
+        edges: &'a [Edge],
+    ) -> CatalogDiff<'a> {
+        let mut diff = CatalogDiff::default();
+        let mut m = ResourceMerge::new(resources, hashes);
+        let mut rows: Vec<_> = stored.iter().collect();
+        rows.sort();
+        for ((ty, ti), h) in rows {
+            m.stored(ty, ti, h);
+        }
+        let mut e = EdgeMatch::new(edges);
+        for (a, b, c, d, x) in stored_edges {
+            e.stored((a, b, c, d, x));
+        }
+        m.finish(&mut diff);
+        e.finish(&mut diff);
+        diff
+    }
+
+    /// Removed resources, written ones (index, hash), removed edges, written edges (sorted).
+    type Summary = (
+        Vec<(String, String)>,
+        Vec<(usize, String)>,
+        Vec<EdgeKey>,
+        Vec<EdgeKey>,
+    );
+
+    fn summary(d: &CatalogDiff<'_>) -> Summary {
+        let written = d
+            .written_index
+            .iter()
+            .zip(&d.written)
+            .map(|(i, (_, h))| (*i, h.to_string()))
+            .collect();
+        let mut edges_written: Vec<EdgeKey> = d
+            .edges_written
+            .iter()
+            .map(|e| owned_edge(edge_key(e)))
+            .collect();
+        edges_written.sort();
+        (
+            d.removed.clone(),
+            written,
+            d.edges_removed.clone(),
+            edges_written,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn merge_and_match_give_what_the_full_diff_gives(
+            stored_res in proptest::collection::vec((0u8..3, 0u8..4, 0u8..3), 0..10),
+            new_res in proptest::collection::vec((0u8..3, 0u8..4, 0u8..3), 0..10),
+            stored_e in proptest::collection::vec((0u8..2, 0u8..3), 0..8),
+            new_e in proptest::collection::vec((0u8..2, 0u8..3), 0..8),
+            same_edges in any::<bool>(),
+        ) {
+            let stored: HashMap<(String, String), String> = stored_res
+                .iter()
+                .map(|(t, n, h)| ((format!("T{t}"), format!("/{n}")), format!("h{h}")))
+                .collect();
+            let resources: Vec<Resource> = new_res.iter().map(|(t, n, _)| {
+                let mut r = res("File", &format!("/{n}"), 1);
+                r.r#type = format!("T{t}");
+                r
+            }).collect();
+            let hashes: Vec<String> = new_res.iter().map(|(_, _, h)| format!("h{h}")).collect();
+            let k = |(s, t): &(u8, u8)| {
+                let e = edge(&format!("c{s}"), &format!("/{t}"));
+                (e.source_type, e.source_title, e.target_type, e.target_title, e.relationship)
+            };
+            let stored_edges: Vec<EdgeKey> = stored_e.iter().map(k).collect();
+            let edges: Vec<Edge> = if same_edges {
+                stored_e.iter().map(|(s, t)| edge(&format!("c{s}"), &format!("/{t}"))).collect()
+            } else {
+                new_e.iter().map(|(s, t)| edge(&format!("c{s}"), &format!("/{t}"))).collect()
+            };
+            let full = catalog(&stored, &stored_edges, &resources, &hashes, &edges);
+            let fast = merged(&stored, &stored_edges, &resources, &hashes, &edges);
+            prop_assert_eq!(summary(&full), summary(&fast));
+        }
     }
 }

@@ -6,7 +6,10 @@ pub mod postgres;
 pub(crate) mod regex_pg;
 pub mod sqlite;
 
+use std::ops::Range;
+
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::command::Command;
 use crate::error::DbError;
@@ -283,30 +286,164 @@ pub(crate) fn fact_paths(
 }
 
 /// A factset's hash, as both backends store it: of `[certname, environment, values]`.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn factset_hash(f: &crate::command::Factset) -> String {
     crate::command::digest(&(&f.certname, &f.environment, &f.values))
 }
 
+/// A factset serialized once: the `values` object's JSON text (what the `facts` column of
+/// `factsets` holds), each fact's value text as a slice of it, and the factset's hash (the
+/// same as [`factset_hash`]: SHA-256 of `[certname, environment, ` + that text + `]`, the
+/// bytes serde_json writes for the tuple).
+pub(crate) struct FactsText<'a> {
+    /// The factset's hash.
+    pub hash: String,
+    /// `values` as JSON text.
+    pub text: String,
+    /// Each fact: name, value, where its value's text is in `text`.
+    facts: Vec<(&'a str, &'a Value, Range<usize>)>,
+}
+
+impl<'a> FactsText<'a> {
+    /// Serializes `f`'s values once and hashes the factset.
+    pub fn new(f: &'a crate::command::Factset) -> FactsText<'a> {
+        let mut text = Vec::with_capacity(4096);
+        let mut facts = Vec::with_capacity(f.values.len());
+        // serde_json's compact form of a map: `{"k":v,"k2":v2}`.
+        text.push(b'{');
+        for (i, (name, value)) in f.values.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            write_json(&mut text, name);
+            text.push(b':');
+            let start = text.len();
+            write_json(&mut text, value);
+            facts.push((name.as_str(), value, start..text.len()));
+        }
+        text.push(b'}');
+        let mut hasher = Sha256::new();
+        let mut head = Vec::with_capacity(64);
+        head.push(b'[');
+        write_json(&mut head, &f.certname);
+        head.push(b',');
+        write_json(&mut head, &f.environment);
+        head.push(b',');
+        hasher.update(&head);
+        hasher.update(&text);
+        hasher.update(b"]");
+        // serde_json writes valid UTF-8.
+        let text = String::from_utf8(text).unwrap_or_default();
+        FactsText {
+            hash: crate::command::hex40(&hasher.finalize()),
+            text,
+            facts,
+        }
+    }
+
+    /// Each fact: its name, its value and its value's JSON text, in the factset's order.
+    pub fn facts(&self) -> impl Iterator<Item = (&'a str, &'a Value, &str)> + '_ {
+        self.facts
+            .iter()
+            .map(|(n, v, r)| (*n, *v, self.text.get(r.clone()).unwrap_or("null")))
+    }
+}
+
+/// Appends `v`'s compact JSON to `buf` (serde_json; it cannot fail for the types serialized
+/// here: strings, numbers, options, sequences and maps with string keys).
+fn write_json(buf: &mut Vec<u8>, v: &(impl serde::Serialize + ?Sized)) {
+    let _ = serde_json::to_writer(&mut *buf, v);
+}
+
 /// A resource's hash: of `[type, title, exported, file, line, tags, parameters]`, every
 /// column a backend stores of it (so an unchanged hash is an unchanged row).
+#[cfg(test)]
 pub(crate) fn resource_hash(r: &crate::command::Resource) -> String {
-    crate::command::digest(&(
-        &r.r#type,
-        &r.title,
-        r.exported,
-        &r.file,
-        r.line,
-        &r.tags,
-        &r.parameters,
-    ))
+    ResourceText::new(r, &mut Vec::new()).hash
+}
+
+/// A resource serialized once: its hash (that of [`resource_hash`]) and the JSON text of its
+/// tags and parameters (what the backends store), slices of the bytes hashed.
+pub(crate) struct ResourceText {
+    /// The resource's hash.
+    pub hash: String,
+    /// `[type, title, exported, file, line, tags, parameters]` as JSON (serde_json writes
+    /// UTF-8; only the parts written are checked, when they are asked for).
+    text: Vec<u8>,
+    tags: Range<usize>,
+    parameters: Range<usize>,
+}
+
+impl ResourceText {
+    /// Serializes `r` (in `buf`, a scratch buffer kept between resources) and hashes it.
+    pub fn new(r: &crate::command::Resource, buf: &mut Vec<u8>) -> ResourceText {
+        buf.clear();
+        // serde_json's compact form of the tuple: `[a,b,c]`.
+        buf.push(b'[');
+        write_json(buf, &r.r#type);
+        buf.push(b',');
+        write_json(buf, &r.title);
+        buf.push(b',');
+        write_json(buf, &r.exported);
+        buf.push(b',');
+        write_json(buf, &r.file);
+        buf.push(b',');
+        write_json(buf, &r.line);
+        buf.push(b',');
+        let tags_start = buf.len();
+        write_json(buf, &r.tags);
+        let tags = tags_start..buf.len();
+        buf.push(b',');
+        let parameters_start = buf.len();
+        write_json(buf, &r.parameters);
+        let parameters = parameters_start..buf.len();
+        buf.push(b']');
+        let hash = crate::command::hex40(&Sha256::digest(&buf[..]));
+        ResourceText {
+            hash,
+            text: buf.clone(),
+            tags,
+            parameters,
+        }
+    }
+
+    /// The tags as JSON text.
+    pub fn tags(&self) -> &str {
+        self.text
+            .get(self.tags.clone())
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .unwrap_or("[]")
+    }
+
+    /// The parameters as JSON text.
+    pub fn parameters(&self) -> &str {
+        self.text
+            .get(self.parameters.clone())
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .unwrap_or("{}")
+    }
 }
 
 /// A catalog's resources' hashes and the catalog's hash (of `[certname, version,
 /// environment, resource hashes]`).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn catalog_hashes(c: &crate::command::Catalog) -> (Vec<String>, String) {
-    let resource_hashes: Vec<String> = c.resources.iter().map(resource_hash).collect();
-    let hash = crate::command::digest(&(&c.certname, &c.version, &c.environment, &resource_hashes));
-    (resource_hashes, hash)
+    let (texts, hash) = catalog_texts(c);
+    (texts.into_iter().map(|t| t.hash).collect(), hash)
+}
+
+/// A catalog's resources serialized and hashed once each, and the catalog's hash (that of
+/// [`catalog_hashes`]).
+pub(crate) fn catalog_texts(c: &crate::command::Catalog) -> (Vec<ResourceText>, String) {
+    let mut buf = Vec::with_capacity(1024);
+    let texts: Vec<ResourceText> = c
+        .resources
+        .iter()
+        .map(|r| ResourceText::new(r, &mut buf))
+        .collect();
+    let hashes: Vec<&str> = texts.iter().map(|t| t.hash.as_str()).collect();
+    let hash = crate::command::digest(&(&c.certname, &c.version, &c.environment, &hashes));
+    (texts, hash)
 }
 
 /// A report's hash (its identity: the same report stored twice is stored once).
@@ -397,5 +534,71 @@ mod tests {
             ]))
         );
         assert_eq!(hash.len(), 40);
+    }
+
+    /// What is serialized once (a factset's values, a resource) gives the bytes and hashes
+    /// that serializing each part on its own gives.
+    #[test]
+    fn texts_serialized_once_are_those_of_each_part() {
+        let values = json!({"kernel": "Linux", "esc": "a\"b\n\u{e9}/", "n": -0.5, "big": 18446744073709551615u64,
+            "os": {"family": "Debian", "release": {"full": "12.8"}}, "list": [1, null, true, {}], "none": null});
+        let values = values.as_object().unwrap().clone();
+        for environment in [None, Some("production".to_string())] {
+            let f = Factset {
+                certname: "web1\u{2028}".into(),
+                environment,
+                producer_timestamp: crate::time::Timestamp::parse("2026-12-02T10:00:00Z").unwrap(),
+                producer: None,
+                values: values.clone(),
+            };
+            let t = FactsText::new(&f);
+            assert_eq!(t.hash, factset_hash(&f));
+            assert_eq!(t.text, json_text(&f.values));
+            let each: Vec<(&str, String)> = t.facts().map(|(n, _, s)| (n, s.to_string())).collect();
+            let want: Vec<(&str, String)> = f
+                .values
+                .iter()
+                .map(|(n, v)| (n.as_str(), json_text(v)))
+                .collect();
+            assert_eq!(each, want);
+        }
+        let mut parameters = Map::new();
+        parameters.insert("content".into(), json!("line 1\nline \"2\"\t\u{1}"));
+        parameters.insert("mode".into(), json!(420));
+        parameters.insert("list".into(), json!([1.5, "x", {"a": null}]));
+        for (file, line, tags) in [
+            (None, None, vec![]),
+            (
+                Some("/site.pp".to_string()),
+                Some(-3),
+                vec!["a".to_string(), "b\\".to_string()],
+            ),
+        ] {
+            let r = Resource {
+                r#type: "File".into(),
+                title: "/tmp/\"quoted\"".into(),
+                exported: true,
+                file,
+                line,
+                tags,
+                parameters: parameters.clone(),
+            };
+            let t = ResourceText::new(&r, &mut vec![b'x'; 3]);
+            assert_eq!(t.hash, resource_hash(&r));
+            assert_eq!(
+                t.hash,
+                digest(&json!([
+                    r.r#type,
+                    r.title,
+                    r.exported,
+                    r.file,
+                    r.line,
+                    r.tags,
+                    r.parameters
+                ]))
+            );
+            assert_eq!(t.tags(), json_text(&r.tags));
+            assert_eq!(t.parameters(), json_text(&r.parameters));
+        }
     }
 }

@@ -13,9 +13,9 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde_json::{Map, Value};
 
 use super::{
-    Collected, Decode, Dialect, GC_EXPIRE, GC_FACT_PATHS, GC_LATEST, GC_NODE_TABLES, GC_PURGED,
-    GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage, catalog_hashes, diff,
-    fact_paths, factset_hash, json_text, report_hash,
+    Collected, Decode, Dialect, FactsText, GC_EXPIRE, GC_FACT_PATHS, GC_LATEST, GC_NODE_TABLES,
+    GC_PURGED, GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage,
+    catalog_texts, diff, fact_paths, json_text, report_hash,
 };
 use crate::command::{Catalog, CatalogInputs, Command, Factset, Report};
 use crate::error::DbError;
@@ -417,8 +417,10 @@ fn replace_facts(tx: &Connection, f: &Factset, received: &Timestamp) -> Result<(
         return Ok(());
     }
     environment(tx, f.environment.as_deref())?;
-    let hash = factset_hash(f);
-    if stored.as_ref().is_some_and(|(_, h)| *h == hash) {
+    // The values serialized once: the factset's hash, its `facts` column, each fact's text.
+    let texts = FactsText::new(f);
+    let hash = texts.hash.as_str();
+    if stored.as_ref().is_some_and(|(_, h)| h == hash) {
         // The same facts (and environment) again: only the timestamps change.
         tx.prepare_cached(
             "UPDATE factsets SET timestamp = ?2, producer_timestamp = ?3, producer = ?4 \
@@ -443,7 +445,7 @@ fn replace_facts(tx: &Connection, f: &Factset, received: &Timestamp) -> Result<(
         f.producer_timestamp.as_str(),
         f.producer,
         hash,
-        json_text(&f.values)
+        texts.text
     ])?;
     // Only the facts that changed: their rows in `facts` and `fact_values` (what PuppetDB
     // does too); a node's first factset has nothing stored to compare with.
@@ -455,7 +457,7 @@ fn replace_facts(tx: &Connection, f: &Factset, received: &Timestamp) -> Result<(
             old.insert(row.get(0)?, row.get(1)?);
         }
     }
-    let diff = diff::facts(&old, &f.values);
+    let diff = diff::facts_with_texts(&old, texts.facts(), &f.values);
     {
         let mut delete_fact =
             tx.prepare_cached("DELETE FROM facts WHERE certname = ?1 AND name = ?2")?;
@@ -495,6 +497,13 @@ fn replace_facts(tx: &Connection, f: &Factset, received: &Timestamp) -> Result<(
     Ok(())
 }
 
+/// A text column of a row, borrowed from SQLite (not copied).
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, DbError> {
+    row.get_ref(i)?
+        .as_str()
+        .map_err(|e| DbError::Storage(format!("column {i}: {e}")))
+}
+
 fn replace_catalog(tx: &Connection, c: &Catalog, received: &Timestamp) -> Result<(), DbError> {
     touch_node(tx, &c.certname, &c.producer_timestamp)?;
     let newer: Option<String> = tx
@@ -506,7 +515,7 @@ fn replace_catalog(tx: &Connection, c: &Catalog, received: &Timestamp) -> Result
         return Ok(());
     }
     environment(tx, c.environment.as_deref())?;
-    let (resource_hashes, hash) = catalog_hashes(c);
+    let (texts, hash) = catalog_texts(c);
     tx.prepare_cached(
         "INSERT OR REPLACE INTO catalogs (certname, version, environment, transaction_uuid, catalog_uuid, \
          code_id, job_id, producer_timestamp, producer, hash, timestamp) \
@@ -525,16 +534,21 @@ fn replace_catalog(tx: &Connection, c: &Catalog, received: &Timestamp) -> Result
         hash,
         received.as_str()
     ])?;
-    // Only what changed: resources by their hash, edges by what they link.
-    let mut old_resources = HashMap::new();
-    let mut old_edges = Vec::new();
+    // Only what changed: resources by their hash, edges by what they link. The stored rows
+    // are compared as they are read (nothing copied for an unchanged one).
+    let hashes: Vec<&str> = texts.iter().map(|t| t.hash.as_str()).collect();
+    let mut diff = diff::CatalogDiff::default();
+    let mut resources = diff::ResourceMerge::new(&c.resources, &hashes);
+    let mut edges = diff::EdgeMatch::new(&c.edges);
     if existed {
+        // In (type, title) order, as the merge takes them (the primary key's order: no sort).
         let mut stmt = tx.prepare_cached(
-            "SELECT type, title, resource FROM catalog_resources WHERE certname = ?1",
+            "SELECT type, title, resource FROM catalog_resources WHERE certname = ?1 \
+             ORDER BY type, title",
         )?;
         let mut rows = stmt.query(params![c.certname])?;
         while let Some(row) = rows.next()? {
-            old_resources.insert((row.get(0)?, row.get(1)?), row.get(2)?);
+            resources.stored(text(row, 0)?, text(row, 1)?, text(row, 2)?);
         }
         let mut stmt = tx.prepare_cached(
             "SELECT source_type, source_title, target_type, target_title, relationship \
@@ -542,22 +556,17 @@ fn replace_catalog(tx: &Connection, c: &Catalog, received: &Timestamp) -> Result
         )?;
         let mut rows = stmt.query(params![c.certname])?;
         while let Some(row) = rows.next()? {
-            old_edges.push((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
+            edges.stored((
+                text(row, 0)?,
+                text(row, 1)?,
+                text(row, 2)?,
+                text(row, 3)?,
+                text(row, 4)?,
             ));
         }
     }
-    let diff = diff::catalog(
-        &old_resources,
-        &old_edges,
-        &c.resources,
-        &resource_hashes,
-        &c.edges,
-    );
+    resources.finish(&mut diff);
+    edges.finish(&mut diff);
     let mut delete = tx.prepare_cached(
         "DELETE FROM catalog_resources WHERE certname = ?1 AND type = ?2 AND title = ?3",
     )?;
@@ -568,17 +577,18 @@ fn replace_catalog(tx: &Connection, c: &Catalog, received: &Timestamp) -> Result
         "INSERT OR REPLACE INTO catalog_resources (certname, type, title, resource, tags, exported, file, line, parameters) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    for (r, h) in &diff.written {
+    for &i in &diff.written_index {
+        let (r, t) = (&c.resources[i], &texts[i]);
         insert.execute(params![
             c.certname,
             r.r#type,
             r.title,
-            h,
-            json_text(&r.tags),
+            t.hash,
+            t.tags(),
             r.exported,
             r.file,
             r.line,
-            json_text(&r.parameters)
+            t.parameters()
         ])?;
     }
     let mut delete = tx.prepare_cached(
