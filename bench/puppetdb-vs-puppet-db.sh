@@ -10,9 +10,12 @@
 #   store report v8    (EVENTS events, default 100)
 # and counts a run as finished when the server's queue is empty (PuppetDB answers a command once
 # queued, puppet-db once stored): commands/s are stored commands for both. Then, with QUERY_NODES
-# nodes loaded (default 2,000), query latency p50/p99 at one connection for
-#   inventory[certname] { facts.os.family = "Debian" }
-#   nodes[certname] { facts { name = "kernel" and value = "Linux" } }     (nodes by a fact)
+# nodes loaded (default 2,000), each with facts and a catalog of QUERY_RESOURCES resources
+# (default 50: smaller than the 1,000 of the catalog runs, so that 10,000 nodes load in a bench
+# run; one resource in ten is an Exec), query latency p50/p99 at one connection for
+#   inventory[certname] { facts.os.family = "Debian" }                   (a third of the nodes)
+#   nodes[certname] { facts { name = "kernel" and value = "Linux" } }     (nodes by a fact: all)
+#   resources[certname, title] { type = "Exec" }       (QUERY_RESOURCES/10 rows per node)
 # and prints ours, PuppetDB's and the ratio (goal of issue 11: 10x PuppetDB's command throughput).
 #
 # Everything lives in a temp directory, on 127.0.0.1: a CA and certificates from our `puppet-ca`,
@@ -24,7 +27,10 @@
 # Each server first gets WARMUP (30) commands of each kind, not measured; then every measured run
 # sends new documents for new nodes (first factsets and catalogs, new reports); then the nodes of
 # the 1-connection runs get facts (one changed fact) and catalogs (10 changed resources) again.
-#   FACTS=400 CATALOGS=60 REPORTS=200 QUERY_NODES=2000 QUERIES=200 WARMUP=30 PDB_JAVA_ARGS=-Xmx512m \
+# Our server's RSS (VmRSS) is printed after its start, after the command runs and after the
+# queries, and its peak (VmHWM) at the end.
+#   FACTS=400 CATALOGS=60 REPORTS=200 QUERY_NODES=2000 QUERY_RESOURCES=50 QUERIES=200 WARMUP=30 \
+#   PDB_JAVA_ARGS=-Xmx512m \
 #   PG_PORT=25432 PDB_PORT=28081 PDB_HTTP_PORT=28080 bench/puppetdb-vs-puppet-db.sh
 set -euo pipefail
 
@@ -35,6 +41,7 @@ REPORTS=${REPORTS:-200}
 RESOURCES=${RESOURCES:-1000}
 EVENTS=${EVENTS:-100}
 QUERY_NODES=${QUERY_NODES:-2000}
+QUERY_RESOURCES=${QUERY_RESOURCES:-50}
 QUERIES=${QUERIES:-200}
 WARMUP=${WARMUP:-30}
 PG_PORT=${PG_PORT:-25432}
@@ -58,6 +65,7 @@ WORK=$(mktemp -d /tmp/pdb-bench.XXXXXX)
 chmod 0755 "$WORK"
 OURS_PID=
 JAVA_PID=
+SERVER_PID=
 PG_STARTED=
 cleanup() {
   if [ -n "$OURS_PID" ]; then kill "$OURS_PID" 2>/dev/null || true; fi
@@ -97,6 +105,7 @@ load() { # label port kind clients commands [extra args]
 
 INVENTORY='inventory[certname] { facts.os.family = "Debian" }'
 NODES_BY_FACT='nodes[certname] { facts { name = "kernel" and value = "Linux" } }'
+RESOURCES_QUERY='resources[certname, title] { type = "Exec" }'
 
 suite() { # label port
   local label=$1 port=$2
@@ -118,18 +127,28 @@ suite() { # label port
   # writes only what changed, and so does ours).
   load "$label-again" "$port" facts 1 "$FACTS" --first 0 --round 1
   load "$label-again" "$port" catalog 1 "$CATALOGS" --nodes "$CATALOGS" --first 0 --round 1
-  # Nodes for the queries (not a figure).
+  FIG[$label.rss_commands]=$(rss_now "${SERVER_PID:-}")
+  # Nodes for the queries (not a figure): facts, and catalogs of QUERY_RESOURCES resources.
   "$PDBLOAD" --port "$port" "${CLIENT[@]}" --label "$label" --kind facts --clients 8 \
     --commands "$QUERY_NODES" >/dev/null
+  "$PDBLOAD" --port "$port" "${CLIENT[@]}" --label "$label" --kind catalog --clients 8 \
+    --commands "$QUERY_NODES" --resources "$QUERY_RESOURCES" >/dev/null
+  FIG[$label.rss_loaded]=$(rss_now "${SERVER_PID:-}")
   load "$label" "$port" query 1 "$QUERIES" --query "$INVENTORY"
   FIG[$label.inventory.p50]=${FIG[$label.query.1.p50_ms]}
   FIG[$label.inventory.p99]=${FIG[$label.query.1.p99_ms]}
   load "$label" "$port" query 1 "$QUERIES" --query "$NODES_BY_FACT"
   FIG[$label.nodes.p50]=${FIG[$label.query.1.p50_ms]}
   FIG[$label.nodes.p99]=${FIG[$label.query.1.p99_ms]}
+  load "$label" "$port" query 1 "$QUERIES" --query "$RESOURCES_QUERY"
+  FIG[$label.resources.p50]=${FIG[$label.query.1.p50_ms]}
+  FIG[$label.resources.p99]=${FIG[$label.query.1.p99_ms]}
+  FIG[$label.rss_queried]=$(rss_now "${SERVER_PID:-}")
 }
 
 rss() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# The resident set now (kB); 0 without a process.
+rss_now() { [ -n "$1" ] && awk '/VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # --- ours ------------------------------------------------------------------------------------
 echo "== puppet-db (SQLite, $WORK/ours/puppetdb.sqlite)"
@@ -146,8 +165,14 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 [ -n "$OURS_PORT" ] || { cat "$WORK/ours/err.log" >&2; exit 1; }
-echo "  listening on $OURS_PORT after $(ms "$T0") ms"
+echo "  listening on $OURS_PORT after $(ms "$T0") ms, RSS $(rss_now "$OURS_PID") kB"
+SERVER_PID=$OURS_PID
 suite ours "$OURS_PORT"
+rss_line() { # label pid
+  echo "  RSS: after the command runs ${FIG[$1.rss_commands]} kB, after loading $QUERY_NODES nodes" \
+    "${FIG[$1.rss_loaded]} kB, after the queries ${FIG[$1.rss_queried]} kB, peak $(rss "$2") kB"
+}
+rss_line ours "$OURS_PID"
 OURS_RSS=$(rss "$OURS_PID")
 kill "$OURS_PID"; wait "$OURS_PID" 2>/dev/null || true; OURS_PID=
 
@@ -220,7 +245,9 @@ EOF
   done
   [ "$ok" = 1 ] || { echo "PuppetDB did not become ready in 180 s" >&2; tail -30 "$WORK/pdb.log" >&2; exit 1; }
   echo "  ready after $(ms "$T0") ms"
+  SERVER_PID=$JAVA_PID
   suite puppetdb "$PDB_PORT"
+  rss_line puppetdb "$JAVA_PID"
   REAL_RSS=$(rss "$JAVA_PID")
   REAL=1
 fi
@@ -249,7 +276,8 @@ for kind in facts catalog; do
     "$( [ "$REAL" = 1 ] && ratio "$o" "$r" || echo -)"
 done
 printf '%-34s %8s %14s %14s %8s\n' "query ($QUERY_NODES nodes), p50/p99 ms" "" "puppet-db" "PuppetDB" "p50 ratio"
-for q in inventory nodes; do
+echo "  (catalogs of the query nodes: $QUERY_RESOURCES resources; resources: $RESOURCES_QUERY)"
+for q in inventory nodes resources; do
   o="${FIG[ours.$q.p50]}/${FIG[ours.$q.p99]}"
   r="${FIG[puppetdb.$q.p50]:-}/${FIG[puppetdb.$q.p99]:-}"
   printf '%-34s %8s %14s %14s %8s\n' "  $q" 1 "$o" "$( [ "$REAL" = 1 ] && echo "$r" || echo -)" \
