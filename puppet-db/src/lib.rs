@@ -158,6 +158,82 @@ impl PuppetDb {
         query: Option<&str>,
         paging: &Paging,
     ) -> Result<Answer, DbError> {
+        let (compiled, single) = self.compile(path, query, paging)?;
+        let rows = self.store.query(&compiled.sql)?;
+        let total = rows.total;
+        let entity = compiled.entity;
+        let rows: Vec<Value> = rows
+            .rows
+            .into_iter()
+            .map(|mut row| {
+                wrap(entity, &mut row);
+                Value::Object(row)
+            })
+            .collect();
+        if single && rows.is_empty() {
+            return Err(not_found(path));
+        }
+        Ok(Answer {
+            rows,
+            total,
+            single,
+        })
+    }
+
+    /// [`PuppetDb::query`]'s answer as the JSON text of its body (the array of rows, or the
+    /// one row of a single-object endpoint), written row by row as the storage reads them:
+    /// a large answer is never held as rows, only as its text. With `include_total`, the
+    /// total too.
+    ///
+    /// ```
+    /// use puppet_db::PuppetDb;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let (body, total) = db.query_json("nodes", None, &Default::default()).unwrap();
+    /// assert_eq!((body.as_slice(), total), (&b"[]"[..], None));
+    /// assert!(db.query_json("nodes/web1", None, &Default::default()).is_err());
+    /// ```
+    pub fn query_json(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        paging: &Paging,
+    ) -> Result<(Vec<u8>, Option<u64>), DbError> {
+        let (compiled, single) = self.compile(path, query, paging)?;
+        let entity = compiled.entity;
+        let mut body = Vec::new();
+        let mut n = 0usize;
+        let total = self.store.query_each(&compiled.sql, &mut |mut row| {
+            wrap(entity, &mut row);
+            if !single {
+                body.push(if n == 0 { b'[' } else { b',' });
+            }
+            if !single || n == 0 {
+                serde_json::to_writer(&mut body, &row)
+                    .map_err(|e| DbError::Storage(format!("answer: {e}")))?;
+            }
+            n += 1;
+            Ok(())
+        })?;
+        if n == 0 {
+            if single {
+                return Err(not_found(path));
+            }
+            body.push(b'[');
+        }
+        if !single {
+            body.push(b']');
+        }
+        Ok((body, total))
+    }
+
+    /// A query on `path` compiled for the storage, and whether the endpoint names one object.
+    fn compile(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        paging: &Paging,
+    ) -> Result<(query::Compiled, bool), DbError> {
         let parsed = match query.filter(|q| !q.trim().is_empty()) {
             Some(q) => Some(parse_query(q)?),
             None => None,
@@ -172,28 +248,7 @@ impl PuppetDb {
             compiler = compiler.all_nodes();
         }
         let compiled = compiler.compile(route.entity, filter.as_ref(), paging)?;
-        let rows = self.store.query(&compiled.sql)?;
-        let total = rows.total;
-        let entity = compiled.entity;
-        let rows: Vec<Value> = rows
-            .rows
-            .into_iter()
-            .map(|mut row| {
-                wrap(entity, &mut row);
-                Value::Object(row)
-            })
-            .collect();
-        if route.single && rows.is_empty() {
-            return Err(DbError::query(
-                QueryErrorKind::UnknownEntity,
-                format!("No information is known about {}", path.trim_matches('/')),
-            ));
-        }
-        Ok(Answer {
-            rows,
-            total,
-            single: route.single,
-        })
+        Ok((compiled, route.single))
     }
 
     /// `/event-counts`: the events matching `query` counted by status per subject
@@ -305,6 +360,14 @@ impl PuppetDb {
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.store
     }
+}
+
+/// A single-object endpoint's answer when there is no such object.
+fn not_found(path: &str) -> DbError {
+    DbError::query(
+        QueryErrorKind::UnknownEntity,
+        format!("No information is known about {}", path.trim_matches('/')),
+    )
 }
 
 /// Composite fields as PuppetDB answers them: `{"data": [...], "href": "..."}`.

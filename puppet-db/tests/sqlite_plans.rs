@@ -96,6 +96,7 @@ fn the_bench_queries_are_answered_from_indexes() {
         assert_eq!(answer.len(), rows, "{query}: {answer:?}");
         let sql = store.last.lock().unwrap().clone().unwrap();
         let plan = plan(&path, &sql);
+        eprintln!("{query}\n{}\n{plan}", sql.sql);
         assert!(plan.contains(index), "{query}: {}\n{plan}", sql.sql);
         // No step reads a whole table of the nodes' data (a SCAN of one, not of an index).
         for line in plan.lines() {

@@ -102,9 +102,10 @@ struct Leaf {
 
 /// Whether a field template is a plain column (`@f.value`), not an expression.
 fn is_column(template: &str) -> bool {
-    template
-        .strip_prefix('@')
-        .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+    template.strip_prefix('@').is_some_and(|rest| {
+        rest.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    })
 }
 
 /// What an `extract` asks for.

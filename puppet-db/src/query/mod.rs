@@ -7,7 +7,7 @@ pub mod pql;
 
 use serde_json::Value;
 
-pub(crate) use compile::Compiler;
+pub(crate) use compile::{Compiled, Compiler};
 
 use crate::error::{DbError, QueryErrorKind};
 

@@ -875,8 +875,21 @@ impl Storage for SqliteStorage {
     }
 
     fn query(&self, query: &SqlQuery) -> Result<Rows, DbError> {
+        let mut rows = Vec::new();
+        let total = self.query_each(query, &mut |row| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(Rows { rows, total })
+    }
+
+    fn query_each(
+        &self,
+        query: &SqlQuery,
+        each: &mut dyn FnMut(Map<String, Value>) -> Result<(), DbError>,
+    ) -> Result<Option<u64>, DbError> {
         let conn = self.reader()?;
-        let result = run(&conn, query);
+        let result = run(&conn, query, each);
         self.give_back(conn);
         result
     }
@@ -895,16 +908,21 @@ fn decode(v: ValueRef<'_>, how: Decode) -> Value {
     }
 }
 
-fn run(conn: &Connection, query: &SqlQuery) -> Result<Rows, DbError> {
+/// Runs `query`, each row handed to `each` as SQLite steps to it (the answer is never held
+/// whole here).
+fn run(
+    conn: &Connection,
+    query: &SqlQuery,
+    each: &mut dyn FnMut(Map<String, Value>) -> Result<(), DbError>,
+) -> Result<Option<u64>, DbError> {
     let mut stmt = conn.prepare_cached(&query.sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(query.params.iter()))?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let mut m = Map::new();
+        let mut m = Map::with_capacity(query.columns.len());
         for (i, (name, how)) in query.columns.iter().enumerate() {
             m.insert(name.clone(), decode(row.get_ref(i)?, *how));
         }
-        out.push(m);
+        each(m)?;
     }
     let total = match &query.count {
         Some((sql, params)) => {
@@ -915,5 +933,5 @@ fn run(conn: &Connection, query: &SqlQuery) -> Result<Rows, DbError> {
         }
         None => None,
     };
-    Ok(Rows { rows: out, total })
+    Ok(total)
 }
