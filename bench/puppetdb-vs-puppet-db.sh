@@ -16,9 +16,13 @@
 # reads the server's CPU time (utime+stime in /proc/PID/stat, before and after; for a server on
 # PostgreSQL, the cluster's processes too: the postmaster with its reaped children and every live
 # child) and prints it per command: unlike the rate, this hardly depends on the machine's load.
-# Then, with QUERY_NODES nodes loaded (default 2,000), query latency p50/p99 at one connection for
-#   inventory[certname] { facts.os.family = "Debian" }
-#   nodes[certname] { facts { name = "kernel" and value = "Linux" } }     (nodes by a fact)
+# Then, with QUERY_NODES nodes loaded (default 2,000), each with facts and a catalog of
+# QUERY_RESOURCES resources (default 50: smaller than the 1,000 of the catalog runs, so that
+# 10,000 nodes load in a bench run; one resource in ten is an Exec), query latency p50/p99 at one
+# connection for
+#   inventory[certname] { facts.os.family = "Debian" }                   (a third of the nodes)
+#   nodes[certname] { facts { name = "kernel" and value = "Linux" } }     (nodes by a fact: all)
+#   resources[certname, title] { type = "Exec" }       (QUERY_RESOURCES/10 rows per node)
 # and prints ours (each backend), PuppetDB's and the ratios, ours on PostgreSQL against PuppetDB
 # (the same backend) first (goal of issue 11: 10x PuppetDB's command throughput).
 #
@@ -34,8 +38,10 @@
 # Each server first gets WARMUP (30) commands of each kind, not measured; then every measured run
 # sends new documents for new nodes (first factsets and catalogs, new reports); then the nodes of
 # the 1-connection runs get facts (one changed fact), catalogs (10 changed resources) and reports
-# again (stored nodes).
-#   FACTS=400 CATALOGS=60 REPORTS=200 QUERY_NODES=2000 QUERIES=200 WARMUP=30 PDB_JAVA_ARGS=-Xmx512m \
+# again (stored nodes). Each server's RSS (VmRSS) is printed after its start, after the command
+# runs, after loading the query nodes and after the queries, and its peak (VmHWM) at the end.
+#   FACTS=400 CATALOGS=60 REPORTS=200 QUERY_NODES=2000 QUERY_RESOURCES=50 QUERIES=200 WARMUP=30 \
+#   PDB_JAVA_ARGS=-Xmx512m \
 #   PG_PORT=25432 PDB_PORT=28081 PDB_HTTP_PORT=28080 bench/puppetdb-vs-puppet-db.sh
 set -euo pipefail
 
@@ -46,6 +52,7 @@ REPORTS=${REPORTS:-200}
 RESOURCES=${RESOURCES:-1000}
 EVENTS=${EVENTS:-100}
 QUERY_NODES=${QUERY_NODES:-2000}
+QUERY_RESOURCES=${QUERY_RESOURCES:-50}
 QUERIES=${QUERIES:-200}
 WARMUP=${WARMUP:-30}
 PG_PORT=${PG_PORT:-25432}
@@ -76,6 +83,7 @@ WORK=$(mktemp -d /tmp/pdb-bench.XXXXXX)
 chmod 0755 "$WORK"
 OURS_PID=
 JAVA_PID=
+SERVER_PID=
 PG_STARTED=
 PGBIN=/usr/lib/postgresql/15/bin
 cleanup() {
@@ -137,6 +145,7 @@ load() { # label port kind clients commands [extra args]
 
 INVENTORY='inventory[certname] { facts.os.family = "Debian" }'
 NODES_BY_FACT='nodes[certname] { facts { name = "kernel" and value = "Linux" } }'
+RESOURCES_QUERY='resources[certname, title] { type = "Exec" }'
 
 suite() { # label port
   local label=$1 port=$2
@@ -159,15 +168,23 @@ suite() { # label port
   load "$label-again" "$port" facts 1 "$FACTS" --first 0 --round 1
   load "$label-again" "$port" catalog 1 "$CATALOGS" --nodes "$CATALOGS" --first 0 --round 1
   load "$label-again" "$port" report 1 "$REPORTS" --nodes 50 --first 0 --round 1
-  # Nodes for the queries (not a figure).
+  FIG[$label.rss_commands]=$(rss_now "${SERVER_PID:-}")
+  # Nodes for the queries (not a figure): facts, and catalogs of QUERY_RESOURCES resources.
   "$PDBLOAD" --port "$port" "${CLIENT[@]}" --label "$label" --kind facts --clients 8 \
     --commands "$QUERY_NODES" >/dev/null
+  "$PDBLOAD" --port "$port" "${CLIENT[@]}" --label "$label" --kind catalog --clients 8 \
+    --commands "$QUERY_NODES" --resources "$QUERY_RESOURCES" >/dev/null
+  FIG[$label.rss_loaded]=$(rss_now "${SERVER_PID:-}")
   load "$label" "$port" query 1 "$QUERIES" --query "$INVENTORY"
   FIG[$label.inventory.p50]=${FIG[$label.query.1.p50_ms]}
   FIG[$label.inventory.p99]=${FIG[$label.query.1.p99_ms]}
   load "$label" "$port" query 1 "$QUERIES" --query "$NODES_BY_FACT"
   FIG[$label.nodes.p50]=${FIG[$label.query.1.p50_ms]}
   FIG[$label.nodes.p99]=${FIG[$label.query.1.p99_ms]}
+  load "$label" "$port" query 1 "$QUERIES" --query "$RESOURCES_QUERY"
+  FIG[$label.resources.p50]=${FIG[$label.query.1.p50_ms]}
+  FIG[$label.resources.p99]=${FIG[$label.query.1.p99_ms]}
+  FIG[$label.rss_queried]=$(rss_now "${SERVER_PID:-}")
 }
 
 # PG_STATS=1: the statements of database $1 that took most time, then the counters reset.
@@ -181,6 +198,12 @@ pg_stats() {
 }
 
 rss() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# The resident set now (kB); 0 without a process.
+rss_now() { [ -n "$1" ] && awk '/VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss_line() { # label pid
+  echo "  RSS: after the command runs ${FIG[$1.rss_commands]:-} kB, after loading $QUERY_NODES nodes" \
+    "${FIG[$1.rss_loaded]:-} kB, after the queries ${FIG[$1.rss_queried]:-} kB, peak $(rss "$2") kB"
+}
 
 # --- PostgreSQL, for ours on PostgreSQL and for PuppetDB ---------------------------------------
 RUN_PUPPETDB=1
@@ -235,9 +258,10 @@ for backend in "${OUR_BACKENDS[@]}"; do
     sleep 0.05
   done
   [ -n "$OURS_PORT" ] || { cat "$WORK/ours-$backend/err.log" >&2; exit 1; }
-  echo "  listening on $OURS_PORT after $(ms "$T0") ms"
+  echo "  listening on $OURS_PORT after $(ms "$T0") ms, RSS $(rss_now "$OURS_PID") kB"
   SERVER_PID=$OURS_PID
   suite "$backend" "$OURS_PORT"
+  rss_line "$backend" "$OURS_PID"
   [ "$backend" = postgres ] && pg_stats puppet_db_rs
   OURS_RSS[$backend]=$(rss "$OURS_PID")
   kill "$OURS_PID"; wait "$OURS_PID" 2>/dev/null || true; OURS_PID=
@@ -304,6 +328,7 @@ EOC
   SERVER_PID=$JAVA_PID
   SERVER_PG=1
   suite puppetdb "$PDB_PORT"
+  rss_line puppetdb "$JAVA_PID"
   pg_stats puppetdb
   REAL_RSS=$(rss "$JAVA_PID")
   REAL=1
@@ -343,8 +368,9 @@ for row in "${rows[@]}"; do
     "$(ratio "${r/-/0}" "${p/-/0}")" "$(ratio "${r/-/0}" "${s/-/0}")"
 done
 echo "query ($QUERY_NODES nodes, 1 connection), p50/p99 ms (ratio: PuppetDB's p50 / ours)"
+echo "  (catalogs of the query nodes: $QUERY_RESOURCES resources; resources: $RESOURCES_QUERY)"
 printf '%-34s %3s %10s %10s %10s %8s %8s\n' query "" ours-sqlite ours-pg PuppetDB "PDB:pg" "PDB:sq"
-for q in inventory nodes; do
+for q in inventory nodes resources; do
   cell() { has "$1.$q.p50" && echo "${FIG[$1.$q.p50]}/${FIG[$1.$q.p99]}" || echo -; }
   printf '%-34s %3s %10s %10s %10s %8s %8s\n' "  $q" 1 "$(cell sqlite)" "$(cell postgres)" "$(cell puppetdb)" \
     "$(ratio "${FIG[puppetdb.$q.p50]:-0}" "${FIG[postgres.$q.p50]:-0}")" \

@@ -158,6 +158,101 @@ impl PuppetDb {
         query: Option<&str>,
         paging: &Paging,
     ) -> Result<Answer, DbError> {
+        let prepared = self.prepare(path, query, paging)?;
+        let rows = self.store.query(&prepared.compiled.sql)?;
+        let total = rows.total;
+        let mut rows: Vec<Value> = rows
+            .rows
+            .into_iter()
+            .map(|row| prepared.finish(row))
+            .collect();
+        if rows.is_empty()
+            && let Some(err) = prepared.missing
+        {
+            return Err(err);
+        }
+        if let Some(field) = prepared.field {
+            // `/reports/<hash>/metrics` and `/logs`: the field's value itself.
+            let value = rows
+                .first_mut()
+                .and_then(|r| r.get_mut(field))
+                .map(Value::take)
+                .unwrap_or(Value::Array(Vec::new()));
+            return Ok(Answer {
+                rows: vec![value],
+                total: None,
+                single: true,
+            });
+        }
+        Ok(Answer {
+            rows,
+            total,
+            single: prepared.single,
+        })
+    }
+
+    /// [`PuppetDb::query`]'s answer as the JSON text of its body (the array of rows, or the
+    /// one row of a single-object endpoint), written row by row as the storage reads them:
+    /// a large answer is never held as rows, only as its text. With `include_total`, the
+    /// total too.
+    ///
+    /// ```
+    /// use puppet_db::PuppetDb;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let (body, total) = db.query_json("nodes", None, &Default::default()).unwrap();
+    /// assert_eq!((body.as_slice(), total), (&b"[]"[..], None));
+    /// assert!(db.query_json("nodes/web1", None, &Default::default()).is_err());
+    /// ```
+    pub fn query_json(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        paging: &Paging,
+    ) -> Result<(Vec<u8>, Option<u64>), DbError> {
+        let prepared = self.prepare(path, query, paging)?;
+        if prepared.field.is_some() {
+            // One field of one row: nothing to stream.
+            let answer = self.query(path, query, paging)?;
+            let body = serde_json::to_vec(&answer.rows.first().unwrap_or(&Value::Null))
+                .map_err(|e| DbError::Storage(format!("answer: {e}")))?;
+            return Ok((body, answer.total));
+        }
+        let single = prepared.single;
+        let mut body = Vec::new();
+        let mut n = 0usize;
+        let total = self.store.query_each(&prepared.compiled.sql, &mut |row| {
+            let row = prepared.finish(row);
+            if !single {
+                body.push(if n == 0 { b'[' } else { b',' });
+            }
+            if !single || n == 0 {
+                serde_json::to_writer(&mut body, &row)
+                    .map_err(|e| DbError::Storage(format!("answer: {e}")))?;
+            }
+            n += 1;
+            Ok(())
+        })?;
+        if n == 0 {
+            if let Some(err) = prepared.missing {
+                return Err(err);
+            }
+            body.push(b'[');
+        }
+        if !single {
+            body.push(b']');
+        }
+        Ok((body, total))
+    }
+
+    /// A query on `path` compiled for the storage, with what its rows need after the storage
+    /// answers them (after the parent checks of a nested route).
+    fn prepare(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        paging: &Paging,
+    ) -> Result<Prepared, DbError> {
         let parsed = match query.filter(|q| !q.trim().is_empty()) {
             Some(q) => Some(parse_query(q)?),
             None => None,
@@ -196,54 +291,14 @@ impl PuppetDb {
             });
         }
         let compiled = compiler.compile(route.entity, filter.as_ref(), &paging)?;
-        let rows = self.store.query(&compiled.sql)?;
-        let total = rows.total;
-        let entity = compiled.entity;
-        let mut rows: Vec<Value> = rows
-            .rows
-            .into_iter()
-            .map(|mut row| {
-                if route.field.is_none() {
-                    wrap(entity, &mut row);
-                }
-                if let (Some(format), Some(v)) =
-                    (compiled.to_string.as_deref(), row.get_mut("to_string"))
-                {
-                    *v = query::to_char::to_char(v, format).map_or(Value::Null, Value::String);
-                }
-                Value::Object(row)
-            })
-            .collect();
-        if let Some((kind, id)) = route.single
-            && rows.is_empty()
-        {
-            return Err(not_known(kind, id));
-        }
-        if let Some(field) = route.field {
-            // `/reports/<hash>/metrics` and `/logs`: the field's value itself.
-            let value = rows
-                .first_mut()
-                .and_then(|r| r.get_mut(field))
-                .map(Value::take)
-                .unwrap_or(Value::Array(Vec::new()));
-            return Ok(Answer {
-                rows: vec![value],
-                total: None,
-                single: true,
-            });
-        }
-        if route.entity == Some("fact-names") && filter_extracts(filter.as_ref()).is_none() {
-            // `/fact-names`: the names themselves, not objects.
-            for row in &mut rows {
-                if let Some(name) = row.get_mut("name").map(Value::take) {
-                    *row = name;
-                }
-            }
-        }
-        Ok(Answer {
-            rows,
-            total,
+        Ok(Prepared {
+            compiled,
             single: route.single.is_some(),
+            missing: route.single.map(|(kind, id)| not_known(kind, id)),
+            field: route.field,
+            // `/fact-names`: the names themselves, not objects.
+            bare_name: route.entity == Some("fact-names")
+                && filter_extracts(filter.as_ref()).is_none(),
         })
     }
 
@@ -436,6 +491,40 @@ fn filter_extracts(query: Option<&Value>) -> Option<&Value> {
 
 /// An object a nested route needs (`/nodes/<n>/facts`: node `n`): its word in PuppetDB's
 /// 404 text, its id and the entity that holds it.
+/// A compiled query and what its rows need once the storage answers them.
+struct Prepared {
+    compiled: query::Compiled,
+    /// One object (`/nodes/<n>`).
+    single: bool,
+    /// The error to answer when the one object (`/nodes/<n>`) has no row.
+    missing: Option<DbError>,
+    /// Answer this field of the one row as it is (`/reports/<hash>/metrics`).
+    field: Option<&'static str>,
+    /// `/fact-names` without an extract: each row is its name.
+    bare_name: bool,
+}
+
+impl Prepared {
+    /// A row as answered: its hrefs (unless one field of it is answered), `to_string`
+    /// formatted, a bare name for `/fact-names`.
+    fn finish(&self, mut row: Map<String, Value>) -> Value {
+        if self.field.is_none() {
+            wrap(self.compiled.entity, &mut row);
+        }
+        if let (Some(format), Some(v)) =
+            (self.compiled.to_string.as_deref(), row.get_mut("to_string"))
+        {
+            *v = query::to_char::to_char(v, format).map_or(Value::Null, Value::String);
+        }
+        if self.bare_name
+            && let Some(name) = row.get_mut("name").map(Value::take)
+        {
+            return name;
+        }
+        Value::Object(row)
+    }
+}
+
 struct Parent<'a> {
     kind: &'static str,
     id: &'a str,

@@ -276,15 +276,11 @@ impl Api {
                 Err(e) => text(e.http_status(), &e.to_string()),
             };
         }
-        match blocking(move || db.query(&path, query.as_deref(), &paging)).await {
-            Ok(answer) => {
-                let body = if answer.single {
-                    answer.rows.into_iter().next().unwrap_or(Value::Null)
-                } else {
-                    Value::Array(answer.rows)
-                };
-                let mut r = json_response(200, &body);
-                if let Some(total) = answer.total {
+        // The body is written row by row as the storage reads them (not held as rows).
+        match blocking(move || db.query_json(&path, query.as_deref(), &paging)).await {
+            Ok((body, total)) => {
+                let mut r = HttpResponse::new(200, JSON, body);
+                if let Some(total) = total {
                     r.headers.push(("X-Records".into(), total.to_string()));
                 }
                 r

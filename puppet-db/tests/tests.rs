@@ -18,4 +18,5 @@ mod real_fixtures;
 #[cfg(feature = "server")]
 mod real_terminus;
 mod replace;
+mod sqlite_plans;
 mod subqueries;

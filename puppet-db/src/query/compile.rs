@@ -82,6 +82,30 @@ struct FieldSql {
     kind: Kind,
     value: Frag,
     out: Frag,
+    /// The field is a stored column (`q1_f.value`), not an expression: a JSON one holds
+    /// `serde_json`'s text, so a string equals it as that text (which an index can find).
+    column: bool,
+    /// SQLite, a dotted fact field (`facts.os.family`): where its leaf is in `fact_values`.
+    leaf: Option<Leaf>,
+}
+
+/// A dotted fact field's leaf in `fact_values` (one row per scalar of every fact, with its
+/// path as JSON text and its value as `serde_json`'s text, indexed by path and value).
+struct Leaf {
+    /// The node's certname in the scope (`q1_c.certname`).
+    certname: String,
+    /// An alias for the `fact_values` subquery.
+    alias: String,
+    /// The path, as `fact_values.path` holds it (`["os","family"]`).
+    path: String,
+}
+
+/// Whether a field template is a plain column (`@f.value`), not an expression.
+fn is_column(template: &str) -> bool {
+    template.strip_prefix('@').is_some_and(|rest| {
+        rest.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    })
 }
 
 /// What an `extract` asks for.
@@ -117,6 +141,11 @@ pub(crate) struct Compiler {
     restrict: bool,
     /// The format of a top-level `to_string` (its column is `to_string`).
     to_string: Option<String>,
+    /// How many `not`s the expression being compiled is under, in its SELECT. Where there
+    /// is none, a condition that is NULL and one that is false reject a row alike, so a
+    /// comparison may be written in a form that is false where the plain one is NULL (an
+    /// indexed form: see `indexed_equality`).
+    negated: usize,
 }
 
 /// The endpoints PuppetDB restricts to active nodes unless the query names `node_state`
@@ -152,6 +181,7 @@ impl Compiler {
             all_nodes: false,
             restrict: false,
             to_string: None,
+            negated: 0,
         }
     }
 
@@ -360,6 +390,21 @@ impl Compiler {
         compared: Option<&[Kind]>,
     ) -> Result<Selected, DbError> {
         let scope = self.scope(select.entity);
+        // A SELECT's WHERE is a context of its own: an `in` under a `not` negates the
+        // subquery's answer, not the conditions inside it.
+        let negated = std::mem::take(&mut self.negated);
+        let selected = self.select_in(select, top, compared, scope);
+        self.negated = negated;
+        selected
+    }
+
+    fn select_in(
+        &mut self,
+        select: &Select<'_>,
+        top: bool,
+        compared: Option<&[Kind]>,
+        scope: Scope,
+    ) -> Result<Selected, DbError> {
         let entity = select.entity;
         // Projection.
         let projection = match &select.projection {
@@ -566,6 +611,8 @@ impl Compiler {
                     kind: f.kind,
                     value: Frag::new(value),
                     out: Frag::new(sql),
+                    column: is_column(f.sql_for(self.dialect)),
+                    leaf: None,
                 });
             }
         }
@@ -613,9 +660,24 @@ impl Compiler {
                         kind: Kind::Scalar,
                         value: build(true),
                         out: build(false),
+                        column: false,
+                        leaf: None,
                     });
                 }
                 let path = json_path(&rest).ok_or_else(unknown)?;
+                // `fact_values` keeps the leaves of paths of up to 64 elements.
+                let leaf = (rest.len() < 64).then(|| {
+                    let mut elements = vec![Value::String(fact.clone())];
+                    elements.extend(rest.iter().map(|s| match s {
+                        Seg::Key(k) => Value::String(k.clone()),
+                        Seg::Index(i) => Value::from(*i),
+                    }));
+                    Leaf {
+                        certname: scope.sql("@c.certname"),
+                        alias: a.clone(),
+                        path: Value::Array(elements).to_string(),
+                    }
+                });
                 let build = |op: &str| {
                     let mut fr = Frag::new(format!("(SELECT {a}.value {op} "));
                     fr.bind(Param::Text(path.clone()));
@@ -631,6 +693,8 @@ impl Compiler {
                     kind: Kind::Scalar,
                     value: build("->>"),
                     out: build("->"),
+                    column: false,
+                    leaf,
                 })
             }
             Dotted::Parameters => {
@@ -649,6 +713,8 @@ impl Compiler {
                         kind: Kind::Scalar,
                         value: build(true),
                         out: build(false),
+                        column: false,
+                        leaf: None,
                     });
                 }
                 let path = json_path(&segs).ok_or_else(unknown)?;
@@ -662,6 +728,8 @@ impl Compiler {
                     kind: Kind::Scalar,
                     value: build("->>"),
                     out: build("->"),
+                    column: false,
+                    leaf: None,
                 })
             }
             Dotted::None => Err(unknown()),
@@ -707,7 +775,10 @@ impl Compiler {
                         args.len() - 1
                     )));
                 }
-                let inner = self.expr(scope, &args[1])?;
+                self.negated += 1;
+                let inner = self.expr(scope, &args[1]);
+                self.negated -= 1;
+                let inner = inner?;
                 // SQL's three-valued NOT, as PuppetDB compiles it: a row whose field is
                 // null matches neither `x` nor `not x`.
                 let mut fr = Frag::new("NOT (");
@@ -734,6 +805,11 @@ impl Compiler {
                     return node_state(scope, &args[2]);
                 }
                 let f = self.field(scope, field, false)?;
+                if self.negated == 0
+                    && let Some(indexed) = indexed_equality(self.dialect, op, &f, &args[2])
+                {
+                    return Ok(indexed);
+                }
                 compare(self.dialect, op, field, f, &args[2])
             }
             "null?" => {
@@ -1233,6 +1309,58 @@ fn compare(d: Dialect, op: &str, name: &str, f: FieldSql, v: &Value) -> Result<F
         }
     }
     Ok(fr)
+}
+
+/// How many characters of a fact's value `facts_name_value` indexes (as the store's schema
+/// writes it: `substr(value, 1, 256)`). A string shorter than that equals a value exactly
+/// when it equals its first 256 characters.
+const INDEXED_PREFIX: usize = 256;
+
+/// SQLite: `field = "string"` in a form an index answers, where one exists: a JSON column
+/// as its text (`q1_f.value = '"Linux"'`, from `facts_name_value`), a dotted fact field as
+/// its leaf in `fact_values` (`q1_c.certname IN (SELECT certname FROM fact_values WHERE
+/// path = '["os","family"]' AND value = '"Debian"')`, from `fact_values_path_value`) in
+/// place of extracting the value from every node's fact.
+///
+/// Both are true exactly where the plain comparison is (both sides are `serde_json`'s text
+/// of the value: stored so, and the string written so here); where the plain one is NULL
+/// (no such fact, a JSON null), they are false. So the caller uses them only outside any
+/// `not`, where NULL and false reject a row alike.
+fn indexed_equality(d: Dialect, op: &str, f: &FieldSql, v: &Value) -> Option<Frag> {
+    if d != Dialect::Sqlite || op != "=" || !v.is_string() {
+        return None;
+    }
+    let text = v.to_string();
+    match (f.kind, &f.leaf) {
+        (Kind::Json, _) if f.column => {
+            // `facts_name_value` indexes the first 256 characters of a fact's value (a big
+            // structured fact stays out of the index): `substr` as it writes it.
+            let head: String = text.chars().take(INDEXED_PREFIX).collect();
+            let mut fr = Frag::new(format!("(substr({}, 1, {INDEXED_PREFIX}) = ", f.value.sql));
+            fr.params.extend(f.value.params.iter().cloned());
+            let whole = head.len() < text.len();
+            fr.bind(Param::Text(head));
+            if whole {
+                fr.push(" AND ").append(f.value.clone()).push(" = ");
+                fr.bind(Param::Text(text));
+            }
+            fr.push(")");
+            Some(fr)
+        }
+        (Kind::Scalar, Some(leaf)) => {
+            let a = &leaf.alias;
+            let mut fr = Frag::new(format!(
+                "({} IN (SELECT {a}.certname FROM fact_values {a} WHERE {a}.path = ",
+                leaf.certname
+            ));
+            fr.bind(Param::Text(leaf.path.clone()))
+                .push(&format!(" AND {a}.value = "))
+                .bind(Param::Text(text))
+                .push("))");
+            Some(fr)
+        }
+        _ => None,
+    }
 }
 
 /// A subquery column (`f`) as the right side of an `in` on a field of kind `outer`.

@@ -411,7 +411,10 @@ static CATALOG_INPUT_CONTENTS: Entity = Entity {
 
 static RESOURCES: Entity = Entity {
     name: "resources",
-    from: "catalog_resources @x JOIN catalogs @ca ON @ca.certname = @x.certname \
+    // A node's resources are written and deleted with its catalog, so every row has its
+    // catalog: LEFT JOIN answers the same, and lets SQLite leave the join out when no
+    // catalog field (`environment`) is asked for.
+    from: "catalog_resources @x LEFT JOIN catalogs @ca ON @ca.certname = @x.certname \
            JOIN certnames @c ON @c.certname = @x.certname",
     pg_from: None,
     fields: &[

@@ -95,6 +95,21 @@ pub trait Storage: Send + Sync {
     /// Runs a compiled query.
     fn query(&self, query: &SqlQuery) -> Result<Rows, DbError>;
 
+    /// Runs a compiled query, handing each row to `each` as it is read (a backend that can
+    /// does not hold the whole answer); returns the total of `include_total`. The default
+    /// runs [`Storage::query`] and hands its rows on.
+    fn query_each(
+        &self,
+        query: &SqlQuery,
+        each: &mut dyn FnMut(Map<String, Value>) -> Result<(), DbError>,
+    ) -> Result<Option<u64>, DbError> {
+        let rows = self.query(query)?;
+        for row in rows.rows {
+            each(row)?;
+        }
+        Ok(rows.total)
+    }
+
     /// PuppetDB's garbage collection at `now`, in one transaction: nodes without new data
     /// for `node_ttl` are expired, nodes deactivated or expired for `node_purge_ttl` are
     /// deleted with all their data, reports older than `report_ttl` are deleted.

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS certnames (
   expired TEXT,
   latest_report_hash TEXT
 );
+CREATE INDEX IF NOT EXISTS certnames_active ON certnames (certname, deactivated, expired);
 CREATE TABLE IF NOT EXISTS environments (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS factsets (
   certname TEXT PRIMARY KEY,
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS facts (
   value TEXT NOT NULL,
   PRIMARY KEY (certname, name)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS facts_name ON facts (name);
+CREATE INDEX IF NOT EXISTS facts_name_value ON facts (name, substr(value, 1, 256));
+DROP INDEX IF EXISTS facts_name;
 CREATE TABLE IF NOT EXISTS fact_paths (
   path TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -72,7 +74,8 @@ CREATE TABLE IF NOT EXISTS fact_values (
   value TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fact_values_certname ON fact_values (certname);
-CREATE INDEX IF NOT EXISTS fact_values_path ON fact_values (path);
+CREATE INDEX IF NOT EXISTS fact_values_path_value ON fact_values (path, value, certname);
+DROP INDEX IF EXISTS fact_values_path;
 CREATE TABLE IF NOT EXISTS catalogs (
   certname TEXT PRIMARY KEY,
   version TEXT NOT NULL,
@@ -189,6 +192,13 @@ pub struct SqliteStorage {
     batch_done: Condvar,
     readers: Mutex<Vec<Connection>>,
 }
+
+/// Read connections kept open between queries (more are opened while more queries run at
+/// once, and closed after): each keeps its page cache.
+const MAX_IDLE_READERS: usize = 4;
+
+/// A read connection's page cache, in KiB (SQLite's default is 2,000).
+const READER_CACHE_KIB: i64 = 4_096;
 
 /// The most commands one transaction takes before it is committed.
 const MAX_BATCH: usize = 64;
@@ -349,13 +359,22 @@ impl SqliteStorage {
         let pooled = self.readers.lock().ok().and_then(|mut r| r.pop());
         match pooled {
             Some(c) => Ok(c),
-            None => connect(&self.path),
+            None => {
+                let conn = connect(&self.path)?;
+                // A reader's page cache holds what the queries read again and again (the
+                // upper pages of the indexes they search); every reader kept has its own,
+                // in this process's memory. No mmap: mapped pages of the database would
+                // count in the resident set, page by page as queries touch them.
+                conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+                conn.pragma_update(None, "mmap_size", 0)?;
+                Ok(conn)
+            }
         }
     }
 
     fn give_back(&self, conn: Connection) {
         if let Ok(mut r) = self.readers.lock()
-            && r.len() < 16
+            && r.len() < MAX_IDLE_READERS
         {
             r.push(conn);
         }
@@ -866,8 +885,21 @@ impl Storage for SqliteStorage {
     }
 
     fn query(&self, query: &SqlQuery) -> Result<Rows, DbError> {
+        let mut rows = Vec::new();
+        let total = self.query_each(query, &mut |row| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(Rows { rows, total })
+    }
+
+    fn query_each(
+        &self,
+        query: &SqlQuery,
+        each: &mut dyn FnMut(Map<String, Value>) -> Result<(), DbError>,
+    ) -> Result<Option<u64>, DbError> {
         let conn = self.reader()?;
-        let result = run(&conn, query);
+        let result = run(&conn, query, each);
         self.give_back(conn);
         result
     }
@@ -886,16 +918,21 @@ fn decode(v: ValueRef<'_>, how: Decode) -> Value {
     }
 }
 
-fn run(conn: &Connection, query: &SqlQuery) -> Result<Rows, DbError> {
+/// Runs `query`, each row handed to `each` as SQLite steps to it (the answer is never held
+/// whole here).
+fn run(
+    conn: &Connection,
+    query: &SqlQuery,
+    each: &mut dyn FnMut(Map<String, Value>) -> Result<(), DbError>,
+) -> Result<Option<u64>, DbError> {
     let mut stmt = conn.prepare_cached(&query.sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(query.params.iter()))?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let mut m = Map::new();
+        let mut m = Map::with_capacity(query.columns.len());
         for (i, (name, how)) in query.columns.iter().enumerate() {
             m.insert(name.clone(), decode(row.get_ref(i)?, *how));
         }
-        out.push(m);
+        each(m)?;
     }
     let total = match &query.count {
         Some((sql, params)) => {
@@ -906,5 +943,5 @@ fn run(conn: &Connection, query: &SqlQuery) -> Result<Rows, DbError> {
         }
         None => None,
     };
-    Ok(Rows { rows: out, total })
+    Ok(total)
 }
