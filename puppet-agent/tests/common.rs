@@ -54,6 +54,31 @@ pub async fn run_with(
     (log.lines(), applied)
 }
 
+/// An agent's settings: confdir, vardir, ssldir and publicdir under `root`, the master at
+/// `server`:`port`, `certname` with a 2048-bit key, then `extra` settings.
+pub fn agent_settings(
+    root: &std::path::Path,
+    server: &str,
+    port: u16,
+    certname: &str,
+    extra: &[(&str, &str)],
+) -> puppet_agent::Settings {
+    let p = |d: &str| root.join(d).to_str().unwrap().to_string();
+    std::fs::create_dir_all(root.join("conf")).unwrap();
+    let mut settings: Vec<(String, String)> = vec![
+        ("confdir".into(), p("conf")),
+        ("vardir".into(), p("var")),
+        ("ssldir".into(), p("ssl")),
+        ("publicdir".into(), p("public")),
+        ("server".into(), server.into()),
+        ("masterport".into(), port.to_string()),
+        ("certname".into(), certname.into()),
+        ("keylength".into(), "2048".into()),
+    ];
+    settings.extend(extra.iter().map(|(k, v)| ((*k).into(), (*v).into())));
+    puppet_agent::Settings::load(&settings).unwrap()
+}
+
 /// Whether the real `puppet` is here; else one skip line naming `test` (a failure with
 /// `PUPPET_RS_REQUIRE_REAL=1`).
 pub fn have_real_puppet(test: &str) -> bool {
