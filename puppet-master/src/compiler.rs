@@ -55,6 +55,7 @@ use puppet_protocol::files::{FileMetadata, Links, MetadataOptions, glob_match, p
 use puppet_protocol::server::{
     CatalogCompiler, CompileRequest, FileServer, NodeClassifier, NodeInfo,
 };
+use crate::lock;
 
 /// The default compiler (see the module docs).
 #[derive(Clone)]
@@ -430,13 +431,6 @@ impl DataCompiler {
             lock(&self.cache).insert(data_path.to_path_buf(), cached.clone());
         }
         Ok(cached)
-    }
-}
-
-fn lock<T>(c: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match c.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
     }
 }
 
