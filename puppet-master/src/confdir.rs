@@ -455,18 +455,7 @@ impl MasterSetup {
                 Some(SyncedCode::primary(store, staging))
             }
             FileSyncMode::Replica => {
-                let url = conf.server("file_sync_primary").ok_or_else(|| {
-                    config_error(
-                        &conf_path,
-                        "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
-                    )
-                })?;
-                let (host, port) = parse_primary(url).ok_or_else(|| {
-                    config_error(
-                        &conf_path,
-                        format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
-                    )
-                })?;
+                let (_, host, port) = file_sync_primary(&conf, &conf_path)?;
                 let client = puppet_protocol::client::Client::builder(&host, port)
                     .ca_pem(&read(&ssldir.join("certs/ca.pem"))?)
                     .identity(puppet_protocol::client::Identity {
@@ -673,6 +662,27 @@ fn open_store(vardir: &Path) -> Result<puppet_filesync::Store, MasterError> {
     Ok(puppet_filesync::Store::open(vardir.join("filesync"))?)
 }
 
+/// A replica's `file_sync_primary` (read from `conf_path`): the setting, the primary's host
+/// and its port.
+fn file_sync_primary<'a>(
+    conf: &'a PuppetConf,
+    conf_path: &Path,
+) -> Result<(&'a str, String, u16), MasterError> {
+    let url = conf.server("file_sync_primary").ok_or_else(|| {
+        config_error(
+            conf_path,
+            "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
+        )
+    })?;
+    let (host, port) = parse_primary(url).ok_or_else(|| {
+        config_error(
+            conf_path,
+            format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
+        )
+    })?;
+    Ok((url, host, port))
+}
+
 /// `https://HOST:PORT` (port 8140 when absent; an IPv6 address in brackets).
 fn parse_primary(url: &str) -> Option<(String, u16)> {
     let rest = url.strip_prefix("https://")?.trim_end_matches('/');
@@ -751,18 +761,7 @@ pub async fn bootstrap_replica(dir: &Path, wait: Duration) -> Result<bool, Maste
             ),
         )
     })?;
-    let url = conf.server("file_sync_primary").ok_or_else(|| {
-        config_error(
-            &conf_path,
-            "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
-        )
-    })?;
-    let (host, port) = parse_primary(url).ok_or_else(|| {
-        config_error(
-            &conf_path,
-            format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
-        )
-    })?;
+    let (url, host, port) = file_sync_primary(&conf, &conf_path)?;
     let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
     let key_type = match (conf.server("key_type"), conf.server("keylength")) {
         (Some("ec"), _) => KeyType::EcP256,
