@@ -322,12 +322,7 @@ impl MasterSetup {
         };
         let path_setting =
             |key: &str, default: PathBuf| conf.server(key).map(PathBuf::from).unwrap_or(default);
-        let certname = conf
-            .server("certname")
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_else(hostname);
-        puppet_ca::validate_certname(&certname)
-            .map_err(|e| config_error(&conf_path, format!("certname: {e}")))?;
+        let certname = master_certname(&conf, &conf_path)?;
         let cadir = path_setting("cadir", dir.join("ca"));
         let ssldir = path_setting("ssldir", dir.join("ssl"));
         let vardir = path_setting("vardir", dir.join("data"));
@@ -662,6 +657,17 @@ fn open_store(vardir: &Path) -> Result<puppet_filesync::Store, MasterError> {
     Ok(puppet_filesync::Store::open(vardir.join("filesync"))?)
 }
 
+/// The master's `certname` (lowercased; the host name when unset), validated.
+fn master_certname(conf: &PuppetConf, conf_path: &Path) -> Result<String, MasterError> {
+    let certname = conf
+        .server("certname")
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(hostname);
+    puppet_ca::validate_certname(&certname)
+        .map_err(|e| config_error(conf_path, format!("certname: {e}")))?;
+    Ok(certname)
+}
+
 /// A replica's `file_sync_primary` (read from `conf_path`): the setting, the primary's host
 /// and its port.
 fn file_sync_primary<'a>(
@@ -737,12 +743,7 @@ pub async fn bootstrap_replica(dir: &Path, wait: Duration) -> Result<bool, Maste
     if conf.server("file_sync") != Some("replica") {
         return Ok(false);
     }
-    let certname = conf
-        .server("certname")
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_else(hostname);
-    puppet_ca::validate_certname(&certname)
-        .map_err(|e| config_error(&conf_path, format!("certname: {e}")))?;
+    let certname = master_certname(&conf, &conf_path)?;
     let ssldir = conf
         .server("ssldir")
         .map(PathBuf::from)
