@@ -55,6 +55,7 @@ use puppet_protocol::files::{FileMetadata, Links, MetadataOptions, glob_match, p
 use puppet_protocol::server::{
     CatalogCompiler, CompileRequest, FileServer, NodeClassifier, NodeInfo,
 };
+
 use crate::lock;
 
 /// The default compiler (see the module docs).

@@ -12,6 +12,7 @@ use puppet_protocol::files::{
     Checksum, FileMetadata, FileType, Links, MetadataOptions, glob_match,
 };
 use puppet_protocol::server::{FileContent, FileServer};
+
 use crate::{blocking, lock};
 
 /// The default file server, over `<environments>/<env>/modules/<module>/`:

@@ -21,6 +21,7 @@ use puppet_facts::Facts;
 
 use puppet_protocol::ProtocolError;
 use puppet_protocol::server::{CatalogArchive, FactStore, FileBucket, ReportSink};
+
 use crate::blocking;
 
 /// The filesystem store (see the module docs for the layout).
