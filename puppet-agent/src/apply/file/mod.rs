@@ -474,38 +474,26 @@ async fn sync_one(
         )
         .map_err(|e| format!("Failed to set owner of {}: {e}", spec.path))
     };
-    if let Some(u) = uid
-        && meta.uid() != u
-    {
-        let msg = format!(
-            "owner changed '{}' to '{}'",
-            user_name(meta.uid()),
-            user_name(u)
-        );
+    let owners: [(&str, Option<u32>, u32, fn(u32) -> String); 2] = [
+        ("owner", uid, meta.uid(), user_name),
+        ("group", gid, meta.gid(), group_name),
+    ];
+    for (property, want, have, name) in owners {
+        let Some(want) = want.filter(|w| *w != have) else {
+            continue;
+        };
+        let msg = format!("{property} changed '{}' to '{}'", name(have), name(want));
+        let (u, g) = match property {
+            "owner" => (Some(want), None),
+            _ => (None, Some(want)),
+        };
         ctx.change(
-            "owner",
-            Value::from(meta.uid()),
-            Value::from(u),
-            "owner_changed",
+            property,
+            Value::from(have),
+            Value::from(want),
+            &format!("{property}_changed"),
             msg,
-            || chown(Some(u), None),
-        );
-    }
-    if let Some(g) = gid
-        && meta.gid() != g
-    {
-        let msg = format!(
-            "group changed '{}' to '{}'",
-            group_name(meta.gid()),
-            group_name(g)
-        );
-        ctx.change(
-            "group",
-            Value::from(meta.gid()),
-            Value::from(g),
-            "group_changed",
-            msg,
-            || chown(None, Some(g)),
+            || chown(u, g),
         );
     }
     // mode
