@@ -3,11 +3,12 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use puppet_ca::{
     Autosign, CaSettings, CertificateAuthority, Csr, CsrAttributes, CsrBuilder, CsrOutcome, KeyType,
 };
+
+use crate::support::openssl;
 
 fn fixture(name: &str) -> Vec<u8> {
     fs::read(
@@ -23,20 +24,9 @@ fn attributes() -> CsrAttributes {
 }
 
 fn openssl_text(args: &[&str], input: &Path) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .arg("-in")
-        .arg(input)
-        .output()
-        .expect("openssl is installed");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let mut args = args.to_vec();
+    args.extend(["-in", input.to_str().unwrap()]);
+    openssl(&args)
 }
 
 #[test]

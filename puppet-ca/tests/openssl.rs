@@ -3,9 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 
 use puppet_ca::{Autosign, CaSettings, CertState, CertificateAuthority, CsrOutcome, KeyType};
+
+use crate::support::openssl;
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
@@ -14,21 +15,6 @@ fn fixture(name: &str) -> Vec<u8> {
             .join(name),
     )
     .unwrap()
-}
-
-fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is installed");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 /// `openssl verify -crl_check` of `cert_pem` against the CA's ca_crt.pem and ca_crl.pem.
