@@ -474,8 +474,8 @@ async fn sync_one(
         )
         .map_err(|e| format!("Failed to set owner of {}: {e}", spec.path))
     };
-    let owners: [(&str, Option<u32>, u32, fn(u32) -> String); 2] = [
-        ("owner", uid, meta.uid(), user_name),
+    let owners = [
+        ("owner", uid, meta.uid(), user_name as fn(u32) -> String),
         ("group", gid, meta.gid(), group_name),
     ];
     for (property, want, have, name) in owners {
