@@ -10,16 +10,7 @@ use der::{Decode, Encode};
 use puppet_ca::{Autosign, CaError, CaSettings, CertificateAuthority, CsrOutcome, KeyType};
 use x509_cert::request::CertReq;
 
-use crate::support::openssl_csr;
-
-fn fixture(name: &str) -> Vec<u8> {
-    fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::support::{fixture, openssl_csr};
 
 fn settings() -> CaSettings {
     CaSettings {

@@ -8,16 +8,7 @@ use puppet_ca::{
     Autosign, CaSettings, CertificateAuthority, Csr, CsrAttributes, CsrBuilder, CsrOutcome, KeyType,
 };
 
-use crate::support::openssl;
-
-fn fixture(name: &str) -> Vec<u8> {
-    fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::support::{fixture, openssl};
 
 fn attributes() -> CsrAttributes {
     CsrAttributes::parse(&String::from_utf8(fixture("csr_attributes.yaml")).unwrap()).unwrap()

@@ -2,20 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-
 use puppet_ca::{Autosign, CaSettings, CertState, CertificateAuthority, CsrOutcome, KeyType};
 
-use crate::support::openssl;
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::support::{fixture, openssl};
 
 /// `openssl verify -crl_check` of `cert_pem` against the CA's ca_crt.pem and ca_crl.pem.
 fn verify(ca: &CertificateAuthority, cert_pem: &str) -> (bool, String) {

@@ -16,16 +16,7 @@ use puppet_ca::{
 };
 use x509_cert::crl::CertificateList;
 
-use crate::support::openssl_csr;
-
-fn fixture(name: &str) -> Vec<u8> {
-    fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::support::{fixture, openssl_csr};
 
 fn settings(autosign: Autosign) -> CaSettings {
     CaSettings {

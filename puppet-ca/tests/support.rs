@@ -1,7 +1,18 @@
-//! What the modules share: `openssl`, the independent judge and maker of CSRs.
+//! What the modules share: the captured fixtures, and `openssl`, the independent judge and
+//! maker of CSRs.
 
 use std::path::Path;
 use std::process::Command;
+
+/// The bytes of `tests/fixtures/<name>`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
 
 /// Runs `openssl args`: whether it succeeded, and its stdout then stderr.
 pub fn openssl(args: &[&str]) -> (bool, String) {
