@@ -95,19 +95,6 @@ fn severity(level: LogLevel) -> u8 {
     }
 }
 
-fn level_name(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Notice => "notice",
-        LogLevel::Warning => "warning",
-        LogLevel::Err => "err",
-        LogLevel::Alert => "alert",
-        LogLevel::Emerg => "emerg",
-        _ => "crit",
-    }
-}
-
 fn rank(level: LogLevel) -> u8 {
     match level {
         LogLevel::Debug => 0,
@@ -226,7 +213,7 @@ impl Logger {
                         );
                         let stamp = now.format(&fmt).unwrap_or_default();
                         let src = if source.is_empty() { "Puppet" } else { source };
-                        let _ = writeln!(file, "{stamp} {src} ({}): {message}", level_name(level));
+                        let _ = writeln!(file, "{stamp} {src} ({}): {message}", level.as_str());
                     }
                 }
                 Sink::Syslog(s) => {

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::common::status;
+use crate::common::{Level, real_apply, resource_lines, status};
 
 fn require_real() -> bool {
     std::env::var("PUPPET_RS_REQUIRE_REAL").as_deref() == Ok("1")
@@ -184,23 +184,6 @@ fn parse(doc: &Value) -> puppet_catalog::Catalog {
 /// Applies with our engine: (every log line, the statuses).
 async fn ours(doc: &Value, noop: bool) -> (Vec<String>, puppet_agent::apply::Applied) {
     crate::common::run(&parse(doc), noop).await
-}
-
-/// The lines about resources (`<Level>: /Stage[main]/...`).
-fn resource_lines(lines: &[String]) -> Vec<String> {
-    lines
-        .iter()
-        .filter(|l| {
-            [
-                "Notice: /Stage[main]/",
-                "Warning: /Stage[main]/",
-                "Error: /Stage[main]/",
-            ]
-            .iter()
-            .any(|p| l.starts_with(p))
-        })
-        .cloned()
-        .collect()
 }
 
 /// The commands our engine ran that change something (reading a crontab does not).
@@ -426,7 +409,7 @@ async fn group_and_user_create_change_noop_and_remove() {
         ),
         format!("{}/expiry: undefined 'expiry' from '2030-01-01'", p("User")),
     ];
-    assert_eq!(resource_lines(&lines), want);
+    assert_eq!(resource_lines(&lines, &[]), want);
     assert!(lines.iter().all(|l| !l.contains(new_hash)));
     let u = status(&applied, &format!("User[{name}]"));
     let pw = u
@@ -501,7 +484,7 @@ async fn group_and_user_create_change_noop_and_remove() {
     ]);
     let (lines, applied) = ours(&gone, false).await;
     assert_eq!(
-        resource_lines(&lines),
+        resource_lines(&lines, &[]),
         [
             format!("{}/ensure: removed", p("User")),
             format!("Notice: /Stage[main]/Main/Group[{sys}]/ensure: removed")
@@ -519,7 +502,7 @@ async fn group_and_user_create_change_noop_and_remove() {
     assert!(db_line("/etc/group", &sys).is_none());
     assert!(!home.exists());
     let (lines, _) = ours(&gone, false).await;
-    assert!(resource_lines(&lines).is_empty() && changing_commands(&lines).is_empty());
+    assert!(resource_lines(&lines, &[]).is_empty() && changing_commands(&lines).is_empty());
 }
 
 #[tokio::test]
@@ -569,7 +552,10 @@ async fn cron_entries_are_written_as_puppet_writes_them_and_other_lines_kept() {
     ]);
     let (lines, applied) = ours(&first, false).await;
     let p = format!("Notice: /Stage[main]/Main/Cron[{job}]");
-    assert_eq!(resource_lines(&lines), [format!("{p}/ensure: created")]);
+    assert_eq!(
+        resource_lines(&lines, &[]),
+        [format!("{p}/ensure: created")]
+    );
     let s = status(&applied, &format!("Cron[{job}]"));
     assert_eq!(s.events[0].name.as_deref(), Some("cron_created"));
     assert_eq!(s.provider_used.as_deref(), Some("crontab"));
@@ -595,7 +581,7 @@ async fn cron_entries_are_written_as_puppet_writes_them_and_other_lines_kept() {
     )]);
     let (lines, _) = ours(&second, true).await;
     assert_eq!(
-        resource_lines(&lines),
+        resource_lines(&lines, &[]),
         [
             format!(
                 "{p}/command: current_value '/usr/bin/backup', should be '/usr/bin/backup --all' (noop)"
@@ -612,7 +598,7 @@ async fn cron_entries_are_written_as_puppet_writes_them_and_other_lines_kept() {
     assert!(changing_commands(&lines).is_empty());
     let (lines, _) = ours(&second, false).await;
     assert_eq!(
-        resource_lines(&lines),
+        resource_lines(&lines, &[]),
         [
             format!("{p}/command: command changed '/usr/bin/backup' to '/usr/bin/backup --all'"),
             format!("{p}/minute: undefined 'minute' from ['30']"),
@@ -631,7 +617,10 @@ async fn cron_entries_are_written_as_puppet_writes_them_and_other_lines_kept() {
     // Removed: the entry with its name and environment lines; the rest stays.
     let gone = catalog_json(&[("Cron", &job, json!({"ensure": "absent", "user": name}))]);
     let (lines, applied) = ours(&gone, false).await;
-    assert_eq!(resource_lines(&lines), [format!("{p}/ensure: removed")]);
+    assert_eq!(
+        resource_lines(&lines, &[]),
+        [format!("{p}/ensure: removed")]
+    );
     assert_eq!(
         status(&applied, &format!("Cron[{job}]")).events[0]
             .name
@@ -738,49 +727,20 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
     };
 
     let root = tempfile::tempdir().unwrap();
-    let d = |x: &str| root.path().join(x).display().to_string();
     let mut theirs = Vec::new();
     for (i, (doc, noop)) in steps.iter().enumerate() {
-        let file = root.path().join(format!("step{i}.json"));
-        std::fs::write(&file, doc.to_string()).unwrap();
-        let mut cmd = Command::new("puppet");
-        cmd.args(["apply", "--color", "false", "--certname", "prs-test"])
-            .args([
-                "--confdir",
-                &d("conf"),
-                "--vardir",
-                &d("var"),
-                "--codedir",
-                &d("code"),
-            ])
-            .args([
-                "--logdir",
-                &d("log"),
-                "--rundir",
-                &d("run"),
-                "--publicdir",
-                &d("pub"),
-            ])
-            .args(["--ssldir", &d("ssl"), "--catalog", file.to_str().unwrap()]);
-        if *noop {
-            cmd.arg("--noop");
-        }
-        let out = cmd.output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<String> = text.lines().map(String::from).collect();
+        let extra: &[&str] = if *noop { &["--noop"] } else { &[] };
+        let (lines, report) = real_apply(root.path(), doc, Level::Notice, extra);
         assert!(
-            !resource_lines(&lines).is_empty(),
-            "puppet apply step {i} changed nothing: {text}"
+            !resource_lines(&lines, &[]).is_empty(),
+            "puppet apply step {i} changed nothing: {lines:#?}"
         );
-        let report = std::fs::read_to_string(root.path().join("var/state/last_run_report.yaml"))
-            .unwrap_or_default();
         let events = report_events(&report);
         assert!(
             !events.is_empty(),
             "no events in Puppet's report of step {i}"
         );
-        theirs.push((resource_lines(&lines), state(), events));
+        theirs.push((resource_lines(&lines, &[]), state(), events));
     }
     assert!(
         db_line("/etc/passwd", &name).is_none(),
@@ -789,7 +749,11 @@ async fn real_puppet_and_ours_give_the_same_messages_and_state() {
 
     for (i, (doc, noop)) in steps.iter().enumerate() {
         let (lines, applied) = ours(doc, *noop).await;
-        assert_eq!(resource_lines(&lines), theirs[i].0, "messages of step {i}");
+        assert_eq!(
+            resource_lines(&lines, &[]),
+            theirs[i].0,
+            "messages of step {i}"
+        );
         assert_eq!(state(), theirs[i].1, "state after step {i}");
         assert_eq!(
             our_events(&applied),
@@ -860,10 +824,10 @@ async fn cron_user_changes_move_entries_as_puppet_does() {
     let root = tempfile::tempdir().unwrap();
     let mut theirs = Vec::new();
     for (i, doc) in steps.iter().enumerate() {
-        let (lines, report) = crate::common::real_apply(&root.path().join("p"), doc, &[]);
+        let (lines, report) = real_apply(&root.path().join("p"), doc, Level::Debug, &[]);
         let events = report_events(&report);
         assert!(!events.is_empty(), "step {i}: {lines:#?}");
-        theirs.push((resource_lines(&lines), state(), events));
+        theirs.push((resource_lines(&lines, &[]), state(), events));
     }
     // What Puppet did, for the reader: the entry left A and went nowhere, then came back.
     assert!(theirs[1].0[0].ends_with(&format!("user: user changed '{a}' to '{b}'")));
@@ -873,7 +837,11 @@ async fn cron_user_changes_move_entries_as_puppet_does() {
     seed("ours");
     for (i, doc) in steps.iter().enumerate() {
         let (lines, applied) = ours(doc, false).await;
-        assert_eq!(resource_lines(&lines), theirs[i].0, "messages of step {i}");
+        assert_eq!(
+            resource_lines(&lines, &[]),
+            theirs[i].0,
+            "messages of step {i}"
+        );
         assert_eq!(state(), theirs[i].1, "crontabs after step {i}");
         assert_eq!(
             our_events(&applied),

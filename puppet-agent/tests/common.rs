@@ -54,6 +54,31 @@ pub async fn run_with(
     (log.lines(), applied)
 }
 
+/// An agent's settings: confdir, vardir, ssldir and publicdir under `root`, the master at
+/// `server`:`port`, `certname` with a 2048-bit key, then `extra` settings.
+pub fn agent_settings(
+    root: &std::path::Path,
+    server: &str,
+    port: u16,
+    certname: &str,
+    extra: &[(&str, &str)],
+) -> puppet_agent::Settings {
+    let p = |d: &str| root.join(d).to_str().unwrap().to_string();
+    std::fs::create_dir_all(root.join("conf")).unwrap();
+    let mut settings: Vec<(String, String)> = vec![
+        ("confdir".into(), p("conf")),
+        ("vardir".into(), p("var")),
+        ("ssldir".into(), p("ssl")),
+        ("publicdir".into(), p("public")),
+        ("server".into(), server.into()),
+        ("masterport".into(), port.to_string()),
+        ("certname".into(), certname.into()),
+        ("keylength".into(), "2048".into()),
+    ];
+    settings.extend(extra.iter().map(|(k, v)| ((*k).into(), (*v).into())));
+    puppet_agent::Settings::load(&settings).unwrap()
+}
+
 /// Whether the real `puppet` is here; else one skip line naming `test` (a failure with
 /// `PUPPET_RS_REQUIRE_REAL=1`).
 pub fn have_real_puppet(test: &str) -> bool {
@@ -71,24 +96,45 @@ pub fn have_real_puppet(test: &str) -> bool {
     found
 }
 
-/// `puppet apply --debug --catalog <doc>` with its own directories under `root` (kept between
-/// calls, so `state.yaml` and the clientbucket carry over): its output lines (stdout then
-/// stderr, multi-line messages joined) and its `last_run_report.yaml`.
-pub fn real_apply(root: &std::path::Path, doc: &Value, extra: &[&str]) -> (Vec<String>, String) {
+/// How much `puppet apply` prints: notices and up, `--verbose` (info) or `--debug`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Notices, warnings and errors (Puppet's default).
+    Notice,
+    /// `--verbose`: info lines too.
+    Verbose,
+    /// `--debug`: everything.
+    Debug,
+}
+
+/// What one run of the real `puppet apply` printed and wrote.
+pub struct RealRun {
+    /// It exited 0.
+    pub success: bool,
+    /// Its output, stdout and stderr as one stream (Puppet's order: warnings go to stderr).
+    pub text: String,
+    /// [`RealRun::text`] by message: lines that do not start a message (a diff's) are joined
+    /// to the message before them.
+    pub lines: Vec<String>,
+    /// Its `last_run_report.yaml` (empty when it wrote none).
+    pub report: String,
+}
+
+/// The real `puppet apply` at `level`, then `args` (a manifest, or `--catalog FILE`, and
+/// options), with its own confdir, vardir, codedir, logdir, rundir, publicdir and ssldir under
+/// `root` (kept between calls, so `state.yaml` and the clientbucket carry over).
+pub fn puppet_apply(root: &std::path::Path, level: Level, args: &[&str]) -> RealRun {
     let d = |x: &str| root.join(x).display().to_string();
-    let file = root.join("catalog.json");
     std::fs::create_dir_all(root).unwrap();
-    std::fs::write(&file, doc.to_string()).unwrap();
+    let level = match level {
+        Level::Notice => None,
+        Level::Verbose => Some("--verbose"),
+        Level::Debug => Some("--debug"),
+    };
     let out = std::process::Command::new("sh")
-        .args(["-c", "exec puppet \"$@\" 2>&1", "sh"])
-        .args([
-            "apply",
-            "--debug",
-            "--color",
-            "false",
-            "--certname",
-            "prs-test",
-        ])
+        .args(["-c", "exec puppet \"$@\" 2>&1", "sh", "apply"])
+        .args(level)
+        .args(["--color", "false"])
         .args([
             "--confdir",
             &d("conf"),
@@ -105,8 +151,8 @@ pub fn real_apply(root: &std::path::Path, doc: &Value, extra: &[&str]) -> (Vec<S
             "--publicdir",
             &d("pub"),
         ])
-        .args(["--ssldir", &d("ssl"), "--catalog", file.to_str().unwrap()])
-        .args(extra)
+        .args(["--ssldir", &d("ssl")])
+        .args(args)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -125,7 +171,34 @@ pub fn real_apply(root: &std::path::Path, doc: &Value, extra: &[&str]) -> (Vec<S
     }
     let report =
         std::fs::read_to_string(root.join("var/state/last_run_report.yaml")).unwrap_or_default();
-    (lines, report)
+    RealRun {
+        success: out.status.success(),
+        text,
+        lines,
+        report,
+    }
+}
+
+/// [`puppet_apply`] of the catalog `doc` as node `prs-test`, `extra` options after it: its
+/// output by message and its `last_run_report.yaml`.
+pub fn real_apply(
+    root: &std::path::Path,
+    doc: &Value,
+    level: Level,
+    extra: &[&str],
+) -> (Vec<String>, String) {
+    let file = root.join("catalog.json");
+    std::fs::create_dir_all(root).unwrap();
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let mut args = vec![
+        "--certname",
+        "prs-test",
+        "--catalog",
+        file.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let run = puppet_apply(root, level, &args);
+    (run.lines, run.report)
 }
 
 /// A catalog document as Puppet's compiler writes it (so `puppet apply --catalog` takes it):

@@ -15,7 +15,9 @@ use puppet_agent::apply::{ApplyOptions, apply};
 use puppet_report::LogLevel;
 use serde_json::{Value, json};
 
-use crate::common::{catalog_doc, have_real_puppet, our_statuses, real_apply, report_statuses};
+use crate::common::{
+    Level, catalog_doc, have_real_puppet, our_statuses, real_apply, report_statuses,
+};
 
 const NAMES: [&str; 16] = [
     "src", "new", "exist", "keep", "ign", "v1", "v2", "v3", "v4", "a", "b", "c", "d", "e", "f", "g",
@@ -236,7 +238,12 @@ async fn permissions_validation_and_bucket_content_as_puppet() {
     make_tree(&real);
     make_tree(&ours);
 
-    let (real_lines, report) = real_apply(&work.path().join("real/p"), &catalog(&real), &[]);
+    let (real_lines, report) = real_apply(
+        &work.path().join("real/p"),
+        &catalog(&real),
+        Level::Debug,
+        &[],
+    );
     let real_bucket = work.path().join("real/p/var/clientbucket");
 
     let doc = catalog(&ours);
@@ -417,7 +424,8 @@ async fn http_sources_as_puppet() {
             .collect();
         catalog_doc(&list)
     };
-    let (real_lines, report) = real_apply(&work.path().join("real/p"), &doc(&real), &[]);
+    let (real_lines, report) =
+        real_apply(&work.path().join("real/p"), &doc(&real), Level::Debug, &[]);
 
     let catalog = puppet_catalog::Catalog::from_json(doc(&ours).to_string().as_bytes()).unwrap();
     let log = Logger::capturing(LogLevel::Debug);

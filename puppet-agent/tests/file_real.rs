@@ -7,20 +7,12 @@
 //! Skipped with one line when `puppet` is absent, unless `PUPPET_RS_REQUIRE_REAL=1`.
 
 use std::path::Path;
-use std::process::Command;
 
 use puppet_agent::apply::file::FileSettings;
 use serde_json::{Value, json};
 
-use crate::common::run_with;
+use crate::common::{Level, have_real_puppet, puppet_apply, run_with};
 use crate::file::normalize;
-
-fn have_puppet() -> bool {
-    Command::new("sh")
-        .args(["-c", "command -v puppet"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// The same starting tree in `root`.
 fn make_tree(root: &Path) {
@@ -152,11 +144,7 @@ fn about_tree(lines: Vec<String>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_messages_trees_and_buckets_as_puppet_apply() {
-    if !have_puppet() {
-        if std::env::var("PUPPET_RS_REQUIRE_REAL").as_deref() == Ok("1") {
-            panic!("puppet is required (PUPPET_RS_REQUIRE_REAL=1)");
-        }
-        eprintln!("skipped: the real `puppet` is not installed");
+    if !have_real_puppet("same_messages_trees_and_buckets_as_puppet_apply") {
         return;
     }
     let work = tempfile::tempdir().unwrap();
@@ -166,54 +154,17 @@ async fn same_messages_trees_and_buckets_as_puppet_apply() {
     make_tree(&tree(&ours));
 
     // The real agent.
-    let state = real.join("state");
-    for d in ["conf", "var", "ssl", "log", "run", "public"] {
-        std::fs::create_dir_all(state.join(d)).unwrap();
-    }
     let m = real.join("m.pp");
     std::fs::write(&m, manifest(&tree(&real))).unwrap();
-    let s = |d: &str| state.join(d).to_str().unwrap().to_string();
-    // Warnings go to stderr: one stream keeps Puppet's order.
-    let out = Command::new("sh")
-        .args(["-c", "exec puppet \"$@\" 2>&1", "sh"])
-        .args(["apply", "--verbose", "--show_diff", "--color=false"])
-        .args([
-            "--confdir",
-            &s("conf"),
-            "--vardir",
-            &s("var"),
-            "--ssldir",
-            &s("ssl"),
-        ])
-        .args([
-            "--logdir",
-            &s("log"),
-            "--rundir",
-            &s("run"),
-            "--publicdir",
-            &s("public"),
-        ])
-        .arg(&m)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "puppet apply failed: {text}");
-    // Multi-line messages (diffs) are one message: join lines that do not start a message.
-    let mut real_lines: Vec<String> = Vec::new();
-    for line in text.lines() {
-        let starts = ["Notice: ", "Info: ", "Warning: ", "Error: ", "Debug: "]
-            .iter()
-            .any(|p| line.starts_with(p));
-        match real_lines.last_mut() {
-            Some(last) if !starts => {
-                last.push('\n');
-                last.push_str(line);
-            }
-            _ => real_lines.push(line.to_string()),
-        }
-    }
+    let run = puppet_apply(
+        &real.join("state"),
+        Level::Verbose,
+        &["--show_diff", m.to_str().unwrap()],
+    );
+    assert!(run.success, "puppet apply failed: {}", run.text);
     // A diff's message ends with the diff's own newline.
-    let real_lines: Vec<String> = real_lines
+    let real_lines: Vec<String> = run
+        .lines
         .into_iter()
         .map(|l| {
             if l.contains("\n@@") {
@@ -272,11 +223,7 @@ async fn same_messages_trees_and_buckets_as_puppet_apply() {
 /// real agent sends, under the sum the real agent logs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_agent_backs_up_to_our_masters_filebucket() {
-    if !have_puppet() {
-        if std::env::var("PUPPET_RS_REQUIRE_REAL").as_deref() == Ok("1") {
-            panic!("puppet is required (PUPPET_RS_REQUIRE_REAL=1)");
-        }
-        eprintln!("skipped: the real `puppet` is not installed");
+    if !have_real_puppet("the_real_agent_backs_up_to_our_masters_filebucket") {
         return;
     }
     let master = puppet_master::testing::TestMaster::builder()
@@ -286,7 +233,7 @@ async fn the_real_agent_backs_up_to_our_masters_filebucket() {
         .unwrap();
     let work = tempfile::tempdir().unwrap();
     let s = |d: &str| work.path().join(d).to_str().unwrap().to_string();
-    for d in ["conf", "var", "log", "run", "public"] {
+    for d in ["conf", "var", "log", "run", "pub"] {
         std::fs::create_dir_all(work.path().join(d)).unwrap();
     }
     let port = master.addr().port().to_string();
@@ -316,32 +263,16 @@ async fn the_real_agent_backs_up_to_our_masters_filebucket() {
         ),
     )
     .unwrap();
-    let out = Command::new("sh")
-        .args(["-c", "exec puppet \"$@\" 2>&1", "sh"])
-        .args(["apply", "--verbose", "--color=false"])
-        .args([
-            "--confdir",
-            &s("conf"),
-            "--vardir",
-            &s("var"),
-            "--ssldir",
-            &s("ssl"),
-        ])
-        .args([
-            "--logdir",
-            &s("log"),
-            "--rundir",
-            &s("run"),
-            "--publicdir",
-            &s("public"),
-        ])
-        .args(["--certname", "real.example.test", "--server", "127.0.0.1"])
-        .args(["--serverport", &port])
-        .arg(&m)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "puppet apply failed: {text}");
+    let run = puppet_apply(
+        work.path(),
+        Level::Verbose,
+        &["--certname", "real.example.test", "--server", "127.0.0.1"]
+            .into_iter()
+            .chain(["--serverport", &port, m.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    let text = run.text;
+    assert!(run.success, "puppet apply failed: {text}");
     let sum = puppet_protocol::files::digest(b"old motd\n", "sha256");
     assert!(
         text.contains(&format!(

@@ -7,6 +7,8 @@ use std::path::Path;
 use puppet_agent::{AgentError, Logger, Settings, SslErrorKind};
 use puppet_master::testing::TestMaster;
 use puppet_report::{LogLevel, RunStatus};
+
+use crate::common::agent_settings;
 use serde_json::json;
 
 const CERTNAME: &str = "agent1.example.test";
@@ -24,19 +26,7 @@ async fn master(autosign: bool) -> TestMaster {
 }
 
 fn settings(master: &TestMaster, root: &Path) -> Settings {
-    let p = |d: &str| root.join(d).to_str().unwrap().to_string();
-    std::fs::create_dir_all(root.join("conf")).unwrap();
-    Settings::load(&[
-        ("confdir".into(), p("conf")),
-        ("vardir".into(), p("var")),
-        ("ssldir".into(), p("ssl")),
-        ("publicdir".into(), p("public")),
-        ("server".into(), "127.0.0.1".into()),
-        ("masterport".into(), master.addr().port().to_string()),
-        ("certname".into(), CERTNAME.into()),
-        ("keylength".into(), "2048".into()),
-    ])
-    .unwrap()
+    agent_settings(root, "127.0.0.1", master.addr().port(), CERTNAME, &[])
 }
 
 fn mode(p: &Path) -> u32 {

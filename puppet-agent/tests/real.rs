@@ -19,6 +19,8 @@ use std::process::Command;
 use puppet_agent::{Logger, Settings};
 use puppet_report::{LogLevel, RunStatus};
 
+use crate::common::agent_settings;
+
 fn have(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
@@ -160,19 +162,7 @@ impl Drop for Server {
 
 fn our_settings(server: &Server, name: &str, certname: &str) -> Settings {
     let root = server.path(&format!("agents/{name}"));
-    let p = |d: &str| root.join(d).to_str().unwrap().to_string();
-    std::fs::create_dir_all(root.join("conf")).unwrap();
-    Settings::load(&[
-        ("confdir".into(), p("conf")),
-        ("vardir".into(), p("var")),
-        ("ssldir".into(), p("ssl")),
-        ("publicdir".into(), p("public")),
-        ("server".into(), "localhost".into()),
-        ("masterport".into(), server.port.to_string()),
-        ("certname".into(), certname.into()),
-        ("keylength".into(), "2048".into()),
-    ])
-    .unwrap()
+    agent_settings(&root, "localhost", server.port, certname, &[])
 }
 
 /// `puppet agent --test` with its own directories; (exit code, stdout).

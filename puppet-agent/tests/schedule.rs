@@ -11,7 +11,7 @@ use puppet_report::LogLevel;
 use serde_json::json;
 
 use crate::common::{
-    catalog_doc, have_real_puppet, our_statuses, real_apply, report_statuses, resource_lines,
+    Level, catalog_doc, have_real_puppet, our_statuses, real_apply, report_statuses, resource_lines,
 };
 
 const DAYS: [&str; 7] = [
@@ -143,7 +143,7 @@ async fn schedules_apply_and_skip_the_same_resources_as_puppet() {
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(root.path().join("var/state")).unwrap();
     std::fs::write(root.path().join("var/state/state.yaml"), &state).unwrap();
-    let (real_lines, report) = real_apply(root.path(), &doc, &[]);
+    let (real_lines, report) = real_apply(root.path(), &doc, Level::Debug, &[]);
     let real_lines = resource_lines(&real_lines, &["Not scheduled"]);
 
     let catalog = puppet_catalog::Catalog::from_json(doc.to_string().as_bytes()).unwrap();
@@ -218,7 +218,7 @@ async fn missing_and_invalid_schedules_stop_the_run_as_puppet_does() {
     ]);
     let root = tempfile::tempdir().unwrap();
     for (i, doc) in [missing, invalid].iter().enumerate() {
-        let (real, _) = real_apply(&root.path().join(i.to_string()), doc, &[]);
+        let (real, _) = real_apply(&root.path().join(i.to_string()), doc, Level::Debug, &[]);
         let catalog = puppet_catalog::Catalog::from_json(doc.to_string().as_bytes()).unwrap();
         let log = Logger::capturing(LogLevel::Debug);
         let err = apply(&catalog, &ApplyOptions::new("production"), &log, None)

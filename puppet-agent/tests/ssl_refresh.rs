@@ -12,6 +12,8 @@ use puppet_agent::{AgentError, Logger, Settings, SslErrorKind};
 use puppet_master::testing::TestMaster;
 use puppet_report::LogLevel;
 
+use crate::common::agent_settings;
+
 const CERTNAME: &str = "agent1.example.test";
 
 async fn master() -> TestMaster {
@@ -31,22 +33,7 @@ async fn master() -> TestMaster {
 }
 
 fn settings(master: &TestMaster, root: &Path, extra: &[(&str, &str)]) -> Settings {
-    let p = |d: &str| root.join(d).to_str().unwrap().to_string();
-    std::fs::create_dir_all(root.join("conf")).unwrap();
-    let mut o: Vec<(String, String)> = vec![
-        ("confdir".into(), p("conf")),
-        ("vardir".into(), p("var")),
-        ("ssldir".into(), p("ssl")),
-        ("publicdir".into(), p("public")),
-        ("server".into(), "127.0.0.1".into()),
-        ("masterport".into(), master.addr().port().to_string()),
-        ("certname".into(), CERTNAME.into()),
-        ("keylength".into(), "2048".into()),
-    ];
-    for (k, v) in extra {
-        o.push(((*k).into(), (*v).into()));
-    }
-    Settings::load(&o).unwrap()
+    agent_settings(root, "127.0.0.1", master.addr().port(), CERTNAME, extra)
 }
 
 /// Makes `path` look last updated `ago`.

@@ -48,16 +48,7 @@ impl CertificateAuthority {
         settings: CaSettings,
         clock: impl Clock + 'static,
     ) -> Result<Self, CaError> {
-        let layout = Layout {
-            dir: cadir.to_path_buf(),
-        };
-        store::create_dir(cadir)?;
-        let _lock = CaLock::acquire(&layout)?;
-        if layout.cert().exists() || layout.key().exists() {
-            return Err(CaError::CaExists {
-                cadir: cadir.to_path_buf(),
-            });
-        }
+        let (layout, _lock) = new_cadir(cadir)?;
         let key = PrivateKey::generate(settings.key)?;
         let now = clock.now();
         let not_before = now - cert::BACKDATE;
@@ -219,16 +210,7 @@ impl CertificateAuthority {
                 "the CA's CRL does not verify with its key",
             ));
         }
-        let layout = Layout {
-            dir: cadir.to_path_buf(),
-        };
-        store::create_dir(cadir)?;
-        let _lock = CaLock::acquire(&layout)?;
-        if layout.cert().exists() || layout.key().exists() {
-            return Err(CaError::CaExists {
-                cadir: cadir.to_path_buf(),
-            });
-        }
+        let (layout, _lock) = new_cadir(cadir)?;
         let mut bundle_pem = String::new();
         for (_, der) in &certs {
             bundle_pem.push_str(&keys::pem("CERTIFICATE", der)?);
@@ -341,4 +323,20 @@ fn sweep(layout: &Layout) -> Result<(), CaError> {
         store::sweep_temp_files(dir, *grace)?;
     }
     Ok(())
+}
+
+/// Creates `cadir` (when missing) and locks it for a new CA: [`CaError::CaExists`] when it
+/// holds a CA certificate or key already.
+fn new_cadir(cadir: &Path) -> Result<(Layout, CaLock), CaError> {
+    let layout = Layout {
+        dir: cadir.to_path_buf(),
+    };
+    store::create_dir(cadir)?;
+    let lock = CaLock::acquire(&layout)?;
+    if layout.cert().exists() || layout.key().exists() {
+        return Err(CaError::CaExists {
+            cadir: cadir.to_path_buf(),
+        });
+    }
+    Ok((layout, lock))
 }

@@ -5,20 +5,12 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use der::{Decode, Encode};
 use puppet_ca::{Autosign, CaError, CaSettings, CertificateAuthority, CsrOutcome, KeyType};
 use x509_cert::request::CertReq;
 
-fn fixture(name: &str) -> Vec<u8> {
-    fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::support::{fixture, openssl_csr};
 
 fn settings() -> CaSettings {
     CaSettings {
@@ -68,37 +60,6 @@ fn pem(der: &[u8]) -> Vec<u8> {
 
 fn der_of(pem_bytes: &[u8]) -> Vec<u8> {
     der::pem::decode_vec(pem_bytes).unwrap().1
-}
-
-fn openssl_csr(dir: &Path, cn: &str, extra: &[&str]) -> Vec<u8> {
-    let out = dir.join(format!("{cn}.csr"));
-    let key = dir.join(format!("{cn}.key"));
-    let subj = format!("/CN={cn}");
-    let mut args = vec![
-        "req",
-        "-new",
-        "-nodes",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-subj",
-        &subj,
-    ];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&[
-        "-keyout",
-        key.to_str().unwrap(),
-        "-out",
-        out.to_str().unwrap(),
-    ]);
-    let st = Command::new("openssl").args(&args).output().unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    fs::read(out).unwrap()
 }
 
 #[test]

@@ -3,40 +3,21 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use puppet_ca::{
     Autosign, CaSettings, CertificateAuthority, Csr, CsrAttributes, CsrBuilder, CsrOutcome, KeyType,
 };
 
-fn fixture(name: &str) -> Vec<u8> {
-    fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::support::{fixture, openssl};
 
 fn attributes() -> CsrAttributes {
     CsrAttributes::parse(&String::from_utf8(fixture("csr_attributes.yaml")).unwrap()).unwrap()
 }
 
 fn openssl_text(args: &[&str], input: &Path) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .arg("-in")
-        .arg(input)
-        .output()
-        .expect("openssl is installed");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let mut args = args.to_vec();
+    args.extend(["-in", input.to_str().unwrap()]);
+    openssl(&args)
 }
 
 #[test]

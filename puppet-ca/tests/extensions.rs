@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
-use std::path::Path;
 
 use der::asn1::{Ia5String, ObjectIdentifier, OctetString, Uint};
 use der::{Decode, Tagged};
@@ -18,14 +17,7 @@ use x509_cert::ext::pkix::{
     SubjectKeyIdentifier,
 };
 
-fn fixture(name: &str) -> Vec<u8> {
-    fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::support::fixture;
 
 fn cert_of(pem: &str) -> Certificate {
     Certificate::from_der(&der::pem::decode_vec(pem.as_bytes()).unwrap().1).unwrap()

@@ -2,34 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::Command;
-
 use puppet_ca::{Autosign, CaSettings, CertState, CertificateAuthority, CsrOutcome, KeyType};
 
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
-
-fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is installed");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use crate::support::{fixture, openssl};
 
 /// `openssl verify -crl_check` of `cert_pem` against the CA's ca_crt.pem and ca_crl.pem.
 fn verify(ca: &CertificateAuthority, cert_pem: &str) -> (bool, String) {

@@ -16,14 +16,7 @@ use puppet_ca::{
 };
 use x509_cert::crl::CertificateList;
 
-fn fixture(name: &str) -> Vec<u8> {
-    fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
+use crate::support::{fixture, openssl_csr};
 
 fn settings(autosign: Autosign) -> CaSettings {
     CaSettings {
@@ -32,33 +25,6 @@ fn settings(autosign: Autosign) -> CaSettings {
         allow_auto_renewal: true,
         ..CaSettings::new("Puppet CA: policy.test")
     }
-}
-
-fn openssl_csr(dir: &Path, cn: &str) -> Vec<u8> {
-    let out = dir.join(format!("{cn}.csr"));
-    let key = dir.join(format!("{cn}.key"));
-    let st = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-subj",
-            &format!("/CN={cn}"),
-        ])
-        .args([
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
-    fs::read(out).unwrap()
 }
 
 #[test]
@@ -134,7 +100,7 @@ fn autosign_policy_executable_gets_certname_and_csr() {
     assert!(matches!(
         ca.submit_csr(
             "ok-1.example.test",
-            &openssl_csr(work.path(), "ok-1.example.test")
+            &openssl_csr(work.path(), "ok-1.example.test", &[])
         )
         .unwrap(),
         CsrOutcome::Signed(_)
@@ -142,7 +108,7 @@ fn autosign_policy_executable_gets_certname_and_csr() {
     assert_eq!(
         ca.submit_csr(
             "no-1.example.test",
-            &openssl_csr(work.path(), "no-1.example.test")
+            &openssl_csr(work.path(), "no-1.example.test", &[])
         )
         .unwrap(),
         CsrOutcome::Pending
@@ -160,7 +126,7 @@ fn autosign_policy_executable_gets_certname_and_csr() {
     let err = missing
         .submit_csr(
             "ok-2.example.test",
-            &openssl_csr(work.path(), "ok-2.example.test"),
+            &openssl_csr(work.path(), "ok-2.example.test", &[]),
         )
         .unwrap_err();
     assert!(matches!(err, CaError::Autosign { .. }), "{err:?}");
@@ -282,7 +248,7 @@ fn threads_signing_at_once_never_share_a_serial() {
             std::thread::spawn(move || {
                 for i in 0..5 {
                     let name = format!("t{t}-{i}.example.test");
-                    let csr = openssl_csr(work.path(), &name);
+                    let csr = openssl_csr(work.path(), &name, &[]);
                     assert!(matches!(
                         ca.submit_csr(&name, &csr).unwrap(),
                         CsrOutcome::Signed(_)
@@ -364,7 +330,7 @@ fn racing_submissions_for_one_name_issue_one_certificate() {
             .map(|i| {
                 let sub = work.path().join(format!("{round}-{i}"));
                 fs::create_dir(&sub).unwrap();
-                openssl_csr(&sub, &name)
+                openssl_csr(&sub, &name, &[])
             })
             .collect();
         let results: Vec<_> = std::thread::scope(|s| {
@@ -461,7 +427,7 @@ fn hung_autosign_policy_is_killed_and_the_csr_kept_pending() {
     )
     .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let csr = openssl_csr(work.path(), "hang.example.test");
+    let csr = openssl_csr(work.path(), "hang.example.test", &[]);
     assert_eq!(
         ca.submit_csr("hang.example.test", &csr).unwrap(),
         CsrOutcome::Pending

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 mod bad_input;
 mod builder;
 mod extensions;

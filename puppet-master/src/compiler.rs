@@ -56,6 +56,8 @@ use puppet_protocol::server::{
     CatalogCompiler, CompileRequest, FileServer, NodeClassifier, NodeInfo,
 };
 
+use crate::lock;
+
 /// The default compiler (see the module docs).
 #[derive(Clone)]
 pub struct DataCompiler {
@@ -430,13 +432,6 @@ impl DataCompiler {
             lock(&self.cache).insert(data_path.to_path_buf(), cached.clone());
         }
         Ok(cached)
-    }
-}
-
-fn lock<T>(c: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match c.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
     }
 }
 

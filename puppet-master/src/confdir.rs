@@ -322,12 +322,7 @@ impl MasterSetup {
         };
         let path_setting =
             |key: &str, default: PathBuf| conf.server(key).map(PathBuf::from).unwrap_or(default);
-        let certname = conf
-            .server("certname")
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_else(hostname);
-        puppet_ca::validate_certname(&certname)
-            .map_err(|e| config_error(&conf_path, format!("certname: {e}")))?;
+        let certname = master_certname(&conf, &conf_path)?;
         let cadir = path_setting("cadir", dir.join("ca"));
         let ssldir = path_setting("ssldir", dir.join("ssl"));
         let vardir = path_setting("vardir", dir.join("data"));
@@ -455,18 +450,7 @@ impl MasterSetup {
                 Some(SyncedCode::primary(store, staging))
             }
             FileSyncMode::Replica => {
-                let url = conf.server("file_sync_primary").ok_or_else(|| {
-                    config_error(
-                        &conf_path,
-                        "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
-                    )
-                })?;
-                let (host, port) = parse_primary(url).ok_or_else(|| {
-                    config_error(
-                        &conf_path,
-                        format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
-                    )
-                })?;
+                let (_, host, port) = file_sync_primary(&conf, &conf_path)?;
                 let client = puppet_protocol::client::Client::builder(&host, port)
                     .ca_pem(&read(&ssldir.join("certs/ca.pem"))?)
                     .identity(puppet_protocol::client::Identity {
@@ -673,6 +657,38 @@ fn open_store(vardir: &Path) -> Result<puppet_filesync::Store, MasterError> {
     Ok(puppet_filesync::Store::open(vardir.join("filesync"))?)
 }
 
+/// The master's `certname` (lowercased; the host name when unset), validated.
+fn master_certname(conf: &PuppetConf, conf_path: &Path) -> Result<String, MasterError> {
+    let certname = conf
+        .server("certname")
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(hostname);
+    puppet_ca::validate_certname(&certname)
+        .map_err(|e| config_error(conf_path, format!("certname: {e}")))?;
+    Ok(certname)
+}
+
+/// A replica's `file_sync_primary` (read from `conf_path`): the setting, the primary's host
+/// and its port.
+fn file_sync_primary<'a>(
+    conf: &'a PuppetConf,
+    conf_path: &Path,
+) -> Result<(&'a str, String, u16), MasterError> {
+    let url = conf.server("file_sync_primary").ok_or_else(|| {
+        config_error(
+            conf_path,
+            "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
+        )
+    })?;
+    let (host, port) = parse_primary(url).ok_or_else(|| {
+        config_error(
+            conf_path,
+            format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
+        )
+    })?;
+    Ok((url, host, port))
+}
+
 /// `https://HOST:PORT` (port 8140 when absent; an IPv6 address in brackets).
 fn parse_primary(url: &str) -> Option<(String, u16)> {
     let rest = url.strip_prefix("https://")?.trim_end_matches('/');
@@ -727,12 +743,7 @@ pub async fn bootstrap_replica(dir: &Path, wait: Duration) -> Result<bool, Maste
     if conf.server("file_sync") != Some("replica") {
         return Ok(false);
     }
-    let certname = conf
-        .server("certname")
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_else(hostname);
-    puppet_ca::validate_certname(&certname)
-        .map_err(|e| config_error(&conf_path, format!("certname: {e}")))?;
+    let certname = master_certname(&conf, &conf_path)?;
     let ssldir = conf
         .server("ssldir")
         .map(PathBuf::from)
@@ -751,18 +762,7 @@ pub async fn bootstrap_replica(dir: &Path, wait: Duration) -> Result<bool, Maste
             ),
         )
     })?;
-    let url = conf.server("file_sync_primary").ok_or_else(|| {
-        config_error(
-            &conf_path,
-            "file_sync = replica needs file_sync_primary = https://HOST:PORT".into(),
-        )
-    })?;
-    let (host, port) = parse_primary(url).ok_or_else(|| {
-        config_error(
-            &conf_path,
-            format!("file_sync_primary: expected https://HOST:PORT, got {url:?}"),
-        )
-    })?;
+    let (url, host, port) = file_sync_primary(&conf, &conf_path)?;
     let key_path = ssldir.join("private_keys").join(format!("{certname}.pem"));
     let key_type = match (conf.server("key_type"), conf.server("keylength")) {
         (Some("ec"), _) => KeyType::EcP256,

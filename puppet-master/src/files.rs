@@ -13,6 +13,8 @@ use puppet_protocol::files::{
 };
 use puppet_protocol::server::{FileContent, FileServer};
 
+use crate::{blocking, lock};
+
 /// The default file server, over `<environments>/<env>/modules/<module>/`:
 /// `modules/<m>/<path>` is `<m>/files/<path>`; `plugins`, `pluginfacts` and `locales` merge
 /// every module's `lib/`, `facts.d/` and `locales/`; static content
@@ -25,10 +27,6 @@ pub struct ModuleFileServer {
     /// The `code_id` of the last catalog served to each (certname, environment): the one
     /// code version `static_file_content` serves that node.
     served: Arc<Mutex<HashMap<(String, String), String>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ModuleFileServer {
@@ -434,14 +432,6 @@ impl ModuleFileServer {
         }
         Ok(())
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ProtocolError> + Send + 'static,
-) -> Result<T, ProtocolError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ProtocolError::service)?
 }
 
 #[async_trait]

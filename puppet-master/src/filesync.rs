@@ -69,23 +69,11 @@ use puppet_protocol::filesync::{
 };
 use puppet_protocol::server::{CaService, CatalogCompiler, CompileRequest, FileServer, FileSync};
 
-use crate::{DataCompiler, ModuleFileServer};
+use crate::{DataCompiler, ModuleFileServer, blocking, lock};
 
 /// After a failed check, a replica serves its local versions without asking again for this
 /// long (so a primary that is down does not cost every request a connect timeout).
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ProtocolError> + Send + 'static,
-) -> Result<T, ProtocolError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ProtocolError::service)?
-}
 
 fn store_error(e: puppet_filesync::Error) -> ProtocolError {
     match e {

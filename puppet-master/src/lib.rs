@@ -108,3 +108,19 @@ pub fn services_with_ca_service(
         file_sync: None,
     }
 }
+
+/// Locks `m`; a lock poisoned by a panicking holder is taken over as it is (what it guards
+/// here is a cache or a map that each writer leaves whole).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs `f` on tokio's blocking threads (file system work off the async ones); a panic in it
+/// becomes a service error.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, puppet_protocol::ProtocolError> + Send + 'static,
+) -> Result<T, puppet_protocol::ProtocolError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(puppet_protocol::ProtocolError::service)?
+}

@@ -22,6 +22,8 @@ use puppet_facts::Facts;
 use puppet_protocol::ProtocolError;
 use puppet_protocol::server::{CatalogArchive, FactStore, FileBucket, ReportSink};
 
+use crate::blocking;
+
 /// The filesystem store (see the module docs for the layout).
 ///
 /// ```
@@ -299,14 +301,6 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProtocolErro
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_error(dir, e))
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ProtocolError> + Send + 'static,
-) -> Result<T, ProtocolError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ProtocolError::service)?
 }
 
 fn to_vec(value: &impl serde::Serialize) -> Result<Vec<u8>, ProtocolError> {

@@ -10,6 +10,8 @@ use puppet_catalog::{CatalogBuilder, Declaration};
 use puppet_master::testing::TestMaster;
 use puppet_protocol::server::{NodeInfo, classifier_fn, compiler_fn};
 
+use crate::support::{agent_command, finish, show};
+
 /// A master whose catalog is one file under the node's `puppet_rs_target` fact naming its OS
 /// and environment, and whose classifier sends nodes with the `role` fact `canary` to the
 /// `canary` environment (the rest where they ask).
@@ -51,46 +53,12 @@ async fn real_agent_runs_against_a_custom_master() {
     let dir = tempfile::tempdir().unwrap();
     let (root, target) = (dir.path().join("agent"), dir.path().join("managed"));
     std::fs::create_dir_all(&target).unwrap();
+    let port = master.addr().port();
     let run = || {
-        let mut cmd = tokio::process::Command::new(&puppet);
-        cmd.args([
-            "agent",
-            "--test",
-            "--detailed-exitcodes",
-            "--server",
-            "localhost",
-        ])
-        .args(["--masterport", &master.addr().port().to_string()])
-        .args(["--certname", "canary1.example.test", "--keylength", "2048"])
-        .args(["--color", "false"]);
-        for (flag, sub) in [
-            ("--confdir", "conf"),
-            ("--vardir", "var"),
-            ("--ssldir", "ssl"),
-            ("--publicdir", "public"),
-            ("--logdir", "log"),
-            ("--rundir", "run"),
-        ] {
-            cmd.arg(flag).arg(root.join(sub));
-        }
+        let mut cmd = agent_command(&puppet, &root, port, "canary1.example.test");
         cmd.env("FACTER_puppet_rs_target", &target)
-            .env("FACTER_role", "canary")
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        async move {
-            tokio::time::timeout(std::time::Duration::from_secs(300), cmd.output())
-                .await
-                .unwrap()
-                .unwrap()
-        }
-    };
-    let show = |out: &std::process::Output| {
-        format!(
-            "exit {:?}\n{}\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+            .env("FACTER_role", "canary");
+        finish(cmd)
     };
     let first = run().await;
     assert_eq!(first.status.code(), Some(2), "{}", show(&first));

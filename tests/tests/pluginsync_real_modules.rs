@@ -11,6 +11,8 @@ use std::path::Path;
 
 use puppet_master::testing::TestMaster;
 
+use crate::support::{agent_command, finish, show};
+
 const MODULES: &str = "/usr/share/puppet/modules";
 
 /// Every file below the modules' `lib/`, by path relative to `lib/` (first module wins).
@@ -82,39 +84,14 @@ async fn real_agent_pluginsyncs_every_real_modules_plugins() {
     .unwrap();
     std::fs::create_dir_all(&target).unwrap();
     let root = dir.path().join("agent");
-    let mut cmd = tokio::process::Command::new(&puppet);
-    cmd.args([
-        "agent",
-        "--test",
-        "--detailed-exitcodes",
-        "--server",
-        "localhost",
-    ])
-    .args(["--masterport", &master.addr().port().to_string()])
-    .args(["--certname", "plugins1.example.test", "--keylength", "2048"])
-    .args(["--color", "false"]);
-    for (flag, sub) in [
-        ("--confdir", "conf"),
-        ("--vardir", "var"),
-        ("--ssldir", "ssl"),
-        ("--publicdir", "public"),
-        ("--logdir", "log"),
-        ("--rundir", "run"),
-    ] {
-        cmd.arg(flag).arg(root.join(sub));
-    }
-    cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
-    let out = tokio::time::timeout(std::time::Duration::from_secs(300), cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    let show = format!(
-        "exit {:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(2), "{show}");
+    let out = finish(agent_command(
+        &puppet,
+        &root,
+        master.addr().port(),
+        "plugins1.example.test",
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert_eq!(
         std::fs::read_to_string(target.join("done")).unwrap(),
         "ok\n"

@@ -4,44 +4,12 @@
 //! certificate the CA revoked since stops the agent once its CRL is refreshed.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::support::{self, Running};
-
-fn start_master(confdir: &Path, autosign: bool) -> Running {
-    std::fs::write(
-        confdir.join("puppet.conf"),
-        format!(
-            "[server]\ncertname = master.example.test\nkeylength = 2048\nautosign = {autosign}\n"
-        ),
-    )
-    .unwrap();
-    support::start_master(confdir, Stdio::null())
-}
+use crate::support::{agent_command, start_agents_master};
 
 fn agent(root: &Path, port: u16, extra: &[&str]) -> (i32, String, String) {
-    let d = |x: &str| root.join(x).to_str().unwrap().to_string();
-    std::fs::create_dir_all(root.join("conf")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_puppet-agent"))
-        .args([
-            "--confdir",
-            &d("conf"),
-            "--vardir",
-            &d("var"),
-            "--ssldir",
-            &d("ssl"),
-        ])
-        .args(["--publicdir", &d("public"), "--server", "127.0.0.1"])
-        .args([
-            "--masterport",
-            &port.to_string(),
-            "--certname",
-            "agent1.example.test",
-        ])
-        .args(["--keylength", "2048", "--color", "false"])
-        .args(extra)
-        .output()
-        .unwrap();
+    let out = agent_command(root, port).args(extra).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -52,19 +20,9 @@ fn agent(root: &Path, port: u16, extra: &[&str]) -> (i32, String, String) {
 #[test]
 fn test_run_against_our_master() {
     let dir = tempfile::tempdir().unwrap();
-    let confdir = dir.path().join("master");
-    std::fs::create_dir_all(confdir.join("code/environments/production")).unwrap();
     let target = dir.path().join("motd");
-    let code = serde_json::json!({
-        "classes": {"motd": [{"type": "File", "title": target, "parameters": {"content": "hi ${certname}\n"}}]},
-        "nodes": [{"certname": "*", "classes": ["motd"]}]
-    });
-    std::fs::write(
-        confdir.join("code/environments/production/resources.json"),
-        code.to_string(),
-    )
-    .unwrap();
-    let master = start_master(&confdir, true);
+    let motd = serde_json::json!([{"type": "File", "title": target, "parameters": {"content": "hi ${certname}\n"}}]);
+    let master = start_agents_master(&dir.path().join("master"), true, Some(("motd", motd)));
     let agent_root = dir.path().join("agent");
 
     let (code, stdout, stderr) = agent(&agent_root, master.port, &["--test"]);
@@ -110,9 +68,7 @@ fn test_run_against_our_master() {
 #[test]
 fn waitforcert_zero_exits_one() {
     let dir = tempfile::tempdir().unwrap();
-    let confdir = dir.path().join("master");
-    std::fs::create_dir_all(&confdir).unwrap();
-    let master = start_master(&confdir, false);
+    let master = start_agents_master(&dir.path().join("master"), false, None);
     let (code, stdout, _) = agent(
         &dir.path().join("agent"),
         master.port,
@@ -130,17 +86,8 @@ fn waitforcert_zero_exits_one() {
 fn a_certificate_revoked_since_stops_the_agent_after_the_crl_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let confdir = dir.path().join("master");
-    std::fs::create_dir_all(confdir.join("code/environments/production")).unwrap();
-    let code = serde_json::json!({
-        "classes": {"greet": [{"type": "Notify", "title": "greeting", "parameters": {}}]},
-        "nodes": [{"certname": "*", "classes": ["greet"]}]
-    });
-    std::fs::write(
-        confdir.join("code/environments/production/resources.json"),
-        code.to_string(),
-    )
-    .unwrap();
-    let master = start_master(&confdir, true);
+    let greet = serde_json::json!([{"type": "Notify", "title": "greeting", "parameters": {}}]);
+    let master = start_agents_master(&confdir, true, Some(("greet", greet)));
     let root = dir.path().join("agent");
     let (code, stdout, stderr) = agent(&root, master.port, &["--test"]);
     assert_eq!(code, 2, "{stdout}\n{stderr}");

@@ -8,37 +8,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Running};
+use crate::support::{Running, agent_command, start_agents_master};
 
 fn start_master(confdir: &Path) -> Running {
-    std::fs::create_dir_all(confdir.join("code/environments/production")).unwrap();
-    std::fs::write(
-        confdir.join("puppet.conf"),
-        "[server]\ncertname = master.example.test\nkeylength = 2048\nautosign = true\n",
-    )
-    .unwrap();
-    let code = serde_json::json!({
-        "classes": {"greet": [{"type": "Notify", "title": "greeting", "parameters": {"message": "hello"}}]},
-        "nodes": [{"certname": "*", "classes": ["greet"]}]
-    });
-    std::fs::write(
-        confdir.join("code/environments/production/resources.json"),
-        code.to_string(),
-    )
-    .unwrap();
-    support::start_master(confdir, Stdio::null())
+    let greet = serde_json::json!([{"type": "Notify", "title": "greeting", "parameters": {"message": "hello"}}]);
+    start_agents_master(confdir, true, Some(("greet", greet)))
 }
 
 fn agent(root: &Path, port: u16) -> Command {
-    let d = |x: &str| root.join(x).to_str().unwrap().to_string();
-    std::fs::create_dir_all(root.join("conf")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_puppet-agent"));
-    cmd.args(["--confdir", &d("conf"), "--vardir", &d("var")])
-        .args(["--ssldir", &d("ssl"), "--publicdir", &d("public")])
-        .args(["--rundir", &d("run"), "--server", "127.0.0.1"])
-        .args(["--masterport", &port.to_string()])
-        .args(["--certname", "agent1.example.test", "--keylength", "2048"])
-        .args(["--color", "false"])
+    let mut cmd = agent_command(root, port);
+    cmd.arg("--rundir")
+        .arg(root.join("run"))
         .stdin(Stdio::null());
     cmd
 }

@@ -108,6 +108,30 @@ fn fingerprint(kind: &str, pem: &Path) -> String {
         .join(":")
 }
 
+/// The CA's CRL as `openssl crl -text` prints it.
+fn crl_text(cadir: &Path) -> String {
+    openssl_ok(&[
+        "crl",
+        "-in",
+        p(&cadir.join("ca_crl.pem")),
+        "-noout",
+        "-text",
+    ])
+}
+
+/// Asserts with `openssl crl -CAfile` that the CA's CRL is signed by its certificate.
+fn check_crl(cadir: &Path) {
+    let crl = cadir.join("ca_crl.pem");
+    openssl_ok(&[
+        "crl",
+        "-in",
+        p(&crl),
+        "-CAfile",
+        p(&cadir.join("ca_crt.pem")),
+        "-noout",
+    ]);
+}
+
 fn cert_serial(pem: &Path) -> u128 {
     let out = openssl_ok(&["x509", "-in", p(pem), "-noout", "-serial"]);
     u128::from_str_radix(out.trim().trim_start_matches("serial="), 16).expect("hex serial")
@@ -205,14 +229,7 @@ fn setup_submit_list_sign_revoke_clean() {
         "-subject",
     ]);
     assert!(subject.contains("Puppet CA: test.example"), "{subject}");
-    openssl_ok(&[
-        "crl",
-        "-in",
-        p(&cadir.join("ca_crl.pem")),
-        "-CAfile",
-        p(&cadir.join("ca_crt.pem")),
-        "-noout",
-    ]);
+    check_crl(&cadir);
     assert_eq!(ok(&cadir, &["list", "--all"]), "No certificates to list\n");
 
     let csr1 = make_csr(tmp.path(), "agent1.example.test");
@@ -300,13 +317,7 @@ fn setup_submit_list_sign_revoke_clean() {
     );
     let err = verify(&cadir, &cert1).expect_err("revoked cert must fail the CRL check");
     assert!(err.contains("certificate revoked"), "{err}");
-    let crl = openssl_ok(&[
-        "crl",
-        "-in",
-        p(&cadir.join("ca_crl.pem")),
-        "-noout",
-        "-text",
-    ]);
+    let crl = crl_text(&cadir);
     assert!(
         crl.contains(&format!("Serial Number: {serial1:02X}")),
         "{crl}"
@@ -325,13 +336,7 @@ fn setup_submit_list_sign_revoke_clean() {
         "{out}"
     );
     assert!(!cert1.exists(), "clean left the certificate");
-    let crl = openssl_ok(&[
-        "crl",
-        "-in",
-        p(&cadir.join("ca_crl.pem")),
-        "-noout",
-        "-text",
-    ]);
+    let crl = crl_text(&cadir);
     assert!(
         crl.contains(&format!("Serial Number: {serial1:02X}")),
         "clean dropped the revocation: {crl}"
@@ -347,13 +352,7 @@ fn setup_submit_list_sign_revoke_clean() {
         out,
         "Certificate for agent22.example.test has been revoked\nCleaned files related to agent22.example.test\n"
     );
-    let crl = openssl_ok(&[
-        "crl",
-        "-in",
-        p(&cadir.join("ca_crl.pem")),
-        "-noout",
-        "-text",
-    ]);
+    let crl = crl_text(&cadir);
     assert!(
         crl.contains(&format!("Serial Number: {serial2:02X}")),
         "{crl}"
@@ -740,14 +739,7 @@ fn sigkill_at_random_points_leaves_a_consistent_ca() {
     }
     openssl_ok(&["x509", "-in", p(&cadir.join("ca_crt.pem")), "-noout"]);
     openssl_ok(&["pkey", "-in", p(&cadir.join("ca_key.pem")), "-noout"]);
-    openssl_ok(&[
-        "crl",
-        "-in",
-        p(&cadir.join("ca_crl.pem")),
-        "-CAfile",
-        p(&cadir.join("ca_crt.pem")),
-        "-noout",
-    ]);
+    check_crl(&cadir);
 
     // inventory.txt: whole lines only, each serial once; the serial file is past all of them.
     let inventory = fs::read_to_string(cadir.join("inventory.txt")).expect("inventory");

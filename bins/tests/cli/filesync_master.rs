@@ -6,9 +6,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use puppet_filesync::{CodeId, Store};
-use puppet_protocol::client::{Client, Identity};
+use puppet_protocol::client::Client;
 
-use crate::support::{Running, start_master};
+use crate::support::{Running, master_client, start_master, write_puppet_conf};
 
 const CERTNAME: &str = "primary.example.test";
 
@@ -18,14 +18,7 @@ fn start(confdir: &Path) -> Running {
 
 /// A client with the master's own certificate (the default `ca_admin_certnames`).
 fn admin(confdir: &Path, port: u16) -> Client {
-    let read = |p: &str| std::fs::read_to_string(confdir.join(p)).unwrap();
-    Client::builder("localhost", port)
-        .resolve_to(format!("127.0.0.1:{port}").parse().unwrap())
-        .ca_pem(&read("ca/ca_crt.pem"))
-        .identity(Identity {
-            cert_pem: read(&format!("ssl/certs/{CERTNAME}.pem")),
-            key_pem: read(&format!("ssl/private_keys/{CERTNAME}.pem")),
-        })
+    master_client(confdir, port, Some(CERTNAME))
         .read_timeout(Duration::from_secs(600))
         .build()
         .unwrap()
@@ -46,11 +39,7 @@ fn stage(confdir: &Path, seed: u8, files: usize) {
 fn kill_9_during_a_publish_leaves_the_old_version_live_and_the_next_publish_works() {
     let dir = tempfile::tempdir().unwrap();
     let confdir = dir.path();
-    std::fs::write(
-        confdir.join("puppet.conf"),
-        format!("[server]\ncertname = {CERTNAME}\nkeylength = 2048\nfile_sync = primary\n"),
-    )
-    .unwrap();
+    write_puppet_conf(confdir, CERTNAME, "file_sync = primary\n");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let master = start(confdir);
     stage(confdir, 1, 2);

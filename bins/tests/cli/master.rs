@@ -4,9 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::{Running, start_master};
-
-use puppet_protocol::client::Client;
+use crate::support::{MASTER, Running, master_client, start_master, write_puppet_conf};
 
 /// Starts the binary on a free loopback port and waits for its "listening on" line.
 fn start(confdir: &Path) -> Running {
@@ -19,16 +17,9 @@ fn start_with_stderr(confdir: &Path, stderr: Stdio) -> Running {
 }
 
 fn status(confdir: &Path, port: u16) -> (u16, Vec<u8>) {
-    let ca = std::fs::read_to_string(confdir.join("ca/ca_crt.pem")).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let client = Client::new(
-            format!("127.0.0.1:{port}").parse().unwrap(),
-            "localhost",
-            &ca,
-            None,
-        )
-        .unwrap();
+        let client = master_client(confdir, port, None).build().unwrap();
         let answer = client
             .connect()
             .await
@@ -44,11 +35,7 @@ fn status(confdir: &Path, port: u16) -> (u16, Vec<u8>) {
 fn first_start_creates_the_ca_and_serves_then_restart_reuses_it() {
     let dir = tempfile::tempdir().unwrap();
     let confdir = dir.path();
-    std::fs::write(
-        confdir.join("puppet.conf"),
-        "[server]\ncertname = master.example.test\nkeylength = 2048\nautosign = true\n",
-    )
-    .unwrap();
+    write_puppet_conf(confdir, MASTER, "autosign = true\n");
     let first = start(confdir);
     for file in [
         "ca/ca_crt.pem",
@@ -105,11 +92,7 @@ fn bad_configuration_is_refused_with_the_setting_named() {
 fn log_lines_carry_no_colour_codes_when_stderr_is_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let confdir = dir.path();
-    std::fs::write(
-        confdir.join("puppet.conf"),
-        "[server]\ncertname = master.example.test\nkeylength = 2048\n",
-    )
-    .unwrap();
+    write_puppet_conf(confdir, MASTER, "");
     let log_path = confdir.join("master.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let master = start_with_stderr(confdir, Stdio::from(log));
@@ -158,11 +141,7 @@ fn missing_confdir_is_refused_unless_init() {
 fn first_start_logs_what_it_created_and_puppet_conf_typos() {
     let dir = tempfile::tempdir().unwrap();
     let confdir = dir.path();
-    std::fs::write(
-        confdir.join("puppet.conf"),
-        "[server]\ncertname = master.example.test\nkeylength = 2048\nautosing = true\n",
-    )
-    .unwrap();
+    write_puppet_conf(confdir, MASTER, "autosing = true\n");
     let log_path = confdir.join("master.log");
     let log = std::fs::File::create(&log_path).unwrap();
     // The listening line is printed after setup, so the setup lines are in the log.
@@ -181,11 +160,7 @@ fn first_start_logs_what_it_created_and_puppet_conf_typos() {
 #[test]
 fn sigterm_stops_the_master_with_exit_0() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("puppet.conf"),
-        "[server]\ncertname = master.example.test\nkeylength = 2048\n",
-    )
-    .unwrap();
+    write_puppet_conf(dir.path(), MASTER, "");
     let mut master = start(dir.path());
     let pid = master.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();

@@ -234,6 +234,25 @@ fn release_hash(version: &str) -> Value {
     Value::Object(rel)
 }
 
+/// An `os-release` `VERSION_ID` with at least one dot (`24` gives `24.0`).
+fn dotted(version: &str) -> String {
+    if version.contains('.') {
+        version.to_string()
+    } else {
+        format!("{version}.0")
+    }
+}
+
+/// `{full, major}`, both the [`dotted`] `VERSION_ID`: facter's release of Ubuntu and of
+/// distributions it has no resolver for.
+fn full_as_major(version: &str) -> Value {
+    let v = dotted(version);
+    let mut rel = Map::new();
+    rel.insert("full".into(), s(v.clone()));
+    rel.insert("major".into(), s(v));
+    Value::Object(rel)
+}
+
 /// `os.architecture` from `uname -m`, Debian-family renaming included.
 pub fn architecture(machine: &str, debian: bool) -> String {
     if debian && machine == "x86_64" {
@@ -349,15 +368,7 @@ pub fn collect(
     if ubuntu {
         // facts/ubuntu/os/release.rb: VERSION_ID as both full and major.
         if let Some(v) = release.get("version_id") {
-            let v = if v.contains('.') {
-                v.clone()
-            } else {
-                format!("{v}.0")
-            };
-            let mut rel = Map::new();
-            rel.insert("full".into(), s(v.clone()));
-            rel.insert("major".into(), s(v));
-            insert_path(facts, &["os", "release"], Value::Object(rel));
+            insert_path(facts, &["os", "release"], full_as_major(v));
         }
     } else if debian {
         let version = sources.read_for("os", "/etc/debian_version")?;
@@ -391,29 +402,15 @@ pub fn collect(
             );
             insert_path(facts, &["os", "distro", "id"], s(id.clone()));
         }
-        let version = parsed.and_then(|p| p.2).or_else(|| {
-            release.get("version_id").map(|v| {
-                if v.contains('.') {
-                    v.clone()
-                } else {
-                    format!("{v}.0")
-                }
-            })
-        });
+        let version = parsed
+            .and_then(|p| p.2)
+            .or_else(|| release.get("version_id").map(|v| dotted(v)));
         if let Some(v) = version {
             insert_path(facts, &["os", "release"], release_hash(&v));
             insert_path(facts, &["os", "distro", "release"], release_hash(&v));
         }
     } else if let (false, Some(v)) = (debian, release.get("version_id")) {
-        let v = if v.contains('.') {
-            v.clone()
-        } else {
-            format!("{v}.0")
-        };
-        let mut rel = Map::new();
-        rel.insert("full".into(), s(v.clone()));
-        rel.insert("major".into(), s(v));
-        insert_path(facts, &["os", "release"], Value::Object(rel));
+        insert_path(facts, &["os", "release"], full_as_major(v));
     }
     let mounts = sources.read("/proc/self/mounts").ok().flatten();
     insert_path(

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::checksum::{self, sum_data};
 use super::source::{Origin, fetch};
-use super::{Context, Current, Spec, backup, diff, format_value};
+use super::{Context, Current, Spec, diff, format_value};
 
 /// `validate_cmd` with its `validate_replacement` (`%` by default), and where to log.
 #[derive(Debug, Clone)]
@@ -155,15 +155,7 @@ pub(super) async fn sync_content(
         }
     }
     // As Puppet's `write`: the old content is backed up, then the new one fetched.
-    let backed = backup::before_removing(
-        &spec.backup,
-        path,
-        &Current::File,
-        spec.recurse,
-        spec.force,
-        ctx,
-    )
-    .await;
+    let backed = spec.back_up(&Current::File, ctx).await;
     let content = match content {
         Some(c) => Some(c),
         None if noop => None,

@@ -186,6 +186,51 @@ struct Spec {
     validate: Option<content::Validate>,
 }
 
+/// Puppet's notice when a directory is in the way and `force` is off.
+const NOT_REMOVING_DIRECTORY: &str = "Not removing directory; use 'force' to override";
+
+impl Spec {
+    /// The mode a file (`directory` false) or directory this resource creates gets: `mode`
+    /// applied to 0644 or 0755, or without `mode`, 0666 or 0777 less the process umask.
+    fn new_mode(&self, directory: bool) -> Result<u32, String> {
+        match (&self.mode, directory) {
+            (Some(m), false) => desired_mode(m, 0o644, false),
+            (Some(m), true) => desired_mode(m, 0o755, true),
+            (None, false) => Ok(umask_default(0o666)),
+            (None, true) => Ok(umask_default(0o777)),
+        }
+    }
+
+    /// Backs up what is at the path (`cur`) as `backup` says, before it is replaced.
+    async fn back_up(&self, cur: &Current, ctx: &Context<'_>) -> Result<(), String> {
+        let path = Path::new(&self.path);
+        backup::before_removing(&self.backup, path, cur, self.recurse, self.force, ctx).await
+    }
+
+    /// Removes what is at the path (`cur`) so that something new can take its place.
+    fn remove_old(&self, cur: &Current) -> Result<(), String> {
+        remove(Path::new(&self.path), cur)
+            .map_err(|e| format!("Could not remove {}: {e}", self.path))
+    }
+
+    /// `ensure => file` or `link` over a directory without `force`: Puppet's warning and
+    /// notice, and the failed `ensure` change (`kind` `file` or `link`, event `event`).
+    fn keep_directory(&self, is: Value, kind: &str, event: &str, ctx: &mut Context<'_>) {
+        if !ctx.noop {
+            if self.backup != Backup::Off {
+                ctx.log
+                    .warning(&ctx.path, "Could not back up file of type directory");
+            }
+            ctx.log.notice(&ctx.path, NOT_REMOVING_DIRECTORY);
+        }
+        let err = format!(
+            "Could not set '{kind}' on ensure: Is a directory - {}",
+            self.path
+        );
+        ctx.change("ensure", is, kind.into(), event, String::new(), || Err(err));
+    }
+}
+
 /// What was found at a path before it is synced: from [`Current::look`] and, for a file whose
 /// content is managed, its checksum (computed concurrently for recursive children).
 type Looked = (Current, Option<std::fs::Metadata>, Option<String>);
@@ -218,21 +263,10 @@ async fn sync_one(
         match wanted {
             Wanted::Absent => {
                 if cur != Current::Absent {
-                    let backed = backup::before_removing(
-                        &spec.backup,
-                        path,
-                        &cur,
-                        spec.recurse,
-                        spec.force,
-                        ctx,
-                    )
-                    .await;
+                    let backed = spec.back_up(&cur, ctx).await;
                     if cur == Current::Directory && !spec.force {
                         if !noop && backed.is_ok() {
-                            ctx.log.notice(
-                                &ctx.path,
-                                "Not removing directory; use 'force' to override",
-                            );
+                            ctx.log.notice(&ctx.path, NOT_REMOVING_DIRECTORY);
                         }
                         ctx.change(
                             "ensure",
@@ -273,28 +307,7 @@ async fn sync_one(
                 };
                 if needs {
                     if cur == Current::Directory && !spec.force {
-                        if !noop {
-                            if spec.backup != Backup::Off {
-                                ctx.log
-                                    .warning(&ctx.path, "Could not back up file of type directory");
-                            }
-                            ctx.log.notice(
-                                &ctx.path,
-                                "Not removing directory; use 'force' to override",
-                            );
-                        }
-                        let err = format!(
-                            "Could not set 'file' on ensure: Is a directory - {}",
-                            spec.path
-                        );
-                        ctx.change(
-                            "ensure",
-                            is,
-                            "file".into(),
-                            "file_created",
-                            String::new(),
-                            || Err(err),
-                        );
+                        spec.keep_directory(is, "file", "file_created", ctx);
                         return Ok(());
                     }
                     let content = match &spec.origin {
@@ -320,19 +333,8 @@ async fn sync_one(
                         (Current::Absent, _) => "created".to_string(),
                         (c, _) => format!("ensure changed '{}' to 'file'", c.name()),
                     };
-                    let mode = match &spec.mode {
-                        Some(m) => desired_mode(m, 0o644, false)?,
-                        None => umask_default(0o666),
-                    };
-                    let backed = backup::before_removing(
-                        &spec.backup,
-                        path,
-                        &cur,
-                        spec.recurse,
-                        spec.force,
-                        ctx,
-                    )
-                    .await;
+                    let mode = spec.new_mode(false)?;
+                    let backed = spec.back_up(&cur, ctx).await;
                     let c = cur.clone();
                     let (log, source) = (ctx.log, ctx.path.clone());
                     ctx.redact = spec.sensitive;
@@ -343,8 +345,7 @@ async fn sync_one(
                             None => Vec::new(),
                         };
                         if c != Current::Absent {
-                            remove(path, &c)
-                                .map_err(|e| format!("Could not remove {}: {e}", spec.path))?;
+                            spec.remove_old(&c)?;
                         }
                         let validate = spec.validate.as_ref().map(|v| (v, log, source.as_str()));
                         content::write_file(path, &bytes, mode, (uid, gid), validate)
@@ -361,19 +362,8 @@ async fn sync_one(
                     } else {
                         format!("ensure changed '{}' to 'directory'", cur.name())
                     };
-                    let mode = match &spec.mode {
-                        Some(m) => desired_mode(m, 0o755, true)?,
-                        None => umask_default(0o777),
-                    };
-                    let backed = backup::before_removing(
-                        &spec.backup,
-                        path,
-                        &cur,
-                        spec.recurse,
-                        spec.force,
-                        ctx,
-                    )
-                    .await;
+                    let mode = spec.new_mode(true)?;
+                    let backed = spec.back_up(&cur, ctx).await;
                     let c = cur.clone();
                     ctx.change(
                         "ensure",
@@ -383,8 +373,7 @@ async fn sync_one(
                         message,
                         || {
                             backed?;
-                            remove(path, &c)
-                                .map_err(|e| format!("Could not remove {}: {e}", spec.path))?;
+                            spec.remove_old(&c)?;
                             std::fs::create_dir(path).map_err(|e| {
                                 format!(
                                     "Could not set 'directory' on ensure: {e} @ dir_s_mkdir - {}",
@@ -407,9 +396,7 @@ async fn sync_one(
                 _ if !replace_ok => {}
                 Current::Link(old) => {
                     let msg = format!("target changed '{old}' to '{target}'");
-                    let backed =
-                        backup::before_removing(&spec.backup, path, &cur, false, spec.force, ctx)
-                            .await;
+                    let backed = spec.back_up(&cur, ctx).await;
                     let t = target.clone();
                     ctx.change(
                         "target",
@@ -424,26 +411,7 @@ async fn sync_one(
                     );
                 }
                 Current::Directory if !spec.force => {
-                    if !noop {
-                        if spec.backup != Backup::Off {
-                            ctx.log
-                                .warning(&ctx.path, "Could not back up file of type directory");
-                        }
-                        ctx.log
-                            .notice(&ctx.path, "Not removing directory; use 'force' to override");
-                    }
-                    let err = format!(
-                        "Could not set 'link' on ensure: Is a directory - {}",
-                        spec.path
-                    );
-                    ctx.change(
-                        "ensure",
-                        is,
-                        "link".into(),
-                        "link_created",
-                        String::new(),
-                        || Err(err),
-                    );
+                    spec.keep_directory(is, "link", "link_created", ctx);
                     return Ok(());
                 }
                 other => {
@@ -453,21 +421,12 @@ async fn sync_one(
                     } else {
                         format!("ensure changed '{}' to 'link'", other.name())
                     };
-                    let backed = backup::before_removing(
-                        &spec.backup,
-                        path,
-                        other,
-                        spec.recurse,
-                        spec.force,
-                        ctx,
-                    )
-                    .await;
+                    let backed = spec.back_up(other, ctx).await;
                     let c = other.clone();
                     let t = target.clone();
                     ctx.change("ensure", is, "link".into(), "link_created", message, || {
                         backed?;
-                        remove(path, &c)
-                            .map_err(|e| format!("Could not remove {}: {e}", spec.path))?;
+                        spec.remove_old(&c)?;
                         std::os::unix::fs::symlink(&t, path).map_err(|e| e.to_string())?;
                         if uid.is_some() || gid.is_some() {
                             nix::unistd::fchownat(
@@ -515,38 +474,26 @@ async fn sync_one(
         )
         .map_err(|e| format!("Failed to set owner of {}: {e}", spec.path))
     };
-    if let Some(u) = uid
-        && meta.uid() != u
-    {
-        let msg = format!(
-            "owner changed '{}' to '{}'",
-            user_name(meta.uid()),
-            user_name(u)
-        );
+    let owners = [
+        ("owner", uid, meta.uid(), user_name as fn(u32) -> String),
+        ("group", gid, meta.gid(), group_name),
+    ];
+    for (property, want, have, name) in owners {
+        let Some(want) = want.filter(|w| *w != have) else {
+            continue;
+        };
+        let msg = format!("{property} changed '{}' to '{}'", name(have), name(want));
+        let (u, g) = match property {
+            "owner" => (Some(want), None),
+            _ => (None, Some(want)),
+        };
         ctx.change(
-            "owner",
-            Value::from(meta.uid()),
-            Value::from(u),
-            "owner_changed",
+            property,
+            Value::from(have),
+            Value::from(want),
+            &format!("{property}_changed"),
             msg,
-            || chown(Some(u), None),
-        );
-    }
-    if let Some(g) = gid
-        && meta.gid() != g
-    {
-        let msg = format!(
-            "group changed '{}' to '{}'",
-            group_name(meta.gid()),
-            group_name(g)
-        );
-        ctx.change(
-            "group",
-            Value::from(meta.gid()),
-            Value::from(g),
-            "group_changed",
-            msg,
-            || chown(None, Some(g)),
+            || chown(u, g),
         );
     }
     // mode
