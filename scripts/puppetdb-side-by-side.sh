@@ -82,7 +82,7 @@ write_code() {
   mkdir -p "$files" "$code/production/modules/sbs/"{manifests,lib/facter} "$code/staging/manifests"
   cat >"$code/production/modules/sbs/lib/facter/sbs.rb" <<'RUBY'
 Facter.add(:sbs_role) do
-  setcode { Facter.value(:networking)['fqdn'].to_s.split('.').first.sub(/\d+$/, '') }
+  setcode { Puppet[:certname].to_s.split('.').first.sub(/\d+$/, '') }
 end
 Facter.add(:sbs_struct) do
   setcode do
@@ -94,7 +94,7 @@ RUBY
   cat >"$code/production/modules/sbs/manifests/init.pp" <<PP
 class sbs (String \$motd = 'hello', Integer \$port = 80) {
   tag 'sbs_class_tag'
-  file { '$files/\${trusted['certname']}-motd':
+  file { "$files/\${trusted['certname']}-motd":
     ensure  => file,
     content => "\${motd} from \${facts['sbs_role']} at port \${port}\n",
     tag     => ['motd', 'sbs_file'],
@@ -103,7 +103,7 @@ class sbs (String \$motd = 'hello', Integer \$port = 80) {
     command     => '/bin/true',
     refreshonly => true,
   }
-  notify { 'sbs-done': require => File['$files/\${trusted['certname']}-motd'] }
+  notify { 'sbs-done': require => File["$files/\${trusted['certname']}-motd"] }
 }
 PP
   cat >"$code/production/modules/sbs/manifests/app.pp" <<PP
@@ -126,11 +126,11 @@ node 'exporter.example.test' {
 node /^web\d+\.example\.test\$/ {
   class { 'sbs': port => 8080 }
   sbs::app { ['alpha', 'beta']: port => 8081 }
-  Host <<| tag == 'sbs_export' |>> { target => '$files/\${trusted['certname']}-hosts' }
+  Host <<| tag == 'sbs_export' |>> { target => "$files/\${trusted['certname']}-hosts" }
   exec { 'fails': command => '/bin/false', tag => 'failing' }
   notify { 'after-failure': require => Exec['fails'] }
   notify { 'in-noop': message => 'would change', noop => true }
-  file { '$files/\${trusted['certname']}-subscriber':
+  file { "$files/\${trusted['certname']}-subscriber":
     ensure    => file,
     content   => 'x',
     subscribe => Exec['fails'],
@@ -143,7 +143,7 @@ PP
   cat >"$code/staging/manifests/site.pp" <<PP
 node default {
   notify { 'staging': message => "staging on \${facts['os']['family']}", tag => ['stage'] }
-  file { '$files/\${trusted['certname']}-staging': ensure => file, content => 'staged', mode => '0640' }
+  file { "$files/\${trusted['certname']}-staging": ensure => file, content => 'staged', mode => '0640' }
 }
 PP
 }
@@ -179,6 +179,7 @@ if [ "$BACKEND" = postgres ]; then
 else
   DATABASE=sqlite:$WORK/ours.sqlite
 fi
+: >"$WORK/ours.log"
 "$PUPPET_DB" --ssl-cert "$CERT" --ssl-key "$KEY" --ssl-ca-cert "$CA" --ssl-crl "$SSL/crl.pem" \
   --bind 127.0.0.1 --port "$OURS_PORT" --database "$DATABASE" >"$WORK/ours.log" 2>&1 &
 OURS_PID=$!

@@ -186,7 +186,14 @@ impl PuppetDb {
         if route.single && rows.is_empty() {
             return Err(DbError::query(
                 QueryErrorKind::UnknownEntity,
-                format!("No information is known about {}", path.trim_matches('/')),
+                // As PuppetDB words it: `node <certname>`, `catalog <certname>`.
+                match path.trim_matches('/').split_once('/') {
+                    Some(("nodes", c)) => format!("No information is known about node {c}"),
+                    Some(("catalogs", c)) => {
+                        format!("No information is known about catalog {c}")
+                    }
+                    _ => format!("No information is known about {}", path.trim_matches('/')),
+                },
             ));
         }
         Ok(Answer {

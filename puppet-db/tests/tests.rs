@@ -15,4 +15,5 @@ mod real_fixtures;
 #[cfg(feature = "server")]
 mod real_terminus;
 mod replace;
+mod side_by_side;
 mod subqueries;

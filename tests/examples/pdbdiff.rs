@@ -39,6 +39,9 @@ use serde_json::Value;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
+/// Lines of differences printed per query.
+const MAX_LINES: usize = 30;
+
 /// Compares two PuppetDB query APIs.
 #[derive(Parser, Debug)]
 #[command(name = "pdbdiff")]
@@ -79,8 +82,8 @@ struct Args {
     save: Option<PathBuf>,
 }
 
-/// The fields each server generates itself, per entity, and why (the side-by-side script's
-/// README section repeats this list).
+/// The fields each server generates itself, per entity, as paths (`*`: every element of an
+/// array), and why (the side-by-side section of puppet-db's README repeats this list).
 fn generated(entity: &str) -> &'static [&'static str] {
     match entity {
         // Receive times of the factset, catalog and report PuppetDB stamps when it stores them;
@@ -91,9 +94,14 @@ fn generated(entity: &str) -> &'static [&'static str] {
             "report_timestamp",
             "latest_report_hash",
         ],
-        // `timestamp`: the receive time; `hash`: computed by PuppetDB over what it stored.
-        "factsets" | "catalogs" => &["timestamp", "hash"],
-        // `receive_time`: when the server got the report; `hash`: its id, computed by PuppetDB.
+        // `timestamp`: the receive time; `hash`: computed by the server over what it stored.
+        "factsets" => &["timestamp", "hash"],
+        // The factset's receive time.
+        "inventory" => &["timestamp"],
+        // As factsets; `resource`: each resource's hash, computed by the server.
+        "catalogs" => &["timestamp", "hash", "resources.data.*.resource"],
+        "resources" => &["resource"],
+        // `receive_time`: when the server got the report; `hash`: its id, computed by the server.
         "reports" => &["receive_time", "hash"],
         // The report's receive time and hash (as for reports).
         "events" => &["report_receive_time", "report"],
@@ -243,10 +251,7 @@ impl Server {
         let rows = self
             .rows(endpoint, r#"["extract", [["function", "count"]]]"#)
             .await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r["count"].as_u64())
-            .unwrap_or(0))
+        Ok(rows.first().and_then(|r| r["count"].as_u64()).unwrap_or(0))
     }
 
     async fn queue_depth(&self) -> Result<u64, BoxError> {
@@ -276,20 +281,58 @@ fn path_for(q: &Query) -> String {
     path
 }
 
-/// Replaces the generated fields of a row by a marker of their JSON type, when both sides
-/// have the field with the same type (so that presence and type are still compared).
-fn normalise(ours: &mut Value, theirs: &mut Value, fields: &[&str]) {
-    let (Some(o), Some(t)) = (ours.as_object_mut(), theirs.as_object_mut()) else {
+/// Replaces the generated fields of a row by a marker of their JSON type (so that presence
+/// and type are still compared), and every other occurrence of a generated hash in the row's
+/// strings (the `href`s that name a report by its hash) by `<hash>`.
+fn normalise(row: &mut Value, fields: &[&str]) {
+    let mut hashes = Vec::new();
+    for f in fields {
+        let path: Vec<&str> = f.split('.').collect();
+        mark(row, &path, &mut hashes);
+    }
+    if !hashes.is_empty() {
+        replace_hashes(row, &hashes);
+    }
+}
+
+fn mark(v: &mut Value, path: &[&str], hashes: &mut Vec<String>) {
+    let Some((first, rest)) = path.split_first() else {
+        if let Value::String(s) = v
+            && s.len() == 40
+            && s.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            hashes.push(s.clone());
+        }
+        *v = Value::String(format!("<generated {}>", kind(v)));
         return;
     };
-    for f in fields {
-        if let (Some(a), Some(b)) = (o.get(*f), t.get(*f))
-            && kind(a) == kind(b)
-        {
-            let marker = Value::String(format!("<generated {}>", kind(a)));
-            o.insert((*f).to_string(), marker.clone());
-            t.insert((*f).to_string(), marker);
+    match v {
+        Value::Array(items) if *first == "*" => {
+            for item in items {
+                mark(item, rest, hashes);
+            }
         }
+        Value::Object(o) => {
+            if let Some(x) = o.get_mut(*first) {
+                mark(x, rest, hashes);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn replace_hashes(v: &mut Value, hashes: &[String]) {
+    match v {
+        Value::String(s) => {
+            for h in hashes {
+                if s.contains(h.as_str()) {
+                    *s = s.replace(h.as_str(), "<hash>");
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_hashes(x, hashes)),
+        Value::Object(o) => o.values_mut().for_each(|x| replace_hashes(x, hashes)),
+        _ => {}
     }
 }
 
@@ -313,7 +356,8 @@ fn canonical(v: &Value) -> String {
             format!("[{}]", items.join(","))
         }
         Value::Object(o) => {
-            let items: BTreeMap<&String, String> = o.iter().map(|(k, v)| (k, canonical(v))).collect();
+            let items: BTreeMap<&String, String> =
+                o.iter().map(|(k, v)| (k, canonical(v))).collect();
             let parts: Vec<String> = items
                 .iter()
                 .map(|(k, v)| format!("{}:{v}", Value::String((*k).clone())))
@@ -357,7 +401,11 @@ fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
             }
         }
         (Value::Array(o), Value::Array(t)) => diff_rows(path, o, t, false, out),
-        _ => out.push(format!("{path}: ours={} theirs={}", short(ours), short(theirs))),
+        _ => out.push(format!(
+            "{path}: ours={} theirs={}",
+            short(ours),
+            short(theirs)
+        )),
     }
 }
 
@@ -453,10 +501,18 @@ fn diff_rows(path: &str, ours: &[Value], theirs: &[Value], ordered: bool, out: &
         diff(&format!("{path}[{}]", label(a)), a, b, out);
     }
     for a in unpaired_left.iter().skip(unpaired_right.len()) {
-        out.push(format!("{path}[{}]: ours={} theirs=<absent>", label(a), short(a)));
+        out.push(format!(
+            "{path}[{}]: ours={} theirs=<absent>",
+            label(a),
+            short(a)
+        ));
     }
     for b in unpaired_right.iter().skip(unpaired_left.len()) {
-        out.push(format!("{path}[{}]: ours=<absent> theirs={}", label(b), short(b)));
+        out.push(format!(
+            "{path}[{}]: ours=<absent> theirs={}",
+            label(b),
+            short(b)
+        ));
     }
 }
 
@@ -526,37 +582,14 @@ async fn compare(
     let fields = generated(&entity(q));
     match (va, vb) {
         (Value::Array(mut ra), Value::Array(mut rb)) => {
+            ra.iter_mut().for_each(|r| normalise(r, fields));
+            rb.iter_mut().for_each(|r| normalise(r, fields));
             let ordered = q.params.iter().any(|(k, _)| k == "order_by");
-            if ordered {
-                for (x, y) in ra.iter_mut().zip(rb.iter_mut()) {
-                    normalise(x, y, fields);
-                }
-            } else {
-                // Pair rows by key before normalising, so that a generated field does not
-                // decide which rows are compared.
-                let key = |v: &Value| {
-                    let mut v = v.clone();
-                    if let Some(o) = v.as_object_mut() {
-                        for f in fields {
-                            o.remove(*f);
-                        }
-                    }
-                    canonical(&v)
-                };
-                ra.sort_by_key(|v| key(v));
-                rb.sort_by_key(|v| key(v));
-                if ra.len() == rb.len() {
-                    for (x, y) in ra.iter_mut().zip(rb.iter_mut()) {
-                        if key(x) == key(y) {
-                            normalise(x, y, fields);
-                        }
-                    }
-                }
-            }
             diff_rows("", &ra, &rb, ordered, &mut out);
         }
         (mut x, mut y) => {
-            normalise(&mut x, &mut y, fields);
+            normalise(&mut x, fields);
+            normalise(&mut y, fields);
             diff("", &x, &y, &mut out);
         }
     }
@@ -579,7 +612,9 @@ async fn wait(args: &Args, ours: &Server, theirs: &Server) -> Result<(), BoxErro
                 Some(c) => s
                     .rows(
                         "nodes",
-                        &format!(r#"["and", ["=", "certname", "{c}"], ["=", "node_state", "inactive"]]"#),
+                        &format!(
+                            r#"["and", ["=", "certname", "{c}"], ["=", "node_state", "inactive"]]"#
+                        ),
                     )
                     .await
                     .map(|r| !r.is_empty())
@@ -643,8 +678,12 @@ async fn main() -> Result<(), BoxError> {
             Ok(d) if d.is_empty() => identical += 1,
             Ok(d) => {
                 println!("DIFF {what}");
-                for l in d {
+                // The first lines of a long list say what is wrong; the count says how much.
+                for l in d.iter().take(MAX_LINES) {
                     println!("    {l}");
+                }
+                if d.len() > MAX_LINES {
+                    println!("    ... {} more differences", d.len() - MAX_LINES);
                 }
             }
             Err(e) => println!("DIFF {what}\n    error: {e}"),
@@ -667,8 +706,14 @@ mod tests {
         let mut out = Vec::new();
         diff_rows(
             "",
-            &[json!({"certname": "a", "x": [1, 2]}), json!({"certname": "b", "x": 1})],
-            &[json!({"certname": "b", "x": 2}), json!({"certname": "a", "x": [2, 1]})],
+            &[
+                json!({"certname": "a", "x": [1, 2]}),
+                json!({"certname": "b", "x": 1}),
+            ],
+            &[
+                json!({"certname": "b", "x": 2}),
+                json!({"certname": "a", "x": [2, 1]}),
+            ],
             false,
             &mut out,
         );
@@ -677,8 +722,9 @@ mod tests {
 
     #[test]
     fn queries_file_lines() {
-        let q = parse_queries("# c\nroot nodes[certname] {} ;; limit=1 ;; compare=status\nnodes -\n")
-            .expect("parse");
+        let q =
+            parse_queries("# c\nroot nodes[certname] {} ;; limit=1 ;; compare=status\nnodes -\n")
+                .expect("parse");
         assert_eq!(q.len(), 2);
         assert_eq!(q[0].params, vec![("limit".to_string(), "1".to_string())]);
         assert!(q[0].status_only);

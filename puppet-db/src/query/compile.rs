@@ -527,7 +527,12 @@ impl Compiler {
                 format!(
                     "'{name}' is not a queryable object for {}. Known queryable objects are {}",
                     entity.name,
-                    quoted_list(&entity.queryable())
+                    // Sorted, as PuppetDB lists them.
+                    quoted_list(&{
+                        let mut names = entity.queryable();
+                        names.sort_unstable();
+                        names
+                    })
                 ),
             )
         };

@@ -57,9 +57,16 @@ impl Paging {
             match k {
                 "limit" | "offset" => {
                     let n = v.parse::<u64>().map_err(|_| {
-                        paging_err(format!(
-                            "Illegal value '{v}' for :{k}; expected a non-negative integer."
-                        ))
+                        // PuppetDB's words differ for the two.
+                        paging_err(if k == "limit" {
+                            format!(
+                                "Illegal value '{v}' for :limit; expected a positive non-zero integer."
+                            )
+                        } else {
+                            format!(
+                                "Illegal value '{v}' for :{k}; expected a non-negative integer."
+                            )
+                        })
                     })?;
                     if k == "limit" {
                         if n == 0 {
