@@ -187,3 +187,25 @@ crate::both!(
     fact_paths_are_leaves_with_their_fact_name,
     missing_objects_and_bad_limits_as_puppetdb_words_them,
 );
+
+/// `min`/`max` of JSON values answer numbers (the real PuppetDB answered `3` for a fact
+/// `level: 3`, not `"3"`), and a comparison without its value has PuppetDB's text.
+fn json_min_max_are_numbers_and_short_comparisons_are_refused(b: Backend) {
+    let mut facts: Value = serde_json::from_str(FACTS).expect("fixture");
+    facts["values"]["sbs_struct"] = json!({"level": 3, "list": ["a", "b"]});
+    let certname = facts["certname"].as_str().expect("certname").to_string();
+    let d = db(b);
+    submit(&d.db, "replace facts", 5, &certname, &facts);
+    let rows = q(
+        &d.db,
+        "fact-contents",
+        r#"["extract", [["function", "min", "value"], ["function", "max", "value"]], ["=", "path", ["sbs_struct", "level"]]]"#,
+    );
+    assert_eq!(rows, vec![json!({"min": 3, "max": 3})]);
+    match d.db.query("nodes", Some(r#"["=", "certname"]"#), &Paging::default()) {
+        Err(e) => assert_eq!(e.to_string(), "= requires exactly two arguments"),
+        Ok(a) => panic!("{:?}", a.rows),
+    }
+}
+
+crate::both!(json_min_max_are_numbers_and_short_comparisons_are_refused,);
