@@ -112,7 +112,11 @@ fn facts_factsets_and_fact_paths(b: Backend) {
         r#"["~>", "path", ["^networking$", "^interfaces$", "eth.*", ".*"]]"#,
     );
     assert!(!paths.is_empty());
-    assert!(paths.iter().all(|p| p["type"] != json!("map") && p["name"] == json!("networking")));
+    assert!(
+        paths
+            .iter()
+            .all(|p| p["type"] != json!("map") && p["name"] == json!("networking"))
+    );
     let paths = q(&d.db, "fact-paths", r#"["=", "path", ["os", "family"]]"#);
     assert_eq!(
         paths,

@@ -39,9 +39,12 @@ fn factsets_answer_boolean_facts_as_booleans(b: Backend) {
     assert!(value("kernel").is_some_and(|v| v == json!("Linux")));
     // The same through /factsets/<certname>/facts.
     let certname = rows[0]["certname"].as_str().expect("certname");
-    let facts = d
-        .db
-        .query(&format!("factsets/{certname}/facts"), None, &Paging::default())
+    let facts =
+        d.db.query(
+            &format!("factsets/{certname}/facts"),
+            None,
+            &Paging::default(),
+        )
         .expect("factsets/<certname>/facts")
         .rows;
     let selinux: Vec<&Value> = facts
@@ -56,7 +59,11 @@ fn factsets_answer_boolean_facts_as_booleans(b: Backend) {
 /// sends `false`, PuppetDB answers null for the report, its events and the node.
 fn corrective_change_is_null_as_in_open_source_puppetdb(b: Backend) {
     let report: Value = serde_json::from_str(REPORT).expect("fixture");
-    assert_eq!(report["corrective_change"], json!(false), "the agent sent false");
+    assert_eq!(
+        report["corrective_change"],
+        json!(false),
+        "the agent sent false"
+    );
     let d = store(b, "store report", 8, REPORT);
     let reports = q(&d.db, "reports", "");
     assert_eq!(reports.len(), 1);
@@ -123,7 +130,10 @@ fn nested_event_timestamps_are_written_as_postgresql_writes_them(b: Backend) {
     assert_eq!(
         nested,
         [
-            ("t0".to_string(), "2026-12-03T12:26:15.595+00:00".to_string()),
+            (
+                "t0".to_string(),
+                "2026-12-03T12:26:15.595+00:00".to_string()
+            ),
             ("t1".to_string(), "2026-12-03T12:26:15.59+00:00".to_string()),
             ("t2".to_string(), "2026-12-03T12:26:15.5+00:00".to_string()),
             ("t3".to_string(), "2026-12-03T12:26:15+00:00".to_string()),
@@ -202,10 +212,33 @@ fn json_min_max_are_numbers_and_short_comparisons_are_refused(b: Backend) {
         r#"["extract", [["function", "min", "value"], ["function", "max", "value"]], ["=", "path", ["sbs_struct", "level"]]]"#,
     );
     assert_eq!(rows, vec![json!({"min": 3, "max": 3})]);
-    match d.db.query("nodes", Some(r#"["=", "certname"]"#), &Paging::default()) {
+    match d
+        .db
+        .query("nodes", Some(r#"["=", "certname"]"#), &Paging::default())
+    {
         Err(e) => assert_eq!(e.to_string(), "= requires exactly two arguments"),
         Ok(a) => panic!("{:?}", a.rows),
     }
 }
 
 crate::both!(json_min_max_are_numbers_and_short_comparisons_are_refused,);
+
+/// PuppetDB 7.12 refuses dotted fact fields on nodes (they are inventory's), with its text.
+fn dotted_facts_on_nodes_are_refused(b: Backend) {
+    let d = store(b, "replace facts", 5, FACTS);
+    match d.db.query("nodes", Some(r#"["=", "facts.kernel", "Linux"]"#), &Paging::default()) {
+        Err(e) => assert!(
+            e.to_string().starts_with(
+                "'facts.kernel' is not a queryable object for nodes. Known queryable objects are 'cached_catalog_status', "
+            ),
+            "{e}"
+        ),
+        Ok(a) => panic!("{:?}", a.rows),
+    }
+    assert_eq!(
+        q(&d.db, "inventory", r#"["=", "facts.kernel", "Linux"]"#).len(),
+        1
+    );
+}
+
+crate::both!(dotted_facts_on_nodes_are_refused,);

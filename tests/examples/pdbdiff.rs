@@ -86,14 +86,10 @@ struct Args {
 /// array), and why (the side-by-side section of puppet-db's README repeats this list).
 fn generated(entity: &str) -> &'static [&'static str] {
     match entity {
-        // Receive times of the factset, catalog and report PuppetDB stamps when it stores them;
-        // the hash of the latest report (computed by the server).
-        "nodes" => &[
-            "facts_timestamp",
-            "catalog_timestamp",
-            "report_timestamp",
-            "latest_report_hash",
-        ],
+        // Receive times of the factset and catalog the server stamps when it stores them; the
+        // hash of the latest report (computed by the server). Not `report_timestamp`: the
+        // report's `end_time`, sent by the agent.
+        "nodes" => &["facts_timestamp", "catalog_timestamp", "latest_report_hash"],
         // `timestamp`: the receive time; `hash`: computed by the server over what it stored.
         "factsets" => &["timestamp", "hash"],
         // The factset's receive time.
