@@ -4,9 +4,16 @@
 # Used by puppet-db's test real_terminus.rs; usable by hand.
 #
 #   scripts/puppetserver-with-terminus.sh start DIR CERTNAME   # configure + start; prints "port PORT"
-#   scripts/puppetserver-with-terminus.sh point DIR PDB_URL    # write DIR/conf/puppetdb.conf (read lazily
-#                                                              # by the terminus, so it may come after start)
-#   scripts/puppetserver-with-terminus.sh agent DIR CERTNAME   # one real agent run (own confdir/vardir/ssldir)
+#   scripts/puppetserver-with-terminus.sh point DIR PDB_URL [SUBMIT_ONLY_URL]
+#                                                              # write DIR/conf/puppetdb.conf (read lazily
+#                                                              # by the terminus, so it may come after start);
+#                                                              # with SUBMIT_ONLY_URL, commands are broadcast
+#                                                              # to both (submit_only_server_urls,
+#                                                              # command_broadcast), queries go to PDB_URL
+#   scripts/puppetserver-with-terminus.sh agent DIR CERTNAME [PUPPET_ARGS...]
+#                                                              # one real agent run (own confdir/vardir/ssldir);
+#                                                              # exit codes 0 and 2 are success, and also those
+#                                                              # listed in AGENT_OK_CODES (e.g. "4 6": failures)
 #   scripts/puppetserver-with-terminus.sh deactivate DIR CERTNAME  # `puppet node deactivate` (the terminus's
 #                                                              # face, with the server's confdir and certificate)
 #   scripts/puppetserver-with-terminus.sh stop DIR
@@ -19,7 +26,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib-puppetserver.sh
 . "$HERE/lib-puppetserver.sh"
 
-action=${1:?usage: $0 start|point|agent|stop DIR ...}
+action=${1:?usage: $0 start|point|agent|deactivate|stop DIR ...}
 dir=${2:?DIR}
 
 case "$action" in
@@ -55,9 +62,17 @@ PP
     echo "port $PS_PORT" ;;
   point)
     url=${3:?PDB_URL}
-    printf '[main]\nserver_urls = %s\nsoft_write_failure = false\n' "$url" >"$dir/conf/puppetdb.conf" ;;
+    submit_only=${4:-}
+    {
+      printf '[main]\nserver_urls = %s\nsoft_write_failure = false\n' "$url"
+      if [ -n "$submit_only" ]; then
+        printf 'submit_only_server_urls = %s\ncommand_broadcast = true\n' \
+          "$submit_only"
+      fi
+    } >"$dir/conf/puppetdb.conf" ;;
   agent)
     certname=${3:?CERTNAME}
+    shift 3
     PS_PORT=$(awk '{print $2}' "$dir/port")
     a="$dir/agents/$certname"
     mkdir -p "$a"/{conf,var,ssl,public,run,log}
@@ -65,11 +80,13 @@ PP
     puppet agent --test --no-daemonize --confdir "$a/conf" --vardir "$a/var" --ssldir "$a/ssl" \
       --publicdir "$a/public" --rundir "$a/run" --logdir "$a/log" --certname "$certname" \
       --server localhost --serverport "$PS_PORT" --ca_server localhost --ca_port "$PS_PORT" \
-      --keylength 2048 --waitforcert 0 --color false --detailed-exitcodes
+      --keylength 2048 --waitforcert 0 --color false --detailed-exitcodes "$@"
     rc=$?
     set -e
-    # 0: no changes, 2: changes applied; anything else is a failure.
-    [ "$rc" = 0 ] || [ "$rc" = 2 ] ;;
+    # 0: no changes, 2: changes applied; anything else is a failure unless in AGENT_OK_CODES.
+    for ok in 0 2 ${AGENT_OK_CODES:-}; do [ "$rc" = "$ok" ] && exit 0; done
+    echo "agent $certname: exit code $rc" >&2
+    exit 1 ;;
   deactivate)
     certname=${3:?CERTNAME}
     server=$(awk -F' = ' '/^certname = /{print $2; exit}' "$dir/conf/puppet.conf")

@@ -655,8 +655,8 @@ pub struct Report {
     /// Who sent it.
     pub producer: Option<String>,
     /// Fields kept as sent, by name: `transaction_uuid`, `catalog_uuid`, `code_id`,
-    /// `job_id`, `cached_catalog_status`, `status`, `noop`, `noop_pending`,
-    /// `corrective_change`, `type`.
+    /// `job_id`, `cached_catalog_status`, `status`, `noop`, `noop_pending`, `type`
+    /// (`corrective_change` is not kept: open-source PuppetDB answers null).
     pub attributes: Map<String, Value>,
     /// The `logs` array.
     pub logs: Vec<Value>,
@@ -765,12 +765,12 @@ struct EventWire {
     old_value: Value,
     #[serde(default)]
     message: Option<String>,
-    #[serde(default)]
-    corrective_change: Option<bool>,
 }
 
 /// The report attributes kept as they were sent.
-const REPORT_ATTRIBUTES: [&str; 10] = [
+/// Not `corrective_change`: open-source PuppetDB stores none (a Puppet Enterprise field), so
+/// it answers null for reports, their events and `latest_report_corrective_change`.
+const REPORT_ATTRIBUTES: [&str; 9] = [
     "transaction_uuid",
     "catalog_uuid",
     "code_id",
@@ -779,7 +779,6 @@ const REPORT_ATTRIBUTES: [&str; 10] = [
     "status",
     "noop",
     "noop_pending",
-    "corrective_change",
     "type",
 ];
 
@@ -797,7 +796,6 @@ impl ReportWire {
                     new_value: Value::Null,
                     old_value: Value::Null,
                     message: None,
-                    corrective_change: Some(false),
                 }]
             } else {
                 r.events
@@ -816,7 +814,9 @@ impl ReportWire {
                     file: r.file.clone(),
                     line: r.line,
                     containment_path: r.containment_path.clone(),
-                    corrective_change: e.corrective_change,
+                    // Open-source PuppetDB keeps no `corrective_change` (a Puppet
+                    // Enterprise field): it answers null whatever the agent sent.
+                    corrective_change: None,
                 });
             }
         }

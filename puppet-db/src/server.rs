@@ -289,7 +289,12 @@ impl Api {
                 kind: QueryErrorKind::UnknownEntity,
                 message,
             }) if message.starts_with("No information") => {
-                json_response(404, &json!({"error": message}))
+                // Pretty-printed as PuppetDB's JSON writer does (`"error" : ...`).
+                let body = format!(
+                    "{{\n  \"error\" : {}\n}}",
+                    serde_json::to_string(&message).unwrap_or_default()
+                );
+                HttpResponse::new(404, JSON, body.into_bytes())
             }
             Err(DbError::Query {
                 kind: QueryErrorKind::UnknownEntity,

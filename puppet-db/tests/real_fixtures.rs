@@ -73,7 +73,7 @@ fn real_command_bodies_parse_and_are_stored(b: Backend) {
         .expect("fact-paths");
     assert_eq!(
         paths.rows,
-        vec![json!({"path": ["os", "family"], "type": "string"})]
+        vec![json!({"path": ["os", "family"], "type": "string", "name": "os"})]
     );
 
     // `puppet node deactivate agent2.example.test`, as the terminus sent it (later than the

@@ -18,5 +18,6 @@ mod real_fixtures;
 #[cfg(feature = "server")]
 mod real_terminus;
 mod replace;
+mod side_by_side;
 mod sqlite_plans;
 mod subqueries;

@@ -499,7 +499,18 @@ impl Compiler {
                         }
                         Some(a) => {
                             let f = self.field(&scope, a, false)?;
-                            cols.push(sql_func).push("(").append(f.value).push(")");
+                            if f.kind == Kind::Json && matches!(sql_func, "min" | "max") {
+                                // The numbers among JSON values, compared as numbers and
+                                // answered as numbers (as PuppetDB does), not JSON text.
+                                cols.push(sql_func)
+                                    .push("(CASE WHEN json_type(")
+                                    .append(f.value.clone())
+                                    .push(") IN ('integer', 'real') THEN json_extract(")
+                                    .append(f.value)
+                                    .push(", '$') END)");
+                            } else {
+                                cols.push(sql_func).push("(").append(f.value).push(")");
+                            }
                         }
                     }
                     columns.push((func.clone(), decode));
@@ -622,7 +633,12 @@ impl Compiler {
                 format!(
                     "'{name}' is not a queryable object for {}. Known queryable objects are {}",
                     entity.name,
-                    quoted_list(&entity.queryable())
+                    // Sorted, as PuppetDB lists them.
+                    quoted_list(&{
+                        let mut names = entity.queryable();
+                        names.sort_unstable();
+                        names
+                    })
                 ),
             )
         };
@@ -787,10 +803,8 @@ impl Compiler {
             }
             "=" | "<" | ">" | "<=" | ">=" | "~" | "~>" => {
                 if args.len() != 3 {
-                    return Err(ast_err(format!(
-                        "{} is not well-formed: '{op}' takes a field and a value",
-                        compact(q)
-                    )));
+                    // PuppetDB's words.
+                    return Err(ast_err(format!("{op} requires exactly two arguments")));
                 }
                 if let Some(pseudo) = args[1].as_array() {
                     return self.pseudo_field(scope, q, op, pseudo, &args[2]);

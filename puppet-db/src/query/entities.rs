@@ -202,7 +202,9 @@ static NODES: Entity = Entity {
         ),
     ],
     active: Some(ACTIVE),
-    dotted: Dotted::Facts,
+    // PuppetDB 7.12 answers `facts.`/`trusted.` on nodes with 400 ("not a queryable
+    // object"): dotted fields are inventory's only.
+    dotted: Dotted::None,
     wrap: &[],
 };
 
@@ -245,8 +247,10 @@ static FACTSETS: Entity = Entity {
         f("hash", "@fs.hash", Kind::Text),
         out(
             "facts",
-            "(SELECT json_group_array(json_object('name', @je.key, 'value', @je.value)) \
-             FROM json_each(@fs.facts) @je)",
+            // json_each answers true/false as 1/0: their JSON text is the type's name.
+            "(SELECT json_group_array(json_object('name', @je.key, 'value', \
+             CASE @je.type WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') \
+             ELSE @je.value END)) FROM json_each(@fs.facts) @je)",
         )
         .pg(
             "(SELECT COALESCE(json_agg(json_build_object('name', @je.key, 'value', @je.value)), \
@@ -283,7 +287,8 @@ static FACT_PATHS: Entity = Entity {
     fields: &[
         f("path", "@p.path", Kind::Path),
         f("type", "@p.type", Kind::Text),
-        hidden("name", "@p.name", Kind::Text),
+        // PuppetDB 7.12 answers the fact's name too.
+        f("name", "@p.name", Kind::Text),
         hidden("depth", "@p.depth", Kind::Int),
     ],
     active: None,
@@ -495,7 +500,13 @@ static REPORTS: Entity = Entity {
         out("logs", "@r.logs"),
         out(
             "resource_events",
-            "(SELECT json_group_array(json_object('status', @v.status, 'timestamp', @v.timestamp, \
+            // The timestamps as PostgreSQL writes a timestamptz in JSON (PuppetDB builds
+            // this array there): `+00:00`, the fraction without trailing zeros.
+            "(SELECT json_group_array(json_object('status', @v.status, 'timestamp', \
+             (CASE WHEN substr(@v.timestamp, 20, 4) = '.000' THEN substr(@v.timestamp, 1, 19) \
+             WHEN substr(@v.timestamp, 22, 2) = '00' THEN substr(@v.timestamp, 1, 21) \
+             WHEN substr(@v.timestamp, 23, 1) = '0' THEN substr(@v.timestamp, 1, 22) \
+             ELSE substr(@v.timestamp, 1, 23) END) || '+00:00', \
              'resource_type', @v.resource_type, 'resource_title', @v.resource_title, 'property', \
              @v.property, 'name', @v.name, 'new_value', json(@v.new_value), 'old_value', \
              json(@v.old_value), 'message', @v.message, 'file', @v.file, 'line', @v.line, \
@@ -506,7 +517,10 @@ static REPORTS: Entity = Entity {
         )
         .pg(
             "(SELECT COALESCE(json_agg(json_build_object('status', @v.status, 'timestamp', \
-             @v.timestamp, 'resource_type', @v.resource_type, 'resource_title', \
+             (CASE WHEN substr(@v.timestamp, 20, 4) = '.000' THEN substr(@v.timestamp, 1, 19) \
+             WHEN substr(@v.timestamp, 22, 2) = '00' THEN substr(@v.timestamp, 1, 21) \
+             WHEN substr(@v.timestamp, 23, 1) = '0' THEN substr(@v.timestamp, 1, 22) \
+             ELSE substr(@v.timestamp, 1, 23) END) || '+00:00', 'resource_type', @v.resource_type, 'resource_title', \
              @v.resource_title, 'property', @v.property, 'name', @v.name, 'new_value', \
              @v.new_value, 'old_value', @v.old_value, 'message', @v.message, 'file', @v.file, \
              'line', @v.line, 'containment_path', @v.containment_path, 'containing_class', \

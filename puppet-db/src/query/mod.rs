@@ -58,12 +58,15 @@ impl Paging {
             match k {
                 "limit" | "offset" => {
                     let n = v.parse::<u64>().map_err(|_| {
+                        // PuppetDB's words differ for the two.
                         paging_err(if k == "limit" {
                             format!(
                                 "Illegal value '{v}' for :limit; expected a positive non-zero integer."
                             )
                         } else {
-                            format!("Illegal value '{v}' for :{k}; expected a non-negative integer.")
+                            format!(
+                                "Illegal value '{v}' for :{k}; expected a non-negative integer."
+                            )
                         })
                     })?;
                     if k == "limit" {

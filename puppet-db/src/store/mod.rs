@@ -258,8 +258,8 @@ fn type_name(v: &Value) -> &'static str {
 /// A fact path and what is there: (path JSON, fact name, depth, type).
 pub(crate) type PathRow = (String, String, i64, &'static str);
 
-/// Every path of a fact value (maps by key, arrays by index), as fact-paths lists them, and
-/// every leaf (path JSON, value JSON, depth) as fact-contents answers them.
+/// Every path of a fact value to a leaf (maps by key, arrays by index), as fact-paths lists
+/// them, and every leaf (path JSON, value JSON, depth) as fact-contents answers them.
 pub(crate) fn fact_paths(
     path: &mut Vec<Value>,
     v: &Value,
@@ -269,18 +269,20 @@ pub(crate) fn fact_paths(
     if path.len() > 64 {
         return;
     }
+    // Leaves only, as PuppetDB 7 lists fact paths: no `map` or `array` rows for the
+    // containers (seen side by side with the real one).
     if !matches!(v, Value::Object(_) | Value::Array(_)) {
         leaves.push((json_text(&*path), json_text(v), path.len() as i64 - 1));
+        out.push((
+            json_text(&*path),
+            path.first()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            path.len() as i64 - 1,
+            type_name(v),
+        ));
     }
-    out.push((
-        json_text(&*path),
-        path.first()
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        path.len() as i64 - 1,
-        type_name(v),
-    ));
     match v {
         Value::Object(m) => {
             for (k, child) in m {
