@@ -46,6 +46,9 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+# PostgreSQL's own cluster and PuppetDB's start: shared with scripts/puppetdb-side-by-side.sh.
+# shellcheck source=../scripts/lib-puppetdb.sh
+. "$REPO/scripts/lib-puppetdb.sh"
 FACTS=${FACTS:-400}
 CATALOGS=${CATALOGS:-60}
 REPORTS=${REPORTS:-200}
@@ -84,14 +87,10 @@ chmod 0755 "$WORK"
 OURS_PID=
 JAVA_PID=
 SERVER_PID=
-PG_STARTED=
-PGBIN=/usr/lib/postgresql/15/bin
 cleanup() {
   if [ -n "$OURS_PID" ]; then kill "$OURS_PID" 2>/dev/null || true; fi
-  if [ -n "$JAVA_PID" ]; then kill "$JAVA_PID" 2>/dev/null || true; wait "$JAVA_PID" 2>/dev/null || true; fi
-  if [ -n "$PG_STARTED" ]; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true
-  fi
+  pdb_stop
+  pdb_pg_stop
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -216,17 +215,13 @@ elif [ "$(id -u)" != 0 ] && ! dpkg-query -W -f='${Status}' puppetdb 2>/dev/null 
 fi
 NEED_PG=$RUN_PUPPETDB
 [ "$BACKEND" = sqlite ] || NEED_PG=1
-psql_pg() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h "$WORK/pgsock" -p "$PG_PORT" "$@"; }
+psql_pg() { pdb_psql "$@"; }
 if [ "$NEED_PG" = 1 ]; then
   [ "$(id -u)" = 0 ] || { echo "PostgreSQL's own cluster needs root (runuser postgres); BACKEND=sqlite SKIP_PUPPETDB=1 does not" >&2; exit 1; }
   echo "== PostgreSQL 15 (own cluster in $WORK/pg, 127.0.0.1:$PG_PORT)"
-  install -d -o postgres -g postgres -m 0700 "$WORK/pg" "$WORK/pgsock"
-  runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/pg" -E UTF8 --auth=trust >/dev/null
   PG_EXTRA=
   [ "${PG_STATS:-0}" = 1 ] && PG_EXTRA="-c shared_preload_libraries=pg_stat_statements"
-  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w \
-    -o "-p $PG_PORT -k $WORK/pgsock -c listen_addresses=127.0.0.1 $PG_EXTRA" start >/dev/null
-  PG_STARTED=1
+  pdb_pg_start "$WORK" "$PG_PORT" "$PG_EXTRA"
   psql_pg -d postgres -c "SHOW synchronous_commit" -c "SHOW fsync" -t | tr -s ' \n' ' ' | sed 's/^/  synchronous_commit, fsync:/'
   echo
 fi
@@ -270,60 +265,17 @@ done
 # --- the real PuppetDB -----------------------------------------------------------------------
 REAL=0
 if [ "$RUN_PUPPETDB" = 1 ]; then
-  if ! dpkg-query -W -f='${Status}' puppetdb 2>/dev/null | grep -q 'ok installed'; then
-    echo "== installing puppetdb (apt-get)"
-    echo 'puppetdb puppetdb/dbconfig-install boolean false' | debconf-set-selections
-    DEBIAN_FRONTEND=noninteractive apt-get install -y puppetdb >"$WORK/apt.log" 2>&1 ||
-      { tail -20 "$WORK/apt.log" >&2; exit 1; }
-  fi
-  psql_pg -d postgres -c "CREATE ROLE puppetdb LOGIN PASSWORD 'bench'" \
-    -c "CREATE DATABASE puppetdb OWNER puppetdb ENCODING 'UTF8' TEMPLATE template0"
-  psql_pg -d puppetdb -c "CREATE EXTENSION pg_trgm"
+  pdb_install
+  pdb_pg_createdb puppetdb puppetdb bench
   [ "${PG_STATS:-0}" = 1 ] && psql_pg -d puppetdb -c "CREATE EXTENSION pg_stat_statements"
 
   echo "== PuppetDB (127.0.0.1:$PDB_PORT, JAVA_ARGS $PDB_JAVA_ARGS)"
   CONF=$WORK/pdbconf
-  mkdir -p "$CONF" "$WORK/pdbvar"
-  # The package's authorization rules (trapperkeeper's auth.conf: status open, metrics local).
-  cp /etc/puppetdb/conf.d/auth.conf "$CONF/"
-  cat >"$CONF/jetty.ini" <<EOC
-[jetty]
-host = 127.0.0.1
-port = $PDB_HTTP_PORT
-ssl-host = 127.0.0.1
-ssl-port = $PDB_PORT
-ssl-key = $SERVER_KEY
-ssl-cert = $SERVER_CERT
-ssl-ca-cert = $CA
-EOC
-  cat >"$CONF/database.ini" <<EOC
-[database]
-subname = //127.0.0.1:$PG_PORT/puppetdb
-username = puppetdb
-password = bench
-EOC
-  cat >"$CONF/config.ini" <<EOC
-[global]
-vardir = $WORK/pdbvar
-logging-config = /etc/puppetdb/logback.xml
-EOC
+  pdb_configure "$CONF" "$WORK/pdbvar" "$PDB_HTTP_PORT" "$PDB_PORT" "$SERVER_CERT" "$SERVER_KEY" "$CA" \
+    "$PG_PORT" puppetdb puppetdb bench
   T0=$(date +%s%N)
-  # shellcheck disable=SC2086
-  java $PDB_JAVA_ARGS -Djava.security.egd=/dev/urandom -XX:OnOutOfMemoryError="kill -9 %p" \
-    -cp /usr/share/puppetdb/puppetdb.jar clojure.main -m puppetlabs.puppetdb.core services \
-    --config "$CONF" --bootstrap-config /etc/puppetdb/bootstrap.cfg >"$WORK/pdb.log" 2>&1 </dev/null &
-  JAVA_PID=$!
-  ok=0
-  for _ in $(seq 1 900); do
-    kill -0 "$JAVA_PID" 2>/dev/null || { tail -30 "$WORK/pdb.log" >&2; exit 1; }
-    if curl -sf --max-time 2 "http://127.0.0.1:$PDB_HTTP_PORT/status/v1/services/puppetdb-status" |
-      grep -q '"state":"running"'; then
-      ok=1
-      break
-    fi
-    sleep 0.2
-  done
-  [ "$ok" = 1 ] || { echo "PuppetDB did not become ready in 180 s" >&2; tail -30 "$WORK/pdb.log" >&2; exit 1; }
+  PDB_START_TIMEOUT=${PDB_START_TIMEOUT:-180} pdb_start "$CONF" "$WORK/pdb.log" "$PDB_JAVA_ARGS"
+  JAVA_PID=$PDB_JAVA_PID
   echo "  ready after $(ms "$T0") ms"
   SERVER_PID=$JAVA_PID
   SERVER_PG=1

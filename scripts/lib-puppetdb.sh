@@ -1,9 +1,10 @@
 # The real PuppetDB 7 (Debian's `puppetdb` package) on a PostgreSQL 15 cluster of its own, entirely
 # from a temp directory, on 127.0.0.1 (source it, do not run it). Used by
-# scripts/puppetdb-side-by-side.sh; written so that bench/puppetdb-vs-puppet-db.sh can use it too.
+# scripts/puppetdb-side-by-side.sh and bench/puppetdb-vs-puppet-db.sh.
 #
-#   pdb_pg_start WORK PORT          initdb WORK/pg (run as `postgres`, trust auth, socket dir
-#                                   WORK/pgsock), start it on 127.0.0.1:PORT; sets PDB_PG_DIR
+#   pdb_pg_start WORK PORT [OPTS]   initdb WORK/pg (run as `postgres`, trust auth, socket dir
+#                                   WORK/pgsock), start it on 127.0.0.1:PORT (OPTS: more server
+#                                   options, e.g. `-c shared_preload_libraries=...`); sets PDB_PG_DIR
 #   pdb_pg_createdb DB ROLE PASS    a database owned by a login role, with pg_trgm (PuppetDB's
 #                                   regex indexes need it)
 #   pdb_pg_stop                     stop the cluster started by pdb_pg_start (if any)
@@ -27,14 +28,14 @@ PDB_PG_PORT=
 PDB_JAVA_PID=
 
 pdb_pg_start() {
-  local work=$1 port=$2
+  local work=$1 port=$2 opts=${3:-}
   PDB_PG_DIR=$work/pg
   PDB_PG_SOCK=$work/pgsock
   PDB_PG_PORT=$port
   install -d -o postgres -g postgres -m 0700 "$PDB_PG_DIR" "$PDB_PG_SOCK"
   runuser -u postgres -- "$PDB_PGBIN/initdb" -D "$PDB_PG_DIR" -E UTF8 --auth=trust >/dev/null
   runuser -u postgres -- "$PDB_PGBIN/pg_ctl" -D "$PDB_PG_DIR" -l "$PDB_PG_DIR/log" -w \
-    -o "-p $port -k $PDB_PG_SOCK -c listen_addresses=127.0.0.1" start >/dev/null
+    -o "-p $port -k $PDB_PG_SOCK -c listen_addresses=127.0.0.1${opts:+ $opts}" start >/dev/null
 }
 
 # psql as `postgres` on the cluster of pdb_pg_start.

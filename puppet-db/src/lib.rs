@@ -458,9 +458,17 @@ impl PuppetDb {
 
 /// Composite fields as PuppetDB answers them: `{"data": [...], "href": "..."}`.
 fn wrap(entity: &query::entities::Entity, row: &mut Map<String, Value>) {
+    // Keys an extract left out, carried for the hrefs (several fields may share one).
+    let hidden: Vec<(&str, Value)> = entity
+        .wrap
+        .iter()
+        .filter_map(|(_, _, key, _)| row.remove(&query::href_key(key)).map(|v| (*key, v)))
+        .collect();
     for (field, prefix, key, suffix) in entity.wrap {
+        let hidden = hidden.iter().find(|(k, _)| k == key).map(|(_, v)| v);
         let href = row
             .get(*key)
+            .or(hidden)
             .and_then(Value::as_str)
             .map(|k| format!("{prefix}{k}{suffix}"));
         if let Some(v) = row.get_mut(*field) {
@@ -510,6 +518,10 @@ impl Prepared {
     fn finish(&self, mut row: Map<String, Value>) -> Value {
         if self.field.is_none() {
             wrap(self.compiled.entity, &mut row);
+        } else {
+            for (_, _, key, _) in self.compiled.entity.wrap {
+                row.remove(&query::href_key(key));
+            }
         }
         if let (Some(format), Some(v)) =
             (self.compiled.to_string.as_deref(), row.get_mut("to_string"))

@@ -243,3 +243,210 @@ fn dotted_facts_on_nodes_are_refused(b: Backend) {
 }
 
 crate::both!(dotted_facts_on_nodes_are_refused,);
+
+const CATALOG: &str = include_str!("fixtures/real/replace_catalog-v9.json");
+
+/// The terminus's facts with a structured fact holding a list and a JSON null.
+fn store_sbs_facts(b: Backend) -> (Db, String) {
+    let mut facts: Value = serde_json::from_str(FACTS).expect("fixture");
+    facts["values"]["sbs_struct"] = json!({"level": 3, "list": ["a", "b"], "nothing": null});
+    let certname = facts["certname"].as_str().expect("certname").to_string();
+    let d = db(b);
+    submit(&d.db, "replace facts", 5, &certname, &facts);
+    (d, certname)
+}
+
+fn values(rows: &[Value]) -> Vec<Value> {
+    let mut v: Vec<Value> = rows.iter().map(|r| r["value"].clone()).collect();
+    v.sort_by_key(|x| x.to_string());
+    v
+}
+
+/// `~>` matches an array index as its digits (PuppetDB: `path[i] ~ rx` on the text form);
+/// a pattern of digits only wants a key, an integer an index.
+fn regex_path_matches_array_indexes_as_text(b: Backend) {
+    let (d, _) = store_sbs_facts(b);
+    let rows = q(
+        &d.db,
+        "fact-contents",
+        r#"["~>", "path", ["sbs_struct", "list", "\\d+"]]"#,
+    );
+    assert_eq!(values(&rows), [json!("a"), json!("b")]);
+    let rows = q(
+        &d.db,
+        "fact-contents",
+        r#"["~>", "path", ["sbs_struct", "list", 1]]"#,
+    );
+    assert_eq!(values(&rows), [json!("b")]);
+    assert!(
+        q(
+            &d.db,
+            "fact-contents",
+            r#"["~>", "path", ["sbs_struct", "list", "1"]]"#
+        )
+        .is_empty()
+    );
+    // The same in PQL, on the root endpoint.
+    let rows =
+        d.db.query(
+            "",
+            Some(r#"fact_contents { path ~> ["sbs_struct", "list", "\\d+"] }"#),
+            &Paging::default(),
+        )
+        .expect("PQL fact_contents")
+        .rows;
+    assert_eq!(values(&rows), [json!("a"), json!("b")]);
+}
+
+/// `~` on a fact path matches its text form, the elements joined by `#~`.
+fn regex_on_a_fact_path_matches_its_text(b: Backend) {
+    let (d, _) = store_sbs_facts(b);
+    let rows = q(&d.db, "fact-paths", r#"["~", "path", "sbs"]"#);
+    let mut paths: Vec<Value> = rows.iter().map(|r| r["path"].clone()).collect();
+    paths.sort_by_key(|p| p.to_string());
+    assert!(paths.contains(&json!(["sbs_struct", "level"])), "{paths:?}");
+    assert!(
+        paths.contains(&json!(["sbs_struct", "list", 0])),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&json!(["sbs_struct", "list", 1])),
+        "{paths:?}"
+    );
+    for r in &rows {
+        assert_eq!(r["name"], json!("sbs_struct"), "{r}");
+    }
+    let rows = q(
+        &d.db,
+        "fact-paths",
+        r#"["~", "path", "^sbs_struct#~list#~1$"]"#,
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["path"], json!(["sbs_struct", "list", 1]));
+}
+
+/// A dotted field on factsets is refused, PuppetDB's list of queryable objects naming `facts`.
+fn dotted_facts_on_factsets_name_facts_as_queryable(b: Backend) {
+    let (d, _) = store_sbs_facts(b);
+    match d.db.query(
+        "factsets",
+        Some(r#"["=", "facts.x", 1]"#),
+        &Paging::default(),
+    ) {
+        Err(e) => assert_eq!(
+            e.to_string(),
+            "'facts.x' is not a queryable object for factsets. Known queryable objects are \
+             'certname', 'environment', 'facts', 'hash', 'producer', 'producer_timestamp', \
+             and 'timestamp'"
+        ),
+        Ok(a) => panic!("{:?}", a.rows),
+    }
+}
+
+/// `null?` on a dotted fact: a JSON null is null, a value is not, a missing path neither.
+fn null_on_a_dotted_fact_wants_the_path_present(b: Backend) {
+    let (d, certname) = store_sbs_facts(b);
+    let count = |query: &str| q(&d.db, "inventory", query).len();
+    assert_eq!(count(r#"["null?", "facts.a.b", true]"#), 0);
+    assert_eq!(count(r#"["null?", "facts.a.b", false]"#), 0);
+    assert_eq!(count(r#"["null?", "facts.sbs_struct.missing", true]"#), 0);
+    assert_eq!(count(r#"["null?", "facts.sbs_struct.nothing", true]"#), 1);
+    assert_eq!(count(r#"["null?", "facts.sbs_struct.nothing", false]"#), 0);
+    assert_eq!(count(r#"["null?", "facts.sbs_struct.level", false]"#), 1);
+    assert_eq!(count(r#"["null?", "facts.sbs_struct.level", true]"#), 0);
+    let rows = q(
+        &d.db,
+        "inventory",
+        r#"["null?", "facts.sbs_struct.nothing", true]"#,
+    );
+    assert_eq!(rows[0]["certname"], json!(certname));
+}
+
+/// `["~", ["parameter", p], rx]`: PuppetDB matches the pattern's JSON text against the
+/// value's JSON text, so `^app` matches nothing and `app` only the value `"app"`.
+fn regex_on_a_parameter_matches_json_texts(b: Backend) {
+    let mut catalog: Value = serde_json::from_str(CATALOG).expect("fixture");
+    let certname = catalog["certname"].as_str().expect("certname").to_string();
+    let resources = catalog["resources"].as_array_mut().expect("resources");
+    for (title, message) in [("one", "app"), ("two", "application")] {
+        resources.push(json!({
+            "type": "Notify", "title": title, "tags": ["notify"], "exported": false,
+            "parameters": {"message": message}
+        }));
+    }
+    let d = db(b);
+    submit(&d.db, "replace catalog", 9, &certname, &catalog);
+    let titles = |query: &str| {
+        let mut t: Vec<String> = q(&d.db, "resources", query)
+            .iter()
+            .map(|r| r["title"].as_str().unwrap_or("?").to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    assert!(titles(r#"["~", ["parameter", "message"], "^app"]"#).is_empty());
+    assert_eq!(titles(r#"["~", ["parameter", "message"], "app"]"#), ["one"]);
+    assert_eq!(
+        titles(r#"["~", ["parameter", "message"], "app.*"]"#),
+        ["one", "two"]
+    );
+    assert_eq!(
+        titles(r#"["=", ["parameter", "message"], "application"]"#),
+        ["two"]
+    );
+}
+
+/// An extracted `metrics`/`logs`/`resource_events` keeps its href (the report's hash),
+/// though the extract leaves `hash` out.
+fn extracted_report_composites_keep_their_href(b: Backend) {
+    let d = store(b, "store report", 8, REPORT);
+    let hash = q(&d.db, "reports", "")[0]["hash"]
+        .as_str()
+        .expect("hash")
+        .to_string();
+    let rows = q(
+        &d.db,
+        "reports",
+        r#"["extract", ["certname", "metrics", "logs", "resource_events"], ["~", "certname", "."]]"#,
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = rows[0].as_object().expect("row");
+    let mut keys: Vec<&String> = row.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["certname", "logs", "metrics", "resource_events"]);
+    for (field, suffix) in [
+        ("metrics", "metrics"),
+        ("logs", "logs"),
+        ("resource_events", "events"),
+    ] {
+        assert_eq!(
+            row[field]["href"],
+            json!(format!("/pdb/query/v4/reports/{hash}/{suffix}")),
+            "{field}"
+        );
+        assert!(row[field]["data"].is_array(), "{field}");
+    }
+    // With the hash extracted too, unchanged.
+    let rows = q(&d.db, "reports", r#"["extract", ["hash", "metrics"]]"#);
+    assert_eq!(rows[0]["hash"], json!(hash));
+    assert_eq!(
+        rows[0]["metrics"]["href"],
+        json!(format!("/pdb/query/v4/reports/{hash}/metrics"))
+    );
+    // The report's own metrics route answers the data alone.
+    let metrics =
+        d.db.query(&format!("reports/{hash}/metrics"), None, &Paging::default())
+            .expect("metrics")
+            .rows;
+    assert!(!metrics.is_empty());
+    assert!(metrics.iter().all(|m| m.get("__href_hash").is_none()));
+}
+
+crate::both!(
+    regex_path_matches_array_indexes_as_text,
+    regex_on_a_fact_path_matches_its_text,
+    dotted_facts_on_factsets_name_facts_as_queryable,
+    null_on_a_dotted_fact_wants_the_path_present,
+    regex_on_a_parameter_matches_json_texts,
+    extracted_report_composites_keep_their_href,
+);

@@ -517,6 +517,28 @@ impl Compiler {
                 }
             }
         }
+        // A wrapped field extracted without the field its href names (`reports ["extract",
+        // ["metrics"], ...]`): PuppetDB keeps the href, so the key comes along unseen.
+        if top && compared.is_none() && select.group_by.is_empty() {
+            let projected = |n: &str| {
+                projection
+                    .iter()
+                    .any(|p| matches!(p, Proj::Field(f) if f == n))
+            };
+            for (field, _, key, _) in entity.wrap {
+                if projected(field)
+                    && !projected(key)
+                    && !columns.iter().any(|(n, _)| n == &href_key(key))
+                {
+                    let f = self.field(&scope, key, true)?;
+                    if !columns.is_empty() {
+                        cols.push(", ");
+                    }
+                    cols.append(f.out);
+                    columns.push((href_key(key), decode(f.kind)));
+                }
+            }
+        }
         // FROM and WHERE.
         let mut from = Frag::new(format!(" FROM {}", scope.sql(entity.tables(self.dialect))));
         let mut conditions = Vec::new();
@@ -819,6 +841,9 @@ impl Compiler {
                     return node_state(scope, &args[2]);
                 }
                 let f = self.field(scope, field, false)?;
+                if op == "~" && f.kind == Kind::Path && scope.entity.name == "fact_paths" {
+                    return fact_path_regex(self.dialect, f, &args[2]);
+                }
                 if self.negated == 0
                     && let Some(indexed) = indexed_equality(self.dialect, op, &f, &args[2])
                 {
@@ -838,15 +863,17 @@ impl Compiler {
                 };
                 let f = self.field(scope, field, false)?;
                 let mut fr = Frag::new("(");
-                if self.pg() && f.kind == Kind::Scalar {
-                    // SQLite's `->>` gives SQL NULL for a JSON null; jsonb keeps it a value.
-                    fr.push("COALESCE(jsonb_typeof(")
-                        .append(f.value)
-                        .push(if is_null {
-                            "), 'null') = 'null')"
-                        } else {
-                            "), 'null') <> 'null')"
-                        });
+                if f.kind == Kind::Scalar {
+                    // A path into a document (`facts.a.b`): as PuppetDB, a JSON null there is
+                    // null, any other value is not, and a missing path is neither (SQL's
+                    // NULL: `jsonb_typeof` of nothing).
+                    if self.pg() {
+                        fr.push("jsonb_typeof(").append(f.value).push(")");
+                    } else {
+                        // `->` answers a JSON null as the text `null`, nothing as NULL.
+                        fr.append(f.out);
+                    }
+                    fr.push(if is_null { " = 'null')" } else { " <> 'null')" });
                     return Ok(fr);
                 }
                 fr.append(f.value).push(if is_null {
@@ -1066,6 +1093,25 @@ impl Compiler {
                 }
                 let dotted = format!("parameters.\"{name}\"");
                 let f = self.field(scope, &dotted, false)?;
+                if op == "~" {
+                    // PuppetDB matches the pattern's JSON text (quotes included: `"^app"`)
+                    // against the value's JSON text, so `^` never matches and `app`
+                    // matches the value "app" only where quotes surround it.
+                    let pattern = Value::String(compact(v));
+                    let mut fr = Frag::new("(");
+                    if self.pg() {
+                        fr.push("CAST(").append(f.out).push(" AS text) ~ ");
+                        fr.bind(Param::Text(regex_value(self.dialect, &pattern)?));
+                    } else {
+                        fr.push("regexp(")
+                            .bind(Param::Text(regex_value(self.dialect, &pattern)?))
+                            .push(", ")
+                            .append(f.out)
+                            .push(")");
+                    }
+                    fr.push(")");
+                    return Ok(fr);
+                }
                 compare(self.dialect, op, &dotted, f, v)
             }
             _ => Err(bad()),
@@ -1128,6 +1174,11 @@ fn order_err(entity: &Entity, field: &str) -> DbError {
             columns.join("', '")
         ),
     )
+}
+
+/// The hidden column carrying `key` for an href when the extract leaves `key` out.
+pub(crate) fn href_key(key: &str) -> String {
+    format!("__href_{key}")
 }
 
 fn clamp(n: u64) -> i64 {
@@ -1217,17 +1268,50 @@ fn compare(d: Dialect, op: &str, name: &str, f: FieldSql, v: &Value) -> Result<F
             .append(f.value.clone())
             .push(") = ");
             fr.bind(Param::Int(parts.len() as i64));
+            // As PuppetDB: each element matched as text (an index as its digits); a
+            // pattern of digits only (`"0"`) wants a key, a number (`0`) an index, any
+            // other pattern either.
             for (i, p) in parts.iter().enumerate() {
+                let (pattern, wants) = match p {
+                    Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                        (p.clone(), Some(false))
+                    }
+                    Value::String(_) => (p.clone(), None),
+                    Value::Number(n) if n.is_u64() || n.is_i64() => {
+                        (Value::String(n.to_string()), Some(true))
+                    }
+                    _ => {
+                        return Err(ast_err(format!(
+                            "Regex array element wasn't string or integer in {}",
+                            compact(v)
+                        )));
+                    }
+                };
+                if let Some(index) = wants {
+                    fr.push(" AND ");
+                    if pg {
+                        fr.push("jsonb_typeof(")
+                            .append(f.value.clone())
+                            .push(&format!(" -> {i}) = "));
+                        fr.push(if index { "'number'" } else { "'string'" });
+                    } else {
+                        fr.push("json_type(")
+                            .append(f.value.clone())
+                            .push(&format!(", '$[{i}]') = "));
+                        fr.push(if index { "'integer'" } else { "'text'" });
+                    }
+                }
                 if pg {
                     fr.push(" AND (")
                         .append(f.value.clone())
                         .push(&format!(" ->> {i}) ~ "))
-                        .bind(Param::Text(regex_value(d, p)?));
+                        .bind(Param::Text(regex_value(d, &pattern)?));
                 } else {
                     fr.push(" AND regexp(")
-                        .bind(Param::Text(regex_value(d, p)?))
-                        .push(", ");
-                    fr.append(f.value.clone()).push(&format!(" ->> '$[{i}]')"));
+                        .bind(Param::Text(regex_value(d, &pattern)?))
+                        .push(", CAST(");
+                    fr.append(f.value.clone())
+                        .push(&format!(" ->> '$[{i}]' AS TEXT))"));
                 }
             }
             fr.push(")");
@@ -1322,6 +1406,27 @@ fn compare(d: Dialect, op: &str, name: &str, f: FieldSql, v: &Value) -> Result<F
             fr.bind(param(kind, name, v)?).push(")");
         }
     }
+    Ok(fr)
+}
+
+/// `~` on a fact path (`fact-paths ["~", "path", "os"]`): as PuppetDB, the pattern is
+/// matched against the path's text, its elements (an index as its digits) joined by `#~`
+/// (PuppetDB's stored form; its escaping of a `#~` inside a key is not reproduced).
+fn fact_path_regex(d: Dialect, f: FieldSql, v: &Value) -> Result<Frag, DbError> {
+    let mut fr = Frag::new("(");
+    if d == Dialect::Postgres {
+        fr.push("(SELECT string_agg(el.e, '#~' ORDER BY el.n) FROM jsonb_array_elements_text(")
+            .append(f.value)
+            .push(") WITH ORDINALITY AS el(e, n)) ~ ")
+            .bind(Param::Text(regex_value(d, v)?));
+    } else {
+        fr.push("regexp(")
+            .bind(Param::Text(regex_value(d, v)?))
+            .push(", (SELECT group_concat(CAST(el.value AS TEXT), '#~') FROM json_each(")
+            .append(f.value)
+            .push(") el))");
+    }
+    fr.push(")");
     Ok(fr)
 }
 

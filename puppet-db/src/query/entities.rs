@@ -153,6 +153,11 @@ impl Entity {
             .filter(|f| f.query)
             .map(|f| f.name)
             .collect();
+        if self.name == "factsets" {
+            // PuppetDB lists `facts` as a factset's queryable object (a `queryable-json`
+            // projection), though no dotted field of it is queryable there.
+            names.push("facts");
+        }
         names.sort_unstable();
         names.dedup();
         names

@@ -8,7 +8,7 @@ pub(crate) mod to_char;
 
 use serde_json::Value;
 
-pub(crate) use compile::{Compiled, Compiler};
+pub(crate) use compile::{Compiled, Compiler, href_key};
 
 use crate::error::{DbError, QueryErrorKind};
 
