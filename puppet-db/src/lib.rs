@@ -309,8 +309,8 @@ impl PuppetDb {
     /// use puppet_db::PuppetDb;
     /// let dir = tempfile::tempdir().unwrap();
     /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
-    /// let ast = db.ast_only(r#"nodes[certname] { facts.os.family = "Debian" }"#).unwrap();
-    /// assert_eq!(ast, serde_json::json!(["from", "nodes",
+    /// let ast = db.ast_only(r#"inventory[certname] { facts.os.family = "Debian" }"#).unwrap();
+    /// assert_eq!(ast, serde_json::json!(["from", "inventory",
     ///     ["extract", ["certname"], ["=", "facts.os.family", "Debian"]]]));
     /// assert!(db.ast_only(r#"nodes { nosuch = 1 }"#).is_err());
     /// ```

@@ -426,6 +426,20 @@ fn extracted_report_composites_keep_their_href(b: Backend) {
         );
         assert!(row[field]["data"].is_array(), "{field}");
     }
+    // The streamed answer (what the HTTP API writes) alike.
+    let (body, _) =
+        d.db.query_json(
+            "reports",
+            Some(r#"["extract", ["certname", "logs"]]"#),
+            &Paging::default(),
+        )
+        .expect("query_json");
+    let streamed: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(
+        streamed[0]["logs"]["href"],
+        json!(format!("/pdb/query/v4/reports/{hash}/logs"))
+    );
+    assert!(streamed[0].get("__href_hash").is_none(), "{streamed}");
     // With the hash extracted too, unchanged.
     let rows = q(&d.db, "reports", r#"["extract", ["hash", "metrics"]]"#);
     assert_eq!(rows[0]["hash"], json!(hash));
