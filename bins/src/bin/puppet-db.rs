@@ -49,6 +49,9 @@ struct Cli {
     certificate_allowlist: Option<PathBuf>,
 }
 
+/// Threads for storage work (commands and queries); more requests wait their turn.
+const BLOCKING_THREADS: usize = 4;
+
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("puppet-db: {msg}");
     ExitCode::FAILURE
@@ -125,7 +128,15 @@ fn main() -> ExitCode {
             Err(e) => return fail(e),
         }
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Storage work runs on the blocking pool; SQLite has one writer (commands waiting for it
+    // are committed together) and a few readers, so a handful of threads keeps every core
+    // busy, and each thread that allocates holds a malloc arena of its own: a small pool
+    // keeps the resident set small after a burst of connections.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
