@@ -1,5 +1,5 @@
 //! PQL, PuppetDB's query language, parsed to the AST (as PuppetDB's grammar and transform
-//! do): `nodes[certname] { facts.os.family = "Debian" and certname ~ "web" }`.
+//! do): `inventory[certname] { facts.os.family = "Debian" and certname ~ "web" }`.
 //!
 //! A hand-written recursive-descent parser: linear in the input apart from backtracking
 //! over one condition, no recursion deeper than the input's nesting (bounded), and errors
