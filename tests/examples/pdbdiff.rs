@@ -289,6 +289,27 @@ fn normalise(row: &mut Value, fields: &[&str]) {
     if !hashes.is_empty() {
         replace_hashes(row, &hashes);
     }
+    report_links(row);
+}
+
+/// A link to a report names it by its generated hash (`/pdb/query/v4/reports/<hash>/events`),
+/// also when the row does not carry the hash itself (an `extract` without `hash`).
+fn report_links(v: &mut Value) {
+    const PREFIX: &str = "/pdb/query/v4/reports/";
+    match v {
+        Value::String(s) => {
+            if let Some(rest) = s.strip_prefix(PREFIX)
+                && let Some((hash, tail)) = rest.split_once('/')
+                && hash.len() == 40
+                && hash.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                *s = format!("{PREFIX}<hash>/{tail}");
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(report_links),
+        Value::Object(o) => o.values_mut().for_each(report_links),
+        _ => {}
+    }
 }
 
 fn mark(v: &mut Value, path: &[&str], hashes: &mut Vec<String>) {
@@ -714,6 +735,20 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, vec!["[certname=b].x: ours=1 theirs=2"]);
+    }
+
+    #[test]
+    fn report_links_hide_the_generated_hash_only() {
+        let h = "13d231e8236932f50efd81c8b757d77b6b7b1d66";
+        let mut row = json!({"certname": "a", "metrics": {"href": format!("/pdb/query/v4/reports/{h}/metrics")},
+            "other": format!("/pdb/query/v4/nodes/{h}/facts"), "short": "/pdb/query/v4/reports/abc/logs"});
+        normalise(&mut row, &[]);
+        assert_eq!(
+            row["metrics"]["href"],
+            "/pdb/query/v4/reports/<hash>/metrics"
+        );
+        assert_eq!(row["other"], format!("/pdb/query/v4/nodes/{h}/facts"));
+        assert_eq!(row["short"], "/pdb/query/v4/reports/abc/logs");
     }
 
     #[test]
