@@ -159,6 +159,11 @@ impl PuppetDb {
         paging: &Paging,
     ) -> Result<Answer, DbError> {
         let prepared = self.prepare(path, query, paging)?;
+        self.answer(prepared)
+    }
+
+    /// A prepared query's answer, held as rows.
+    fn answer(&self, prepared: Prepared) -> Result<Answer, DbError> {
         let rows = self.store.query(&prepared.compiled.sql)?;
         let total = rows.total;
         let mut rows: Vec<Value> = rows
@@ -213,7 +218,7 @@ impl PuppetDb {
         let prepared = self.prepare(path, query, paging)?;
         if prepared.field.is_some() {
             // One field of one row: nothing to stream.
-            let answer = self.query(path, query, paging)?;
+            let answer = self.answer(prepared)?;
             let body = serde_json::to_vec(&answer.rows.first().unwrap_or(&Value::Null))
                 .map_err(|e| DbError::Storage(format!("answer: {e}")))?;
             return Ok((body, answer.total));
