@@ -334,7 +334,90 @@ crate::both!(
     bad_commands_are_refused_with_puppetdbs_text_and_store_nothing,
     a_command_answered_is_in_the_file_for_the_next_process,
     catalog_inputs_are_replaced_unless_older_and_queryable,
+    a_command_refused_part_way_stores_nothing_and_the_next_are_stored,
 );
+
+/// A command the database refuses part-way through its transaction stores nothing of
+/// itself, and the commands after it are stored. PostgreSQL takes no NUL character in text:
+/// in a fact's name it fails the command's writes after the factset's row was written (the
+/// second batch of statements), in a certname the node's row lock (the first). SQLite takes
+/// both. Then more commands than a backend keeps idle connections: a connection whose
+/// transaction failed is not used again.
+fn a_command_refused_part_way_stores_nothing_and_the_next_are_stored(b: Backend) {
+    let d = db(b);
+    let name = "midway.example.test";
+    let mut facts = doc(FACTS, name);
+    facts["producer_timestamp"] = json!("2026-12-02T10:00:00.000Z");
+    facts["values"]["kernel"] = json!("Linux");
+    submit(&d.db, "replace facts", 5, name, &facts);
+    let fact = |db: &puppet_db::PuppetDb, certname: &str, fact: &str| {
+        let query = json!(["and", ["=", "certname", certname], ["=", "name", fact]]).to_string();
+        q(db, "facts", &query).first().map(|r| r["value"].clone())
+    };
+    let mut bad = facts.clone();
+    bad["producer_timestamp"] = json!("2026-12-02T11:00:00.000Z");
+    bad["values"]["kernel"] = json!("Changed");
+    bad["values"]["bad\u{0}name"] = json!("x");
+    let params = [
+        ("command", "replace facts"),
+        ("version", "5"),
+        ("certname", name),
+    ];
+    let stored = d.db.submit(&params, bad.to_string().as_bytes());
+    #[cfg(feature = "postgres")]
+    if b == Backend::Postgres {
+        assert!(stored.is_err(), "PostgreSQL took a NUL in text");
+    }
+    let factset = q(
+        &d.db,
+        "factsets",
+        &json!(["=", "certname", name]).to_string(),
+    );
+    match stored {
+        Ok(_) => {
+            assert_eq!(fact(&d.db, name, "kernel"), Some(json!("Changed")));
+            assert_eq!(factset[0]["producer_timestamp"], "2026-12-02T11:00:00.000Z");
+        }
+        Err(_) => {
+            // The factset written first in that transaction is not there either.
+            assert_eq!(fact(&d.db, name, "kernel"), Some(json!("Linux")));
+            let all = q(&d.db, "facts", &json!(["=", "certname", name]).to_string());
+            assert_eq!(
+                all.len(),
+                facts["values"].as_object().map_or(0, |v| v.len())
+            );
+            assert_eq!(factset[0]["producer_timestamp"], "2026-12-02T10:00:00.000Z");
+        }
+    }
+    let nul = "nul\u{0}.example.test";
+    let params = [
+        ("command", "replace facts"),
+        ("version", "5"),
+        ("certname", nul),
+    ];
+    let stored = d.db.submit(&params, doc(FACTS, nul).to_string().as_bytes());
+    #[cfg(feature = "postgres")]
+    if b == Backend::Postgres {
+        assert!(stored.is_err(), "PostgreSQL took a NUL in text");
+    }
+    let any = r#"["=", "node_state", "any"]"#;
+    assert_eq!(
+        certnames(&q(&d.db, "nodes", any)).contains(&nul.to_string()),
+        stored.is_ok()
+    );
+    for i in 0..24 {
+        let c = format!("after{i}.example.test");
+        let mut facts = doc(FACTS, &c);
+        facts["values"]["kernel"] = json!(format!("kernel {i}"));
+        submit(&d.db, "replace facts", 5, &c, &facts);
+        submit(&d.db, "replace catalog", 9, &c, &doc(CATALOG, &c));
+        assert_eq!(
+            fact(&d.db, &c, "kernel"),
+            Some(json!(format!("kernel {i}")))
+        );
+    }
+    assert_eq!(q(&d.db, "catalogs", "").len(), 24);
+}
 
 /// Two storages on one database (two `puppet-db` instances sharing PostgreSQL, or two
 /// openings of one SQLite file) see each other's writes, and keep PuppetDB's rules between

@@ -35,7 +35,7 @@ impl FactsDiff<'_> {
 
 /// Compares the stored facts (name -> value JSON text, as both backends keep it) with a new
 /// factset's values.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn facts<'a>(
     stored: &HashMap<String, String>,
     new: &'a Map<String, Value>,

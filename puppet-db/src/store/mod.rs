@@ -2,6 +2,8 @@
 
 pub(crate) mod diff;
 #[cfg(feature = "postgres")]
+mod pg_pipeline;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub(crate) mod regex_pg;
 pub mod sqlite;
@@ -303,7 +305,7 @@ pub(crate) fn fact_paths(
 }
 
 /// A factset's hash, as both backends store it: of `[certname, environment, values]`.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn factset_hash(f: &crate::command::Factset) -> String {
     crate::command::digest(&(&f.certname, &f.environment, &f.values))
 }
@@ -443,7 +445,7 @@ impl ResourceText {
 
 /// A catalog's resources' hashes and the catalog's hash (of `[certname, version,
 /// environment, resource hashes]`).
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn catalog_hashes(c: &crate::command::Catalog) -> (Vec<String>, String) {
     let (texts, hash) = catalog_texts(c);
     (texts.into_iter().map(|t| t.hash).collect(), hash)

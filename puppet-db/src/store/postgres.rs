@@ -9,7 +9,11 @@
 //!   several instances opening the same database at once apply each migration once.
 //! - Commands: one transaction each, which first locks the node's `certnames` row, so that
 //!   two instances writing for the same node take turns (PuppetDB's rules then hold: an older
-//!   `producer_timestamp` does not replace newer data).
+//!   `producer_timestamp` does not replace newer data). A command's statements go in two
+//!   pipelined batches on a connection of its own (`pg_pipeline`): the lock and the reads of
+//!   what is stored, then the writes of what changed and `COMMIT`. Durability is
+//!   PostgreSQL's: the command is answered once its `COMMIT` returned (`synchronous_commit`
+//!   as the server has it, `on` by default: the commit's WAL record is flushed first).
 //! - Queries: SQL compiled for [`Dialect::Postgres`]; client regexes are rewritten from the
 //!   `regex` crate's syntax (no back-references, so PostgreSQL matches them with its DFA), and
 //!   every connection has a statement timeout.
@@ -21,13 +25,14 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls, Row, Statement, Transaction};
+use postgres::{Client, NoTls, Row};
 use serde_json::{Map, Value};
 
+use super::pg_pipeline::{Reply, Step, Writer, async_config};
 use super::{
-    Collected, Decode, Dialect, GC_EXPIRE, GC_FACT_PATHS, GC_LATEST, GC_NODE_TABLES, GC_PURGED,
-    GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage, catalog_hashes, diff,
-    fact_paths, factset_hash, json_text, numbered, report_hash,
+    Collected, Decode, Dialect, FactsText, GC_EXPIRE, GC_FACT_PATHS, GC_LATEST, GC_NODE_TABLES,
+    GC_PURGED, GC_REPORT_EVENTS, GC_REPORTS, Param, Retention, Rows, SqlQuery, Storage,
+    catalog_texts, diff, fact_paths, json_text, numbered, report_hash,
 };
 use crate::command::{Catalog, CatalogInputs, Command, Factset, Report, ResourceEvent};
 use crate::error::DbError;
@@ -194,58 +199,15 @@ CREATE INDEX resource_events_certname ON resource_events (certname);
 pub struct PostgresStorage {
     config: postgres::Config,
     pool: Mutex<Vec<Conn>>,
+    /// The same settings for the connections commands are written on.
+    write_config: tokio_postgres::Config,
+    /// Idle connections for commands (see [`pg_pipeline`](super::pg_pipeline)).
+    writers: Mutex<Vec<Writer>>,
 }
 
-/// A connection and the statements of commands prepared on it (prepared once per
-/// connection: a statement given as text would cost a round trip to prepare it every time).
+/// A connection for queries and garbage collection (commands have their own: [`Writer`]).
 struct Conn {
     client: Client,
-    prepared: HashMap<&'static str, Statement>,
-}
-
-/// A command's transaction, with its connection's prepared statements.
-struct Tx<'a> {
-    tx: Transaction<'a>,
-    prepared: &'a mut HashMap<&'static str, Statement>,
-}
-
-impl Tx<'_> {
-    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
-        if let Some(s) = self.prepared.get(sql) {
-            return Ok(s.clone());
-        }
-        // A named statement outlives the transaction that prepared it (even rolled back).
-        let s = self.tx.prepare(sql)?;
-        self.prepared.insert(sql, s.clone());
-        Ok(s)
-    }
-
-    fn execute(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, postgres::Error> {
-        let s = self.statement(sql)?;
-        self.tx.execute(&s, params)
-    }
-
-    fn query(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, postgres::Error> {
-        let s = self.statement(sql)?;
-        self.tx.query(&s, params)
-    }
-
-    fn query_opt(
-        &mut self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, postgres::Error> {
-        let s = self.statement(sql)?;
-        self.tx.query_opt(&s, params)
-    }
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -266,7 +228,7 @@ const TRANSIENT: &str = "postgresql (transient): ";
 /// Attempts of one command when PostgreSQL reports a deadlock or a serialization failure.
 const ATTEMPTS: usize = 3;
 
-fn pg_err(e: postgres::Error) -> DbError {
+pub(crate) fn pg_err(e: postgres::Error) -> DbError {
     use postgres::error::SqlState;
     match e.code() {
         Some(c)
@@ -298,8 +260,10 @@ impl PostgresStorage {
     /// database), then creates or migrates the schema.
     pub fn with_config(config: postgres::Config) -> Result<PostgresStorage, DbError> {
         let store = PostgresStorage {
+            write_config: async_config(&config),
             config,
             pool: Mutex::new(Vec::new()),
+            writers: Mutex::new(Vec::new()),
         };
         let mut conn = store.connect()?;
         migrate(&mut conn.client)?;
@@ -319,16 +283,29 @@ impl PostgresStorage {
                 self.config.get_dbname().unwrap_or_default()
             ))
         })?;
-        client
-            .batch_execute(&format!(
-                "SET statement_timeout = {}; SET client_min_messages = warning",
-                STATEMENT_TIMEOUT.as_millis()
-            ))
-            .map_err(pg_err)?;
-        Ok(Conn {
-            client,
-            prepared: HashMap::new(),
-        })
+        client.batch_execute(&session_setup()).map_err(pg_err)?;
+        Ok(Conn { client })
+    }
+
+    fn writer(&self) -> Result<Writer, DbError> {
+        let pooled = self.writers.lock().ok().and_then(|mut p| p.pop());
+        match pooled {
+            Some(w) if !w.is_closed() => Ok(w),
+            _ => Writer::connect(&self.write_config, &session_setup()),
+        }
+    }
+
+    /// A writer back to the pool, after a command that succeeded (after an error it may be
+    /// inside a failed transaction: it is dropped, and PostgreSQL rolls that back).
+    fn give_back_writer(&self, w: Writer) {
+        if w.is_closed() {
+            return;
+        }
+        if let Ok(mut p) = self.writers.lock()
+            && p.len() < POOL_SIZE
+        {
+            p.push(w);
+        }
     }
 
     fn client(&self) -> Result<Conn, DbError> {
@@ -349,6 +326,14 @@ impl PostgresStorage {
             p.push(conn);
         }
     }
+}
+
+/// What every connection sets first: the statement timeout, no notices below warnings.
+fn session_setup() -> String {
+    format!(
+        "SET statement_timeout = {}; SET client_min_messages = warning",
+        STATEMENT_TIMEOUT.as_millis()
+    )
 }
 
 /// Brings the schema to the last version, under an advisory lock (concurrent openers wait,
@@ -465,189 +450,222 @@ impl ToSql for Param {
 }
 
 /// Makes sure the node exists, locks its row for the transaction (instances writing for the
-/// same node take turns), and reactivates it when `ts` is newer than its deactivation or
-/// expiry: one statement (`ON CONFLICT DO UPDATE` locks the row it finds even when its
-/// `WHERE` leaves it as it is).
-fn touch_node(tx: &mut Tx<'_>, certname: &str, ts: &Timestamp) -> Result<(), DbError> {
-    tx.execute(
-        "INSERT INTO certnames AS c (certname) VALUES ($1) \
-         ON CONFLICT (certname) DO UPDATE SET deactivated = NULL, expired = NULL \
-         WHERE (c.deactivated IS NOT NULL AND c.deactivated < $2) \
-         OR (c.expired IS NOT NULL AND c.expired < $2)",
-        &[&certname, &ts.as_str()],
-    )
-    .map_err(pg_err)?;
-    Ok(())
+/// same node take turns), and reactivates it when the command's producer timestamp (`$2`)
+/// is newer than its deactivation or expiry: one statement (`ON CONFLICT DO UPDATE` locks
+/// the row it finds even when its `WHERE` leaves it as it is). The statements after it in a
+/// command's transaction take their snapshots once it holds the lock.
+const TOUCH_NODE: &str = "INSERT INTO certnames AS c (certname) VALUES ($1) \
+     ON CONFLICT (certname) DO UPDATE SET deactivated = NULL, expired = NULL \
+     WHERE (c.deactivated IS NOT NULL AND c.deactivated < $2) \
+     OR (c.expired IS NOT NULL AND c.expired < $2)";
+
+const ENVIRONMENT: &str = "INSERT INTO environments (name) VALUES ($1) ON CONFLICT DO NOTHING";
+
+/// The start of every command's transaction: `BEGIN` and the node's row lock.
+fn begin<'a>(certname: &'a String, ts: &'a &'a str) -> [Step<'a>; 2] {
+    [
+        Step::Simple("BEGIN"),
+        Step::Execute(TOUCH_NODE, vec![certname, ts]),
+    ]
 }
 
-fn environment(tx: &mut Tx<'_>, env: Option<&str>) -> Result<(), DbError> {
-    if let Some(env) = env {
-        tx.execute(
-            "INSERT INTO environments (name) VALUES ($1) ON CONFLICT DO NOTHING",
-            &[&env],
-        )
-        .map_err(pg_err)?;
-    }
-    Ok(())
+/// A text column of a row.
+fn text_at(row: &Row, i: usize) -> Result<&str, DbError> {
+    row.try_get(i)
+        .map_err(|e| DbError::Storage(format!("postgresql: column {i}: {e}")))
 }
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or(Value::Null)
-}
-
-fn replace_facts(tx: &mut Tx<'_>, f: &Factset, received: &Timestamp) -> Result<(), DbError> {
-    touch_node(tx, &f.certname, &f.producer_timestamp)?;
-    let stored: Option<(String, String)> = tx
-        .query_opt(
+fn replace_facts(w: &mut Writer, f: &Factset, received: &Timestamp) -> Result<(), DbError> {
+    let received = received.as_str();
+    // The values serialized once: the factset's hash, its `facts` column, each fact's text.
+    let texts = FactsText::new(f);
+    let hash = texts.hash.as_str();
+    let ts = f.producer_timestamp.as_str();
+    // First batch: the lock, the stored factset's timestamp and hash and, only when they are
+    // to be compared (a stored factset no newer than this one, with other values), the
+    // stored facts with their value's text (`value::text` of a `json` column is the text
+    // stored, the same `json_text` the diff compares with).
+    let [b0, b1] = begin(&f.certname, &ts);
+    let first = w.run(&[
+        b0,
+        b1,
+        Step::Query(
             "SELECT producer_timestamp, hash FROM factsets WHERE certname = $1",
-            &[&f.certname],
-        )
-        .map_err(pg_err)?
-        .map(|r| (r.get(0), r.get(1)));
-    if stored
-        .as_ref()
-        .is_some_and(|(t, _)| t.as_str() > f.producer_timestamp.as_str())
-    {
+            vec![&f.certname],
+        ),
+        Step::Query(
+            "SELECT name, value::text FROM facts WHERE certname = $1 AND EXISTS \
+             (SELECT 1 FROM factsets s WHERE s.certname = $1 AND s.producer_timestamp <= $2 \
+             AND s.hash <> $3)",
+            vec![&f.certname, &ts, &hash],
+        ),
+    ])?;
+    let stored = match first[2].rows().first() {
+        Some(row) => Some((text_at(row, 0)?, text_at(row, 1)?)),
+        None => None,
+    };
+    if stored.is_some_and(|(t, _)| t > ts) {
+        // Older than the stored factset: nothing but the node's lock (and reactivation).
+        w.run(&[Step::Simple("COMMIT")])?;
         return Ok(());
     }
-    environment(tx, f.environment.as_deref())?;
-    let hash = factset_hash(f);
-    if stored.as_ref().is_some_and(|(_, h)| *h == hash) {
+    let mut steps: Vec<Step<'_>> = Vec::with_capacity(9);
+    if let Some(env) = &f.environment {
+        steps.push(Step::Execute(ENVIRONMENT, vec![env]));
+    }
+    if stored.is_some_and(|(_, h)| h == hash) {
         // The same facts (and environment) again: only the timestamps change.
-        tx.execute(
+        steps.push(Step::Execute(
             "UPDATE factsets SET timestamp = $2, producer_timestamp = $3, producer = $4 \
              WHERE certname = $1",
-            &[
-                &f.certname,
-                &received.as_str(),
-                &f.producer_timestamp.as_str(),
-                &f.producer,
-            ],
-        )
-        .map_err(pg_err)?;
+            vec![&f.certname, &received, &ts, &f.producer],
+        ));
+        steps.push(Step::Simple("COMMIT"));
+        w.run(&steps)?;
         return Ok(());
     }
-    tx.execute(
+    steps.push(Step::Execute(
         "INSERT INTO factsets (certname, environment, timestamp, producer_timestamp, producer, hash, facts) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (certname) DO UPDATE SET \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::text::json) ON CONFLICT (certname) DO UPDATE SET \
          environment = excluded.environment, timestamp = excluded.timestamp, \
          producer_timestamp = excluded.producer_timestamp, producer = excluded.producer, \
          hash = excluded.hash, facts = excluded.facts",
-        &[
+        vec![
             &f.certname,
             &f.environment,
-            &received.as_str(),
-            &f.producer_timestamp.as_str(),
+            &received,
+            &ts,
             &f.producer,
             &hash,
-            &postgres::types::Json(&f.values),
+            &texts.text,
         ],
-    )
-    .map_err(pg_err)?;
+    ));
     // Only the facts that changed (what PuppetDB does too); a node's first factset has
-    // nothing stored to compare with. `value::text` of a `json` column is the text stored,
-    // the same `json_text` the diff compares with.
-    let mut old = HashMap::new();
-    if stored.is_some() {
-        for row in tx
-            .query(
-                "SELECT name, value::text FROM facts WHERE certname = $1",
-                &[&f.certname],
-            )
-            .map_err(pg_err)?
-        {
-            old.insert(row.get::<_, String>(0), row.get::<_, String>(1));
-        }
+    // nothing stored to compare with.
+    let mut old: HashMap<String, String> = HashMap::new();
+    for row in first[3].rows() {
+        old.insert(text_at(row, 0)?.to_string(), text_at(row, 1)?.to_string());
     }
-    let diff = diff::facts(&old, &f.values);
+    let diff = diff::facts_with_texts(&old, texts.facts(), &f.values);
     let gone: Vec<&str> = diff
         .removed
         .iter()
         .map(String::as_str)
         .chain(diff.changed.iter().map(|c| c.0))
         .collect();
-    if !gone.is_empty() {
-        tx.execute(
+    if !diff.removed.is_empty() {
+        steps.push(Step::Execute(
             "DELETE FROM facts WHERE certname = $1 AND name = ANY($2)",
-            &[&f.certname, &diff.removed],
-        )
-        .map_err(pg_err)?;
-        tx.execute(
-            "DELETE FROM fact_values WHERE certname = $1 AND name = ANY($2)",
-            &[&f.certname, &gone],
-        )
-        .map_err(pg_err)?;
+            vec![&f.certname, &diff.removed],
+        ));
     }
-    // Rows go in as arrays (`unnest`): one statement per table, not one per row.
+    if !gone.is_empty() {
+        steps.push(Step::Execute(
+            "DELETE FROM fact_values WHERE certname = $1 AND name = ANY($2)",
+            vec![&f.certname, &gone],
+        ));
+    }
+    // Rows go in as arrays (`unnest`): one statement per table, not one per row; JSON as
+    // its text, cast by PostgreSQL (not parsed and written again here).
     let mut names: Vec<&str> = Vec::new();
-    let mut values: Vec<&Value> = Vec::new();
+    let mut values: Vec<&str> = Vec::new();
     let mut paths = Vec::new();
     let (mut leaf_paths, mut leaf_names, mut leaf_depths, mut leaf_values) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut leaves = Vec::new();
-    for (name, value, _) in diff.written() {
-        names.push(name);
-        values.push(value);
+    for (name, value, text) in diff.written() {
+        names.push(*name);
+        values.push(text.as_str());
         leaves.clear();
         let mut path = vec![Value::String((*name).to_string())];
         fact_paths(&mut path, value, &mut paths, &mut leaves);
         for (leaf_path, leaf_value, depth) in leaves.drain(..) {
-            leaf_paths.push(json(&leaf_path));
+            leaf_paths.push(leaf_path);
             leaf_names.push(*name);
             leaf_depths.push(depth);
-            leaf_values.push(json(&leaf_value));
+            leaf_values.push(leaf_value);
         }
     }
-    if names.is_empty() {
-        return Ok(());
-    }
-    tx.execute(
-        "INSERT INTO facts (certname, name, value) \
-         SELECT $1, n, v FROM unnest($2::text[], $3::json[]) AS t(n, v) \
-         ON CONFLICT (certname, name) DO UPDATE SET value = excluded.value",
-        &[&f.certname, &names, &values],
-    )
-    .map_err(pg_err)?;
-    tx.execute(
-        "INSERT INTO fact_values (certname, path, name, depth, value) \
-         SELECT $1, p, n, d, v FROM unnest($2::jsonb[], $3::text[], $4::int8[], $5::json[]) AS t(p, n, d, v)",
-        &[&f.certname, &leaf_paths, &leaf_names, &leaf_depths, &leaf_values],
-    )
-    .map_err(pg_err)?;
     // Fact paths are shared by every node: insert them in one order (two transactions
     // inserting overlapping paths in different orders could deadlock).
     paths.sort_by(|a, b| (&a.0, a.3).cmp(&(&b.0, b.3)));
     paths.dedup_by(|a, b| a.0 == b.0 && a.3 == b.3);
-    let path_values: Vec<Value> = paths.iter().map(|p| json(&p.0)).collect();
+    let path_values: Vec<&str> = paths.iter().map(|p| p.0.as_str()).collect();
     let path_names: Vec<&str> = paths.iter().map(|p| p.1.as_str()).collect();
     let path_depths: Vec<i64> = paths.iter().map(|p| p.2).collect();
     let path_types: Vec<&str> = paths.iter().map(|p| p.3).collect();
-    tx.execute(
-        "INSERT INTO fact_paths (path, name, depth, type) \
-         SELECT p, n, d, ty FROM unnest($1::jsonb[], $2::text[], $3::int8[], $4::text[]) AS t(p, n, d, ty) \
-         ON CONFLICT DO NOTHING",
-        &[&path_values, &path_names, &path_depths, &path_types],
-    )
-    .map_err(pg_err)?;
+    if !names.is_empty() {
+        steps.push(Step::Execute(
+            "INSERT INTO facts (certname, name, value) \
+             SELECT $1, n, v::json FROM unnest($2::text[], $3::text[]) AS t(n, v) \
+             ON CONFLICT (certname, name) DO UPDATE SET value = excluded.value",
+            vec![&f.certname, &names, &values],
+        ));
+        steps.push(Step::Execute(
+            "INSERT INTO fact_values (certname, path, name, depth, value) \
+             SELECT $1, p::jsonb, n, d, v::json \
+             FROM unnest($2::text[], $3::text[], $4::int8[], $5::text[]) AS t(p, n, d, v)",
+            vec![
+                &f.certname,
+                &leaf_paths,
+                &leaf_names,
+                &leaf_depths,
+                &leaf_values,
+            ],
+        ));
+        steps.push(Step::Execute(
+            "INSERT INTO fact_paths (path, name, depth, type) \
+             SELECT p::jsonb, n, d, ty \
+             FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[]) AS t(p, n, d, ty) \
+             ON CONFLICT DO NOTHING",
+            vec![&path_values, &path_names, &path_depths, &path_types],
+        ));
+    }
+    steps.push(Step::Simple("COMMIT"));
+    w.run(&steps)?;
     Ok(())
 }
 
-fn replace_catalog(tx: &mut Tx<'_>, c: &Catalog, received: &Timestamp) -> Result<(), DbError> {
-    touch_node(tx, &c.certname, &c.producer_timestamp)?;
-    let stored: Option<String> = tx
-        .query_opt(
+fn replace_catalog(w: &mut Writer, c: &Catalog, received: &Timestamp) -> Result<(), DbError> {
+    let received = received.as_str();
+    // Resources serialized and hashed once each (the hash, the tags' and parameters' text).
+    let (texts, hash) = catalog_texts(c);
+    let ts = c.producer_timestamp.as_str();
+    // First batch: the lock, the stored catalog's timestamp and, when this catalog is not
+    // older, its resources (by hash) and edges, to compare with.
+    let [b0, b1] = begin(&c.certname, &ts);
+    let first = w.run(&[
+        b0,
+        b1,
+        Step::Query(
             "SELECT producer_timestamp FROM catalogs WHERE certname = $1",
-            &[&c.certname],
-        )
-        .map_err(pg_err)?
-        .map(|r| r.get(0));
-    let existed = stored.is_some();
-    if stored.is_some_and(|t| t.as_str() > c.producer_timestamp.as_str()) {
+            vec![&c.certname],
+        ),
+        Step::Query(
+            "SELECT type, title, resource FROM catalog_resources WHERE certname = $1 AND EXISTS \
+             (SELECT 1 FROM catalogs s WHERE s.certname = $1 AND s.producer_timestamp <= $2)",
+            vec![&c.certname, &ts],
+        ),
+        Step::Query(
+            "SELECT source_type, source_title, target_type, target_title, relationship, idx \
+             FROM edges WHERE certname = $1 AND EXISTS \
+             (SELECT 1 FROM catalogs s WHERE s.certname = $1 AND s.producer_timestamp <= $2)",
+            vec![&c.certname, &ts],
+        ),
+    ])?;
+    let stored = match first[2].rows().first() {
+        Some(row) => Some(text_at(row, 0)?),
+        None => None,
+    };
+    if stored.is_some_and(|t| t > ts) {
+        w.run(&[Step::Simple("COMMIT")])?;
         return Ok(());
     }
-    environment(tx, c.environment.as_deref())?;
-    let (resource_hashes, hash) = catalog_hashes(c);
-    tx.execute(
+    let mut steps: Vec<Step<'_>> = Vec::with_capacity(7);
+    if let Some(env) = &c.environment {
+        steps.push(Step::Execute(ENVIRONMENT, vec![env]));
+    }
+    steps.push(Step::Execute(
         "INSERT INTO catalogs (certname, version, environment, transaction_uuid, catalog_uuid, \
          code_id, job_id, producer_timestamp, producer, hash, timestamp) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (certname) DO UPDATE SET \
@@ -656,7 +674,7 @@ fn replace_catalog(tx: &mut Tx<'_>, c: &Catalog, received: &Timestamp) -> Result
          code_id = excluded.code_id, job_id = excluded.job_id, \
          producer_timestamp = excluded.producer_timestamp, producer = excluded.producer, \
          hash = excluded.hash, timestamp = excluded.timestamp",
-        &[
+        vec![
             &c.certname,
             &c.version,
             &c.environment,
@@ -664,150 +682,155 @@ fn replace_catalog(tx: &mut Tx<'_>, c: &Catalog, received: &Timestamp) -> Result
             &c.catalog_uuid,
             &c.code_id,
             &c.job_id,
-            &c.producer_timestamp.as_str(),
+            &ts,
             &c.producer,
             &hash,
-            &received.as_str(),
+            &received,
         ],
-    )
-    .map_err(pg_err)?;
+    ));
     // Only what changed: resources by their hash, edges by what they link.
     let mut old_resources = HashMap::new();
+    for row in first[3].rows() {
+        old_resources.insert(
+            (text_at(row, 0)?.to_string(), text_at(row, 1)?.to_string()),
+            text_at(row, 2)?.to_string(),
+        );
+    }
     let mut old_edges = Vec::new();
     let mut next_idx: i64 = 0;
-    if existed {
-        for row in tx
-            .query(
-                "SELECT type, title, resource FROM catalog_resources WHERE certname = $1",
-                &[&c.certname],
-            )
-            .map_err(pg_err)?
-        {
-            old_resources.insert((row.get(0), row.get(1)), row.get(2));
-        }
-        for row in tx
-            .query(
-                "SELECT source_type, source_title, target_type, target_title, relationship, idx \
-                 FROM edges WHERE certname = $1",
-                &[&c.certname],
-            )
-            .map_err(pg_err)?
-        {
-            old_edges.push((row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)));
-            next_idx = next_idx.max(row.get::<_, i64>(5) + 1);
-        }
+    for row in first[4].rows() {
+        old_edges.push((
+            text_at(row, 0)?.to_string(),
+            text_at(row, 1)?.to_string(),
+            text_at(row, 2)?.to_string(),
+            text_at(row, 3)?.to_string(),
+            text_at(row, 4)?.to_string(),
+        ));
+        let idx: i64 = row
+            .try_get(5)
+            .map_err(|e| DbError::Storage(format!("postgresql: column 5: {e}")))?;
+        next_idx = next_idx.max(idx + 1);
     }
-    let diff = diff::catalog(
-        &old_resources,
-        &old_edges,
-        &c.resources,
-        &resource_hashes,
-        &c.edges,
-    );
+    let hashes: Vec<&str> = texts.iter().map(|t| t.hash.as_str()).collect();
+    let diff = diff::catalog(&old_resources, &old_edges, &c.resources, &hashes, &c.edges);
+    let removed_types: Vec<&str> = diff.removed.iter().map(|r| r.0.as_str()).collect();
+    let removed_titles: Vec<&str> = diff.removed.iter().map(|r| r.1.as_str()).collect();
     if !diff.removed.is_empty() {
-        let types: Vec<&str> = diff.removed.iter().map(|r| r.0.as_str()).collect();
-        let titles: Vec<&str> = diff.removed.iter().map(|r| r.1.as_str()).collect();
-        tx.execute(
+        steps.push(Step::Execute(
             "DELETE FROM catalog_resources WHERE certname = $1 AND (type, title) IN \
              (SELECT * FROM unnest($2::text[], $3::text[]))",
-            &[&c.certname, &types, &titles],
-        )
-        .map_err(pg_err)?;
+            vec![&c.certname, &removed_types, &removed_titles],
+        ));
     }
-    if !diff.written.is_empty() {
-        let w = &diff.written;
-        let types: Vec<&str> = w.iter().map(|(r, _)| r.r#type.as_str()).collect();
-        let titles: Vec<&str> = w.iter().map(|(r, _)| r.title.as_str()).collect();
-        let hashes: Vec<&str> = w.iter().map(|(_, h)| *h).collect();
-        let files: Vec<Option<&str>> = w.iter().map(|(r, _)| r.file.as_deref()).collect();
-        let tags: Vec<postgres::types::Json<&Vec<String>>> = w
-            .iter()
-            .map(|(r, _)| postgres::types::Json(&r.tags))
-            .collect();
-        let exported: Vec<bool> = w.iter().map(|(r, _)| r.exported).collect();
-        let lines: Vec<Option<i64>> = w.iter().map(|(r, _)| r.line).collect();
-        let parameters: Vec<postgres::types::Json<&serde_json::Map<String, Value>>> = w
-            .iter()
-            .map(|(r, _)| postgres::types::Json(&r.parameters))
-            .collect();
-        tx.execute(
+    let written = &diff.written_index;
+    let res = |i: &usize| &c.resources[*i];
+    let text = |i: &usize| &texts[*i];
+    let types: Vec<&str> = written.iter().map(|i| res(i).r#type.as_str()).collect();
+    let titles: Vec<&str> = written.iter().map(|i| res(i).title.as_str()).collect();
+    let resource_hashes: Vec<&str> = written.iter().map(|i| text(i).hash.as_str()).collect();
+    let tags: Vec<&str> = written.iter().map(|i| text(i).tags()).collect();
+    let parameters: Vec<&str> = written.iter().map(|i| text(i).parameters()).collect();
+    let files: Vec<Option<&str>> = written
+        .iter()
+        .map(|&i| c.resources[i].file.as_deref())
+        .collect();
+    let exported: Vec<bool> = written.iter().map(|&i| c.resources[i].exported).collect();
+    let lines: Vec<Option<i64>> = written.iter().map(|&i| c.resources[i].line).collect();
+    if !written.is_empty() {
+        steps.push(Step::Execute(
             "INSERT INTO catalog_resources (certname, type, title, resource, tags, exported, file, line, parameters) \
-             SELECT $1, ty, ti, h, tg, ex, fi, li, pa FROM unnest($2::text[], $3::text[], $4::text[], \
-             $5::jsonb[], $6::bool[], $7::text[], $8::int8[], $9::json[]) AS t(ty, ti, h, tg, ex, fi, li, pa) \
+             SELECT $1, ty, ti, h, tg::jsonb, ex, fi, li, pa::json FROM unnest($2::text[], $3::text[], \
+             $4::text[], $5::text[], $6::bool[], $7::text[], $8::int8[], $9::text[]) \
+             AS t(ty, ti, h, tg, ex, fi, li, pa) \
              ON CONFLICT (certname, type, title) DO UPDATE SET resource = excluded.resource, \
              tags = excluded.tags, exported = excluded.exported, file = excluded.file, \
              line = excluded.line, parameters = excluded.parameters",
-            &[
+            vec![
                 &c.certname,
                 &types,
                 &titles,
-                &hashes,
+                &resource_hashes,
                 &tags,
                 &exported,
                 &files,
                 &lines,
                 &parameters,
             ],
-        )
-        .map_err(pg_err)?;
+        ));
     }
-    if !diff.edges_removed.is_empty() {
-        let er = &diff.edges_removed;
-        let col = |f: &dyn Fn(&diff::EdgeKey) -> &str| er.iter().map(f).collect::<Vec<_>>();
-        tx.execute(
+    let er = &diff.edges_removed;
+    let col = |f: &dyn Fn(&diff::EdgeKey) -> &str| er.iter().map(f).collect::<Vec<_>>();
+    let removed_edges = [
+        col(&|k| &k.0),
+        col(&|k| &k.1),
+        col(&|k| &k.2),
+        col(&|k| &k.3),
+        col(&|k| &k.4),
+    ];
+    if !er.is_empty() {
+        steps.push(Step::Execute(
             "DELETE FROM edges WHERE certname = $1 AND \
              (source_type, source_title, target_type, target_title, relationship) IN \
              (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]))",
-            &[
+            vec![
                 &c.certname,
-                &col(&|k| &k.0),
-                &col(&|k| &k.1),
-                &col(&|k| &k.2),
-                &col(&|k| &k.3),
-                &col(&|k| &k.4),
+                &removed_edges[0],
+                &removed_edges[1],
+                &removed_edges[2],
+                &removed_edges[3],
+                &removed_edges[4],
             ],
-        )
-        .map_err(pg_err)?;
+        ));
     }
-    if !diff.edges_written.is_empty() {
-        let ew = &diff.edges_written;
-        let es =
-            |f: &dyn Fn(&crate::command::Edge) -> &str| ew.iter().map(|e| f(e)).collect::<Vec<_>>();
-        let idx: Vec<i64> = (next_idx..next_idx + ew.len() as i64).collect();
-        tx.execute(
+    let ew = &diff.edges_written;
+    let es =
+        |f: &dyn Fn(&crate::command::Edge) -> &str| ew.iter().map(|e| f(e)).collect::<Vec<_>>();
+    let idx: Vec<i64> = (next_idx..next_idx + ew.len() as i64).collect();
+    let written_edges = [
+        es(&|e| &e.source_type),
+        es(&|e| &e.source_title),
+        es(&|e| &e.target_type),
+        es(&|e| &e.target_title),
+        es(&|e| &e.relationship),
+    ];
+    if !ew.is_empty() {
+        steps.push(Step::Execute(
             "INSERT INTO edges (certname, idx, source_type, source_title, target_type, target_title, relationship) \
              SELECT $1, i, st, sti, tt, tti, r FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[]) AS t(i, st, sti, tt, tti, r)",
-            &[
+            vec![
                 &c.certname,
                 &idx,
-                &es(&|e| &e.source_type),
-                &es(&|e| &e.source_title),
-                &es(&|e| &e.target_type),
-                &es(&|e| &e.target_title),
-                &es(&|e| &e.relationship),
+                &written_edges[0],
+                &written_edges[1],
+                &written_edges[2],
+                &written_edges[3],
+                &written_edges[4],
             ],
-        )
-        .map_err(pg_err)?;
+        ));
     }
+    steps.push(Step::Simple("COMMIT"));
+    w.run(&steps)?;
     Ok(())
 }
 
-fn replace_catalog_inputs(tx: &mut Tx<'_>, c: &CatalogInputs) -> Result<(), DbError> {
-    touch_node(tx, &c.certname, &c.producer_timestamp)?;
-    tx.execute(
-        "INSERT INTO catalog_inputs (certname, catalog_uuid, producer_timestamp, inputs) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (certname) DO UPDATE SET catalog_uuid = excluded.catalog_uuid, \
-         producer_timestamp = excluded.producer_timestamp, inputs = excluded.inputs \
-         WHERE excluded.producer_timestamp > catalog_inputs.producer_timestamp",
-        &[
-            &c.certname,
-            &c.catalog_uuid,
-            &c.producer_timestamp.as_str(),
-            &json(&json_text(&c.inputs)),
-        ],
-    )
-    .map_err(pg_err)?;
+fn replace_catalog_inputs(w: &mut Writer, c: &CatalogInputs) -> Result<(), DbError> {
+    let ts = c.producer_timestamp.as_str();
+    let inputs = json_text(&c.inputs);
+    let [b0, b1] = begin(&c.certname, &ts);
+    w.run(&[
+        b0,
+        b1,
+        Step::Execute(
+            "INSERT INTO catalog_inputs (certname, catalog_uuid, producer_timestamp, inputs) \
+             VALUES ($1, $2, $3, $4::text::jsonb) \
+             ON CONFLICT (certname) DO UPDATE SET catalog_uuid = excluded.catalog_uuid, \
+             producer_timestamp = excluded.producer_timestamp, inputs = excluded.inputs \
+             WHERE excluded.producer_timestamp > catalog_inputs.producer_timestamp",
+            vec![&c.certname, &c.catalog_uuid, &ts, &inputs],
+        ),
+        Step::Simple("COMMIT"),
+    ])?;
     Ok(())
 }
 
@@ -819,130 +842,163 @@ fn opt_str(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
 }
 
-fn store_report(tx: &mut Tx<'_>, r: &Report, received: &Timestamp) -> Result<(), DbError> {
-    touch_node(tx, &r.certname, &r.producer_timestamp)?;
-    environment(tx, r.environment.as_deref())?;
+fn store_report(w: &mut Writer, r: &Report, received: &Timestamp) -> Result<(), DbError> {
+    let received = received.as_str();
     let a = &r.attributes;
     let hash = report_hash(r);
-    let metrics = Value::from(r.metrics.clone());
-    let logs = Value::from(r.logs.clone());
-    let inserted = tx
-        .execute(
-            "INSERT INTO reports (hash, certname, puppet_version, report_format, configuration_version, \
-             start_time, end_time, producer_timestamp, producer, receive_time, transaction_uuid, catalog_uuid, \
-             code_id, job_id, cached_catalog_status, noop, noop_pending, corrective_change, environment, status, \
-             type, metrics, logs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23) ON CONFLICT DO NOTHING",
-            &[
-                &hash,
-                &r.certname,
-                &r.puppet_version,
-                &r.report_format,
-                &r.configuration_version,
-                &r.start_time.as_str(),
-                &r.end_time.as_str(),
-                &r.producer_timestamp.as_str(),
-                &r.producer,
-                &received.as_str(),
-                &opt_str(a.get("transaction_uuid")),
-                &opt_str(a.get("catalog_uuid")),
-                &opt_str(a.get("code_id")),
-                &opt_str(a.get("job_id")),
-                &opt_str(a.get("cached_catalog_status")),
-                &opt_bool(a.get("noop")),
-                &opt_bool(a.get("noop_pending")),
-                &opt_bool(a.get("corrective_change")),
-                &r.environment,
-                &opt_str(a.get("status")),
-                &opt_str(a.get("type")).unwrap_or("agent"),
-                &metrics,
-                &logs,
-            ],
-        )
-        .map_err(pg_err)?;
-    if inserted == 0 {
+    let ts = r.producer_timestamp.as_str();
+    let metrics = json_text(&r.metrics);
+    let logs = json_text(&r.logs);
+    let (start, end) = (r.start_time.as_str(), r.end_time.as_str());
+    let attrs = [
+        opt_str(a.get("transaction_uuid")),
+        opt_str(a.get("catalog_uuid")),
+        opt_str(a.get("code_id")),
+        opt_str(a.get("job_id")),
+        opt_str(a.get("cached_catalog_status")),
+        opt_str(a.get("status")),
+    ];
+    let flags = [
+        opt_bool(a.get("noop")),
+        opt_bool(a.get("noop_pending")),
+        opt_bool(a.get("corrective_change")),
+    ];
+    let kind = opt_str(a.get("type")).unwrap_or("agent");
+    let [b0, b1] = begin(&r.certname, &ts);
+    let mut steps = vec![b0, b1];
+    if let Some(env) = &r.environment {
+        steps.push(Step::Execute(ENVIRONMENT, vec![env]));
+    }
+    steps.push(Step::Execute(
+        "INSERT INTO reports (hash, certname, puppet_version, report_format, configuration_version, \
+         start_time, end_time, producer_timestamp, producer, receive_time, transaction_uuid, catalog_uuid, \
+         code_id, job_id, cached_catalog_status, noop, noop_pending, corrective_change, environment, status, \
+         type, metrics, logs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+         $17, $18, $19, $20, $21, $22::text::json, $23::text::json) ON CONFLICT DO NOTHING",
+        vec![
+            &hash,
+            &r.certname,
+            &r.puppet_version,
+            &r.report_format,
+            &r.configuration_version,
+            &start,
+            &end,
+            &ts,
+            &r.producer,
+            &received,
+            &attrs[0],
+            &attrs[1],
+            &attrs[2],
+            &attrs[3],
+            &attrs[4],
+            &flags[0],
+            &flags[1],
+            &flags[2],
+            &r.environment,
+            &attrs[5],
+            &kind,
+            &metrics,
+            &logs,
+        ],
+    ));
+    let first = w.run(&steps)?;
+    if first.last().map_or(0, Reply::count) == 0 {
         // The same report again: PuppetDB stores it once.
+        w.run(&[Step::Simple("COMMIT")])?;
         return Ok(());
     }
+    let mut steps: Vec<Step<'_>> = Vec::with_capacity(3);
     // Every event in one statement (arrays, `unnest`), not one statement per event.
     let ev = &r.events;
+    let idx: Vec<i64> = (0..ev.len() as i64).collect();
+    let text = |f: &dyn Fn(&ResourceEvent) -> &str| ev.iter().map(f).collect::<Vec<_>>();
+    let opt_text =
+        |f: &dyn Fn(&ResourceEvent) -> Option<&str>| ev.iter().map(f).collect::<Vec<_>>();
+    let texts = [
+        text(&|e| &e.status),
+        text(&|e| e.timestamp.as_str()),
+        text(&|e| &e.resource_type),
+        text(&|e| &e.resource_title),
+    ];
+    let opt_texts = [
+        opt_text(&|e| e.property.as_deref()),
+        opt_text(&|e| e.name.as_deref()),
+        opt_text(&|e| e.message.as_deref()),
+        opt_text(&|e| e.file.as_deref()),
+        opt_text(&|e| e.containing_class()),
+    ];
+    let new_values: Vec<String> = ev.iter().map(|e| json_text(&e.new_value)).collect();
+    let old_values: Vec<String> = ev.iter().map(|e| json_text(&e.old_value)).collect();
+    let containment: Vec<String> = ev.iter().map(|e| json_text(&e.containment_path)).collect();
+    let lines: Vec<Option<i64>> = ev.iter().map(|e| e.line).collect();
+    let corrective: Vec<Option<bool>> = ev.iter().map(|e| e.corrective_change).collect();
     if !ev.is_empty() {
-        let idx: Vec<i64> = (0..ev.len() as i64).collect();
-        let text = |f: &dyn Fn(&ResourceEvent) -> &str| ev.iter().map(f).collect::<Vec<_>>();
-        let opt_text =
-            |f: &dyn Fn(&ResourceEvent) -> Option<&str>| ev.iter().map(f).collect::<Vec<_>>();
-        let new_values: Vec<&Value> = ev.iter().map(|e| &e.new_value).collect();
-        let old_values: Vec<&Value> = ev.iter().map(|e| &e.old_value).collect();
-        let lines: Vec<Option<i64>> = ev.iter().map(|e| e.line).collect();
-        let containment: Vec<postgres::types::Json<&Vec<String>>> = ev
-            .iter()
-            .map(|e| postgres::types::Json(&e.containment_path))
-            .collect();
-        let corrective: Vec<Option<bool>> = ev.iter().map(|e| e.corrective_change).collect();
-        tx.execute(
+        steps.push(Step::Execute(
             "INSERT INTO resource_events (report_hash, idx, certname, status, timestamp, resource_type, \
              resource_title, property, name, new_value, old_value, message, file, line, containment_path, \
              containing_class, corrective_change) \
-             SELECT $1, i, $2, st, ts, ty, ti, pr, na, nv, ov, me, fi, li, cp, cc, co FROM unnest($3::int8[], \
-             $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::json[], \
-             $11::json[], $12::text[], $13::text[], $14::int8[], $15::jsonb[], $16::text[], $17::bool[]) \
-             AS t(i, st, ts, ty, ti, pr, na, nv, ov, me, fi, li, cp, cc, co)",
-            &[
+             SELECT $1, i, $2, st, ts, ty, ti, pr, na, nv::json, ov::json, me, fi, li, cp::jsonb, cc, co \
+             FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+             $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::text[], $16::text[], \
+             $17::bool[]) AS t(i, st, ts, ty, ti, pr, na, nv, ov, me, fi, li, cp, cc, co)",
+            vec![
                 &hash,
                 &r.certname,
                 &idx,
-                &text(&|e| &e.status),
-                &text(&|e| e.timestamp.as_str()),
-                &text(&|e| &e.resource_type),
-                &text(&|e| &e.resource_title),
-                &opt_text(&|e| e.property.as_deref()),
-                &opt_text(&|e| e.name.as_deref()),
+                &texts[0],
+                &texts[1],
+                &texts[2],
+                &texts[3],
+                &opt_texts[0],
+                &opt_texts[1],
                 &new_values,
                 &old_values,
-                &opt_text(&|e| e.message.as_deref()),
-                &opt_text(&|e| e.file.as_deref()),
+                &opt_texts[2],
+                &opt_texts[3],
                 &lines,
                 &containment,
-                &opt_text(&|e| e.containing_class()),
+                &opt_texts[4],
                 &corrective,
             ],
-        )
-        .map_err(pg_err)?;
+        ));
     }
-    tx.execute(
+    steps.push(Step::Execute(
         "UPDATE certnames SET latest_report_hash = $2 WHERE certname = $1 AND (latest_report_hash IS NULL \
          OR $3 >= (SELECT producer_timestamp FROM reports WHERE hash = certnames.latest_report_hash))",
-        &[&r.certname, &hash, &r.producer_timestamp.as_str()],
-    )
-    .map_err(pg_err)?;
+        vec![&r.certname, &hash, &ts],
+    ));
+    steps.push(Step::Simple("COMMIT"));
+    w.run(&steps)?;
     Ok(())
 }
 
-fn apply_in(conn: &mut Conn, command: &Command, received: &Timestamp) -> Result<(), DbError> {
-    let mut tx = Tx {
-        tx: conn.client.transaction().map_err(pg_err)?,
-        prepared: &mut conn.prepared,
-    };
+/// Applies a command in one transaction on `w`, in two batches at most (see
+/// [`pg_pipeline`](super::pg_pipeline)).
+fn apply_on(w: &mut Writer, command: &Command, received: &Timestamp) -> Result<(), DbError> {
     match command {
-        Command::ReplaceFacts(f) => replace_facts(&mut tx, f, received)?,
-        Command::ReplaceCatalog(c) => replace_catalog(&mut tx, c, received)?,
-        Command::ReplaceCatalogInputs(c) => replace_catalog_inputs(&mut tx, c)?,
-        Command::StoreReport(r) => store_report(&mut tx, r, received)?,
+        Command::ReplaceFacts(f) => replace_facts(w, f, received),
+        Command::ReplaceCatalog(c) => replace_catalog(w, c, received),
+        Command::ReplaceCatalogInputs(c) => replace_catalog_inputs(w, c),
+        Command::StoreReport(r) => store_report(w, r, received),
         Command::DeactivateNode {
             certname,
             producer_timestamp,
         } => {
+            let ts = producer_timestamp.as_str();
             // Created deactivated, or its row locked (and deactivated when this is newer).
-            tx.execute(
-                "INSERT INTO certnames AS c (certname, deactivated) VALUES ($1, $2) \
-                 ON CONFLICT (certname) DO UPDATE SET deactivated = $2 \
-                 WHERE c.deactivated IS NULL OR c.deactivated < $2",
-                &[certname, &producer_timestamp.as_str()],
-            )
-            .map_err(pg_err)?;
+            w.run(&[
+                Step::Simple("BEGIN"),
+                Step::Execute(
+                    "INSERT INTO certnames AS c (certname, deactivated) VALUES ($1, $2) \
+                     ON CONFLICT (certname) DO UPDATE SET deactivated = $2 \
+                     WHERE c.deactivated IS NULL OR c.deactivated < $2",
+                    vec![certname, &ts],
+                ),
+                Step::Simple("COMMIT"),
+            ])?;
+            Ok(())
         }
     }
-    tx.tx.commit().map_err(pg_err)
 }
 
 impl Storage for PostgresStorage {
@@ -953,9 +1009,11 @@ impl Storage for PostgresStorage {
     fn apply(&self, command: &Command, received: &Timestamp) -> Result<(), DbError> {
         let mut attempt = 1;
         loop {
-            let mut client = self.client()?;
-            let result = apply_in(&mut client, command, received);
-            self.give_back(client);
+            let mut writer = self.writer()?;
+            let result = apply_on(&mut writer, command, received);
+            if result.is_ok() {
+                self.give_back_writer(writer);
+            }
             match result {
                 Err(DbError::Storage(m)) if m.starts_with(TRANSIENT) && attempt < ATTEMPTS => {
                     attempt += 1;
