@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+#[cfg(test)]
 use super::json_text;
 use crate::command::{Edge, Resource};
 
