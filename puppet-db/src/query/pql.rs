@@ -61,6 +61,14 @@ pub fn parse(text: &str) -> Result<Value, DbError> {
         }
         p.fail("end of input");
     }
+    // PuppetDB's own explanation (its parser's furthest failure and what it expected
+    // there), when it can be had; ours otherwise.
+    if let Some((line, column, message)) = super::pql_failure::message(text) {
+        return Err(DbError::query(
+            QueryErrorKind::Pql { line, column },
+            message,
+        ));
+    }
     Err(p.error())
 }
 
@@ -301,8 +309,14 @@ impl<'a> Parser<'a> {
                             }
                         }
                         found?
-                    } else if seg.starts_with("match(") {
-                        seg.find(')')? + 1
+                    } else if let Some(end) = seg
+                        .strip_prefix("match(")
+                        .and_then(|m| m.find([')', '\n', '\r']))
+                        .filter(|e| seg.as_bytes()[6 + e] == b')')
+                    {
+                        // `match(...)` up to its `)` on the line; without one, a standard
+                        // segment (as PuppetDB's grammar reads it).
+                        6 + end + 1
                     } else {
                         seg.find(|c: char| c.is_whitespace() || ".\",[]!<=>~".contains(c))
                             .unwrap_or(seg.len())
@@ -410,6 +424,11 @@ impl<'a> Parser<'a> {
         }
         let mut params = Vec::new();
         loop {
+            // PuppetDB's grammar: `!('asc' | 'desc') field` (no field starts so).
+            if self.rest().starts_with("asc") || self.rest().starts_with("desc") {
+                self.fail("a field (not asc or desc)");
+                return None;
+            }
             let field = self.field()?;
             let save = self.pos;
             let dir = if self.ws() {
