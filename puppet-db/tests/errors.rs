@@ -71,3 +71,30 @@ fn error_texts_are_puppetdbs() {
         differences.join("\n\n")
     );
 }
+
+/// A long query that does not parse still gets its error with the position (PuppetDB's
+/// explanation is bounded; past the bound ours lists what it expected).
+#[test]
+fn long_queries_that_do_not_parse_get_their_position() {
+    for (pql, column) in [
+        (
+            format!("nodes {{ {} x }}", vec!["a = 1"; 800].join(" and ")),
+            "8,005",
+        ),
+        (
+            format!("nodes {{ a in [{}, x] }}", vec!["1"; 2000].join(", ")),
+            "6,015",
+        ),
+        (
+            format!("nodes {{ {}a = 1{} }}", "(".repeat(500), ")".repeat(500)),
+            "",
+        ),
+    ] {
+        let e = puppet_db::query::pql::parse(&pql).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("PQL parse error at line 1, column {column}")),
+            "{}",
+            &e[..e.len().min(200)]
+        );
+    }
+}

@@ -51,6 +51,7 @@ pub fn parse(text: &str) -> Result<Value, DbError> {
         depth: 0,
         fail_pos: 0,
         expected: Vec::new(),
+        too_deep: false,
     };
     p.ws();
     let result = p.from();
@@ -63,7 +64,10 @@ pub fn parse(text: &str) -> Result<Value, DbError> {
     }
     // PuppetDB's own explanation (its parser's furthest failure and what it expected
     // there), when it can be had; ours otherwise.
-    if let Some((line, column, message)) = super::pql_failure::message(text) {
+    if let Some((line, column, message)) = (!p.too_deep)
+        .then(|| super::pql_failure::message(text))
+        .flatten()
+    {
         return Err(DbError::query(
             QueryErrorKind::Pql { line, column },
             message,
@@ -78,6 +82,8 @@ struct Parser<'a> {
     depth: usize,
     fail_pos: usize,
     expected: Vec<String>,
+    /// Refused for its nesting (PuppetDB's grammar has no limit: nothing to explain).
+    too_deep: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -103,7 +109,9 @@ impl<'a> Parser<'a> {
         let column = before[line_start..].chars().count() + 1;
         let text = self.src[line_start..].lines().next().unwrap_or("");
         let mut message = format!(
-            "PQL parse error at line {line}, column {column}:\n\n{text}\n{}^\n\n",
+            "PQL parse error at line {}, column {}:\n\n{text}\n{}^\n\n",
+            super::pql_failure::grouped(line),
+            super::pql_failure::grouped(column),
             " ".repeat(column - 1)
         );
         match self.expected.len() {
@@ -463,6 +471,7 @@ impl<'a> Parser<'a> {
     fn expression(&mut self) -> Option<Value> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
+            self.too_deep = true;
             self.fail("less nesting");
             return None;
         }
@@ -508,6 +517,7 @@ impl<'a> Parser<'a> {
             self.ws();
             self.depth += 1;
             if self.depth > MAX_DEPTH {
+                self.too_deep = true;
                 self.fail("less nesting");
                 return None;
             }
@@ -536,6 +546,7 @@ impl<'a> Parser<'a> {
             if self.rest().starts_with('{') {
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
+                    self.too_deep = true;
                     self.fail("less nesting");
                     return None;
                 }
@@ -583,6 +594,7 @@ impl<'a> Parser<'a> {
             } else {
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
+                    self.too_deep = true;
                     self.fail("less nesting");
                     return None;
                 }
@@ -692,6 +704,7 @@ impl<'a> Parser<'a> {
         if r.starts_with('[') {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
+                self.too_deep = true;
                 self.fail("less nesting");
                 return None;
             }
