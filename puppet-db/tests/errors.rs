@@ -5,6 +5,7 @@
 //! that is not an array, an escape it cannot read) are not a standard to meet, nor are the
 //! few 400s listed in [`NOT_A_STANDARD`].
 
+use proptest::prelude::*;
 use puppet_db::Paging;
 use serde_json::Value;
 
@@ -96,5 +97,59 @@ fn long_queries_that_do_not_parse_get_their_position() {
             "{}",
             &e[..e.len().min(200)]
         );
+    }
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        ".*".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(".*", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    /// Any JSON reads back as itself, however it is spaced.
+    #[test]
+    fn json_queries_read_back(v in json_value(), pretty in any::<bool>()) {
+        let text = if pretty {
+            serde_json::to_string_pretty(&v).unwrap()
+        } else {
+            serde_json::to_string(&v).unwrap()
+        };
+        prop_assert_eq!(puppet_db::parse_ast_query(&text).unwrap(), Some(v));
+    }
+
+    /// Whatever the text, an answer (no panic), and what serde_json reads as one value we
+    /// read as the same value; an error names a line of the text.
+    #[test]
+    fn any_text_gets_an_answer(text in "[\\[\\]{}\",:0-9eE.+\\- a-z\\\\\n\t]{0,40}") {
+        match puppet_db::parse_ast_query(&text) {
+            Ok(v) => {
+                if let Ok(s) = serde_json::from_str::<Value>(&text) {
+                    prop_assert_eq!(v, Some(s));
+                }
+            }
+            Err(e) => {
+                let e = e.to_string();
+                prop_assert!(serde_json::from_str::<Value>(&text).is_err(), "{}: {}", text, e);
+                if let Some(rest) = e.strip_prefix("Json parse error at line ") {
+                    let line: usize = rest.split(',').next().unwrap().parse().unwrap();
+                    prop_assert!(line <= text.split('\n').count() + 1, "{}", e);
+                }
+            }
+        }
     }
 }
