@@ -2,8 +2,11 @@
 //! do): `inventory[certname] { facts.os.family = "Debian" and certname ~ "web" }`.
 //!
 //! A hand-written recursive-descent parser: linear in the input apart from backtracking
-//! over one condition, no recursion deeper than the input's nesting (bounded), and errors
-//! with the line and column PuppetDB reports.
+//! over one condition, no recursion deeper than the input's nesting (bounded). A query it
+//! refuses gets PuppetDB's own error text: the line and column of the furthest failure of
+//! PuppetDB's grammar and what that grammar expected there, in PuppetDB's (Instaparse's)
+//! order, found by `pql_failure` (bounded work; past the bound, and for nesting deeper than
+//! ours allows, our parser's own list).
 
 use serde_json::{Value, json};
 
