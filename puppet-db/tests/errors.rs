@@ -38,11 +38,19 @@ fn error_texts_are_puppetdbs() {
     let mut differences = Vec::new();
     let mut compared = 0;
     for answer in answers() {
+        let endpoint = answer["endpoint"].as_str().unwrap();
+        let query = answer["query"].as_str().unwrap();
+        let path = if endpoint == "root" { "" } else { endpoint };
+        if answer["status"] == 200 {
+            // What PuppetDB answers (`nodes null`, a tab inside a JSON string), ours does.
+            if let Err(e) = db.db.query(path, Some(query), &Paging::default()) {
+                differences.push(format!("{endpoint} {query:?}: {e}, PuppetDB: 200"));
+            }
+            continue;
+        }
         if answer["status"] != 400 {
             continue;
         }
-        let endpoint = answer["endpoint"].as_str().unwrap();
-        let query = answer["query"].as_str().unwrap();
         let expected = answer["body"].as_str().unwrap();
         if NOT_A_STANDARD
             .iter()
@@ -50,7 +58,6 @@ fn error_texts_are_puppetdbs() {
         {
             continue;
         }
-        let path = if endpoint == "root" { "" } else { endpoint };
         compared += 1;
         match db.db.query(path, Some(query), &Paging::default()) {
             Ok(_) => differences.push(format!("{endpoint} {query:?}: answered, PuppetDB: 400")),
@@ -121,7 +128,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    /// Any JSON reads back as itself, however it is spaced.
+    /// Any JSON reads back as itself, however it is spaced (`null`: no query).
     #[test]
     fn json_queries_read_back(v in json_value(), pretty in any::<bool>()) {
         let text = if pretty {
@@ -129,7 +136,9 @@ proptest! {
         } else {
             serde_json::to_string(&v).unwrap()
         };
-        prop_assert_eq!(puppet_db::parse_ast_query(&text).unwrap(), Some(v));
+        // `null` is no query, as to PuppetDB.
+        let expected = Some(v).filter(|v| !v.is_null());
+        prop_assert_eq!(puppet_db::parse_ast_query(&text).unwrap(), expected);
     }
 
     /// Whatever the text, an answer (no panic), and what serde_json reads as one value we
@@ -139,7 +148,7 @@ proptest! {
         match puppet_db::parse_ast_query(&text) {
             Ok(v) => {
                 if let Ok(s) = serde_json::from_str::<Value>(&text) {
-                    prop_assert_eq!(v, Some(s));
+                    prop_assert_eq!(v, Some(s).filter(|s| !s.is_null()));
                 }
             }
             Err(e) => {

@@ -177,7 +177,7 @@ pub fn parse_query(text: &str) -> Result<Value, DbError> {
 
 /// A query as a client sends it in `query=` to an entity endpoint (`/nodes`, `/facts`,
 /// ...): the AST as JSON, read as PuppetDB reads it (no PQL there). `None` when the text
-/// holds no JSON value (blank).
+/// holds no JSON value (blank) or `null`.
 ///
 /// ```
 /// let ast = puppet_db::parse_ast_query(r#"["=", "certname", "web1"]"#).unwrap();
@@ -189,7 +189,8 @@ pub fn parse_query(text: &str) -> Result<Value, DbError> {
 ///     'null', 'true' or 'false')");
 /// ```
 pub fn parse_ast_query(text: &str) -> Result<Option<Value>, DbError> {
-    json_query::parse(text)
+    // `null` is Clojure's nil to PuppetDB: no query at all.
+    Ok(json_query::parse(text)?.filter(|v| !v.is_null()))
 }
 
 /// `query` restricted by `criteria` (an endpoint's own filter, such as the certname of
