@@ -57,7 +57,7 @@ pub use command::{
 };
 pub use error::{CommandErrorKind, DbError, QueryErrorKind};
 use query::event_counts::{EventCountsQuery, SummarizeBy};
-pub use query::{OrderBy, Paging, parse_query};
+pub use query::{OrderBy, Paging, parse_ast_query, parse_query};
 #[cfg(feature = "postgres")]
 pub use store::postgres::PostgresStorage;
 pub use store::sqlite::SqliteStorage;
@@ -258,8 +258,11 @@ impl PuppetDb {
         query: Option<&str>,
         paging: &Paging,
     ) -> Result<Prepared, DbError> {
-        let parsed = match query.filter(|q| !q.trim().is_empty()) {
-            Some(q) => Some(parse_query(q)?),
+        // The root endpoint reads PQL or JSON (an empty query is PQL that does not parse),
+        // the others JSON only, as PuppetDB does.
+        let parsed = match query {
+            Some(q) if path.trim_matches('/').is_empty() => Some(parse_query(q)?),
+            Some(q) => parse_ast_query(q)?,
             None => None,
         };
         let segments = path_segments(path)?;
@@ -421,8 +424,8 @@ impl PuppetDb {
         counts: &EventCountsQuery,
         query: Option<&str>,
     ) -> Result<Vec<(Vec<Value>, query::event_counts::Counts)>, DbError> {
-        let filter = match query.filter(|q| !q.trim().is_empty()) {
-            Some(q) => Some(parse_query(q)?),
+        let filter = match query {
+            Some(q) => parse_ast_query(q)?,
             None => None,
         };
         let ast = query::event_counts::counting_query(by, counts.count_by, filter.as_ref());

@@ -12,6 +12,7 @@ mod catalog_inputs;
 mod commands;
 mod common;
 mod coverage;
+mod errors;
 mod pql;
 mod queries;
 mod real_fixtures;

@@ -3,7 +3,9 @@
 mod compile;
 pub(crate) mod entities;
 pub mod event_counts;
+mod json_query;
 pub mod pql;
+mod pql_failure;
 pub(crate) mod to_char;
 
 use serde_json::Value;
@@ -148,27 +150,47 @@ fn clojure_map(v: &Value) -> String {
     }
 }
 
-/// A query as a client sends it in `query=`: the AST as JSON, or PQL (anything not starting
-/// with `[`). Answers the AST.
+/// A query as a client sends it in `query=` to the root endpoint: the AST as JSON (text
+/// starting with `[`, blanks aside) or PQL (anything else), as PuppetDB tells them apart.
+/// Answers the AST; the errors are PuppetDB's texts (Jackson's or PQL's, framed with the
+/// line and column).
 ///
 /// ```
 /// let ast = puppet_db::parse_query(r#"nodes { certname ~ "web" }"#).unwrap();
 /// assert_eq!(ast, serde_json::json!(["from", "nodes", ["~", "certname", "web"]]));
 /// let ast = puppet_db::parse_query(r#"["=", "certname", "web1"]"#).unwrap();
 /// assert_eq!(ast, serde_json::json!(["=", "certname", "web1"]));
+/// let e = puppet_db::parse_query(r#"["=", "certname""#).unwrap_err();
+/// assert!(e.to_string().starts_with("Json parse error at line 1, column 17:"), "{e}");
 /// ```
 pub fn parse_query(text: &str) -> Result<Value, DbError> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('[') {
-        serde_json::from_str(trimmed).map_err(|e| {
-            DbError::query(
-                QueryErrorKind::Ast,
-                format!("Malformed JSON for query: {text}: {e}"),
-            )
-        })
+    // Java's `^\s*\[`.
+    let json = text
+        .trim_start_matches([' ', '\t', '\n', '\u{b}', '\u{c}', '\r'])
+        .starts_with('[');
+    if json {
+        Ok(json_query::parse(text)?.unwrap_or(Value::Null))
     } else {
         pql::parse(text)
     }
+}
+
+/// A query as a client sends it in `query=` to an entity endpoint (`/nodes`, `/facts`,
+/// ...): the AST as JSON, read as PuppetDB reads it (no PQL there). `None` when the text
+/// holds no JSON value (blank) or `null`.
+///
+/// ```
+/// let ast = puppet_db::parse_ast_query(r#"["=", "certname", "web1"]"#).unwrap();
+/// assert_eq!(ast, Some(serde_json::json!(["=", "certname", "web1"])));
+/// assert_eq!(puppet_db::parse_ast_query("  ").unwrap(), None);
+/// let e = puppet_db::parse_ast_query("not json").unwrap_err();
+/// assert_eq!(e.to_string(), "Json parse error at line 1, column 4:\n\nnot json\n  ^\n\n\
+///     Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token \
+///     'null', 'true' or 'false')");
+/// ```
+pub fn parse_ast_query(text: &str) -> Result<Option<Value>, DbError> {
+    // `null` is Clojure's nil to PuppetDB: no query at all.
+    Ok(json_query::parse(text)?.filter(|v| !v.is_null()))
 }
 
 /// `query` restricted by `criteria` (an endpoint's own filter, such as the certname of

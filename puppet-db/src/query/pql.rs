@@ -2,8 +2,11 @@
 //! do): `inventory[certname] { facts.os.family = "Debian" and certname ~ "web" }`.
 //!
 //! A hand-written recursive-descent parser: linear in the input apart from backtracking
-//! over one condition, no recursion deeper than the input's nesting (bounded), and errors
-//! with the line and column PuppetDB reports.
+//! over one condition, no recursion deeper than the input's nesting (bounded). A query it
+//! refuses gets PuppetDB's own error text: the line and column of the furthest failure of
+//! PuppetDB's grammar and what that grammar expected there, in PuppetDB's (Instaparse's)
+//! order, found by `pql_failure` (bounded work; past the bound, and for nesting deeper than
+//! ours allows, our parser's own list).
 
 use serde_json::{Value, json};
 
@@ -51,6 +54,7 @@ pub fn parse(text: &str) -> Result<Value, DbError> {
         depth: 0,
         fail_pos: 0,
         expected: Vec::new(),
+        too_deep: false,
     };
     p.ws();
     let result = p.from();
@@ -61,6 +65,17 @@ pub fn parse(text: &str) -> Result<Value, DbError> {
         }
         p.fail("end of input");
     }
+    // PuppetDB's own explanation (its parser's furthest failure and what it expected
+    // there), when it can be had; ours otherwise.
+    if let Some((line, column, message)) = (!p.too_deep)
+        .then(|| super::pql_failure::message(text))
+        .flatten()
+    {
+        return Err(DbError::query(
+            QueryErrorKind::Pql { line, column },
+            message,
+        ));
+    }
     Err(p.error())
 }
 
@@ -70,6 +85,8 @@ struct Parser<'a> {
     depth: usize,
     fail_pos: usize,
     expected: Vec<String>,
+    /// Refused for its nesting (PuppetDB's grammar has no limit: nothing to explain).
+    too_deep: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -95,7 +112,9 @@ impl<'a> Parser<'a> {
         let column = before[line_start..].chars().count() + 1;
         let text = self.src[line_start..].lines().next().unwrap_or("");
         let mut message = format!(
-            "PQL parse error at line {line}, column {column}:\n\n{text}\n{}^\n\n",
+            "PQL parse error at line {}, column {}:\n\n{text}\n{}^\n\n",
+            super::pql_failure::grouped(line),
+            super::pql_failure::grouped(column),
             " ".repeat(column - 1)
         );
         match self.expected.len() {
@@ -301,8 +320,14 @@ impl<'a> Parser<'a> {
                             }
                         }
                         found?
-                    } else if seg.starts_with("match(") {
-                        seg.find(')')? + 1
+                    } else if let Some(end) = seg
+                        .strip_prefix("match(")
+                        .and_then(|m| m.find([')', '\n', '\r']))
+                        .filter(|e| seg.as_bytes()[6 + e] == b')')
+                    {
+                        // `match(...)` up to its `)` on the line; without one, a standard
+                        // segment (as PuppetDB's grammar reads it).
+                        6 + end + 1
                     } else {
                         seg.find(|c: char| c.is_whitespace() || ".\",[]!<=>~".contains(c))
                             .unwrap_or(seg.len())
@@ -410,6 +435,11 @@ impl<'a> Parser<'a> {
         }
         let mut params = Vec::new();
         loop {
+            // PuppetDB's grammar: `!('asc' | 'desc') field` (no field starts so).
+            if self.rest().starts_with("asc") || self.rest().starts_with("desc") {
+                self.fail("a field (not asc or desc)");
+                return None;
+            }
             let field = self.field()?;
             let save = self.pos;
             let dir = if self.ws() {
@@ -444,6 +474,7 @@ impl<'a> Parser<'a> {
     fn expression(&mut self) -> Option<Value> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
+            self.too_deep = true;
             self.fail("less nesting");
             return None;
         }
@@ -489,6 +520,7 @@ impl<'a> Parser<'a> {
             self.ws();
             self.depth += 1;
             if self.depth > MAX_DEPTH {
+                self.too_deep = true;
                 self.fail("less nesting");
                 return None;
             }
@@ -517,6 +549,7 @@ impl<'a> Parser<'a> {
             if self.rest().starts_with('{') {
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
+                    self.too_deep = true;
                     self.fail("less nesting");
                     return None;
                 }
@@ -564,6 +597,7 @@ impl<'a> Parser<'a> {
             } else {
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
+                    self.too_deep = true;
                     self.fail("less nesting");
                     return None;
                 }
@@ -673,6 +707,7 @@ impl<'a> Parser<'a> {
         if r.starts_with('[') {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
+                self.too_deep = true;
                 self.fail("less nesting");
                 return None;
             }
