@@ -143,11 +143,11 @@ pub(crate) fn timestamp(t: OffsetDateTime, format: &str) -> String {
         rest = &rest[pattern.len()..];
         // An ordinal suffix after a number (`DDth` is `3rd`; `TH` in capitals).
         let numeric = piece.trim().bytes().all(|b| b.is_ascii_digit()) && !piece.trim().is_empty();
-        if let Some(upper) = ["TH", "th"].iter().find(|s| rest.starts_with(**s)) {
-            if numeric {
-                out.push_str(&ordinal_suffix(piece.trim(), *upper == "TH"));
-                rest = &rest[2..];
-            }
+        if let Some(upper) = ["TH", "th"].iter().find(|s| rest.starts_with(**s))
+            && numeric
+        {
+            out.push_str(&ordinal_suffix(piece.trim(), *upper == "TH"));
+            rest = &rest[2..];
         }
     }
     out
