@@ -319,3 +319,313 @@ fn the_same_commands_give_the_same_answers_on_both_backends() {
         same_answers_on_sqlite_and_postgresql();
     }
 }
+
+/// Facts whose values mix every JSON type, at the top and deep down: what `order_by` on a
+/// value, `~` on a value, numeric comparisons and aggregates see across types.
+fn mixed_facts(certname: &str, i: i64) -> Value {
+    let mut facts = doc(FACTS, certname);
+    let values = &mut facts["values"];
+    values["mixed_number"] = json!(i * 7 - 3);
+    values["mixed_float"] = json!(0.1 + i as f64 / 3.0);
+    values["mixed_text"] = json!(format!("Text-{i} Über ☃"));
+    values["mixed_digits"] = json!(format!("{}", 10 - i * 4));
+    values["mixed_bool"] = json!(i % 2 == 0);
+    values["mixed_list"] = json!([i, "x", null, true, 2.5]);
+    values["mixed_struct"] = json!({"level": i, "ratio": 1.0 / 3.0, "big": 12345678901234_i64,
+        "neg": -0.0001, "none": null, "flag": false, "name": format!("n{i}"), "t": "true"});
+    facts["producer_timestamp"] = json!(format!("2026-12-02T1{i}:30:00.123Z"));
+    facts
+}
+
+/// Rows as answered, receive times and a row's generated timestamps left out, in the order
+/// given (the query orders them).
+/// `v` with every object's keys in order (JSON objects are unordered: PostgreSQL's `jsonb`
+/// answers keys shortest first).
+fn sorted_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted_keys(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Sorted unless `order` is given; an error as its text.
+fn ordered(
+    db: &puppet_db::PuppetDb,
+    endpoint: &str,
+    query: &str,
+    order: &str,
+) -> Result<Vec<String>, String> {
+    let params: &[(&str, &str)] = if order.is_empty() {
+        &[]
+    } else {
+        &[("order_by", order)]
+    };
+    let paging = puppet_db::Paging::from_params(params).expect("paging");
+    let mut rows: Vec<String> = db
+        .query(endpoint, Some(query), &paging)
+        .map_err(|e| e.to_string())?
+        .rows
+        .into_iter()
+        .map(|mut row| {
+            if let Some(m) = row.as_object_mut() {
+                for k in [
+                    "receive_time",
+                    "report_receive_time",
+                    "facts_timestamp",
+                    "catalog_timestamp",
+                ] {
+                    m.remove(k);
+                }
+                if matches!(endpoint, "factsets" | "catalogs" | "inventory") {
+                    m.remove("timestamp");
+                }
+                sort_nested(m);
+            }
+            sorted_keys(&row).to_string()
+        })
+        .collect();
+    if order.is_empty() {
+        rows.sort();
+    }
+    Ok(rows)
+}
+
+/// The query classes where SQL engines differ most: order across JSON types, regexes,
+/// booleans and nulls in extracts, timestamps with time zones, aggregates of mixed values,
+/// `to_string`. Each answer is the same on both backends, row for row and in order where
+/// the query orders.
+fn risky_queries_on_sqlite_and_postgresql() {
+    let (sqlite, postgres) = (db(Backend::Sqlite), db(Backend::Postgres));
+    for d in [&sqlite.db, &postgres.db] {
+        load(d);
+        for (i, name) in ["m1.example.test", "m2.example.test", "m3.example.test"]
+            .iter()
+            .enumerate()
+        {
+            submit(d, "replace facts", 5, name, &mixed_facts(name, i as i64));
+        }
+    }
+    let unordered: &[(&str, &str)] = &[
+        // Regexes on JSON values of every type (PuppetDB: only strings match).
+        ("facts", r#"["~", "value", "e"]"#),
+        ("facts", r#"["~", "value", "^[0-9]"]"#),
+        ("facts", r#"["~", "value", "true"]"#),
+        ("fact-contents", r#"["~", "value", "^[0-9-]"]"#),
+        ("fact-contents", r#"["~", "value", "true|false"]"#),
+        ("fact-contents", r#"["~", "value", "(?i)über"]"#),
+        ("inventory", r#"["~", "facts.mixed_struct.t", "^t"]"#),
+        ("inventory", r#"["~", "facts.mixed_struct.level", "1"]"#),
+        // Regex syntax: classes, escapes, flags, anchors, word boundaries, Unicode.
+        ("nodes", r#"["~", "certname", "(?i)^M\\d\\.EXAMPLE"]"#),
+        ("nodes", r#"["~", "certname", "[[:digit:]]"]"#),
+        ("nodes", r#"["~", "certname", "\\bexample\\b"]"#),
+        ("nodes", r#"["~", "certname", "^[a-c]\\."]"#),
+        ("facts", r#"["~", "name", "^mixed_(?:number|float)$"]"#),
+        ("fact-contents", r#"["~", "value", "\\p{Lu}ber"]"#),
+        ("fact-contents", r#"["~", "value", "☃$"]"#),
+        ("resources", r#"["~", "title", "r1\\d?$"]"#),
+        // Numbers compared across types.
+        ("facts", r#"[">", "value", 3]"#),
+        ("facts", r#"["<=", "value", 0.5]"#),
+        ("fact-contents", r#"[">", "value", -1]"#),
+        ("fact-contents", r#"["=", "value", 0]"#),
+        ("fact-contents", r#"["=", "value", 1]"#),
+        ("fact-contents", r#"["=", "value", true]"#),
+        ("fact-contents", r#"["=", "value", "true"]"#),
+        ("fact-contents", r#"["null?", "value", true]"#),
+        (
+            "inventory",
+            r#"[">", "facts.mixed_struct.big", 12345678901233]"#,
+        ),
+        ("inventory", r#"["<", "facts.mixed_float", 0.5]"#),
+        // Aggregates over mixed values and over integers: precision and type.
+        (
+            "fact-contents",
+            r#"["extract", [["function", "avg", "value"]], ["~", "name", "^mixed"]]"#,
+        ),
+        (
+            "fact-contents",
+            r#"["extract", [["function", "sum", "value"], ["function", "min", "value"], ["function", "max", "value"]], ["~", "name", "^mixed"]]"#,
+        ),
+        (
+            "fact-contents",
+            r#"["extract", [["function", "avg", "value"], "name"], ["~", "name", "^mixed_[^f]"], ["group_by", "name"]]"#,
+        ),
+        (
+            "resources",
+            r#"["extract", [["function", "avg", "line"], ["function", "sum", "line"], "type"], ["~", "certname", ""], ["group_by", "type"]]"#,
+        ),
+        (
+            "resources",
+            r#"["extract", [["function", "min", "title"], ["function", "max", "title"]], ["~", "certname", ""]]"#,
+        ),
+        (
+            "facts",
+            r#"["extract", [["function", "count"], "value"], ["~", "name", "^mixed"], ["group_by", "value"]]"#,
+        ),
+        // Booleans and nulls in extracts.
+        (
+            "nodes",
+            r#"["extract", ["certname", "deactivated", "expired", "cached_catalog_status", "latest_report_noop", "latest_report_noop_pending", "latest_report_corrective_change", "latest_report_status"], ["=", "node_state", "any"]]"#,
+        ),
+        (
+            "reports",
+            r#"["extract", ["certname", "noop", "noop_pending", "corrective_change", "cached_catalog_status", "code_id", "job_id", "catalog_uuid"], ["~", "certname", ""]]"#,
+        ),
+        (
+            "events",
+            r#"["extract", ["certname", "old_value", "new_value", "property", "corrective_change", "file", "line"], ["~", "certname", ""]]"#,
+        ),
+        (
+            "resources",
+            r#"["extract", ["certname", "exported", "file", "line", "parameters"], ["~", "certname", ""]]"#,
+        ),
+        (
+            "inventory",
+            r#"["extract", ["certname", "facts.mixed_struct.none", "facts.mixed_struct.flag", "facts.mixed_bool", "facts.mixed_list", "facts.nosuch"]]"#,
+        ),
+        // Timestamps: time zones and forms in filters, to_string's text.
+        (
+            "reports",
+            r#"[">", "producer_timestamp", "2026-12-02T12:30:00+02:00"]"#,
+        ),
+        (
+            "events",
+            r#"[">=", "timestamp", "2026-12-02T05:00:30.000-05:00"]"#,
+        ),
+        (
+            "factsets",
+            r#"[">", "producer_timestamp", "2026-12-02T11:00:00Z"]"#,
+        ),
+        (
+            "nodes",
+            r#"["<", "report_timestamp", "2026-12-02T15:00:00+01:00"]"#,
+        ),
+        (
+            "reports",
+            r#"["extract", [["function", "to_string", "producer_timestamp", "YYYY-MM-DD HH24:MI:SS.MS"]], ["~", "certname", ""]]"#,
+        ),
+        (
+            "factsets",
+            r#"["extract", [["function", "to_string", "producer_timestamp", "FMDDth Mon YYYY HH12 AM"]], ["~", "certname", ""]]"#,
+        ),
+        (
+            "fact-contents",
+            r#"["extract", [["function", "to_string", "value", "999D99"]], ["=", "path", ["mixed_float"]]]"#,
+        ),
+        (
+            "resources",
+            r#"["extract", [["function", "to_string", "line", "FM0000"]], ["=", "type", "File"]]"#,
+        ),
+    ];
+    let mut differ = Vec::new();
+    for (endpoint, query) in unordered {
+        let (s, p) = (
+            ordered(&sqlite.db, endpoint, query, ""),
+            ordered(&postgres.db, endpoint, query, ""),
+        );
+        if s.is_err() || s != p {
+            eprintln!("{endpoint} {query}:\n sqlite   {s:?}\n postgres {p:?}");
+            differ.push(format!("{endpoint} {query}"));
+        }
+    }
+    let by_order: &[(&str, &str, &str)] = &[
+        (
+            "facts",
+            "",
+            r#"[{"field": "value"}, {"field": "certname"}, {"field": "name"}]"#,
+        ),
+        (
+            "facts",
+            "",
+            r#"[{"field": "value", "order": "desc"}, {"field": "certname"}, {"field": "name"}]"#,
+        ),
+        (
+            "fact-contents",
+            "",
+            r#"[{"field": "value"}, {"field": "certname"}, {"field": "path"}]"#,
+        ),
+        (
+            "fact-contents",
+            r#"["~", "name", "^mixed"]"#,
+            r#"[{"field": "value", "order": "desc"}, {"field": "certname"}, {"field": "path"}]"#,
+        ),
+        (
+            "inventory",
+            "",
+            r#"[{"field": "facts.mixed_number"}, {"field": "certname"}]"#,
+        ),
+        (
+            "inventory",
+            "",
+            r#"[{"field": "facts.mixed_struct", "order": "desc"}, {"field": "certname"}]"#,
+        ),
+        ("fact-paths", "", r#"[{"field": "path"}]"#),
+        (
+            "fact-paths",
+            "",
+            r#"[{"field": "type"}, {"field": "path"}]"#,
+        ),
+        (
+            "resources",
+            "",
+            r#"[{"field": "line"}, {"field": "certname"}, {"field": "type"}, {"field": "title"}]"#,
+        ),
+        (
+            "resources",
+            "",
+            r#"[{"field": "file", "order": "desc"}, {"field": "certname"}, {"field": "type"}, {"field": "title"}]"#,
+        ),
+        (
+            "reports",
+            "",
+            r#"[{"field": "noop"}, {"field": "producer_timestamp", "order": "desc"}, {"field": "certname"}]"#,
+        ),
+        (
+            "events",
+            "",
+            r#"[{"field": "timestamp"}, {"field": "certname"}, {"field": "resource_title"}, {"field": "property"}, {"field": "report"}]"#,
+        ),
+        (
+            "nodes",
+            r#"["=", "node_state", "any"]"#,
+            r#"[{"field": "deactivated"}, {"field": "certname"}]"#,
+        ),
+        (
+            "nodes",
+            r#"["=", "node_state", "any"]"#,
+            r#"[{"field": "latest_report_status", "order": "desc"}, {"field": "certname"}]"#,
+        ),
+    ];
+    for (endpoint, query, order) in by_order {
+        let (s, p) = (
+            ordered(&sqlite.db, endpoint, query, order),
+            ordered(&postgres.db, endpoint, query, order),
+        );
+        assert!(
+            s.as_ref().is_ok_and(|s| s.len() > 1),
+            "{endpoint} {query} {order}: too few rows"
+        );
+        if s != p {
+            eprintln!("{endpoint} {query} {order}:\n sqlite   {s:?}\n postgres {p:?}");
+            differ.push(format!("{endpoint} {query} {order}"));
+        }
+    }
+    assert!(differ.is_empty(), "answers differ: {differ:#?}");
+}
+
+#[test]
+fn risky_query_classes_give_the_same_answers_on_both_backends() {
+    if pg::cluster().is_some() {
+        risky_queries_on_sqlite_and_postgresql();
+    }
+}

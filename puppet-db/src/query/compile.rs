@@ -436,6 +436,14 @@ impl Compiler {
                     let kind = f.kind;
                     match compared.and_then(|k| k.get(i)) {
                         Some(&outer) => cols.append(coerce(self.dialect, f, outer)),
+                        // PostgreSQL has no equality on `json`: a grouped JSON value is
+                        // answered as the `jsonb` it is grouped by.
+                        None if self.pg()
+                            && matches!(kind, Kind::Json | Kind::Scalar)
+                            && select.group_by.iter().any(|g| g == name) =>
+                        {
+                            cols.append(f.value)
+                        }
                         None => cols.append(f.out),
                     };
                     columns.push((name.clone(), decode(kind)));
@@ -499,9 +507,10 @@ impl Compiler {
                         }
                         Some(a) => {
                             let f = self.field(&scope, a, false)?;
-                            if f.kind == Kind::Json && matches!(sql_func, "min" | "max") {
+                            if f.kind == Kind::Json && sql_func != "count" {
                                 // The numbers among JSON values, compared as numbers and
-                                // answered as numbers (as PuppetDB does), not JSON text.
+                                // answered as numbers (as PuppetDB does), not JSON text;
+                                // strings and booleans count as nothing (as on PostgreSQL).
                                 cols.push(sql_func)
                                     .push("(CASE WHEN json_type(")
                                     .append(f.value.clone())
@@ -606,11 +615,42 @@ impl Compiler {
                     let f = self
                         .field(&scope, &o.field, false)
                         .map_err(|_| order_err(entity, &o.field))?;
-                    main.append(f.value);
+                    match (f.kind, self.pg()) {
+                        // As PuppetDB: a path by its text, elements joined by `#~`.
+                        (Kind::Path, true) => {
+                            main.push("(SELECT string_agg(el.e, '#~' ORDER BY el.n) FROM jsonb_array_elements_text(")
+                                .append(f.value)
+                                .push(") WITH ORDINALITY AS el(e, n))");
+                        }
+                        (Kind::Path, false) => {
+                            main.push("(SELECT group_concat(CAST(el.value AS TEXT), '#~') FROM json_each(")
+                                .append(f.value)
+                                .push(") AS el)");
+                        }
+                        // SQLite: JSON values in jsonb's order (PostgreSQL's `jsonb`).
+                        (Kind::Json, false) => {
+                            main.append(f.value).push(" COLLATE JSONB");
+                        }
+                        (Kind::Scalar, false) => {
+                            main.append(f.out).push(" COLLATE JSONB");
+                        }
+                        _ => {
+                            main.append(f.value);
+                        }
+                    }
                 } else {
                     return Err(order_err(entity, &o.field));
                 }
                 main.push(if o.descending { " DESC" } else { " ASC" });
+                // PostgreSQL's (and so PuppetDB's) place for NULL: last going up, first
+                // going down; SQLite's default is the reverse.
+                if !self.pg() {
+                    main.push(if o.descending {
+                        " NULLS FIRST"
+                    } else {
+                        " NULLS LAST"
+                    });
+                }
             }
         }
         if select.paging.limit.is_some() || select.paging.offset.is_some() {
@@ -1344,9 +1384,18 @@ fn compare(d: Dialect, op: &str, name: &str, f: FieldSql, v: &Value) -> Result<F
             fr.push("regexp(")
                 .bind(Param::Text(regex_value(d, v)?))
                 .push(", ");
-            fr.append(f.value);
-            if kind == Kind::Json {
-                fr.push(" ->> '$'");
+            // A JSON value's text as PostgreSQL's `#>> '{}'` gives it (numbers and
+            // booleans as their JSON text, containers as jsonb prints them).
+            match kind {
+                Kind::Json => {
+                    fr.push("jsonb_text(").append(f.value).push(")");
+                }
+                Kind::Scalar => {
+                    fr.push("jsonb_text(").append(f.out).push(")");
+                }
+                _ => {
+                    fr.append(f.value);
+                }
             }
             fr.push("))");
         }

@@ -252,10 +252,12 @@ static FACTSETS: Entity = Entity {
         f("hash", "@fs.hash", Kind::Text),
         out(
             "facts",
-            // json_each answers true/false as 1/0: their JSON text is the type's name.
+            // json_each answers true/false as 1/0 and a real as a double (15 digits when
+            // printed again): those as their JSON text, as stored.
             "(SELECT json_group_array(json_object('name', @je.key, 'value', \
-             CASE @je.type WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') \
-             ELSE @je.value END)) FROM json_each(@fs.facts) @je)",
+             CASE WHEN @je.type IN ('true', 'false', 'real') \
+             THEN json(@fs.facts -> @je.fullkey) ELSE @je.value END)) \
+             FROM json_each(@fs.facts) @je)",
         )
         .pg(
             "(SELECT COALESCE(json_agg(json_build_object('name', @je.key, 'value', @je.value)), \

@@ -141,8 +141,33 @@ pub(crate) fn timestamp(t: OffsetDateTime, format: &str) -> String {
         };
         out.push_str(&piece);
         rest = &rest[pattern.len()..];
+        // An ordinal suffix after a number (`DDth` is `3rd`; `TH` in capitals).
+        let numeric = piece.trim().bytes().all(|b| b.is_ascii_digit()) && !piece.trim().is_empty();
+        if let Some(upper) = ["TH", "th"].iter().find(|s| rest.starts_with(**s))
+            && numeric
+        {
+            out.push_str(&ordinal_suffix(piece.trim(), *upper == "TH"));
+            rest = &rest[2..];
+        }
     }
     out
+}
+
+/// English ordinal suffix of a number's digits, as PostgreSQL's `TH`/`th`.
+fn ordinal_suffix(digits: &str, upper: bool) -> String {
+    let n: u64 = digits.parse().unwrap_or(0);
+    let suffix = match (n % 100, n % 10) {
+        (11..=13, _) => "th",
+        (_, 1) => "st",
+        (_, 2) => "nd",
+        (_, 3) => "rd",
+        _ => "th",
+    };
+    if upper {
+        suffix.to_uppercase()
+    } else {
+        suffix.to_string()
+    }
 }
 
 /// `to_char(number, format)`: digit positions `9` (blank when a leading zero) and `0`, a
@@ -243,6 +268,11 @@ mod tests {
             "2026-12-02 15:04:05.123"
         );
         assert_eq!(timestamp(t, "month"), "december ");
+        assert_eq!(timestamp(t, "FMDDth Mon, DDDTH"), "2nd Dec, 336TH");
+        assert_eq!(ordinal_suffix("3", false), "rd");
+        assert_eq!(ordinal_suffix("11", true), "TH");
+        assert_eq!(ordinal_suffix("22", false), "nd");
+        assert_eq!(ordinal_suffix("101", false), "st");
         assert_eq!(timestamp(t, "FMMonth"), "December");
         assert_eq!(timestamp(t, "YY"), "26");
         assert_eq!(

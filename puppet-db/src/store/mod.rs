@@ -1,6 +1,7 @@
 //! Storage behind a trait: what a backend must do, and the SQL a query compiles to.
 
 pub(crate) mod diff;
+pub(crate) mod jsonb;
 #[cfg(feature = "postgres")]
 mod pg_pipeline;
 #[cfg(feature = "postgres")]

@@ -269,6 +269,23 @@ fn connect(path: &Path) -> Result<Connection, DbError> {
             })
         },
     )?;
+    // `jsonb_text(json)`: a JSON text as PostgreSQL's `jsonb #>> '{}'` gives it (what `~`
+    // matches on a JSON value); collation JSONB: JSON texts in `jsonb`'s order (what
+    // `order_by` sorts JSON values by). PuppetDB runs both on PostgreSQL.
+    conn.create_scalar_function(
+        "jsonb_text",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(t) => serde_json::from_slice::<Value>(t)
+                    .ok()
+                    .and_then(|v| super::jsonb::text(&v)),
+                _ => None,
+            })
+        },
+    )?;
+    conn.create_collation("JSONB", super::jsonb::cmp_text)?;
     Ok(conn)
 }
 
