@@ -69,6 +69,10 @@ impl Frag {
 struct Scope {
     entity: &'static Entity,
     prefix: String,
+    /// SQLite, `facts` read from the leaves of one top-level fact (this name) in
+    /// `fact_values` (see [`entities::FACT_LEAVES_FROM`]): `@f.value` is an indexed column
+    /// there, and every row's name is this one.
+    leaves: Option<String>,
 }
 
 impl Scope {
@@ -201,6 +205,7 @@ impl Compiler {
         Scope {
             entity,
             prefix: format!("q{}_", self.aliases),
+            leaves: None,
         }
     }
 
@@ -403,9 +408,13 @@ impl Compiler {
         select: &Select<'_>,
         top: bool,
         compared: Option<&[Kind]>,
-        scope: Scope,
+        mut scope: Scope,
     ) -> Result<Selected, DbError> {
         let entity = select.entity;
+        scope.leaves = match self.dialect {
+            Dialect::Sqlite if entity.name == "facts" => top_level_fact(select.filter),
+            _ => None,
+        };
         // Projection.
         let projection = match &select.projection {
             Some(p) => p.clone(),
@@ -549,10 +558,26 @@ impl Compiler {
             }
         }
         // FROM and WHERE.
-        let mut from = Frag::new(format!(" FROM {}", scope.sql(entity.tables(self.dialect))));
+        let tables = if scope.leaves.is_some() {
+            entities::FACT_LEAVES_FROM
+        } else {
+            entity.tables(self.dialect)
+        };
+        let mut from = Frag::new(format!(" FROM {}", scope.sql(tables)));
         let mut conditions = Vec::new();
+        if let Some(name) = &scope.leaves {
+            // The fact's leaf: its path as the store writes it (`["kernel"]`).
+            let path = Value::Array(vec![Value::String(name.clone())]).to_string();
+            let mut fr = Frag::new(format!("({} = ", scope.sql("@f.path")));
+            fr.bind(Param::Text(path)).push(")");
+            conditions.push(fr);
+        }
         let mentions_state = select.filter.is_some_and(mentions_node_state);
-        if let (Some(active), false, true) = (entity.active, mentions_state, top && self.restrict) {
+        if let (Some(active), false, true) = (
+            entity.active_for(self.dialect),
+            mentions_state,
+            top && self.restrict,
+        ) {
             conditions.push(Frag::new(format!("({})", scope.sql(active))));
         }
         if let Some(filter) = select.filter {
@@ -883,6 +908,24 @@ impl Compiler {
                 let f = self.field(scope, field, false)?;
                 if op == "~" && f.kind == Kind::Path && scope.entity.name == "fact_paths" {
                     return fact_path_regex(self.dialect, f, &args[2]);
+                }
+                if let (Some(leaf), "name", "=", Some(name)) =
+                    (&scope.leaves, field, op, args[2].as_str())
+                {
+                    // Every row's name is the leaf's (nothing read: the index covers).
+                    return Ok(Frag::new(if leaf == name { "(1)" } else { "(0)" }));
+                }
+                if self.negated == 0
+                    && scope.leaves.is_some()
+                    && field == "value"
+                    && op == "="
+                    && args[2].is_string()
+                {
+                    // A leaf's value: `serde_json`'s text, indexed whole (with the path).
+                    let mut fr = Frag::new("(");
+                    fr.append(f.value).push(" = ");
+                    fr.bind(Param::Text(args[2].to_string())).push(")");
+                    return Ok(fr);
                 }
                 if self.negated == 0
                     && let Some(indexed) = indexed_equality(self.dialect, op, &f, &args[2])
@@ -1529,6 +1572,34 @@ fn indexed_equality(d: Dialect, op: &str, f: &FieldSql, v: &Value) -> Option<Fra
         }
         _ => None,
     }
+}
+
+/// A `facts` filter that says, outside any `not`, `["=", "name", N]` and `["=", "value",
+/// <a string>]`: `N`. The rows such a filter keeps are facts named `N` whose value is a
+/// string, so each is the one leaf of path `["N"]` of its node in `fact_values`, with the
+/// same certname, name and value text.
+fn top_level_fact(filter: Option<&Value>) -> Option<String> {
+    fn conjuncts<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+        match v.as_array() {
+            Some(a) if head(v) == Some("and") => {
+                for c in &a[1..] {
+                    conjuncts(c, out);
+                }
+            }
+            _ => out.push(v),
+        }
+    }
+    let mut all = Vec::new();
+    conjuncts(filter?, &mut all);
+    let equals = |field: &str| {
+        all.iter().find_map(|c| match c.as_array()?.as_slice() {
+            [op, f, v] if op == "=" && f == field => v.as_str(),
+            _ => None,
+        })
+    };
+    let name = equals("name")?;
+    equals("value")?;
+    Some(name.to_string())
 }
 
 /// A subquery column (`f`) as the right side of an `in` on a field of kind `outer`.

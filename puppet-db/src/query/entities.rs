@@ -117,6 +117,8 @@ pub(crate) struct Entity {
     /// The filter hiding deactivated and expired nodes (unless the query names
     /// `node_state`); `None` when the entity is not about nodes.
     pub(crate) active: Option<&'static str>,
+    /// PostgreSQL's filter when it differs from `active`.
+    pub(crate) pg_active: Option<&'static str>,
     pub(crate) dotted: Dotted,
     /// Composite fields wrapped as `{"data": ..., "href": ...}`: (field, href prefix, key
     /// field for the href, href suffix).
@@ -129,6 +131,14 @@ impl Entity {
         match (dialect, self.pg_from) {
             (Dialect::Postgres, Some(pg)) => pg,
             _ => self.from,
+        }
+    }
+
+    /// The active-node filter for `dialect`.
+    pub(crate) fn active_for(&self, dialect: Dialect) -> Option<&'static str> {
+        match (dialect, self.pg_active) {
+            (Dialect::Postgres, Some(pg)) => Some(pg),
+            _ => self.active,
         }
     }
 
@@ -207,6 +217,7 @@ static NODES: Entity = Entity {
         ),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     // PuppetDB 7.12 answers `facts.`/`trusted.` on nodes with 400 ("not a queryable
     // object"): dotted fields are inventory's only.
     dotted: Dotted::None,
@@ -219,22 +230,54 @@ static ENVIRONMENTS: Entity = Entity {
     pg_from: None,
     fields: &[f("name", "@e.name", Kind::Text)],
     active: None,
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
 
+/// SQLite: active nodes' rows of a table with a `certname` column, tested without a join to
+/// `certnames`: the (few) inactive nodes, read once from the partial index
+/// `certnames_inactive`, are left out. A row of a node's data always has its `certnames` row (written
+/// first, deleted last), so this keeps what `JOIN certnames` with [`ACTIVE`] keeps, and a
+/// `LEFT JOIN certnames` that no field uses is left out of the plan.
+macro_rules! active_of {
+    ($certname:literal) => {
+        concat!(
+            $certname,
+            " NOT IN (SELECT certname FROM certnames WHERE deactivated IS NOT NULL OR expired IS NOT NULL)"
+        )
+    };
+}
+
+/// A factset's rows in `facts` with the node and its factset: every row has both (written
+/// together, deleted together), so on SQLite they are LEFT JOINs, which SQLite leaves out
+/// when no field of theirs is used (a subquery extracting `certname` reads `facts` alone).
+const FACTS_FROM: &str = "facts @f LEFT JOIN certnames @c ON @c.certname = @f.certname \
+           LEFT JOIN factsets @fs ON @fs.certname = @f.certname";
+
+/// SQLite, `facts` restricted to one top-level fact whose value is a scalar (a filter with
+/// `name = "kernel"` and `value = "Linux"`): its rows are the leaves of path `["kernel"]` in
+/// `fact_values`, one per node, with the same `certname`, `name` and `value` text, found by
+/// `fact_values_path_value` without reading `facts` (the compiler adds `@f.path = ?`).
+pub(crate) const FACT_LEAVES_FROM: &str = "fact_values @f \
+           LEFT JOIN certnames @c ON @c.certname = @f.certname \
+           LEFT JOIN factsets @fs ON @fs.certname = @f.certname";
+
 static FACTS: Entity = Entity {
     name: "facts",
-    from: "facts @f JOIN certnames @c ON @c.certname = @f.certname \
-           JOIN factsets @fs ON @fs.certname = @f.certname",
-    pg_from: None,
+    from: FACTS_FROM,
+    pg_from: Some(
+        "facts @f JOIN certnames @c ON @c.certname = @f.certname \
+         JOIN factsets @fs ON @fs.certname = @f.certname",
+    ),
     fields: &[
         f("certname", "@f.certname", Kind::Text),
         f("name", "@f.name", Kind::Text),
         f("value", "@f.value", Kind::Json),
         f("environment", "@fs.environment", Kind::Text),
     ],
-    active: Some(ACTIVE),
+    active: Some(active_of!("@f.certname")),
+    pg_active: Some(ACTIVE),
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -265,6 +308,7 @@ static FACTSETS: Entity = Entity {
         ),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[("facts", "/pdb/query/v4/factsets/", "certname", "/facts")],
 };
@@ -283,6 +327,7 @@ static FACT_CONTENTS: Entity = Entity {
         hidden("depth", "@fv.depth", Kind::Int),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -299,6 +344,7 @@ static FACT_PATHS: Entity = Entity {
         hidden("depth", "@p.depth", Kind::Int),
     ],
     active: None,
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -315,6 +361,7 @@ static INVENTORY: Entity = Entity {
         f("trusted", "(@fs.facts -> '$.trusted')", Kind::Json).pg("(@fs.facts -> 'trusted')"),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     dotted: Dotted::Facts,
     wrap: &[],
 };
@@ -362,6 +409,7 @@ static CATALOGS: Entity = Entity {
         ),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[
         ("edges", "/pdb/query/v4/catalogs/", "certname", "/edges"),
@@ -397,6 +445,7 @@ static CATALOG_INPUTS: Entity = Entity {
         ),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -417,6 +466,7 @@ static CATALOG_INPUT_CONTENTS: Entity = Entity {
         f("name", "(@in.value ->> '$[1]')", Kind::Text).pg("(@in.value ->> 1)"),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -427,8 +477,11 @@ static RESOURCES: Entity = Entity {
     // catalog: LEFT JOIN answers the same, and lets SQLite leave the join out when no
     // catalog field (`environment`) is asked for.
     from: "catalog_resources @x LEFT JOIN catalogs @ca ON @ca.certname = @x.certname \
-           JOIN certnames @c ON @c.certname = @x.certname",
-    pg_from: None,
+           LEFT JOIN certnames @c ON @c.certname = @x.certname",
+    pg_from: Some(
+        "catalog_resources @x LEFT JOIN catalogs @ca ON @ca.certname = @x.certname \
+         JOIN certnames @c ON @c.certname = @x.certname",
+    ),
     fields: &[
         f("certname", "@x.certname", Kind::Text),
         f("resource", "@x.resource", Kind::Text),
@@ -442,7 +495,8 @@ static RESOURCES: Entity = Entity {
         f("environment", "@ca.environment", Kind::Text),
         f("parameters", "@x.parameters", Kind::Json),
     ],
-    active: Some(ACTIVE),
+    active: Some(active_of!("@x.certname")),
+    pg_active: Some(ACTIVE),
     dotted: Dotted::Parameters,
     wrap: &[],
 };
@@ -460,6 +514,7 @@ static EDGES: Entity = Entity {
         f("target_title", "@x.target_title", Kind::Text),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -536,6 +591,7 @@ static REPORTS: Entity = Entity {
         ),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[
         ("metrics", "/pdb/query/v4/reports/", "hash", "/metrics"),
@@ -587,6 +643,7 @@ static EVENTS: Entity = Entity {
         ),
     ],
     active: Some(ACTIVE),
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -600,6 +657,7 @@ static PRODUCERS: Entity = Entity {
     pg_from: None,
     fields: &[f("name", "@p.name", Kind::Text)],
     active: None,
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -612,6 +670,7 @@ const NOT_ACTIVE: Entity = Entity {
     pg_from: None,
     fields: &[f("certname", "@n.certname", Kind::Text)],
     active: None,
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -632,6 +691,7 @@ static LATEST_REPORT: Entity = Entity {
     pg_from: None,
     fields: &[f("latest_report_hash", "@l.latest_report_hash", Kind::Text)],
     active: None,
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -645,6 +705,7 @@ static LATEST_REPORT_ID: Entity = Entity {
     pg_from: None,
     fields: &[f("latest_report_id", "@l.latest_report_hash", Kind::Text)],
     active: None,
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -668,6 +729,7 @@ static PARAMS: Entity = Entity {
         f("res_param_value", "@rp.value", Kind::Text),
     ],
     active: None,
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };
@@ -680,6 +742,7 @@ static FACT_NAMES: Entity = Entity {
     pg_from: None,
     fields: &[f("name", "@n.name", Kind::Text)],
     active: None,
+    pg_active: None,
     dotted: Dotted::None,
     wrap: &[],
 };

@@ -113,6 +113,21 @@ pub trait Storage: Send + Sync {
         Ok(rows.total)
     }
 
+    /// Runs a compiled query and writes each row to `out` as the JSON object
+    /// [`Storage::query_each`] would hand on (keys in the order of the columns, which are
+    /// distinct), the objects separated by commas, without holding a row as a
+    /// [`serde_json::Value`]; returns the number of rows and the total of `include_total`.
+    /// `None`: the backend does not (the default), and the caller uses
+    /// [`Storage::query_each`].
+    fn write_rows(
+        &self,
+        query: &SqlQuery,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<(usize, Option<u64>)>, DbError> {
+        let _ = (query, out);
+        Ok(None)
+    }
+
     /// PuppetDB's garbage collection at `now`, in one transaction: nodes without new data
     /// for `node_ttl` are expired, nodes deactivated or expired for `node_purge_ttl` are
     /// deleted with all their data, reports older than `report_ttl` are deleted.
