@@ -5,13 +5,10 @@
 
 use std::sync::Arc;
 
-use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
 use puppet_db::server::Api;
 use puppet_db::{Paging, PuppetDb};
-use puppet_protocol::client::{Client, Identity};
-use puppet_protocol::form::Params;
+use puppet_protocol::server::Limits;
 use puppet_protocol::server::generic::{GenericServer, Handler, HttpRequest, HttpResponse};
-use puppet_protocol::server::{Limits, TlsFiles, TlsSource};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -36,32 +33,24 @@ fn large() -> Db {
     let d = db(Backend::Sqlite);
     for n in 0..NODES {
         let name = format!("node{n}.example.test");
-        submit(&d.db, "replace catalog", 9, &name, &catalog(&name, RESOURCES));
+        submit(
+            &d.db,
+            "replace catalog",
+            9,
+            &name,
+            &catalog(&name, RESOURCES),
+        );
     }
     d
 }
 
 fn request(path: &str, query: &[(&str, &str)], gzip: bool) -> HttpRequest {
-    let mut headers = http::HeaderMap::new();
+    let mut r = http_request("GET", path, query, "", Some("puppet.example.test"));
     if gzip {
-        headers.insert("accept-encoding", "gzip".parse().expect("header"));
+        r.headers
+            .insert("accept-encoding", "gzip".parse().expect("header"));
     }
-    HttpRequest {
-        method: http::Method::GET,
-        path: path.to_string(),
-        query: Params(
-            query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ),
-        headers,
-        body: Default::default(),
-        client: puppet_protocol::ClientIdentity {
-            certname: Some("puppet.example.test".to_string()),
-            cli_auth: false,
-        },
-    }
+    r
 }
 
 fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
@@ -78,45 +67,23 @@ fn a_large_answer_streams_whole_over_mtls_as_the_buffered_one() {
         include_total: true,
         ..Paging::default()
     };
-    let (buffered, total) = d
-        .db
-        .query_json("resources", None, &paging)
-        .expect("buffered");
+    let (buffered, total) =
+        d.db.query_json("resources", None, &paging)
+            .expect("buffered");
     assert_eq!(total, Some((NODES * (RESOURCES + 6)) as u64));
     assert!(buffered.len() > 2 * 1024 * 1024, "{} bytes", buffered.len());
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let settings = CaSettings {
-        key: KeyType::EcP256,
-        ..CaSettings::new("Puppet CA: puppet.example.test")
-    };
-    let ca = CertificateAuthority::setup(&dir.path().join("ca"), settings).expect("CA");
-    let ca_pem = ca.ca_certificate_pem().expect("CA pem");
-    let (key_pem, cert_pem) = ca
-        .generate("localhost", &["IP:127.0.0.1".into()])
-        .expect("server cert");
-    let (client_key, client_cert) = ca.generate("puppet.example.test", &[]).expect("client");
-    let tls = TlsSource::new(TlsFiles {
-        cert_pem,
-        key_pem,
-        ca_pem: ca_pem.clone(),
-        crl_path: dir.path().join("ca/ca_crl.pem"),
-    })
-    .expect("tls");
+    let pki = Pki::new();
+    let identity = pki.identity("puppet.example.test");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let api = Api::new(d.db.clone());
-        let running = GenericServer::new(tls, Arc::new(api), Limits::default())
+        let running = GenericServer::new(pki.server_tls(), Arc::new(api), Limits::default())
             .bind("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("bind");
-        let client = Client::builder("localhost", running.local_addr().port())
-            .resolve_to(running.local_addr())
-            .ca_pem(&ca_pem)
-            .identity(Identity {
-                cert_pem: client_cert,
-                key_pem: client_key,
-            })
+        let client = pki
+            .client(running.local_addr(), &identity)
             .max_response_bytes(256 * 1024 * 1024)
             .build()
             .expect("client");
@@ -131,8 +98,14 @@ fn a_large_answer_streams_whole_over_mtls_as_the_buffered_one() {
             .await
             .expect("query");
         assert_eq!(answer.status, 200);
-        assert!(answer.gzipped, "a committed answer is gzipped as it is written");
-        assert!(answer.body == buffered, "the streamed answer is the buffered one");
+        assert!(
+            answer.gzipped,
+            "a committed answer is gzipped as it is written"
+        );
+        assert!(
+            answer.body == buffered,
+            "the streamed answer is the buffered one"
+        );
         // A small answer is still one body (and a missing object PuppetDB's 404).
         let small = client
             .request("GET", "/pdb/query/v4/nodes", &[], Vec::new())
@@ -141,7 +114,12 @@ fn a_large_answer_streams_whole_over_mtls_as_the_buffered_one() {
         let nodes: Value = serde_json::from_slice(&small.body).expect("JSON");
         assert_eq!(nodes.as_array().map(Vec::len), Some(NODES));
         let missing = client
-            .request("GET", "/pdb/query/v4/nodes/nosuch.example.test", &[], Vec::new())
+            .request(
+                "GET",
+                "/pdb/query/v4/nodes/nosuch.example.test",
+                &[],
+                Vec::new(),
+            )
             .await
             .expect("missing");
         assert_eq!(missing.status, 404);
@@ -194,10 +172,9 @@ fn a_client_that_does_not_read_keeps_the_buffer_bounded() {
                 .expect("gunzip");
             body = plain;
         }
-        let (buffered, _) = d
-            .db
-            .query_json("resources", None, &Paging::default())
-            .expect("buffered");
+        let (buffered, _) =
+            d.db.query_json("resources", None, &Paging::default())
+                .expect("buffered");
         assert!(body == buffered, "whole and identical (gzip {gzip})");
     }
 }
@@ -225,7 +202,10 @@ fn errors_before_the_first_row_are_puppetdb_error_answers() {
         "{\n  \"error\" : \"No information is known about node nosuch.example.test\"\n}"
     );
     let (status, body) = call("/pdb/query/v4/nosuch", &[]);
-    assert_eq!((status, body.as_str()), (404, "No such endpoint: /pdb/query/v4/nosuch"));
+    assert_eq!(
+        (status, body.as_str()),
+        (404, "No such endpoint: /pdb/query/v4/nosuch")
+    );
     // A parent that is not there: checked before anything is written.
     let (status, _) = call("/pdb/query/v4/catalogs/nosuch.example.test/resources", &[]);
     assert_eq!(status, 404);

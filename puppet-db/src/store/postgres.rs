@@ -982,6 +982,17 @@ impl Storage for PostgresStorage {
         self.give_back(client);
         result
     }
+
+    fn query_each(
+        &self,
+        query: &SqlQuery,
+        each: &mut dyn FnMut(Map<String, Value>) -> Result<(), DbError>,
+    ) -> Result<Option<u64>, DbError> {
+        let mut client = self.client()?;
+        let result = run_each(&mut client.client, query, each);
+        self.give_back(client);
+        result
+    }
 }
 
 fn collect(
@@ -1081,6 +1092,37 @@ fn decode(row: &Row, i: usize, how: Decode) -> Result<Value, DbError> {
 
 fn params(p: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
     p.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+/// Runs `query`, each row handed to `each` as it arrives from the server (the answer is
+/// never held whole: the connection reads on as the rows are taken).
+fn run_each(
+    client: &mut Client,
+    query: &SqlQuery,
+    each: &mut dyn FnMut(Map<String, Value>) -> Result<(), DbError>,
+) -> Result<Option<u64>, DbError> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let total = match &query.count {
+        Some((sql, p)) => {
+            let n: i64 = client
+                .query_one(sql.as_str(), &params(p))
+                .map_err(pg_err)?
+                .get(0);
+            Some(u64::try_from(n).unwrap_or(0))
+        }
+        None => None,
+    };
+    let mut rows = client
+        .query_raw(query.sql.as_str(), params(&query.params))
+        .map_err(pg_err)?;
+    while let Some(row) = rows.next().map_err(pg_err)? {
+        let mut m = Map::with_capacity(query.columns.len());
+        for (i, (name, how)) in query.columns.iter().enumerate() {
+            m.insert(name.clone(), decode(&row, i, *how)?);
+        }
+        each(m)?;
+    }
+    Ok(total)
 }
 
 fn run(client: &mut Client, query: &SqlQuery) -> Result<Rows, DbError> {

@@ -71,9 +71,7 @@ impl BodyStream {
     /// handing over (each a chunk's size plus at most one write), however slowly the client
     /// reads.
     pub fn waiting_bytes(&self) -> u64 {
-        self.sent
-            .load(Ordering::Acquire)
-            .saturating_sub(self.taken)
+        self.sent.load(Ordering::Acquire).saturating_sub(self.taken)
     }
 
     /// The next piece of the body: `Ok(Some)` data, `Ok(None)` the end, `Err` an answer

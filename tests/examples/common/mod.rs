@@ -62,8 +62,7 @@ impl TlsArgs {
             roots.add(cert?)?;
         }
         let chain: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(&read_bytes(&self.cert)?)
-                .collect::<Result<_, _>>()?;
+            CertificateDer::pem_slice_iter(&read_bytes(&self.cert)?).collect::<Result<_, _>>()?;
         let key: PrivateKeyDer<'static> = PrivateKeyDer::from_pem_slice(&read_bytes(&self.key)?)
             .map_err(|e| format!("{}: {e}", self.key.display()))?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
