@@ -2,6 +2,19 @@
 //! TLS server: `/pdb/cmd/v1`, `/pdb/query/v4[/...]`, `/pdb/meta/v1/version`,
 //! `/pdb/meta/v1/server-time`, `/status/v1/services[/puppetdb-status]`, with PuppetDB's
 //! status codes and error bodies. Storage work runs on blocking threads.
+//!
+//! Query answers are written while they are sent ([`ResponseWriter`]): the rows go out as the
+//! storage reads them, in chunks of [`ApiLimits::stream`], gzipped as written when the client
+//! takes gzip, and a client that reads slowly makes the storage thread wait rather than the
+//! answer pile up in memory. What must be known before the first byte is: the status, the
+//! `X-Records` of `include_total` (counted before the rows), and any error found until then
+//! (a query that does not parse or compile, an unknown parent or object), which is answered
+//! with PuppetDB's error status and body. An answer that fits its first chunk is sent whole,
+//! with a `Content-Length`. A storage error after the first chunk has left closes the
+//! connection before the last chunk, as PuppetDB (Jetty) does: the client sees a truncated
+//! body, never a short answer taken for the whole. While it is sent, a streamed answer holds a
+//! blocking thread and a storage connection (a client that stops reading is cut off by the
+//! server's write timeout).
 
 use std::sync::Arc;
 
