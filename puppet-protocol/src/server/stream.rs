@@ -68,8 +68,8 @@ impl std::fmt::Debug for BodyStream {
 impl BodyStream {
     /// Bytes written and waiting for the client to take them: at most
     /// [`StreamOptions::chunks_in_flight`] chunks in the channel and the one the writer is
-    /// handing over (each a chunk's size plus at most one write), however slowly the client
-    /// reads.
+    /// handing over (each a chunk's size plus at most one write; gzipped, at most twice
+    /// that), however slowly the client reads.
     pub fn waiting_bytes(&self) -> u64 {
         self.sent.load(Ordering::Acquire).saturating_sub(self.taken)
     }
@@ -207,7 +207,7 @@ pub struct ResponseWriter {
     tx: mpsc::Sender<Piece>,
     /// The receiving end, until it goes out with the head.
     rx: Option<mpsc::Receiver<Piece>>,
-    /// Before commit: the body so far; after: the bytes to send (gzip's output when gzipped).
+    /// The body written and not yet sent (or gzipped).
     buf: Vec<u8>,
     gz: Option<flate2::write::GzEncoder<Vec<u8>>>,
     options: StreamOptions,
@@ -291,13 +291,10 @@ impl ResponseWriter {
                 .push(("Content-Encoding".to_string(), "gzip".to_string()));
             head.headers
                 .push(("Vary".to_string(), "Accept-Encoding".to_string()));
-            let mut gz = flate2::write::GzEncoder::new(
+            self.gz = Some(flate2::write::GzEncoder::new(
                 Vec::with_capacity(self.options.chunk_bytes),
                 flate2::Compression::fast(),
-            );
-            gz.write_all(&self.buf)?;
-            self.buf.clear();
-            self.gz = Some(gz);
+            ));
         }
         head.stream = Some(BodyStream {
             rx,
@@ -317,9 +314,14 @@ impl ResponseWriter {
     }
 
     /// Sends what is ready when it is at least `min` bytes (waits while the channel is
-    /// full).
+    /// full). Gzipping, the body written so far is compressed first, in one piece (deflate
+    /// is slow on the small writes a serializer makes).
     fn send_ready(&mut self, min: usize) -> std::io::Result<()> {
         let chunk = self.options.chunk_bytes;
+        if let Some(gz) = &mut self.gz {
+            gz.write_all(&self.buf)?;
+            self.buf.clear();
+        }
         let out = self.out();
         if out.is_empty() || out.len() < min {
             return Ok(());
@@ -338,7 +340,8 @@ impl ResponseWriter {
             head.body = std::mem::take(&mut self.buf);
             return head_tx.send(head).map_err(|_| gone());
         }
-        if let Some(gz) = self.gz.take() {
+        if let Some(mut gz) = self.gz.take() {
+            gz.write_all(&self.buf)?;
             self.buf = gz.finish()?;
         }
         self.send_ready(1)?;
@@ -366,14 +369,9 @@ impl Write for ResponseWriter {
             return Err(std::io::Error::other("the answer is finished"));
         }
         let chunk = self.options.chunk_bytes;
-        match &mut self.gz {
-            Some(gz) => gz.write_all(data)?,
-            None => self.buf.extend_from_slice(data),
-        }
-        if !self.committed() && self.buf.len() >= chunk {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= chunk {
             self.commit()?;
-        }
-        if self.committed() {
             self.send_ready(chunk)?;
         }
         Ok(data.len())
