@@ -211,10 +211,11 @@ fn errors_before_the_first_row_are_puppetdb_error_answers() {
     assert_eq!(status, 404);
 }
 
-#[test]
-fn the_streamed_text_is_the_buffered_text() {
+crate::both!(the_streamed_text_is_the_buffered_text);
+
+fn the_streamed_text_is_the_buffered_text(b: Backend) {
     // The same rows through `query_json_stream` into any writer, total counted first.
-    let d = loaded(Backend::Sqlite);
+    let d = loaded(b);
     let db: &PuppetDb = &d.db;
     for (path, query) in [
         ("resources", None),
