@@ -164,42 +164,14 @@ impl PuppetDb {
 
     /// A prepared query's answer, held as rows.
     fn answer(&self, prepared: Prepared) -> Result<Answer, DbError> {
-        let rows = self.store.query(&prepared.compiled.sql)?;
-        let total = rows.total;
-        let mut rows: Vec<Value> = rows
-            .rows
-            .into_iter()
-            .map(|row| prepared.finish(row))
-            .collect();
-        if rows.is_empty()
-            && let Some(err) = prepared.missing
-        {
-            return Err(err);
-        }
-        if let Some(field) = prepared.field {
-            // `/reports/<hash>/metrics` and `/logs`: the field's value itself.
-            let value = rows
-                .first_mut()
-                .and_then(|r| r.get_mut(field))
-                .map(Value::take)
-                .unwrap_or(Value::Array(Vec::new()));
-            return Ok(Answer {
-                rows: vec![value],
-                total: None,
-                single: true,
-            });
-        }
-        Ok(Answer {
-            rows,
-            total,
-            single: prepared.single,
-        })
+        answer_rows(self.store.as_ref(), prepared)
     }
 
     /// [`PuppetDb::query`]'s answer as the JSON text of its body (the array of rows, or the
     /// one row of a single-object endpoint), written row by row as the storage reads them:
     /// a large answer is never held as rows, only as its text. With `include_total`, the
-    /// total too.
+    /// total too. [`PuppetDb::query_json_stream`] writes the same text where the caller
+    /// wants it, without holding it.
     ///
     /// ```
     /// use puppet_db::PuppetDb;
@@ -215,48 +187,62 @@ impl PuppetDb {
         query: Option<&str>,
         paging: &Paging,
     ) -> Result<(Vec<u8>, Option<u64>), DbError> {
-        let prepared = self.prepare(path, query, paging)?;
-        if prepared.field.is_some() {
-            // One field of one row: nothing to stream.
-            let answer = self.answer(prepared)?;
-            let body = serde_json::to_vec(&answer.rows.first().unwrap_or(&Value::Null))
-                .map_err(|e| DbError::Storage(format!("answer: {e}")))?;
-            return Ok((body, answer.total));
-        }
-        let single = prepared.single;
+        let answer = self.query_json_stream(path, query, paging)?;
+        let total = answer.total();
         let mut body = Vec::new();
-        if prepared.plain_rows() {
-            // Rows as the storage reads them, written straight into the body.
-            body.push(b'[');
-            if let Some((_, total)) = self.store.write_rows(&prepared.compiled.sql, &mut body)? {
-                body.push(b']');
-                return Ok((body, total));
-            }
-            body.clear();
-        }
-        let mut n = 0usize;
-        let total = self.store.query_each(&prepared.compiled.sql, &mut |row| {
-            let row = prepared.finish(row);
-            if !single {
-                body.push(if n == 0 { b'[' } else { b',' });
-            }
-            if !single || n == 0 {
-                serde_json::to_writer(&mut body, &row)
-                    .map_err(|e| DbError::Storage(format!("answer: {e}")))?;
-            }
-            n += 1;
-            Ok(())
-        })?;
-        if n == 0 {
-            if let Some(err) = prepared.missing {
-                return Err(err);
-            }
-            body.push(b'[');
-        }
-        if !single {
-            body.push(b']');
-        }
+        answer.write_to(&mut body)?;
         Ok((body, total))
+    }
+
+    /// [`PuppetDb::query_json`] without holding the body: everything that must be known
+    /// before the answer's first byte is done here (the query parsed and compiled, the
+    /// parents of a nested route checked, the `include_total` count, run before the rows),
+    /// and an error here is the whole answer; the rows are read as [`JsonAnswer::write_to`]
+    /// writes them (what the HTTP API streams to its client).
+    ///
+    /// ```
+    /// use puppet_db::{Paging, PuppetDb};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let paging = Paging { include_total: true, ..Paging::default() };
+    /// let answer = db.query_json_stream("nodes", None, &paging).unwrap();
+    /// assert_eq!(answer.total(), Some(0));
+    /// let mut out = Vec::new();
+    /// answer.write_to(&mut out).unwrap();
+    /// assert_eq!(out, b"[]");
+    /// assert!(db.query_json_stream("nodes", Some("nodes { nosuch = 1 }"), &paging).is_err());
+    /// ```
+    pub fn query_json_stream(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        paging: &Paging,
+    ) -> Result<JsonAnswer, DbError> {
+        let mut prepared = self.prepare(path, query, paging)?;
+        let total = match prepared.compiled.sql.count.take() {
+            Some((sql, params)) if prepared.field.is_none() => {
+                let count = SqlQuery {
+                    sql,
+                    params,
+                    columns: vec![("count".to_string(), Decode::Plain)],
+                    count: None,
+                };
+                let rows = self.store.query(&count)?;
+                Some(
+                    rows.rows
+                        .first()
+                        .and_then(|r| r.get("count"))
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0),
+                )
+            }
+            _ => None,
+        };
+        Ok(JsonAnswer {
+            store: self.store.clone(),
+            prepared,
+            total,
+        })
     }
 
     /// A query on `path` compiled for the storage, with what its rows need after the storage
@@ -470,6 +456,137 @@ impl PuppetDb {
     /// The storage.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.store
+    }
+}
+
+/// A prepared query's answer, held as rows.
+fn answer_rows(store: &dyn Storage, prepared: Prepared) -> Result<Answer, DbError> {
+    let rows = store.query(&prepared.compiled.sql)?;
+    let total = rows.total;
+    let mut rows: Vec<Value> = rows
+        .rows
+        .into_iter()
+        .map(|row| prepared.finish(row))
+        .collect();
+    if rows.is_empty()
+        && let Some(err) = prepared.missing
+    {
+        return Err(err);
+    }
+    if let Some(field) = prepared.field {
+        // `/reports/<hash>/metrics` and `/logs`: the field's value itself.
+        let value = rows
+            .first_mut()
+            .and_then(|r| r.get_mut(field))
+            .map(Value::take)
+            .unwrap_or(Value::Array(Vec::new()));
+        return Ok(Answer {
+            rows: vec![value],
+            total: None,
+            single: true,
+        });
+    }
+    Ok(Answer {
+        rows,
+        total,
+        single: prepared.single,
+    })
+}
+
+/// A query's answer before its first byte ([`PuppetDb::query_json_stream`]): its total is
+/// known, its rows are read as they are written.
+pub struct JsonAnswer {
+    store: Arc<dyn Storage>,
+    prepared: Prepared,
+    total: Option<u64>,
+}
+
+impl std::fmt::Debug for JsonAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonAnswer")
+            .field("total", &self.total)
+            .field("single", &self.prepared.single)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JsonAnswer {
+    /// `include_total`: the row count before paging (PuppetDB's `X-Records`), counted
+    /// before the rows are read.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    /// Writes the answer's JSON text to `out` row by row as the storage reads them: the
+    /// array of rows, or the one row of a single-object endpoint (whose absence is an
+    /// error before anything is written). An error after the first row leaves `out` with
+    /// a truncated answer: a caller that has sent part of it must not end it as if it were
+    /// whole (the HTTP API aborts the connection). An error of `out` (a client gone) stops
+    /// the reading.
+    ///
+    /// ```
+    /// use puppet_db::PuppetDb;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = PuppetDb::open_sqlite(dir.path().join("pdb.sqlite")).unwrap();
+    /// let answer = db.query_json_stream("nodes/web1", None, &Default::default()).unwrap();
+    /// let mut out = Vec::new();
+    /// let err = answer.write_to(&mut out).unwrap_err();
+    /// assert_eq!(err.to_string(), "No information is known about node web1");
+    /// assert!(out.is_empty());
+    /// ```
+    pub fn write_to(self, out: &mut dyn std::io::Write) -> Result<(), DbError> {
+        let prepared = self.prepared;
+        let sent = |e: std::io::Error| DbError::Io {
+            what: "send the answer".to_string(),
+            source: e,
+        };
+        let serialize = |e: serde_json::Error| {
+            if e.is_io() {
+                sent(e.into())
+            } else {
+                DbError::Storage(format!("answer: {e}"))
+            }
+        };
+        if prepared.field.is_some() {
+            // One field of one row: nothing to stream.
+            let answer = answer_rows(self.store.as_ref(), prepared)?;
+            return serde_json::to_writer(out, &answer.rows.first().unwrap_or(&Value::Null))
+                .map_err(serialize);
+        }
+        if prepared.plain_rows() {
+            // Rows as the storage reads them, written straight on.
+            if self
+                .store
+                .write_rows(&prepared.compiled.sql, out)?
+                .is_some()
+            {
+                return Ok(());
+            }
+        }
+        let single = prepared.single;
+        let mut n = 0usize;
+        self.store.query_each(&prepared.compiled.sql, &mut |row| {
+            let row = prepared.finish(row);
+            if !single {
+                out.write_all(if n == 0 { b"[" } else { b"," })
+                    .map_err(sent)?;
+            }
+            if !single || n == 0 {
+                serde_json::to_writer(&mut *out, &row).map_err(serialize)?;
+            }
+            n += 1;
+            Ok(())
+        })?;
+        if n == 0 {
+            if let Some(err) = prepared.missing {
+                return Err(err);
+            }
+            out.write_all(b"[").map_err(sent)?;
+        }
+        if !single {
+            out.write_all(b"]").map_err(sent)?;
+        }
+        Ok(())
     }
 }
 

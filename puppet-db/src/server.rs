@@ -2,11 +2,26 @@
 //! TLS server: `/pdb/cmd/v1`, `/pdb/query/v4[/...]`, `/pdb/meta/v1/version`,
 //! `/pdb/meta/v1/server-time`, `/status/v1/services[/puppetdb-status]`, with PuppetDB's
 //! status codes and error bodies. Storage work runs on blocking threads.
+//!
+//! Query answers are written while they are sent ([`ResponseWriter`]): the rows go out as the
+//! storage reads them, in chunks of [`ApiLimits::stream`], gzipped as written when the client
+//! takes gzip, and a client that reads slowly makes the storage thread wait rather than the
+//! answer pile up in memory. What must be known before the first byte is: the status, the
+//! `X-Records` of `include_total` (counted before the rows), and any error found until then
+//! (a query that does not parse or compile, an unknown parent or object), which is answered
+//! with PuppetDB's error status and body. An answer that fits its first chunk is sent whole,
+//! with a `Content-Length`. A storage error after the first chunk has left closes the
+//! connection before the last chunk, as PuppetDB (Jetty) does: the client sees a truncated
+//! body, never a short answer taken for the whole. While it is sent, a streamed answer holds a
+//! blocking thread and a storage connection (a client that stops reading is cut off by the
+//! server's write timeout).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use puppet_protocol::server::generic::{Handler, HttpRequest, HttpResponse};
+use puppet_protocol::server::generic::{
+    Handler, HttpRequest, HttpResponse, ResponseWriter, StreamOptions,
+};
 use serde_json::{Value, json};
 
 use crate::error::{DbError, QueryErrorKind};
@@ -24,6 +39,9 @@ pub struct ApiLimits {
     pub command_bytes: u64,
     /// A query sent with POST (default 1 MiB).
     pub query_bytes: u64,
+    /// How a query's answer is streamed: 64 KiB chunks, at most 4 waiting for a client
+    /// (an answer of any size holds about 320 KiB of this process while it is sent).
+    pub stream: StreamOptions,
 }
 
 impl Default for ApiLimits {
@@ -31,6 +49,7 @@ impl Default for ApiLimits {
         ApiLimits {
             command_bytes: 64 * 1024 * 1024,
             query_bytes: 1024 * 1024,
+            stream: StreamOptions::default(),
         }
     }
 }
@@ -276,32 +295,69 @@ impl Api {
                 Err(e) => text(e.http_status(), &e.to_string()),
             };
         }
-        // The body is written row by row as the storage reads them (not held as rows).
-        match blocking(move || db.query_json(&path, query.as_deref(), &paging)).await {
-            Ok((body, total)) => {
-                let mut r = HttpResponse::new(200, JSON, body);
-                if let Some(total) = total {
-                    r.headers.push(("X-Records".into(), total.to_string()));
+        // Everything known before the first byte (parse, compile, parent checks, the total)
+        // is done first: an error there is PuppetDB's error answer. Then the rows are
+        // written while they are sent, in bounded memory (see `ResponseWriter`).
+        let options = StreamOptions {
+            gzip: req.accepts_gzip(),
+            ..self.limits.stream
+        };
+        let (mut writer, pending) = ResponseWriter::new(200, JSON, options);
+        let streamed = tokio::task::spawn_blocking(move || {
+            let answer = match db.query_json_stream(&path, query.as_deref(), &paging) {
+                Ok(a) => a,
+                Err(e) => {
+                    writer.fail(query_error(e), "");
+                    return;
                 }
-                r
+            };
+            if let Some(total) = answer.total() {
+                writer.set_header("X-Records", &total.to_string());
             }
-            Err(DbError::Query {
-                kind: QueryErrorKind::UnknownEntity,
-                message,
-            }) if message.starts_with("No information") => {
-                // Pretty-printed as PuppetDB's JSON writer does (`"error" : ...`).
-                let body = format!(
-                    "{{\n  \"error\" : {}\n}}",
-                    serde_json::to_string(&message).unwrap_or_default()
-                );
-                HttpResponse::new(404, JSON, body.into_bytes())
+            match answer.write_to(&mut writer) {
+                Ok(()) => {
+                    // A client gone before the end: nothing to tell.
+                    let _ = writer.finish();
+                }
+                Err(DbError::Io { what, source }) if what == "send the answer" => {
+                    tracing::debug!("query answer not sent whole: {source}");
+                }
+                Err(e) => {
+                    let why = format!("query failed after its answer started: {e}");
+                    if !writer.fail(query_error(e), &why) {
+                        // PuppetDB (Jetty) does the same: the client sees a truncated
+                        // body, never a short answer taken for the whole.
+                        tracing::error!("{why}: connection aborted");
+                    }
+                }
             }
-            Err(DbError::Query {
-                kind: QueryErrorKind::UnknownEntity,
-                message,
-            }) if message.starts_with("No such endpoint") => text(404, &message),
-            Err(e) => text(e.http_status(), &e.to_string()),
+        });
+        // Dropped with this future (client gone), the task's next write fails and it stops.
+        drop(streamed);
+        pending.response().await
+    }
+}
+
+/// PuppetDB's answer to a query error: 404 with its JSON body for an object it does not
+/// know, 404 text for an unknown endpoint, the error's status and text otherwise.
+fn query_error(e: DbError) -> HttpResponse {
+    match e {
+        DbError::Query {
+            kind: QueryErrorKind::UnknownEntity,
+            message,
+        } if message.starts_with("No information") => {
+            // Pretty-printed as PuppetDB's JSON writer does (`"error" : ...`).
+            let body = format!(
+                "{{\n  \"error\" : {}\n}}",
+                serde_json::to_string(&message).unwrap_or_default()
+            );
+            HttpResponse::new(404, JSON, body.into_bytes())
         }
+        DbError::Query {
+            kind: QueryErrorKind::UnknownEntity,
+            message,
+        } if message.starts_with("No such endpoint") => text(404, &message),
+        e => text(e.http_status(), &e.to_string()),
     }
 }
 

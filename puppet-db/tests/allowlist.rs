@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use puppet_ca::{CaSettings, CertificateAuthority, KeyType};
 use puppet_db::config::Settings;
 use puppet_db::server::{Api, CertificateAllowlist};
-use puppet_protocol::client::{Client, ClientError, Identity, PdbCommand};
+use puppet_protocol::client::{ClientError, PdbCommand};
+use puppet_protocol::server::Limits;
 use puppet_protocol::server::generic::GenericServer;
-use puppet_protocol::server::{Limits, TlsFiles, TlsSource};
 use serde_json::json;
 
 use crate::common::*;
@@ -19,21 +18,9 @@ const OTHER: &str = "agent1.example.test";
 
 #[test]
 fn only_listed_certnames_may_use_the_api() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let settings = CaSettings {
-        key: KeyType::EcP256,
-        ..CaSettings::new("Puppet CA: puppet.example.test")
-    };
-    let ca = CertificateAuthority::setup(&dir.path().join("ca"), settings).expect("CA");
-    let ca_pem = ca.ca_certificate_pem().expect("CA pem");
-    let (key_pem, cert_pem) = ca
-        .generate("localhost", &["IP:127.0.0.1".into()])
-        .expect("server cert");
-    let identity = |name: &str| {
-        let (key_pem, cert_pem) = ca.generate(name, &[]).expect("client cert");
-        Identity { cert_pem, key_pem }
-    };
-    let (allowed, other) = (identity(ALLOWED), identity(OTHER));
+    let pki = Pki::new();
+    let dir = &pki.dir;
+    let (allowed, other) = (pki.identity(ALLOWED), pki.identity(OTHER));
 
     // As PuppetDB reads it: `[puppetdb] certificate-allowlist` in config.ini.
     let conf = dir.path().join("conf.d");
@@ -55,27 +42,13 @@ fn only_listed_certnames_may_use_the_api() {
 
     let d = db(Backend::Sqlite);
     let api = Api::new(d.db.clone()).with_certificate_allowlist(allowlist);
-    let tls = TlsSource::new(TlsFiles {
-        cert_pem,
-        key_pem,
-        ca_pem: ca_pem.clone(),
-        crl_path: dir.path().join("ca/ca_crl.pem"),
-    })
-    .expect("tls");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let running = GenericServer::new(tls, Arc::new(api), Limits::default())
+        let running = GenericServer::new(pki.server_tls(), Arc::new(api), Limits::default())
             .bind("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("bind");
-        let client = |id: &Identity| {
-            Client::builder("localhost", running.local_addr().port())
-                .resolve_to(running.local_addr())
-                .ca_pem(&ca_pem)
-                .identity(id.clone())
-                .build()
-                .expect("client")
-        };
+        let client = |id| pki.client(running.local_addr(), id).build().expect("client");
         let (ok, refused) = (client(&allowed), client(&other));
         let facts = doc(FACTS, "web1.example.test");
         let command = |payload| PdbCommand {

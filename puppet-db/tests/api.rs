@@ -1,8 +1,7 @@
 //! The HTTP API handler without TLS: status codes, headers and bodies as PuppetDB's.
 
 use puppet_db::server::Api;
-use puppet_protocol::form::Params;
-use puppet_protocol::server::generic::{Handler, HttpRequest, HttpResponse};
+use puppet_protocol::server::generic::{Handler, HttpResponse};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -15,22 +14,8 @@ fn call(
     body: &str,
     cert: bool,
 ) -> HttpResponse {
-    let request = HttpRequest {
-        method: method.parse().expect("method"),
-        path: path.to_string(),
-        query: Params(
-            query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ),
-        headers: Default::default(),
-        body: body.as_bytes().to_vec().into(),
-        client: puppet_protocol::ClientIdentity {
-            certname: cert.then(|| "puppet.example.test".to_string()),
-            cli_auth: false,
-        },
-    };
+    let certname = cert.then_some("puppet.example.test");
+    let request = http_request(method, path, query, body, certname);
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime")

@@ -186,15 +186,7 @@ fn load(db: &puppet_db::PuppetDb) {
     submit(db, "replace facts", 5, a, &facts);
     // b deactivated (and an older deactivation does not move it back); an unknown node
     // deactivated; c deactivated, then brought back by newer data.
-    let deactivate = |name: &str, ts: &str| {
-        submit(
-            db,
-            "deactivate node",
-            3,
-            name,
-            &json!({"certname": name, "producer_timestamp": ts}),
-        );
-    };
+    let deactivate = |name: &str, ts: &str| deactivate(db, name, ts);
     deactivate("b.example.test", "2026-12-02T13:00:00.000Z");
     deactivate("b.example.test", "2026-12-02T12:30:00.000Z");
     deactivate("never-seen.example.test", "2026-12-02T13:00:00.000Z");

@@ -292,13 +292,7 @@ fn catalog_inputs_are_stored_as_puppetdb_stores_them(b: Backend) {
         vec![json!({"catalog_uuid": UUID2, "inputs": [["hiera", "c"]]})]
     );
     // A node deactivated is not answered unless asked for.
-    submit(
-        &d.db,
-        "deactivate node",
-        3,
-        name,
-        &json!({"certname": name, "producer_timestamp": "2026-12-03T11:00:00.000Z"}),
-    );
+    deactivate(&d.db, name, "2026-12-03T11:00:00.000Z");
     assert!(stored().is_empty());
     assert_eq!(
         q(

@@ -74,13 +74,7 @@ fn an_older_factset_or_catalog_does_not_replace_a_newer_one(b: Backend) {
 fn a_deactivated_node_is_hidden_then_reactivated_by_newer_data(b: Backend) {
     let d = loaded(b);
     let name = "web2.example.test";
-    submit(
-        &d.db,
-        "deactivate node",
-        3,
-        name,
-        &json!({"certname": name, "producer_timestamp": "2026-12-02T11:00:00.000Z"}),
-    );
+    deactivate(&d.db, name, "2026-12-02T11:00:00.000Z");
     assert_eq!(
         certnames(&q(&d.db, "nodes", "")),
         ["db1.example.test", "web1.example.test"]

@@ -119,6 +119,12 @@ pub fn submit(db: &PuppetDb, command: &str, version: u32, certname: &str, body: 
         .unwrap_or_else(|e| panic!("{command} for {certname}: {e}"));
 }
 
+/// `deactivate node` v3 for `certname` at `producer_timestamp`.
+pub fn deactivate(db: &PuppetDb, certname: &str, producer_timestamp: &str) {
+    let body = serde_json::json!({"certname": certname, "producer_timestamp": producer_timestamp});
+    submit(db, "deactivate node", 3, certname, &body);
+}
+
 /// The fixture document with `certname` (and `trusted.certname`) replaced.
 pub fn doc(text: &str, certname: &str) -> Value {
     let mut v: Value = serde_json::from_str(text).expect("fixture");
@@ -159,4 +165,95 @@ pub fn certnames(rows: &[Value]) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A request to the API handler as the server hands it over (no TLS): `certname` is the
+/// client certificate's, `None` without one.
+#[cfg(feature = "server")]
+pub fn http_request(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    body: &str,
+    certname: Option<&str>,
+) -> puppet_protocol::server::generic::HttpRequest {
+    puppet_protocol::server::generic::HttpRequest {
+        method: method.parse().expect("method"),
+        path: path.to_string(),
+        query: puppet_protocol::form::Params(
+            query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        headers: Default::default(),
+        body: body.as_bytes().to_vec().into(),
+        client: puppet_protocol::ClientIdentity {
+            certname: certname.map(str::to_string),
+            cli_auth: false,
+        },
+    }
+}
+
+/// A Puppet CA in a temp dir, with the server's certificate for `localhost` and
+/// 127.0.0.1: what a test of the API over real mTLS needs.
+#[cfg(feature = "server")]
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca: puppet_ca::CertificateAuthority,
+    pub ca_pem: String,
+    server: (String, String),
+}
+
+#[cfg(feature = "server")]
+impl Pki {
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = puppet_ca::CaSettings {
+            key: puppet_ca::KeyType::EcP256,
+            ..puppet_ca::CaSettings::new("Puppet CA: puppet.example.test")
+        };
+        let ca =
+            puppet_ca::CertificateAuthority::setup(&dir.path().join("ca"), settings).expect("CA");
+        let ca_pem = ca.ca_certificate_pem().expect("CA pem");
+        let server = ca
+            .generate("localhost", &["IP:127.0.0.1".into()])
+            .expect("server cert");
+        Pki {
+            dir,
+            ca,
+            ca_pem,
+            server,
+        }
+    }
+
+    /// The server's TLS (its certificate, the CA and the CA's CRL).
+    pub fn server_tls(&self) -> puppet_protocol::server::TlsSource {
+        let (key_pem, cert_pem) = self.server.clone();
+        puppet_protocol::server::TlsSource::new(puppet_protocol::server::TlsFiles {
+            cert_pem,
+            key_pem,
+            ca_pem: self.ca_pem.clone(),
+            crl_path: self.dir.path().join("ca/ca_crl.pem"),
+        })
+        .expect("tls")
+    }
+
+    /// A client certificate of the CA for `certname`.
+    pub fn identity(&self, certname: &str) -> puppet_protocol::client::Identity {
+        let (key_pem, cert_pem) = self.ca.generate(certname, &[]).expect("client cert");
+        puppet_protocol::client::Identity { cert_pem, key_pem }
+    }
+
+    /// A client of the server at `addr` (`localhost`), presenting `identity`.
+    pub fn client(
+        &self,
+        addr: std::net::SocketAddr,
+        identity: &puppet_protocol::client::Identity,
+    ) -> puppet_protocol::client::ClientBuilder {
+        puppet_protocol::client::Client::builder("localhost", addr.port())
+            .resolve_to(addr)
+            .ca_pem(&self.ca_pem)
+            .identity(identity.clone())
+    }
 }

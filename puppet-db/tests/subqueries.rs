@@ -263,13 +263,7 @@ fn bad_subqueries_are_refused_with_puppetdbs_text(b: Backend) {
 fn inactive_nodes_where_puppetdb_answers_them(b: Backend) {
     let d = loaded(b);
     let name = "web2.example.test";
-    submit(
-        &d.db,
-        "deactivate node",
-        3,
-        name,
-        &json!({"certname": name, "producer_timestamp": "2026-12-02T11:00:00.000Z"}),
-    );
+    deactivate(&d.db, name, "2026-12-02T11:00:00.000Z");
     let web2 = r#"[{"certname": "web2.example.test"}]"#;
     let cases: &[(&str, &str, &str)] = &[
         (

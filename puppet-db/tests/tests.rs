@@ -21,4 +21,6 @@ mod real_terminus;
 mod replace;
 mod side_by_side;
 mod sqlite_plans;
+#[cfg(feature = "server")]
+mod streaming;
 mod subqueries;

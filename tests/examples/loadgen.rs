@@ -17,9 +17,8 @@
 //! text/pson`. Both ask for gzip, as the agent always does. Latency is measured from sending the
 //! request to the last byte of the (still compressed) body.
 
-use std::error::Error;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,12 +26,12 @@ use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
-type BoxError = Box<dyn Error + Send + Sync>;
+mod common;
+use common::{BoxError, TlsArgs};
 
 /// The headers Puppet 7.23 sends on every request (fixtures/http in the oracle capture).
 const PUPPET_VERSION: &str = "7.23.0";
@@ -52,15 +51,8 @@ struct Args {
     /// TLS server name to send and verify
     #[arg(long, default_value = "localhost")]
     server_name: String,
-    /// CA certificate (PEM) that signed the server's certificate
-    #[arg(long)]
-    ca: PathBuf,
-    /// Client certificate (PEM)
-    #[arg(long)]
-    cert: PathBuf,
-    /// Client private key (PEM)
-    #[arg(long)]
-    key: PathBuf,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Concurrent keep-alive connections
     #[arg(long, default_value_t = 1)]
     clients: usize,
@@ -102,26 +94,6 @@ struct Sample {
     bytes: u64,
     start: Instant,
     end: Instant,
-}
-
-fn read_pem(path: &Path) -> Result<Vec<u8>, BoxError> {
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()).into())
-}
-
-fn tls_config(args: &Args) -> Result<rustls::ClientConfig, BoxError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&read_pem(&args.ca)?) {
-        roots.add(cert?)?;
-    }
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(&read_pem(&args.cert)?).collect::<Result<_, _>>()?;
-    let key: PrivateKeyDer<'static> = PrivateKeyDer::from_pem_slice(&read_pem(&args.key)?)
-        .map_err(|e| format!("{}: {e}", args.key.display()))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)?)
 }
 
 async fn send(
@@ -205,9 +177,7 @@ async fn main() -> Result<(), BoxError> {
         return Err("--clients and --requests must be at least 1".into());
     }
     let body = match &args.body {
-        Some(path) => Some(Bytes::from(
-            std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        )),
+        Some(path) => Some(Bytes::from(common::read_bytes(path)?)),
         None => None,
     };
     let method = match (&args.method, &body) {
@@ -226,7 +196,7 @@ async fn main() -> Result<(), BoxError> {
         },
         body,
     });
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(tls_config(&args)?));
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(args.tls.rustls_config()?));
     let barrier = Arc::new(Barrier::new(args.clients));
     let tasks: Vec<_> = (0..args.clients)
         .map(|_| {

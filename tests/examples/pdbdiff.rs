@@ -28,16 +28,16 @@
 //! `N queries, M identical`; exits 1 on any difference.
 
 use std::collections::BTreeMap;
-use std::error::Error;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use puppet_protocol::client::{Client, Identity, Tracer};
+use puppet_protocol::client::{Client, Tracer};
 use serde_json::Value;
 
-type BoxError = Box<dyn Error + Send + Sync>;
+mod common;
+use common::{BoxError, TlsArgs};
 
 /// Lines of differences printed per query.
 const MAX_LINES: usize = 30;
@@ -55,15 +55,8 @@ struct Args {
     /// The real PuppetDB's port
     #[arg(long)]
     theirs: u16,
-    /// CA certificate (PEM)
-    #[arg(long)]
-    ca: PathBuf,
-    /// Client certificate (PEM)
-    #[arg(long)]
-    cert: PathBuf,
-    /// Client private key (PEM)
-    #[arg(long)]
-    key: PathBuf,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// The queries file
     #[arg(long)]
     queries: Option<PathBuf>,
@@ -177,8 +170,6 @@ struct Reply {
 
 impl Server {
     fn new(args: &Args, port: u16) -> Result<Server, BoxError> {
-        let read =
-            |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
         let headers = Arc::new(Mutex::new(Vec::new()));
         let sink = headers.clone();
         // The client's trace is how the response headers (X-Records) are seen.
@@ -187,12 +178,9 @@ impl Server {
                 v.push(l.to_string());
             }
         });
-        let client = Client::builder(&args.host, port)
-            .ca_pem(&read(&args.ca)?)
-            .identity(Identity {
-                cert_pem: read(&args.cert)?,
-                key_pem: read(&args.key)?,
-            })
+        let client = args
+            .tls
+            .client_builder(&args.host, port)?
             .read_timeout(Duration::from_secs(120))
             .trace(tracer)
             .build()?;
@@ -673,7 +661,7 @@ async fn main() -> Result<(), BoxError> {
     let Some(file) = &args.queries else {
         return Ok(());
     };
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let text = common::read(file)?;
     let queries = parse_queries(&text)?;
     let mut save = match &args.save {
         Some(p) => Some(std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?),

@@ -19,17 +19,16 @@
 //! `/status/v1/services/puppetdb-status`): PuppetDB answers a command when it is queued, ours
 //! when it is stored, so commands/s counts stored commands for both.
 
-use std::error::Error;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use puppet_protocol::client::{Client, Identity, PdbCommand};
+use puppet_protocol::client::{Client, PdbCommand};
 use serde_json::{Value, json};
 
-type BoxError = Box<dyn Error + Send + Sync>;
+mod common;
+use common::{BoxError, TlsArgs};
 
 /// Load generator for PuppetDB's command and query API.
 #[derive(Parser, Debug)]
@@ -41,15 +40,8 @@ struct Args {
     /// Server port
     #[arg(long)]
     port: u16,
-    /// CA certificate (PEM)
-    #[arg(long)]
-    ca: PathBuf,
-    /// Client certificate (PEM)
-    #[arg(long)]
-    cert: PathBuf,
-    /// Client private key (PEM)
-    #[arg(long)]
-    key: PathBuf,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// facts, catalog, report or query
     #[arg(long)]
     kind: String,
@@ -212,14 +204,9 @@ async fn main() -> Result<(), BoxError> {
     if args.clients == 0 || args.commands == 0 {
         return Err("--clients and --commands must be at least 1".into());
     }
-    let read =
-        |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
-    let template = Client::builder(&args.host, args.port)
-        .ca_pem(&read(&args.ca)?)
-        .identity(Identity {
-            cert_pem: read(&args.cert)?,
-            key_pem: read(&args.key)?,
-        })
+    let template = args
+        .tls
+        .client_builder(&args.host, args.port)?
         .read_timeout(Duration::from_secs(300))
         .build()?;
     let nodes = args.nodes.unwrap_or(args.commands).max(1);

@@ -113,17 +113,17 @@ pub trait Storage: Send + Sync {
         Ok(rows.total)
     }
 
-    /// Runs a compiled query and writes each row to `out` as the JSON object
+    /// Runs a compiled query and writes its answer to `out` as the JSON array of the objects
     /// [`Storage::query_each`] would hand on (keys in the order of the columns, which are
-    /// distinct), the objects separated by commas, without holding a row as a
-    /// [`serde_json::Value`]; returns the number of rows and the total of `include_total`.
-    /// `None`: the backend does not (the default), and the caller uses
-    /// [`Storage::query_each`].
+    /// distinct), row by row as they are read, without holding a row as a
+    /// [`serde_json::Value`]; returns the number of rows. `None`, with nothing written: the
+    /// backend does not (the default), and the caller uses [`Storage::query_each`]. An
+    /// error of `out` (a client gone) stops the reading; the query's `count` is not run.
     fn write_rows(
         &self,
         query: &SqlQuery,
-        out: &mut Vec<u8>,
-    ) -> Result<Option<(usize, Option<u64>)>, DbError> {
+        out: &mut dyn std::io::Write,
+    ) -> Result<Option<usize>, DbError> {
         let _ = (query, out);
         Ok(None)
     }

@@ -1040,6 +1040,17 @@ impl Storage for PostgresStorage {
         self.give_back(client);
         result
     }
+
+    fn query_each(
+        &self,
+        query: &SqlQuery,
+        each: &mut dyn FnMut(Map<String, Value>) -> Result<(), DbError>,
+    ) -> Result<Option<u64>, DbError> {
+        let mut client = self.client()?;
+        let result = run_each(&mut client.client, query, each);
+        self.give_back(client);
+        result
+    }
 }
 
 fn collect(
@@ -1141,6 +1152,40 @@ fn params(p: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
     p.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
+/// The `include_total` count of `query`, if asked for.
+fn total(client: &mut Client, query: &SqlQuery) -> Result<Option<u64>, DbError> {
+    let Some((sql, p)) = &query.count else {
+        return Ok(None);
+    };
+    let n: i64 = client
+        .query_one(sql.as_str(), &params(p))
+        .map_err(pg_err)?
+        .get(0);
+    Ok(Some(u64::try_from(n).unwrap_or(0)))
+}
+
+/// Runs `query`, each row handed to `each` as it arrives from the server (the answer is
+/// never held whole: the connection reads on as the rows are taken).
+fn run_each(
+    client: &mut Client,
+    query: &SqlQuery,
+    each: &mut dyn FnMut(Map<String, Value>) -> Result<(), DbError>,
+) -> Result<Option<u64>, DbError> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let total = total(client, query)?;
+    let mut rows = client
+        .query_raw(query.sql.as_str(), params(&query.params))
+        .map_err(pg_err)?;
+    while let Some(row) = rows.next().map_err(pg_err)? {
+        let mut m = Map::with_capacity(query.columns.len());
+        for (i, (name, how)) in query.columns.iter().enumerate() {
+            m.insert(name.clone(), decode(&row, i, *how)?);
+        }
+        each(m)?;
+    }
+    Ok(total)
+}
+
 fn run(client: &mut Client, query: &SqlQuery) -> Result<Rows, DbError> {
     let rows = client
         .query(query.sql.as_str(), &params(&query.params))
@@ -1153,15 +1198,6 @@ fn run(client: &mut Client, query: &SqlQuery) -> Result<Rows, DbError> {
         }
         out.push(m);
     }
-    let total = match &query.count {
-        Some((sql, p)) => {
-            let n: i64 = client
-                .query_one(sql.as_str(), &params(p))
-                .map_err(pg_err)?
-                .get(0);
-            Some(u64::try_from(n).unwrap_or(0))
-        }
-        None => None,
-    };
+    let total = total(client, query)?;
     Ok(Rows { rows: out, total })
 }

@@ -928,8 +928,8 @@ impl Storage for SqliteStorage {
     fn write_rows(
         &self,
         query: &SqlQuery,
-        out: &mut Vec<u8>,
-    ) -> Result<Option<(usize, Option<u64>)>, DbError> {
+        out: &mut dyn std::io::Write,
+    ) -> Result<Option<usize>, DbError> {
         // Each key once (a repeated one is one key of a `Map`: left to `query_each`).
         let mut names: Vec<&str> = query.columns.iter().map(|(n, _)| n.as_str()).collect();
         names.sort_unstable();
@@ -949,33 +949,47 @@ impl Storage for SqliteStorage {
                 Ok(k)
             })
             .collect::<Result<_, DbError>>()?;
+        let sent = |e: std::io::Error| DbError::Io {
+            what: "send the answer".to_string(),
+            source: e,
+        };
         let conn = self.reader()?;
         let result = (|| {
             let mut n = 0usize;
             let mut stmt = conn.prepare_cached(&query.sql)?;
             let mut rows = stmt.query(rusqlite::params_from_iter(query.params.iter()))?;
+            // Rows gather in `buf` and go to `out` by the few kilobytes.
+            let mut buf = Vec::with_capacity(ROWS_BUFFER + 1024);
+            buf.push(b'[');
             while let Some(row) = rows.next()? {
                 if n > 0 {
-                    out.push(b',');
+                    buf.push(b',');
                 }
                 if keys.is_empty() {
-                    out.push(b'{');
+                    buf.push(b'{');
                 }
                 for (i, ((_, how), key)) in query.columns.iter().zip(&keys).enumerate() {
-                    out.extend_from_slice(key);
-                    write_value(out, row.get_ref(i)?, *how)?;
+                    buf.extend_from_slice(key);
+                    write_value(&mut buf, row.get_ref(i)?, *how)?;
                 }
-                out.push(b'}');
+                buf.push(b'}');
                 n += 1;
+                if buf.len() >= ROWS_BUFFER {
+                    out.write_all(&buf).map_err(sent)?;
+                    buf.clear();
+                }
             }
-            drop(rows);
-            drop(stmt);
-            Ok((n, total(&conn, query)?))
+            buf.push(b']');
+            out.write_all(&buf).map_err(sent)?;
+            Ok(n)
         })();
         self.give_back(conn);
         result.map(Some)
     }
 }
+
+/// How many bytes of rows [`SqliteStorage::write_rows`] gathers before it writes them on.
+const ROWS_BUFFER: usize = 16 * 1024;
 
 /// One value of a row, written as the JSON [`decode`] makes of it (and `serde_json` writes).
 fn write_value(out: &mut Vec<u8>, v: ValueRef<'_>, how: Decode) -> Result<(), DbError> {

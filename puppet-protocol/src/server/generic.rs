@@ -3,6 +3,11 @@
 //! enforced while reading, gzip and graceful shutdown, with a [`Handler`] answering every
 //! request instead of the Puppet master's routes. A PuppetDB (`puppet-db`) is served this
 //! way.
+//!
+//! A handler answers with a body in memory ([`HttpResponse::new`]) or with one written while
+//! it is sent, in bounded memory, from a blocking thread ([`ResponseWriter`]: chunked, with
+//! backpressure from the client; see its module's docs for what happens on an error before
+//! and after the first byte).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +18,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 
 use super::http::{Body, Peer, Serve, gzip, read_body};
+pub use super::stream::{BodyStream, PendingResponse, ResponseWriter, StreamOptions};
 use super::{Limits, RunningMaster, ServerError, TlsSource};
 use crate::form::Params;
 use crate::{ClientIdentity, ProtocolError};
@@ -35,8 +41,35 @@ pub struct HttpRequest {
     pub client: ClientIdentity,
 }
 
+impl HttpRequest {
+    /// Whether the client takes a gzipped answer (`Accept-Encoding`): what
+    /// [`StreamOptions::gzip`] of a streamed answer follows.
+    ///
+    /// ```
+    /// use puppet_protocol::server::generic::HttpRequest;
+    /// let mut headers = hyper::HeaderMap::new();
+    /// headers.insert("accept-encoding", "gzip, deflate".parse().unwrap());
+    /// let r = HttpRequest {
+    ///     method: hyper::Method::GET,
+    ///     path: "/".into(),
+    ///     query: Default::default(),
+    ///     headers,
+    ///     body: Default::default(),
+    ///     client: Default::default(),
+    /// };
+    /// assert!(r.accepts_gzip());
+    /// ```
+    pub fn accepts_gzip(&self) -> bool {
+        crate::content::accepts_gzip(
+            self.headers
+                .get(hyper::header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+}
+
 /// A handler's answer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct HttpResponse {
     /// The status code.
     pub status: u16,
@@ -46,6 +79,9 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The body (gzipped on the way out when the client accepts it).
     pub body: Vec<u8>,
+    /// A body written while it is sent ([`ResponseWriter`]), then `body` is empty: sent
+    /// chunked, as its writer encoded it.
+    pub stream: Option<BodyStream>,
 }
 
 impl HttpResponse {
@@ -62,6 +98,7 @@ impl HttpResponse {
             content_type: content_type.to_string(),
             headers: Vec::new(),
             body,
+            stream: None,
         }
     }
 }
@@ -220,6 +257,14 @@ fn build(response: HttpResponse, accept_gzip: bool, close: bool) -> hyper::Respo
     }
     if close {
         builder = builder.header(hyper::header::CONNECTION, "close");
+    }
+    if let Some(stream) = response.stream {
+        // Written while it is sent: chunked (no length), gzipped by its writer if at all.
+        return builder.body(Body::Stream(stream)).unwrap_or_else(|_| {
+            let mut r = hyper::Response::new(Body::Full(None));
+            *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        });
     }
     let mut body = Bytes::from(response.body);
     if accept_gzip

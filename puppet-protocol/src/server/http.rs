@@ -689,6 +689,8 @@ pub(crate) enum Body {
     Full(Option<Bytes>),
     /// A file streamed.
     File(FileBody),
+    /// A body written while it is sent (the generic server's [`super::stream`]).
+    Stream(super::stream::BodyStream),
 }
 
 /// A file sent as it is read: `remaining` bytes (its length when opened; a file that
@@ -710,6 +712,10 @@ impl hyper::body::Body for Body {
     ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(hyper::body::Frame::data(b)))),
+            // An error aborts the answer: hyper closes the connection before the last chunk.
+            Body::Stream(s) => s
+                .poll_chunk(cx)
+                .map(|c| c.map(|c| c.map(hyper::body::Frame::data))),
             Body::File(f) => {
                 if f.remaining == 0 {
                     return Poll::Ready(None);
@@ -741,6 +747,7 @@ impl hyper::body::Body for Body {
         match self {
             Body::Full(b) => b.is_none(),
             Body::File(f) => f.remaining == 0,
+            Body::Stream(s) => s.is_ended(),
         }
     }
 
@@ -750,6 +757,7 @@ impl hyper::body::Body for Body {
                 hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64))
             }
             Body::File(f) => hyper::body::SizeHint::with_exact(f.remaining),
+            Body::Stream(_) => hyper::body::SizeHint::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod http;
 mod limits;
 mod routes;
 mod service_fn;
+mod stream;
 pub mod tls;
 
 use std::net::SocketAddr;
