@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use crate::error::{DbError, QueryErrorKind};
 
-/// The entities PQL knows (its grammar's list, and the catalog inputs endpoints).
-const ENTITIES: [&str; 16] = [
+/// The entities PQL knows: the catalog inputs endpoints, then its grammar's list in the
+/// grammar's order (which [`super::pql_failure`] explores).
+pub(super) const ENTITIES: [&str; 16] = [
     "catalog_inputs",
     "catalog_input_contents",
     "facts",

@@ -320,22 +320,8 @@ impl Grammar {
         let b = g.cat(&[lbr, ows, oexpr, ows, oa, sws, rbr]);
         g.rule("where", true, b);
         // <entity> = 'facts' | ... | 'events';
-        let names = [
-            "facts",
-            "reports",
-            "catalogs",
-            "packages",
-            "package_inventory",
-            "resources",
-            "nodes",
-            "environments",
-            "factsets",
-            "fact_paths",
-            "fact_contents",
-            "inventory",
-            "edges",
-            "events",
-        ];
+        // (the grammar's entities, in its order: PQL's own list after the catalog inputs)
+        let names = &super::pql::ENTITIES[2..];
         let ids: Vec<Id> = names.iter().map(|n| g.s(n)).collect();
         let b = g.alt(&ids);
         g.rule("entity", true, b);
