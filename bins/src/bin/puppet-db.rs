@@ -14,6 +14,7 @@ use puppet_db::config::{Database, Settings};
 use puppet_db::server::{Api, CertificateAllowlist, tls_source};
 use puppet_protocol::server::Limits;
 use puppet_protocol::server::generic::GenericServer;
+use tokio::signal::unix::{SignalKind, signal};
 
 /// A PuppetDB-compatible service: PuppetDB 7's command and query API v4 over mTLS.
 #[derive(Parser, Debug)]
@@ -149,18 +150,21 @@ fn main() -> ExitCode {
             Ok(r) => r,
             Err(e) => return fail(e),
         };
+        // Watched before the listening line: a signal sent once it is printed is ours.
+        let (mut terminate, mut interrupt) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(t), Ok(i)) => (t, i),
+            (Err(e), _) | (_, Err(e)) => return fail(format!("cannot watch SIGTERM/SIGINT: {e}")),
+        };
         println!(
             "puppet-db {} listening on {}",
             env!("CARGO_PKG_VERSION"),
             running.local_addr()
         );
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => return fail(format!("cannot watch SIGTERM: {e}")),
-            };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
         running.shutdown().await;

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
 
 use puppet_master::confdir::{MasterSetup, bootstrap_replica};
 
@@ -77,23 +78,26 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Watched before the listening line: a signal sent once it is printed is ours.
+        let (mut terminate, mut interrupt) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(t), Ok(i)) => (t, i),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("puppet-master: cannot watch SIGTERM/SIGINT: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         println!(
             "puppet-master {} listening on {} (certname {})",
             env!("CARGO_PKG_VERSION"),
             running.local_addr(),
             setup.certname
         );
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("puppet-master: cannot watch SIGTERM: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
         // SIGTERM or Ctrl-C: stop accepting, write what is queued, exit 0.
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
         running.shutdown().await;
