@@ -388,15 +388,24 @@ async fn against_real_puppetserver() {
     // A CRL refresh (crl_refresh_interval, the file older than that): Puppetserver answers
     // the agent's If-Modified-Since with 304, and the agent keeps its CRL.
     let mut refresh = our_settings(&server, "ours", "ours1.example.test");
-    refresh.crl_refresh_interval = Some(std::time::Duration::from_secs(60));
+    // Ours is made a second newer than the server's CRL (Puppetserver's Last-Modified: made
+    // when it started, which may be less than a minute ago) and older than the interval.
+    refresh.crl_refresh_interval = Some(std::time::Duration::from_secs(1));
     let crl = refresh.hostcrl();
     let before = std::fs::read_to_string(&crl).unwrap();
+    let server_crl = std::fs::metadata(server.path("ca/ca_crl.pem"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let ours = server_crl + std::time::Duration::from_secs(1);
+    while std::time::SystemTime::now() < ours + std::time::Duration::from_secs(2) {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     std::fs::File::options()
         .append(true)
         .open(&crl)
         .unwrap()
-        // Older than the interval, newer than the server's CRL (made when it started).
-        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(61))
+        .set_modified(ours)
         .unwrap();
     let log = Logger::capturing(LogLevel::Info);
     let outcome = puppet_agent::run::run_once(&refresh, &log).await.unwrap();
