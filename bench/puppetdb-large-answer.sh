@@ -20,16 +20,9 @@ NODES=${NODES:-2000}
 RESOURCES=${RESOURCES:-1000}
 SMALL=${SMALL:-300}
 PORT=${PORT:-28481}
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
-PROFILE=${PROFILE:-release}
-PROFILE_FLAG=--release
-[ "$PROFILE" = release ] || PROFILE_FLAG=
-
-(cd "$REPO" && cargo build --quiet $PROFILE_FLAG -p puppet-bins --bin puppet-db --bin puppet-ca &&
-  cargo build --quiet $PROFILE_FLAG -p puppet-conformance-tests --example pdbload)
-BIN=$TARGET/$PROFILE
-PDBLOAD=$BIN/examples/pdbload
-PUPPET_CA=$BIN/puppet-ca
+# shellcheck source=../scripts/lib-puppetdb.sh
+. "$REPO/scripts/lib-puppetdb.sh"
+pdb_build_ours "$REPO"
 PUPPET_DBS=${PUPPET_DBS:-current=$BIN/puppet-db}
 
 WORK=$(mktemp -d /tmp/pdb-large.XXXXXX)

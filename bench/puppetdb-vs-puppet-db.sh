@@ -69,18 +69,8 @@ case $BACKEND in
   both) OUR_BACKENDS=(sqlite postgres) ;;
   *) echo "BACKEND must be sqlite, postgres or both" >&2; exit 2 ;;
 esac
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 # PROFILE=debug runs the script quickly as a check of itself (its figures mean nothing then).
-PROFILE=${PROFILE:-release}
-PROFILE_FLAG=--release
-[ "$PROFILE" = release ] || PROFILE_FLAG=
-
-(cd "$REPO" && cargo build --quiet $PROFILE_FLAG -p puppet-bins --bin puppet-db --bin puppet-ca &&
-  cargo build --quiet $PROFILE_FLAG -p puppet-conformance-tests --example pdbload)
-BIN=$TARGET/$PROFILE
-PDBLOAD=$BIN/examples/pdbload
-PUPPET_CA=$BIN/puppet-ca
-PUPPET_DB=$BIN/puppet-db
+pdb_build_ours "$REPO"
 
 WORK=$(mktemp -d /tmp/pdb-bench.XXXXXX)
 chmod 0755 "$WORK"

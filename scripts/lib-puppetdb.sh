@@ -18,6 +18,10 @@
 #                                   /status/v1/services/puppetdb-status says running on the HTTP
 #                                   port of CONF/jetty.ini; sets PDB_JAVA_PID
 #   pdb_stop                        stop that JVM (only that PID)
+#   pdb_build_ours REPO             build our puppet-db, puppet-ca and the pdbload example
+#                                   (PROFILE=release by default; PROFILE=debug checks a script
+#                                   quickly, its figures mean nothing then); sets BIN, PDBLOAD,
+#                                   PUPPET_CA, PUPPET_DB
 #
 # Nothing of the machine's own PuppetDB or PostgreSQL configuration is used or changed.
 
@@ -128,4 +132,16 @@ pdb_stop() {
   kill "$PDB_JAVA_PID" 2>/dev/null || true
   wait "$PDB_JAVA_PID" 2>/dev/null || true
   PDB_JAVA_PID=
+}
+
+pdb_build_ours() {
+  local repo=$1 flag=--release
+  PROFILE=${PROFILE:-release}
+  [ "$PROFILE" = release ] || flag=
+  (cd "$repo" && cargo build --quiet $flag -p puppet-bins --bin puppet-db --bin puppet-ca &&
+    cargo build --quiet $flag -p puppet-conformance-tests --example pdbload)
+  BIN=${CARGO_TARGET_DIR:-$repo/target}/$PROFILE
+  PDBLOAD=$BIN/examples/pdbload
+  PUPPET_CA=$BIN/puppet-ca
+  PUPPET_DB=$BIN/puppet-db
 }
